@@ -36,3 +36,11 @@ export function constantTimeEqual(a: string | Uint8Array, b: string | Uint8Array
   }
   return diff === 0;
 }
+
+/** Checks that an argument is a Uint8Array; the error names the argument. */
+export function requireBytes(value: unknown, argName: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new KodeviserError('ERR_ARGUMENT', `${argName} must be a Uint8Array`);
+  }
+  return value;
+}

@@ -1,2 +1,9 @@
 export * from './errors.js';
 export * from './bytes.js';
+export type { BlockCipher } from './block-cipher.js';
+export * from './aes.js';
+export * from './des.js';
+export * from './cmac.js';
+export * from './hmac.js';
+export * from './otp.js';
+export * from './serial.js';

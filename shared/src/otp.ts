@@ -1,0 +1,203 @@
+/**
+ * The fourteen OTP profiles of docs/otp-algorithms.md: HOTP (RFC 4226) and TOTP (RFC 6238) over
+ * HMAC-SHA-1/256/512 exactly as the RFCs define them, and over CMAC-AES/CMAC-TDEA
+ * (NIST SP 800-38B) with the block-cipher truncation the document fixes, o = M[n−1] mod (n−4),
+ * so that the byte that chose the offset is never part of the value, as in RFC 4226.
+ * The firmware computes one code per press, and the server checks a window of moving factors per
+ * login, so createOtp does the key-dependent work once: the HMAC pad states, the cipher key
+ * schedule and the CMAC subkeys.
+ */
+import { createAes } from './aes.js';
+import { constantTimeEqual, requireBytes } from './bytes.js';
+import { createCmac } from './cmac.js';
+import { createTdea } from './des.js';
+import { KodeviserError } from './errors.js';
+import { createHmac } from './hmac.js';
+
+export type Mode = 'hotp' | 'totp';
+export type Primitive = 'sha1' | 'sha256' | 'sha512' | 'aes128' | 'aes192' | 'aes256' | 'tdes';
+export type ProfileName = `${Mode}-${Primitive}`;
+
+const MODES: readonly Mode[] = ['hotp', 'totp'];
+const PRIMITIVES: readonly Primitive[] = ['sha1', 'sha256', 'sha512', 'aes128', 'aes192', 'aes256', 'tdes'];
+
+/** All fourteen, hotp first, in the order of the primitive table. */
+export const PROFILES: readonly ProfileName[] = Object.freeze(
+  MODES.flatMap((mode) => PRIMITIVES.map((primitive): ProfileName => `${mode}-${primitive}`)),
+);
+
+export function isProfileName(name: string): name is ProfileName {
+  return (PROFILES as readonly string[]).includes(name);
+}
+
+export function parseProfile(name: string): { mode: Mode; primitive: Primitive } {
+  if (typeof name !== 'string' || !isProfileName(name)) {
+    throw new KodeviserError('ERR_UNKNOWN_PROFILE', `profile must be one of ${PROFILES.join(', ')}; got ${String(name)}`);
+  }
+  const [mode, primitive] = name.split('-') as [Mode, Primitive];
+  return { mode, primitive };
+}
+
+export interface OtpOptions {
+  profile: ProfileName;
+  key: Uint8Array;
+  /** 6..8, default 6. */
+  digits?: number;
+  /** totp time step X in seconds (30 or 60), default 30. */
+  step?: number;
+  /** totp T0 in unix seconds, default 0. */
+  t0?: number;
+}
+
+export interface Otp {
+  readonly profile: ProfileName;
+  readonly mode: Mode;
+  readonly primitive: Primitive;
+  readonly digits: number;
+  readonly step: number;
+  readonly t0: number;
+  /** The code for moving factor c (hotp counter or totp step); c a safe non-negative integer. */
+  generate(c: number): string;
+  /**
+   * Searches c in [from, to] (inclusive), nearest to `expected` first (default `from`; on a tie
+   * the earlier step first); returns the matched moving factor or null. Each comparison is
+   * constant-time. A code of the wrong length or with non-digits is simply no match.
+   */
+  verify(code: string, window: { from: number; to: number; expected?: number }): number | null;
+  /** totp: the step for a unix time in seconds: floor((t − t0) / step). */
+  stepAt(unixSeconds: number): number;
+}
+
+/** The MAC over the 8-byte big-endian moving factor, with the key already scheduled. */
+type MacOfCounter = (counter: Uint8Array) => Uint8Array;
+
+const KEY_BYTES: Readonly<Record<Exclude<Primitive, 'sha1' | 'sha256' | 'sha512'>, readonly number[]>> = {
+  aes128: [16],
+  aes192: [24],
+  aes256: [32],
+  tdes: [16, 24],
+};
+
+function keyedMac(primitive: Primitive, key: Uint8Array): MacOfCounter {
+  if (primitive === 'sha1' || primitive === 'sha256' || primitive === 'sha512') {
+    if (key.length === 0) throw new KodeviserError('ERR_KEY_LENGTH', `key must not be empty for ${primitive}`);
+    const h = createHmac(primitive, key);
+    return (c) => h.mac(c);
+  }
+  const allowed = KEY_BYTES[primitive];
+  if (!allowed.includes(key.length)) {
+    throw new KodeviserError('ERR_KEY_LENGTH', `key must be ${allowed.join(' or ')} bytes for ${primitive}, got ${key.length}`);
+  }
+  const cmac = createCmac(primitive === 'tdes' ? createTdea(key) : createAes(key));
+  return (c) => cmac.mac(c);
+}
+
+/** RFC 4226 §5.3 dynamic truncation, with the offset rule of the profile's MAC family. */
+function truncate(mac: Uint8Array, hmacFamily: boolean): number {
+  const n = mac.length;
+  const last = mac[n - 1] as number;
+  const o = hmacFamily ? last & 0x0f : last % (n - 4);
+  return (
+    (((mac[o] as number) & 0x7f) << 24) |
+    ((mac[o + 1] as number) << 16) |
+    ((mac[o + 2] as number) << 8) |
+    (mac[o + 3] as number)
+  );
+}
+
+function checkMovingFactor(c: number, argName: string): void {
+  if (!Number.isSafeInteger(c) || c < 0) {
+    throw new KodeviserError('ERR_MOVING_FACTOR', `${argName} must be a safe non-negative integer, got ${String(c)}`);
+  }
+}
+
+const CODE = /^[0-9]+$/;
+
+export function createOtp(opts: OtpOptions): Otp {
+  if (typeof opts !== 'object' || opts === null) throw new KodeviserError('ERR_ARGUMENT', 'opts must be an object');
+  const { profile, digits = 6, step = 30, t0 = 0 } = opts;
+  const { mode, primitive } = parseProfile(profile);
+  const key = requireBytes(opts.key, 'key');
+  if (!Number.isInteger(digits) || digits < 6 || digits > 8) {
+    throw new KodeviserError('ERR_DIGITS', `digits must be an integer from 6 to 8, got ${String(digits)}`);
+  }
+  if (step !== 30 && step !== 60) throw new KodeviserError('ERR_ARGUMENT', `step must be 30 or 60 seconds, got ${String(step)}`);
+  if (!Number.isSafeInteger(t0)) throw new KodeviserError('ERR_ARGUMENT', `t0 must be an integer number of unix seconds, got ${String(t0)}`);
+
+  const mac = keyedMac(primitive, key);
+  const hmacFamily = primitive.startsWith('sha');
+  const modulus = 10 ** digits;
+  const counter = new Uint8Array(8);
+  const counterView = new DataView(counter.buffer);
+
+  const generate = (c: number): string => {
+    checkMovingFactor(c, 'c');
+    counterView.setUint32(0, Math.floor(c / 2 ** 32));
+    counterView.setUint32(4, c >>> 0);
+    return String(truncate(mac(counter), hmacFamily) % modulus).padStart(digits, '0');
+  };
+
+  return Object.freeze({
+    profile, mode, primitive, digits, step, t0,
+    generate,
+    verify(code: string, window: { from: number; to: number; expected?: number }): number | null {
+      if (typeof code !== 'string') throw new KodeviserError('ERR_ARGUMENT', 'code must be a string');
+      if (typeof window !== 'object' || window === null) throw new KodeviserError('ERR_ARGUMENT', 'window must be an object');
+      const { from, to, expected = from } = window;
+      checkMovingFactor(from, 'window.from');
+      checkMovingFactor(to, 'window.to');
+      if (to < from) throw new KodeviserError('ERR_MOVING_FACTOR', `window.to (${to}) must not be below window.from (${from})`);
+      if (!Number.isSafeInteger(expected)) throw new KodeviserError('ERR_MOVING_FACTOR', 'window.expected must be a safe integer');
+      if (code.length !== digits || !CODE.test(code)) return null;
+      // Walk outwards from `expected`, clamped into the window: expected, −1, +1, −2, +2, …
+      const centre = Math.min(Math.max(expected, from), to);
+      for (let d = 0; centre - d >= from || centre + d <= to; d++) {
+        if (centre - d >= from && constantTimeEqual(generate(centre - d), code)) return centre - d;
+        if (d > 0 && centre + d <= to && constantTimeEqual(generate(centre + d), code)) return centre + d;
+      }
+      return null;
+    },
+    stepAt(unixSeconds: number): number {
+      if (mode !== 'totp') throw new KodeviserError('ERR_ARGUMENT', `stepAt is for totp profiles, not ${profile}`);
+      if (!Number.isFinite(unixSeconds) || unixSeconds < t0) {
+        throw new KodeviserError('ERR_MOVING_FACTOR', `unixSeconds must be a finite time not before t0 (${t0}), got ${String(unixSeconds)}`);
+      }
+      return Math.floor((unixSeconds - t0) / step);
+    },
+  });
+}
+
+export function generateOtp(opts: OtpOptions, c: number): string {
+  return createOtp(opts).generate(c);
+}
+
+/**
+ * MCU cycles for one code on a 16-bit MCU (MSP430 class), the emulator's cost model. The MAC is
+ * over one 8-byte counter with the key state precomputed (as createOtp does), so:
+ * - CMAC-AES: one block encryption. AES-128 ≈ 2,100 cycles: Buhrow et al., "Block Cipher Speed
+ *   and Energy Efficiency Records on the MSP430" (132 cycles/byte, 2.18 µJ/block), the figure
+ *   docs/token.md gives. AES-192/256 scale by rounds (12/10, 14/10).
+ * - CMAC-TDEA: one TDEA block = three DES. DES ≈ 4,000 cycles is an estimate (bit permutations
+ *   cost more on a 16-bit core than AES's byte operations), not a measurement.
+ * - HMAC: two compressions (inner over the counter, outer over the inner digest). Estimates for
+ *   a 16-bit core with 32-bit arithmetic in pairs of registers: SHA-1 ≈ 5,000, SHA-256 ≈ 9,000,
+ *   SHA-512 (64-bit words in four registers) ≈ 35,000 cycles per compression.
+ * Plus ≈ 600 cycles for truncation and the decimal conversion (a 32-bit modulo on a 16-bit MCU).
+ */
+const MAC_CYCLES: Readonly<Record<Primitive, number>> = {
+  sha1: 2 * 5_000,
+  sha256: 2 * 9_000,
+  sha512: 2 * 35_000,
+  aes128: 2_100,
+  aes192: 2_520,
+  aes256: 2_940,
+  tdes: 3 * 4_000,
+};
+const TRUNCATE_CYCLES = 600;
+
+export function cyclesPerCode(primitive: Primitive): number {
+  if (!Object.hasOwn(MAC_CYCLES, primitive)) {
+    throw new KodeviserError('ERR_ARGUMENT', `primitive must be one of ${PRIMITIVES.join(', ')}; got ${String(primitive)}`);
+  }
+  return MAC_CYCLES[primitive] + TRUNCATE_CYCLES;
+}

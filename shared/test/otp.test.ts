@@ -1,0 +1,168 @@
+import fc from 'fast-check';
+import { HOTP, Secret } from 'otpauth';
+import t from 'tap';
+import {
+  bytesToHex, createOtp, cyclesPerCode, generateOtp, hexToBytes, isProfileName, parseProfile, PROFILES,
+  type Primitive, type ProfileName,
+} from '@kodeviser/shared';
+import { loadVectors } from './vectors.js';
+
+const hotp = loadVectors<{ secret_hex: string; vectors: Array<{ counter: number; hotp: string }> }>('hotp.json');
+const totp = loadVectors<{
+  seeds: Record<'SHA1' | 'SHA256' | 'SHA512', { hex: string }>;
+  vectors: Array<{ time: number; T_hex: string; mode: 'SHA1' | 'SHA256' | 'SHA512'; totp: string }>;
+}>('totp.json');
+
+const AES128 = hexToBytes('000102030405060708090a0b0c0d0e0f');
+const AES256 = hexToBytes('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
+const TDEA3 = hexToBytes('0123456789abcdef23456789abcdef01456789abcdef0123');
+const TDEA2 = hexToBytes('0123456789abcdeffedcba9876543210');
+
+t.test('fourteen profiles, parsed into mode and primitive', async (t) => {
+  t.equal(PROFILES.length, 14);
+  t.equal(PROFILES[0], 'hotp-sha1');
+  t.equal(PROFILES[13], 'totp-tdes');
+  t.ok(Object.isFrozen(PROFILES));
+  t.same(parseProfile('totp-aes192'), { mode: 'totp', primitive: 'aes192' });
+  t.ok(isProfileName('hotp-tdes'));
+  t.notOk(isProfileName('hotp-md5'));
+  t.throws(() => parseProfile('hotp-md5'), { code: 'ERR_UNKNOWN_PROFILE', message: /profile must be one of hotp-sha1/ });
+  t.throws(() => parseProfile(42 as unknown as string), { code: 'ERR_UNKNOWN_PROFILE' });
+});
+
+t.test('RFC 4226 Appendix D: hotp-sha1', async (t) => {
+  const otp = createOtp({ profile: 'hotp-sha1', key: hexToBytes(hotp.secret_hex) });
+  t.same(hotp.vectors.map((v) => otp.generate(v.counter)), hotp.vectors.map((v) => v.hotp));
+});
+
+t.test('RFC 6238 Appendix B: totp-sha1/256/512, 8 digits, including steps beyond 2^32', async (t) => {
+  t.equal(totp.vectors.length, 18);
+  for (const v of totp.vectors) {
+    const profile = `totp-${v.mode.toLowerCase()}` as ProfileName;
+    const otp = createOtp({ profile, key: hexToBytes(totp.seeds[v.mode].hex), digits: 8 });
+    const step = otp.stepAt(v.time);
+    t.equal(step, parseInt(v.T_hex, 16), `T for ${v.time}`);
+    t.equal(otp.generate(step), v.totp, `${v.mode} at ${v.time}`);
+  }
+});
+
+t.test('block-cipher reference values of docs/otp-algorithms.md', async (t) => {
+  const table: Array<[ProfileName, Uint8Array, string[], string]> = [
+    ['hotp-aes128', AES128, ['518507', '775189', '013422', '747449'], '26518507'],
+    ['hotp-aes256', AES256, ['094341', '180536', '623235', '243870'], '99094341'],
+    ['hotp-tdes', TDEA3, ['373365', '919354', '467242', '308680'], '35373365'],
+    ['hotp-tdes', TDEA2, ['253831', '018396', '806487', '027485'], '07253831'],
+  ];
+  for (const [profile, key, codes, eight] of table) {
+    const otp = createOtp({ profile, key });
+    t.same([0, 1, 2, 1000].map((c) => otp.generate(c)), codes, `${profile} ${key.length}-byte key`);
+    t.equal(generateOtp({ profile, key, digits: 8 }, 0), eight, `${profile} 8 digits`);
+  }
+  const aes = createOtp({ profile: 'totp-aes128', key: AES128 });
+  t.equal(aes.generate(aes.stepAt(1111111111)), '587494');
+  const tdes = createOtp({ profile: 'totp-tdes', key: TDEA3 });
+  t.equal(tdes.stepAt(1111111111), 37037037);
+  t.equal(tdes.generate(37037037), '357066');
+});
+
+t.test('hotp-sha* agrees with otpauth for random keys, counters and digits', async (t) => {
+  const algorithm = { sha1: 'SHA1', sha256: 'SHA256', sha512: 'SHA512' } as const;
+  fc.assert(
+    fc.property(fc.constantFrom('sha1', 'sha256', 'sha512' as const), fc.uint8Array({ minLength: 1, maxLength: 80 }),
+      fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 6, max: 8 }),
+      (hash, key, counter, digits) => {
+        const ref = new HOTP({ secret: Secret.fromHex(bytesToHex(key)), algorithm: algorithm[hash], digits });
+        return generateOtp({ profile: `hotp-${hash}`, key, digits }, counter) === ref.generate({ counter });
+      }),
+    { numRuns: 150 },
+  );
+  t.pass('150 random cases');
+});
+
+t.test('every profile: codes have the configured digits and the properties the doc promises', async (t) => {
+  const keys: Record<Primitive, Uint8Array> = {
+    sha1: new Uint8Array(20).fill(7), sha256: new Uint8Array(32).fill(7), sha512: new Uint8Array(64).fill(7),
+    aes128: AES128, aes192: new Uint8Array(24).fill(9), aes256: AES256, tdes: TDEA3,
+  };
+  for (const profile of PROFILES) {
+    const { mode, primitive } = parseProfile(profile);
+    const otp = createOtp({ profile, key: keys[primitive], digits: 7, step: 60, t0: 100 });
+    t.match(otp, { profile, mode, primitive, digits: 7, step: 60, t0: 100 });
+    const codes = [0, 1, 2 ** 32, Number.MAX_SAFE_INTEGER].map((c) => otp.generate(c));
+    t.ok(codes.every((c) => /^[0-9]{7}$/.test(c)), `${profile} codes are 7 digits`);
+    t.equal(new Set(codes).size, 4, `${profile} codes differ across moving factors`);
+    t.equal(otp.generate(1), codes[1], `${profile} is deterministic`);
+  }
+});
+
+t.test('block-cipher truncation never reads the offset byte', async (t) => {
+  // With o = M[n−1] mod (n−4), o+3 ≤ n−2: exercised over many counters without throwing and
+  // each value drawn from bytes 0..n−2 (a code never depends on reading past the MAC).
+  const otp = createOtp({ profile: 'hotp-tdes', key: TDEA3, digits: 8 });
+  for (let c = 0; c < 300; c++) t.match(otp.generate(c), /^[0-9]{8}$/);
+});
+
+t.test('verify: searches the window nearest to expected first and returns the moving factor', async (t) => {
+  const otp = createOtp({ profile: 'hotp-aes128', key: AES128 });
+  t.equal(otp.verify('747449', { from: 990, to: 1010 }), 1000);
+  t.equal(otp.verify('747449', { from: 1000, to: 1000 }), 1000);
+  t.equal(otp.verify('747449', { from: 0, to: 999 }), null, 'outside the window');
+  t.equal(otp.verify('747449', { from: 995, to: 1005, expected: 2000 }), 1000, 'expected beyond the window is clamped');
+  t.equal(otp.verify('74744', { from: 990, to: 1010 }), null, 'too short');
+  t.equal(otp.verify('74744a', { from: 990, to: 1010 }), null, 'not digits');
+  t.equal(otp.verify('7474490', { from: 990, to: 1010 }), null, 'too long');
+
+  // Order: a code valid at two moving factors reports the one nearest to expected, the earlier on a tie.
+  const seen = new Map<string, number[]>();
+  for (let c = 0; c < 3000; c++) {
+    const code = otp.generate(c);
+    seen.set(code, [...(seen.get(code) ?? []), c]);
+  }
+  const twice = [...seen.entries()].find(([, cs]) => cs.length >= 2);
+  if (twice) {
+    const [code, [a, b]] = twice as [string, [number, number]];
+    t.equal(otp.verify(code, { from: 0, to: 3000, expected: a }), a);
+    t.equal(otp.verify(code, { from: 0, to: 3000, expected: b }), b);
+    const mid = Math.floor((a + b) / 2);
+    t.equal(otp.verify(code, { from: 0, to: 3000, expected: mid }), (b - mid) < (mid - a) ? b : a);
+  }
+  t.ok(twice, 'a 6-digit collision exists among 3000 codes (birthday bound)');
+});
+
+t.test('verify and stepAt reject bad arguments', async (t) => {
+  const otp = createOtp({ profile: 'totp-sha1', key: new Uint8Array(20), t0: 60 });
+  t.throws(() => otp.verify(123456 as unknown as string, { from: 0, to: 1 }), { code: 'ERR_ARGUMENT', message: /code must be a string/ });
+  t.throws(() => otp.verify('123456', null as unknown as { from: number; to: number }), { code: 'ERR_ARGUMENT', message: /window/ });
+  t.throws(() => otp.verify('123456', { from: -1, to: 1 }), { code: 'ERR_MOVING_FACTOR', message: /window.from/ });
+  t.throws(() => otp.verify('123456', { from: 0, to: 1.5 }), { code: 'ERR_MOVING_FACTOR', message: /window.to/ });
+  t.throws(() => otp.verify('123456', { from: 5, to: 4 }), { code: 'ERR_MOVING_FACTOR', message: /must not be below/ });
+  t.throws(() => otp.verify('123456', { from: 0, to: 4, expected: NaN }), { code: 'ERR_MOVING_FACTOR', message: /window.expected/ });
+  t.throws(() => otp.generate(-1), { code: 'ERR_MOVING_FACTOR', message: /^c must be/ });
+  t.throws(() => otp.generate(2 ** 53), { code: 'ERR_MOVING_FACTOR' });
+  t.equal(otp.stepAt(60), 0);
+  t.equal(otp.stepAt(149.9), 2);
+  t.throws(() => otp.stepAt(59), { code: 'ERR_MOVING_FACTOR', message: /unixSeconds/ });
+  t.throws(() => otp.stepAt(Infinity), { code: 'ERR_MOVING_FACTOR' });
+  t.throws(() => createOtp({ profile: 'hotp-sha1', key: new Uint8Array(20) }).stepAt(0), { code: 'ERR_ARGUMENT', message: /stepAt is for totp/ });
+});
+
+t.test('createOtp rejects bad options with the code and argument named', async (t) => {
+  const key = new Uint8Array(20);
+  t.throws(() => createOtp(null as unknown as { profile: ProfileName; key: Uint8Array }), { code: 'ERR_ARGUMENT', message: /opts/ });
+  t.throws(() => createOtp({ profile: 'hotp-sha3' as ProfileName, key }), { code: 'ERR_UNKNOWN_PROFILE' });
+  t.throws(() => createOtp({ profile: 'hotp-sha1', key: 'secret' as unknown as Uint8Array }), { code: 'ERR_ARGUMENT', message: /key/ });
+  t.throws(() => createOtp({ profile: 'hotp-sha1', key: new Uint8Array(0) }), { code: 'ERR_KEY_LENGTH', message: /key must not be empty/ });
+  t.throws(() => createOtp({ profile: 'hotp-aes128', key }), { code: 'ERR_KEY_LENGTH', message: /key must be 16 bytes for aes128, got 20/ });
+  t.throws(() => createOtp({ profile: 'totp-tdes', key: new Uint8Array(8) }), { code: 'ERR_KEY_LENGTH', message: /16 or 24 bytes/ });
+  for (const digits of [5, 9, 6.5]) t.throws(() => createOtp({ profile: 'hotp-sha1', key, digits }), { code: 'ERR_DIGITS', message: /digits/ });
+  t.throws(() => createOtp({ profile: 'totp-sha1', key, step: 45 }), { code: 'ERR_ARGUMENT', message: /step must be 30 or 60/ });
+  t.throws(() => createOtp({ profile: 'totp-sha1', key, t0: 0.5 }), { code: 'ERR_ARGUMENT', message: /t0/ });
+});
+
+t.test('cyclesPerCode: the cost model orders the primitives as the hardware does', async (t) => {
+  t.equal(cyclesPerCode('aes128'), 2_700, 'one AES-128 block (≈2,100) plus truncation');
+  t.ok(cyclesPerCode('aes128') < cyclesPerCode('aes192') && cyclesPerCode('aes192') < cyclesPerCode('aes256'), 'more rounds, more cycles');
+  t.ok(cyclesPerCode('aes256') < cyclesPerCode('tdes'), 'three DES cost more than one AES');
+  t.ok(cyclesPerCode('sha1') < cyclesPerCode('sha256') && cyclesPerCode('sha256') < cyclesPerCode('sha512'));
+  t.throws(() => cyclesPerCode('md5' as Primitive), { code: 'ERR_ARGUMENT', message: /primitive/ });
+});
