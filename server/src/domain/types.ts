@@ -1,0 +1,163 @@
+/**
+ * The validation service as the HTTP layer sees it: what a route may ask (`TokenService`) and what
+ * it gets back (`VerifyOutcome`, `TokenInfo`, `AuditEvent`). Routes translate outcomes to HTTP;
+ * nothing here knows about HTTP, and nothing here ever carries a seed, a code or a password back.
+ *
+ * Expected conditions of a token (wrong code, blocked, locked, revoked) are outcomes, not
+ * exceptions; exceptions are for bad arguments (`KodeviserError`) and for admin requests that
+ * cannot apply (`ServiceError`, see errors.ts).
+ */
+import type { ProfileName } from '@kodeviser/shared';
+
+/** Injected so that every time-dependent rule is testable with a fake clock. */
+export interface Clock {
+  /** Unix time in milliseconds. */
+  now(): number;
+}
+
+/** Who is asking, for the audit log. */
+export interface RequestContext {
+  /** The client's IP address, as the HTTP layer resolved it. */
+  ip: string;
+}
+
+/**
+ * Why a code was refused. Goes to the audit log and the server log only: an end user is told
+ * "rejected" and never which factor failed (routes must not put `reason` in a response body).
+ */
+export type RejectReason =
+  | 'unknown-token' // no token with that serial
+  | 'not-activated' // authenticate: the user has no active token
+  | 'bad-otp' // the code matched no moving factor in the window
+  | 'replay' // the code's moving factor was already accepted (or a concurrent request won it)
+  | 'bad-password' // authenticate/activate: right code, wrong password (the code is consumed)
+  | 'bad-otp-and-password'
+  | 'resync-mismatch' // a resync was pending and this code was not the consecutive one
+  | 'locked' // locked after too many failures or by an admin: needs an admin unlock
+  | 'revoked'
+  | 'assigned-elsewhere'; // activate: the token is bound to another user
+
+export type VerifyOutcome =
+  | { result: 'accept'; serial: string; movingFactor: number }
+  /** `reason` is for the audit log, never for the end user. `serial` is absent when unknown. */
+  | { result: 'reject'; reason: RejectReason; serial?: string }
+  /** Too many consecutive failures: HTTP 429 with Retry-After. The code was not checked. */
+  | { result: 'blocked'; retryAfterSeconds: number; serial: string }
+  /**
+   * The code matched only in the wide window (a token whose clock or counter ran far ahead):
+   * not accepted; the next code the token shows (the consecutive moving factor) completes it.
+   */
+  | { result: 'resync-started'; serial: string };
+
+/** One token to import, as the HTTP layer parsed it from JSON or PSKC. */
+export interface TokenImport {
+  /** Ten digits, Luhn-valid (printed form NN-NNNNNNN-N accepted). */
+  serial: string;
+  profile: ProfileName;
+  key: Uint8Array;
+  /** 6..8, default 6. */
+  digits?: number;
+  /** totp step in seconds (30 or 60), default 30. */
+  step?: number;
+  /** totp T0 in unix seconds, default 0. */
+  t0?: number;
+  /** hotp: the counter of the token's next code (default 0). */
+  counter?: number;
+  /** totp: the token's known clock offset in steps (PSKC TimeDrift), default 0. */
+  drift?: number;
+}
+
+/** enabled: codes are checked; locked: until an admin unlocks; revoked: for good. */
+export type TokenStatus = 'enabled' | 'locked' | 'revoked';
+
+/** What an admin may see of a token: never the seed. */
+export interface TokenInfo {
+  serial: string;
+  profile: ProfileName;
+  digits: number;
+  step: number;
+  t0: number;
+  status: TokenStatus;
+  /** The last accepted moving factor (hotp counter or totp step); null before the first. */
+  lastMovingFactor: number | null;
+  /** totp: the token's clock offset in steps, as measured at the last accept. 0 for hotp. */
+  drift: number;
+  /** Consecutive failures since the last accept. */
+  failures: number;
+  /** Unix ms until which codes are not checked, or null. */
+  blockedUntil: number | null;
+  /** A wide-window match waiting for its consecutive code. */
+  resyncPending: boolean;
+  /** The user the token is bound to while active, or null. */
+  userId: string | null;
+  importedAt: number;
+  lastUsedAt: number | null;
+}
+
+export type AuditType =
+  | 'import'
+  | 'activate'
+  | 'deactivate'
+  | 'accept'
+  | 'reject'
+  | 'block'
+  | 'lock'
+  | 'unlock'
+  | 'revoke'
+  | 'resync-started'
+  | 'resync';
+
+/** An entry of the append-only audit log. Never holds a code, a password or a key. */
+export interface AuditEvent {
+  id: number;
+  /** Unix ms. */
+  at: number;
+  type: AuditType;
+  serial: string | null;
+  userId: string | null;
+  ip: string | null;
+  /** Who did an admin action (the admin's name), null for end-user requests. */
+  actor: string | null;
+  reason: string | null;
+  movingFactor: number | null;
+}
+
+export interface AuditQuery {
+  serial?: string;
+  userId?: string;
+  /** Unix ms, inclusive. */
+  since?: number;
+  /** Newest first; default 100, at most 1000. */
+  limit?: number;
+}
+
+export type ResyncOutcome =
+  | { result: 'resynced'; serial: string; movingFactor: number; drift: number }
+  /** The two codes were not found as consecutive codes in the admin window. */
+  | { result: 'not-found'; serial: string };
+
+export interface TokenService {
+  /** All or nothing: throws ServiceError ERR_DUPLICATE_SERIAL naming the serial (in the store or twice in `records`). */
+  importTokens(records: readonly TokenImport[], actor: string): Promise<{ imported: string[] }>;
+  getToken(serial: string): Promise<TokenInfo | null>;
+  /** Admin actions; throw ServiceError ERR_UNKNOWN_TOKEN, or ERR_TOKEN_STATE when the token is revoked. */
+  lock(serial: string, actor: string, ctx: RequestContext): Promise<TokenInfo>;
+  unlock(serial: string, actor: string, ctx: RequestContext): Promise<TokenInfo>;
+  revoke(serial: string, actor: string, ctx: RequestContext): Promise<TokenInfo>;
+  /** Two consecutive codes searched in a large window. */
+  resync(serial: string, otp1: string, otp2: string, actor: string, ctx: RequestContext): Promise<ResyncOutcome>;
+  /**
+   * Binds the token to the user and sets the user's password, once the code checks out; the
+   * user's previously active token is deactivated (one active device per user).
+   */
+  activate(req: { userId: string; serial: string; otp: string; password: string }, ctx: RequestContext): Promise<VerifyOutcome>;
+  /** The user's active token's code AND the user's password; the outcome never says which failed. */
+  authenticate(req: { userId: string; otp: string; password: string }, ctx: RequestContext): Promise<VerifyOutcome>;
+  /** A code against a token by serial. */
+  validate(req: { serial: string; otp: string }, ctx: RequestContext): Promise<VerifyOutcome>;
+  audit(query: AuditQuery): Promise<AuditEvent[]>;
+  /** The store answers. */
+  ready(): Promise<boolean>;
+  /** Waits for pending commits, then closes the store. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,151 @@
+/**
+ * The persistence contract of the validation server. The SQLite adapter (sqlite.ts) is the
+ * embedded default; a PostgreSQL adapter must pass the same contract tests without any caller
+ * changing, so:
+ * - every method is async, and every write method is one atomic unit: it commits entirely, with
+ *   its audit events, before its promise resolves (durably), or not at all;
+ * - the rules that must hold under concurrency live in these methods, not in their callers:
+ *   accepting a moving factor is a compare-and-set (applied only if it is above the last accepted
+ *   one), the failure count is incremented atomically, and one user has at most one active token;
+ * - nothing SQLite-specific shows: no rowids, no statement objects, times are unix ms integers,
+ *   bytes are Uint8Array.
+ * The store never sees a plaintext seed or password: seeds arrive sealed (security/seed-vault.ts)
+ * and passwords hashed (security/password.ts).
+ */
+import type { ProfileName } from '@kodeviser/shared';
+import type { AuditEvent, AuditQuery, AuditType, RejectReason, TokenStatus } from '../domain/types.js';
+
+/** A seed encrypted under the master key of `keyVersion` (AES-256-GCM, the serial as AAD). */
+export interface SealedSeed {
+  ciphertext: Uint8Array;
+  nonce: Uint8Array;
+  keyVersion: number;
+}
+
+export interface PendingResync {
+  /** The moving factor the wide-window code matched. */
+  movingFactor: number;
+  /** Unix ms when it matched. */
+  at: number;
+}
+
+export interface TokenRecord {
+  serial: string;
+  profile: ProfileName;
+  digits: number;
+  step: number;
+  t0: number;
+  seed: SealedSeed;
+  status: TokenStatus;
+  /** The last accepted moving factor; -1 before the first (a hotp token imported at counter c has c − 1). */
+  lastMovingFactor: number;
+  drift: number;
+  failures: number;
+  blockedUntil: number | null;
+  pendingResync: PendingResync | null;
+  /** The user of the token's active assignment, or null. */
+  userId: string | null;
+  importedAt: number;
+  lastUsedAt: number | null;
+}
+
+export type NewTokenRecord = Pick<
+  TokenRecord,
+  'serial' | 'profile' | 'digits' | 'step' | 't0' | 'seed' | 'lastMovingFactor' | 'drift'
+>;
+
+export interface UserRecord {
+  userId: string;
+  /** `scrypt$N$r$p$salt$hash` (security/password.ts). */
+  passwordHash: string;
+}
+
+/** Where a request came from; written with every audit event of the write. */
+export interface Origin {
+  at: number;
+  ip: string | null;
+  userId?: string | null;
+  actor?: string | null;
+}
+
+export interface FailureConsequence {
+  /** How long codes are not checked from now on (0: not blocked). */
+  blockForMs: number;
+  /** Lock the token until an admin unlocks it. */
+  lock: boolean;
+}
+
+/**
+ * One end-user attempt, applied atomically: either the code's moving factor is consumed (if
+ * `consume` is given and it is above the last accepted one) and, when `success`, the token's
+ * failures, block and pending resync are cleared; or it counts as a failure: the failure count is
+ * incremented, `onFailure(newCount)` says whether to block or lock, and the pending resync is
+ * cleared (the next code must complete a resync, any other code cancels it).
+ */
+export interface AttemptCommand {
+  serial: string;
+  origin: Origin;
+  /** The moving factor the code matched, and the drift to record with it. */
+  consume?: { movingFactor: number; drift: number };
+  /** Whether the attempt succeeds when `consume` applies (false: right code, wrong password). */
+  success: boolean;
+  /** The reason written when the attempt fails (replaced by 'replay' when the compare-and-set loses). */
+  reason: RejectReason;
+  /** Written as the reason of the accept event (e.g. 'resync' when it completed a resync). */
+  acceptNote?: string;
+  /** On success: bind the token to this user, set the user's password, deactivate the user's other token. */
+  bind?: { userId: string; passwordHash: string };
+  /** Pure: the consequence of reaching `failures` consecutive failures. */
+  onFailure: (failures: number) => FailureConsequence;
+}
+
+export type AttemptResult =
+  | { outcome: 'accepted' }
+  | {
+      outcome: 'failed';
+      reason: RejectReason;
+      failures: number;
+      blockedUntil: number | null;
+      locked: boolean;
+    };
+
+export interface StatusChange {
+  serial: string;
+  /** Applied only if the token is in one of these states. */
+  from: readonly TokenStatus[];
+  to: TokenStatus;
+  origin: Origin;
+}
+
+/** Omit<AuditEvent, 'id'>, with every field but `type` optional. */
+export type AuditEntry = Pick<AuditEvent, 'at' | 'type'> & Partial<Omit<AuditEvent, 'id' | 'at' | 'type'>>;
+
+export interface TokenStore {
+  /** All or nothing; throws DuplicateSerialError naming the first serial that exists. Writes one 'import' event each. */
+  insertTokens(tokens: readonly NewTokenRecord[], origin: Origin): Promise<void>;
+  getToken(serial: string): Promise<TokenRecord | null>;
+  /** The user's active token, or null. */
+  getActiveToken(userId: string): Promise<TokenRecord | null>;
+  getUser(userId: string): Promise<UserRecord | null>;
+  recordAttempt(cmd: AttemptCommand): Promise<AttemptResult>;
+  /** Remembers a wide-window match; writes 'resync-started'. */
+  startResync(serial: string, pending: PendingResync, origin: Origin): Promise<void>;
+  /**
+   * Admin resync: compare-and-set of the moving factor (above the last accepted only), clears
+   * failures, block and pending resync; writes 'resync'. False when the compare-and-set lost.
+   */
+  resync(serial: string, movingFactor: number, drift: number, origin: Origin): Promise<boolean>;
+  /**
+   * lock / unlock / revoke, writing the event named by the target ('enabled' → 'unlock'). Unlock
+   * clears failures and block; revoke ends the token's assignment. False when the token is not
+   * in a `from` state (or does not exist).
+   */
+  changeStatus(change: StatusChange): Promise<boolean>;
+  appendAudit(entries: readonly AuditEntry[]): Promise<void>;
+  queryAudit(query: AuditQuery): Promise<AuditEvent[]>;
+  ping(): Promise<boolean>;
+  /** Commits what is queued, then closes. Later calls reject with ERR_STORE_CLOSED. */
+  close(): Promise<void>;
+}
+
+export type { AuditType };
