@@ -1,0 +1,90 @@
+/**
+ * The button: one line, high while pressed. A real dome switch bounces for a few milliseconds
+ * on every transition; the bounce pattern here comes from a seeded generator (prng.ts, seeded
+ * from the device file), so a run is reproducible and a snapshot continues it exactly. The
+ * firmware must debounce (docs/token.md: 20 ms by default); bounces are kept well inside that.
+ *
+ * Every edge, the first one included, goes through the scheduler, so it carries a true time and
+ * lands in the trace in order with everything else.
+ */
+import { KodeviserError } from '@kodeviser/shared';
+import type { ButtonHal } from '@kodeviser/firmware';
+import type { Prng } from './prng.js';
+import type { ScheduledEvent, Scheduler } from './scheduler.js';
+import type { HwTrace } from './trace.js';
+
+export interface BounceOptions {
+  /** at most this many extra bounce pairs per transition (0: a clean switch) */
+  maxBounces: number;
+  /** the bounce burst lasts at most this long, µs (typical tactile switch: < 5 ms) */
+  maxBounceUs: number;
+}
+
+export const NO_BOUNCE: BounceOptions = { maxBounces: 0, maxBounceUs: 0 };
+export const TYPICAL_BOUNCE: BounceOptions = { maxBounces: 4, maxBounceUs: 5_000 };
+
+export class Button implements ButtonHal {
+  /** the raw line level now (true: pressed) */
+  level = false;
+  /** the level the line settles at once the current bounce burst is over */
+  target = false;
+  /** raw edges seen (bounces included) */
+  edges = 0;
+  private listener: ((pressed: boolean) => void) | null = null;
+  private pending: ScheduledEvent[] = [];
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly prng: Prng,
+    public bounce: BounceOptions = NO_BOUNCE,
+    private readonly trace: HwTrace = () => {},
+  ) {}
+
+  /** ButtonHal: one listener (the firmware runtime); a later call replaces it. */
+  onEdge(edge: (pressed: boolean) => void): void {
+    this.listener = edge;
+  }
+
+  /** Power is gone: nobody listens until the next runtime attaches. */
+  detach(): void {
+    this.listener = null;
+  }
+
+  /** Moves the line to `pressed`, starting now, bouncing per `bounce`. */
+  set(pressed: boolean): void {
+    if (pressed === this.target) return;
+    for (const e of this.pending) this.scheduler.cancel(e);
+    this.pending = [];
+    this.target = pressed;
+    const now = this.scheduler.now;
+    const { maxBounces, maxBounceUs } = this.bounce;
+    const pairs = maxBounces > 0 && maxBounceUs > 1 ? this.prng.int(0, maxBounces) : 0;
+    const times = [now];
+    for (let i = 0; i < 2 * pairs; i++) times.push(now + this.prng.int(1, maxBounceUs));
+    times.sort((a, b) => a - b);
+    // edges alternate: target, !target, target, ... ending at target (odd count)
+    times.forEach((at, i) => {
+      const level = i % 2 === 0 ? pressed : !pressed;
+      this.pending.push(this.scheduler.schedule(at, () => this.edge(level), 'button'));
+    });
+  }
+
+  private edge(level: boolean): void {
+    this.pending.shift();
+    if (level === this.level) return;
+    this.level = level;
+    this.edges++;
+    this.trace('button', { level });
+    this.listener?.(level);
+  }
+}
+
+export function checkBounce(b: BounceOptions): BounceOptions {
+  if (!Number.isSafeInteger(b.maxBounces) || b.maxBounces < 0) {
+    throw new KodeviserError('ERR_ARGUMENT', 'bounce.maxBounces must be a non-negative integer');
+  }
+  if (!Number.isSafeInteger(b.maxBounceUs) || b.maxBounceUs < 0) {
+    throw new KodeviserError('ERR_ARGUMENT', 'bounce.maxBounceUs must be a non-negative integer of µs');
+  }
+  return b;
+}
