@@ -7,3 +7,4 @@ export * from './cmac.js';
 export * from './hmac.js';
 export * from './otp.js';
 export * from './serial.js';
+export * from './pskc.js';
