@@ -1,0 +1,83 @@
+/**
+ * The HTTP application: `build({ config, store, clock, logger })` returns a ready Fastify app
+ * that does not listen (main.ts does; tests use inject()). It wires, in order:
+ *  1. error and 404 handlers, so that every failure is `{error, message}` JSON (plugins/errors.ts);
+ *  2. content types: JSON (16 KiB bodies; fastify's parser, proto-poisoning safe) and PSKC XML
+ *     (1 MiB, POST /v1/tokens only); text/plain is removed, so any other type is a 415;
+ *  3. metrics hooks, the per-IP rate limit, OpenAPI (/docs, /docs/json);
+ *  4. the routes, which translate HTTP to TokenService calls and outcomes back to HTTP — the
+ *     policy (windows, blocks, locks) and the storage are the service's, not this layer's.
+ * Closing the app closes the service and its store (after in-flight requests finish).
+ */
+import Fastify from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { ServerConfig } from './config.js';
+import type { Clock, TokenService } from './domain/types.js';
+import type { TokenStore } from './store/types.js';
+import { bearerAuth } from './plugins/auth.js';
+import { HttpError, errorBodySchema, installErrorHandlers } from './plugins/errors.js';
+import { createLogger } from './plugins/logger.js';
+import { installMetrics } from './plugins/metrics.js';
+import { installOpenApi } from './plugins/openapi.js';
+import { installRateLimits } from './plugins/rate-limit.js';
+import { operationsRoutes } from './routes/operations.js';
+import { IMPORT_BODY_LIMIT, PSKC_CONTENT_TYPE, tokenRoutes } from './routes/tokens.js';
+import { userRoutes } from './routes/users.js';
+import { validateRoutes } from './routes/validate.js';
+
+/** Every JSON body but a token import: the largest legitimate one (activate) is well under 1 KiB. */
+export const JSON_BODY_LIMIT = 16 * 1024;
+
+export interface BuildOptions {
+  config: ServerConfig;
+  store: TokenStore;
+  clock: Clock;
+  /** pino logger (plugins/logger.ts makes one with redaction); default: one at config.logLevel on stdout */
+  logger?: Logger;
+  /** a ready-made service over `store` (e.g. with cheaper password hashing in tests); default: createTokenService */
+  service?: TokenService;
+}
+
+export async function build(opts: BuildOptions): Promise<FastifyInstance> {
+  const { config } = opts;
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  // TODO(core): default to createTokenService({ store, clock, masterKey }) once domain/service.ts lands.
+  const service = opts.service;
+  if (!service) throw new Error('build: service is required until the core lands its factory');
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: JSON_BODY_LIMIT,
+    // Request bodies are never logged; ids let one request's lines be found together.
+    requestIdHeader: false,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  app.addHook('onClose', async () => {
+    await service.close();
+  });
+
+  installErrorHandlers(app);
+  app.addSchema(errorBodySchema);
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser(PSKC_CONTENT_TYPE, { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (request, body, done) => {
+    if (request.routeOptions.url !== '/v1/tokens') {
+      done(new HttpError(415, 'unsupported-media-type', `${PSKC_CONTENT_TYPE} is accepted by POST /v1/tokens only`), undefined);
+      return;
+    }
+    done(null, body);
+  });
+
+  const metrics = installMetrics(app);
+  const perUserLimit = await installRateLimits(app, config.rateLimit);
+  await installOpenApi(app);
+  const auth = bearerAuth(config.adminToken, config.serviceToken);
+
+  await app.register(tokenRoutes, { service, auth, pskcKey: config.pskcKey });
+  await app.register(userRoutes, { service, metrics, perUserLimit });
+  await app.register(validateRoutes, { service, auth, metrics });
+  await app.register(operationsRoutes, { service, auth, metrics });
+  await app.ready();
+  return app;
+}

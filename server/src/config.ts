@@ -1,0 +1,232 @@
+/**
+ * The server's configuration, from the environment and command-line flags (flags win), checked
+ * once at start so that a typo stops the server with one clear line instead of a stack trace
+ * later (twelve-factor style: config in the environment; node:util parseArgs for the flags, no
+ * CLI library needed for six options).
+ *
+ * Two secrets live in the data directory when they are not given in the environment, each in its
+ * own file with mode 0600, created on first start and read on every later one so that they
+ * survive restarts:
+ *  - the master key (32 bytes, hex) that encrypts the token seeds at rest — losing it loses every
+ *    imported token, so an explicitly named key file that is missing is an error, never silently
+ *    replaced;
+ *  - the admin bearer token, printed once when it is generated and never again (nor logged).
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { KodeviserError, hexToBytes } from '@kodeviser/shared';
+
+export type DatabaseConfig =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'postgres'; readonly url: string };
+
+export interface RateLimitConfig {
+  /** requests per window per client IP on every route; 0 turns the limit off */
+  readonly perIp: number;
+  /** requests per window per userId on /v1/activate and /v1/authenticate; 0 turns it off */
+  readonly perUser: number;
+  readonly windowMs: number;
+}
+
+export interface ServerConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly database: DatabaseConfig;
+  readonly masterKey: Uint8Array;
+  readonly adminToken: string;
+  /** a second bearer token that may call /v1/validate only; null when not configured */
+  readonly serviceToken: string | null;
+  /** the pre-shared key PSKC imports are decrypted with unless a request names its own */
+  readonly pskcKey: Uint8Array | null;
+  readonly rateLimit: RateLimitConfig;
+  readonly logLevel: LogLevel;
+}
+
+export interface LoadedConfig {
+  readonly config: ServerConfig;
+  /** what was generated on this start (first start): the caller prints the admin token once */
+  readonly generated: { readonly masterKeyFile: string | null; readonly adminTokenFile: string | null };
+  /** things worth a line in the log, e.g. a secret file readable by others */
+  readonly warnings: readonly string[];
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const MASTER_KEY_FILE = 'master.key';
+export const ADMIN_TOKEN_FILE = 'admin-token';
+/** Bearer tokens shorter than this are guessable; generated ones are 43 characters (32 bytes). */
+const MIN_TOKEN_LENGTH = 16;
+
+export const USAGE = `Usage: kodeviser-server [--port N] [--host ADDR] [--data-dir DIR] [--database-url URL] [--log-level LEVEL]
+
+Environment (flags win over it):
+  PORT                      TCP port (default 8080)
+  HOST                      address to listen on (default 127.0.0.1)
+  KODEVISER_DATA_DIR        data directory (default ./data): database, master key, admin token
+  DATABASE_URL              sqlite:<path> (default sqlite:<data dir>/kodeviser.db) or postgres://…
+  KODEVISER_MASTER_KEY      32-byte master key, hex (else KODEVISER_MASTER_KEY_FILE,
+                            default <data dir>/${MASTER_KEY_FILE}, generated on first start)
+  KODEVISER_ADMIN_TOKEN     admin bearer token (else <data dir>/${ADMIN_TOKEN_FILE}, generated and printed once)
+  KODEVISER_SERVICE_TOKEN   optional bearer token for POST /v1/validate only
+  KODEVISER_PSKC_KEY        16-byte PSKC pre-shared key, hex (a request may send X-PSKC-Key instead)
+  KODEVISER_RATE_LIMIT_IP   requests per minute per client IP (default 3000; 0 = off)
+  KODEVISER_RATE_LIMIT_USER requests per minute per userId on activate/authenticate (default 30; 0 = off)
+  LOG_LEVEL                 ${LOG_LEVELS.join(', ')} (default info)
+`;
+
+function configError(message: string): KodeviserError {
+  return new KodeviserError('ERR_ARGUMENT', message);
+}
+
+function parseInteger(name: string, text: string, min: number, max: number): number {
+  if (!/^[0-9]+$/.test(text.trim())) throw configError(`${name} must be an integer from ${min} to ${max}, got "${text}"`);
+  const n = Number(text.trim());
+  if (n < min || n > max) throw configError(`${name} must be an integer from ${min} to ${max}, got "${text}"`);
+  return n;
+}
+
+function parseHexKey(name: string, text: string, bytes: number): Uint8Array {
+  const trimmed = text.trim();
+  if (!/^[0-9a-fA-F]*$/.test(trimmed) || trimmed.length !== bytes * 2) {
+    // The value itself is a secret: the message says what is wrong with it, never what it is.
+    throw configError(`${name} must be ${bytes * 2} hex digits (${bytes} bytes), got ${trimmed.length} characters${/^[0-9a-fA-F]*$/.test(trimmed) ? '' : ' that are not all hex digits'}`);
+  }
+  return hexToBytes(trimmed, name);
+}
+
+function parseToken(name: string, text: string): string {
+  const token = text.trim();
+  if (token.length < MIN_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
+    throw configError(`${name} must be at least ${MIN_TOKEN_LENGTH} printable characters without spaces`);
+  }
+  return token;
+}
+
+function parseDatabaseUrl(text: string, cwd: string): DatabaseConfig {
+  if (text.startsWith('sqlite:')) {
+    const path = text.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '') throw configError('DATABASE_URL sqlite: needs a file path, e.g. sqlite:./data/kodeviser.db');
+    return { kind: 'sqlite', path: isAbsolute(path) ? path : resolve(cwd, path) };
+  }
+  if (/^postgres(ql)?:\/\//.test(text)) return { kind: 'postgres', url: text };
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(text)?.[1];
+  throw configError(`DATABASE_URL has ${scheme ? `an unknown scheme "${scheme}:"` : 'no scheme'}; use sqlite:<path> or postgres://…`);
+}
+
+/** A secret file in the data directory: read it, or create it (mode 0600) when it is missing. */
+function readOrCreateSecretFile(path: string, create: () => string): { value: string; created: boolean; warning: string | null } {
+  if (!existsSync(path)) {
+    // 'wx': fail rather than overwrite if another process created it in the meantime.
+    writeFileSync(path, `${create()}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(path, 0o600); // the umask may have narrowed the mode, never widened it; be exact
+    return { value: readFileSync(path, 'utf8').trim(), created: true, warning: null };
+  }
+  const mode = statSync(path).mode & 0o777;
+  const warning = mode & 0o077 ? `${path} is readable by other users (mode ${mode.toString(8)}); chmod 600 it` : null;
+  return { value: readFileSync(path, 'utf8').trim(), created: false, warning };
+}
+
+export interface LoadConfigOptions {
+  env?: NodeJS.ProcessEnv;
+  argv?: readonly string[];
+  cwd?: string;
+}
+
+/**
+ * Reads and checks the whole configuration; creates the data directory and, on first start, the
+ * master key and admin token files. Throws KodeviserError (ERR_ARGUMENT) naming the variable.
+ */
+export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  let flags;
+  try {
+    flags = parseArgs({
+      args: [...(opts.argv ?? [])],
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'database-url': { type: 'string' },
+        'log-level': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    throw configError(`${(e as Error).message}\n${USAGE}`);
+  }
+  const setting = (flag: string | undefined, name: string): string | undefined => {
+    const v = flag ?? env[name];
+    return v === undefined || v === '' ? undefined : v;
+  };
+
+  const port = parseInteger(flags.port !== undefined ? '--port' : 'PORT', setting(flags.port, 'PORT') ?? '8080', 1, 65535);
+  const host = setting(flags.host, 'HOST') ?? '127.0.0.1';
+  const dataDir = resolve(cwd, setting(flags['data-dir'], 'KODEVISER_DATA_DIR') ?? './data');
+  const database = parseDatabaseUrl(setting(flags['database-url'], 'DATABASE_URL') ?? `sqlite:${join(dataDir, 'kodeviser.db')}`, cwd);
+  const logLevelText = setting(flags['log-level'], 'LOG_LEVEL') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevelText)) {
+    throw configError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevelText}"`);
+  }
+  const perIp = parseInteger('KODEVISER_RATE_LIMIT_IP', env.KODEVISER_RATE_LIMIT_IP || '3000', 0, 1e9);
+  const perUser = parseInteger('KODEVISER_RATE_LIMIT_USER', env.KODEVISER_RATE_LIMIT_USER || '30', 0, 1e9);
+  const serviceToken = env.KODEVISER_SERVICE_TOKEN ? parseToken('KODEVISER_SERVICE_TOKEN', env.KODEVISER_SERVICE_TOKEN) : null;
+  const pskcKey = env.KODEVISER_PSKC_KEY ? parseHexKey('KODEVISER_PSKC_KEY', env.KODEVISER_PSKC_KEY, 16) : null;
+  if (env.KODEVISER_MASTER_KEY && env.KODEVISER_MASTER_KEY_FILE) {
+    throw configError('set KODEVISER_MASTER_KEY or KODEVISER_MASTER_KEY_FILE, not both');
+  }
+  // Everything that can be checked without touching the disk has been: now the data directory.
+  const envAdminToken = env.KODEVISER_ADMIN_TOKEN ? parseToken('KODEVISER_ADMIN_TOKEN', env.KODEVISER_ADMIN_TOKEN) : null;
+  const envMasterKey = env.KODEVISER_MASTER_KEY ? parseHexKey('KODEVISER_MASTER_KEY', env.KODEVISER_MASTER_KEY, 32) : null;
+
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw configError(`KODEVISER_DATA_DIR ${dataDir} cannot be created: ${(e as Error).message}`);
+  }
+  const warnings: string[] = [];
+  let masterKeyFile: string | null = null;
+  let masterKey = envMasterKey;
+  if (!masterKey) {
+    const named = env.KODEVISER_MASTER_KEY_FILE;
+    const path = named ? resolve(cwd, named) : join(dataDir, MASTER_KEY_FILE);
+    if (named && !existsSync(path)) {
+      throw configError(`KODEVISER_MASTER_KEY_FILE ${path} does not exist (it is only generated at the default place, ${join(dataDir, MASTER_KEY_FILE)})`);
+    }
+    const file = readOrCreateSecretFile(path, () => randomBytes(32).toString('hex'));
+    masterKey = parseHexKey(`master key file ${path}`, file.value, 32);
+    if (file.created) masterKeyFile = path;
+    if (file.warning) warnings.push(file.warning);
+  }
+  let adminTokenFile: string | null = null;
+  let adminToken = envAdminToken;
+  if (!adminToken) {
+    const path = join(dataDir, ADMIN_TOKEN_FILE);
+    const file = readOrCreateSecretFile(path, () => randomBytes(32).toString('base64url'));
+    adminToken = parseToken(`admin token file ${path}`, file.value);
+    if (file.created) adminTokenFile = path;
+    if (file.warning) warnings.push(file.warning);
+  }
+
+  return {
+    config: {
+      port,
+      host,
+      dataDir,
+      database,
+      masterKey,
+      adminToken,
+      serviceToken,
+      pskcKey,
+      rateLimit: { perIp, perUser, windowMs: 60_000 },
+      logLevel: logLevelText as LogLevel,
+    },
+    generated: { masterKeyFile, adminTokenFile },
+    warnings,
+  };
+}

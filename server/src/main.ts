@@ -1,0 +1,135 @@
+/**
+ * The server process: configuration → store → app → listen. A configuration problem ends the
+ * process with one line on stderr and exit code 1 (no stack trace). SIGINT (Ctrl-C) and SIGTERM
+ * close the app — in-flight requests finish, new ones get 503 — then the service and its store
+ * (pending group commits are committed first), then the process exits 0.
+ *
+ * `start()` is exported so that the root `npm start` script can run the compiled server in its
+ * own process and then talk to it (the demo device import); run as a script, this file starts
+ * itself.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { isKodeviserError } from '@kodeviser/shared';
+import { build } from './app.js';
+import { USAGE, loadConfig } from './config.js';
+import type { LoadedConfig, ServerConfig } from './config.js';
+import { createLogger } from './plugins/logger.js';
+import { openSqliteStore } from './store/sqlite.js';
+import type { TokenStore } from './store/types.js';
+
+/** The store DATABASE_URL names. PostgreSQL is accepted by the configuration but comes later. */
+export function openStore(config: ServerConfig): TokenStore {
+  if (config.database.kind === 'postgres') {
+    throw new StartError('DATABASE_URL: the PostgreSQL store is not available yet; use sqlite:<path> (the default)');
+  }
+  return openSqliteStore(config.database.path);
+}
+
+/** A problem that stops the start, told in one line. */
+export class StartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartError';
+  }
+}
+
+export interface Started {
+  app: FastifyInstance;
+  loaded: LoadedConfig;
+  /** http://host:port as listened on */
+  url: string;
+  /** Closes the app, the service and the store. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  argv?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** where the first-start notice (the generated admin token) is written; default stdout */
+  print?: (text: string) => void;
+}
+
+export async function start(opts: StartOptions = {}): Promise<Started> {
+  const print = opts.print ?? ((text: string) => process.stdout.write(`${text}\n`));
+  let loaded: LoadedConfig;
+  try {
+    loaded = loadConfig({ argv: opts.argv ?? [], env: opts.env ?? process.env });
+  } catch (e) {
+    if (isKodeviserError(e)) throw new StartError(e.message);
+    throw e;
+  }
+  const { config } = loaded;
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  for (const w of loaded.warnings) logger.warn(w);
+  let store: TokenStore;
+  try {
+    store = openStore(config);
+  } catch (e) {
+    if (e instanceof StartError) throw e;
+    throw new StartError(`cannot open the database at ${config.database.kind === 'sqlite' ? config.database.path : 'DATABASE_URL'}: ${(e as Error).message}`);
+  }
+  const app = await build({ config, store, clock: { now: () => Date.now() }, logger });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (e) {
+    await app.close();
+    throw new StartError(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  if (loaded.generated.masterKeyFile) {
+    print(`Generated the master key in ${loaded.generated.masterKeyFile} (mode 0600). Back it up: without it the imported tokens cannot be read.`);
+  }
+  if (loaded.generated.adminTokenFile) {
+    // Printed once, on generation, to the terminal — never to the log.
+    print(`Generated the admin token (kept in ${loaded.generated.adminTokenFile}, mode 0600; shown only now):\n\n  ${config.adminToken}\n\nSend it as "Authorization: Bearer <token>" to the admin API.`);
+  }
+  print(`kodeviser server listening on ${url} (API docs: ${url}/docs)`);
+  return { app, loaded, url, stop: () => app.close() };
+}
+
+/** Runs the server until SIGINT/SIGTERM; returns the process exit code. */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  let started: Started;
+  try {
+    started = await start({ argv });
+  } catch (e) {
+    process.stderr.write(`kodeviser-server: ${e instanceof StartError ? e.message : (e as Error).message}\n`);
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      started.app.log.info({ signal }, 'stopping');
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await started.stop();
+  return 0;
+}
+
+function isEntry(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry()) {
+  process.exitCode = await main();
+}

@@ -1,0 +1,241 @@
+/**
+ * Token administration (admin bearer token): import, inspect, lock, unlock, revoke, resync.
+ *
+ * Import takes JSON (`{tokens:[{serial, profile, keyHex, …}]}`) or a PSKC document (RFC 6030,
+ * `Content-Type: application/pskc+xml`), both all or nothing: every record is checked and turned
+ * into a TokenImport before the service sees any, and the service imports them in one transaction
+ * (a duplicate serial → 409 naming it, nothing imported). A PSKC document's secrets are decrypted
+ * with the pre-shared key from the request's X-PSKC-Key header or, failing that, the configured
+ * KODEVISER_PSKC_KEY; a tampered document (ValueMAC mismatch) is refused whole by parsePskc.
+ *
+ * A PSKC key's serial is DeviceInfo/SerialNo, or the Key Id when there is none; it must be a
+ * kodeviser serial (10 digits, Luhn) — a vendor serial of another format is refused naming the
+ * key rather than silently mapped, since the user types this serial at activation.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { KodeviserError, hexToBytes, parsePskc, parseSerial } from '@kodeviser/shared';
+import type { PskcKey, ProfileName } from '@kodeviser/shared';
+import type { TokenImport, TokenInfo, TokenService } from '../domain/types.js';
+import type { BearerAuth } from '../plugins/auth.js';
+import { HttpError } from '../plugins/errors.js';
+import { bearerSecurity, errorResponses, otpSchema, profileSchema, serialParams, serialSchema } from './schemas.js';
+
+export const PSKC_CONTENT_TYPE = 'application/pskc+xml';
+/** A PSKC document or a JSON batch may be large; every other route keeps the 16 KiB default. */
+export const IMPORT_BODY_LIMIT = 1024 * 1024;
+export const MAX_IMPORT_RECORDS = 10_000;
+
+interface JsonImportBody {
+  tokens: Array<{ serial: string; profile: ProfileName; keyHex: string; digits?: number; step?: number; t0?: number; counter?: number }>;
+}
+
+const jsonImportSchema = {
+  type: 'object',
+  required: ['tokens'],
+  additionalProperties: false,
+  properties: {
+    tokens: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_IMPORT_RECORDS,
+      items: {
+        type: 'object',
+        required: ['serial', 'profile', 'keyHex'],
+        additionalProperties: false,
+        properties: {
+          serial: serialSchema,
+          profile: profileSchema,
+          keyHex: { type: 'string', pattern: '^([0-9a-fA-F]{2}){1,64}$', description: 'the seed, hex' },
+          digits: { type: 'integer', minimum: 6, maximum: 8, default: 6 },
+          step: { type: 'integer', enum: [30, 60], description: 'totp time step in seconds (default 30)' },
+          t0: { type: 'integer', minimum: 0, description: 'totp T0, unix seconds (default 0)' },
+          counter: { type: 'integer', minimum: 0, description: 'hotp: counter of the next code (default 0)' },
+        },
+      },
+    },
+  },
+} as const;
+
+const tokenInfoSchema = {
+  type: 'object',
+  description: 'a token as an admin sees it: never the seed',
+  required: ['serial', 'profile', 'digits', 'step', 't0', 'status', 'lastMovingFactor', 'drift', 'failures', 'blockedUntil', 'resyncPending', 'userId', 'importedAt', 'lastUsedAt'],
+  additionalProperties: false,
+  properties: {
+    serial: { type: 'string' },
+    profile: { type: 'string' },
+    digits: { type: 'integer' },
+    step: { type: 'integer' },
+    t0: { type: 'integer' },
+    status: { type: 'string', enum: ['enabled', 'locked', 'revoked'] },
+    lastMovingFactor: { type: ['integer', 'null'], description: 'last accepted hotp counter or totp step' },
+    drift: { type: 'integer', description: 'totp clock offset in steps' },
+    failures: { type: 'integer', description: 'consecutive failures' },
+    blockedUntil: { type: ['integer', 'null'], description: 'unix ms' },
+    resyncPending: { type: 'boolean' },
+    userId: { type: ['string', 'null'] },
+    importedAt: { type: 'integer', description: 'unix ms' },
+    lastUsedAt: { type: ['integer', 'null'], description: 'unix ms' },
+  },
+} as const;
+
+function fromJson(body: JsonImportBody): TokenImport[] {
+  return body.tokens.map((t, i) => {
+    const record: TokenImport = {
+      serial: parseSerialOf(t.serial, `tokens[${i}].serial`),
+      profile: t.profile,
+      key: hexToBytes(t.keyHex, `tokens[${i}].keyHex`),
+    };
+    if (t.digits !== undefined) record.digits = t.digits;
+    if (t.step !== undefined) record.step = t.step;
+    if (t.t0 !== undefined) record.t0 = t.t0;
+    if (t.counter !== undefined) record.counter = t.counter;
+    return record;
+  });
+}
+
+function parseSerialOf(text: string, where: string): string {
+  try {
+    return parseSerial(text);
+  } catch (e) {
+    throw new KodeviserError('ERR_SERIAL', `${where}: ${(e as Error).message}`);
+  }
+}
+
+function fromPskcKey(key: PskcKey, index: number): TokenImport {
+  const name = `key "${key.id}" (#${index + 1})`;
+  if (key.profile === null) {
+    throw new KodeviserError('ERR_UNKNOWN_PROFILE', `${name}: algorithm ${key.algorithm} is not one of the kodeviser OTP profiles`);
+  }
+  const record: TokenImport = {
+    serial: parseSerialOf(key.serial ?? key.id, `${name}: ${key.serial === undefined ? 'Key Id' : 'DeviceInfo/SerialNo'} as serial`),
+    profile: key.profile,
+    key: key.secret,
+    digits: key.digits,
+  };
+  if (key.counter !== undefined) record.counter = key.counter;
+  if (key.time !== undefined) record.t0 = key.time;
+  if (key.timeInterval !== undefined) record.step = key.timeInterval;
+  if (key.timeDrift !== undefined) record.drift = key.timeDrift;
+  return record;
+}
+
+export interface TokenRoutesOptions {
+  service: TokenService;
+  auth: BearerAuth;
+  pskcKey: Uint8Array | null;
+}
+
+export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey }: TokenRoutesOptions): Promise<void> {
+  const ctx = (request: FastifyRequest) => ({ ip: request.ip });
+  const admin = { onRequest: auth.requireAdmin, schema: { tags: ['tokens'], security: bearerSecurity } };
+
+  app.post<{ Body: JsonImportBody | string; Headers: { 'x-pskc-key'?: string } }>('/v1/tokens', {
+    onRequest: admin.onRequest,
+    bodyLimit: IMPORT_BODY_LIMIT,
+    schema: {
+      ...admin.schema,
+      summary: 'Import tokens (JSON or PSKC), all or nothing',
+      headers: {
+        type: 'object',
+        properties: { 'x-pskc-key': { type: 'string', pattern: '^[0-9a-fA-F]{32}$', description: 'PSKC pre-shared key (16 bytes, hex)' } },
+      },
+      body: {
+        content: {
+          'application/json': { schema: jsonImportSchema },
+          [PSKC_CONTENT_TYPE]: { schema: { type: 'string', minLength: 1, description: 'an RFC 6030 KeyContainer' } },
+        },
+      },
+      response: {
+        201: {
+          type: 'object',
+          required: ['imported'],
+          additionalProperties: false,
+          properties: { imported: { type: 'array', items: { type: 'string' }, description: 'the serials imported' } },
+        },
+        ...errorResponses(401, 409, 413, 415),
+      },
+    },
+  }, async (request, reply) => {
+    let records: TokenImport[];
+    if (typeof request.body === 'string') {
+      const header = request.headers['x-pskc-key'];
+      const preSharedKey = header !== undefined ? hexToBytes(header, 'X-PSKC-Key') : pskcKey;
+      records = parsePskc(request.body, preSharedKey ? { preSharedKey } : {}).map(fromPskcKey);
+    } else {
+      records = fromJson(request.body);
+    }
+    const { imported } = await service.importTokens(records, auth.roleOf(request) ?? 'admin');
+    return reply.code(201).send({ imported });
+  });
+
+  const getToken = async (serial: string): Promise<TokenInfo> => {
+    const info = await service.getToken(serial);
+    if (!info) throw new HttpError(404, 'unknown-token', `no token with serial ${serial}`);
+    return info;
+  };
+
+  app.get<{ Params: { serial: string } }>('/v1/tokens/:serial', {
+    onRequest: admin.onRequest,
+    schema: {
+      ...admin.schema,
+      summary: 'A token: profile, status, assigned user, moving factor, drift, failures, last use — never the key',
+      params: serialParams,
+      response: { 200: tokenInfoSchema, ...errorResponses(401, 404) },
+    },
+  }, async (request) => getToken(parseSerial(request.params.serial)));
+
+  const actions = { lock: service.lock, unlock: service.unlock, revoke: service.revoke } as const;
+  const summaries = {
+    lock: 'Lock a token (no code is checked until it is unlocked)',
+    unlock: 'Unlock a token and clear its failure count',
+    revoke: 'Revoke a token for good',
+  } as const;
+  for (const action of ['lock', 'unlock', 'revoke'] as const) {
+    app.post<{ Params: { serial: string } }>(`/v1/tokens/:serial/${action}`, {
+      onRequest: admin.onRequest,
+      schema: {
+        ...admin.schema,
+        summary: summaries[action],
+        params: serialParams,
+        response: { 200: tokenInfoSchema, ...errorResponses(401, 404, 409) },
+      },
+    }, async (request) => actions[action].call(service, parseSerial(request.params.serial), auth.roleOf(request) ?? 'admin', ctx(request)));
+  }
+
+  app.post<{ Params: { serial: string }; Body: { otp1: string; otp2: string } }>('/v1/tokens/:serial/resync', {
+    onRequest: admin.onRequest,
+    schema: {
+      ...admin.schema,
+      summary: 'Resynchronise a token from two consecutive codes (searched in a large window)',
+      params: serialParams,
+      body: {
+        type: 'object',
+        required: ['otp1', 'otp2'],
+        additionalProperties: false,
+        properties: { otp1: otpSchema, otp2: otpSchema },
+      },
+      response: {
+        200: {
+          type: 'object',
+          required: ['result', 'serial', 'movingFactor', 'drift'],
+          additionalProperties: false,
+          properties: {
+            result: { type: 'string', enum: ['resynced'] },
+            serial: { type: 'string' },
+            movingFactor: { type: 'integer', description: 'the moving factor of otp2, now the last accepted' },
+            drift: { type: 'integer' },
+          },
+        },
+        ...errorResponses(401, 404, 409),
+      },
+    },
+  }, async (request) => {
+    const serial = parseSerial(request.params.serial);
+    const outcome = await service.resync(serial, request.body.otp1, request.body.otp2, auth.roleOf(request) ?? 'admin', ctx(request));
+    if (outcome.result !== 'resynced') {
+      throw new HttpError(409, 'resync-failed', `otp1 and otp2 are not two consecutive codes of token ${serial} within the resync window`);
+    }
+    return outcome;
+  });
+}

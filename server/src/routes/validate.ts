@@ -1,0 +1,75 @@
+/**
+ * POST /v1/validate: a code against a token by serial, for trusted back ends (admin or service
+ * bearer token). Unlike the end-user routes it answers 200 for both accept and reject — the
+ * request itself succeeded; `result` is the verdict — and it tells a caller that a resync has
+ * started ("resync-started": ask the user for the next code). The reject reason stays in the
+ * audit log. A blocked token answers 429 with Retry-After, as for end users.
+ */
+import type { FastifyInstance } from 'fastify';
+import { parseSerial } from '@kodeviser/shared';
+import type { TokenService } from '../domain/types.js';
+import type { BearerAuth } from '../plugins/auth.js';
+import type { Metrics } from '../plugins/metrics.js';
+import { bearerSecurity, errorRef, errorResponses, otpSchema, serialSchema } from './schemas.js';
+import { outcomeReason } from './users.js';
+
+export interface ValidateRoutesOptions {
+  service: TokenService;
+  auth: BearerAuth;
+  metrics: Metrics;
+}
+
+export async function validateRoutes(app: FastifyInstance, { service, auth, metrics }: ValidateRoutesOptions): Promise<void> {
+  app.post<{ Body: { serial: string; otp: string } }>('/v1/validate', {
+    onRequest: auth.requireAdminOrService,
+    schema: {
+      tags: ['validation'],
+      summary: 'Validate a code against a token (admin or service token)',
+      security: bearerSecurity,
+      body: {
+        type: 'object',
+        required: ['serial', 'otp'],
+        additionalProperties: false,
+        properties: { serial: serialSchema, otp: otpSchema },
+      },
+      response: {
+        200: {
+          type: 'object',
+          required: ['result', 'serial', 'movingFactor'],
+          additionalProperties: false,
+          properties: {
+            result: { type: 'string', enum: ['accept', 'reject', 'resync-started'] },
+            serial: { type: 'string' },
+            movingFactor: { type: ['integer', 'null'], description: 'the accepted hotp counter or totp step; null unless accepted' },
+          },
+        },
+        ...errorResponses(401),
+        429: {
+          description: 'the token is blocked after failed attempts, or the caller is rate limited; Retry-After says when to try again',
+          anyOf: [
+            {
+              type: 'object',
+              required: ['result', 'serial', 'retryAfterSeconds'],
+              additionalProperties: false,
+              properties: { result: { type: 'string', enum: ['blocked'] }, serial: { type: 'string' }, retryAfterSeconds: { type: 'integer' } },
+            },
+            errorRef,
+          ],
+        },
+      },
+    },
+  }, async (request, reply) => {
+    const serial = parseSerial(request.body.serial);
+    const outcome = await service.validate({ serial, otp: request.body.otp }, { ip: request.ip });
+    metrics.countOutcome('validate', outcome.result, outcomeReason(outcome));
+    switch (outcome.result) {
+      case 'accept':
+        return { result: 'accept', serial, movingFactor: outcome.movingFactor };
+      case 'blocked':
+        return reply.code(429).header('retry-after', String(outcome.retryAfterSeconds))
+          .send({ result: 'blocked', serial, retryAfterSeconds: outcome.retryAfterSeconds });
+      default:
+        return { result: outcome.result, serial, movingFactor: null };
+    }
+  });
+}

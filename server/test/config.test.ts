@@ -1,0 +1,134 @@
+/**
+ * Configuration: defaults, flags over environment, and every bad value stopped at start with a
+ * message naming the variable (and never echoing a secret). Secret files: created 0600 on first
+ * start, read back unchanged on the next, never replaced when named explicitly but missing.
+ */
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, ADMIN_TOKEN_FILE, MASTER_KEY_FILE } from '../src/config.js';
+
+function tempDir(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kodeviser-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const MASTER_HEX = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
+
+t.test('defaults: a fresh data dir gets a master key and an admin token, 0600, stable across starts', async (t) => {
+  const cwd = tempDir(t);
+  const first = loadConfig({ env: {}, argv: [], cwd });
+  const { config } = first;
+  t.equal(config.port, 8080);
+  t.equal(config.host, '127.0.0.1');
+  t.equal(config.dataDir, join(cwd, 'data'));
+  t.same(config.database, { kind: 'sqlite', path: join(cwd, 'data', 'kodeviser.db') });
+  t.equal(config.masterKey.length, 32);
+  t.ok(config.adminToken.length >= 40, 'a generated admin token is long');
+  t.equal(config.serviceToken, null);
+  t.equal(config.pskcKey, null);
+  t.same(config.rateLimit, { perIp: 3000, perUser: 30, windowMs: 60_000 });
+  t.equal(config.logLevel, 'info');
+  t.equal(first.generated.masterKeyFile, join(cwd, 'data', MASTER_KEY_FILE));
+  t.equal(first.generated.adminTokenFile, join(cwd, 'data', ADMIN_TOKEN_FILE));
+  for (const f of [MASTER_KEY_FILE, ADMIN_TOKEN_FILE]) {
+    t.equal(statSync(join(cwd, 'data', f)).mode & 0o777, 0o600, `${f} is 0600`);
+  }
+  t.same(first.warnings, []);
+
+  const second = loadConfig({ env: {}, argv: [], cwd });
+  t.same(second.config.masterKey, config.masterKey, 'the master key survives a restart');
+  t.equal(second.config.adminToken, config.adminToken, 'the admin token survives a restart');
+  t.same(second.generated, { masterKeyFile: null, adminTokenFile: null }, 'nothing generated the second time');
+});
+
+t.test('environment and flags (flags win)', async (t) => {
+  const cwd = tempDir(t);
+  const env = {
+    PORT: '9000',
+    HOST: '0.0.0.0',
+    KODEVISER_DATA_DIR: 'state',
+    DATABASE_URL: 'sqlite:db/k.db',
+    KODEVISER_MASTER_KEY: MASTER_HEX,
+    KODEVISER_ADMIN_TOKEN: 'admin-token-0123456789',
+    KODEVISER_SERVICE_TOKEN: 'service-token-0123456789',
+    KODEVISER_PSKC_KEY: '12345678901234567890123456789012',
+    KODEVISER_RATE_LIMIT_IP: '0',
+    KODEVISER_RATE_LIMIT_USER: '5',
+    LOG_LEVEL: 'warn',
+  };
+  const { config, generated } = loadConfig({ env, argv: ['--port', '9001', '--log-level', 'debug'], cwd });
+  t.equal(config.port, 9001);
+  t.equal(config.host, '0.0.0.0');
+  t.equal(config.dataDir, join(cwd, 'state'));
+  t.same(config.database, { kind: 'sqlite', path: join(cwd, 'db', 'k.db') });
+  t.equal(Buffer.from(config.masterKey).toString('hex'), MASTER_HEX);
+  t.equal(config.adminToken, 'admin-token-0123456789');
+  t.equal(config.serviceToken, 'service-token-0123456789');
+  t.equal(Buffer.from(config.pskcKey!).toString('hex'), '12345678901234567890123456789012');
+  t.same(config.rateLimit, { perIp: 0, perUser: 5, windowMs: 60_000 });
+  t.equal(config.logLevel, 'debug');
+  t.same(generated, { masterKeyFile: null, adminTokenFile: null }, 'nothing is generated when the environment has both');
+
+  const abs = loadConfig({ env: { KODEVISER_ADMIN_TOKEN: 'admin-token-0123456789' }, argv: ['--database-url', `sqlite:${join(cwd, 'x.db')}`, '--data-dir', join(cwd, 'd2')], cwd });
+  t.same(abs.config.database, { kind: 'sqlite', path: join(cwd, 'x.db') });
+  const pg = loadConfig({ env: { DATABASE_URL: 'postgres://u@localhost/kodeviser', KODEVISER_ADMIN_TOKEN: 'admin-token-0123456789' }, cwd });
+  t.same(pg.config.database, { kind: 'postgres', url: 'postgres://u@localhost/kodeviser' }, 'postgres URLs are accepted by the configuration');
+});
+
+t.test('bad values stop the start with a message naming the variable', async (t) => {
+  const cwd = tempDir(t);
+  const cases: Array<[string, Record<string, string>, string[], RegExp]> = [
+    ['PORT not a number', { PORT: 'eighty' }, [], /^PORT must be an integer from 1 to 65535, got "eighty"/],
+    ['PORT out of range', { PORT: '70000' }, [], /^PORT must be an integer from 1 to 65535/],
+    ['PORT zero', { PORT: '0' }, [], /^PORT must be/],
+    ['--port wrong', {}, ['--port', '-1'], /--port|PORT/],
+    ['master key not hex', { KODEVISER_MASTER_KEY: 'zz'.repeat(32) }, [], /^KODEVISER_MASTER_KEY must be 64 hex digits \(32 bytes\), got 64 characters that are not all hex digits/],
+    ['master key too short', { KODEVISER_MASTER_KEY: 'ab'.repeat(16) }, [], /^KODEVISER_MASTER_KEY must be 64 hex digits \(32 bytes\), got 32 characters$/],
+    ['both master key and file', { KODEVISER_MASTER_KEY: MASTER_HEX, KODEVISER_MASTER_KEY_FILE: 'k' }, [], /not both/],
+    ['unknown DATABASE_URL scheme', { DATABASE_URL: 'mysql://localhost/db' }, [], /^DATABASE_URL has an unknown scheme "mysql:"; use sqlite:<path> or postgres:\/\//],
+    ['DATABASE_URL without scheme', { DATABASE_URL: '/var/db.sqlite' }, [], /^DATABASE_URL has no scheme/],
+    ['empty sqlite path', { DATABASE_URL: 'sqlite:' }, [], /^DATABASE_URL sqlite: needs a file path/],
+    ['short admin token', { KODEVISER_ADMIN_TOKEN: 'short' }, [], /^KODEVISER_ADMIN_TOKEN must be at least 16 printable characters/],
+    ['service token with spaces', { KODEVISER_SERVICE_TOKEN: 'a token with spaces in it' }, [], /^KODEVISER_SERVICE_TOKEN must be/],
+    ['PSKC key of the wrong length', { KODEVISER_PSKC_KEY: 'abcd' }, [], /^KODEVISER_PSKC_KEY must be 32 hex digits \(16 bytes\)/],
+    ['log level', { LOG_LEVEL: 'loud' }, [], /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/],
+    ['rate limit', { KODEVISER_RATE_LIMIT_USER: '-3' }, [], /^KODEVISER_RATE_LIMIT_USER must be an integer/],
+    ['unknown flag', {}, ['--prot', '80'], /Unknown option '--prot'/],
+    ['positional argument', {}, ['serve'], /Unexpected argument 'serve'/],
+  ];
+  for (const [name, env, argv, message] of cases) {
+    t.throws(() => loadConfig({ env, argv, cwd }), { code: 'ERR_ARGUMENT', message }, name);
+  }
+  // A secret's value is never part of the message.
+  const secret = 'x'.repeat(63);
+  const err = t.throws(() => loadConfig({ env: { KODEVISER_MASTER_KEY: secret }, cwd })) as Error;
+  t.notMatch(err.message, secret, 'the bad key is not echoed');
+});
+
+t.test('secret files: explicit file, missing file, corrupt file, loose permissions', async (t) => {
+  const cwd = tempDir(t);
+  const keyFile = join(cwd, 'my.key');
+  t.throws(() => loadConfig({ env: { KODEVISER_MASTER_KEY_FILE: keyFile }, cwd }), { message: /KODEVISER_MASTER_KEY_FILE .*my\.key does not exist/ }, 'a named key file is never generated');
+  writeFileSync(keyFile, `${MASTER_HEX}\n`, { mode: 0o644 });
+  const loaded = loadConfig({ env: { KODEVISER_MASTER_KEY_FILE: keyFile }, cwd });
+  t.equal(Buffer.from(loaded.config.masterKey).toString('hex'), MASTER_HEX);
+  t.equal(loaded.generated.masterKeyFile, null);
+  t.match(loaded.warnings, [/my\.key is readable by other users \(mode 644\); chmod 600 it/]);
+
+  const dir = join(cwd, 'data');
+  writeFileSync(join(dir, MASTER_KEY_FILE), 'not a key\n', { mode: 0o600 });
+  t.throws(() => loadConfig({ env: {}, cwd }), { message: /^master key file .* must be 64 hex digits/ }, 'a corrupt default key file is an error, not replaced');
+  writeFileSync(join(dir, MASTER_KEY_FILE), MASTER_HEX, { mode: 0o600 });
+  writeFileSync(join(dir, ADMIN_TOKEN_FILE), 'tiny', { mode: 0o600 });
+  chmodSync(join(dir, ADMIN_TOKEN_FILE), 0o600);
+  t.throws(() => loadConfig({ env: {}, cwd }), { message: /^admin token file .* must be at least 16/ });
+  writeFileSync(join(dir, ADMIN_TOKEN_FILE), 'a-perfectly-good-admin-token\n');
+  t.equal(loadConfig({ env: {}, cwd }).config.adminToken, 'a-perfectly-good-admin-token');
+  t.equal(readFileSync(join(dir, ADMIN_TOKEN_FILE), 'utf8'), 'a-perfectly-good-admin-token\n', 'an existing token file is left as it is');
+
+  writeFileSync(join(cwd, 'a-file'), '');
+  t.throws(() => loadConfig({ env: { KODEVISER_DATA_DIR: join(cwd, 'a-file', 'sub') }, cwd }), { message: /^KODEVISER_DATA_DIR .* cannot be created/ });
+});
