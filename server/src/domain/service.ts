@@ -1,0 +1,360 @@
+/**
+ * The TokenService: the verification policy (policy.ts) applied to tokens in a TokenStore, with
+ * seeds sealed at rest (security/seed-vault.ts) and passwords hashed (security/password.ts).
+ *
+ * Every request reads the token, decides with the pure policy, and hands the decision to the
+ * store as one atomic command; the store's compare-and-set, not this code, decides a race
+ * between two requests carrying the same code.
+ *
+ * Decisions taken here, and why:
+ * - authenticate evaluates the code and the password every time (the scrypt hash runs on the
+ *   thread pool while the code is checked), so neither the reply nor its timing tells which
+ *   factor was wrong. A right code with a wrong password is consumed (it can never be replayed
+ *   with the right password by whoever watched it being typed) and counts as a failure;
+ * - a user without an active token costs the same scrypt as one with, for the same reason;
+ * - attempts while blocked are not checked and not counted (counting them would let an attacker
+ *   keep a victim's token blocked for ever with a trickle of requests), but are audited, so a
+ *   lock-out from another IP leaves a trace;
+ * - a wide-window match does not reset the failure count, and a wrong code cancels a pending
+ *   resync: only the very next code may complete it;
+ * - activate binds the token and (re)sets the user's password on a valid code. It proves
+ *   possession of the token only, so the route must sit behind the enrolment flow's own
+ *   identity check (MitID's activation does that with the user's existing credentials).
+ */
+import { createOtp, isProfileName, KodeviserError, parseSerial, type Otp } from '@kodeviser/shared';
+import type { Logger } from 'pino';
+import { createPasswordHasher, DEFAULT_SCRYPT_PARAMS, type ScryptParams } from '../security/password.js';
+import { createSeedVault } from '../security/seed-vault.js';
+import type { AttemptCommand, NewTokenRecord, Origin, TokenRecord, TokenStore } from '../store/types.js';
+import { DuplicateSerialError, ServiceError, isServiceError } from './errors.js';
+import { Lru } from './lru.js';
+import { DEFAULT_POLICY, failureConsequence, findConsecutive, matchCode, type CodeMatch, type PolicyOptions } from './policy.js';
+import type {
+  AuditEvent,
+  AuditQuery,
+  Clock,
+  RequestContext,
+  ResyncOutcome,
+  TokenImport,
+  TokenInfo,
+  TokenService,
+  TokenStatus,
+  VerifyOutcome,
+} from './types.js';
+
+export interface TokenServiceOptions {
+  store: TokenStore;
+  clock: Clock;
+  /** 32 bytes: the AES-256-GCM key the seeds are sealed under. */
+  masterKey: Uint8Array;
+  /** The version of `masterKey`, stored with each sealed seed (default 1). */
+  keyVersion?: number;
+  logger?: Logger;
+  policy?: Partial<PolicyOptions>;
+  /** Password hashing cost (default N = 2^15, r = 8, p = 1). */
+  scrypt?: ScryptParams;
+  /** Prepared Otp objects kept (default 100 000, a few hundred bytes each). */
+  otpCacheSize?: number;
+}
+
+/** What the second factor of a request says, and what to bind on success (activation). */
+interface SecondFactor {
+  ok: boolean;
+  bind?: { userId: string; passwordHash: string };
+}
+
+function requireString(value: unknown, argName: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new KodeviserError('ERR_ARGUMENT', `${argName} must be a non-empty string`);
+  }
+  return value;
+}
+
+function requireContext(ctx: RequestContext): void {
+  if (typeof ctx !== 'object' || ctx === null || typeof ctx.ip !== 'string') {
+    throw new KodeviserError('ERR_ARGUMENT', 'ctx.ip must be a string');
+  }
+}
+
+function toInfo(t: TokenRecord): TokenInfo {
+  return {
+    serial: t.serial,
+    profile: t.profile,
+    digits: t.digits,
+    step: t.step,
+    t0: t.t0,
+    status: t.status,
+    lastMovingFactor: t.lastMovingFactor < 0 ? null : t.lastMovingFactor,
+    drift: t.drift,
+    failures: t.failures,
+    blockedUntil: t.blockedUntil,
+    resyncPending: t.pendingResync !== null,
+    userId: t.userId,
+    importedAt: t.importedAt,
+    lastUsedAt: t.lastUsedAt,
+  };
+}
+
+/** Checks one import record and turns it into a row with a sealed seed. */
+function checkImport(r: TokenImport, i: number): Omit<NewTokenRecord, 'seed'> & { key: Uint8Array } {
+  const at = `records[${i}]`;
+  if (typeof r !== 'object' || r === null) throw new KodeviserError('ERR_ARGUMENT', `${at} must be an object`);
+  const wrap = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof KodeviserError) throw new KodeviserError(e.code, `${at}: ${e.message}`);
+      throw e;
+    }
+  };
+  const serial = wrap(() => parseSerial(r.serial));
+  if (typeof r.profile !== 'string' || !isProfileName(r.profile)) {
+    throw new KodeviserError('ERR_UNKNOWN_PROFILE', `${at}.profile is not a known profile: ${String(r.profile)}`);
+  }
+  // createOtp checks key length, digits, step and t0 exactly as the token will use them.
+  const otp = wrap(() =>
+    createOtp({
+      profile: r.profile,
+      key: r.key,
+      ...(r.digits !== undefined ? { digits: r.digits } : {}),
+      ...(r.step !== undefined ? { step: r.step } : {}),
+      ...(r.t0 !== undefined ? { t0: r.t0 } : {}),
+    }),
+  );
+  const counter = r.counter ?? 0;
+  if (!Number.isSafeInteger(counter) || counter < 0) {
+    throw new KodeviserError('ERR_MOVING_FACTOR', `${at}.counter must be a non-negative integer, got ${String(r.counter)}`);
+  }
+  const drift = r.drift ?? 0;
+  if (!Number.isSafeInteger(drift)) {
+    throw new KodeviserError('ERR_ARGUMENT', `${at}.drift must be an integer number of steps, got ${String(r.drift)}`);
+  }
+  const hotp = otp.mode === 'hotp';
+  return {
+    serial,
+    profile: otp.profile,
+    digits: otp.digits,
+    step: otp.step,
+    t0: otp.t0,
+    key: r.key,
+    lastMovingFactor: hotp ? counter - 1 : -1,
+    drift: hotp ? 0 : drift,
+  };
+}
+
+export function createTokenService(opts: TokenServiceOptions): TokenService {
+  const { store, clock, logger } = opts;
+  const policy: PolicyOptions = { ...DEFAULT_POLICY, ...opts.policy };
+  const vault = createSeedVault({ masterKey: opts.masterKey, ...(opts.keyVersion !== undefined ? { keyVersion: opts.keyVersion } : {}) });
+  const passwords = createPasswordHasher(opts.scrypt ?? DEFAULT_SCRYPT_PARAMS);
+  const otps = new Lru<string, Otp>(opts.otpCacheSize ?? 100_000);
+  const onFailure = (failures: number) => failureConsequence(failures, policy);
+
+  function otpOf(t: TokenRecord): Otp {
+    const key = `${t.serial}:${t.seed.keyVersion}`;
+    let otp = otps.get(key);
+    if (!otp) {
+      const seed = vault.open(t.serial, t.seed);
+      otp = createOtp({ profile: t.profile, key: seed, digits: t.digits, step: t.step, t0: t.t0 });
+      seed.fill(0);
+      otps.set(key, otp);
+    }
+    return otp;
+  }
+
+  const origin = (ctx: RequestContext, userId: string | null, actor?: string): Origin => ({
+    at: clock.now(),
+    ip: ctx.ip,
+    userId,
+    ...(actor !== undefined ? { actor } : {}),
+  });
+
+  async function refuse(o: Origin, reason: VerifyOutcome & { result: 'reject' }): Promise<VerifyOutcome> {
+    await store.appendAudit([{ ...o, type: 'reject', serial: reason.serial ?? null, reason: reason.reason }]);
+    return reason;
+  }
+
+  /**
+   * The common path of validate, authenticate and activate, once the token is known: status,
+   * block, code (and the second factor, evaluated in parallel), then one atomic store command.
+   */
+  async function check(
+    token: TokenRecord,
+    code: string,
+    o: Origin,
+    secondFactor?: () => Promise<SecondFactor>,
+  ): Promise<VerifyOutcome> {
+    const { serial } = token;
+    if (token.status !== 'enabled') return refuse(o, { result: 'reject', reason: token.status, serial });
+    if (token.blockedUntil !== null && token.blockedUntil > o.at) {
+      await store.appendAudit([{ ...o, type: 'reject', serial, reason: 'blocked' }]);
+      return { result: 'blocked', retryAfterSeconds: Math.ceil((token.blockedUntil - o.at) / 1000), serial };
+    }
+    const factor = secondFactor ? secondFactor() : Promise.resolve<SecondFactor>({ ok: true });
+    let match: CodeMatch;
+    try {
+      match = matchCode(otpOf(token), token, code, o.at, policy);
+    } catch (e) {
+      // A seed that fails to open: never leave the second factor's promise unobserved.
+      await factor.catch(() => undefined);
+      throw e;
+    }
+    const second = await factor;
+
+    if (match.kind === 'wide' && second.ok) {
+      await store.startResync(serial, { movingFactor: match.movingFactor, at: o.at }, o);
+      return { result: 'resync-started', serial };
+    }
+    const cmd: AttemptCommand =
+      match.kind === 'accept'
+        ? {
+            serial,
+            origin: o,
+            consume: { movingFactor: match.movingFactor, drift: match.drift },
+            success: second.ok,
+            reason: 'bad-password',
+            ...(match.completesResync ? { acceptNote: 'resync' } : {}),
+            ...(second.bind ? { bind: second.bind } : {}),
+            onFailure,
+          }
+        : {
+            serial,
+            origin: o,
+            success: false,
+            // a wide match lands here only with a wrong password
+            reason: match.kind === 'wide' ? 'bad-password' : second.ok ? match.reason : 'bad-otp-and-password',
+            onFailure,
+          };
+    const result = await store.recordAttempt(cmd);
+    if (result.outcome === 'accepted') {
+      return { result: 'accept', serial, movingFactor: (cmd.consume as { movingFactor: number }).movingFactor };
+    }
+    if (result.locked) logger?.warn({ serial, failures: result.failures }, 'token locked after consecutive failures');
+    else if (result.blockedUntil !== null) logger?.info({ serial, failures: result.failures }, 'token blocked after consecutive failures');
+    return { result: 'reject', reason: result.reason, serial };
+  }
+
+  async function setStatus(serial: string, to: TokenStatus, actor: string, ctx: RequestContext): Promise<TokenInfo> {
+    const s = parseSerial(serial);
+    requireString(actor, 'actor');
+    requireContext(ctx);
+    const changed = await store.changeStatus({ serial: s, from: ['enabled', 'locked'], to, origin: origin(ctx, null, actor) });
+    const token = await store.getToken(s);
+    if (!token) throw new ServiceError('ERR_UNKNOWN_TOKEN', `no token with serial ${s}`, s);
+    if (!changed) throw new ServiceError('ERR_TOKEN_STATE', `token ${s} is ${token.status}`, s);
+    return toInfo(token);
+  }
+
+  return {
+    async importTokens(records, actor) {
+      if (!Array.isArray(records)) throw new KodeviserError('ERR_ARGUMENT', 'records must be an array');
+      requireString(actor, 'actor');
+      const seen = new Set<string>();
+      const rows: NewTokenRecord[] = records.map((r, i) => {
+        const { key, ...row } = checkImport(r, i);
+        if (seen.has(row.serial)) throw new DuplicateSerialError(row.serial);
+        seen.add(row.serial);
+        return { ...row, seed: vault.seal(row.serial, key) };
+      });
+      await store.insertTokens(rows, { at: clock.now(), ip: null, actor });
+      return { imported: rows.map((r) => r.serial) };
+    },
+
+    async getToken(serial) {
+      const token = await store.getToken(parseSerial(serial));
+      return token ? toInfo(token) : null;
+    },
+
+    lock: (serial, actor, ctx) => setStatus(serial, 'locked', actor, ctx),
+    unlock: (serial, actor, ctx) => setStatus(serial, 'enabled', actor, ctx),
+    revoke: (serial, actor, ctx) => setStatus(serial, 'revoked', actor, ctx),
+
+    async resync(serial, otp1, otp2, actor, ctx): Promise<ResyncOutcome> {
+      const s = parseSerial(serial);
+      requireString(otp1, 'otp1');
+      requireString(otp2, 'otp2');
+      requireString(actor, 'actor');
+      requireContext(ctx);
+      const token = await store.getToken(s);
+      if (!token) throw new ServiceError('ERR_UNKNOWN_TOKEN', `no token with serial ${s}`, s);
+      if (token.status === 'revoked') throw new ServiceError('ERR_TOKEN_STATE', `token ${s} is revoked`, s);
+      const o = origin(ctx, token.userId, actor);
+      const found = findConsecutive(otpOf(token), token, otp1, otp2, o.at, policy);
+      if (found && (await store.resync(s, found.movingFactor, found.drift, o))) {
+        return { result: 'resynced', serial: s, ...found };
+      }
+      await store.appendAudit([{ ...o, type: 'reject', serial: s, reason: 'admin-resync-not-found' }]);
+      return { result: 'not-found', serial: s };
+    },
+
+    async activate(req, ctx) {
+      const userId = requireString(req.userId, 'userId');
+      const serial = parseSerial(req.serial);
+      const otp = requireString(req.otp, 'otp');
+      const password = requireString(req.password, 'password');
+      requireContext(ctx);
+      const o = origin(ctx, userId);
+      const token = await store.getToken(serial);
+      if (!token) return refuse(o, { result: 'reject', reason: 'unknown-token', serial });
+      if (token.userId !== null && token.userId !== userId) {
+        return refuse(o, { result: 'reject', reason: 'assigned-elsewhere', serial });
+      }
+      try {
+        return await check(token, otp, o, async () => ({ ok: true, bind: { userId, passwordHash: await passwords.hash(password) } }));
+      } catch (e) {
+        // The token was once bound to another user (now inactive): the store refused the binding.
+        if (isServiceError(e) && e.code === 'ERR_ASSIGNED_ELSEWHERE') {
+          return refuse(o, { result: 'reject', reason: 'assigned-elsewhere', serial });
+        }
+        throw e;
+      }
+    },
+
+    async authenticate(req, ctx) {
+      const userId = requireString(req.userId, 'userId');
+      const otp = requireString(req.otp, 'otp');
+      const password = requireString(req.password, 'password');
+      requireContext(ctx);
+      const o = origin(ctx, userId);
+      const [token, user] = await Promise.all([store.getActiveToken(userId), store.getUser(userId)]);
+      if (!token || !user) {
+        await passwords.verifyNothing(password);
+        return refuse(o, { result: 'reject', reason: 'not-activated' });
+      }
+      return check(token, otp, o, async () => ({ ok: await passwords.verify(password, user.passwordHash) }));
+    },
+
+    async validate(req, ctx) {
+      const serial = parseSerial(req.serial);
+      const otp = requireString(req.otp, 'otp');
+      requireContext(ctx);
+      const token = await store.getToken(serial);
+      const o = origin(ctx, token?.userId ?? null);
+      if (!token) return refuse(o, { result: 'reject', reason: 'unknown-token', serial });
+      return check(token, otp, o);
+    },
+
+    async audit(query: AuditQuery): Promise<AuditEvent[]> {
+      const q: AuditQuery = { ...query };
+      if (query.serial !== undefined) q.serial = parseSerial(query.serial);
+      if (query.userId !== undefined) q.userId = requireString(query.userId, 'userId');
+      if (query.since !== undefined && !Number.isSafeInteger(query.since)) {
+        throw new KodeviserError('ERR_ARGUMENT', 'since must be unix milliseconds');
+      }
+      if (query.limit !== undefined && (!Number.isSafeInteger(query.limit) || query.limit < 1)) {
+        throw new KodeviserError('ERR_ARGUMENT', 'limit must be a positive integer');
+      }
+      return store.queryAudit(q);
+    },
+
+    async ready() {
+      try {
+        return await store.ping();
+      } catch {
+        return false;
+      }
+    },
+
+    close: () => store.close(),
+  };
+}

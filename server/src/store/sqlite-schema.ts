@@ -1,0 +1,101 @@
+/**
+ * The SQLite schema as numbered migrations, applied in order, each in its own transaction and
+ * recorded in schema_migrations, so a database file of an older server is brought forward when a
+ * newer one opens it (the way Rails, Flyway and node-pg-migrate keep a version table). Never edit
+ * a migration that has shipped: append one.
+ *
+ * Rules the database itself enforces, so no code path can break them:
+ * - one active token per user: a partial unique index on assignments(user_id) WHERE active = 1;
+ * - one user per token: assignments.serial is the primary key;
+ * - the audit log is append-only: triggers abort any UPDATE or DELETE on it;
+ * - a token's status is one of three.
+ */
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'tokens, users, assignments, audit',
+    sql: `
+      CREATE TABLE tokens (
+        serial                TEXT    PRIMARY KEY,
+        profile               TEXT    NOT NULL,
+        digits                INTEGER NOT NULL,
+        step                  INTEGER NOT NULL,
+        t0                    INTEGER NOT NULL,
+        seed_ciphertext       BLOB    NOT NULL,
+        seed_nonce            BLOB    NOT NULL,
+        key_version           INTEGER NOT NULL,
+        status                TEXT    NOT NULL DEFAULT 'enabled' CHECK (status IN ('enabled', 'locked', 'revoked')),
+        last_moving_factor    INTEGER NOT NULL,
+        drift                 INTEGER NOT NULL DEFAULT 0,
+        failures              INTEGER NOT NULL DEFAULT 0,
+        blocked_until         INTEGER,
+        pending_moving_factor INTEGER,
+        pending_at            INTEGER,
+        imported_at           INTEGER NOT NULL,
+        last_used_at          INTEGER
+      ) WITHOUT ROWID;
+
+      CREATE TABLE users (
+        user_id       TEXT    PRIMARY KEY,
+        password_hash TEXT    NOT NULL,
+        updated_at    INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      CREATE TABLE assignments (
+        serial         TEXT    PRIMARY KEY REFERENCES tokens (serial),
+        user_id        TEXT    NOT NULL REFERENCES users (user_id),
+        active         INTEGER NOT NULL CHECK (active IN (0, 1)),
+        activated_at   INTEGER NOT NULL,
+        deactivated_at INTEGER
+      ) WITHOUT ROWID;
+      CREATE UNIQUE INDEX one_active_token_per_user ON assignments (user_id) WHERE active = 1;
+
+      CREATE TABLE audit (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        at            INTEGER NOT NULL,
+        type          TEXT    NOT NULL,
+        serial        TEXT,
+        user_id       TEXT,
+        ip            TEXT,
+        actor         TEXT,
+        reason        TEXT,
+        moving_factor INTEGER
+      );
+      CREATE INDEX audit_by_serial ON audit (serial, id) WHERE serial IS NOT NULL;
+      CREATE INDEX audit_by_user ON audit (user_id, id) WHERE user_id IS NOT NULL;
+      CREATE INDEX audit_by_time ON audit (at);
+      CREATE TRIGGER audit_is_append_only_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+      CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    `,
+  },
+];
+
+/** Applies the migrations `db` has not seen; returns the versions applied. */
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  const done = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+  );
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const applied: number[] = [];
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (done.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      record.run(m.version, m.name, Date.now());
+    }).immediate();
+    applied.push(m.version);
+  }
+  return applied;
+}

@@ -1,0 +1,370 @@
+/**
+ * The embedded TokenStore: SQLite through better-sqlite3, one connection, every statement
+ * prepared once.
+ *
+ * Durability: WAL journal with synchronous=FULL. In WAL mode FULL syncs the write-ahead log at
+ * every commit, so once a commit returns, the transaction survives a crash or power cut right
+ * after it, which is what makes an accepted code stay accepted (with NORMAL, WAL mode syncs only
+ * at checkpoints and a power cut could undo the last commits: a code accepted just before it
+ * would be accepted a second time). The cost is one fsync per commit, which group-commit.ts
+ * shares among every write queued in the same turn of the event loop. Writes go through that
+ * queue; reads run directly, and only ever see committed data (a batch runs synchronously within
+ * one turn, so no read interleaves with it).
+ *
+ * The rules that must hold under concurrency are single statements: accepting a moving factor
+ * is `UPDATE … WHERE last_moving_factor < ?` with its `changes` checked (a compare-and-set), the
+ * failure count is `failures = failures + 1 … RETURNING failures`.
+ */
+import Database from 'better-sqlite3';
+import type { ProfileName } from '@kodeviser/shared';
+import { DuplicateSerialError, ServiceError } from '../domain/errors.js';
+import type { AuditEvent, AuditQuery, AuditType, RejectReason, TokenStatus } from '../domain/types.js';
+import { createGroupCommit, type GroupCommit } from './group-commit.js';
+import { migrate } from './sqlite-schema.js';
+import type {
+  AttemptCommand,
+  AttemptResult,
+  AuditEntry,
+  NewTokenRecord,
+  Origin,
+  PendingResync,
+  StatusChange,
+  TokenRecord,
+  TokenStore,
+  UserRecord,
+} from './types.js';
+
+export interface SqliteStoreOptions {
+  /** Commit concurrent writes together, one fsync per batch (default true); false: one per write. */
+  groupCommit?: boolean;
+  /** Writes per batch at most (default 512). */
+  maxBatch?: number;
+}
+
+interface TokenRow {
+  serial: string;
+  profile: string;
+  digits: number;
+  step: number;
+  t0: number;
+  seed_ciphertext: Buffer;
+  seed_nonce: Buffer;
+  key_version: number;
+  status: TokenStatus;
+  last_moving_factor: number;
+  drift: number;
+  failures: number;
+  blocked_until: number | null;
+  pending_moving_factor: number | null;
+  pending_at: number | null;
+  imported_at: number;
+  last_used_at: number | null;
+  user_id: string | null;
+}
+
+interface AuditRow {
+  id: number;
+  at: number;
+  type: AuditType;
+  serial: string | null;
+  user_id: string | null;
+  ip: string | null;
+  actor: string | null;
+  reason: string | null;
+  moving_factor: number | null;
+}
+
+const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+function toRecord(r: TokenRow): TokenRecord {
+  return {
+    serial: r.serial,
+    profile: r.profile as ProfileName,
+    digits: r.digits,
+    step: r.step,
+    t0: r.t0,
+    seed: { ciphertext: bytes(r.seed_ciphertext), nonce: bytes(r.seed_nonce), keyVersion: r.key_version },
+    status: r.status,
+    lastMovingFactor: r.last_moving_factor,
+    drift: r.drift,
+    failures: r.failures,
+    blockedUntil: r.blocked_until,
+    pendingResync:
+      r.pending_moving_factor === null ? null : { movingFactor: r.pending_moving_factor, at: r.pending_at ?? 0 },
+    userId: r.user_id,
+    importedAt: r.imported_at,
+    lastUsedAt: r.last_used_at,
+  };
+}
+
+function toEvent(r: AuditRow): AuditEvent {
+  return {
+    id: r.id,
+    at: r.at,
+    type: r.type,
+    serial: r.serial,
+    userId: r.user_id,
+    ip: r.ip,
+    actor: r.actor,
+    reason: r.reason,
+    movingFactor: r.moving_factor,
+  };
+}
+
+const STATUS_EVENT: Readonly<Record<TokenStatus, AuditType>> = { enabled: 'unlock', locked: 'lock', revoked: 'revoke' };
+const MAX_AUDIT_LIMIT = 1000;
+
+export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): TokenStore {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+
+  const tokenColumns = `t.serial, t.profile, t.digits, t.step, t.t0, t.seed_ciphertext, t.seed_nonce, t.key_version,
+    t.status, t.last_moving_factor, t.drift, t.failures, t.blocked_until, t.pending_moving_factor, t.pending_at,
+    t.imported_at, t.last_used_at, a.user_id`;
+  const sql = {
+    insertToken: db.prepare(`INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce,
+      key_version, last_moving_factor, drift, imported_at)
+      VALUES (@serial, @profile, @digits, @step, @t0, @ciphertext, @nonce, @keyVersion, @lastMovingFactor, @drift, @at)`),
+    tokenBySerial: db.prepare(`SELECT ${tokenColumns} FROM tokens t
+      LEFT JOIN assignments a ON a.serial = t.serial AND a.active = 1 WHERE t.serial = ?`),
+    tokenOfUser: db.prepare(`SELECT ${tokenColumns} FROM assignments a
+      JOIN tokens t ON t.serial = a.serial WHERE a.user_id = ? AND a.active = 1`),
+    user: db.prepare('SELECT user_id, password_hash FROM users WHERE user_id = ?'),
+    status: db.prepare('SELECT status FROM tokens WHERE serial = ?').pluck(),
+    consume: db.prepare(`UPDATE tokens SET last_moving_factor = @movingFactor, drift = @drift, last_used_at = @at,
+      pending_moving_factor = NULL, pending_at = NULL
+      WHERE serial = @serial AND status = 'enabled' AND last_moving_factor < @movingFactor`),
+    clearFailures: db.prepare('UPDATE tokens SET failures = 0, blocked_until = NULL WHERE serial = ?'),
+    countFailure: db.prepare(`UPDATE tokens SET failures = failures + 1, pending_moving_factor = NULL, pending_at = NULL
+      WHERE serial = ? AND status = 'enabled' RETURNING failures`).pluck(),
+    block: db.prepare('UPDATE tokens SET blocked_until = MAX(COALESCE(blocked_until, 0), @until) WHERE serial = @serial'),
+    lock: db.prepare(`UPDATE tokens SET status = 'locked' WHERE serial = ?`),
+    startResync: db.prepare(`UPDATE tokens SET pending_moving_factor = @movingFactor, pending_at = @at
+      WHERE serial = @serial AND status = 'enabled' AND last_moving_factor < @movingFactor`),
+    resync: db.prepare(`UPDATE tokens SET last_moving_factor = @movingFactor, drift = @drift, last_used_at = @at,
+      failures = 0, blocked_until = NULL, pending_moving_factor = NULL, pending_at = NULL
+      WHERE serial = @serial AND status <> 'revoked' AND last_moving_factor < @movingFactor`),
+    changeStatus: db.prepare(`UPDATE tokens SET status = @to,
+      failures = CASE WHEN @to = 'enabled' THEN 0 ELSE failures END,
+      blocked_until = CASE WHEN @to = 'enabled' THEN NULL ELSE blocked_until END
+      WHERE serial = @serial AND status IN (SELECT value FROM json_each(@from))`),
+    endAssignment: db.prepare(`UPDATE assignments SET active = 0, deactivated_at = @at
+      WHERE serial = @serial AND active = 1 RETURNING user_id`).pluck(),
+    setPassword: db.prepare(`INSERT INTO users (user_id, password_hash, updated_at) VALUES (@userId, @passwordHash, @at)
+      ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at`),
+    deactivateOthers: db.prepare(`UPDATE assignments SET active = 0, deactivated_at = @at
+      WHERE user_id = @userId AND active = 1 AND serial <> @serial RETURNING serial`).pluck(),
+    assign: db.prepare(`INSERT INTO assignments (serial, user_id, active, activated_at) VALUES (@serial, @userId, 1, @at)
+      ON CONFLICT (serial) DO UPDATE SET active = 1, activated_at = excluded.activated_at, deactivated_at = NULL
+      WHERE assignments.user_id = excluded.user_id`),
+    audit: db.prepare(`INSERT INTO audit (at, type, serial, user_id, ip, actor, reason, moving_factor)
+      VALUES (@at, @type, @serial, @userId, @ip, @actor, @reason, @movingFactor)`),
+    ping: db.prepare('SELECT 1').pluck(),
+  };
+
+  // One statement per combination of filters, so each uses its index (OR-NULL tricks would not).
+  const auditQueries = new Map<string, Database.Statement>();
+  const auditQuery = (q: AuditQuery): Database.Statement => {
+    const where = [
+      q.serial !== undefined ? 'serial = @serial' : null,
+      q.userId !== undefined ? 'user_id = @userId' : null,
+      q.since !== undefined ? 'at >= @since' : null,
+    ].filter((w) => w !== null);
+    const key = where.join(' AND ');
+    let stmt = auditQueries.get(key);
+    if (!stmt) {
+      stmt = db.prepare(
+        `SELECT * FROM audit ${where.length ? `WHERE ${key}` : ''} ORDER BY id DESC LIMIT @limit`,
+      );
+      auditQueries.set(key, stmt);
+    }
+    return stmt;
+  };
+
+  const audit = (e: AuditEntry): void => {
+    sql.audit.run({
+      at: e.at,
+      type: e.type,
+      serial: e.serial ?? null,
+      userId: e.userId ?? null,
+      ip: e.ip ?? null,
+      actor: e.actor ?? null,
+      reason: e.reason ?? null,
+      movingFactor: e.movingFactor ?? null,
+    });
+  };
+  const from = (o: Origin) => ({ at: o.at, ip: o.ip, userId: o.userId ?? null, actor: o.actor ?? null });
+
+  const isolate = db.transaction((op: () => unknown) => op());
+  const writes: GroupCommit = createGroupCommit({
+    // IMMEDIATE takes the write lock at BEGIN, so another process cannot make our COMMIT fail as busy.
+    transaction: (work) => db.transaction(work).immediate(),
+    isolate: <T>(op: () => T) => isolate(op) as T,
+    enabled: opts.groupCommit ?? true,
+    ...(opts.maxBatch !== undefined ? { maxBatch: opts.maxBatch } : {}),
+  });
+
+  let closed = false;
+  const open = (): void => {
+    if (closed) throw new ServiceError('ERR_STORE_CLOSED', 'the token store is closed');
+  };
+  const read = async <T>(fn: () => T): Promise<T> => {
+    open();
+    return fn();
+  };
+  const write = async <T>(op: () => T): Promise<T> => {
+    open();
+    return writes.submit(op);
+  };
+
+  function failAttempt(cmd: AttemptCommand, reason: RejectReason, movingFactor: number | null): AttemptResult {
+    const { serial, origin } = cmd;
+    const o = from(origin);
+    const failures = sql.countFailure.get(serial) as number | undefined;
+    if (failures === undefined) {
+      // Locked or revoked meanwhile: refused, but not a failure of the code.
+      const status = sql.status.get(serial) as TokenStatus | undefined;
+      const why: RejectReason = status === undefined ? 'unknown-token' : status === 'locked' ? 'locked' : 'revoked';
+      audit({ ...o, type: 'reject', serial, reason: why, movingFactor });
+      return { outcome: 'failed', reason: why, failures: 0, blockedUntil: null, locked: status === 'locked' };
+    }
+    audit({ ...o, type: 'reject', serial, reason, movingFactor });
+    const consequence = cmd.onFailure(failures);
+    let blockedUntil: number | null = null;
+    if (consequence.lock) {
+      sql.lock.run(serial);
+      audit({ ...o, type: 'lock', serial, reason: `${failures} consecutive failures` });
+    } else if (consequence.blockForMs > 0) {
+      blockedUntil = origin.at + consequence.blockForMs;
+      sql.block.run({ serial, until: blockedUntil });
+      audit({ ...o, type: 'block', serial, reason: `${failures} consecutive failures: ${consequence.blockForMs / 1000} s` });
+    }
+    return { outcome: 'failed', reason, failures, blockedUntil, locked: consequence.lock };
+  }
+
+  function bind(serial: string, userId: string, passwordHash: string, origin: Origin): void {
+    const o = { ...from(origin), userId };
+    sql.setPassword.run({ userId, passwordHash, at: origin.at });
+    for (const other of sql.deactivateOthers.all({ userId, serial, at: origin.at }) as string[]) {
+      audit({ ...o, type: 'deactivate', serial: other, reason: `replaced by ${serial}` });
+    }
+    if (sql.assign.run({ serial, userId, at: origin.at }).changes === 0) {
+      throw new ServiceError('ERR_ASSIGNED_ELSEWHERE', `token ${serial} is bound to another user`, serial);
+    }
+    audit({ ...o, type: 'activate', serial });
+  }
+
+  return {
+    insertTokens(tokens: readonly NewTokenRecord[], origin: Origin): Promise<void> {
+      return write(() => {
+        for (const t of tokens) {
+          try {
+            sql.insertToken.run({
+              serial: t.serial,
+              profile: t.profile,
+              digits: t.digits,
+              step: t.step,
+              t0: t.t0,
+              ciphertext: t.seed.ciphertext,
+              nonce: t.seed.nonce,
+              keyVersion: t.seed.keyVersion,
+              lastMovingFactor: t.lastMovingFactor,
+              drift: t.drift,
+              at: origin.at,
+            });
+          } catch (e) {
+            if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new DuplicateSerialError(t.serial);
+            throw e;
+          }
+          audit({ ...from(origin), type: 'import', serial: t.serial });
+        }
+      });
+    },
+
+    getToken: (serial) => read(() => {
+      const row = sql.tokenBySerial.get(serial) as TokenRow | undefined;
+      return row ? toRecord(row) : null;
+    }),
+
+    getActiveToken: (userId) => read(() => {
+      const row = sql.tokenOfUser.get(userId) as TokenRow | undefined;
+      return row ? toRecord(row) : null;
+    }),
+
+    getUser: (userId) => read((): UserRecord | null => {
+      const row = sql.user.get(userId) as { user_id: string; password_hash: string } | undefined;
+      return row ? { userId: row.user_id, passwordHash: row.password_hash } : null;
+    }),
+
+    recordAttempt(cmd: AttemptCommand): Promise<AttemptResult> {
+      return write((): AttemptResult => {
+        const { serial, origin, consume } = cmd;
+        let consumed = false;
+        if (consume) {
+          consumed = sql.consume.run({ serial, at: origin.at, ...consume }).changes === 1;
+          if (!consumed) return failAttempt(cmd, 'replay', consume.movingFactor);
+        }
+        if (!(consumed && cmd.success)) return failAttempt(cmd, cmd.reason, consume?.movingFactor ?? null);
+        sql.clearFailures.run(serial);
+        if (cmd.bind) bind(serial, cmd.bind.userId, cmd.bind.passwordHash, origin);
+        audit({
+          ...from(origin),
+          ...(cmd.bind ? { userId: cmd.bind.userId } : {}),
+          type: 'accept',
+          serial,
+          movingFactor: consume?.movingFactor ?? null,
+          reason: cmd.acceptNote ?? null,
+        });
+        return { outcome: 'accepted' };
+      });
+    },
+
+    startResync(serial: string, pending: PendingResync, origin: Origin): Promise<void> {
+      return write(() => {
+        if (sql.startResync.run({ serial, ...pending }).changes === 1) {
+          audit({ ...from(origin), type: 'resync-started', serial, movingFactor: pending.movingFactor });
+        }
+      });
+    },
+
+    resync(serial: string, movingFactor: number, drift: number, origin: Origin): Promise<boolean> {
+      return write(() => {
+        const done = sql.resync.run({ serial, movingFactor, drift, at: origin.at }).changes === 1;
+        if (done) audit({ ...from(origin), type: 'resync', serial, movingFactor, reason: `drift ${drift}` });
+        return done;
+      });
+    },
+
+    changeStatus(change: StatusChange): Promise<boolean> {
+      return write(() => {
+        const { serial, to, origin } = change;
+        const changed = sql.changeStatus.run({ serial, to, from: JSON.stringify(change.from) }).changes === 1;
+        if (!changed) return false;
+        const formerUser = to === 'revoked' ? (sql.endAssignment.get({ serial, at: origin.at }) as string | undefined) : undefined;
+        audit({ ...from(origin), ...(formerUser ? { userId: formerUser } : {}), type: STATUS_EVENT[to], serial });
+        return true;
+      });
+    },
+
+    appendAudit: (entries) => write(() => entries.forEach(audit)),
+
+    queryAudit: (query) => read(() => {
+      const limit = Math.min(Math.max(1, Math.floor(query.limit ?? 100)), MAX_AUDIT_LIMIT);
+      const rows = auditQuery(query).all({ ...query, limit }) as AuditRow[];
+      return rows.map(toEvent);
+    }),
+
+    ping: () => read(() => sql.ping.get() === 1),
+
+    async close(): Promise<void> {
+      if (closed) return;
+      writes.flush();
+      closed = true;
+      db.close();
+    },
+  };
+}
