@@ -14,6 +14,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
 import type { Clock, TokenService } from './domain/types.js';
+import { createTokenService } from './domain/service.js';
 import type { TokenStore } from './store/types.js';
 import { bearerAuth } from './plugins/auth.js';
 import { HttpError, errorBodySchema, installErrorHandlers } from './plugins/errors.js';
@@ -42,9 +43,7 @@ export interface BuildOptions {
 export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const { config } = opts;
   const logger = opts.logger ?? createLogger(config.logLevel);
-  // TODO(core): default to createTokenService({ store, clock, masterKey }) once domain/service.ts lands.
-  const service = opts.service;
-  if (!service) throw new Error('build: service is required until the core lands its factory');
+  const service = opts.service ?? createTokenService({ store: opts.store, clock: opts.clock, masterKey: config.masterKey, logger });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,

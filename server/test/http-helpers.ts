@@ -1,0 +1,117 @@
+/**
+ * The app under test: the real build() over the real service and a real SQLite file, with a fake
+ * clock, cheap scrypt (the production cost is the core's to test), known tokens, and optionally
+ * the log captured in memory. Requests go through inject(): the full fastify pipeline, no socket.
+ */
+import { Writable } from 'node:stream';
+import { join } from 'node:path';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { createOtp, makeSerial, type Otp, type ProfileName } from '@kodeviser/shared';
+import { build } from '../src/app.js';
+import type { ServerConfig } from '../src/config.js';
+import { createTokenService } from '../src/domain/service.js';
+import type { TokenService } from '../src/domain/types.js';
+import { createLogger } from '../src/plugins/logger.js';
+import { openSqliteStore } from '../src/store/sqlite.js';
+import { FakeClock } from './helpers/clock.js';
+import { tempDir, type TapLike } from './helpers/db.js';
+
+export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
+export const SERVICE_TOKEN = 'service-token-for-tests-0123456789';
+export const PSKC_KEY_HEX = '12345678901234567890123456789012';
+export const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+export const asService = { authorization: `Bearer ${SERVICE_TOKEN}` };
+
+export interface TestApp {
+  app: FastifyInstance;
+  service: TokenService;
+  clock: FakeClock;
+  config: ServerConfig;
+  /** every log line written so far (when captureLog) */
+  log(): string;
+}
+
+export interface TestAppOptions {
+  rateLimit?: Partial<ServerConfig['rateLimit']>;
+  serviceToken?: string | null;
+  pskcKey?: Uint8Array | null;
+  captureLog?: boolean;
+  /** a service to use instead of the real one (to reach failure paths the real one never takes) */
+  service?: (real: TokenService) => TokenService;
+}
+
+export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<TestApp> {
+  const dir = tempDir(t);
+  const clock = new FakeClock(Date.UTC(2026, 0, 1, 12));
+  const store = openSqliteStore(join(dir, 'kodeviser.db'));
+  const config: ServerConfig = {
+    port: 0,
+    host: '127.0.0.1',
+    dataDir: dir,
+    database: { kind: 'sqlite', path: join(dir, 'kodeviser.db') },
+    masterKey: Uint8Array.from({ length: 32 }, (_, i) => 255 - i),
+    adminToken: ADMIN_TOKEN,
+    serviceToken: opts.serviceToken === undefined ? SERVICE_TOKEN : opts.serviceToken,
+    pskcKey: opts.pskcKey === undefined ? null : opts.pskcKey,
+    rateLimit: { perIp: 0, perUser: 0, windowMs: 60_000, ...opts.rateLimit },
+    logLevel: opts.captureLog ? 'trace' : 'silent',
+  };
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const logger = createLogger(config.logLevel, sink);
+  const real = createTokenService({ store, clock, masterKey: config.masterKey, scrypt: { N: 2 ** 4, r: 1, p: 1 }, logger });
+  const service = opts.service ? opts.service(real) : real;
+  const app = await build({ config, store, clock, logger, service });
+  t.teardown(() => app.close());
+  return { app, service: real, clock, config, log: () => lines.join('') };
+}
+
+let nextBody = 300_000_000 + (process.pid % 1000) * 1000;
+export function newSerial(): string {
+  return makeSerial(String(nextBody++));
+}
+
+export interface Device {
+  serial: string;
+  profile: ProfileName;
+  keyHex: string;
+  otp: Otp;
+  /** hotp: the counter of the next press */
+  counter: number;
+  /** hotp: the next code, as a press would show it */
+  press(): string;
+}
+
+/** A token's key, as a factory would pick it: distinct per serial. */
+export function keyFor(serial: string, bytes = 20): string {
+  return Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 31 + Number(serial.slice(-4))) & 0xff)).toString('hex');
+}
+
+export function device(profile: ProfileName = 'hotp-sha1', serial = newSerial(), keyBytes = 20): Device {
+  const keyHex = keyFor(serial, keyBytes);
+  const otp = createOtp({ profile, key: Buffer.from(keyHex, 'hex') });
+  const d: Device = {
+    serial, profile, keyHex, otp, counter: 0,
+    press: () => otp.generate(d.counter++),
+  };
+  return d;
+}
+
+/** Imports devices over the admin API. */
+export async function importDevices(app: FastifyInstance, ...devices: Device[]): Promise<LightMyRequestResponse> {
+  const res = await app.inject({
+    method: 'POST', url: '/v1/tokens', headers: admin,
+    payload: { tokens: devices.map((d) => ({ serial: d.serial, profile: d.profile, keyHex: d.keyHex })) },
+  });
+  if (res.statusCode !== 201) throw new Error(`import failed: ${res.statusCode} ${res.body}`);
+  return res;
+}
+
+export function post(app: FastifyInstance, url: string, payload: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+  return app.inject({ method: 'POST', url, payload: payload as Record<string, unknown>, headers });
+}
