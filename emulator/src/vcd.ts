@@ -139,7 +139,7 @@ export class VcdRecorder {
     this.writer = new VcdWriter(TOKEN_VARS, {
       scope: 'kodeviser',
       version,
-      comment: `time 0 is ${new Date(startUs / 1000).toISOString()} (true time); battery_charge in microcoulombs`,
+      comment: `time 0 is ${new Date(Math.floor(startUs / 1000)).toISOString()} true time (${startUs} us since the epoch); battery_charge in microcoulombs`,
     }, values);
   }
 

@@ -1,0 +1,66 @@
+/**
+ * Emulator figures (a script, not a test: wall-clock numbers vary with the machine and with
+ * whatever else shares its two cores):
+ *   - scheduler throughput, events scheduled + fired per second (the core's own bench);
+ *   - wall time to simulate ten years of normal use (3 presses a day at 25 °C) through the
+ *     whole machine, firmware included, as `kodeviser lifetime` does;
+ *   - the median wall time of one `kodeviser press` process (the real bin, compiled CLI),
+ *     over at least 15 runs; the budget is 300 ms.
+ * Run: npx tsx --conditions=kodeviser-src bench/emulator.ts   (or npm run bench -- emulator)
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { benchScheduler } from './emulator-core.js';
+import { simulateLifetime } from '../emulator/src/cli/lifetime.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT, 'emulator', 'bin', 'kodeviser.js');
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+export function benchTenYearsOfUse(): { seconds: number; codes: number; diedAfterYears: number | null } {
+  const t0 = performance.now();
+  const r = simulateLifetime({ profile: 'totp-sha1', pressesPerDay: 3, startMs: Date.UTC(2026, 0, 1), maxYears: 10 });
+  return { seconds: (performance.now() - t0) / 1000, codes: r.codes, diedAfterYears: r.diedAfterUs === null ? null : r.diedAfterUs / (365.25 * 86_400e6) };
+}
+
+export function benchPressProcess(runs = 21): { runs: number; medianMs: number; minMs: number; maxMs: number } {
+  const build = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'emulator'], { cwd: ROOT, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`tsc -b emulator failed: ${build.stdout}${build.stderr}`);
+  const dir = mkdtempSync(join(tmpdir(), 'kodeviser-bench-'));
+  try {
+    const device = join(dir, 'd.json');
+    const made = spawnSync(process.execPath, [BIN, 'manufacture', '--profile', 'totp-sha1', '--out', device], { encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`manufacture failed: ${made.stderr}`);
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const r = spawnSync(process.execPath, [BIN, 'press', device, '--advance', '30s'], { encoding: 'utf8' });
+      times.push(performance.now() - t0);
+      if (r.status !== 0) throw new Error(`press failed: ${r.stderr}`);
+    }
+    return { runs, medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function main(_args: string[] = []): Promise<void> {
+  benchScheduler(200_000); // warm-up
+  const s = benchScheduler();
+  console.log(`scheduler: ${(s.perSecond / 1e6).toFixed(2)} M events/s (${s.events} scheduled+fired in ${s.seconds.toFixed(3)} s)`);
+  const y = benchTenYearsOfUse();
+  console.log(`ten years of normal use (totp-sha1, 3 presses/day, 25 °C): ${y.seconds.toFixed(2)} s wall, ${y.codes} codes${y.diedAfterYears === null ? '' : `, died after ${y.diedAfterYears.toFixed(2)} years`}`);
+  const p = benchPressProcess();
+  console.log(`kodeviser press (one process, real bin): median ${p.medianMs.toFixed(0)} ms over ${p.runs} runs (min ${p.minMs.toFixed(0)}, max ${p.maxMs.toFixed(0)}); budget 300 ms`);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv.slice(2));
