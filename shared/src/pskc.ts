@@ -1,52 +1,78 @@
 /**
- * PSKC, the Portable Symmetric Key Container of RFC 6030: how token secrets travel from the
- * factory to the validation server. Reads and writes plain secrets, secrets encrypted under a
- * pre-shared key (§6.1, aes128/192/256-cbc or tripledes-cbc) and under a PBKDF2 passphrase key
- * (§6.2), each encrypted value authenticated by <ValueMAC> (§6.1.1: "a keyed MAC value ... MUST
- * be placed" when the cipher has no integrity of its own) and checked before anything is
- * decrypted. XML is parsed by fast-xml-parser; a DOCTYPE is refused outright (PSKC never needs
- * one, and refusing it rules out entity-expansion attacks on the server's import).
+ * Portable Symmetric Key Container, RFC 6030: how token secrets travel from the factory to the
+ * validation server. parsePskc reads plain, pre-shared-key (§6.1) and PBKDF2 (§6.2) protected
+ * containers; writePskc writes them, with the encrypt-then-MAC layout of figure 6/7.
  *
- * Algorithm URIs: the HMAC profiles use the IETF URIs (…:pskc:hotp, …:pskc:totp, with
- * <Suite>HMAC-SHA256</Suite> or HMAC-SHA512 naming the hash, as python-pskc and privacyIDEA
- * read it); every profile also has its own URN `urn:kodeviser:pskc:<profile>`, which is what the
- * block-cipher profiles are written as.
+ * A container is accepted whole or refused whole: a key that cannot be read, decrypted or
+ * authenticated throws, and nothing of the document is returned, so an import never half
+ * succeeds. Every EncryptedValue must carry a ValueMAC (AES-CBC alone has no integrity), checked
+ * in constant time before the value is decrypted. Errors name the key (its Id, or #n when it has
+ * none) and the problem, never a secret.
+ *
+ * Algorithm URIs: RFC 6030 §10.4 registers HOTP; TOTP is draft-hoyer-keyprov-pskc-algorithm-
+ * profiles'; the other twelve profiles have no registered URI and get kodeviser's own
+ * `urn:kodeviser:params:pskc:<profile>`.
  */
-import { pbkdf2 } from '@noble/hashes/pbkdf2.js';
-import { sha1 } from '@noble/hashes/legacy.js';
-import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { randomBytes as cryptoRandomBytes } from '@noble/hashes/utils.js';
-import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
-import { createAes } from './aes.js';
-import type { BlockCipher } from './block-cipher.js';
 import { constantTimeEqual, requireBytes } from './bytes.js';
-import { createTdea } from './des.js';
-import { KodeviserError } from './errors.js';
-import { createHmac, type HashName } from './hmac.js';
-import { isProfileName, parseProfile, type ProfileName } from './otp.js';
-import { cbcDecrypt, cbcEncrypt } from './xmlenc.js';
+import { KodeviserError, type KodeviserErrorCode } from './errors.js';
+import { isProfileName, PROFILES, type ProfileName } from './otp.js';
+import {
+  AES128_CBC, CBC_KEY_BYTES, decryptCbc, deriveKey, encryptCbc, HMAC_SHA1, PBKDF2_PRFS, valueMac,
+} from './pskc-crypto.js';
+import { decodeBase64, encodeBase64, escapeXml, readXmlTree, type XmlElement } from './pskc-xml.js';
+
+export const PSKC_NAMESPACE = 'urn:ietf:params:xml:ns:keyprov:pskc';
+const DS = 'http://www.w3.org/2000/09/xmldsig#';
+const XENC = 'http://www.w3.org/2001/04/xmlenc#';
+const XENC11 = 'http://www.w3.org/2009/xmlenc11#';
+const PKCS5 = 'http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#';
+const PBKDF2 = `${PKCS5}pbkdf2`;
+
+const HOTP_URI = 'urn:ietf:params:xml:ns:keyprov:pskc:hotp';
+const TOTP_URI = 'urn:ietf:params:xml:ns:keyprov:pskc:totp';
+const KODEVISER_URN = 'urn:kodeviser:params:pskc:';
+
+/** A derivation slower than this is a denial of service, not a protection. */
+export const MAX_PBKDF2_ITERATIONS = 10_000_000;
+export const DEFAULT_PBKDF2_ITERATIONS = 100_000;
+/** The KeyName writePskc gives a pre-shared key, as in RFC 6030 figure 6. */
+export const PRE_SHARED_KEY_NAME = 'Pre-shared-key';
 
 export interface PskcKey {
-  id: string;                      // Key/@Id
-  algorithm: string;               // the URI
-  profile: ProfileName | null;     // mapped from the URI (+ kodeviser URNs), null when unknown
+  /** Key/@Id */
+  id: string;
+  /** Key/@Algorithm, the URI as written */
+  algorithm: string;
+  /** mapped from the URI; null when the algorithm is not one of the fourteen profiles */
+  profile: ProfileName | null;
+  /** empty only for a key held out of band (see ParsePskcOptions.allowKeyReferences) */
   secret: Uint8Array;
-  digits: number;                  // ResponseFormat/@Length (default 6)
-  serial?: string;                 // DeviceInfo/SerialNo (as written; not Luhn-checked here)
+  /** ResponseFormat/@Length, default 6 */
+  digits: number;
+  /** DeviceInfo/SerialNo as written; not Luhn-checked here */
+  serial?: string;
   manufacturer?: string;
   issuer?: string;
-  counter?: number;                // Data/Counter
-  time?: number;                   // Data/Time (T0)
-  timeInterval?: number;           // Data/TimeInterval (step)
-  timeDrift?: number;              // Data/TimeDrift (steps)
+  /** Data/Counter */
+  counter?: number;
+  /** Data/Time (T0, unix seconds) */
+  time?: number;
+  /** Data/TimeInterval (the step, seconds) */
+  timeInterval?: number;
+  /** Data/TimeDrift (steps) */
+  timeDrift?: number;
+  /** KeyReference / KeyProfileId of a key whose secret is agreed out of band (RFC 6030 §4.1) */
+  keyReference?: string;
+  keyProfileId?: string;
 }
 
-/** What writePskc needs per key: the profile names the algorithm URI. */
 export interface PskcKeyInput {
   id: string;
   profile: ProfileName;
   secret: Uint8Array;
-  digits?: number;                 // 6..8, default 6
+  /** 6..8, default 6 */
+  digits?: number;
   serial?: string;
   manufacturer?: string;
   issuer?: string;
@@ -56,361 +82,462 @@ export interface PskcKeyInput {
   timeDrift?: number;
 }
 
-export interface PskcProtection {
-  /** Encrypts under this key (16/24/32 bytes: aes128/192/256-cbc) — RFC 6030 §6.1. */
+export interface ParsePskcOptions {
+  /** the key an EncryptionKey/ds:KeyName names */
   preSharedKey?: Uint8Array;
-  /** Encrypts under PBKDF2(password) — RFC 6030 §6.2. */
+  /** the passphrase of an EncryptionKey/xenc11:DerivedKey */
   password?: string;
+  /**
+   * Accept a Key with no Secret that names a KeyReference or KeyProfileId (RFC 6030 figure 4);
+   * it comes back with an empty secret. Off by default, so that no caller ever imports an empty
+   * secret by accident.
+   */
+  allowKeyReferences?: boolean;
 }
 
-const NS_PSKC = 'urn:ietf:params:xml:ns:keyprov:pskc';
-const IETF_HOTP = 'urn:ietf:params:xml:ns:keyprov:pskc:hotp';
-const IETF_TOTP = 'urn:ietf:params:xml:ns:keyprov:pskc:totp';
-/** TOTP URIs seen in the wild besides IETF_TOTP (drafts, vendors). */
-const OTHER_TOTP = ['urn:ietf:params:xml:ns:keyprov:pskc#totp', 'http://www.ietf.org/keyprov/pskc#totp'];
-const KODEVISER_URN = 'urn:kodeviser:pskc:';
-const PBKDF2_URI = 'http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#pbkdf2';
-const XMLENC = 'http://www.w3.org/2001/04/xmlenc#';
+export interface WritePskcOptions {
+  /** encrypt with AES-CBC under this 16-, 24- or 32-byte key, named "Pre-shared-key" */
+  preSharedKey?: Uint8Array;
+  /** encrypt with AES-128-CBC under a PBKDF2-HMAC-SHA1 key derived from this passphrase */
+  password?: string;
+  /** default 100,000 */
+  pbkdf2Iterations?: number;
+  /** IVs, the MAC key and the salt; default crypto.getRandomValues through @noble/hashes */
+  randomBytes?: (n: number) => Uint8Array;
+}
 
-const CIPHERS: Readonly<Record<string, { keyBytes: readonly number[]; create: (key: Uint8Array) => BlockCipher }>> = {
-  [`${XMLENC}aes128-cbc`]: { keyBytes: [16], create: createAes },
-  [`${XMLENC}aes192-cbc`]: { keyBytes: [24], create: createAes },
-  [`${XMLENC}aes256-cbc`]: { keyBytes: [32], create: createAes },
-  [`${XMLENC}tripledes-cbc`]: { keyBytes: [24, 16], create: createTdea },
-};
-const MACS: Readonly<Record<string, HashName>> = {
-  'http://www.w3.org/2000/09/xmldsig#hmac-sha1': 'sha1',
-  'http://www.w3.org/2001/04/xmldsig-more#hmac-sha256': 'sha256',
-  'http://www.w3.org/2001/04/xmldsig-more#hmac-sha512': 'sha512',
-};
-const PRFS: Readonly<Record<string, typeof sha1 | typeof sha256 | typeof sha512>> = {
-  'http://www.w3.org/2000/09/xmldsig#hmac-sha1': sha1,
-  'http://www.w3.org/2001/04/xmldsig-more#hmac-sha256': sha256,
-  'http://www.w3.org/2001/04/xmldsig-more#hmac-sha512': sha512,
-};
-/** A file may not make the server spin: far above any sane transport setting. */
-const MAX_PBKDF2_ITERATIONS = 10_000_000;
-const WRITE_PBKDF2_ITERATIONS = 100_000;
+export function profileToPskcAlgorithm(profile: ProfileName): string {
+  if (!isProfileName(profile)) {
+    throw new KodeviserError('ERR_UNKNOWN_PROFILE', `profile must be one of ${PROFILES.join(', ')}; got ${String(profile)}`);
+  }
+  if (profile === 'hotp-sha1') return HOTP_URI;
+  if (profile === 'totp-sha1') return TOTP_URI;
+  return KODEVISER_URN + profile;
+}
 
-/** The profile a PSKC algorithm URI (and optional <Suite>) stands for, or null. */
-export function profileFromAlgorithm(uri: string, suite?: string): ProfileName | null {
+/**
+ * The profile an Algorithm URI stands for, or null when it is none of the fourteen. Other
+ * writers (python-pskc, privacyIDEA) keep the IETF HOTP/TOTP URI for SHA-256/512 keys and name
+ * the hash in AlgorithmParameters/Suite, so `suite` is honoured for those two URIs.
+ */
+export function pskcAlgorithmToProfile(uri: string, suite?: string): ProfileName | null {
+  if (uri === HOTP_URI || uri === TOTP_URI) {
+    const hash = (suite ?? 'HMAC-SHA1').trim().toUpperCase().replace(/^HMAC-/, '').replace('-', '');
+    const primitive = hash === 'SHA1' ? 'sha1' : hash === 'SHA256' ? 'sha256' : hash === 'SHA512' ? 'sha512' : null;
+    return primitive === null ? null : `${uri === HOTP_URI ? 'hotp' : 'totp'}-${primitive}`;
+  }
   if (uri.startsWith(KODEVISER_URN)) {
     const name = uri.slice(KODEVISER_URN.length);
-    return isProfileName(name) ? name : null;
+    if (isProfileName(name)) return name;
   }
-  const mode = uri === IETF_HOTP ? 'hotp' : uri === IETF_TOTP || OTHER_TOTP.includes(uri) ? 'totp' : null;
-  if (mode === null) return null;
-  const hash = (suite ?? 'HMAC-SHA1').trim().toUpperCase().replace(/^HMAC-/, '').replace('-', '');
-  const primitive = ({ SHA1: 'sha1', SHA256: 'sha256', SHA512: 'sha512' } as const)[hash as 'SHA1'];
-  return primitive ? `${mode}-${primitive}` : null;
-}
-
-/** The URI (and <Suite>, when needed) writePskc uses for a profile. */
-export function algorithmForProfile(profile: ProfileName): { algorithm: string; suite?: string } {
-  const { mode, primitive } = parseProfile(profile);
-  if (primitive === 'sha1') return { algorithm: mode === 'hotp' ? IETF_HOTP : IETF_TOTP };
-  if (primitive === 'sha256' || primitive === 'sha512') {
-    return { algorithm: mode === 'hotp' ? IETF_HOTP : IETF_TOTP, suite: `HMAC-${primitive.toUpperCase()}` };
-  }
-  return { algorithm: KODEVISER_URN + profile };
+  return null;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-type Node = Record<string, unknown>;
-
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  removeNSPrefix: true,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-  isArray: (_name, jpath) => jpath === 'KeyContainer.KeyPackage',
-});
-
-function fail(message: string): never {
-  throw new KodeviserError('ERR_PSKC', message);
+function fail(code: KodeviserErrorCode, message: string): never {
+  throw new KodeviserError(code, message);
 }
 
-function child(node: unknown, name: string): Node | undefined {
-  if (typeof node !== 'object' || node === null) return undefined;
-  const value = (node as Node)[name];
-  if (value === undefined) return undefined;
-  if (Array.isArray(value)) fail(`<${name}> appears more than once where PSKC allows one`);
-  // An element with only text (or nothing) comes back as a string; give it one shape.
-  return typeof value === 'object' && value !== null ? (value as Node) : { '#text': value };
-}
-
-function text(node: Node | undefined): string | undefined {
-  const value = node?.['#text'];
-  return value === undefined ? undefined : String(value).trim();
-}
-
-function attr(node: Node | undefined, name: string): string | undefined {
-  const value = node?.[`@_${name}`];
-  return value === undefined ? undefined : String(value);
-}
-
-function base64(value: string | undefined, what: string): Uint8Array {
-  const compact = (value ?? '').replace(/\s+/g, '');
-  if (compact === '' || compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) {
-    fail(`${what} must be base64`);
+/** The children of `parent` called `localName`; one of that name in another namespace is refused. */
+function childrenNamed(parent: XmlElement, namespaces: readonly string[], localName: string, where: string): XmlElement[] {
+  const found = parent.children.filter((c) => c.localName === localName);
+  for (const c of found) {
+    if (!namespaces.includes(c.namespace)) {
+      fail('ERR_PSKC', `${where}: <${localName}> is in namespace "${c.namespace}", expected "${namespaces.join('" or "')}"`);
+    }
   }
-  return new Uint8Array(Buffer.from(compact, 'base64'));
+  return found;
 }
 
-function integer(value: string | undefined, what: string): number {
-  if (value === undefined || !/^-?[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    fail(`${what} must be an integer`);
+function optionalChild(parent: XmlElement, namespace: string | readonly string[], localName: string, where: string): XmlElement | undefined {
+  const found = childrenNamed(parent, typeof namespace === 'string' ? [namespace] : namespace, localName, where);
+  if (found.length > 1) fail('ERR_PSKC', `${where}: more than one <${localName}> in <${parent.localName}>`);
+  return found[0];
+}
+
+function requiredChild(parent: XmlElement, namespace: string | readonly string[], localName: string, where: string): XmlElement {
+  return optionalChild(parent, namespace, localName, where) ?? fail('ERR_PSKC', `${where}: <${parent.localName}> has no <${localName}>`);
+}
+
+function optionalText(parent: XmlElement, localName: string, where: string): string | undefined {
+  return optionalChild(parent, PSKC_NAMESPACE, localName, where)?.text.trim();
+}
+
+function parseInteger(text: string, what: string, min: number): number {
+  const value = /^[+-]?[0-9]+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min) {
+    fail('ERR_PSKC', `${what} must be an integer${min === 0 ? ' ≥ 0' : min === 1 ? ' ≥ 1' : ''}, got "${text.slice(0, 40)}"`);
   }
-  return Number(value);
+  return value;
 }
 
-/** The document's encryption key, once derived; null when the document declares none. */
-interface Keys { encryption: Uint8Array | null; mac: { hash: HashName; key: Uint8Array } | null }
+/**
+ * The keys that protect a container's values, worked out on first use (so the error names the
+ * first key that needs them) and once per document: the encryption key per algorithm key length,
+ * and the MAC key.
+ */
+class Keyring {
+  readonly #container: XmlElement;
+  readonly #opts: ParsePskcOptions;
+  readonly #encryptionKeys = new Map<number, Uint8Array>();
+  #macKey: Uint8Array | undefined;
 
-function decryptValue(encrypted: Node, key: Uint8Array | null, what: string): Uint8Array {
-  const algorithm = attr(child(encrypted, 'EncryptionMethod'), 'Algorithm') ?? fail(`${what}: EncryptionMethod/@Algorithm is missing`);
-  const spec = CIPHERS[algorithm];
-  if (!spec) throw new KodeviserError('ERR_PSKC_DECRYPT', `${what}: unsupported encryption algorithm ${algorithm}`);
-  if (key === null) throw new KodeviserError('ERR_PSKC_DECRYPT', `${what} is encrypted but the container declares no EncryptionKey`);
-  if (!spec.keyBytes.includes(key.length)) {
-    throw new KodeviserError('ERR_PSKC_DECRYPT', `${what}: ${algorithm} needs a ${spec.keyBytes.join(' or ')}-byte key, the one supplied has ${key.length}`);
+  constructor(container: XmlElement, opts: ParsePskcOptions) {
+    this.#container = container;
+    this.#opts = opts;
   }
-  const data = base64(text(child(child(encrypted, 'CipherData'), 'CipherValue')), `${what} CipherValue`);
-  return cbcDecrypt(spec.create(key), data);
-}
 
-function encryptionKey(container: Node, opts: PskcProtection): Uint8Array | null {
-  const declared = child(container, 'EncryptionKey');
-  if (!declared) return null;
-  const derived = child(declared, 'DerivedKey');
-  if (!derived) {
-    if (!opts.preSharedKey) throw new KodeviserError('ERR_PSKC_DECRYPT', 'opts.preSharedKey is required: the container is encrypted under a pre-shared key');
-    return requireBytes(opts.preSharedKey, 'opts.preSharedKey');
+  /** Decrypts an xenc EncryptedDataType element (EncryptedValue, MACKey) without checking a MAC. */
+  decrypt(encrypted: XmlElement, what: string, where: string): { cipherValue: Uint8Array; decrypt: () => Uint8Array } {
+    const method = requiredChild(encrypted, XENC, 'EncryptionMethod', where);
+    const algorithm = method.attributes.get('Algorithm') ?? '';
+    const keyBytes = CBC_KEY_BYTES.get(algorithm);
+    if (keyBytes === undefined) {
+      fail('ERR_PSKC_DECRYPT', `${where}: ${what} EncryptionMethod "${algorithm}" is not supported (aes128-cbc, aes192-cbc, aes256-cbc)`);
+    }
+    const cipherData = requiredChild(encrypted, XENC, 'CipherData', where);
+    const cipherValue = decodeBase64(requiredChild(cipherData, XENC, 'CipherValue', where).text, `${where}: ${what} CipherValue`);
+    return { cipherValue, decrypt: () => decryptCbc(this.#encryptionKey(keyBytes, where), cipherValue, `${where}: ${what}`) };
   }
-  if (typeof opts.password !== 'string') throw new KodeviserError('ERR_PSKC_DECRYPT', 'opts.password is required: the container key is derived from a password');
-  const method = child(derived, 'KeyDerivationMethod');
-  if (attr(method, 'Algorithm') !== PBKDF2_URI) fail(`unsupported KeyDerivationMethod ${String(attr(method, 'Algorithm'))}`);
-  const params = child(method, 'PBKDF2-params') ?? fail('PBKDF2-params are missing');
-  const salt = base64(text(child(child(params, 'Salt'), 'Specified')), 'PBKDF2 Salt/Specified');
-  const c = integer(text(child(params, 'IterationCount')), 'PBKDF2 IterationCount');
-  const dkLen = integer(text(child(params, 'KeyLength')), 'PBKDF2 KeyLength');
-  if (c < 1 || c > MAX_PBKDF2_ITERATIONS) fail(`PBKDF2 IterationCount must be 1..${MAX_PBKDF2_ITERATIONS}`);
-  if (![16, 24, 32].includes(dkLen)) fail('PBKDF2 KeyLength must be 16, 24 or 32');
-  const prfUri = attr(child(params, 'PRF'), 'Algorithm') ?? 'http://www.w3.org/2000/09/xmldsig#hmac-sha1';
-  const prf = PRFS[prfUri] ?? fail(`unsupported PBKDF2 PRF ${prfUri}`);
-  return pbkdf2(prf, new TextEncoder().encode(opts.password), salt, { c, dkLen });
-}
 
-function macKey(container: Node, encryption: Uint8Array | null): Keys['mac'] {
-  const method = child(container, 'MACMethod');
-  if (!method) return null;
-  const uri = attr(method, 'Algorithm') ?? fail('MACMethod/@Algorithm is missing');
-  const hash = MACS[uri] ?? fail(`unsupported MAC algorithm ${uri}`);
-  const wrapped = child(method, 'MACKey');
-  // Without <MACKey>, RFC 6030's drafts (and python-pskc) MAC with the encryption key itself.
-  const key = wrapped ? decryptValue(wrapped, encryption, 'MACKey') : encryption;
-  if (key === null) fail('MACMethod has no MACKey and there is no encryption key to use instead');
-  return { hash, key };
-}
-
-/** A <Secret> or other data element: its PlainValue, or its EncryptedValue MAC-checked then decrypted. */
-function secretOf(data: Node | undefined, keys: Keys, id: string): Uint8Array {
-  const secret = child(data, 'Secret');
-  const plain = child(secret, 'PlainValue');
-  if (plain) return base64(text(plain), `key ${id} Secret/PlainValue`);
-  const encrypted = child(secret, 'EncryptedValue');
-  if (!encrypted) fail(`key ${id} carries no Secret (key derivation by reference is not supported)`);
-  if (!keys.mac) throw new KodeviserError('ERR_PSKC_MAC', `key ${id}: encrypted Secret without a MACMethod to check it`);
-  const valueMac = text(child(secret, 'ValueMAC'));
-  if (valueMac === undefined) throw new KodeviserError('ERR_PSKC_MAC', `key ${id}: encrypted Secret without a ValueMAC`);
-  const cipherValue = base64(text(child(child(encrypted, 'CipherData'), 'CipherValue')), `key ${id} CipherValue`);
-  const expected = createHmac(keys.mac.hash, keys.mac.key).mac(cipherValue);
-  if (!constantTimeEqual(expected, base64(valueMac, `key ${id} ValueMAC`))) {
-    throw new KodeviserError('ERR_PSKC_MAC', `key ${id}: ValueMAC does not match (wrong key, or the file was altered)`);
+  macKey(where: string): Uint8Array {
+    if (this.#macKey !== undefined) return this.#macKey;
+    const method = optionalChild(this.#container, PSKC_NAMESPACE, 'MACMethod', 'KeyContainer')
+      ?? fail('ERR_PSKC_MAC', `${where}: the value is encrypted but the KeyContainer has no MACMethod to authenticate it`);
+    const algorithm = method.attributes.get('Algorithm');
+    if (algorithm !== HMAC_SHA1) fail('ERR_PSKC_MAC', `${where}: MACMethod "${algorithm ?? ''}" is not supported (only ${HMAC_SHA1})`);
+    const encrypted = optionalChild(method, PSKC_NAMESPACE, 'MACKey', 'MACMethod')
+      ?? fail('ERR_PSKC_MAC', `${where}: MACMethod has no MACKey (a MACKeyReference is not supported)`);
+    const macKey = this.decrypt(encrypted, 'MACKey', where).decrypt();
+    if (macKey.length === 0) fail('ERR_PSKC_MAC', `${where}: the MACKey is empty`);
+    this.#macKey = macKey;
+    return macKey;
   }
-  return decryptValue(encrypted, keys.encryption, `key ${id} Secret`);
+
+  #encryptionKey(keyBytes: number, where: string): Uint8Array {
+    const known = this.#encryptionKeys.get(keyBytes);
+    if (known !== undefined) return known;
+    const element = optionalChild(this.#container, PSKC_NAMESPACE, 'EncryptionKey', 'KeyContainer')
+      ?? fail('ERR_PSKC_DECRYPT', `${where}: the value is encrypted but the KeyContainer has no EncryptionKey`);
+    const keyName = optionalChild(element, DS, 'KeyName', 'EncryptionKey');
+    const derived = optionalChild(element, XENC11, 'DerivedKey', 'EncryptionKey');
+    let key: Uint8Array;
+    if (keyName !== undefined) {
+      const preSharedKey = this.#opts.preSharedKey
+        ?? fail('ERR_PSKC_DECRYPT', `pre-shared key required for ${where} (EncryptionKey "${keyName.text.trim()}")`);
+      if (preSharedKey.length !== keyBytes) {
+        fail('ERR_PSKC_DECRYPT', `${where}: the pre-shared key must be ${keyBytes} bytes for the document's cipher, got ${preSharedKey.length}`);
+      }
+      key = preSharedKey;
+    } else if (derived !== undefined) {
+      key = this.#derive(derived, keyBytes, where);
+    } else {
+      fail('ERR_PSKC_DECRYPT', `${where}: EncryptionKey holds neither ds:KeyName nor xenc11:DerivedKey (only pre-shared and PBKDF2 keys are supported)`);
+    }
+    this.#encryptionKeys.set(keyBytes, key);
+    return key;
+  }
+
+  #derive(derived: XmlElement, keyBytes: number, where: string): Uint8Array {
+    const at = `${where}: EncryptionKey DerivedKey`;
+    const name = optionalChild(derived, XENC11, 'MasterKeyName', at)?.text.trim();
+    const method = requiredChild(derived, XENC11, 'KeyDerivationMethod', at);
+    if (method.attributes.get('Algorithm') !== PBKDF2) {
+      fail('ERR_PSKC_DECRYPT', `${at}: KeyDerivationMethod "${method.attributes.get('Algorithm') ?? ''}" is not supported (only PBKDF2)`);
+    }
+    // PKCS #5's schema leaves the parameters' children unqualified; the pkcs5 namespace is tolerated.
+    const local = ['', PKCS5] as const;
+    const params = requiredChild(method, PKCS5, 'PBKDF2-params', at);
+    const salt = requiredChild(params, local, 'Salt', at);
+    const specified = optionalChild(salt, local, 'Specified', at)
+      ?? fail('ERR_PSKC_DECRYPT', `${at}: only a Specified salt is supported`);
+    const saltBytes = decodeBase64(specified.text, `${at} Salt`);
+    const iterations = parseInteger(requiredChild(params, local, 'IterationCount', at).text.trim(), `${at} IterationCount`, 1);
+    if (iterations > MAX_PBKDF2_ITERATIONS) {
+      fail('ERR_PSKC_DECRYPT', `${at}: IterationCount ${iterations} is above the limit of ${MAX_PBKDF2_ITERATIONS}`);
+    }
+    const keyLength = optionalChild(params, local, 'KeyLength', at);
+    if (keyLength !== undefined && parseInteger(keyLength.text.trim(), `${at} KeyLength`, 1) !== keyBytes) {
+      fail('ERR_PSKC_DECRYPT', `${at}: KeyLength ${keyLength.text.trim()} does not match the ${keyBytes}-byte key of the cipher`);
+    }
+    const prfUri = optionalChild(params, local, 'PRF', at)?.attributes.get('Algorithm') ?? HMAC_SHA1;
+    const prf = PBKDF2_PRFS.get(prfUri) ?? fail('ERR_PSKC_DECRYPT', `${at}: PRF "${prfUri}" is not supported`);
+    const password = this.#opts.password
+      ?? fail('ERR_PSKC_DECRYPT', `password required for ${where} (EncryptionKey ${name === undefined ? 'DerivedKey' : `"${name}"`})`);
+    return deriveKey(password, saltBytes, iterations, keyBytes, prf);
+  }
 }
 
-function integerData(data: Node | undefined, name: string, id: string): number | undefined {
-  const element = child(data, name);
-  if (!element) return undefined;
-  if (child(element, 'EncryptedValue')) fail(`key ${id}: an encrypted ${name} is not supported`);
-  return integer(text(child(element, 'PlainValue')), `key ${id} ${name}/PlainValue`);
+/** A Data child (Secret, Counter, …) as bytes: PlainValue via `plain`, EncryptedValue authenticated then decrypted. */
+function readValue(
+  value: XmlElement, what: string, where: string, keyring: Keyring, plain: (text: string) => Uint8Array | number,
+): Uint8Array | number {
+  const plainValue = optionalChild(value, PSKC_NAMESPACE, 'PlainValue', where);
+  const encrypted = optionalChild(value, PSKC_NAMESPACE, 'EncryptedValue', where);
+  if (plainValue !== undefined && encrypted !== undefined) fail('ERR_PSKC', `${where}: ${what} has both PlainValue and EncryptedValue`);
+  if (plainValue !== undefined) return plain(plainValue.text);
+  if (encrypted === undefined) fail('ERR_PSKC', `${where}: ${what} has neither PlainValue nor EncryptedValue`);
+
+  const { cipherValue, decrypt } = keyring.decrypt(encrypted, what, where);
+  const mac = optionalChild(value, PSKC_NAMESPACE, 'ValueMAC', where)
+    ?? fail('ERR_PSKC_MAC', `${where}: ${what} is encrypted but has no ValueMAC`);
+  const given = decodeBase64(mac.text, `${where}: ${what} ValueMAC`);
+  // encrypt-then-MAC: nothing is decrypted before it is authenticated (no padding oracle)
+  if (!constantTimeEqual(valueMac(keyring.macKey(where), cipherValue), given)) {
+    fail('ERR_PSKC_MAC', `${where}: ${what} ValueMAC does not match (wrong key, or the value was altered)`);
+  }
+  return decrypt();
 }
 
-export function parsePskc(xml: string, opts: PskcProtection = {}): PskcKey[] {
-  if (typeof xml !== 'string') throw new KodeviserError('ERR_ARGUMENT', 'xml must be a string');
-  if (/<!DOCTYPE/i.test(xml)) fail('xml must not contain a DOCTYPE');
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true) fail(`xml is not well-formed: ${valid.err.msg} (line ${valid.err.line})`);
-  const container = child(parser.parse(xml) as Node, 'KeyContainer') ?? fail('xml has no KeyContainer');
-  if (attr(container, 'Version') !== '1.0') fail(`KeyContainer/@Version must be 1.0, got ${String(attr(container, 'Version'))}`);
+/** An encrypted integer is its unsigned big-endian bytes, as python-pskc and others write it. */
+function readIntegerValue(value: XmlElement, what: string, where: string, keyring: Keyring, min: number): number {
+  const read = readValue(value, what, where, keyring, (text) => parseInteger(text.trim(), `${where}: ${what}`, min));
+  if (typeof read === 'number') return read;
+  if (read.length === 0 || read.length > 8) fail('ERR_PSKC', `${where}: encrypted ${what} must be 1 to 8 bytes, got ${read.length}`);
+  const number = read.reduce((n, b) => n * 256 + b, 0);
+  return parseInteger(String(number), `${where}: ${what}`, min);
+}
 
-  const encryption = encryptionKey(container, opts);
-  const keys: Keys = { encryption, mac: macKey(container, encryption) };
-  const packages = (container['KeyPackage'] as unknown[] | undefined) ?? [];
-  return packages.map((pkg, index) => {
-    const key = child(pkg, 'Key') ?? fail(`KeyPackage ${index + 1} has no Key`);
-    const id = attr(key, 'Id') ?? fail(`KeyPackage ${index + 1}: Key/@Id is missing`);
-    const algorithm = attr(key, 'Algorithm') ?? fail(`key ${id}: Key/@Algorithm is missing`);
-    const params = child(key, 'AlgorithmParameters');
-    const length = attr(child(params, 'ResponseFormat'), 'Length');
-    const data = child(key, 'Data');
-    const device = child(pkg, 'DeviceInfo');
-    const out: PskcKey = {
-      id,
-      algorithm,
-      profile: profileFromAlgorithm(algorithm, text(child(params, 'Suite'))),
-      secret: secretOf(data, keys, id),
-      digits: length === undefined ? 6 : integer(length, `key ${id} ResponseFormat/@Length`),
-    };
-    const optional = {
-      serial: text(child(device, 'SerialNo')),
-      manufacturer: text(child(device, 'Manufacturer')),
-      issuer: text(child(key, 'Issuer')),
-      counter: integerData(data, 'Counter', id),
-      time: integerData(data, 'Time', id),
-      timeInterval: integerData(data, 'TimeInterval', id),
-      timeDrift: integerData(data, 'TimeDrift', id),
-    };
-    for (const [name, value] of Object.entries(optional)) if (value !== undefined) Object.assign(out, { [name]: value });
-    return out;
+function readKey(pkg: XmlElement, index: number, keyring: Keyring, opts: ParsePskcOptions): PskcKey {
+  const key = optionalChild(pkg, PSKC_NAMESPACE, 'Key', `KeyPackage #${index}`)
+    ?? fail('ERR_PSKC', `KeyPackage #${index} has no Key`);
+  const id = key.attributes.get('Id');
+  const where = id === undefined ? `key #${index}` : `key ${JSON.stringify(id)}`;
+  if (id === undefined || id === '') fail('ERR_PSKC', `${where}: the Key has no Id`);
+  const algorithm = key.attributes.get('Algorithm') ?? fail('ERR_PSKC', `${where}: the Key has no Algorithm`);
+  const parameters = optionalChild(key, PSKC_NAMESPACE, 'AlgorithmParameters', where);
+  const suite = parameters && optionalText(parameters, 'Suite', where);
+  const profile = pskcAlgorithmToProfile(algorithm, suite);
+  const out: PskcKey = { id, algorithm, profile, secret: new Uint8Array(0), digits: 6 };
+
+  const device = optionalChild(pkg, PSKC_NAMESPACE, 'DeviceInfo', where);
+  const manufacturer = device && optionalText(device, 'Manufacturer', where);
+  if (manufacturer !== undefined) out.manufacturer = manufacturer;
+  const serial = device && optionalText(device, 'SerialNo', where);
+  if (serial !== undefined) out.serial = serial;
+  const issuer = optionalText(key, 'Issuer', where);
+  if (issuer !== undefined) out.issuer = issuer;
+
+  const format = parameters && optionalChild(parameters, PSKC_NAMESPACE, 'ResponseFormat', where);
+  if (format !== undefined) {
+    out.digits = parseInteger(format.attributes.get('Length') ?? '', `${where}: ResponseFormat Length`, 1);
+    if (profile !== null) {
+      const encoding = format.attributes.get('Encoding');
+      if (encoding !== 'DECIMAL') fail('ERR_PSKC', `${where}: ResponseFormat Encoding must be DECIMAL for ${profile}, got "${encoding ?? ''}"`);
+      if (format.attributes.get('CheckDigits') === 'true') fail('ERR_PSKC', `${where}: ResponseFormat CheckDigits is not supported for ${profile}`);
+    }
+  }
+  if (profile !== null && (out.digits < 6 || out.digits > 8)) {
+    fail('ERR_PSKC', `${where}: ResponseFormat Length must be 6 to 8 for ${profile}, got ${out.digits}`);
+  }
+
+  const data = optionalChild(key, PSKC_NAMESPACE, 'Data', where);
+  const secret = data && optionalChild(data, PSKC_NAMESPACE, 'Secret', where);
+  if (secret !== undefined) {
+    out.secret = readValue(secret, 'Secret', where, keyring, (text) => decodeBase64(text, `${where}: Secret PlainValue`)) as Uint8Array;
+    if (out.secret.length === 0) fail('ERR_PSKC', `${where}: the Secret is empty`);
+  } else {
+    const keyReference = optionalText(key, 'KeyReference', where);
+    const keyProfileId = optionalText(key, 'KeyProfileId', where);
+    if (keyReference === undefined && keyProfileId === undefined) fail('ERR_PSKC', `${where}: the Key has no Secret`);
+    if (opts.allowKeyReferences !== true) {
+      fail('ERR_PSKC', `${where}: the Key has no Secret, only KeyReference/KeyProfileId "${keyReference ?? keyProfileId}" (pass allowKeyReferences to accept it)`);
+    }
+    if (keyReference !== undefined) out.keyReference = keyReference;
+    if (keyProfileId !== undefined) out.keyProfileId = keyProfileId;
+  }
+  if (data !== undefined) {
+    const integers = [['Counter', 'counter', 0], ['Time', 'time', -Infinity], ['TimeInterval', 'timeInterval', 1], ['TimeDrift', 'timeDrift', -Infinity]] as const;
+    for (const [element, field, min] of integers) {
+      const value = optionalChild(data, PSKC_NAMESPACE, element, where);
+      if (value !== undefined) out[field] = readIntegerValue(value, element, where, keyring, min);
+    }
+  }
+  return out;
+}
+
+/**
+ * Reads every key of an RFC 6030 container, or throws a KodeviserError (ERR_PSKC,
+ * ERR_PSKC_MAC, ERR_PSKC_DECRYPT) naming the key and the problem; never returns a partial list.
+ */
+export function parsePskc(xml: string, opts: ParsePskcOptions = {}): PskcKey[] {
+  if (typeof xml !== 'string') fail('ERR_ARGUMENT', 'xml must be a string');
+  if (opts.preSharedKey !== undefined) requireBytes(opts.preSharedKey, 'preSharedKey');
+  if (opts.password !== undefined && typeof opts.password !== 'string') fail('ERR_ARGUMENT', 'password must be a string');
+  const root = readXmlTree(xml);
+  if (root.namespace !== PSKC_NAMESPACE || root.localName !== 'KeyContainer') {
+    fail('ERR_PSKC', `the root element must be KeyContainer in namespace "${PSKC_NAMESPACE}", got <${root.localName}> in "${root.namespace}"`);
+  }
+  const version = root.attributes.get('Version');
+  if (version !== '1.0') fail('ERR_PSKC', `KeyContainer Version must be "1.0", got ${version === undefined ? 'none' : `"${version}"`}`);
+  const packages = childrenNamed(root, [PSKC_NAMESPACE], 'KeyPackage', 'KeyContainer');
+  if (packages.length === 0) fail('ERR_PSKC', 'the KeyContainer has no KeyPackage');
+
+  const keyring = new Keyring(root, opts);
+  const indexById = new Map<string, number>();
+  return packages.map((pkg, i) => {
+    const key = readKey(pkg, i + 1, keyring, opts);
+    const earlier = indexById.get(key.id);
+    if (earlier !== undefined) fail('ERR_PSKC', `key ${JSON.stringify(key.id)}: duplicate Key Id (also key #${earlier})`);
+    indexById.set(key.id, i + 1);
+    return key;
   });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-const builder = new XMLBuilder({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  format: true,
-  indentBy: '  ',
-  suppressEmptyNode: true,
-});
-
-const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
-
-function checkInput(k: PskcKeyInput, i: number): void {
-  const at = `keys[${i}]`;
-  if (typeof k !== 'object' || k === null) throw new KodeviserError('ERR_ARGUMENT', `${at} must be an object`);
-  if (typeof k.id !== 'string' || k.id === '') throw new KodeviserError('ERR_ARGUMENT', `${at}.id must be a non-empty string`);
-  parseProfile(k.profile);
-  requireBytes(k.secret, `${at}.secret`);
-  if (k.secret.length === 0) throw new KodeviserError('ERR_KEY_LENGTH', `${at}.secret must not be empty`);
-  if (k.digits !== undefined && (!Number.isInteger(k.digits) || k.digits < 6 || k.digits > 8)) {
-    throw new KodeviserError('ERR_DIGITS', `${at}.digits must be an integer from 6 to 8`);
+/** Text that survives a round trip through any XML reader: no controls, no surrounding spaces. */
+function checkText(value: unknown, argName: string): string {
+  if (typeof value !== 'string' || value === '' || value !== value.trim()
+    || /[^\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u.test(value)) {
+    fail('ERR_ARGUMENT', `${argName} must be a non-empty string of printable XML characters without surrounding spaces`);
   }
-  for (const name of ['counter', 'time', 'timeInterval', 'timeDrift'] as const) {
-    const v = k[name];
-    if (v !== undefined && (!Number.isSafeInteger(v) || (name !== 'timeDrift' && v < 0))) {
-      throw new KodeviserError('ERR_ARGUMENT', `${at}.${name} must be a safe ${name === 'timeDrift' ? '' : 'non-negative '}integer`);
-    }
-  }
-  for (const name of ['serial', 'manufacturer', 'issuer'] as const) {
-    if (k[name] !== undefined && typeof k[name] !== 'string') throw new KodeviserError('ERR_ARGUMENT', `${at}.${name} must be a string`);
-  }
+  return value;
 }
 
-export function writePskc(
-  keys: readonly PskcKeyInput[],
-  opts: PskcProtection & { randomBytes?: (n: number) => Uint8Array } = {},
-): string {
-  if (!Array.isArray(keys)) throw new KodeviserError('ERR_ARGUMENT', 'keys must be an array');
-  keys.forEach(checkInput);
-  const random = opts.randomBytes ?? cryptoRandomBytes;
-  if (opts.preSharedKey !== undefined && opts.password !== undefined) {
-    throw new KodeviserError('ERR_ARGUMENT', 'opts: give preSharedKey or password, not both');
+function checkInteger(value: unknown, argName: string, min: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    fail('ERR_ARGUMENT', `${argName} must be a safe integer${Number.isFinite(min) ? ` ≥ ${min}` : ''}`);
   }
+  return value;
+}
 
-  const container: Node = {
-    '@_Version': '1.0',
-    '@_xmlns:pskc': NS_PSKC,
+interface Protection {
+  /** EncryptionKey and MACMethod, the header of the container */
+  header: string;
+  /** a Data child's content for a secret */
+  secret: (bytes: Uint8Array, indent: string) => string;
+}
+
+function protection(opts: WritePskcOptions): Protection {
+  const random = (n: number): Uint8Array => {
+    const bytes = (opts.randomBytes ?? cryptoRandomBytes)(n);
+    if (!(bytes instanceof Uint8Array) || bytes.length !== n) fail('ERR_ARGUMENT', `randomBytes(${n}) must return ${n} bytes`);
+    return bytes;
   };
-  // The document's encryption key, then one function that turns a secret into its
-  // <EncryptedValue> and <ValueMAC> (one encryption, its CipherValue MACed).
-  let protect: ((secret: Uint8Array) => Node) | null = null;
-  let key: Uint8Array | null = null;
+  if (opts.preSharedKey !== undefined && opts.password !== undefined) {
+    fail('ERR_ARGUMENT', 'preSharedKey and password are exclusive: give one or neither');
+  }
+  let encryptionKey: Uint8Array;
+  let keyElement: string;
+  let algorithm = AES128_CBC;
   if (opts.preSharedKey !== undefined) {
-    key = requireBytes(opts.preSharedKey, 'opts.preSharedKey');
-    if (![16, 24, 32].includes(key.length)) {
-      throw new KodeviserError('ERR_KEY_LENGTH', `opts.preSharedKey must be 16, 24 or 32 bytes (AES), got ${key.length}`);
-    }
-    container['@_xmlns:ds'] = 'http://www.w3.org/2000/09/xmldsig#';
-    container['pskc:EncryptionKey'] = { 'ds:KeyName': 'Pre-shared-key' };
+    encryptionKey = requireBytes(opts.preSharedKey, 'preSharedKey');
+    const uri = [...CBC_KEY_BYTES].find(([, bytes]) => bytes === encryptionKey.length)?.[0]
+      ?? fail('ERR_KEY_LENGTH', `preSharedKey must be 16, 24 or 32 bytes, got ${encryptionKey.length}`);
+    algorithm = uri;
+    keyElement = `<ds:KeyName>${PRE_SHARED_KEY_NAME}</ds:KeyName>`;
   } else if (opts.password !== undefined) {
-    if (typeof opts.password !== 'string' || opts.password === '') throw new KodeviserError('ERR_ARGUMENT', 'opts.password must be a non-empty string');
+    if (typeof opts.password !== 'string' || opts.password === '') fail('ERR_ARGUMENT', 'password must be a non-empty string');
+    const iterations = opts.pbkdf2Iterations ?? DEFAULT_PBKDF2_ITERATIONS;
+    checkInteger(iterations, 'pbkdf2Iterations', 1);
+    if (iterations > MAX_PBKDF2_ITERATIONS) fail('ERR_ARGUMENT', `pbkdf2Iterations must be at most ${MAX_PBKDF2_ITERATIONS}`);
     const salt = random(16);
-    key = pbkdf2(sha256, new TextEncoder().encode(opts.password), salt, { c: WRITE_PBKDF2_ITERATIONS, dkLen: 16 });
-    container['@_xmlns:xenc11'] = 'http://www.w3.org/2009/xmlenc11#';
-    container['@_xmlns:pkcs5'] = 'http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#';
-    container['pskc:EncryptionKey'] = {
-      'xenc11:DerivedKey': {
-        'xenc11:KeyDerivationMethod': {
-          '@_Algorithm': PBKDF2_URI,
-          'pkcs5:PBKDF2-params': {
-            Salt: { Specified: b64(salt) },
-            IterationCount: WRITE_PBKDF2_ITERATIONS,
-            KeyLength: 16,
-            PRF: { '@_Algorithm': 'http://www.w3.org/2001/04/xmldsig-more#hmac-sha256' },
-          },
-        },
-      },
-    };
-  }
-  if (key !== null) {
-    const cipher = createAes(key);
-    const method = `${XMLENC}aes${key.length * 8}-cbc`;
-    const encrypted = (plain: Uint8Array): { node: Node; cipherValue: Uint8Array } => {
-      const cipherValue = cbcEncrypt(cipher, random(16), plain);
-      return {
-        node: { 'xenc:EncryptionMethod': { '@_Algorithm': method }, 'xenc:CipherData': { 'xenc:CipherValue': b64(cipherValue) } },
-        cipherValue,
-      };
-    };
-    const macKeyBytes = random(32);
-    const valueMac = createHmac('sha256', macKeyBytes);
-    container['@_xmlns:xenc'] = XMLENC;
-    container['pskc:MACMethod'] = {
-      '@_Algorithm': 'http://www.w3.org/2001/04/xmldsig-more#hmac-sha256',
-      'pskc:MACKey': encrypted(macKeyBytes).node,
-    };
-    protect = (secret) => {
-      const { node, cipherValue } = encrypted(secret);
-      return { 'pskc:EncryptedValue': node, 'pskc:ValueMAC': b64(valueMac.mac(cipherValue)) };
-    };
+    encryptionKey = deriveKey(opts.password, salt, iterations, 16, PBKDF2_PRFS.get(HMAC_SHA1) as NonNullable<ReturnType<typeof PBKDF2_PRFS.get>>);
+    keyElement = `<xenc11:DerivedKey>
+      <xenc11:KeyDerivationMethod Algorithm="${PBKDF2}">
+        <pkcs5:PBKDF2-params>
+          <Salt><Specified>${encodeBase64(salt)}</Specified></Salt>
+          <IterationCount>${iterations}</IterationCount>
+          <KeyLength>16</KeyLength>
+          <PRF Algorithm="${HMAC_SHA1}"/>
+        </pkcs5:PBKDF2-params>
+      </xenc11:KeyDerivationMethod>
+    </xenc11:DerivedKey>`;
+  } else {
+    return { header: '', secret: (bytes, indent) => `${indent}<pskc:PlainValue>${encodeBase64(bytes)}</pskc:PlainValue>\n` };
   }
 
-  container['pskc:KeyPackage'] = keys.map((k) => {
-    const { algorithm, suite } = algorithmForProfile(k.profile);
-    const pkg: Node = {};
-    if (k.manufacturer !== undefined || k.serial !== undefined) {
-      pkg['pskc:DeviceInfo'] = { 'pskc:Manufacturer': k.manufacturer, 'pskc:SerialNo': k.serial };
+  const encrypted = (plaintext: Uint8Array, indent: string): { xml: string; cipherValue: Uint8Array } => {
+    const cipherValue = encryptCbc(encryptionKey, random(16), plaintext);
+    return {
+      cipherValue,
+      xml: `${indent}<xenc:EncryptionMethod Algorithm="${algorithm}"/>
+${indent}<xenc:CipherData><xenc:CipherValue>${encodeBase64(cipherValue)}</xenc:CipherValue></xenc:CipherData>\n`,
+    };
+  };
+  const macKey = random(20);
+  const header = `  <pskc:EncryptionKey>
+    ${keyElement}
+  </pskc:EncryptionKey>
+  <pskc:MACMethod Algorithm="${HMAC_SHA1}">
+    <pskc:MACKey>
+${encrypted(macKey, '      ').xml}    </pskc:MACKey>
+  </pskc:MACMethod>
+`;
+  return {
+    header,
+    secret: (bytes, indent) => {
+      const { xml, cipherValue } = encrypted(bytes, `${indent}  `);
+      return `${indent}<pskc:EncryptedValue>\n${xml}${indent}</pskc:EncryptedValue>
+${indent}<pskc:ValueMAC>${encodeBase64(valueMac(macKey, cipherValue))}</pskc:ValueMAC>\n`;
+    },
+  };
+}
+
+function writeKeyPackage(key: PskcKeyInput, i: number, protect: Protection): string {
+  const arg = `keys[${i}]`;
+  if (typeof key !== 'object' || key === null) fail('ERR_ARGUMENT', `${arg} must be an object`);
+  const id = checkText(key.id, `${arg}.id`);
+  const algorithm = profileToPskcAlgorithm(key.profile);
+  const secret = requireBytes(key.secret, `${arg}.secret`);
+  if (secret.length === 0) fail('ERR_KEY_LENGTH', `${arg}.secret must not be empty`);
+  const digits = key.digits ?? 6;
+  if (!Number.isInteger(digits) || digits < 6 || digits > 8) fail('ERR_DIGITS', `${arg}.digits must be 6, 7 or 8`);
+  const text = (field: 'serial' | 'manufacturer' | 'issuer'): string | undefined =>
+    key[field] === undefined ? undefined : escapeXml(checkText(key[field], `${arg}.${field}`));
+  const [serial, manufacturer, issuer] = [text('serial'), text('manufacturer'), text('issuer')];
+
+  let xml = '  <pskc:KeyPackage>\n';
+  if (serial !== undefined || manufacturer !== undefined) {
+    xml += '    <pskc:DeviceInfo>\n';
+    if (manufacturer !== undefined) xml += `      <pskc:Manufacturer>${manufacturer}</pskc:Manufacturer>\n`;
+    if (serial !== undefined) xml += `      <pskc:SerialNo>${serial}</pskc:SerialNo>\n`;
+    xml += '    </pskc:DeviceInfo>\n';
+  }
+  xml += `    <pskc:Key Id="${escapeXml(id)}" Algorithm="${algorithm}">\n`;
+  if (issuer !== undefined) xml += `      <pskc:Issuer>${issuer}</pskc:Issuer>\n`;
+  xml += `      <pskc:AlgorithmParameters>
+        <pskc:ResponseFormat Length="${digits}" Encoding="DECIMAL"/>
+      </pskc:AlgorithmParameters>
+      <pskc:Data>
+        <pskc:Secret>
+${protect.secret(secret, '          ')}        </pskc:Secret>\n`;
+  // the moving factors are not secret (RFC 6030 §4.1 lets them travel in plain)
+  const integers = [['counter', 'Counter', 0], ['time', 'Time', -Infinity], ['timeInterval', 'TimeInterval', 1], ['timeDrift', 'TimeDrift', -Infinity]] as const;
+  for (const [field, element, min] of integers) {
+    const value = key[field];
+    if (value !== undefined) {
+      xml += `        <pskc:${element}><pskc:PlainValue>${checkInteger(value, `${arg}.${field}`, min)}</pskc:PlainValue></pskc:${element}>\n`;
     }
-    const data: Node = {
-      'pskc:Secret': protect ? protect(k.secret) : { 'pskc:PlainValue': b64(k.secret) },
-    };
-    const plainInt = (v: number | undefined): Node | undefined => (v === undefined ? undefined : { 'pskc:PlainValue': v });
-    data['pskc:Counter'] = plainInt(k.counter);
-    data['pskc:Time'] = plainInt(k.time);
-    data['pskc:TimeInterval'] = plainInt(k.timeInterval);
-    data['pskc:TimeDrift'] = plainInt(k.timeDrift);
-    pkg['pskc:Key'] = {
-      '@_Id': k.id,
-      '@_Algorithm': algorithm,
-      'pskc:Issuer': k.issuer,
-      'pskc:AlgorithmParameters': {
-        'pskc:Suite': suite,
-        'pskc:ResponseFormat': { '@_Length': k.digits ?? 6, '@_Encoding': 'DECIMAL' },
-      },
-      'pskc:Data': data,
-    };
-    return pkg;
-  });
+  }
+  return `${xml}      </pskc:Data>\n    </pskc:Key>\n  </pskc:KeyPackage>\n`;
+}
 
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ 'pskc:KeyContainer': container }) as string}`;
+/**
+ * Writes an RFC 6030 container: plain secrets, or with `preSharedKey` / `password` every secret
+ * AES-CBC encrypted with a ValueMAC under a fresh random MAC key (itself encrypted), as in
+ * RFC 6030 figures 6 and 7. The output round-trips through parsePskc.
+ */
+export function writePskc(keys: readonly PskcKeyInput[], opts: WritePskcOptions = {}): string {
+  if (!Array.isArray(keys) || keys.length === 0) fail('ERR_ARGUMENT', 'keys must be a non-empty array');
+  const ids = new Set<string>();
+  for (const [i, key] of keys.entries()) {
+    if (ids.has(key?.id)) fail('ERR_ARGUMENT', `keys[${i}].id ${JSON.stringify(key.id)} is used twice`);
+    ids.add(key?.id);
+  }
+  const protect = protection(opts);
+  const packages = keys.map((key, i) => writeKeyPackage(key, i, protect)).join('');
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<pskc:KeyContainer Version="1.0"
+    xmlns:pskc="${PSKC_NAMESPACE}"
+    xmlns:ds="${DS}"
+    xmlns:xenc="${XENC}"
+    xmlns:xenc11="${XENC11}"
+    xmlns:pkcs5="${PKCS5}">
+${protect.header}${packages}</pskc:KeyContainer>
+`;
 }
