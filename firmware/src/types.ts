@@ -64,7 +64,8 @@ export interface FirmwareConfig {
   selfDischargePerYear: number; // fraction of capacity lost per year (0.01)
 }
 
-export type Screen = 'off' | 'computing' | 'code' | 'menu' | 'battery-empty' | 'factory';
+/** 'error': an NVM write failed, so no code is shown (added after the first contract; compatible). */
+export type Screen = 'off' | 'computing' | 'code' | 'menu' | 'battery-empty' | 'factory' | 'error';
 
 /** A read-only view of the state for tests, the emulator and the CLI. */
 export interface FirmwareStateView {
