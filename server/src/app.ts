@@ -17,7 +17,7 @@ import type { Clock, TokenService } from './domain/types.js';
 import { createTokenService } from './domain/service.js';
 import type { TokenStore } from './store/types.js';
 import { bearerAuth } from './plugins/auth.js';
-import { HttpError, errorBodySchema, installErrorHandlers } from './plugins/errors.js';
+import { HttpError, errorBodySchema, installErrorHandlers, sendError } from './plugins/errors.js';
 import { createLogger } from './plugins/logger.js';
 import { installMetrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
@@ -51,6 +51,8 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     // Request bodies are never logged; ids let one request's lines be found together.
     requestIdHeader: false,
     return503OnClosing: true,
+    // A malformed URL (bad percent-encoding) or an overlong parameter: the same error shape.
+    frameworkErrors: (err, request, reply) => sendError(err, request, reply),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   app.addHook('onClose', async () => {

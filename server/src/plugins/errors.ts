@@ -54,6 +54,7 @@ const FASTIFY_CODES: Readonly<Record<string, { status: number; error: string; me
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, error: 'bad-request', message: 'the body is empty but Content-Type says JSON' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, error: 'bad-request', message: 'the body is not valid JSON' },
   FST_ERR_BAD_URL: { status: 400, error: 'bad-request' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, error: 'uri-too-long' },
 };
 
 const KODEVISER_CODES: Readonly<Record<string, string>> = {
@@ -104,18 +105,22 @@ function describe(err: FastifyError | Error): { status: number; body: ErrorBody;
   return { status: 500, body: { error: 'internal', message: 'internal server error' } };
 }
 
+/** Sends `err` as `{error, message}`; the error handler and fastify's frameworkErrors both use it. */
+export function sendError(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const { status, body, headers } = describe(err);
+  if (status >= 500) {
+    // The stack is for the log only. Nothing of the request body is in it.
+    const fe = err as FastifyError;
+    request.log.error({ err: { type: err.name, code: fe.code, message: err.message, stack: err.stack } }, 'unexpected error');
+  } else {
+    request.log.debug({ statusCode: status, error: body.error }, 'request refused');
+  }
+  if (headers) reply.headers(headers);
+  return reply.code(status).type('application/json; charset=utf-8').send(body);
+}
+
 export function installErrorHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const { status, body, headers } = describe(err);
-    if (status >= 500) {
-      // The stack is for the log only. Nothing of the request body is in it.
-      request.log.error({ err: { type: err.name, code: err.code, message: err.message, stack: err.stack } }, 'unexpected error');
-    } else {
-      request.log.debug({ statusCode: status, error: body.error }, 'request refused');
-    }
-    if (headers) reply.headers(headers);
-    return reply.code(status).type('application/json; charset=utf-8').send(body);
-  });
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => sendError(err, request, reply));
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     return reply.code(404).send({ error: 'not-found', message: `no route for ${request.method} ${request.url.split('?')[0] ?? ''}` });
   });
