@@ -42,14 +42,17 @@ export class Battery implements BatteryHal {
   private state: BatteryState;
   private listener: (() => void) | null = null;
   private brownOutEvent: ScheduledEvent | null = null;
+  private readonly figures: BatteryLoadFigures;
 
   constructor(
     private readonly scheduler: Scheduler,
-    private readonly figures: BatteryLoadFigures,
+    figures: BatteryLoadFigures,
     init: Pick<BatteryState, 'capacityNc' | 'chargeNc'> & Partial<BatteryState>,
     private readonly trace: HwTrace = () => {},
   ) {
-    for (const [name, v] of Object.entries(figures)) {
+    const { sleepCurrentNa, displayCurrentNa, activeCurrentNa, nvmWriteNcPerByte, selfDischargePerYear, cpuHz } = figures;
+    this.figures = { sleepCurrentNa, displayCurrentNa, activeCurrentNa, nvmWriteNcPerByte, selfDischargePerYear, cpuHz };
+    for (const [name, v] of Object.entries(this.figures)) {
       if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
         throw new KodeviserError('ERR_ARGUMENT', `battery figure ${name} must be a non-negative number`);
       }

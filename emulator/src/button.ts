@@ -63,10 +63,24 @@ export class Button implements ButtonHal {
     for (let i = 0; i < 2 * pairs; i++) times.push(now + this.prng.int(1, maxBounceUs));
     times.sort((a, b) => a - b);
     // edges alternate: target, !target, target, ... ending at target (odd count)
-    times.forEach((at, i) => {
-      const level = i % 2 === 0 ? pressed : !pressed;
-      this.pending.push(this.scheduler.schedule(at, () => this.edge(level), 'button'));
-    });
+    times.forEach((at, i) => this.scheduleEdge(at, i % 2 === 0 ? pressed : !pressed));
+  }
+
+  /** Edges still to come (for snapshots). */
+  pendingEdges(): Array<{ event: ScheduledEvent; level: boolean }> {
+    const first = this.pending.length;
+    // the burst alternates and ends at target: the last pending edge is the target level
+    return this.pending.map((event, i) => ({ event, level: (first - 1 - i) % 2 === 0 ? this.target : !this.target }));
+  }
+
+  /** Puts the line back as a snapshot had it; edges are re-scheduled with `scheduleEdge`. */
+  restore(level: boolean, target: boolean): void {
+    this.level = level;
+    this.target = target;
+  }
+
+  scheduleEdge(at: number, level: boolean): void {
+    this.pending.push(this.scheduler.schedule(at, () => this.edge(level), 'button'));
   }
 
   private edge(level: boolean): void {

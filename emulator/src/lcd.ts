@@ -38,6 +38,11 @@ export class Lcd implements LcdHal {
     this.changed(this.lit);
   }
 
+  /** Puts the glass back as a snapshot had it, with no trace and no load change. */
+  restore(segments: ArrayLike<number>): void {
+    this.buffer.set(Array.from(segments));
+  }
+
   /** Power is gone: the glass goes blank. */
   blank(): void {
     if (!this.lit) return;

@@ -37,7 +37,16 @@ interface Write {
 interface InFlight extends Write {
   startUs: number;
   durationUs: number;
+  /** this write is cut when this many bytes have landed (null: it completes) */
+  cutAtByte: number | null;
   event: ScheduledEvent;
+}
+
+/** The controller's work in progress, as data (for snapshots; `done` callbacks are re-made). */
+export interface NvmWork {
+  current: { address: number; data: Uint8Array; startUs: number; durationUs: number; cutAtByte: number | null; event: ScheduledEvent } | null;
+  queue: Array<{ address: number; data: Uint8Array }>;
+  cut: CutPlan | null;
 }
 
 /** Cut power when `atWriteByte` bytes of the write `atWrite` writes from now (0: the next) have landed. */
@@ -130,30 +139,58 @@ export class Nvm implements NvmHal {
     return this.abort(w, this.landedAt(w, this.scheduler.now));
   }
 
+  /** The work in progress (the image from `read()` already holds the bytes that landed). */
+  save(): NvmWork {
+    const c = this.current;
+    return {
+      current: c && { address: c.address, data: c.data, startUs: c.startUs, durationUs: c.durationUs, cutAtByte: c.cutAtByte, event: c.event },
+      queue: this.queue.map(({ address, data }) => ({ address, data })),
+      cut: this.cut && { ...this.cut },
+    };
+  }
+
+  /** Puts back the queue and the armed cut of a snapshot. */
+  restoreQueue(work: NvmWork, doneFor: (address: number) => (ok: boolean) => void, onCut: () => void): void {
+    for (const w of work.queue) this.queue.push({ address: w.address, data: w.data, done: doneFor(w.address) });
+    this.cut = work.cut && { ...work.cut };
+    this.cutListener = onCut;
+  }
+
+  /** Puts back the write that was in flight (scheduled in the snapshot's order of events). */
+  resume(c: NonNullable<NvmWork['current']>, done: (ok: boolean) => void, onCut: () => void): void {
+    this.cutListener = onCut;
+    const w: Write = { address: c.address, data: c.data, done };
+    this.current = { ...w, startUs: c.startUs, durationUs: c.durationUs, cutAtByte: c.cutAtByte, event: this.scheduleEnd(w, c.event.at, c.cutAtByte) };
+  }
+
   private startNext(): void {
     const w = this.queue.shift();
     if (!w) return;
     const now = this.scheduler.now;
     const durationUs = this.timing.writeUs + this.timing.byteUs * w.data.length;
     const plan = this.cut;
-    let event: ScheduledEvent;
+    let cutAtByte: number | null = null;
+    let at = now + durationUs;
     if (plan && plan.atWrite === 0) {
       // This write is the one to be cut: when k bytes have landed, power goes.
-      const k = Math.min(plan.atWriteByte, w.data.length);
-      const at = now + (w.data.length === 0 ? 0 : Math.floor((k * durationUs) / w.data.length));
+      cutAtByte = Math.min(plan.atWriteByte, w.data.length);
+      at = now + (w.data.length === 0 ? 0 : Math.floor((cutAtByte * durationUs) / w.data.length));
       this.cut = null;
-      event = this.scheduler.schedule(at, () => {
-        this.current = null;
-        this.queue.length = 0;
-        this.abort(w, k);
-        this.cutListener();
-      }, 'nvm:cut');
-    } else {
-      if (plan) plan.atWrite--;
-      event = this.scheduler.schedule(now + durationUs, () => this.finish(), 'nvm:done');
+    } else if (plan) {
+      plan.atWrite--;
     }
-    this.current = { ...w, startUs: now, durationUs, event };
+    this.current = { ...w, startUs: now, durationUs, cutAtByte, event: this.scheduleEnd(w, at, cutAtByte) };
     this.trace('nvm', { busy: true, address: w.address, length: w.data.length });
+  }
+
+  private scheduleEnd(w: Write, at: number, cutAtByte: number | null): ScheduledEvent {
+    if (cutAtByte === null) return this.scheduler.schedule(at, () => this.finish(), 'nvm:done');
+    return this.scheduler.schedule(at, () => {
+      this.current = null;
+      this.queue.length = 0;
+      this.abort(w, cutAtByte);
+      this.cutListener();
+    }, 'nvm:cut');
   }
 
   private finish(): void {

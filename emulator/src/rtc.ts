@@ -137,6 +137,11 @@ export class Rtc implements RtcHal, TimerHal {
     this.scheduleTick(periodUs, this.now() + periodUs, tick);
   }
 
+  /** Puts back a tick a snapshot had pending (its next wake at device time `nextUs`). */
+  restoreTick(periodUs: number, nextUs: DeviceMicros, tick: () => void): void {
+    this.scheduleTick(periodUs, nextUs, tick);
+  }
+
   /** TimerHal */
   arm(name: TimerName, at: DeviceMicros, expired: () => void): void {
     this.armTrue(name, at, expired);
@@ -152,13 +157,18 @@ export class Rtc implements RtcHal, TimerHal {
   }
 
   /** The armed timers, device time (for snapshots and the inspector). */
-  armedTimers(): Array<{ name: TimerName; at: DeviceMicros }> {
-    return [...this.timers].map(([name, t]) => ({ name, at: t.at }));
+  armedTimers(): Array<{ name: TimerName; at: DeviceMicros; event: ScheduledEvent }> {
+    return [...this.timers].map(([name, t]) => ({ name, at: t.at, event: t.event }));
+  }
+
+  /** The timer is armed. */
+  armed(name: TimerName): boolean {
+    return this.timers.has(name);
   }
 
   /** The next tick's device time, or null when no tick is set. */
-  nextTick(): { periodUs: number; at: DeviceMicros } | null {
-    return this.tick ? { periodUs: this.tick.periodUs, at: this.tick.nextUs } : null;
+  nextTick(): { periodUs: number; at: DeviceMicros; event: ScheduledEvent } | null {
+    return this.tick ? { periodUs: this.tick.periodUs, at: this.tick.nextUs, event: this.tick.event } : null;
   }
 
   /** Power is gone: the MCU's timers and tick go with it; the RTC keeps counting. */

@@ -15,6 +15,8 @@ import { KodeviserError } from '@kodeviser/shared';
 /** A scheduled event; opaque to callers except for reading when and what. */
 export interface ScheduledEvent {
   readonly at: number;
+  /** insertion sequence: orders events due at the same microsecond */
+  readonly seq: number;
   readonly label: string;
 }
 

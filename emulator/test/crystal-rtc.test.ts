@@ -127,7 +127,7 @@ t.test('the periodic tick: ten years of daily wakes, cheap and on device time', 
   let ticks = 0;
   let lastDevice = 0;
   rtc.onTick(DAY, () => { ticks++; lastDevice = rtc.now(); });
-  t.same(rtc.nextTick(), { periodUs: DAY, at: T0 + DAY });
+  t.match(rtc.nextTick(), { periodUs: DAY, at: T0 + DAY });
   rtc.setTemperature(10);
   scheduler.runUntil(T0 + 10 * YEAR_US);
   t.ok(ticks >= 3652 && ticks <= 3653, `${ticks} ticks`);
