@@ -2,6 +2,7 @@
 // failure schedule, each checked at the exact edge where breaking the rule would change the answer.
 import t from 'tap';
 import { createOtp } from '@kodeviser/shared';
+import { Lru } from '../src/domain/lru.js';
 import {
   DEFAULT_POLICY,
   failureConsequence,
@@ -73,6 +74,8 @@ t.test('totp: a step at or below the last accepted one never matches, even after
   const behind = token({ lastMovingFactor: STEP, drift: -1 });
   t.same(matchCode(totp, behind, totp.generate(STEP - 1), NOW).kind, 'none', 'a window wholly below the last step matches nothing');
   t.same(matchCode(totp, behind, totp.generate(STEP + 1), NOW).kind, 'wide', 'the next step past the window is wide');
+  const farAhead = token({ lastMovingFactor: STEP + 20 });
+  t.same(matchCode(totp, farAhead, totp.generate(STEP + 20), NOW), { kind: 'none', reason: 'replay' }, 'both windows wholly spent');
 });
 
 t.test('a pending resync is completed only by the consecutive moving factor, in time', async (t) => {
@@ -147,4 +150,18 @@ t.test('admin resync: two consecutive codes in a large window', async (t) => {
   t.same(findConsecutive(totp, tt, totp.generate(STEP - 2000), totp.generate(STEP - 1999), NOW), { movingFactor: STEP - 1999, drift: -1999 });
   t.same(findConsecutive(totp, tt, totp.generate(STEP + 2000), totp.generate(STEP + 2001), NOW), { movingFactor: STEP + 2001, drift: 2001 });
   t.equal(findConsecutive(totp, token({ lastMovingFactor: STEP + 3000 }), totp.generate(STEP), totp.generate(STEP + 1), NOW), null, 'window wholly spent');
+});
+
+t.test('the Otp cache is a bounded LRU', async (t) => {
+  const lru = new Lru<string, number>(2);
+  lru.set('a', 1);
+  lru.set('b', 2);
+  t.equal(lru.get('a'), 1, 'a is now the most recent');
+  lru.set('c', 3);
+  t.equal(lru.get('b'), undefined, 'b, the least recently used, went');
+  t.equal(lru.get('a'), 1);
+  t.equal(lru.get('c'), 3);
+  lru.set('c', 4);
+  t.equal(lru.get('c'), 4, 'set replaces');
+  t.throws(() => new Lru(0), { code: 'ERR_ARGUMENT', message: /capacity/ });
 });

@@ -262,6 +262,7 @@ t.test('seeds are unreadable at rest and useless without the master key', async 
   const other = createTokenService({ store, clock: { now: () => Date.UTC(2026, 0, 1) }, masterKey: MASTER_KEY.map((b) => b ^ 1) });
   await t.rejects(other.validate({ serial: tok.serial, otp: tok.otp.generate(0) }, CTX), { code: 'ERR_SEED' });
   t.match(await service.getToken(tok.serial), { failures: 0, lastMovingFactor: null }, 'nothing counted against the token');
+  await t.rejects(other.activate({ userId: 'u', serial: tok.serial, otp: tok.otp.generate(0), password: 'p' }, CTX), { code: 'ERR_SEED' }, 'activation too');
   const v2 = createTokenService({ store, clock: { now: () => 0 }, masterKey: MASTER_KEY, keyVersion: 2 });
   await t.rejects(v2.validate({ serial: tok.serial, otp: tok.otp.generate(0) }, CTX), { code: 'ERR_SEED', message: /version 1/ });
 });

@@ -17,10 +17,6 @@ export class Lru<K, V> {
     this.capacity = capacity;
   }
 
-  get size(): number {
-    return this.#map.size;
-  }
-
   get(key: K): V | undefined {
     const value = this.#map.get(key);
     if (value !== undefined) {
