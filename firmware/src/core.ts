@@ -266,6 +266,10 @@ class Stepper {
         this.showMessage('error', TEXT_NVM_ERROR);
       }
     }
+    if (job.kind === 'personalisation' && !ok && s.token?.sealed === true) {
+      // a seal that did not land is no seal: the factory must be able to send it again
+      s.token = Object.freeze({ ...s.token, sealed: false });
+    }
     if (job.forFactory === true && s.factory !== null) {
       const f = { writesLeft: s.factory.writesLeft - 1, failed: s.factory.failed || !ok };
       s.factory = f.writesLeft > 0 ? f : null;

@@ -32,7 +32,7 @@ export function checkPersonalisation(data: unknown): Checked {
     return { ok: true, otp: createOtp({ profile: p.profile, key: p.key, digits: p.digits, step: p.step }) };
   } catch (e) {
     // the only check left to createOtp is the key length for the profile's primitive
-    if (isKodeviserError(e)) return { ok: false, reason: `key: ${e.message}` };
+    if (isKodeviserError(e)) return { ok: false, reason: `key: ${e.message.replace(/^key:?\s*/, '')}` };
     throw e;
   }
 }
