@@ -64,7 +64,7 @@ const MIN_TOKEN_LENGTH = 16;
 export const USAGE = `Usage: kodeviser-server [--port N] [--host ADDR] [--data-dir DIR] [--database-url URL] [--log-level LEVEL]
 
 Environment (flags win over it):
-  PORT                      TCP port (default 8080)
+  PORT                      TCP port (default 8080; 0: any free port)
   HOST                      address to listen on (default 127.0.0.1)
   KODEVISER_DATA_DIR        data directory (default ./data): database, master key, admin token
   DATABASE_URL              sqlite:<path> (default sqlite:<data dir>/kodeviser.db) or postgres://…
@@ -165,7 +165,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     return v === undefined || v === '' ? undefined : v;
   };
 
-  const port = parseInteger(flags.port !== undefined ? '--port' : 'PORT', setting(flags.port, 'PORT') ?? '8080', 1, 65535);
+  const port = parseInteger(flags.port !== undefined ? '--port' : 'PORT', setting(flags.port, 'PORT') ?? '8080', 0, 65535);
   const host = setting(flags.host, 'HOST') ?? '127.0.0.1';
   const dataDir = resolve(cwd, setting(flags['data-dir'], 'KODEVISER_DATA_DIR') ?? './data');
   const database = parseDatabaseUrl(setting(flags['database-url'], 'DATABASE_URL') ?? `sqlite:${join(dataDir, 'kodeviser.db')}`, cwd);

@@ -81,9 +81,9 @@ t.test('environment and flags (flags win)', async (t) => {
 t.test('bad values stop the start with a message naming the variable', async (t) => {
   const cwd = tempDir(t);
   const cases: Array<[string, Record<string, string>, string[], RegExp]> = [
-    ['PORT not a number', { PORT: 'eighty' }, [], /^PORT must be an integer from 1 to 65535, got "eighty"/],
-    ['PORT out of range', { PORT: '70000' }, [], /^PORT must be an integer from 1 to 65535/],
-    ['PORT zero', { PORT: '0' }, [], /^PORT must be/],
+    ['PORT not a number', { PORT: 'eighty' }, [], /^PORT must be an integer from 0 to 65535, got "eighty"/],
+    ['PORT out of range', { PORT: '70000' }, [], /^PORT must be an integer from 0 to 65535/],
+    ['PORT negative', { PORT: '-1' }, [], /^PORT must be an integer from 0 to 65535/],
     ['--port wrong', {}, ['--port', '-1'], /--port|PORT/],
     ['master key not hex', { KODEVISER_MASTER_KEY: 'zz'.repeat(32) }, [], /^KODEVISER_MASTER_KEY must be 64 hex digits \(32 bytes\), got 64 characters that are not all hex digits/],
     ['master key too short', { KODEVISER_MASTER_KEY: 'ab'.repeat(16) }, [], /^KODEVISER_MASTER_KEY must be 64 hex digits \(32 bytes\), got 32 characters$/],

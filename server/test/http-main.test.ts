@@ -1,0 +1,156 @@
+/**
+ * The server as a process: start() listens on a real socket, prints the generated admin token
+ * once (first start only), refuses what it cannot run with one clear line (PostgreSQL not yet,
+ * a bad setting, a busy port), and closes cleanly; run as a script it exits 1 on a bad setting
+ * and 0 on SIGINT. Then the root `npm start` end to end, on a fresh data directory: the demo
+ * device's printed commands really press it, activate it and log in with it.
+ */
+import t from 'tap';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { start, StartError } from '../src/main.js';
+import { tempDir } from './helpers/db.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const silent = pino({ level: 'silent' });
+
+t.test('start(): listens, prints the admin token only when it generates it, stops', async (t) => {
+  const dir = tempDir(t);
+  const printed: string[] = [];
+  const print = (s: string) => printed.push(s);
+  const first = await start({ argv: ['--port', '0', '--data-dir', dir], env: {}, logger: silent, print });
+  t.match(first.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const health = await fetch(`${first.url}/healthz`);
+  t.same(await health.json(), { status: 'ok' }, 'answers over a real socket');
+  const token = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
+  t.equal(printed.filter((p) => p.includes(token)).length, 1, 'the generated admin token is printed once');
+  t.match(printed.join('\n'), /Generated the master key in .*master\.key \(mode 0600\)/);
+  t.match(printed.at(-1), /^kodeviser server listening on http:\/\/127\.0\.0\.1:\d+ \(API docs: .*\/docs\)$/);
+  const unauthorised = await fetch(`${first.url}/v1/audit`);
+  t.equal(unauthorised.status, 401);
+  const authorised = await fetch(`${first.url}/v1/audit`, { headers: { authorization: `Bearer ${token}` } });
+  t.equal(authorised.status, 200, 'the printed token is the admin token');
+  await first.stop();
+  await t.rejects(fetch(`${first.url}/healthz`), 'no longer listening');
+
+  printed.length = 0;
+  const second = await start({ argv: ['--port', '0', '--data-dir', dir], env: {}, logger: silent, print });
+  t.equal(printed.length, 1, 'a restart prints only where it listens');
+  t.notMatch(printed.join(''), token);
+  await second.stop();
+});
+
+t.test('start(): refusals are StartErrors with one clear line', async (t) => {
+  const dir = tempDir(t);
+  await t.rejects(start({ env: { PORT: 'x', KODEVISER_DATA_DIR: dir }, logger: silent }), new StartError('PORT must be an integer from 0 to 65535, got "x"'));
+  await t.rejects(
+    start({ env: { DATABASE_URL: 'postgres://kodeviser@localhost/kodeviser', KODEVISER_DATA_DIR: dir }, logger: silent }),
+    new StartError('DATABASE_URL: the PostgreSQL store is not available yet; use sqlite:<path> (the default)'),
+  );
+  await t.rejects(
+    start({ env: { DATABASE_URL: `sqlite:${join(dir, 'no', 'such', 'dir', 'k.db')}`, KODEVISER_DATA_DIR: dir }, logger: silent }),
+    { name: 'StartError', message: /^cannot open the database at .*k\.db: / },
+  );
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  t.teardown(() => blocker.close());
+  const port = (blocker.address() as { port: number }).port;
+  await t.rejects(start({ argv: ['--port', String(port)], env: { KODEVISER_DATA_DIR: dir }, logger: silent }), { name: 'StartError', message: new RegExp(`^cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`) });
+});
+
+function run(args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', '--conditions=kodeviser-src', ...args], {
+    cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function collect(child: ChildProcess): { child: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null>; waitFor: (re: RegExp) => Promise<RegExpMatchArray> } {
+  let out = '';
+  let err = '';
+  const waiters: Array<{ re: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+    for (const w of [...waiters]) {
+      const m = out.match(w.re);
+      if (m) { waiters.splice(waiters.indexOf(w), 1); w.resolve(m); }
+    }
+  });
+  child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return {
+    child,
+    out: () => out,
+    err: () => err,
+    exit,
+    waitFor: (re) => new Promise((resolve, reject) => {
+      const m = out.match(re);
+      if (m) return resolve(m);
+      waiters.push({ re, resolve });
+      void exit.then(() => reject(new Error(`exited before ${re}: ${out}\n${err}`)));
+    }),
+  };
+}
+
+t.test('as a process: --help, a bad setting exits 1 with one line; SIGINT stops cleanly with 0', async (t) => {
+  const dir = tempDir(t);
+  const help = collect(run(['server/src/main.ts', '--help'], {}));
+  t.equal(await help.exit, 0);
+  t.match(help.out(), /^Usage: kodeviser-server .*KODEVISER_MASTER_KEY/s);
+
+  const bad = collect(run(['server/src/main.ts'], { PORT: '99999', KODEVISER_DATA_DIR: dir }));
+  t.equal(await bad.exit, 1);
+  t.equal(bad.err(), 'kodeviser-server: PORT must be an integer from 0 to 65535, got "99999"\n', 'one line, no stack trace');
+
+  const good = collect(run(['server/src/main.ts', '--port', '0'], { KODEVISER_DATA_DIR: dir, LOG_LEVEL: 'warn' }));
+  const [, url] = await good.waitFor(/listening on (http:\/\/[^ ]+)/) as [string, string];
+  t.equal((await fetch(`${url}/readyz`)).status, 200);
+  good.child.kill('SIGINT');
+  t.equal(await good.exit, 0, 'exit code 0 after SIGINT');
+  t.equal(good.err(), '', 'nothing on stderr');
+});
+
+
+t.test('npm start on a fresh data dir: the demo device is ready and the printed commands work', async (t) => {
+  // npm start runs the compiled server and CLI (npm ci builds them); make sure they are current.
+  const built = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'server', 'emulator'], { cwd: root, encoding: 'utf8' });
+  t.equal(built.status, 0, `tsc -b server emulator: ${built.stdout}${built.stderr}`);
+  const dir = tempDir(t);
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, KODEVISER_DATA_DIR: dir, LOG_LEVEL: 'warn' };
+  const startOnce = () => collect(spawn(process.execPath, ['scripts/start.js', '--port', '0'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] }));
+
+  const first = startOnce();
+  await first.waitFor(/Stop the server: Ctrl-C/);
+  const out = first.out();
+  const token = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
+  t.match(out, `Generated the admin token`, 'first start: the admin token is announced');
+  t.match(out, token, 'and printed');
+  const serial = /Demo token (\d{2}-\d{7}-\d) \(hotp-sha1\) is ready/.exec(out)?.[1];
+  t.ok(serial, 'the demo token is announced with its printed serial');
+  t.ok(existsSync(join(dir, 'demo-device.json')), 'the device image is in the data dir');
+  t.equal(statSync(join(dir, 'demo-device.json')).isFile(), true);
+  t.notOk(existsSync(join(dir, 'demo-device.pskc.xml')), 'the PSKC seed file is gone once imported');
+  t.match(out, `npx kodeviser press ${join(dir, 'demo-device.json')}`, 'the press command');
+
+  // Run the printed one-liners exactly as a person would paste them.
+  const oneLiners = out.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('OTP='));
+  t.equal(oneLiners.length, 2, 'activate and authenticate one-liners');
+  for (const [i, line] of oneLiners.entries()) {
+    const r = spawnSync('bash', ['-c', line], { cwd: root, env, encoding: 'utf8' });
+    t.equal(r.stdout.trim(), '{"result":"accept"}', `${i === 0 ? 'activate' : 'authenticate'} accepts: ${r.stderr}`);
+  }
+  first.child.kill('SIGINT');
+  t.equal(await first.exit, 0, 'Ctrl-C stops it cleanly');
+
+  const second = startOnce();
+  await second.waitFor(/Stop the server: Ctrl-C/);
+  t.notMatch(second.out(), /Generated/, 'a restart generates nothing');
+  t.notMatch(second.out(), token, 'and does not print the admin token again');
+  t.match(second.out(), `Demo token ${serial!} (hotp-sha1) is ready`, 'the same demo token');
+  second.child.kill('SIGTERM');
+  t.equal(await second.exit, 0);
+  t.equal(first.err() + second.err(), '', 'nothing on stderr');
+});
