@@ -59,15 +59,10 @@ export function readXmlTree(xml: string): XmlElement {
     // fast-xml-parser refuses names such as __proto__ with a plain Error.
     refuse(`not accepted by the XML parser: ${(e as Error).message}`);
   }
-  const roots: XmlElement[] = [];
-  for (const node of nodes) {
-    const built = buildNode(node as Record<string, unknown>, new Map([['', ''], ['xml', XML_NAMESPACE]]));
-    if (typeof built === 'string') {
-      if (built.trim() !== '') refuse('text outside the root element');
-    } else {
-      roots.push(built);
-    }
-  }
+  // the validator has refused any text outside the root but whitespace
+  const roots = nodes
+    .map((node) => buildNode(node as Record<string, unknown>, new Map([['', ''], ['xml', XML_NAMESPACE]])))
+    .filter((built): built is XmlElement => typeof built !== 'string');
   if (roots.length !== 1) refuse(`expected one root element, found ${roots.length}`);
   return roots[0] as XmlElement;
 }

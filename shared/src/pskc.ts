@@ -206,8 +206,8 @@ class Keyring {
     if (this.#macKey !== undefined) return this.#macKey;
     const method = optionalChild(this.#container, PSKC_NAMESPACE, 'MACMethod', 'KeyContainer')
       ?? fail('ERR_PSKC_MAC', `${where}: the value is encrypted but the KeyContainer has no MACMethod to authenticate it`);
-    const algorithm = method.attributes.get('Algorithm');
-    if (algorithm !== HMAC_SHA1) fail('ERR_PSKC_MAC', `${where}: MACMethod "${algorithm ?? ''}" is not supported (only ${HMAC_SHA1})`);
+    const algorithm = method.attributes.get('Algorithm') ?? '';
+    if (algorithm !== HMAC_SHA1) fail('ERR_PSKC_MAC', `${where}: MACMethod "${algorithm}" is not supported (only ${HMAC_SHA1})`);
     const encrypted = optionalChild(method, PSKC_NAMESPACE, 'MACKey', 'MACMethod')
       ?? fail('ERR_PSKC_MAC', `${where}: MACMethod has no MACKey (a MACKeyReference is not supported)`);
     const macKey = this.decrypt(encrypted, 'MACKey', where).decrypt();
@@ -244,11 +244,11 @@ class Keyring {
     const at = `${where}: EncryptionKey DerivedKey`;
     const name = optionalChild(derived, XENC11, 'MasterKeyName', at)?.text.trim();
     const method = requiredChild(derived, XENC11, 'KeyDerivationMethod', at);
-    if (method.attributes.get('Algorithm') !== PBKDF2) {
-      fail('ERR_PSKC_DECRYPT', `${at}: KeyDerivationMethod "${method.attributes.get('Algorithm') ?? ''}" is not supported (only PBKDF2)`);
-    }
-    // PKCS #5's schema leaves the parameters' children unqualified; the pkcs5 namespace is tolerated.
-    const local = ['', PKCS5] as const;
+    const kdf = method.attributes.get('Algorithm') ?? '';
+    if (kdf !== PBKDF2) fail('ERR_PSKC_DECRYPT', `${at}: KeyDerivationMethod "${kdf}" is not supported (only PBKDF2)`);
+    // PKCS #5's schema leaves the parameters' children unqualified (figure 7); a writer with PSKC as
+    // its default namespace puts them in PSKC's, and some qualify them with pkcs5: all three are read.
+    const local = ['', PKCS5, PSKC_NAMESPACE] as const;
     const params = requiredChild(method, PKCS5, 'PBKDF2-params', at);
     const salt = requiredChild(params, local, 'Salt', at);
     const specified = optionalChild(salt, local, 'Specified', at)

@@ -65,18 +65,25 @@ export function nodeContainer(c: NodeContainer): string {
 }
 
 /** An EncryptionKey/DerivedKey for PBKDF2, and the key node:crypto derives from it. */
-export function nodePbkdf2(password: string, opts: { iterations?: number; keyBytes?: number; prf?: 'sha1' | 'sha256' | 'sha512'; prfElement?: string; paramsNamespace?: string } = {}): { key: Buffer; encryptionKey: string } {
+export function nodePbkdf2(password: string, opts: {
+  iterations?: number; keyBytes?: number; prf?: 'sha1' | 'sha256' | 'sha512'; prfElement?: string;
+  /** the prefix of the parameters' children, e.g. 'pkcs5:'; default none */
+  paramsPrefix?: string;
+  /** the default namespace in PBKDF2-params; default '' (unqualified, as in RFC 6030 figure 7) */
+  paramsDefaultNamespace?: string;
+} = {}): { key: Buffer; encryptionKey: string } {
   const salt = randomBytes(8);
   const iterations = opts.iterations ?? 7;
   const keyBytes = opts.keyBytes ?? 16;
   const prf = opts.prf ?? 'sha1';
-  const ns = opts.paramsNamespace ?? '';
+  const ns = opts.paramsPrefix ?? '';
+  const xmlns = opts.paramsDefaultNamespace ?? '';
   const prfUri = prf === 'sha1' ? 'http://www.w3.org/2000/09/xmldsig#hmac-sha1' : `http://www.w3.org/2001/04/xmldsig-more#hmac-${prf}`;
   const prfElement = opts.prfElement ?? `<${ns}PRF Algorithm="${prfUri}"/>`;
   return {
     key: pbkdf2Sync(password, salt, iterations, keyBytes, prf),
     encryptionKey: `<xenc11:DerivedKey><xenc11:KeyDerivationMethod Algorithm="http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#pbkdf2">
-      <pkcs5:PBKDF2-params><${ns}Salt><${ns}Specified>${salt.toString('base64')}</${ns}Specified></${ns}Salt>
+      <pkcs5:PBKDF2-params xmlns="${xmlns}"><${ns}Salt><${ns}Specified>${salt.toString('base64')}</${ns}Specified></${ns}Salt>
       <${ns}IterationCount>${iterations}</${ns}IterationCount><${ns}KeyLength>${keyBytes}</${ns}KeyLength>${prfElement}</pkcs5:PBKDF2-params>
     </xenc11:KeyDerivationMethod></xenc11:DerivedKey>`,
   };
