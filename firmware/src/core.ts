@@ -22,7 +22,7 @@ import { checkPersonalisation } from './factory.js';
 import { segmentsFor } from './font.js';
 import {
   decodeCounter, decodePersonalisation, decodeUsage, encodeCounter, encodePersonalisation, encodeUsage,
-  type PersonalisationRecord, readRecord, type RecordKind, recordWrite, type SlotCursor,
+  type PersonalisationRecord, readRecord, type RecordKind, recordWrite, slotBytes, type SlotCursor,
 } from './nvm.js';
 import type {
   DeviceMicros, FirmwareConfig, FirmwareEffect, FirmwareEvent, FirmwareStateView, Screen, TimerName,
@@ -232,10 +232,12 @@ class Stepper {
     const job = s.nvmQueue[0];
     if (s.nvmInFlight !== null || job === undefined) return;
     s.nvmQueue = Object.freeze(s.nvmQueue.slice(1));
+    // charged before the payload is taken, so that a stored usage record includes its own write
+    const bytes = slotBytes(job.kind);
+    this.cpu(bytes * RECORD_CYCLES_PER_BYTE, `nvm ${job.kind}`);
+    s.spentNc += bytes * s.config.nvmWriteNcPerByte;
     const write = recordWrite(job.kind, this.payload(job), s.cursors[job.kind]);
     s.nvmInFlight = Object.freeze({ ...job, address: write.address, cursor: write.cursor });
-    this.cpu(write.data.length * RECORD_CYCLES_PER_BYTE, `nvm ${job.kind}`);
-    s.spentNc += write.data.length * s.config.nvmWriteNcPerByte;
     this.fx.push({ type: 'nvm-write', address: write.address, data: write.data });
   }
   private payload(job: NvmJob): Uint8Array {
