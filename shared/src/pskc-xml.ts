@@ -110,11 +110,11 @@ const PREDEFINED: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&
 
 function expandReferences(text: string): string {
   return text.replace(/&([^;&]*);?/g, (whole, name: string) => {
-    if (!whole.endsWith(';')) refuse(`a bare "&" in "${text.trim().slice(0, 40)}"`);
+    if (!whole.endsWith(';')) refuse('a bare "&" that starts no reference');
     const predefined = Object.hasOwn(PREDEFINED, name) ? PREDEFINED[name] : undefined;
     if (predefined !== undefined) return predefined;
     const numeric = /^#(?:x([0-9a-fA-F]{1,6})|([0-9]{1,7}))$/.exec(name);
-    if (numeric === null) refuse(`the entity reference &${name}; is not declared (entities are never expanded)`);
+    if (numeric === null) refuse(`the entity reference &${name.slice(0, 32)}; is not declared (entities are never expanded)`);
     const codePoint = numeric[1] !== undefined ? parseInt(numeric[1], 16) : Number(numeric[2]);
     if (!isXmlChar(codePoint)) refuse(`the character reference &${name}; is not an XML character`);
     return String.fromCodePoint(codePoint);

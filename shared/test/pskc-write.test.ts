@@ -55,7 +55,7 @@ t.test('every profile round-trips, plain, under a pre-shared key and under a pas
   }
 });
 
-t.test('random keys round-trip (fast-check, 300 runs)', async (t) => {
+t.test('random keys round-trip (fast-check, 200 runs)', async (t) => {
   const text = fc.string({ unit: fc.constantFrom('a', 'Z', '0', ' ', '&', '<', '>', '"', "'", 'é', '€', '𝄞', '-'), minLength: 1, maxLength: 12 })
     .filter((s) => s === s.trim());
   const profileKey = fc.constantFrom(...PROFILES).chain((profile) =>
@@ -88,8 +88,8 @@ t.test('random keys round-trip (fast-check, 300 runs)', async (t) => {
   fc.assert(fc.property(keys, protection, (ks, p) => {
     deepStrictEqual(parse(write(ks, p), p).map(asPlain), ks.map(expected));
     runs++;
-  }), { numRuns: 300 });
-  t.equal(runs, 300, '300 random containers read back as written');
+  }), { numRuns: 200 });
+  t.equal(runs, 200, '200 random containers read back as written');
 });
 
 /** The text of the first element called `name` after `from` in `xml`. */
