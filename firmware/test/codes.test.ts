@@ -4,7 +4,7 @@
 import t from 'tap';
 import { createOtp, PROFILES, type ProfileName } from '@kodeviser/shared';
 import { DP, NVM_LAYOUT, segmentsFor, TEXT_NVM_ERROR, textFor } from '@kodeviser/firmware';
-import { CoreDriver, RFC_KEY, sealedToken } from './driver.js';
+import { type CoreDriver, RFC_KEY, sealedToken } from './driver.js';
 
 function keyFor(profile: ProfileName): Uint8Array {
   const bytes = profile.endsWith('aes128') ? 16 : profile.endsWith('aes192') || profile.endsWith('tdes') ? 24

@@ -67,7 +67,7 @@ t.test('a corrupted newest slot falls back to the other one', async (t) => {
   t.equal(decodeUsage(readRecord(image, 'usage')!.payload).codesShown, 6);
   for (const offset of [0, 1, 4, 5, 20, slotBytes('usage') - 1]) {
     const copy = image.slice();
-    copy[w2.address + offset] ^= 0x04;
+    copy[w2.address + offset] = (copy[w2.address + offset] as number) ^ 0x04;
     const r = readRecord(copy, 'usage')!;
     t.equal(decodeUsage(r.payload).codesShown, 3, `a bit flipped at byte ${offset}: the older copy`);
     t.same(r.cursor, w1.cursor);
