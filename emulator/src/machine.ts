@@ -30,7 +30,7 @@ import { EEPROM_TIMING, Nvm, type NvmTiming, type NvmWork } from './nvm.js';
 import { Prng } from './prng.js';
 import { Rtc, type RtcState } from './rtc.js';
 import { Scheduler, type ScheduledEvent } from './scheduler.js';
-import type { TraceKind, TraceRecord } from './trace.js';
+import { appendBounded, type TraceKind, type TraceRecord } from './trace.js';
 
 export interface ManufactureOptions {
   profile: ProfileName;
@@ -450,10 +450,7 @@ export class Machine {
   private record(kind: TraceKind, what: string, detail: Record<string, unknown>): void {
     if (this.traceLimit === 0 && this.listeners.length === 0) return;
     const r: TraceRecord = { trueUs: this.scheduler.now, deviceUs: this.rtc.now(), kind, what, detail };
-    if (this.traceLimit > 0) {
-      this.trace.push(r);
-      if (this.trace.length >= 2 * this.traceLimit) this.trace.splice(0, this.trace.length - this.traceLimit);
-    }
+    appendBounded(this.trace, r, this.traceLimit);
     for (const l of this.listeners) l(r);
   }
 }

@@ -18,3 +18,14 @@ export interface TraceRecord {
 
 /** How a peripheral reports a change of its signals. */
 export type HwTrace = (what: string, detail: Record<string, unknown>) => void;
+
+/**
+ * Appends `r`, keeping at most about `limit` records: when the array reaches twice the limit the
+ * oldest are dropped in one splice, so a ten-year run costs amortised O(1) per record rather
+ * than a shift per record. A limit of 0 keeps nothing.
+ */
+export function appendBounded(trace: TraceRecord[], r: TraceRecord, limit: number): void {
+  if (limit === 0) return;
+  trace.push(r);
+  if (trace.length >= 2 * limit) trace.splice(0, trace.length - limit);
+}

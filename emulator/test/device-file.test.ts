@@ -46,6 +46,7 @@ t.test('bad files are rejected with ERR_ARGUMENT naming the field', (t) => {
     ['trueTimeUs', 1.5, /field trueTimeUs must be an integer/],
     ['trueTimeUs', 5, /field trueTimeUs is before manufacturedAt/],
     ['deviceTimeUs', '1', /field deviceTimeUs must be a number/],
+    ['temperatureC', Infinity, /field temperatureC must be a finite number/],
     ['crystal', undefined, /field crystal is missing/],
     ['crystal', [1], /field crystal must be an object/],
     ['crystal.offsetPpm', undefined, /field crystal.offsetPpm is missing/],

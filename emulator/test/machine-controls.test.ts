@@ -6,6 +6,7 @@ import t from 'tap';
 import { createOtp } from '@kodeviser/shared';
 import { TYPICAL_BOUNCE } from '../src/button.js';
 import { parseDeviceFile } from '../src/device-file.js';
+import * as emulator from '../src/index.js';
 import { Machine, type ManufactureOptions } from '../src/machine.js';
 import type { TraceRecord } from '../src/trace.js';
 
@@ -22,6 +23,8 @@ t.test('manufacture: personalised, sealed, asleep; defaults from the seeded gene
   const s = m.state();
   t.match(s, { sealed: true, screen: 'off', profile: 'hotp-sha1', serial: '1234567897', movingFactor: 0, codesShown: 0, powered: true, batteryPercent: 100 });
   t.equal(m.lcd(), '        ');
+  t.equal(emulator.Machine, Machine, 'the package index exports the Machine');
+  t.type(emulator.parseDeviceFile, 'function');
   const a = Machine.manufacture({ profile: 'totp-aes128', manufacturedAt: MADE, seed: 99 });
   const b = Machine.manufacture({ profile: 'totp-aes128', manufacturedAt: MADE, seed: 99 });
   t.equal(a.state().serial, b.state().serial, 'same seed, same serial');
@@ -105,6 +108,8 @@ t.test('cutting power blanks the glass and stops the firmware; powerOn resets it
   const m = make();
   m.press();
   t.equal(m.lcd().trim(), hotp.generate(0));
+  t.same(Array.from(m.lcdSegments()), [0x00, 0x07, 0x6d, 0x6d, 0x5b, 0x5b, 0x66, 0x00], ' 755224 ');
+  t.equal(m.lcdArt().split('\n')[1], '      | |_  |_   _|  _| |_|', 'the middle row of the art');
   m.cutPower();
   t.equal(m.lcd(), '        ');
   t.match(m.state(), { powered: false, screen: 'off', lastCode: null, movingFactor: 1, sealed: true }, 'the view comes from the NVM');

@@ -100,3 +100,21 @@ t.test('instant (FRAM-like) timing and an empty write', (t) => {
   t.notOk(nvm.busy);
   t.end();
 });
+
+t.test('save, resume and restoreQueue carry work in progress to another controller', (t) => {
+  const { scheduler, nvm } = setup();
+  const done: string[] = [];
+  nvm.write(0, data, () => done.push('a'));
+  nvm.write(20, Uint8Array.of(7), () => done.push('b'));
+  nvm.armCut({ atWrite: 1, atWriteByte: 0 }, () => done.push('cut'));
+  scheduler.runUntil(scheduler.now + 1_000);
+  const work = nvm.save();
+  t.match(work, { current: { address: 0, cutAtByte: null }, queue: [{ address: 20 }], cut: { atWrite: 1, atWriteByte: 0 } });
+  const copy = new Nvm(scheduler, nvm.read(), EEPROM_TIMING);
+  copy.resume(work.current!, () => done.push('a2'), () => done.push('cut2'));
+  copy.restoreQueue(work, (address) => () => done.push(`b2@${address}`), () => done.push('cut2'));
+  scheduler.runUntil(scheduler.now + 100_000);
+  t.same(done, ['a', 'a2', 'b', 'b2@20'], 'each finishes its writes in order; no cut yet (write 1 from now is still to come)');
+  t.same(copy.read(), nvm.read());
+  t.end();
+});

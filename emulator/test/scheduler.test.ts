@@ -41,7 +41,7 @@ t.test('cancel removes an event once, and compaction keeps order', (t) => {
   const drop = s.schedule(3, () => seen.push(3));
   t.ok(s.cancel(drop));
   t.notOk(s.cancel(drop), 'already cancelled');
-  t.notOk(s.cancel({ at: 1, label: 'not ours' }), 'foreign handle');
+  t.notOk(s.cancel({ at: 1, seq: 0, label: 'not ours' }), 'foreign handle');
   // many re-arms of a timer: dead entries are compacted away
   let last = s.schedule(1000, () => seen.push(-1));
   for (let i = 0; i < 500; i++) {
