@@ -18,7 +18,6 @@ import { createTokenService } from './domain/service.js';
 import type { TokenStore } from './store/types.js';
 import { bearerAuth } from './plugins/auth.js';
 import { HttpError, errorBodySchema, installErrorHandlers, sendError } from './plugins/errors.js';
-import { createLogger } from './plugins/logger.js';
 import { installMetrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { installRateLimits } from './plugins/rate-limit.js';
@@ -34,15 +33,15 @@ export interface BuildOptions {
   config: ServerConfig;
   store: TokenStore;
   clock: Clock;
-  /** pino logger (plugins/logger.ts makes one with redaction); default: one at config.logLevel on stdout */
-  logger?: Logger;
+  /** pino logger: plugins/logger.ts makes one with the redaction paths */
+  logger: Logger;
   /** a ready-made service over `store` (e.g. with cheaper password hashing in tests); default: createTokenService */
   service?: TokenService;
 }
 
 export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const { config } = opts;
-  const logger = opts.logger ?? createLogger(config.logLevel);
+  const { logger } = opts;
   const service = opts.service ?? createTokenService({ store: opts.store, clock: opts.clock, masterKey: config.masterKey, logger });
 
   const app = Fastify({

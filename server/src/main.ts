@@ -8,11 +8,10 @@
  * own process and then talk to it (the demo device import); run as a script, this file starts
  * itself.
  */
-import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { isKodeviserError } from '@kodeviser/shared';
 import { build } from './app.js';
 import { USAGE, loadConfig } from './config.js';
 import type { LoadedConfig, ServerConfig } from './config.js';
@@ -59,8 +58,8 @@ export async function start(opts: StartOptions = {}): Promise<Started> {
   try {
     loaded = loadConfig({ argv: opts.argv ?? [], env: opts.env ?? process.env });
   } catch (e) {
-    if (isKodeviserError(e)) throw new StartError(e.message);
-    throw e;
+    // KodeviserError naming the setting, or a secret file that cannot be read: one line either way.
+    throw new StartError((e as Error).message);
   }
   const { config } = loaded;
   const logger = opts.logger ?? createLogger(config.logLevel);
@@ -120,16 +119,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   return 0;
 }
 
-function isEntry(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntry()) {
+// Run as a script (node server/dist/main.js), not when imported by scripts/start.js or tests.
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   process.exitCode = await main();
 }

@@ -177,3 +177,21 @@ t.test('a PSKC document with one bad key among good ones imports none of them', 
   const fine = await app.inject({ method: 'POST', url: '/v1/tokens', headers, payload: writePskc([keys[0]!, keys[2]!], { preSharedKey: Buffer.from(PSKC_KEY_HEX, 'hex') }) });
   t.same(fine.json(), { imported: [keys[0]!.serial, keys[2]!.serial] });
 });
+
+t.test('a PSKC totp key brings its T0, time step and drift along', async (t) => {
+  const { app } = await testApp(t);
+  const serial = newSerial();
+  const secret = Buffer.alloc(20, 7);
+  const doc = writePskc([{ id: serial, serial, profile: 'totp-sha1', secret, digits: 6, time: 0, timeInterval: 60, timeDrift: 2 }]);
+  t.equal((await app.inject({ method: 'POST', url: '/v1/tokens', headers: pskc, payload: doc })).statusCode, 201);
+  t.match((await app.inject({ url: `/v1/tokens/${serial}`, headers: admin })).json(), { profile: 'totp-sha1', step: 60, t0: 0, drift: 2 });
+});
+
+t.test('errors fastify might raise that have no mapping of their own stay 4xx, generic', async (t) => {
+  const { describeError } = await import('../src/plugins/errors.js');
+  const teapot = Object.assign(new Error('I am a teapot: {"password":"x"}'), { statusCode: 418, code: 'FST_ERR_SOMETHING_NEW' });
+  t.same(describeError(teapot), { status: 418, body: { error: 'bad-request', message: 'the request could not be read (FST_ERR_SOMETHING_NEW)' } }, 'the client error keeps its status, not its message');
+  const uncoded = Object.assign(new Error('odd'), { statusCode: 400 });
+  t.same(describeError(uncoded).body.message, 'the request could not be read (client error)');
+  t.same(describeError(new TypeError('x is undefined')), { status: 500, body: { error: 'internal', message: 'internal server error' } });
+});

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +44,15 @@ t.test('start(): listens, prints the admin token only when it generates it, stop
   await second.stop();
 });
 
+t.test('the package entry exports the app, the configuration and the process', async (t) => {
+  const pkg = await import('@kodeviser/server');
+  for (const name of ['build', 'loadConfig', 'start', 'main', 'openStore', 'createLogger', 'StartError', 'ServiceError', 'DuplicateSerialError', 'isServiceError']) {
+    t.type((pkg as Record<string, unknown>)[name], 'function', name);
+  }
+  t.equal(pkg.JSON_BODY_LIMIT, 16 * 1024);
+  t.match(pkg.USAGE, /^Usage: kodeviser-server/);
+});
+
 t.test('start(): refusals are StartErrors with one clear line', async (t) => {
   const dir = tempDir(t);
   await t.rejects(start({ env: { PORT: 'x', KODEVISER_DATA_DIR: dir }, logger: silent }), new StartError('PORT must be an integer from 0 to 65535, got "x"'));
@@ -51,6 +60,9 @@ t.test('start(): refusals are StartErrors with one clear line', async (t) => {
     start({ env: { DATABASE_URL: 'postgres://kodeviser@localhost/kodeviser', KODEVISER_DATA_DIR: dir }, logger: silent }),
     new StartError('DATABASE_URL: the PostgreSQL store is not available yet; use sqlite:<path> (the default)'),
   );
+  const notAFile = join(dir, 'admin-token-dir');
+  mkdirSync(join(notAFile), { recursive: true });
+  await t.rejects(start({ env: { KODEVISER_DATA_DIR: notAFile.replace(/admin-token-dir$/, ''), KODEVISER_MASTER_KEY_FILE: notAFile }, logger: silent }), { name: 'StartError', message: /EISDIR/ }, 'an unreadable secret file');
   await t.rejects(
     start({ env: { DATABASE_URL: `sqlite:${join(dir, 'no', 'such', 'dir', 'k.db')}`, KODEVISER_DATA_DIR: dir }, logger: silent }),
     { name: 'StartError', message: /^cannot open the database at .*k\.db: / },

@@ -9,8 +9,6 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { HttpError } from './errors.js';
 
-export type Role = 'admin' | 'service';
-
 function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
@@ -20,14 +18,11 @@ export interface BearerAuth {
   requireAdmin(request: FastifyRequest): Promise<void>;
   /** preHandler hook: admin or service token */
   requireAdminOrService(request: FastifyRequest): Promise<void>;
-  /** who the request authenticated as (for the audit actor), after one of the hooks passed */
-  roleOf(request: FastifyRequest): Role | null;
 }
 
 export function bearerAuth(adminToken: string, serviceToken: string | null): BearerAuth {
   const admin = digest(adminToken);
   const service = serviceToken === null ? null : digest(serviceToken);
-  const roles = new WeakMap<FastifyRequest, Role>();
 
   const presented = (request: FastifyRequest): Buffer | null => {
     const header = request.headers.authorization;
@@ -43,7 +38,6 @@ export function bearerAuth(adminToken: string, serviceToken: string | null): Bea
     async requireAdmin(request) {
       const got = presented(request);
       if (got === null || !timingSafeEqual(got, admin)) throw refuse();
-      roles.set(request, 'admin');
     },
     async requireAdminOrService(request) {
       const got = presented(request);
@@ -52,8 +46,6 @@ export function bearerAuth(adminToken: string, serviceToken: string | null): Bea
       const isAdmin = timingSafeEqual(got, admin);
       const isService = service !== null && timingSafeEqual(got, service);
       if (!isAdmin && !isService) throw refuse();
-      roles.set(request, isAdmin ? 'admin' : 'service');
     },
-    roleOf: (request) => roles.get(request) ?? null,
   };
 }

@@ -74,7 +74,8 @@ const SERVICE_CODES: Readonly<Record<string, { status: number; error: string }>>
   ERR_STORE_CLOSED: { status: 503, error: 'unavailable' },
 };
 
-function describe(err: FastifyError | Error): { status: number; body: ErrorBody; headers?: Readonly<Record<string, string>> } {
+/** The status, body and headers an error is sent with. */
+export function describeError(err: FastifyError | Error): { status: number; body: ErrorBody; headers?: Readonly<Record<string, string>> } {
   if (err instanceof HttpError) {
     return { status: err.statusCode, body: { error: err.error, message: err.message }, headers: err.headers };
   }
@@ -93,10 +94,6 @@ function describe(err: FastifyError | Error): { status: number; body: ErrorBody;
   }
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
   if (known) return { status: known.status, body: { error: known.error, message: known.message ?? fe.message } };
-  if (fe.statusCode === 429) {
-    // @fastify/rate-limit: it has set Retry-After already.
-    return { status: 429, body: { error: 'rate-limited', message: fe.message } };
-  }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     // Other client errors fastify raises (e.g. a parser's): the message is fastify's, not ours;
     // keep it short and generic rather than echo anything the client sent.
@@ -107,7 +104,7 @@ function describe(err: FastifyError | Error): { status: number; body: ErrorBody;
 
 /** Sends `err` as `{error, message}`; the error handler and fastify's frameworkErrors both use it. */
 export function sendError(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const { status, body, headers } = describe(err);
+  const { status, body, headers } = describeError(err);
   if (status >= 500) {
     // The stack is for the log only. Nothing of the request body is in it.
     const fe = err as FastifyError;
