@@ -59,7 +59,7 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX one_active_token_per_user ON assignments (user_id) WHERE active = 1;
 
       CREATE TABLE audit (
-        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        id            INTEGER PRIMARY KEY, -- no AUTOINCREMENT needed: rows are never deleted, so ids only grow
         at            INTEGER NOT NULL,
         type          TEXT    NOT NULL,
         serial        TEXT,
