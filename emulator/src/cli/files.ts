@@ -15,8 +15,7 @@ function reason(e: unknown): string {
   if (err.code === 'ENOENT') return 'no such file or directory';
   if (err.code === 'EACCES' || err.code === 'EPERM') return 'permission denied';
   if (err.code === 'EISDIR') return 'is a directory';
-  if (err.code === 'ENOTDIR') return 'not a directory';
-  return err.code ?? (e instanceof Error ? e.message : String(e));
+  return err.code ?? String(e);
 }
 
 export function readText(path: string): string {

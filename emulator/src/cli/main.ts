@@ -7,9 +7,11 @@
  * line is wrong) or 1 (it failed while running); a stack trace is never shown. Secrets (keys,
  * codes of other presses) are never written to stderr.
  */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { isKodeviserError } from '@kodeviser/shared';
 import { CliError, EXIT_RUNTIME, EXIT_USAGE } from './errors.js';
-import type { CliIo } from './io.js';
+import { processIo, type CliIo } from './io.js';
 
 type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
 
@@ -52,6 +54,11 @@ function describe(e: unknown): [string, number] {
   // The core checks every argument and names it; reaching here means a flag's value got past
   // the CLI's own checks, which is still the user's input.
   if (isKodeviserError(e)) return [e.message, EXIT_USAGE];
-  if (e instanceof Error) return [e.message, EXIT_RUNTIME];
-  return [String(e), EXIT_RUNTIME];
+  return [e instanceof Error ? e.message : String(e), EXIT_RUNTIME];
+}
+
+// Run as a program (`node emulator/dist/cli/main.js …`, `npm run kodeviser -- …`, or on the
+// sources with tsx); the installed bin imports main() instead.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2), processIo());
 }

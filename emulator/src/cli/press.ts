@@ -2,11 +2,13 @@
  * `kodeviser press` and `kodeviser hold`: one use of the button at a true time, then the device
  * file is written back (counter, battery, clocks), atomically. The true time is --at, or the
  * device's last true time plus --advance, or the host clock; the device's RTC reads that plus
- * its own drift since manufacture, which is what the firmware computes a TOTP step from.
+ * its own drift since manufacture, which is what the firmware computes a TOTP step from. A true
+ * time before the file's moves the device's whole history back (device.ts, shiftHistory), so
+ * a token made today can be pressed at RFC 6238's 2009 test time; stderr notes when it happens.
  */
 import type { Machine } from '../machine.js';
 import { helpText, parseCommand, parseDurationUs, parseIsoTimeMs, parseNumberArg, type CommandSpec } from './args.js';
-import { loadDevice, moveTo, saveDevice } from './device.js';
+import { loadDeviceAt, loadDeviceFile, saveDevice } from './device.js';
 import { usageError } from './errors.js';
 import type { CliIo } from './io.js';
 
@@ -73,10 +75,10 @@ async function use<O extends typeof timeOptions>(
   }
 
   const path = io.path(file);
-  const machine = loadDevice(path);
-  const target = atMs !== undefined ? atMs * 1000 : advanceUs !== undefined ? machine.now() + advanceUs : io.nowMs() * 1000;
-  moveTo(machine, target, v.at !== undefined ? '--at' : v.advance !== undefined ? '--advance' : 'the host clock');
+  const target = atMs !== undefined ? atMs * 1000 : advanceUs !== undefined ? loadDeviceFile(path).trueTimeUs + advanceUs : io.nowMs() * 1000;
+  const machine = loadDeviceAt(path, target, io.stderr);
   if (temp !== undefined) machine.setTemperature(temp);
+  const pressedAt = machine.deviceTime(); // the RTC reading the code is computed from
   act(machine, holdUs);
   saveDevice(path, machine);
 
@@ -88,7 +90,7 @@ async function use<O extends typeof timeOptions>(
       code: s.lastCode,
       movingFactor: s.movingFactor,
       batteryPercent: s.batteryPercent,
-      deviceTime: new Date(Math.floor(machine.deviceTime() / 1000)).toISOString(),
+      deviceTime: new Date(Math.floor(pressedAt / 1000)).toISOString(),
       ...(v.lcd === true ? { art: machine.lcdArt() } : {}),
     })}\n`);
   } else {
