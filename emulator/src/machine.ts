@@ -6,11 +6,13 @@
  * RTC's reading, and the firmware's effects into HAL calls — plus the controls a test or the CLI
  * uses (docs/contracts.md): press the button, let time pass, change the temperature, cut power.
  *
- * The wiring lives here rather than in a firmware-side runtime object so that every pending
- * callback is one of a few named kinds (a firmware timer, the RTC tick, a button edge, an NVM
- * write) that a snapshot can write down as data and a restore can schedule again, in the same
- * order, with no closures to copy. Firmware states are immutable values (step returns a new
- * one), so a snapshot keeps a reference to one.
+ * The wiring does what the firmware's own createRuntime (firmware/src/runtime.ts) does — one
+ * event at a time, each stamped `at = rtc.now()`, callbacks of a life before a power loss
+ * dropped — but lives here so that every pending callback is one of a few named kinds (a
+ * firmware timer, the RTC tick, a button edge, an NVM write) that a snapshot can write down as
+ * data and a restore can schedule again in the same order; createRuntime keeps its state and
+ * callbacks in closures, which a snapshot cannot copy. Firmware states are immutable values
+ * (step returns a new, frozen one), so a snapshot keeps a reference to one.
  */
 import { randomBytes } from 'node:crypto';
 import { KodeviserError, isProfileName, makeSerial, parseSerial, type ProfileName } from '@kodeviser/shared';
