@@ -24,8 +24,9 @@ import {
   decodeCounter, decodePersonalisation, decodeUsage, encodeCounter, encodePersonalisation, encodeUsage,
   type PersonalisationRecord, readRecord, type RecordKind, recordWrite, slotBytes, type SlotCursor,
 } from './nvm.js';
-import type {
-  DeviceMicros, FirmwareConfig, FirmwareEffect, FirmwareEvent, FirmwareStateView, Screen, TimerName,
+import {
+  type DeviceMicros, type FirmwareConfig, type FirmwareEffect, type FirmwareEvent, type FirmwareStateView, type Screen,
+  TIMER_NAMES, type TimerName,
 } from './types.js';
 
 /** MCU cycles to take an interrupt, handle one event and go back to sleep (MSP430 class: a few hundred). */
@@ -99,7 +100,6 @@ export interface StepResult {
 
 type Draft = { -readonly [K in keyof FirmwareState]: FirmwareState[K] };
 
-const TIMERS: readonly TimerName[] = ['debounce', 'long-press', 'compute-done', 'display-off', 'menu-timeout'];
 const RELEASED: ButtonState = Object.freeze({ raw: false, rawAt: 0, down: false, long: false });
 
 // ---- boot ----------------------------------------------------------------------------------
@@ -205,7 +205,6 @@ class Stepper {
     this.s.spentNc += (cycles / this.s.config.cpuHz) * this.s.config.activeCurrentNa;
   }
   lcd(segments: readonly number[]): void {
-    if (segments.length === this.s.lcd.length && segments.every((b, i) => b === this.s.lcd[i])) return;
     this.s.lcd = Object.freeze([...segments]);
     this.fx.push({ type: 'lcd', segments: this.s.lcd });
   }
@@ -248,7 +247,7 @@ class Stepper {
       case 'counter':
         return encodeCounter(job.next as number);
       case 'usage':
-        return encodeUsage({ spentNc: s.spentNc, accountedAt: s.accountedAt ?? this.at, codesShown: s.codesShown });
+        return encodeUsage({ spentNc: s.spentNc, accountedAt: s.accountedAt as number, codesShown: s.codesShown });
     }
   }
   nvmDone(address: number, ok: boolean): void {
@@ -423,7 +422,7 @@ class Stepper {
     s.nvmInFlight = null;
     s.nvmQueue = Object.freeze([]);
     s.factory = null;
-    for (const t of TIMERS) this.cancel(t);
+    for (const t of TIMER_NAMES) this.cancel(t);
     // written even if RAM thinks it is blank: after a reset the glass is not known
     s.lcd = BLANK;
     this.fx.push({ type: 'lcd', segments: BLANK });

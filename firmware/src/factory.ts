@@ -5,7 +5,7 @@
  * never an exception. The key-length rules are the OTP core's own (createOtp), plus the
  * personalisation record's room for 64 key bytes (nvm.ts).
  */
-import { createOtp, isKodeviserError, isProfileName, isValidSerial, type Otp } from '@kodeviser/shared';
+import { createOtp, isProfileName, isValidSerial, type Otp } from '@kodeviser/shared';
 import { MAX_KEY_BYTES } from './nvm.js';
 import type { Personalisation } from './types.js';
 
@@ -31,8 +31,7 @@ export function checkPersonalisation(data: unknown): Checked {
   try {
     return { ok: true, otp: createOtp({ profile: p.profile, key: p.key, digits: p.digits, step: p.step }) };
   } catch (e) {
-    // the only check left to createOtp is the key length for the profile's primitive
-    if (isKodeviserError(e)) return { ok: false, reason: `key: ${e.message.replace(/^key:?\s*/, '')}` };
-    throw e;
+    // the only check left to createOtp (coded errors only) is the key length for the primitive
+    return { ok: false, reason: `key: ${(e as Error).message.replace(/^key:?\s*/, '')}` };
   }
 }

@@ -4,6 +4,7 @@
  * Behaviour: docs/token.md. Contract: docs/contracts.md.
  */
 export type * from './types.js';
+export { TIMER_NAMES } from './types.js';
 export type * from './hal.js';
 export { DEFAULT_CONFIG, NC_PER_MAH, YEAR_US } from './config.js';
 export { batteryPercent, HANDLER_CYCLES, init, inspect, RECORD_CYCLES_PER_BYTE, step } from './core.js';

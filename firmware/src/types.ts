@@ -17,6 +17,9 @@ export type TimerName =
   | 'display-off'   // the code (or the menu item) has been up long enough
   | 'menu-timeout';
 
+/** Every timer, e.g. to cancel them all at a reset. */
+export const TIMER_NAMES: readonly TimerName[] = Object.freeze(['debounce', 'long-press', 'compute-done', 'display-off', 'menu-timeout']);
+
 /** What the factory programmer sends before the token is sealed. */
 export interface Personalisation {
   profile: ProfileName;

@@ -4,9 +4,10 @@ import t from 'tap';
 import fc from 'fast-check';
 import { PROFILES } from '@kodeviser/shared';
 import {
-  crc32, decodeCounter, decodePersonalisation, decodeUsage, encodeCounter, encodePersonalisation, encodeUsage,
+  crc32, DEFAULT_CONFIG, init, inspect, decodeCounter, decodePersonalisation, decodeUsage, encodeCounter, encodePersonalisation, encodeUsage,
   NVM_LAYOUT, NVM_SIZE, readRecord, RECORD_KINDS, recordWrite, slotBytes, type RecordKind,
 } from '@kodeviser/firmware';
+import { sealedToken } from './driver.js';
 
 const erased = () => new Uint8Array(NVM_SIZE).fill(0xff);
 const apply = (image: Uint8Array, w: { address: number; data: Uint8Array }, bytes = w.data.length) => {
@@ -96,4 +97,34 @@ t.test('a write cut after any k bytes leaves the older copy or the new one, neve
     return r !== null && r.cursor.seq === expected && r.payload.every((b, i) => b === payloadOf(kind, expected)[i]);
   }), { numRuns: 400 });
   t.pass('400 cuts');
+});
+
+t.test('boot: a valid record this firmware cannot use is no personalisation', async (t) => {
+  const image = erased();
+  const p = { profile: 'hotp-sha1' as const, digits: 9, step: 30, sealed: true, key: new Uint8Array(20).fill(7), serial: '1234567897' };
+  image.set(recordWrite('personalisation', encodePersonalisation(p), null).data, NVM_LAYOUT.personalisation.slots[0]);
+  t.ok(readRecord(image, 'personalisation'), 'the slot itself is valid');
+  const v = inspect(init(DEFAULT_CONFIG, image));
+  t.same([v.sealed, v.profile], [false, null], '9 digits: treated as blank, so the token shows FActory');
+});
+
+t.test('the NVM queue: one write at a time, one usage write waiting at most, stray completions ignored', async (t) => {
+  const d = sealedToken();
+  d.send({ type: 'rtc-tick' });
+  const first = d.write!;
+  t.ok(d.view().nvmBusy);
+  d.send({ type: 'rtc-tick' });
+  d.send({ type: 'rtc-tick' });
+  t.equal(d.state.nvmQueue.length, 1, 'two more ticks: one usage write waiting');
+  const before = d.state;
+  d.send({ type: 'nvm-done', address: first.address + 1, ok: true });
+  t.equal(d.state.nvmInFlight, before.nvmInFlight, 'a completion for another address changes nothing');
+  t.equal(d.state.cursors, before.cursors);
+  d.advance(10_000);
+  t.equal(d.state.nvmQueue.length, 0);
+  t.notOk(d.view().nvmBusy);
+  d.send({ type: 'nvm-done', address: first.address, ok: true });
+  t.notOk(d.view().nvmBusy, 'a completion with nothing in flight changes nothing');
+  t.equal(decodeUsage(readRecord(d.nvm, 'usage')!.payload).accountedAt, d.state.accountedAt! - 10_000 + 2_000,
+    'the waiting write took its payload when issued, after the first completed');
 });
