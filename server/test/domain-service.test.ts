@@ -146,10 +146,16 @@ t.test('admin lock, unlock, revoke', async (t) => {
   t.match(await service.lock(tok.serial, 'admin', CTX), { status: 'locked' });
   t.same(await v(0), { result: 'reject', reason: 'locked', serial: tok.serial });
   t.match(await service.lock(tok.serial, 'admin', CTX), { status: 'locked' }, 'locking twice is harmless');
+  await service.unlock(tok.serial, 'admin', CTX);
+  t.equal((await service.activate({ userId: 'gus', serial: tok.serial, otp: tok.otp.generate(0), password: 'pw' }, CTX)).result, 'accept');
+  await service.lock(tok.serial, 'admin', CTX);
+  t.same(await service.authenticate({ userId: 'gus', otp: tok.otp.generate(1), password: 'pw' }, CTX), { result: 'reject', reason: 'locked', serial: tok.serial }, 'a locked token does not log in');
+  t.same(await service.activate({ userId: 'gus', serial: tok.serial, otp: tok.otp.generate(1), password: 'pw' }, CTX), { result: 'reject', reason: 'locked', serial: tok.serial }, 'nor activates');
   t.match(await service.unlock(tok.serial, 'admin', CTX), { status: 'enabled' });
-  t.same((await v(0)).result, 'accept');
+  t.same((await v(1)).result, 'accept');
   t.match(await service.revoke(tok.serial, 'admin', CTX), { status: 'revoked' });
-  t.same(await v(1), { result: 'reject', reason: 'revoked', serial: tok.serial });
+  t.same(await v(2), { result: 'reject', reason: 'revoked', serial: tok.serial });
+  t.match(await service.getToken(tok.serial), { userId: null }, 'revoking ends the binding');
   await t.rejects(service.unlock(tok.serial, 'admin', CTX), { code: 'ERR_TOKEN_STATE', serial: tok.serial });
   await t.rejects(service.revoke(tok.serial, 'admin', CTX), { code: 'ERR_TOKEN_STATE' });
   await t.rejects(service.lock(newSerial(), 'admin', CTX), { code: 'ERR_UNKNOWN_TOKEN' });
@@ -159,6 +165,8 @@ t.test('admin lock, unlock, revoke', async (t) => {
   const events = (await service.audit({ serial: tok.serial })).map((e) => [e.type, e.actor]);
   t.same(events.filter(([type]) => ['lock', 'unlock', 'revoke'].includes(type as string)), [
     ['revoke', 'admin'],
+    ['unlock', 'admin'],
+    ['lock', 'admin'],
     ['unlock', 'admin'],
     ['lock', 'admin'],
     ['lock', 'admin'],
