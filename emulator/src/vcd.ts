@@ -73,6 +73,15 @@ export class VcdWriter {
     this.body.push(text);
   }
 
+  /** Marks the end of the recording at `time`, so a viewer shows the quiet stretch after the last change. */
+  end(time: number): void {
+    const t = Math.round(time);
+    if (t > this.time) {
+      this.body.push(`#${t}`);
+      this.time = t;
+    }
+  }
+
   private encode(name: string, value: VcdValue): string {
     const entry = this.ids.get(name);
     if (entry === undefined) throw new Error(`vcd: unknown variable ${name}`);
@@ -158,6 +167,11 @@ export class VcdRecorder {
     } else if (r.what === 'nvm' && typeof d.busy === 'boolean') {
       this.writer.set(t, 'nvm_busy', d.busy);
     }
+  }
+
+  /** The recording ends at true time `trueUs`. */
+  end(trueUs: number): void {
+    this.writer.end(trueUs - this.startUs);
   }
 
   toString(): string {

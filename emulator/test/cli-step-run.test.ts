@@ -86,6 +86,7 @@ t.test('step --vcd: the dump agrees with the trace, signal by signal', async (t)
   t.equal(vcd.timescale?.trim(), '1us');
   const start = Number(/\((\d+) us since the epoch\)/.exec(text)?.[1]);
   t.ok(start > 0, 'the comment gives time 0 in true µs');
+  t.ok(Number(vcd.endtime) >= 40_000_000, 'the dump lasts the whole session (press, then 40 s)');
 
   // the stepper's trace lines: "<true ISO µs> hw     lcd {...}"
   const hw = r.stdout.split('\n')

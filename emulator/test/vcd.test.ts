@@ -50,8 +50,11 @@ t.test('trace records become value changes an independent reader agrees with', a
     hw(30_024_000, 'out-of-spec', { outOfSpec: true }), // not a VCD signal
   ];
   for (const r of records) rec.record(r);
+  rec.end(START + 30_024_000); // no later than the last change: no extra timestamp
+  t.equal((await readVcd(rec.toString())).endtime, '30024000');
+  rec.end(START + 40_000_000);
   const vcd = await readVcd(rec.toString());
-  t.equal(vcd.endtime, '30024000');
+  t.equal(vcd.endtime, '40000000', 'the recording ends when the session did');
   t.equal(valueAt(vcd, 'button', 0), '1');
   t.equal(valueAt(vcd, 'button', 1_500), '0', 'the bounce is in the dump');
   t.equal(valueAt(vcd, 'button', 2_000), '1');

@@ -15,5 +15,10 @@ export function startVcd(machine: Machine, outPath: string): { finish(): void } 
     nvmBusy: s.nvmBusy,
   });
   machine.onTrace((r) => recorder.record(r));
-  return { finish: () => writeFileAtomic(outPath, recorder.toString()) };
+  return {
+    finish: () => {
+      recorder.end(machine.now());
+      writeFileAtomic(outPath, recorder.toString());
+    },
+  };
 }
