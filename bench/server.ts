@@ -1,0 +1,339 @@
+/**
+ * Validation server figures (a script, not a test: wall-clock numbers vary with the machine and
+ * with whatever else shares its two cores). Everything runs as separate processes, as in
+ * production: the real compiled server (`node server/dist/main.js`, SQLite file, group commit,
+ * durable commits) or a baseline, and autocannon as a SECOND process (this file again, in its
+ * `--role=load` mode) so that the load generator does not share the server's event loop.
+ *
+ *   - baseline: a Fastify hello-POST with the same body schema as /v1/validate (no auth, no store);
+ *   - POST /v1/validate with 10 k, 100 k and 1 M tokens in the database (seeded directly through
+ *     the store in 10 k-row transactions), every request a fresh, valid hotp code of a token
+ *     picked at random: the accept path, a compare-and-set write per request;
+ *   - POST /v1/authenticate for activated users, whose cost is the password hash (scrypt), shown
+ *     alongside.
+ * Targets: validate ≥ 40 % of the baseline's req/s, p99 < 20 ms at 50 connections, and req/s at
+ * 1 M tokens within 20 % of that at 10 k.
+ *
+ * Run: npx tsx --conditions=kodeviser-src bench/server.ts [--sizes=10k,100k,1M] [--duration=10]
+ *      [--connections=50] [--users=64]          (or npm run bench -- server)
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, createHmac, randomBytes, scrypt } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import { makeSerial } from '@kodeviser/shared';
+import { DEFAULT_SCRYPT_PARAMS } from '../server/src/security/password.js';
+import { createSeedVault } from '../server/src/security/seed-vault.js';
+import { openSqliteStore } from '../server/src/store/sqlite.js';
+import type { NewTokenRecord } from '../server/src/store/types.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SELF = fileURLToPath(import.meta.url);
+const MASTER_KEY_HEX = '5e'.repeat(32);
+const SERVICE_TOKEN = 'bench-service-token-0123456789';
+const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+const PASSWORD = 'bench password 1234';
+/** Serial bodies: validate tokens from 100 000 000, users' tokens from 900 000 000. */
+const VALIDATE_BASE = 100_000_000;
+const USER_BASE = 900_000_000;
+
+// ---------------------------------------------------------------------------------------------
+// The tokens, as both sides derive them: serial and key from the index alone, so the load
+// process can compute codes without being handed a million keys.
+
+function serialOf(base: number, i: number): string {
+  return makeSerial(String(base + i));
+}
+function keyOf(base: number, i: number): Buffer {
+  return createHash('sha1').update(`kodeviser-bench:${base + i}`).digest();
+}
+/** RFC 4226 HOTP-SHA1, 6 digits, with node:crypto: the load side's own implementation. */
+function hotp(key: Buffer, counter: number): string {
+  const c = Buffer.alloc(8);
+  c.writeUInt32BE(Math.floor(counter / 2 ** 32), 0);
+  c.writeUInt32BE(counter >>> 0, 4);
+  const mac = createHmac('sha1', key).update(c).digest();
+  const o = mac[19]! & 0x0f;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+async function seed(dbPath: string, base: number, count: number): Promise<number> {
+  const t0 = performance.now();
+  const store = openSqliteStore(dbPath);
+  const vault = createSeedVault({ masterKey: Buffer.from(MASTER_KEY_HEX, 'hex') });
+  const BATCH = 10_000;
+  for (let from = 0; from < count; from += BATCH) {
+    const batch: NewTokenRecord[] = [];
+    for (let i = from; i < Math.min(count, from + BATCH); i++) {
+      const serial = serialOf(base, i);
+      batch.push({ serial, profile: 'hotp-sha1', digits: 6, step: 30, t0: 0, seed: vault.seal(serial, keyOf(base, i)), lastMovingFactor: -1, drift: 0 });
+    }
+    await store.insertTokens(batch, { at: Date.now(), ip: null, actor: 'bench' });
+  }
+  await store.close();
+  return (performance.now() - t0) / 1000;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes.
+
+interface Target {
+  url: string;
+  child: ChildProcess;
+}
+
+function waitForUrl(child: ChildProcess, pattern: RegExp, what: string): Promise<string> {
+  return new Promise((resolveUrl, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = pattern.exec(out);
+      if (m?.[1]) resolveUrl(m[1]);
+    });
+    child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+    child.on('exit', (code) => reject(new Error(`${what} exited (${code}) before listening: ${out}${err}`)));
+  });
+}
+
+async function startServer(dbPath: string, dataDir: string): Promise<Target> {
+  const child = spawn(process.execPath, [join(ROOT, 'server', 'dist', 'main.js'), '--port', '0'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '',
+      KODEVISER_DATA_DIR: dataDir,
+      DATABASE_URL: `sqlite:${dbPath}`,
+      KODEVISER_MASTER_KEY: MASTER_KEY_HEX,
+      KODEVISER_ADMIN_TOKEN: ADMIN_TOKEN,
+      KODEVISER_SERVICE_TOKEN: SERVICE_TOKEN,
+      KODEVISER_RATE_LIMIT_IP: '0',
+      KODEVISER_RATE_LIMIT_USER: '0',
+      LOG_LEVEL: 'warn',
+    },
+  });
+  return { url: await waitForUrl(child, /listening on (http:\/\/\S+)/, 'server'), child };
+}
+
+async function startBaseline(): Promise<Target> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=kodeviser-src', SELF, '--role=baseline'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { url: await waitForUrl(child, /baseline listening on (http:\/\/\S+)/, 'baseline'), child };
+}
+
+async function stop(target: Target): Promise<void> {
+  const exited = new Promise<void>((r) => target.child.once('exit', () => r()));
+  target.child.kill('SIGTERM');
+  await exited;
+}
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  statusCodes: Record<string, number>;
+  /** the verdicts in the response bodies: validate answers 200 for accept and reject alike */
+  results: Record<string, number>;
+}
+
+interface LoadSpec {
+  url: string;
+  mode: 'validate' | 'authenticate';
+  tokens: number;
+  connections: number;
+  /** seconds of load before the measured run, in the same process (so codes stay fresh) */
+  warmup: number;
+  duration: number;
+}
+
+/** autocannon in its own process (this file, --role=load); its result comes back as JSON. */
+function load(spec: LoadSpec): Promise<LoadResult> {
+  return new Promise((resolveLoad, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=kodeviser-src', SELF, '--role=load', `--spec=${JSON.stringify(spec)}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`load process exited ${code}: ${out}`));
+      resolveLoad(JSON.parse(out.trim().split('\n').at(-1)!) as LoadResult);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The two child roles.
+
+async function runBaseline(): Promise<void> {
+  const app = Fastify({ logger: false });
+  app.post('/v1/validate', {
+    schema: {
+      body: {
+        type: 'object', required: ['serial', 'otp'], additionalProperties: false,
+        properties: { serial: { type: 'string', pattern: '^([0-9]{10}|[0-9]{2}-[0-9]{7}-[0-9])$' }, otp: { type: 'string', pattern: '^[0-9]{6,8}$' } },
+      },
+      response: { 200: { type: 'object', properties: { result: { type: 'string' }, serial: { type: 'string' }, movingFactor: { type: ['integer', 'null'] } } } },
+    },
+  }, async (request) => ({ result: 'accept', serial: (request.body as { serial: string }).serial, movingFactor: 0 }));
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  process.stdout.write(`baseline listening on ${url}\n`);
+  process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
+}
+
+async function runLoad(spec: LoadSpec): Promise<void> {
+  // Per token, the next counter to press: a fresh code every request, as real users send.
+  const next = new Map<number, number>();
+  const keys = new Map<number, Buffer>();
+  const base = spec.mode === 'validate' ? VALIDATE_BASE : USER_BASE;
+  const body = (): string => {
+    const i = Math.floor(Math.random() * spec.tokens);
+    const counter = next.get(i) ?? (spec.mode === 'authenticate' ? 1 : 0); // users pressed once to activate
+    next.set(i, counter + 1);
+    let key = keys.get(i);
+    if (!key) keys.set(i, (key = keyOf(base, i)));
+    const otp = hotp(key, counter);
+    return JSON.stringify(spec.mode === 'validate' ? { serial: serialOf(base, i), otp } : { userId: `user-${i}`, otp, password: PASSWORD });
+  };
+  let results: Record<string, number> = {};
+  const run = (duration: number) => autocannon({
+    url: `${spec.url}/v1/${spec.mode}`,
+    method: 'POST',
+    connections: spec.connections,
+    duration,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${SERVICE_TOKEN}` },
+    requests: [{
+      setupRequest: (req) => ({ ...req, body: body() }),
+      onResponse: (_status, responseBody) => {
+        const verdict = /"result":"([a-z-]+)"/.exec(responseBody)?.[1] ?? 'error';
+        results[verdict] = (results[verdict] ?? 0) + 1;
+      },
+    }],
+  });
+  if (spec.warmup > 0) await run(spec.warmup);
+  results = {};
+  const result = await run(spec.duration);
+  const statusCodes: Record<string, number> = {};
+  for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = (stat as { count: number }).count;
+  const out: LoadResult = {
+    rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99,
+    requests: result.requests.total, non2xx: result.non2xx, errors: result.errors, statusCodes, results,
+  };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function parseSize(text: string): number {
+  const m = /^([0-9.]+)\s*([kKmM]?)$/.exec(text.trim());
+  if (!m) throw new Error(`bench server: --sizes takes counts like 10k,100k,1M; got "${text}"`);
+  return Math.round(Number(m[1]) * (m[2]?.toLowerCase() === 'k' ? 1e3 : m[2]?.toLowerCase() === 'm' ? 1e6 : 1));
+}
+
+function flag(args: readonly string[], name: string, fallback: string): string {
+  const hit = args.find((a) => a.startsWith(`--${name}=`));
+  return hit === undefined ? fallback : hit.slice(name.length + 3);
+}
+
+const fmt = (x: number, d = 1) => x.toFixed(d);
+
+async function scryptMs(): Promise<number> {
+  const { N, r, p } = DEFAULT_SCRYPT_PARAMS;
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    await new Promise<void>((ok, fail) => scrypt(PASSWORD, randomBytes(16), 32, { N, r, p, maxmem: 256 * N * r }, (e) => (e ? fail(e) : ok())));
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[2]!;
+}
+
+export async function main(args: string[] = []): Promise<void> {
+  const sizes = flag(args, 'sizes', '10k,100k,1M').split(',').map(parseSize);
+  const duration = Number(flag(args, 'duration', '10'));
+  const connections = Number(flag(args, 'connections', '50'));
+  const users = Number(flag(args, 'users', '64'));
+  const warmup = Math.min(3, duration);
+
+  const built = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'server'], { cwd: ROOT, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`tsc -b server failed: ${built.stdout}${built.stderr}`);
+  const dir = mkdtempSync(join(tmpdir(), 'kodeviser-bench-server-'));
+  console.log(`machine: ${availableParallelism()} CPUs, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (shared machine: figures are noisy)`);
+  console.log(`autocannon: ${connections} connections, ${warmup} s warm-up then ${duration} s measured, in its own process\n`);
+  const rows: Array<{ name: string; r: LoadResult }> = [];
+  try {
+    const baseline = await startBaseline();
+    const base = await load({ url: baseline.url, mode: 'validate', tokens: 1000, connections, warmup, duration });
+    await stop(baseline);
+    rows.push({ name: 'baseline: Fastify hello-POST, same body schema', r: base });
+
+    for (const size of sizes) {
+      const db = join(dir, `validate-${size}.db`);
+      const seconds = await seed(db, VALIDATE_BASE, size);
+      console.log(`seeded ${size.toLocaleString('en')} tokens in ${fmt(seconds)} s (${fmt(size / seconds / 1000, 0)} k tokens/s, sealed AES-256-GCM, 10 k per transaction)`);
+      const server = await startServer(db, dir);
+      const r = await load({ url: server.url, mode: 'validate', tokens: size, connections, warmup, duration });
+      await stop(server);
+      rows.push({ name: `POST /v1/validate, ${size.toLocaleString('en')} tokens`, r });
+      rmSync(db, { force: true });
+      rmSync(`${db}-wal`, { force: true });
+      rmSync(`${db}-shm`, { force: true });
+    }
+
+    // authenticate: activated users; the password hash dominates.
+    const db = join(dir, 'users.db');
+    await seed(db, USER_BASE, users);
+    const server = await startServer(db, dir);
+    for (let i = 0; i < users; i += 8) {
+      await Promise.all(Array.from({ length: Math.min(8, users - i) }, async (_, k) => {
+        const u = i + k;
+        const res = await fetch(`${server.url}/v1/activate`, {
+          method: 'POST', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ userId: `user-${u}`, serial: serialOf(USER_BASE, u), otp: hotp(keyOf(USER_BASE, u), 0), password: PASSWORD }),
+        });
+        if (res.status !== 200) throw new Error(`activating user-${u}: ${res.status} ${await res.text()}`);
+      }));
+    }
+    const auth = await load({ url: server.url, mode: 'authenticate', tokens: users, connections, warmup: 0, duration });
+    await stop(server);
+    rows.push({ name: `POST /v1/authenticate, ${users} users`, r: auth });
+    const hashMs = await scryptMs();
+
+    console.log('\n| run | req/s | p50 ms | p99 ms | vs baseline | requests | verdicts |');
+    console.log('|---|---:|---:|---:|---:|---:|---|');
+    for (const { name, r } of rows) {
+      const verdicts = Object.entries(r.results).map(([k, n]) => `${k} ${n}`).join(', ');
+      console.log(`| ${name} | ${fmt(r.rps, 0)} | ${r.p50} | ${r.p99} | ${fmt((100 * r.rps) / base.rps, 0)} % | ${r.requests} | ${verdicts} |`);
+    }
+    const { N, r, p } = DEFAULT_SCRYPT_PARAMS;
+    console.log(`\npassword hash: scrypt N=2^${Math.log2(N)}, r=${r}, p=${p} (${(128 * N * r) / 2 ** 20} MiB) = ${fmt(hashMs)} ms per hash here (median of 5), on the libuv pool of ${process.env.UV_THREADPOOL_SIZE ?? 4} threads`);
+
+    const validates = rows.filter((x) => x.name.startsWith('POST /v1/validate'));
+    const worstRatio = Math.min(...validates.map((v) => v.r.rps / base.rps));
+    const worstP99 = Math.max(...validates.map((v) => v.r.p99));
+    const first = validates[0]!.r.rps;
+    const last = validates.at(-1)!.r.rps;
+    const spread = Math.abs(last - first) / first;
+    console.log('\ntargets:');
+    console.log(`  validate ≥ 40 % of baseline req/s: worst ${fmt(100 * worstRatio, 0)} % — ${worstRatio >= 0.4 ? 'met' : 'NOT met'}`);
+    console.log(`  p99 < 20 ms at ${connections} connections: worst ${worstP99} ms — ${worstP99 < 20 ? 'met' : 'NOT met'}`);
+    console.log(`  within 20 % from smallest to largest database: ${fmt(100 * spread, 0)} % — ${spread <= 0.2 ? 'met' : 'NOT met'}`);
+    const notAccepted = validates.reduce((n, v) => n + v.r.requests - (v.r.results.accept ?? 0), 0);
+    if (notAccepted > 0) console.log(`  note: ${notAccepted} validate requests were not accepted (see the verdicts)`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const role = process.argv.find((a) => a.startsWith('--role='))?.slice(7);
+if (role === 'baseline') {
+  await runBaseline();
+} else if (role === 'load') {
+  await runLoad(JSON.parse(process.argv.find((a) => a.startsWith('--spec='))!.slice(7)) as LoadSpec);
+} else if (process.argv[1] !== undefined && resolve(process.argv[1]) === SELF) {
+  await main(process.argv.slice(2));
+}
