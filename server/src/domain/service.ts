@@ -103,8 +103,7 @@ function checkImport(r: TokenImport, i: number): Omit<NewTokenRecord, 'seed'> & 
     try {
       return fn();
     } catch (e) {
-      if (e instanceof KodeviserError) throw new KodeviserError(e.code, `${at}: ${e.message}`);
-      throw e;
+      throw e instanceof KodeviserError ? new KodeviserError(e.code, `${at}: ${e.message}`) : e;
     }
   };
   const serial = wrap(() => parseSerial(r.serial));

@@ -289,8 +289,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
               at: origin.at,
             });
           } catch (e) {
-            if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new DuplicateSerialError(t.serial);
-            throw e;
+            throw (e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? new DuplicateSerialError(t.serial) : e;
           }
           audit({ ...from(origin), type: 'import', serial: t.serial });
         }
