@@ -73,7 +73,7 @@ Environment (flags win over it):
   KODEVISER_ADMIN_TOKEN     admin bearer token (else <data dir>/${ADMIN_TOKEN_FILE}, generated and printed once)
   KODEVISER_SERVICE_TOKEN   optional bearer token for POST /v1/validate only
   KODEVISER_PSKC_KEY        16-byte PSKC pre-shared key, hex (a request may send X-PSKC-Key instead)
-  KODEVISER_RATE_LIMIT_IP   requests per minute per client IP (default 3000; 0 = off)
+  KODEVISER_RATE_LIMIT_IP   requests per minute per client IP, every route but /v1/validate (default 3000; 0 = off)
   KODEVISER_RATE_LIMIT_USER requests per minute per userId on activate/authenticate (default 30; 0 = off)
   LOG_LEVEL                 ${LOG_LEVELS.join(', ')} (default info)
 `;

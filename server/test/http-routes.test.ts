@@ -306,6 +306,13 @@ t.test('rate limits: per client IP on every route, per userId on activate/authen
   t.match(limited.json().message, /too many requests from this address; retry in \d+ s/);
   t.ok(Number(limited.headers['retry-after']) > 0, 'Retry-After');
   t.equal((await perIp.app.inject({ url: '/healthz', remoteAddress: '192.0.2.7' })).statusCode, 200, 'another address has its own budget');
+  const d = device();
+  const imported = await perIp.app.inject({ method: 'POST', url: '/v1/tokens', headers: admin, remoteAddress: '203.0.113.5', payload: { tokens: [{ serial: d.serial, profile: d.profile, keyHex: d.keyHex }] } });
+  t.equal(imported.statusCode, 201);
+  for (let i = 0; i < 5; i++) {
+    t.equal((await post(perIp.app, '/v1/validate', { serial: d.serial, otp: d.press() }, asService)).json().result, 'accept', `validate ${i + 1} from a limited address: not limited (a back end's route)`);
+  }
+  t.equal((await post(perIp.app, '/v1/authenticate', { userId: 'u', otp: '123456', password: 'some password' })).statusCode, 429, 'while the public routes are');
 
   const perUser = await testApp(t, { rateLimit: { perUser: 2 } });
   const body = (userId: string) => ({ userId, otp: '123456', password: 'some password' });

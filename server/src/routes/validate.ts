@@ -4,6 +4,10 @@
  * request itself succeeded; `result` is the verdict — and it tells a caller that a resync has
  * started ("resync-started": ask the user for the next code). The reject reason stays in the
  * audit log. A blocked token answers 429 with Retry-After, as for end users.
+ *
+ * The per-IP rate limit does not apply here: the callers are a few back ends, each sending the
+ * validations of all its users from one address, and each is authenticated by its bearer token;
+ * guessing is stopped per token by the service's block after three wrong codes.
  */
 import type { FastifyInstance } from 'fastify';
 import { parseSerial } from '@kodeviser/shared';
@@ -22,6 +26,7 @@ export interface ValidateRoutesOptions {
 export async function validateRoutes(app: FastifyInstance, { service, auth, metrics }: ValidateRoutesOptions): Promise<void> {
   app.post<{ Body: { serial: string; otp: string } }>('/v1/validate', {
     onRequest: auth.requireAdminOrService,
+    config: { rateLimit: false },
     schema: {
       tags: ['validation'],
       summary: 'Validate a code against a token (admin or service token)',
