@@ -52,6 +52,12 @@ t.test('an error: exit 1, one line, no stack trace, no temporary file', async (t
   t.same(readdirSync(dir), []);
 });
 
+t.test('the sources run as a program too (node --import tsx emulator/src/cli/main.ts)', async (t) => {
+  const r = spawnSync(process.execPath, ['--conditions=kodeviser-src', '--import', 'tsx', join(ROOT, 'emulator', 'src', 'cli', 'main.ts'), 'info', 'missing.json'], { cwd: ROOT, encoding: 'utf8' });
+  t.equal(r.status, 1);
+  t.match(r.stderr, /^kodeviser: cannot read .*missing\.json: no such file or directory\n$/);
+});
+
 const LINK = join(ROOT, 'node_modules', '.bin', 'kodeviser');
 t.test('npx kodeviser: the workspace bin is linked at the root', {
   skip: existsSync(LINK) ? false : 'node_modules/.bin/kodeviser is missing: npm ci links it (this tree was installed before the bin existed)',
