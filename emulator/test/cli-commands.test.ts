@@ -187,6 +187,8 @@ t.test('info: the label, both battery figures and the drift', async (t) => {
   t.match(r.stdout, /\nbattery {8}\d+ % by the firmware's counter, \d+\.\d\d % true charge\n/);
   t.match(r.stdout, /\ndevice time {4}\S+ \(\+0\.86\d s, \+10\.0\d+ ppm since manufacture\)\n/, '10 ppm of a day is 0.864 s');
   t.match(r.stdout, /\ncodes shown {4}1\n/);
+  const step = Math.floor((Date.UTC(2026, 0, 2) / 1000 + 0.864) / 30);
+  t.match(r.stdout, new RegExp(`\\nmoving factor  ${step} \\(the time step by the device's clock\\)\\n`));
   const j = JSON.parse((await cli(['info', d, '--json'])).stdout) as { driftPpm: number; batteryPercent: number; batteryTruePercent: number };
   t.ok(j.driftPpm > 9.9 && j.driftPpm < 10.2, `drift ${j.driftPpm} ppm`);
   t.ok(j.batteryPercent > 90 && j.batteryTruePercent > 90);

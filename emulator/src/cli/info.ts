@@ -38,13 +38,15 @@ export async function info(argv: readonly string[], io: CliIo): Promise<number> 
   const driftPpm = elapsedUs > 0 ? ((deviceUs - trueUs) / elapsedUs) * 1e6 : 0;
   const truePercent = (100 * s.batteryTrueCharge) / f.battery.capacityNc;
   const hotp = f.profile.startsWith('hotp');
+  // A totp token keeps no step in NVM: its moving factor is whatever its clock says now.
+  const movingFactor = hotp ? s.movingFactor : Math.floor(deviceUs / 1e6 / f.step);
 
   const facts = {
     serial: formatSerial(f.serial),
     profile: f.profile,
     digits: f.digits,
     step: f.step,
-    movingFactor: s.movingFactor,
+    movingFactor,
     batteryPercent: s.batteryPercent,
     batteryTruePercent: Math.round(truePercent * 100) / 100,
     lowBattery: s.lowBattery,
@@ -67,7 +69,7 @@ export async function info(argv: readonly string[], io: CliIo): Promise<number> 
   const rows: Array<[string, string]> = [
     ['serial', facts.serial],
     ['profile', `${f.profile}, ${f.digits} digits${hotp ? '' : `, ${f.step} s step`}`],
-    ['moving factor', s.movingFactor === null ? 'none yet' : `${s.movingFactor} (${hotp ? 'the counter of the next press' : 'the last time step shown'})`],
+    ['moving factor', `${movingFactor} (${hotp ? 'the counter of the next press' : "the time step by the device's clock"})`],
     ['battery', `${s.batteryPercent} % by the firmware's counter, ${truePercent.toFixed(2)} % true charge${s.lowBattery ? ' (low)' : ''}`],
     ['manufactured', f.manufacturedAt],
     ['true time', facts.trueTime],
