@@ -19,7 +19,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, createHmac, randomBytes, scrypt } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -153,15 +153,37 @@ interface LoadSpec {
   duration: number;
 }
 
+/**
+ * CPU seconds a process has used (Linux /proc; utime + stime in clock ticks of 1/100 s). Used to
+ * give CPU time per request next to req/s: on a machine shared with other work, wall-clock
+ * throughput moves with the neighbours' load, CPU per request much less.
+ */
+function cpuSecondsOf(pid: number | undefined): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 /** autocannon in its own process (this file, --role=load); its result comes back as JSON. */
-function load(spec: LoadSpec): Promise<LoadResult> {
+function load(spec: LoadSpec, server: Target): Promise<LoadResult & { cpuMsPerRequest: number | null }> {
   return new Promise((resolveLoad, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=kodeviser-src', SELF, '--role=load', `--spec=${JSON.stringify(spec)}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    let cpuAtStart: number | null = spec.warmup > 0 ? null : cpuSecondsOf(server.child.pid);
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (cpuAtStart === null && out.includes('measuring\n')) cpuAtStart = cpuSecondsOf(server.child.pid);
+    });
     child.on('exit', (code) => {
+      const cpuAtEnd = cpuSecondsOf(server.child.pid);
       if (code !== 0) return reject(new Error(`load process exited ${code}: ${out}`));
-      resolveLoad(JSON.parse(out.trim().split('\n').at(-1)!) as LoadResult);
+      const r = JSON.parse(out.trim().split('\n').at(-1)!) as LoadResult;
+      const cpuMsPerRequest = cpuAtStart === null || cpuAtEnd === null ? null : (1000 * (cpuAtEnd - cpuAtStart)) / r.requests;
+      resolveLoad({ ...r, cpuMsPerRequest });
     });
   });
 }
@@ -216,6 +238,7 @@ async function runLoad(spec: LoadSpec): Promise<void> {
   });
   if (spec.warmup > 0) await run(spec.warmup);
   results = {};
+  process.stdout.write('measuring\n');
   const result = await run(spec.duration);
   const statusCodes: Record<string, number> = {};
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = (stat as { count: number }).count;
@@ -264,10 +287,10 @@ export async function main(args: string[] = []): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'kodeviser-bench-server-'));
   console.log(`machine: ${availableParallelism()} CPUs, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (shared machine: figures are noisy)`);
   console.log(`autocannon: ${connections} connections, ${warmup} s warm-up then ${duration} s measured, in its own process\n`);
-  const rows: Array<{ name: string; r: LoadResult }> = [];
+  const rows: Array<{ name: string; r: LoadResult & { cpuMsPerRequest: number | null } }> = [];
   try {
     const baseline = await startBaseline();
-    const base = await load({ url: baseline.url, mode: 'validate', tokens: 1000, connections, warmup, duration });
+    const base = await load({ url: baseline.url, mode: 'validate', tokens: 1000, connections, warmup, duration }, baseline);
     await stop(baseline);
     rows.push({ name: 'baseline: Fastify hello-POST, same body schema', r: base });
 
@@ -276,7 +299,7 @@ export async function main(args: string[] = []): Promise<void> {
       const seconds = await seed(db, VALIDATE_BASE, size);
       console.log(`seeded ${size.toLocaleString('en')} tokens in ${fmt(seconds)} s (${fmt(size / seconds / 1000, 0)} k tokens/s, sealed AES-256-GCM, 10 k per transaction)`);
       const server = await startServer(db, dir);
-      const r = await load({ url: server.url, mode: 'validate', tokens: size, connections, warmup, duration });
+      const r = await load({ url: server.url, mode: 'validate', tokens: size, connections, warmup, duration }, server);
       await stop(server);
       rows.push({ name: `POST /v1/validate, ${size.toLocaleString('en')} tokens`, r });
       rmSync(db, { force: true });
@@ -298,17 +321,20 @@ export async function main(args: string[] = []): Promise<void> {
         if (res.status !== 200) throw new Error(`activating user-${u}: ${res.status} ${await res.text()}`);
       }));
     }
-    const auth = await load({ url: server.url, mode: 'authenticate', tokens: users, connections, warmup: 0, duration });
+    const auth = await load({ url: server.url, mode: 'authenticate', tokens: users, connections, warmup: 0, duration }, server);
     await stop(server);
     rows.push({ name: `POST /v1/authenticate, ${users} users`, r: auth });
     const hashMs = await scryptMs();
 
-    console.log('\n| run | req/s | p50 ms | p99 ms | vs baseline | requests | verdicts |');
-    console.log('|---|---:|---:|---:|---:|---:|---|');
+    console.log('\n| run | req/s | p50 ms | p99 ms | vs baseline | server CPU ms/req | CPU vs baseline | requests | verdicts |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const { name, r } of rows) {
       const verdicts = Object.entries(r.results).map(([k, n]) => `${k} ${n}`).join(', ');
-      console.log(`| ${name} | ${fmt(r.rps, 0)} | ${r.p50} | ${r.p99} | ${fmt((100 * r.rps) / base.rps, 0)} % | ${r.requests} | ${verdicts} |`);
+      const cpu = r.cpuMsPerRequest === null ? 'n/a' : fmt(r.cpuMsPerRequest, 3);
+      const cpuRatio = r.cpuMsPerRequest === null || base.cpuMsPerRequest === null ? 'n/a' : `${fmt((100 * base.cpuMsPerRequest) / r.cpuMsPerRequest, 0)} %`;
+      console.log(`| ${name} | ${fmt(r.rps, 0)} | ${r.p50} | ${r.p99} | ${fmt((100 * r.rps) / base.rps, 0)} % | ${cpu} | ${cpuRatio} | ${r.requests} | ${verdicts} |`);
     }
+    console.log('(CPU vs baseline: the baseline\'s CPU time per request over this run\'s — the req/s ratio the server would reach if CPU were the only limit)');
     const { N, r, p } = DEFAULT_SCRYPT_PARAMS;
     console.log(`\npassword hash: scrypt N=2^${Math.log2(N)}, r=${r}, p=${p} (${(128 * N * r) / 2 ** 20} MiB) = ${fmt(hashMs)} ms per hash here (median of 5), on the libuv pool of ${process.env.UV_THREADPOOL_SIZE ?? 4} threads`);
 
