@@ -1,34 +1,148 @@
 /**
- * HMAC (RFC 2104, FIPS 198-1) with SHA-1, SHA-256 and SHA-512 (FIPS 180-4), over
- * @noble/hashes. An OTP MACs an 8-byte counter, so the two key-dependent compressions (the
- * ipad and opad blocks) are most of the work; createHmac runs them once per key and clones the
- * keyed state per message, the "precomputed inner/outer state" of RFC 2104 §4.
+ * HMAC (RFC 2104, FIPS 198-1) with SHA-1, SHA-256 (FIPS 180-4, sha1.ts and sha256.ts here) and
+ * SHA-512 (@noble/hashes). An OTP MACs an 8-byte counter, so createHmac does the key-dependent
+ * work once, RFC 2104 §4's "precomputed" inner and outer states: the compressions of the
+ * ipad and opad blocks. After that, for SHA-1 and SHA-256, macCounter is exactly two
+ * compressions, one of (counter ‖ 0x80 ‖ zeros ‖ bit length of 64 + 8 bytes) from the inner
+ * state and one of (inner digest ‖ 0x80 ‖ zeros ‖ bit length of 64 + digest bytes) from the outer
+ * state, on blocks whose padding words are written once per module, and it allocates nothing:
+ * the digest words come back in an array the next call reuses. A server checking a window of
+ * moving factors per login runs this once per candidate, which is why it is the hot path.
+ * mac() is the general form for messages of any length. SHA-512 keeps noble's keyed-state
+ * clone (no OTP profile that the issue measures uses it); its macCounter has the same shape.
  */
 import { hmac } from '@noble/hashes/hmac.js';
-import { sha1 } from '@noble/hashes/legacy.js';
-import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { sha512 } from '@noble/hashes/sha2.js';
 import { requireBytes } from './bytes.js';
 import { KodeviserError } from './errors.js';
+import { absorbPadded, sha1, SHA1_INITIAL_STATE, SHA1_SCHEDULE_WORDS, sha1Compress, wordsToBytes, type Compress32 } from './sha1.js';
+import { sha256, SHA256_INITIAL_STATE, SHA256_SCHEDULE_WORDS, sha256Compress } from './sha256.js';
 
 export type HashName = 'sha1' | 'sha256' | 'sha512';
-
-const HASHES = { sha1, sha256, sha512 } as const;
 
 export interface Hmac {
   readonly hash: HashName;
   /** 20, 32 or 64. */
   readonly outputBytes: number;
+  /** The MAC of a message of any length, in a new array. */
   mac(message: Uint8Array): Uint8Array;
+  /**
+   * The MAC of an 8-byte big-endian counter (RFC 4226 §5.2) given as its high and low unsigned
+   * 32-bit halves, as big-endian signed 32-bit words (5, 8 or 16) in an array that the next
+   * call overwrites: the OTP hot path reads its truncation from the words and keeps nothing.
+   */
+  macCounter(high: number, low: number): Int32Array;
 }
 
+/** Block size of SHA-1 and SHA-256 in bytes. */
+const BLOCK_BYTES = 64;
+
+interface WordHash {
+  compress: Compress32;
+  digest(message: Uint8Array): Uint8Array;
+  initialState: readonly number[];
+  digestWords: number;
+  /**
+   * Scratch schedules shared by every key of this hash (JavaScript runs one call at a time and
+   * each call fills the words it reads): `counterBlock` and `digestBlock` carry the padding of
+   * the two macCounter blocks, written here once; `scratch` serves mac() and key setup.
+   */
+  counterBlock: Int32Array;
+  digestBlock: Int32Array;
+  scratch: Int32Array;
+}
+
+function wordHash(compress: Compress32, digest: (m: Uint8Array) => Uint8Array, initialState: readonly number[], scheduleWords: number): WordHash {
+  const digestWords = initialState.length;
+  const counterBlock = new Int32Array(scheduleWords);
+  counterBlock[2] = 0x80000000 | 0;
+  counterBlock[15] = (BLOCK_BYTES + 8) * 8;
+  const digestBlock = new Int32Array(scheduleWords);
+  digestBlock[digestWords] = 0x80000000 | 0;
+  digestBlock[15] = (BLOCK_BYTES + 4 * digestWords) * 8;
+  return { compress, digest, initialState, digestWords, counterBlock, digestBlock, scratch: new Int32Array(scheduleWords) };
+}
+
+const WORD_HASHES = {
+  sha1: wordHash(sha1Compress, sha1, SHA1_INITIAL_STATE, SHA1_SCHEDULE_WORDS),
+  sha256: wordHash(sha256Compress, sha256, SHA256_INITIAL_STATE, SHA256_SCHEDULE_WORDS),
+} as const;
+
 export function createHmac(hash: HashName, key: Uint8Array): Hmac {
-  const fn = Object.hasOwn(HASHES, hash) ? HASHES[hash] : undefined;
-  if (fn === undefined) throw new KodeviserError('ERR_ARGUMENT', `hash must be sha1, sha256 or sha512, got ${String(hash)}`);
+  if (hash !== 'sha1' && hash !== 'sha256' && hash !== 'sha512') {
+    throw new KodeviserError('ERR_ARGUMENT', `hash must be sha1, sha256 or sha512, got ${String(hash)}`);
+  }
   requireBytes(key, 'key');
-  const keyed = hmac.create(fn, key);
+  return hash === 'sha512' ? createNobleHmac(key) : createWordHmac(hash, WORD_HASHES[hash], key);
+}
+
+function checkCounterHalves(high: number, low: number): void {
+  if (high >>> 0 !== high || low >>> 0 !== low) {
+    throw new KodeviserError('ERR_ARGUMENT', `high and low must be unsigned 32-bit integers, got ${String(high)} and ${String(low)}`);
+  }
+}
+
+function createWordHmac(hash: 'sha1' | 'sha256', spec: WordHash, key: Uint8Array): Hmac {
+  const { compress, initialState, digestWords, counterBlock, digestBlock, scratch } = spec;
+  // RFC 2104 §2: a key longer than the block is hashed first, a shorter one padded with zeros.
+  const k = key.length > BLOCK_BYTES ? spec.digest(key) : key;
+  const padState = (pad: number): Int32Array => {
+    scratch.fill(0, 0, 16);
+    for (let j = 0; j < k.length; j++) scratch[j >>> 2] = (scratch[j >>> 2] as number) | ((k[j] as number) << (24 - 8 * (j & 3)));
+    for (let j = 0; j < 16; j++) scratch[j] = (scratch[j] as number) ^ pad;
+    const state = Int32Array.from(initialState);
+    compress(state, scratch);
+    return state;
+  };
+  const inner = padState(0x36363636);
+  const outer = padState(0x5c5c5c5c);
+  scratch.fill(0); // no key-derived words left behind in the shared scratch
+  const result = new Int32Array(digestWords);
+
   return {
     hash,
-    outputBytes: fn.outputLen,
+    outputBytes: 4 * digestWords,
+    mac(message) {
+      requireBytes(message, 'message');
+      const state = inner.slice();
+      absorbPadded(compress, state, scratch, message, BLOCK_BYTES);
+      const innerDigest = wordsToBytes(state, digestWords, new Uint8Array(4 * digestWords));
+      state.set(outer);
+      absorbPadded(compress, state, scratch, innerDigest, BLOCK_BYTES);
+      return wordsToBytes(state, digestWords, innerDigest);
+    },
+    macCounter(high, low) {
+      checkCounterHalves(high, low);
+      counterBlock[0] = high;
+      counterBlock[1] = low;
+      for (let j = 0; j < digestWords; j++) result[j] = inner[j] as number;
+      compress(result, counterBlock);
+      for (let j = 0; j < digestWords; j++) {
+        digestBlock[j] = result[j] as number;
+        result[j] = outer[j] as number;
+      }
+      compress(result, digestBlock);
+      return result;
+    },
+  };
+}
+
+function createNobleHmac(key: Uint8Array): Hmac {
+  const keyed = hmac.create(sha512, key);
+  const counter = new Uint8Array(8);
+  const counterView = new DataView(counter.buffer);
+  const result = new Int32Array(16);
+  return {
+    hash: 'sha512',
+    outputBytes: 64,
     mac: (message) => keyed.clone().update(requireBytes(message, 'message')).digest(),
+    macCounter(high, low) {
+      checkCounterHalves(high, low);
+      counterView.setUint32(0, high);
+      counterView.setUint32(4, low);
+      const digest = new DataView(keyed.clone().update(counter).digest().buffer);
+      for (let j = 0; j < 16; j++) result[j] = digest.getInt32(4 * j);
+      return result;
+    },
   };
 }

@@ -8,7 +8,7 @@
  * schedule and the CMAC subkeys.
  */
 import { createAes } from './aes.js';
-import { constantTimeEqual, requireBytes } from './bytes.js';
+import { requireBytes } from './bytes.js';
 import { createCmac } from './cmac.js';
 import { createTdea } from './des.js';
 import { KodeviserError } from './errors.js';
@@ -68,8 +68,11 @@ export interface Otp {
   stepAt(unixSeconds: number): number;
 }
 
-/** The MAC over the 8-byte big-endian moving factor, with the key already scheduled. */
-type MacOfCounter = (counter: Uint8Array) => Uint8Array;
+/**
+ * The RFC 4226 §5.3 truncated 31-bit value of the moving factor, given as its high and low 32-bit
+ * halves, with the key already scheduled.
+ */
+type TruncatedMac = (high: number, low: number) => number;
 
 const KEY_BYTES: Readonly<Record<Exclude<Primitive, 'sha1' | 'sha256' | 'sha512'>, readonly number[]>> = {
   aes128: [16],
@@ -78,25 +81,46 @@ const KEY_BYTES: Readonly<Record<Exclude<Primitive, 'sha1' | 'sha256' | 'sha512'
   tdes: [16, 24],
 };
 
-function keyedMac(primitive: Primitive, key: Uint8Array): MacOfCounter {
+function keyedTruncatedMac(primitive: Primitive, key: Uint8Array): TruncatedMac {
   if (primitive === 'sha1' || primitive === 'sha256' || primitive === 'sha512') {
     if (key.length === 0) throw new KodeviserError('ERR_KEY_LENGTH', `key must not be empty for ${primitive}`);
     const h = createHmac(primitive, key);
-    return (c) => h.mac(c);
+    return (high, low) => truncateWords(h.macCounter(high, low));
   }
   const allowed = KEY_BYTES[primitive];
   if (!allowed.includes(key.length)) {
     throw new KodeviserError('ERR_KEY_LENGTH', `key must be ${allowed.join(' or ')} bytes for ${primitive}, got ${key.length}`);
   }
   const cmac = createCmac(primitive === 'tdes' ? createTdea(key) : createAes(key));
-  return (c) => cmac.mac(c);
+  const counter = new Uint8Array(8);
+  const counterView = new DataView(counter.buffer);
+  return (high, low) => {
+    counterView.setUint32(0, high);
+    counterView.setUint32(4, low);
+    return truncateBlockCipherMac(cmac.mac(counter));
+  };
 }
 
-/** RFC 4226 §5.3 dynamic truncation, with the offset rule of the profile's MAC family. */
-function truncate(mac: Uint8Array, hmacFamily: boolean): number {
+/**
+ * RFC 4226 §5.3 dynamic truncation of an HMAC held as big-endian 32-bit words (hmac.ts): the
+ * offset is the low nibble of the last byte, and the four bytes from it straddle at most two
+ * words. Shifting the second word right by 1 and then by 31 − r (rather than by 32 − r) makes
+ * the word-aligned case r = 0 come out right without a branch (JavaScript shifts by count mod 32).
+ */
+function truncateWords(mac: Int32Array): number {
+  const o = (mac[mac.length - 1] as number) & 0x0f;
+  const k = o >>> 2;
+  const r = (o & 3) * 8;
+  return (((mac[k] as number) << r) | (((mac[k + 1] as number) >>> 1) >>> (31 - r))) & 0x7fffffff;
+}
+
+/**
+ * The block-cipher profiles' truncation (docs/otp-algorithms.md): o = M[n−1] mod (n−4), so that
+ * the byte that chose the offset is never part of the value, as in RFC 4226.
+ */
+function truncateBlockCipherMac(mac: Uint8Array): number {
   const n = mac.length;
-  const last = mac[n - 1] as number;
-  const o = hmacFamily ? last & 0x0f : last % (n - 4);
+  const o = (mac[n - 1] as number) % (n - 4);
   return (
     (((mac[o] as number) & 0x7f) << 24) |
     ((mac[o + 1] as number) << 16) |
@@ -111,7 +135,20 @@ function checkMovingFactor(c: number, argName: string): void {
   }
 }
 
-const CODE = /^[0-9]+$/;
+/** Leading zeros by count, so that a code is its number's digits with at most one concatenation. */
+const ZEROS: readonly string[] = ['', '0', '00', '000', '0000', '00000', '000000', '0000000'];
+
+/** The code as an integer, or −1 when it is not exactly `digits` decimal digits. */
+function parseCode(code: string, digits: number): number {
+  if (code.length !== digits) return -1;
+  let value = 0;
+  for (let i = 0; i < digits; i++) {
+    const digit = code.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
 
 export function createOtp(opts: OtpOptions): Otp {
   if (typeof opts !== 'object' || opts === null) throw new KodeviserError('ERR_ARGUMENT', 'opts must be an object');
@@ -124,22 +161,30 @@ export function createOtp(opts: OtpOptions): Otp {
   if (step !== 30 && step !== 60) throw new KodeviserError('ERR_ARGUMENT', `step must be 30 or 60 seconds, got ${String(step)}`);
   if (!Number.isSafeInteger(t0)) throw new KodeviserError('ERR_ARGUMENT', `t0 must be an integer number of unix seconds, got ${String(t0)}`);
 
-  const mac = keyedMac(primitive, key);
-  const hmacFamily = primitive.startsWith('sha');
+  const truncatedMac = keyedTruncatedMac(primitive, key);
   const modulus = 10 ** digits;
-  const counter = new Uint8Array(8);
-  const counterView = new DataView(counter.buffer);
+  /** The code of moving factor c as an integer below 10^digits; c already checked. */
+  const codeValue = (c: number): number => truncatedMac(Math.floor(c / 2 ** 32), c >>> 0) % modulus;
 
   const generate = (c: number): string => {
     checkMovingFactor(c, 'c');
-    counterView.setUint32(0, Math.floor(c / 2 ** 32));
-    counterView.setUint32(4, c >>> 0);
-    return String(truncate(mac(counter), hmacFamily) % modulus).padStart(digits, '0');
+    const text = String(codeValue(c));
+    return (ZEROS[digits - text.length] as string) + text;
   };
 
   return Object.freeze({
     profile, mode, primitive, digits, step, t0,
     generate,
+    /*
+     * What is secret here is the code's digits, not where in the window it matched: the
+     * requester learns the outcome anyway, and the server moves its counter to the match. So
+     * the code is parsed once and every candidate of the window is computed and compared as an
+     * integer, with no early exit at the first match and no branch on whether a candidate
+     * matched; a string compare that stops at the first differing character would time how many
+     * leading digits a guess has right. The nearest match wins through arithmetic on a found
+     * flag. The cost is the whole window every time (a server's happy path pays for its
+     * look-ahead too), in exchange for a time that depends only on the window's size.
+     */
     verify(code: string, window: { from: number; to: number; expected?: number }): number | null {
       if (typeof code !== 'string') throw new KodeviserError('ERR_ARGUMENT', 'code must be a string');
       if (typeof window !== 'object' || window === null) throw new KodeviserError('ERR_ARGUMENT', 'window must be an object');
@@ -148,14 +193,25 @@ export function createOtp(opts: OtpOptions): Otp {
       checkMovingFactor(to, 'window.to');
       if (to < from) throw new KodeviserError('ERR_MOVING_FACTOR', `window.to (${to}) must not be below window.from (${from})`);
       if (!Number.isSafeInteger(expected)) throw new KodeviserError('ERR_MOVING_FACTOR', 'window.expected must be a safe integer');
-      if (code.length !== digits || !CODE.test(code)) return null;
-      // Walk outwards from `expected`, clamped into the window: expected, −1, +1, −2, +2, …
+      const wanted = parseCode(code, digits);
+      if (wanted < 0) return null;
+      // Walk outwards from `expected`, clamped into the window: expected, −1, +1, −2, +2, …; the
+      // first match in this order is the nearest, the earlier step on a tie.
       const centre = Math.min(Math.max(expected, from), to);
+      let found = 0;
+      let match = 0;
+      const consider = (c: number): void => {
+        const diff = codeValue(c) ^ wanted;
+        const equal = ((diff | -diff) >>> 31) ^ 1; // 1 when diff is 0, without a branch
+        const first = equal & (found ^ 1);
+        match += first * (c - match);
+        found |= equal;
+      };
       for (let d = 0; centre - d >= from || centre + d <= to; d++) {
-        if (centre - d >= from && constantTimeEqual(generate(centre - d), code)) return centre - d;
-        if (d > 0 && centre + d <= to && constantTimeEqual(generate(centre + d), code)) return centre + d;
+        if (centre - d >= from) consider(centre - d);
+        if (d > 0 && centre + d <= to) consider(centre + d);
       }
-      return null;
+      return found === 1 ? match : null;
     },
     stepAt(unixSeconds: number): number {
       if (mode !== 'totp') throw new KodeviserError('ERR_ARGUMENT', `stepAt is for totp profiles, not ${profile}`);
