@@ -106,7 +106,8 @@ function parseToken(name: string, text: string): string {
   return token;
 }
 
-function parseDatabaseUrl(text: string, cwd: string): DatabaseConfig {
+/** `sqlite:<path>` (resolved against `cwd`) or `postgres://…`; throws ERR_ARGUMENT naming DATABASE_URL. */
+export function parseDatabaseUrl(text: string, cwd: string): DatabaseConfig {
   if (text.startsWith('sqlite:')) {
     const path = text.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (path === '') throw configError('DATABASE_URL sqlite: needs a file path, e.g. sqlite:./data/kodeviser.db');

@@ -1,0 +1,116 @@
+/**
+ * The PostgreSQL schema as numbered migrations, recorded in kodeviser_migrations — the same
+ * tables, columns and rules as the SQLite schema (sqlite-schema.ts), in PostgreSQL's types:
+ * bigint for unix ms and moving factors (read back as JS numbers, see postgres.ts), bytea for
+ * sealed seeds, boolean for the active flag. Never edit a migration that has shipped: append one.
+ *
+ * Several server instances may start together against one database, so all pending migrations
+ * run in ONE transaction that first takes a transaction-scoped advisory lock (the way Flyway and
+ * node-pg-migrate serialise concurrent runs): the second and third instance wait for the first
+ * to commit, then find nothing left to do. PostgreSQL's DDL is transactional, so a migration that
+ * fails leaves no half-made table behind.
+ *
+ * Rules the database itself enforces, so no code path (nor a hand-typed SQL session) can break them:
+ * - one active token per user: a partial unique index on assignments (user_id) WHERE active;
+ * - one user per token: assignments.serial is the primary key;
+ * - the audit log is append-only: a trigger refuses UPDATE, DELETE and TRUNCATE on it;
+ * - a token's status is one of three.
+ */
+import type { ClientBase } from 'pg';
+
+export interface PgMigration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Any constant works as long as every instance uses the same one: 'kode' 'visr' in ASCII. */
+export const MIGRATION_LOCK_KEY = 0x6b6f6465_76697372n;
+
+export const PG_MIGRATIONS: readonly PgMigration[] = [
+  {
+    version: 1,
+    name: 'tokens, users, assignments, audit',
+    sql: `
+      CREATE TABLE tokens (
+        serial                text    PRIMARY KEY,
+        profile               text    NOT NULL,
+        digits                integer NOT NULL,
+        step                  integer NOT NULL,
+        t0                    bigint  NOT NULL,
+        seed_ciphertext       bytea   NOT NULL,
+        seed_nonce            bytea   NOT NULL,
+        key_version           integer NOT NULL,
+        status                text    NOT NULL DEFAULT 'enabled' CHECK (status IN ('enabled', 'locked', 'revoked')),
+        last_moving_factor    bigint  NOT NULL,
+        drift                 bigint  NOT NULL DEFAULT 0,
+        failures              integer NOT NULL DEFAULT 0,
+        blocked_until         bigint,
+        pending_moving_factor bigint,
+        pending_at            bigint,
+        imported_at           bigint  NOT NULL,
+        last_used_at          bigint
+      );
+
+      CREATE TABLE users (
+        user_id       text   PRIMARY KEY,
+        password_hash text   NOT NULL,
+        updated_at    bigint NOT NULL
+      );
+
+      CREATE TABLE assignments (
+        serial         text    PRIMARY KEY REFERENCES tokens (serial),
+        user_id        text    NOT NULL REFERENCES users (user_id),
+        active         boolean NOT NULL,
+        activated_at   bigint  NOT NULL,
+        deactivated_at bigint
+      );
+      CREATE UNIQUE INDEX one_active_token_per_user ON assignments (user_id) WHERE active;
+
+      CREATE TABLE audit (
+        id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at            bigint NOT NULL,
+        type          text   NOT NULL,
+        serial        text,
+        user_id       text,
+        ip            text,
+        actor         text,
+        reason        text,
+        moving_factor bigint
+      );
+      CREATE INDEX audit_by_serial ON audit (serial, id) WHERE serial IS NOT NULL;
+      CREATE INDEX audit_by_user ON audit (user_id, id) WHERE user_id IS NOT NULL;
+      CREATE INDEX audit_by_time ON audit (at);
+      CREATE FUNCTION audit_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+      CREATE TRIGGER audit_is_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_is_append_only();
+    `,
+  },
+];
+
+/**
+ * Applies the migrations the database (the schema first on the connection's search_path) has not
+ * seen, in one transaction under the advisory lock; returns the versions applied.
+ */
+export async function migratePostgres(client: ClientBase, migrations: readonly PgMigration[] = PG_MIGRATIONS): Promise<number[]> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
+    await client.query(`CREATE TABLE IF NOT EXISTS kodeviser_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`);
+    const done = new Set((await client.query<{ version: number }>('SELECT version FROM kodeviser_migrations')).rows.map((r) => r.version));
+    const applied: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (done.has(m.version)) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO kodeviser_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
+      applied.push(m.version);
+    }
+    await client.query('COMMIT');
+    return applied;
+  } catch (e) {
+    await client.query('ROLLBACK');
+    throw e;
+  }
+}
