@@ -6,7 +6,8 @@
 import t, { type Test } from 'tap';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createOtp, hexToBytes, isValidSerial, makeSerial, parsePskc } from '@kodeviser/shared';
+import { createOtp, hexToBytes, isValidSerial, makeSerial } from '@kodeviser/shared';
+import { parsePskc } from '@kodeviser/shared/pskc';
 import { cli, HOST_NOW_MS, tempDir } from './cli-helpers.js';
 
 const RFC_KEY = '3132333435363738393031323334353637383930';

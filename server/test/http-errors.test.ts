@@ -9,7 +9,8 @@ import type { Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createOtp, writePskc } from '@kodeviser/shared';
+import { createOtp } from '@kodeviser/shared';
+import { writePskc } from '@kodeviser/shared/pskc';
 import type { LightMyRequestResponse } from 'fastify';
 import { PSKC_KEY_HEX, admin, device, importDevices, newSerial, post, testApp } from './http-helpers.js';
 

@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { Writable } from 'node:stream';
-import { writePskc } from '@kodeviser/shared';
+import { writePskc } from '@kodeviser/shared/pskc';
 import { createLogger } from '../src/plugins/logger.js';
 import { ADMIN_TOKEN, PSKC_KEY_HEX, SERVICE_TOKEN, admin, asService, device, newSerial, post, testApp } from './http-helpers.js';
 

@@ -1,3 +1,5 @@
+// PSKC (RFC 6030) is a separate entry point, @kodeviser/shared/pskc: its XML parser is most of
+// the start-up cost of a `kodeviser press` process, which never needs it.
 export * from './errors.js';
 export * from './bytes.js';
 export type { BlockCipher } from './block-cipher.js';
@@ -7,4 +9,3 @@ export * from './cmac.js';
 export * from './hmac.js';
 export * from './otp.js';
 export * from './serial.js';
-export * from './pskc.js';

@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
-import { bytesToHex, parsePskc } from '@kodeviser/shared';
+import { bytesToHex } from '@kodeviser/shared';
+import { parsePskc } from '@kodeviser/shared/pskc';
 import { figure, nodeCbc, nodeContainer, nodePbkdf2, PSKC_NS } from './pskc-fixtures.js';
 
 const basic = figure('figure2-basic');

@@ -6,9 +6,8 @@ import { deepStrictEqual } from 'node:assert/strict';
 import { createDecipheriv, createHmac, pbkdf2Sync } from 'node:crypto';
 import fc from 'fast-check';
 import t from 'tap';
-import {
-  bytesToHex, parsePskc, PROFILES, profileToPskcAlgorithm, writePskc, type PskcKey, type PskcKeyInput, type ProfileName,
-} from '@kodeviser/shared';
+import { bytesToHex, PROFILES, type ProfileName } from '@kodeviser/shared';
+import { parsePskc, profileToPskcAlgorithm, writePskc, type PskcKey, type PskcKeyInput } from '@kodeviser/shared/pskc';
 
 const KEY_BYTES: Record<string, readonly number[]> = {
   sha1: [20], sha256: [32], sha512: [64], aes128: [16], aes192: [24], aes256: [32], tdes: [16, 24],

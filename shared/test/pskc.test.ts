@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
-import { bytesToHex, createOtp, hexToBytes, parsePskc, pskcAlgorithmToProfile, profileToPskcAlgorithm, PROFILES, type PskcKey } from '@kodeviser/shared';
+import { bytesToHex, createOtp, hexToBytes, PROFILES } from '@kodeviser/shared';
+import { parsePskc, pskcAlgorithmToProfile, profileToPskcAlgorithm, type PskcKey } from '@kodeviser/shared/pskc';
 import { figure, flipByte, note } from './pskc-fixtures.js';
 
 interface Note {

@@ -9,7 +9,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatSerial, makeSerial, parseProfile, parseSerial, writePskc, type PskcKeyInput, type ProfileName, type Primitive } from '@kodeviser/shared';
+import { formatSerial, makeSerial, parseProfile, parseSerial, type ProfileName, type Primitive } from '@kodeviser/shared';
+import { writePskc, type PskcKeyInput } from '@kodeviser/shared/pskc';
 import { Machine } from '../machine.js';
 import { helpText, parseCommand, parseIntArg, parseIsoTimeMs, parseKeyArg, parseNumberArg, parseProfileArg, type CommandSpec } from './args.js';
 import { deviceJson } from './device.js';

@@ -13,8 +13,10 @@
  * key rather than silently mapped, since the user types this serial at activation.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { KodeviserError, hexToBytes, parsePskc, parseSerial } from '@kodeviser/shared';
-import type { PskcKey, ProfileName } from '@kodeviser/shared';
+import { KodeviserError, hexToBytes, parseSerial } from '@kodeviser/shared';
+import { parsePskc } from '@kodeviser/shared/pskc';
+import type { ProfileName } from '@kodeviser/shared';
+import type { PskcKey } from '@kodeviser/shared/pskc';
 import type { TokenImport, TokenInfo, TokenService } from '../domain/types.js';
 import type { BearerAuth } from '../plugins/auth.js';
 import { HttpError } from '../plugins/errors.js';
