@@ -228,14 +228,14 @@ export function absorbPadded(compress: Compress32, state: Int32Array, w: Int32Ar
   compress(state, w);
 }
 
-/** Writes the first `count` words big-endian into out from `offset`. */
-export function wordsToBytes(words: Int32Array, count: number, out: Uint8Array, offset = 0): Uint8Array {
+/** Writes the first `count` words big-endian into out[0..4·count − 1]. */
+export function wordsToBytes(words: Int32Array, count: number, out: Uint8Array): Uint8Array {
   for (let j = 0; j < count; j++) {
     const word = words[j] as number;
-    out[offset + 4 * j] = word >>> 24;
-    out[offset + 4 * j + 1] = word >>> 16;
-    out[offset + 4 * j + 2] = word >>> 8;
-    out[offset + 4 * j + 3] = word;
+    out[4 * j] = word >>> 24;
+    out[4 * j + 1] = word >>> 16;
+    out[4 * j + 2] = word >>> 8;
+    out[4 * j + 3] = word;
   }
   return out;
 }

@@ -129,6 +129,61 @@ t.test('verify: searches the window nearest to expected first and returns the mo
   t.ok(twice, 'a 6-digit collision exists among 3000 codes (birthday bound)');
 });
 
+t.test('verify agrees with a plain nearest-first search by generate, for every primitive', async (t) => {
+  const keys: Record<Primitive, Uint8Array> = {
+    sha1: new Uint8Array(20).fill(3), sha256: new Uint8Array(32).fill(3), sha512: new Uint8Array(64).fill(3),
+    aes128: AES128, aes192: new Uint8Array(24).fill(5), aes256: AES256, tdes: TDEA2,
+  };
+  const reference = (otp: ReturnType<typeof createOtp>, code: string, from: number, to: number, expected: number): number | null => {
+    const centre = Math.min(Math.max(expected, from), to);
+    for (let d = 0; centre - d >= from || centre + d <= to; d++) {
+      if (centre - d >= from && otp.generate(centre - d) === code) return centre - d;
+      if (d > 0 && centre + d <= to && otp.generate(centre + d) === code) return centre + d;
+    }
+    return null;
+  };
+  fc.assert(
+    fc.property(
+      fc.constantFrom<Primitive>('sha1', 'sha256', 'sha512', 'aes128', 'aes192', 'aes256', 'tdes'), fc.integer({ min: 6, max: 8 }),
+      // around 0, around the 2^32 carry into the counter's high word, and up to 2^53
+      fc.oneof(fc.nat(20), fc.integer({ min: 2 ** 32 - 8, max: 2 ** 32 + 8 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER - 40 })),
+      fc.nat(12), fc.integer({ min: -3, max: 15 }), fc.integer({ min: -2, max: 14 }),
+      (primitive, digits, from, span, expectedOffset, codeOffset) => {
+        const otp = createOtp({ profile: `hotp-${primitive}`, key: keys[primitive], digits });
+        const to = from + span;
+        const code = otp.generate(Math.max(0, from + codeOffset));
+        return otp.verify(code, { from, to, expected: from + expectedOffset }) === reference(otp, code, from, to, from + expectedOffset);
+      }),
+    { numRuns: 300 },
+  );
+  t.pass('300 random windows');
+  // A code that matches twice in one window: the nearest wins whatever the order of computation.
+  const otp = createOtp({ profile: 'hotp-sha1', key: keys.sha1 });
+  const seen = new Map<string, number>();
+  let pair: [number, number] | undefined;
+  for (let c = 0; !pair; c++) {
+    const earlier = seen.get(otp.generate(c));
+    if (earlier !== undefined && c - earlier < 3000) pair = [earlier, c];
+    seen.set(otp.generate(c), c);
+  }
+  const [a, b] = pair;
+  const code = otp.generate(a);
+  t.equal(otp.verify(code, { from: a, to: b, expected: a }), a);
+  t.equal(otp.verify(code, { from: a, to: b, expected: b }), b);
+  t.equal(otp.verify(code, { from: a, to: b, expected: b + 100 }), b, 'expected clamped to the window');
+  t.equal(otp.verify(code, { from: a + 1, to: b }), b, 'the only match in the window');
+});
+
+t.test('verify takes exactly `digits` ASCII digits, nothing else', async (t) => {
+  const otp = createOtp({ profile: 'hotp-sha1', key: hexToBytes(hotp.secret_hex) });
+  t.equal(otp.verify('755224', { from: 0, to: 0 }), 0);
+  for (const code of [' 55224', '+55224', '-55224', '75522/', '75522:', '７５５２２４', '755224 ', '', '7552240']) {
+    t.equal(otp.verify(code, { from: 0, to: 9 }), null, JSON.stringify(code));
+  }
+  const eight = createOtp({ profile: 'hotp-sha1', key: hexToBytes(hotp.secret_hex), digits: 8 });
+  t.equal(eight.verify(eight.generate(5), { from: 0, to: 9 }), 5);
+});
+
 t.test('verify and stepAt reject bad arguments', async (t) => {
   const otp = createOtp({ profile: 'totp-sha1', key: new Uint8Array(20), t0: 60 });
   t.throws(() => otp.verify(123456 as unknown as string, { from: 0, to: 1 }), { code: 'ERR_ARGUMENT', message: /code must be a string/ });
