@@ -1,0 +1,93 @@
+// The TokenStore contract suite (store-contract.ts) on the PostgreSQL store, each test in a
+// schema of its own (dropped at its end), plus what only PostgreSQL has: the migrations table
+// and its advisory lock (three stores opening one empty schema at once), the refusal of
+// synchronous_commit = off, and the plain skip when no PostgreSQL answers.
+import t, { type Test } from 'tap';
+import { createServer } from 'node:net';
+import pg from 'pg';
+import { openPostgresStore } from '../src/store/postgres.js';
+import { PG_MIGRATIONS, migratePostgres } from '../src/store/postgres-schema.js';
+import { openStore } from '../src/store/open.js';
+import type { TokenStore } from '../src/store/types.js';
+import { PG_URL, postgresUnreachable, requirePostgres, skipMessage, tempSchema, withSearchPath } from './helpers/postgres.js';
+import { storeContract, row, serial, type ContractStore } from './store-contract.js';
+
+t.test('an unreachable PostgreSQL is a plainly named skip, within about 2 s', async (t) => {
+  const started = process.hrtime.bigint();
+  t.match(await skipMessage('postgres://postgres@127.0.0.1:1/test'), /^PostgreSQL not reachable at postgres:\/\/postgres@127\.0\.0\.1:1\/test \(.+\): the PostgreSQL suite skipped$/);
+  t.ok(process.hrtime.bigint() - started < 5_000_000_000n, 'does not hang');
+  t.notMatch(await skipMessage('postgres://postgres:secret@127.0.0.1:1/test', 'x'), 'secret', 'a password in the URL is not printed');
+  // A peer that accepts the connection and never answers: the connect timeout ends the wait.
+  const silent = createServer(() => undefined);
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const port = (silent.address() as { port: number }).port;
+  t.match(await postgresUnreachable(`postgres://postgres@127.0.0.1:${port}/test`, 300), /timeout/i, 'a silent server: the connect timeout');
+  silent.close();
+  t.equal(await skipMessage(), null, 'the real one answers (or this whole file skips below)');
+});
+
+if (await requirePostgres(t)) {
+  storeContract(t, 'PostgreSQL', async (t) => {
+    const { url } = await tempSchema(t);
+    const stores: TokenStore[] = [];
+    const openOne = async (): Promise<TokenStore> => {
+      const s = await openPostgresStore(url, { poolSize: 4 });
+      stores.push(s);
+      return s;
+    };
+    const store = await openOne();
+    const raw = new pg.Client({ connectionString: url });
+    await raw.connect();
+    t.teardown(async () => {
+      for (const s of stores) await s.close();
+      await raw.end();
+    });
+    const contractStore: ContractStore = {
+      ...store,
+      raw: async (sql: string) => (await raw.query(sql)).rows as Record<string, unknown>[],
+      another: openOne,
+    };
+    return contractStore;
+  });
+
+  t.test('three instances opening one empty schema at once migrate it once', async (t) => {
+    const { url } = await tempSchema(t);
+    const stores = await Promise.all([1, 2, 3].map(() => openStore(url)));
+    t.teardown(() => Promise.all(stores.map((s) => s.close())));
+    const peek = new pg.Client({ connectionString: url });
+    await peek.connect();
+    t.teardown(() => peek.end());
+    t.same((await peek.query('SELECT version, name FROM kodeviser_migrations')).rows, [{ version: 1, name: 'tokens, users, assignments, audit' }]);
+    await (stores[0] as TokenStore).insertTokens([row(1)], { at: 0, ip: null });
+    t.equal((await (stores[2] as TokenStore).getToken(serial(1)))?.serial, serial(1), 'all three work on the same tables');
+    t.same(await migratePostgres(await peekClient(t, url)), [], 'nothing left to apply');
+    await t.rejects(peek.query('TRUNCATE audit'), /append-only/, 'TRUNCATE is refused too');
+  });
+
+  t.test('a failing migration leaves nothing behind; later ones apply in order', async (t) => {
+    const { url } = await tempSchema(t);
+    const client = await peekClient(t, url);
+    await t.rejects(migratePostgres(client, [...PG_MIGRATIONS, { version: 2, name: 'broken', sql: 'CREATE TABLE extra (x int); nonsense' }]), /syntax error/);
+    t.same((await client.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = current_schema()`)).rows, [{ n: 0 }], 'not even migration 1');
+    t.same(await migratePostgres(client, [{ version: 2, name: 'extra', sql: 'CREATE TABLE extra (x int)' }, ...PG_MIGRATIONS]), [1, 2]);
+    t.same(await migratePostgres(client), []);
+  });
+
+  t.test('synchronous_commit = off is refused: commits would not be durable', async (t) => {
+    const { schema } = await tempSchema(t);
+    const url = new URL(withSearchPath(PG_URL, schema));
+    url.searchParams.set('options', `-c search_path=${schema} -c synchronous_commit=off`);
+    await t.rejects(openPostgresStore(url.toString()), { code: 'ERR_ARGUMENT', message: /synchronous_commit is off/ });
+    await t.rejects(openPostgresStore('postgres://postgres@127.0.0.1:1/test', { connectionTimeoutMs: 2000 }), /ECONNREFUSED/, 'unreachable: the driver error');
+  });
+}
+
+async function peekClient(t: Test, url: string): Promise<pg.PoolClient> {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const client = await pool.connect();
+  t.teardown(async () => {
+    client.release();
+    await pool.end();
+  });
+  return client;
+}
