@@ -302,6 +302,7 @@ export async function main(args: string[] = []): Promise<void> {
       const r = await load({ url: server.url, mode: 'validate', tokens: size, connections, warmup, duration }, server);
       await stop(server);
       rows.push({ name: `POST /v1/validate, ${size.toLocaleString('en')} tokens`, r });
+      console.log(`  validate: ${fmt(r.rps, 0)} req/s (baseline ${fmt(base.rps, 0)}), p50 ${r.p50} ms, p99 ${r.p99} ms`);
       rmSync(db, { force: true });
       rmSync(`${db}-wal`, { force: true });
       rmSync(`${db}-shm`, { force: true });
@@ -318,7 +319,10 @@ export async function main(args: string[] = []): Promise<void> {
           method: 'POST', headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ userId: `user-${u}`, serial: serialOf(USER_BASE, u), otp: hotp(keyOf(USER_BASE, u), 0), password: PASSWORD }),
         });
-        if (res.status !== 200) throw new Error(`activating user-${u}: ${res.status} ${await res.text()}`);
+        if (res.status !== 200) {
+          const audit = await fetch(`${server.url}/v1/audit?serial=${serialOf(USER_BASE, u)}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+          throw new Error(`activating user-${u}: ${res.status} ${await res.text()}; audit: ${await audit.text()}`);
+        }
       }));
     }
     const auth = await load({ url: server.url, mode: 'authenticate', tokens: users, connections, warmup: 0, duration }, server);

@@ -40,14 +40,14 @@ export interface BuildOptions {
 }
 
 export async function build(opts: BuildOptions): Promise<FastifyInstance> {
-  const { config } = opts;
-  const { logger } = opts;
+  const { config, logger } = opts;
   const service = opts.service ?? createTokenService({ store: opts.store, clock: opts.clock, masterKey: config.masterKey, logger });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: JSON_BODY_LIMIT,
-    // Request bodies are never logged; ids let one request's lines be found together.
+    // Request ids (which tie one request's log lines together) are made here, never taken from
+    // a client's header, which could forge or collide them.
     requestIdHeader: false,
     return503OnClosing: true,
     // A malformed URL (bad percent-encoding) or an overlong parameter: the same error shape.
