@@ -1,0 +1,223 @@
+/**
+ * The validation server as users start it: `node server/dist/main.js` (the entry `npm start`
+ * runs; the root script adds only the demo device) in its own process, on a free port (PORT=0,
+ * the address read from the line it prints), with a temporary data directory holding its SQLite
+ * database, configured through the environment only.
+ *
+ * Time. The long scenarios need the server to see months pass in seconds, and the product has
+ * no test-only clock backdoor. So the process runs under libfaketime (Debian's `faketime`
+ * package): LD_PRELOAD of libfaketime.so.1 with FAKETIME_TIMESTAMP_FILE naming a file this
+ * helper writes `@YYYY-MM-DD HH:MM:SS` into, re-read on every clock call (FAKETIME_NO_CACHE=1);
+ * the fake clock then runs on at real speed from that instant. Only the wall clock is faked
+ * (FAKETIME_DONT_FAKE_MONOTONIC=1): Node's timers and libuv's loop run on the monotonic clock
+ * and keep real time. When the library is missing, the server runs on the real clock, and the
+ * scenarios that need time to move say so and skip.
+ *
+ * Every secret a suite hands out or receives (admin token, master key, PSKC key, device keys,
+ * passwords, codes) is registered here, so the suite can finally assert that none of them appears
+ * in anything the server wrote to stdout or stderr during the whole run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, SERVER_MAIN, ensureBuilt } from './build.js';
+
+/** Where Debian puts libfaketime (`dpkg -L libfaketime`), for this machine's architecture. */
+export function findLibfaketime(): string | null {
+  const multiarch = ({ x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' } as Record<string, string>)[process.arch];
+  const dirs = [...(multiarch ? [`/usr/lib/${multiarch}/faketime`] : []), '/usr/lib/faketime', '/usr/local/lib/faketime'];
+  for (const dir of dirs) {
+    const lib = join(dir, 'libfaketime.so.1');
+    if (existsSync(lib)) return lib;
+  }
+  return null;
+}
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON from the wire, checked by the tests
+  body: any;
+}
+
+export interface E2eServer {
+  readonly url: string;
+  /** true when the server runs under libfaketime and `setTime` moves its clock */
+  readonly faketime: boolean;
+  readonly adminToken: string;
+  readonly pskcKeyHex: string;
+  readonly dataDir: string;
+  /** The server's wall clock, unix ms, as last set (faketime) or the real clock. */
+  now(): number;
+  /** Moves the server's wall clock to `ms` (whole seconds) — only under faketime; never backwards. */
+  setTime(ms: number): void;
+  /** Records a value that must never appear in the server's output. */
+  secret(value: string): string;
+  post(path: string, body: unknown, opts?: { admin?: boolean; headers?: Record<string, string> }): Promise<Reply>;
+  get(path: string, opts?: { admin?: boolean }): Promise<Reply>;
+  /** Imports a PSKC seed file (as `kodeviser manufacture --pskc` wrote it) over the admin API. */
+  importPskc(xml: string): Promise<Reply>;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  /** The registered secrets found in the output, each with the line it is on (none expected). */
+  leakedSecrets(): Array<{ secret: string; line: string }>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Run under libfaketime starting at this unix ms (whole seconds); default: the real clock. */
+  fakeStartMs?: number;
+  logLevel?: string;
+}
+
+function fakeStamp(ms: number): string {
+  if (ms % 1000 !== 0) throw new Error(`fake times are whole seconds, got ${ms}`);
+  // libfaketime reads the absolute time in the process's local zone: the server runs with TZ=UTC.
+  return `@${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')}\n`;
+}
+
+/**
+ * Starts the compiled server process; resolves once it prints where it listens.
+ * `teardown` is the tap test's, so the process and its directory go when the suite ends.
+ */
+export async function startServer(t: { teardown(fn: () => unknown): void }, opts: StartOptions = {}): Promise<E2eServer> {
+  ensureBuilt();
+  const dir = mkdtempSync(join(tmpdir(), 'kodeviser-e2e-'));
+  const dataDir = join(dir, 'data');
+  const secrets = new Set<string>();
+  const secret = (v: string) => {
+    secrets.add(v);
+    return v;
+  };
+  const adminToken = secret(randomBytes(24).toString('base64url'));
+  const masterKey = secret(randomBytes(32).toString('hex'));
+  const pskcKeyHex = secret(randomBytes(16).toString('hex'));
+
+  const lib = opts.fakeStartMs !== undefined ? findLibfaketime() : null;
+  const clockFile = join(dir, 'faketime');
+  let fakeNow = opts.fakeStartMs ?? 0;
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    TZ: 'UTC',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    KODEVISER_DATA_DIR: dataDir,
+    KODEVISER_ADMIN_TOKEN: adminToken,
+    KODEVISER_MASTER_KEY: masterKey,
+    LOG_LEVEL: opts.logLevel ?? 'info',
+  };
+  if (lib) {
+    writeFileSync(clockFile, fakeStamp(fakeNow));
+    Object.assign(env, {
+      LD_PRELOAD: lib,
+      FAKETIME_TIMESTAMP_FILE: clockFile,
+      FAKETIME_NO_CACHE: '1',
+      FAKETIME_DONT_FAKE_MONOTONIC: '1',
+    });
+  }
+  const child: ChildProcess = spawn(process.execPath, [SERVER_MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (c: Buffer) => { output += c.toString(); });
+  child.stderr!.on('data', (c: Buffer) => { output += c.toString(); });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  t.teardown(stop);
+
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the server did not start in 30 s:\n${output}`)), 30_000);
+    const look = () => {
+      const m = /kodeviser server listening on (http:\/\/[0-9.]+:\d+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1] as string);
+      }
+    };
+    child.stdout!.on('data', look);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the server exited (${code}) before listening:\n${output}`));
+    });
+  });
+
+  const request = async (method: string, path: string, body: unknown, o: { admin?: boolean; headers?: Record<string, string> } = {}): Promise<Reply> => {
+    const headers: Record<string, string> = { ...o.headers };
+    if (o.admin) headers.authorization = `Bearer ${adminToken}`;
+    let payload: string | undefined;
+    if (body !== undefined) {
+      payload = typeof body === 'string' ? body : JSON.stringify(body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(`${url}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON: the tests look at the text
+    }
+    return { status: res.status, headers: res.headers, body: parsed };
+  };
+
+  const server: E2eServer = {
+    url,
+    faketime: lib !== null,
+    adminToken,
+    pskcKeyHex,
+    dataDir,
+    now: () => (lib ? fakeNow : Date.now()),
+    setTime(ms) {
+      if (!lib) throw new Error('setTime needs libfaketime');
+      if (ms < fakeNow) throw new Error(`the server's clock only moves forward: ${new Date(ms).toISOString()} < ${new Date(fakeNow).toISOString()}`);
+      fakeNow = ms;
+      writeFileSync(clockFile, fakeStamp(ms));
+    },
+    secret,
+    post: (path, body, o) => request('POST', path, body, o),
+    get: (path, o) => request('GET', path, undefined, o),
+    importPskc: (xml) => request('POST', '/v1/tokens', xml, {
+      admin: true,
+      headers: { 'content-type': 'application/pskc+xml', 'x-pskc-key': pskcKeyHex },
+    }),
+    output: () => output,
+    leakedSecrets() {
+      const found: Array<{ secret: string; line: string }> = [];
+      const lines = output.split('\n');
+      for (const s of secrets) {
+        // A 6-8 digit code could occur by chance inside a longer number (a timestamp, a serial):
+        // only a run of exactly those digits counts (not after a decimal point either). Keys and tokens are long enough to match as is.
+        const re = /^[0-9]+$/.test(s) ? new RegExp(`(?<![0-9.])${s}(?![0-9])`) : null;
+        const variants = re ? [] : [s, s.toUpperCase(), ...(/^[0-9a-f]+$/.test(s) ? [Buffer.from(s, 'hex').toString('base64')] : [])];
+        for (const line of lines) {
+          if (re ? re.test(line) : variants.some((v) => line.includes(v))) found.push({ secret: s, line });
+        }
+      }
+      return found;
+    },
+    stop,
+  };
+  if (lib) {
+    // The Date header is the server's wall clock: proof that the preload took.
+    const res = await fetch(`${url}/healthz`);
+    const seen = Date.parse(res.headers.get('date') ?? '');
+    if (Math.abs(seen - fakeNow) > 60_000) {
+      throw new Error(`libfaketime did not take: the server's Date header says ${res.headers.get('date')}, expected about ${new Date(fakeNow).toUTCString()}`);
+    }
+  }
+  return server;
+}
+
+/** A scratch directory for device and seed files, removed when the suite ends. */
+export function scratchDir(t: { teardown(fn: () => unknown): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kodeviser-e2e-devices-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}

@@ -1,0 +1,120 @@
+/**
+ * End to end, the user's life with one token (issue 5, item 1): the real server process
+ * (server/dist/main.js on SQLite, under libfaketime so a block can expire without waiting), a
+ * device made and pressed by the real `kodeviser` CLI, its seed imported as PSKC over the admin
+ * API. Activation, login, the same code again refused, three wrong codes, 429 with Retry-After,
+ * then the block ending by time or by an admin's unlock; and one active device per user.
+ * Time: faketime (real process). The expiry scenario skips when libfaketime is not installed.
+ */
+import t, { type Test } from 'tap';
+import { activate, auditOf, importDevice, login, newUser, wrongCode } from './helpers/flows.js';
+import { DAY, MINUTE, manufacture, press } from './helpers/kodeviser.js';
+import { findLibfaketime, scratchDir, startServer } from './helpers/server.js';
+
+const T0 = Date.parse('2027-01-04T08:00:00Z');
+const server = await startServer(t, { fakeStartMs: T0 });
+const dir = scratchDir(t);
+/** Device true time: the server's fake clock, or (without faketime) the host clock at start, moving on as presses need. */
+let now = server.faketime ? T0 : Math.floor(Date.now() / 1000) * 1000;
+const later = (ms: number): number => {
+  now += ms;
+  if (server.faketime) server.setTime(now);
+  return now;
+};
+
+async function activatedHotpDevice(name: string) {
+  const device = await manufacture(server, dir, { profile: 'hotp-sha1', at: now - DAY, name });
+  const imported = await importDevice(server, device);
+  if (imported.status !== 201) throw new Error(`import: ${imported.status} ${JSON.stringify(imported.body)}`);
+  const user = newUser(server, name);
+  const first = await press(server, device, later(MINUTE));
+  const res = await activate(server, user, device, first.code as string);
+  if (res.status !== 200) throw new Error(`activate: ${res.status} ${JSON.stringify(res.body)}`);
+  return { device, user };
+}
+
+/**
+ * Wrong codes in a row: `before` plain 401 rejects (the third failure sets the block), then
+ * one more, answered 429 with Retry-After.
+ */
+async function wrongUntilBlocked(tt: Test, user: ReturnType<typeof newUser>, wrong: string, before: number): Promise<number> {
+  for (let i = 1; i <= before; i++) {
+    const res = await login(server, user, wrong);
+    tt.equal(res.status, 401, `wrong code ${i}: 401`);
+    tt.same(res.body, { result: 'reject' }, `wrong code ${i}: a plain reject, no reason given`);
+  }
+  const blocked = await login(server, user, wrong);
+  tt.equal(blocked.status, 429, `wrong code ${before + 1}: 429, the token is blocked`);
+  tt.equal(blocked.body.result, 'blocked');
+  const retryAfter = Number(blocked.headers.get('retry-after'));
+  tt.ok(retryAfter > 0 && retryAfter <= 30, `Retry-After: ${retryAfter} s (the first block is 30 s)`);
+  tt.equal(blocked.body.retryAfterSeconds, retryAfter, 'the body says what the header says');
+  return retryAfter;
+}
+
+t.test('activation → login → same code refused → three wrong codes → 429 → the block expires → login', { skip: server.faketime ? false : `libfaketime not found (${findLibfaketime() ?? 'no libfaketime.so.1'}): the server's clock cannot move` }, async (t) => {
+  const { device, user } = await activatedHotpDevice('expiry');
+  const second = await press(server, device, later(MINUTE));
+  t.equal(second.movingFactor, 2, 'the device counted two presses');
+  const ok = await login(server, user, second.code as string);
+  t.equal(ok.status, 200);
+  t.same(ok.body, { result: 'accept' }, 'login with the next code');
+  const replay = await login(server, user, second.code as string);
+  t.equal(replay.status, 401, 'the same code again');
+  t.same(replay.body, { result: 'reject' });
+
+  // The replay was the first wrong code; two more reach the third failure, which blocks.
+  await wrongUntilBlocked(t, user, wrongCode(device, 0, 200), 2);
+  const third = await press(server, device, later(5_000));
+  const blocked = await login(server, user, third.code as string);
+  t.equal(blocked.status, 429, 'while blocked even the right code is not checked');
+
+  later(31_000);
+  const after = await login(server, user, third.code as string);
+  t.equal(after.status, 200, 'after the block, the code refused during it (never consumed) logs in');
+  const story = (await auditOf(server, device)).reverse().map((e) => (e.reason === null ? e.type : `${e.type}:${e.reason}`));
+  t.same(story.slice(-10), [
+    'activate', 'accept', 'accept', 'reject:replay', 'reject:bad-otp', 'reject:bad-otp', 'block:3 consecutive failures: 30 s',
+    'reject:blocked', 'reject:blocked', 'accept',
+  ].slice(-10), 'the audit log tells the story');
+});
+
+t.test('… or an admin unlocks the blocked token, and login works at once', async (t) => {
+  const { device, user } = await activatedHotpDevice('unlock');
+  await wrongUntilBlocked(t, user, wrongCode(device, 0, 200), 3);
+  const code = (await press(server, device, later(1_000))).code as string;
+  t.equal((await login(server, user, code)).status, 429, 'the right code is not checked while blocked');
+  const notAdmin = await server.post(`/v1/tokens/${device.serial}/unlock`, {});
+  t.equal(notAdmin.status, 401, 'unlocking takes the admin token');
+  const unlocked = await server.post(`/v1/tokens/${device.serial}/unlock`, {}, { admin: true });
+  t.equal(unlocked.status, 200);
+  t.match(unlocked.body, { serial: device.serial, status: 'enabled', failures: 0, blockedUntil: null });
+  const ok = await login(server, user, code);
+  t.equal(ok.status, 200, 'login right after the unlock');
+  t.same(ok.body, { result: 'accept' });
+});
+
+t.test('one active device per user: activating a second token makes the first one fail', async (t) => {
+  const { device: first, user } = await activatedHotpDevice('two-devices');
+  t.equal((await login(server, user, (await press(server, first, later(MINUTE))).code as string)).status, 200, 'the first token logs in');
+
+  const second = await manufacture(server, dir, { profile: 'hotp-sha256', at: now - DAY, name: 'two-devices-b' });
+  t.equal((await importDevice(server, second)).status, 201);
+  const activated = await activate(server, user, second, (await press(server, second, later(MINUTE))).code as string);
+  t.equal(activated.status, 200, 'the second token is activated for the same user');
+
+  const oldCode = (await press(server, first, later(MINUTE))).code as string;
+  const refused = await login(server, user, oldCode);
+  t.equal(refused.status, 401, 'a fresh code of the first token no longer logs in');
+  t.same(refused.body, { result: 'reject' });
+  t.equal((await login(server, user, (await press(server, second, later(MINUTE))).code as string)).status, 200, 'the second token does');
+  const info = await server.get(`/v1/tokens/${first.serial}`, { admin: true });
+  t.equal(info.body.status, 'enabled', 'the first token itself is not revoked, only no longer the user\'s');
+  const events = await auditOf(server, first);
+  t.ok(events.some((e) => e.type === 'deactivate'), 'its deactivation is in the audit log');
+});
+
+t.test('no secret in the server\'s output (admin token, keys, passwords, codes)', async (t) => {
+  t.ok(server.output().includes('kodeviser server listening on'), 'the output was captured');
+  t.same(server.leakedSecrets(), []);
+});
