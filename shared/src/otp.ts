@@ -196,20 +196,20 @@ export function createOtp(opts: OtpOptions): Otp {
       const wanted = parseCode(code, digits);
       if (wanted < 0) return null;
       // Walk outwards from `expected`, clamped into the window: expected, −1, +1, −2, +2, …; the
-      // first match in this order is the nearest, the earlier step on a tie.
+      // first match in this order is the nearest, the earlier step on a tie. Which candidates
+      // exist depends on the window alone, so skipping the ones outside it leaks nothing.
       const centre = Math.min(Math.max(expected, from), to);
+      const last = 2 * Math.max(centre - from, to - centre);
       let found = 0;
       let match = 0;
-      const consider = (c: number): void => {
+      for (let i = 0; i <= last; i++) {
+        const d = Math.floor((i + 1) / 2);
+        const c = i % 2 === 1 ? centre - d : centre + d;
+        if (c < from || c > to) continue;
         const diff = codeValue(c) ^ wanted;
         const equal = ((diff | -diff) >>> 31) ^ 1; // 1 when diff is 0, without a branch
-        const first = equal & (found ^ 1);
-        match += first * (c - match);
+        match += (equal & (found ^ 1)) * (c - match);
         found |= equal;
-      };
-      for (let d = 0; centre - d >= from || centre + d <= to; d++) {
-        if (centre - d >= from) consider(centre - d);
-        if (d > 0 && centre + d <= to) consider(centre + d);
       }
       return found === 1 ? match : null;
     },
