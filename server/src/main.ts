@@ -14,18 +14,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { build } from './app.js';
 import { USAGE, loadConfig } from './config.js';
-import type { LoadedConfig, ServerConfig } from './config.js';
+import type { LoadedConfig } from './config.js';
 import { createLogger } from './plugins/logger.js';
-import { openSqliteStore } from './store/sqlite.js';
+import { openStore } from './store/open.js';
 import type { TokenStore } from './store/types.js';
 
-/** The store DATABASE_URL names. PostgreSQL is accepted by the configuration but comes later. */
-export function openStore(config: ServerConfig): TokenStore {
-  if (config.database.kind === 'postgres') {
-    throw new StartError('DATABASE_URL: the PostgreSQL store is not available yet; use sqlite:<path> (the default)');
-  }
-  return openSqliteStore(config.database.path);
-}
+/** The store DATABASE_URL names (sqlite:… or postgres://…), opened and migrated. */
+export { openStore };
 
 /** A problem that stops the start, told in one line. */
 export class StartError extends Error {
@@ -66,9 +61,9 @@ export async function start(opts: StartOptions = {}): Promise<Started> {
   for (const w of loaded.warnings) logger.warn(w);
   let store: TokenStore;
   try {
-    store = openStore(config);
+    store = await openStore(config.database);
   } catch (e) {
-    if (e instanceof StartError) throw e;
+    // The URL is not repeated: it may hold a password.
     throw new StartError(`cannot open the database at ${config.database.kind === 'sqlite' ? config.database.path : 'DATABASE_URL'}: ${(e as Error).message}`);
   }
   const app = await build({ config, store, clock: { now: () => Date.now() }, logger });

@@ -1,7 +1,7 @@
 /**
  * The server as a process: start() listens on a real socket, prints the generated admin token
- * once (first start only), refuses what it cannot run with one clear line (PostgreSQL not yet,
- * a bad setting, a busy port), and closes cleanly; run as a script it exits 1 on a bad setting
+ * once (first start only), refuses what it cannot run with one clear line (a database that does
+ * not answer, a bad setting, a busy port), and closes cleanly; run as a script it exits 1 on a bad setting
  * and 0 on SIGINT. Then the root `npm start` end to end, on a fresh data directory: the demo
  * device's printed commands really press it, activate it and log in with it.
  */
@@ -57,8 +57,9 @@ t.test('start(): refusals are StartErrors with one clear line', async (t) => {
   const dir = tempDir(t);
   await t.rejects(start({ env: { PORT: 'x', KODEVISER_DATA_DIR: dir }, logger: silent }), new StartError('PORT must be an integer from 0 to 65535, got "x"'));
   await t.rejects(
-    start({ env: { DATABASE_URL: 'postgres://kodeviser@localhost/kodeviser', KODEVISER_DATA_DIR: dir }, logger: silent }),
-    new StartError('DATABASE_URL: the PostgreSQL store is not available yet; use sqlite:<path> (the default)'),
+    start({ env: { DATABASE_URL: 'postgres://kodeviser:secret@127.0.0.1:1/kodeviser', KODEVISER_DATA_DIR: dir }, logger: silent }),
+    { name: 'StartError', message: /^cannot open the database at DATABASE_URL: .*ECONNREFUSED/ },
+    'PostgreSQL not answering: one line, without the URL (it may hold a password)',
   );
   const notAFile = join(dir, 'admin-token-dir');
   mkdirSync(join(notAFile), { recursive: true });
