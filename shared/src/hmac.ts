@@ -1,22 +1,20 @@
 /**
- * HMAC (RFC 2104, FIPS 198-1) with SHA-1, SHA-256 (FIPS 180-4, sha1.ts and sha256.ts here) and
- * SHA-512 (@noble/hashes). An OTP MACs an 8-byte counter, so createHmac does the key-dependent
- * work once, RFC 2104 §4's "precomputed" inner and outer states: the compressions of the
- * ipad and opad blocks. After that, for SHA-1 and SHA-256, macCounter is exactly two
- * compressions, one of (counter ‖ 0x80 ‖ zeros ‖ bit length of 64 + 8 bytes) from the inner
- * state and one of (inner digest ‖ 0x80 ‖ zeros ‖ bit length of 64 + digest bytes) from the outer
- * state, on blocks whose padding words are written once per module, and it allocates nothing:
- * the digest words come back in an array the next call reuses. A server checking a window of
- * moving factors per login runs this once per candidate, which is why it is the hot path.
- * mac() is the general form for messages of any length. SHA-512 keeps noble's keyed-state
- * clone (no OTP profile that the issue measures uses it); its macCounter has the same shape.
+ * HMAC (RFC 2104, FIPS 198-1) with SHA-1, SHA-256 and SHA-512 (FIPS 180-4: sha1.ts, sha256.ts,
+ * sha512.ts). An OTP MACs an 8-byte counter, so createHmac does the key-dependent work once,
+ * RFC 2104 §4's "precomputed" inner and outer states: the compressions of the ipad and opad
+ * blocks. After that macCounter is exactly two compressions, one of (counter ‖ 0x80 ‖ zeros ‖
+ * bit length of block + 8 bytes) from the inner state and one of (inner digest ‖ 0x80 ‖ zeros ‖
+ * bit length of block + digest bytes) from the outer state, on blocks whose padding words are
+ * written once per module, and it allocates nothing: the digest words come back in an array the
+ * next call reuses. A server checking a window of moving factors per login runs this once per
+ * candidate, which is why it is the hot path. mac() is the general form for messages of any
+ * length.
  */
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha512 } from '@noble/hashes/sha2.js';
 import { requireBytes } from './bytes.js';
 import { KodeviserError } from './errors.js';
 import { absorbPadded, sha1, SHA1_INITIAL_STATE, SHA1_SCHEDULE_WORDS, sha1Compress, wordsToBytes, type Compress32 } from './sha1.js';
 import { sha256, SHA256_INITIAL_STATE, SHA256_SCHEDULE_WORDS, sha256Compress } from './sha256.js';
+import { sha512, SHA512_INITIAL_STATE, SHA512_SCHEDULE_WORDS, sha512Compress } from './sha512.js';
 
 export type HashName = 'sha1' | 'sha256' | 'sha512';
 
@@ -34,14 +32,13 @@ export interface Hmac {
   macCounter(high: number, low: number): Int32Array;
 }
 
-/** Block size of SHA-1 and SHA-256 in bytes. */
-const BLOCK_BYTES = 64;
-
 interface WordHash {
   compress: Compress32;
   digest(message: Uint8Array): Uint8Array;
   initialState: readonly number[];
   digestWords: number;
+  /** 64, or 128 for SHA-512. */
+  blockBytes: number;
   /**
    * Scratch schedules shared by every key of this hash (JavaScript runs one call at a time and
    * each call fills the words it reads): `counterBlock` and `digestBlock` carry the padding of
@@ -52,20 +49,24 @@ interface WordHash {
   scratch: Int32Array;
 }
 
-function wordHash(compress: Compress32, digest: (m: Uint8Array) => Uint8Array, initialState: readonly number[], scheduleWords: number): WordHash {
+function wordHash(compress: Compress32, digest: (m: Uint8Array) => Uint8Array, initialState: readonly number[], scheduleWords: number, blockBytes: number): WordHash {
+  // The state is as long as the digest (16 words of SHA-512 = 8 64-bit words as pairs); the
+  // bit length goes in the block's last word (absorbPadded).
   const digestWords = initialState.length;
+  const lastWord = blockBytes / 4 - 1;
   const counterBlock = new Int32Array(scheduleWords);
   counterBlock[2] = 0x80000000 | 0;
-  counterBlock[15] = (BLOCK_BYTES + 8) * 8;
+  counterBlock[lastWord] = (blockBytes + 8) * 8;
   const digestBlock = new Int32Array(scheduleWords);
   digestBlock[digestWords] = 0x80000000 | 0;
-  digestBlock[15] = (BLOCK_BYTES + 4 * digestWords) * 8;
-  return { compress, digest, initialState, digestWords, counterBlock, digestBlock, scratch: new Int32Array(scheduleWords) };
+  digestBlock[lastWord] = (blockBytes + 4 * digestWords) * 8;
+  return { compress, digest, initialState, digestWords, blockBytes, counterBlock, digestBlock, scratch: new Int32Array(scheduleWords) };
 }
 
 const WORD_HASHES = {
-  sha1: wordHash(sha1Compress, sha1, SHA1_INITIAL_STATE, SHA1_SCHEDULE_WORDS),
-  sha256: wordHash(sha256Compress, sha256, SHA256_INITIAL_STATE, SHA256_SCHEDULE_WORDS),
+  sha1: wordHash(sha1Compress, sha1, SHA1_INITIAL_STATE, SHA1_SCHEDULE_WORDS, 64),
+  sha256: wordHash(sha256Compress, sha256, SHA256_INITIAL_STATE, SHA256_SCHEDULE_WORDS, 64),
+  sha512: wordHash(sha512Compress, sha512, SHA512_INITIAL_STATE, SHA512_SCHEDULE_WORDS, 128),
 } as const;
 
 export function createHmac(hash: HashName, key: Uint8Array): Hmac {
@@ -73,7 +74,7 @@ export function createHmac(hash: HashName, key: Uint8Array): Hmac {
     throw new KodeviserError('ERR_ARGUMENT', `hash must be sha1, sha256 or sha512, got ${String(hash)}`);
   }
   requireBytes(key, 'key');
-  return hash === 'sha512' ? createNobleHmac(key) : createWordHmac(hash, WORD_HASHES[hash], key);
+  return createWordHmac(hash, WORD_HASHES[hash], key);
 }
 
 function checkCounterHalves(high: number, low: number): void {
@@ -82,14 +83,15 @@ function checkCounterHalves(high: number, low: number): void {
   }
 }
 
-function createWordHmac(hash: 'sha1' | 'sha256', spec: WordHash, key: Uint8Array): Hmac {
-  const { compress, initialState, digestWords, counterBlock, digestBlock, scratch } = spec;
+function createWordHmac(hash: HashName, spec: WordHash, key: Uint8Array): Hmac {
+  const { compress, initialState, digestWords, blockBytes, counterBlock, digestBlock, scratch } = spec;
+  const blockWords = blockBytes / 4;
   // RFC 2104 §2: a key longer than the block is hashed first, a shorter one padded with zeros.
-  const k = key.length > BLOCK_BYTES ? spec.digest(key) : key;
+  const k = key.length > blockBytes ? spec.digest(key) : key;
   const padState = (pad: number): Int32Array => {
-    scratch.fill(0, 0, 16);
+    scratch.fill(0, 0, blockWords);
     for (let j = 0; j < k.length; j++) scratch[j >>> 2] = (scratch[j >>> 2] as number) | ((k[j] as number) << (24 - 8 * (j & 3)));
-    for (let j = 0; j < 16; j++) scratch[j] = (scratch[j] as number) ^ pad;
+    for (let j = 0; j < blockWords; j++) scratch[j] = (scratch[j] as number) ^ pad;
     const state = Int32Array.from(initialState);
     compress(state, scratch);
     return state;
@@ -105,10 +107,10 @@ function createWordHmac(hash: 'sha1' | 'sha256', spec: WordHash, key: Uint8Array
     mac(message) {
       requireBytes(message, 'message');
       const state = inner.slice();
-      absorbPadded(compress, state, scratch, message, BLOCK_BYTES);
+      absorbPadded(compress, state, scratch, message, blockBytes, blockBytes);
       const innerDigest = wordsToBytes(state, digestWords, new Uint8Array(4 * digestWords));
       state.set(outer);
-      absorbPadded(compress, state, scratch, innerDigest, BLOCK_BYTES);
+      absorbPadded(compress, state, scratch, innerDigest, blockBytes, blockBytes);
       return wordsToBytes(state, digestWords, innerDigest);
     },
     macCounter(high, low) {
@@ -122,26 +124,6 @@ function createWordHmac(hash: 'sha1' | 'sha256', spec: WordHash, key: Uint8Array
         result[j] = outer[j] as number;
       }
       compress(result, digestBlock);
-      return result;
-    },
-  };
-}
-
-function createNobleHmac(key: Uint8Array): Hmac {
-  const keyed = hmac.create(sha512, key);
-  const counter = new Uint8Array(8);
-  const counterView = new DataView(counter.buffer);
-  const result = new Int32Array(16);
-  return {
-    hash: 'sha512',
-    outputBytes: 64,
-    mac: (message) => keyed.clone().update(requireBytes(message, 'message')).digest(),
-    macCounter(high, low) {
-      checkCounterHalves(high, low);
-      counterView.setUint32(0, high);
-      counterView.setUint32(4, low);
-      const digest = new DataView(keyed.clone().update(counter).digest().buffer);
-      for (let j = 0; j < 16; j++) result[j] = digest.getInt32(4 * j);
       return result;
     },
   };

@@ -5,11 +5,13 @@ import { bytesToHex } from '@kodeviser/shared';
 import { sha1, SHA1_INITIAL_STATE, sha1Compress, wordsToBytes } from '../src/sha1.js';
 import { loadVectors } from './vectors.js';
 
-const fips = loadVectors<{ vectors: Array<{ message_ascii: string; repeat: number; sha1: string }> }>('sha.json');
+const fips = loadVectors<{ vectors: Array<{ message_ascii: string; repeat: number; sha1?: string }> }>('sha.json');
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
 
 t.test('FIPS 180-2 Appendix A: one block, two blocks, a million "a"', async (t) => {
-  for (const v of fips.vectors) t.equal(bytesToHex(sha1(ascii(v.message_ascii.repeat(v.repeat)))), v.sha1, `${v.message_ascii} x${v.repeat}`);
+  const listed = fips.vectors.filter((v) => v.sha1 !== undefined);
+  t.equal(listed.length, 3);
+  for (const v of listed) t.equal(bytesToHex(sha1(ascii(v.message_ascii.repeat(v.repeat)))), v.sha1, `${v.message_ascii} x${v.repeat}`);
   t.equal(bytesToHex(sha1(new Uint8Array(0))), 'da39a3ee5e6b4b0d3255bfef95601890afd80709', 'the empty message');
 });
 
