@@ -75,9 +75,12 @@ t.test('start(): refusals are StartErrors with one clear line', async (t) => {
   await t.rejects(start({ argv: ['--port', String(port)], env: { KODEVISER_DATA_DIR: dir }, logger: silent }), { name: 'StartError', message: new RegExp(`^cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`) });
 });
 
+/** A child's environment is built from scratch, but keeps c8's coverage directory so it is counted. */
+const coverage: Record<string, string> = process.env.NODE_V8_COVERAGE ? { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE } : {};
+
 function run(args: string[], env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', '--conditions=kodeviser-src', ...args], {
-    cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root, env: { ...coverage, PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
 
@@ -132,7 +135,7 @@ t.test('npm start on a fresh data dir: the demo device is ready and the printed 
   const built = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'server', 'emulator'], { cwd: root, encoding: 'utf8' });
   t.equal(built.status, 0, `tsc -b server emulator: ${built.stdout}${built.stderr}`);
   const dir = tempDir(t);
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, KODEVISER_DATA_DIR: dir, LOG_LEVEL: 'warn' };
+  const env = { ...coverage, PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, KODEVISER_DATA_DIR: dir, LOG_LEVEL: 'warn' };
   const startOnce = () => collect(spawn(process.execPath, ['scripts/start.js', '--port', '0'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] }));
 
   const first = startOnce();
