@@ -28,6 +28,11 @@ export interface RateLimitConfig {
   /** requests per window per userId on /v1/activate and /v1/authenticate; 0 turns it off */
   readonly perUser: number;
   readonly windowMs: number;
+  /**
+   * redis:// or rediss:// URL of a Redis that every instance shares, so the limits count across
+   * instances (@fastify/rate-limit's Redis store); absent: counted in memory, per instance.
+   */
+  readonly redisUrl?: string;
 }
 
 export interface ServerConfig {
@@ -75,6 +80,8 @@ Environment (flags win over it):
   KODEVISER_PSKC_KEY        16-byte PSKC pre-shared key, hex (a request may send X-PSKC-Key instead)
   KODEVISER_RATE_LIMIT_IP   requests per minute per client IP, every route but /v1/validate (default 3000; 0 = off)
   KODEVISER_RATE_LIMIT_USER requests per minute per userId on activate/authenticate (default 30; 0 = off)
+  REDIS_URL                 redis://host:port[/db][?keyPrefix=…]: rate-limit counters shared by all
+                            instances (default: in memory, per instance)
   LOG_LEVEL                 ${LOG_LEVELS.join(', ')} (default info)
 `;
 
@@ -176,6 +183,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   }
   const perIp = parseInteger('KODEVISER_RATE_LIMIT_IP', env.KODEVISER_RATE_LIMIT_IP || '3000', 0, 1e9);
   const perUser = parseInteger('KODEVISER_RATE_LIMIT_USER', env.KODEVISER_RATE_LIMIT_USER || '30', 0, 1e9);
+  const redisUrl = env.REDIS_URL || undefined;
+  if (redisUrl !== undefined && !/^rediss?:\/\/./.test(redisUrl)) {
+    throw configError('REDIS_URL must be a redis:// or rediss:// URL');
+  }
   const serviceToken = env.KODEVISER_SERVICE_TOKEN ? parseToken('KODEVISER_SERVICE_TOKEN', env.KODEVISER_SERVICE_TOKEN) : null;
   const pskcKey = env.KODEVISER_PSKC_KEY ? parseHexKey('KODEVISER_PSKC_KEY', env.KODEVISER_PSKC_KEY, 16) : null;
   if (env.KODEVISER_MASTER_KEY && env.KODEVISER_MASTER_KEY_FILE) {
@@ -224,7 +235,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
       adminToken,
       serviceToken,
       pskcKey,
-      rateLimit: { perIp, perUser, windowMs: 60_000 },
+      rateLimit: { perIp, perUser, windowMs: 60_000, ...(redisUrl !== undefined ? { redisUrl } : {}) },
       logLevel: logLevelText as LogLevel,
     },
     generated: { masterKeyFile, adminTokenFile },

@@ -1,6 +1,10 @@
 /**
- * Rate limits (@fastify/rate-limit, in-memory store; a shared Redis store can come later): one per
- * client IP on every route, and one per userId on activate/authenticate. The per-user one is keyed
+ * Rate limits (@fastify/rate-limit): one per client IP on every route, and one per userId on
+ * activate/authenticate. Counted in memory, per instance — or, with REDIS_URL, in the plugin's
+ * Redis store (one Lua INCR+PEXPIRE per request), so that several instances behind a load
+ * balancer share one count. Should Redis stop answering, requests pass unlimited rather than
+ * fail (skipOnError): these limits are about volume, and the defence against guessing — the
+ * block after three wrong codes — lives in the database and holds regardless. The per-user one is keyed
  * on the parsed body, so it runs as a preHandler; it uses the plugin's manual limiter
  * (createRateLimit) because the plugin's hook-style limiter runs at most once per request, and
  * the per-IP limit has already run by then. Both answer 429 `{error:"rate-limited"}` with
@@ -9,6 +13,7 @@
  */
 import type { FastifyInstance, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
+import { Redis } from 'ioredis';
 import type { RateLimitConfig } from '../config.js';
 import { HttpError } from './errors.js';
 
@@ -19,7 +24,15 @@ function refusal(ttlInSeconds: number, what: string): HttpError {
 
 /** Registers the per-IP limit; returns the per-userId limiter (null when it is off). */
 export async function installRateLimits(app: FastifyInstance, limits: RateLimitConfig): Promise<preHandlerHookHandler | null> {
+  // The settings @fastify/rate-limit recommends: a limiter must not hold a request up for long.
+  const redis = limits.redisUrl ? new Redis(limits.redisUrl, { connectTimeout: 500, maxRetriesPerRequest: 1 }) : undefined;
+  if (redis) {
+    redis.on('error', (e: Error) => app.log.warn({ err: { type: e.name, message: e.message } }, 'rate-limit Redis unavailable'));
+    // disconnect, not quit: quit would wait for a Redis that is down; a count lost at shutdown is harmless.
+    app.addHook('onClose', async () => redis.disconnect());
+  }
   await app.register(rateLimit, {
+    ...(redis ? { redis, nameSpace: 'kodeviser-rate-limit:', skipOnError: true } : {}),
     global: limits.perIp > 0,
     max: limits.perIp,
     timeWindow: limits.windowMs,
