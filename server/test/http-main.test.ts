@@ -18,6 +18,13 @@ import { tempDir } from './helpers/db.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const silent = pino({ level: 'silent' });
 
+// npm start runs the compiled server and CLI, as after npm ci (which builds them); make sure they
+// are current.
+t.before(() => {
+  const built = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'server', 'emulator'], { cwd: root, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`tsc -b server emulator: ${built.stdout}${built.stderr}`);
+});
+
 t.test('start(): listens, prints the admin token only when it generates it, stops', async (t) => {
   const dir = tempDir(t);
   const printed: string[] = [];
@@ -78,6 +85,7 @@ t.test('start(): refusals are StartErrors with one clear line', async (t) => {
 /** A child's environment is built from scratch, but keeps c8's coverage directory so it is counted. */
 const coverage: Record<string, string> = process.env.NODE_V8_COVERAGE ? { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE } : {};
 
+/** The server's main.ts as a process, from source (tsx) so that c8 counts what it runs. */
 function run(args: string[], env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', '--conditions=kodeviser-src', ...args], {
     cwd: root, env: { ...coverage, PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
@@ -131,9 +139,6 @@ t.test('as a process: --help, a bad setting exits 1 with one line; SIGINT stops 
 
 
 t.test('npm start on a fresh data dir: the demo device is ready and the printed commands work', async (t) => {
-  // npm start runs the compiled server and CLI (npm ci builds them); make sure they are current.
-  const built = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'server', 'emulator'], { cwd: root, encoding: 'utf8' });
-  t.equal(built.status, 0, `tsc -b server emulator: ${built.stdout}${built.stderr}`);
   const dir = tempDir(t);
   const env = { ...coverage, PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, KODEVISER_DATA_DIR: dir, LOG_LEVEL: 'warn' };
   const startOnce = () => collect(spawn(process.execPath, ['scripts/start.js', '--port', '0'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] }));
