@@ -33,6 +33,7 @@ export interface Press {
   serial: string;
   lcd: string;
   code: string | null;
+  /** hotp: the counter the NEXT press uses (so the code shown is of movingFactor - 1); totp: the step of the code shown */
   movingFactor: number;
   batteryPercent: number;
   deviceTime: string;
@@ -62,7 +63,9 @@ export async function manufacture(server: E2eServer, dir: string, o: Manufacture
   const file = join(dir, `${o.name}.json`);
   const pskcFile = join(dir, `${o.name}.pskc.xml`);
   await kodeviser([
-    'manufacture', '--profile', o.profile, '--key', keyHex, '--at', iso(o.at), '--drift-ppm', String(o.driftPpm ?? 0),
+    'manufacture', '--profile', o.profile, '--key', keyHex, '--at', iso(o.at),
+    // `--drift-ppm=-20`: node's parseArgs takes a separate "-20" for a flag, not a value
+    `--drift-ppm=${o.driftPpm ?? 0}`,
     '--out', file, '--pskc', pskcFile, '--pskc-key', server.pskcKeyHex,
   ]);
   const device = JSON.parse(readFileSync(file, 'utf8')) as { serial: string };
@@ -72,7 +75,7 @@ export async function manufacture(server: E2eServer, dir: string, o: Manufacture
 /** `kodeviser press FILE --at ISO --json [--temp C]`; the code shown is registered as a secret. */
 export async function press(server: E2eServer, device: Device, atMs: number, opts: { temp?: number } = {}): Promise<Press> {
   const args = ['press', device.file, '--at', iso(atMs), '--json'];
-  if (opts.temp !== undefined) args.push('--temp', String(opts.temp));
+  if (opts.temp !== undefined) args.push(`--temp=${opts.temp}`);
   const { stdout } = await kodeviser(args);
   const shown = JSON.parse(stdout) as Press;
   if (shown.code !== null) server.secret(shown.code);
@@ -83,10 +86,12 @@ export async function press(server: E2eServer, device: Device, atMs: number, opt
  * `n` presses in one `kodeviser run … --save` process, each followed by 31 s (the display goes
  * off after 30 s, so every press shows a new code). Starts at the device's last known time.
  */
-export async function pressMany(device: Device, n: number, scratchDir: string): Promise<void> {
+export async function pressMany(server: E2eServer, device: Device, n: number, scratchDir: string): Promise<void> {
   const scenario = join(scratchDir, `${device.serial}-presses.yaml`);
   writeFileSync(scenario, `${Array.from({ length: n }, () => '- press\n- advance: 31s\n').join('')}`);
-  await kodeviser(['run', device.file, scenario, '--save']);
+  const { stdout } = await kodeviser(['run', device.file, scenario, '--save']);
+  // run prints the LCD after every step: the codes nobody sends are secrets all the same.
+  for (const m of stdout.matchAll(/LCD " ([0-9]{6,8}) "/g)) server.secret(m[1] as string);
 }
 
 /** Days and hours in unix ms. */

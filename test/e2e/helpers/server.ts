@@ -18,14 +18,19 @@
  * in anything the server wrote to stdout or stderr during the whole run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Test } from 'tap';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, SERVER_MAIN, ensureBuilt } from './build.js';
 
-/** Where Debian puts libfaketime (`dpkg -L libfaketime`), for this machine's architecture. */
+/**
+ * Where Debian puts libfaketime (`dpkg -L libfaketime`), for this machine's architecture; null
+ * when it is not installed, or when KODEVISER_E2E_FAKETIME=0 asks to run as if it were not.
+ */
 export function findLibfaketime(): string | null {
+  if (process.env.KODEVISER_E2E_FAKETIME === '0') return null;
   const multiarch = ({ x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' } as Record<string, string>)[process.arch];
   const dirs = [...(multiarch ? [`/usr/lib/${multiarch}/faketime`] : []), '/usr/lib/faketime', '/usr/local/lib/faketime'];
   for (const dir of dirs) {
@@ -61,6 +66,8 @@ export interface E2eServer {
   importPskc(xml: string): Promise<Reply>;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
+  /** CPU seconds the server process has used so far (user + system, from /proc; null elsewhere). */
+  cpuSeconds(): number | null;
   /** The registered secrets found in the output, each with the line it is on (none expected). */
   leakedSecrets(): Array<{ secret: string; line: string }>;
   stop(): Promise<void>;
@@ -188,6 +195,15 @@ export async function startServer(t: { teardown(fn: () => unknown): void }, opts
       headers: { 'content-type': 'application/pskc+xml', 'x-pskc-key': pskcKeyHex },
     }),
     output: () => output,
+    cpuSeconds() {
+      try {
+        // fields 14 and 15 of /proc/PID/stat: utime and stime in clock ticks (100 a second on Linux)
+        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+        return (Number(fields[11]) + Number(fields[12])) / 100;
+      } catch {
+        return null;
+      }
+    },
     leakedSecrets() {
       const found: Array<{ secret: string; line: string }> = [];
       const lines = output.split('\n');
@@ -220,4 +236,17 @@ export function scratchDir(t: { teardown(fn: () => unknown): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'kodeviser-e2e-devices-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** Nothing the server printed during the whole run holds a secret; and, for the record, the CPU used. */
+export function assertNoSecrets(t: Test, server: E2eServer): void {
+  t.ok(server.output().includes('kodeviser server listening on'), 'the output was captured');
+  t.same(server.leakedSecrets(), [], 'no admin token, key, password or code in the server\'s stdout/stderr');
+  const self = process.cpuUsage();
+  t.comment(`CPU: server ${server.cpuSeconds() ?? '?'} s, this test process ${((self.user + self.system) / 1e6).toFixed(2)} s`);
+}
+
+/** The suite's last subtest: assertNoSecrets over the whole run. */
+export function checkOutputForSecrets(t: Test, server: E2eServer): void {
+  t.test('no secret in the server\'s output (admin token, keys, passwords, codes)', async (t) => assertNoSecrets(t, server));
 }
