@@ -8,6 +8,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,9 +17,14 @@ export const ADMIN_TOKEN = `admin-${randomBytes(16).toString('hex')}`;
 export const MASTER_KEY_HEX = randomBytes(32).toString('hex');
 export const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
-/** `tsc -b server`: the compiled entry is what the processes run. Returns tsc's output when it fails. */
+/**
+ * `tsc -b server`: the compiled entry is what the processes run. Under flock(1) on the lock the
+ * end-to-end suite's build uses too, since tap runs test files in parallel and two tsc writing
+ * one dist would race. Returns tsc's output when it fails.
+ */
 export function buildServer(): string | null {
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'server'], { cwd: ROOT, encoding: 'utf8' });
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const r = spawnSync('flock', [join(tmpdir(), 'kodeviser-e2e-build.lock'), process.execPath, tsc, '-b', 'server'], { cwd: ROOT, encoding: 'utf8' });
   return r.status === 0 ? null : `${r.stdout}${r.stderr}`;
 }
 
