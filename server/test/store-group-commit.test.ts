@@ -83,13 +83,79 @@ t.test('a full batch commits at once; disabled means one transaction per write',
   t.same(solo.log, ['begin', 'a', 'commit', 'begin', 'b', 'commit']);
 });
 
-t.test('flush commits what is queued now, and is harmless when nothing is', async (t) => {
+t.test('drain commits what is queued now, and is harmless when nothing is', async (t) => {
   const db = fakeDb();
   const gc = createGroupCommit(db);
-  gc.flush();
+  await gc.drain();
   t.same(db.log, []);
   const p = gc.submit(() => 1);
-  gc.flush();
-  t.same(db.log, ['begin', 'commit']);
+  const drained = gc.drain();
+  t.same(db.log, ['begin', 'commit'], 'committed in the calling turn');
+  await drained;
   t.equal(await p, 1);
+});
+
+/** A sync the test completes by hand, counting the calls. */
+function manualSync() {
+  const calls: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  return {
+    calls,
+    sync: () => new Promise<void>((resolve, reject) => calls.push({ resolve, reject })),
+  };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+t.test('with a sync, callers hear back only after the sync that covers their commit', async (t) => {
+  const db = fakeDb();
+  const s = manualSync();
+  const gc = createGroupCommit({ ...db, sync: s.sync });
+  const settled: string[] = [];
+  const first = [gc.submit(() => 'a'), gc.submit(() => 'b')].map((p) => p.then((v) => settled.push(v)));
+  await tick();
+  t.same(db.log, ['begin', 'commit'], 'committed at once');
+  t.equal(s.calls.length, 1, 'one sync for the batch');
+  await tick();
+  t.same(settled, [], 'nobody answered while the sync runs');
+
+  // Two more batches commit while the first sync runs; neither starts a sync of its own yet.
+  const second = gc.submit(() => 'c').then((v) => settled.push(v));
+  await tick();
+  const third = gc.submit(() => {
+    throw new Error('duplicate');
+  }).catch((e: Error) => settled.push(e.message));
+  await tick();
+  t.same(db.log, ['begin', 'commit', 'begin', 'commit', 'begin', 'commit']);
+  t.equal(s.calls.length, 1, 'still one sync in flight');
+
+  s.calls[0]?.resolve();
+  await Promise.all(first);
+  t.same(settled, ['a', 'b'], 'the first batch answered');
+  t.equal(s.calls.length, 2, 'one sync covers both batches committed meanwhile');
+  await tick();
+  t.same(settled, ['a', 'b'], 'the later ones wait for it');
+  s.calls[1]?.resolve();
+  await Promise.all([second, third]);
+  t.same(settled, ['a', 'b', 'c', 'duplicate'], 'an op that threw is told after the sync too');
+  const drained = gc.drain();
+  t.equal(s.calls.length, 2, 'nothing left to sync');
+  await drained;
+});
+
+t.test('a failed sync fails everything waiting and every later write', async (t) => {
+  const db = fakeDb();
+  const s = manualSync();
+  const gc = createGroupCommit({ ...db, sync: s.sync });
+  const covered = gc.submit(() => 1);
+  await tick();
+  const waiting = gc.submit(() => 2);
+  await tick();
+  const queued = gc.submit(() => 3);
+  const drained = gc.drain();
+  s.calls[0]?.reject(new Error('EIO: i/o error, fdatasync'));
+  const outcomes = await Promise.allSettled([covered, waiting, queued, drained]);
+  t.same(outcomes.map((o) => o.status), ['rejected', 'rejected', 'rejected', 'rejected']);
+  t.match(outcomes[0], { reason: { message: /EIO/ } });
+  await t.rejects(gc.submit(() => 4), { message: /EIO/ }, 'the queue stays failed');
+  t.equal(s.calls.length, 1, 'no second sync after a failure');
 });
