@@ -23,7 +23,6 @@ t.test('an unreachable PostgreSQL is a plainly named skip, within about 2 s', as
   const port = (silent.address() as { port: number }).port;
   t.match(await postgresUnreachable(`postgres://postgres@127.0.0.1:${port}/test`, 300), /timeout/i, 'a silent server: the connect timeout');
   silent.close();
-  t.equal(await skipMessage(), null, 'the real one answers (or this whole file skips below)');
 });
 
 if (await requirePostgres(t)) {
