@@ -51,26 +51,35 @@ export interface SqliteStoreOptions {
   maxBatch?: number;
 }
 
-interface TokenRow {
-  serial: string;
-  profile: string;
-  digits: number;
-  step: number;
-  t0: number;
-  seed_ciphertext: Buffer;
-  seed_nonce: Buffer;
-  key_version: number;
-  status: TokenStatus;
-  last_moving_factor: number;
-  drift: number;
-  failures: number;
-  blocked_until: number | null;
-  pending_moving_factor: number | null;
-  pending_at: number | null;
-  imported_at: number;
-  last_used_at: number | null;
-  user_id: string | null;
-}
+/**
+ * A token row as the read statements return it: an array in `TOKEN_COLUMNS` order (better-sqlite3's
+ * raw mode). Reading a token is on the path of every request, and an object row costs the
+ * creation of one property per column each time (~20 µs a read here, a sixth of a validation's
+ * store time), an array row does not.
+ */
+type TokenRow = [
+  serial: string,
+  profile: string,
+  digits: number,
+  step: number,
+  t0: number,
+  seedCiphertext: Buffer,
+  seedNonce: Buffer,
+  keyVersion: number,
+  status: TokenStatus,
+  lastMovingFactor: number,
+  drift: number,
+  failures: number,
+  blockedUntil: number | null,
+  pendingMovingFactor: number | null,
+  pendingAt: number | null,
+  importedAt: number,
+  lastUsedAt: number | null,
+  userId: string | null,
+];
+const TOKEN_COLUMNS = `t.serial, t.profile, t.digits, t.step, t.t0, t.seed_ciphertext, t.seed_nonce, t.key_version,
+  t.status, t.last_moving_factor, t.drift, t.failures, t.blocked_until, t.pending_moving_factor, t.pending_at,
+  t.imported_at, t.last_used_at, a.user_id`;
 
 interface AuditRow {
   id: number;
@@ -87,23 +96,24 @@ interface AuditRow {
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 function toRecord(r: TokenRow): TokenRecord {
+  const [serial, profile, digits, step, t0, ciphertext, nonce, keyVersion, status, lastMovingFactor, drift, failures,
+    blockedUntil, pendingMovingFactor, pendingAt, importedAt, lastUsedAt, userId] = r;
   return {
-    serial: r.serial,
-    profile: r.profile as ProfileName,
-    digits: r.digits,
-    step: r.step,
-    t0: r.t0,
-    seed: { ciphertext: bytes(r.seed_ciphertext), nonce: bytes(r.seed_nonce), keyVersion: r.key_version },
-    status: r.status,
-    lastMovingFactor: r.last_moving_factor,
-    drift: r.drift,
-    failures: r.failures,
-    blockedUntil: r.blocked_until,
-    pendingResync:
-      r.pending_moving_factor === null ? null : { movingFactor: r.pending_moving_factor, at: r.pending_at ?? 0 },
-    userId: r.user_id,
-    importedAt: r.imported_at,
-    lastUsedAt: r.last_used_at,
+    serial,
+    profile: profile as ProfileName,
+    digits,
+    step,
+    t0,
+    seed: { ciphertext: bytes(ciphertext), nonce: bytes(nonce), keyVersion },
+    status,
+    lastMovingFactor,
+    drift,
+    failures,
+    blockedUntil,
+    pendingResync: pendingMovingFactor === null ? null : { movingFactor: pendingMovingFactor, at: pendingAt ?? 0 },
+    userId,
+    importedAt,
+    lastUsedAt,
   };
 }
 
@@ -148,25 +158,24 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
   const wal = groupCommit && db.pragma('journal_mode', { simple: true }) === 'wal' ? openSync(`${db.name}-wal`, 'r+') : null;
   db.pragma(wal === null ? 'synchronous = FULL' : 'synchronous = NORMAL');
 
-  const tokenColumns = `t.serial, t.profile, t.digits, t.step, t.t0, t.seed_ciphertext, t.seed_nonce, t.key_version,
-    t.status, t.last_moving_factor, t.drift, t.failures, t.blocked_until, t.pending_moving_factor, t.pending_at,
-    t.imported_at, t.last_used_at, a.user_id`;
   const sql = {
     insertToken: db.prepare(`INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce,
       key_version, last_moving_factor, drift, imported_at)
       VALUES (@serial, @profile, @digits, @step, @t0, @ciphertext, @nonce, @keyVersion, @lastMovingFactor, @drift, @at)`),
-    tokenBySerial: db.prepare(`SELECT ${tokenColumns} FROM tokens t
-      LEFT JOIN assignments a ON a.serial = t.serial AND a.active = 1 WHERE t.serial = ?`),
-    tokenOfUser: db.prepare(`SELECT ${tokenColumns} FROM assignments a
-      JOIN tokens t ON t.serial = a.serial WHERE a.user_id = ? AND a.active = 1`),
+    tokenBySerial: db.prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens t
+      LEFT JOIN assignments a ON a.serial = t.serial AND a.active = 1 WHERE t.serial = ?`).raw(),
+    tokenOfUser: db.prepare(`SELECT ${TOKEN_COLUMNS} FROM assignments a
+      JOIN tokens t ON t.serial = a.serial WHERE a.user_id = ? AND a.active = 1`).raw(),
     user: db.prepare('SELECT user_id, password_hash FROM users WHERE user_id = ?'),
     status: db.prepare('SELECT status FROM tokens WHERE serial = ?').pluck(),
     // The compare-and-set. A success also clears the failure count and block in the same statement.
-    consume: db.prepare(`UPDATE tokens SET last_moving_factor = @movingFactor, drift = @drift, last_used_at = @at,
+    // Positional parameters: the two statements every accept runs are spared building an object
+    // of named parameters for each call. consume(movingFactor, drift, at, success, success, serial, movingFactor).
+    consume: db.prepare(`UPDATE tokens SET last_moving_factor = ?, drift = ?, last_used_at = ?,
       pending_moving_factor = NULL, pending_at = NULL,
-      failures = CASE WHEN @success THEN 0 ELSE failures END,
-      blocked_until = CASE WHEN @success THEN NULL ELSE blocked_until END
-      WHERE serial = @serial AND status = 'enabled' AND last_moving_factor < @movingFactor`),
+      failures = CASE WHEN ? THEN 0 ELSE failures END,
+      blocked_until = CASE WHEN ? THEN NULL ELSE blocked_until END
+      WHERE serial = ? AND status = 'enabled' AND last_moving_factor < ?`),
     countFailure: db.prepare(`UPDATE tokens SET failures = failures + 1, pending_moving_factor = NULL, pending_at = NULL
       WHERE serial = ? AND status = 'enabled' RETURNING failures`).pluck(),
     block: db.prepare('UPDATE tokens SET blocked_until = MAX(COALESCE(blocked_until, 0), @until) WHERE serial = @serial'),
@@ -190,7 +199,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       ON CONFLICT (serial) DO UPDATE SET active = 1, activated_at = excluded.activated_at, deactivated_at = NULL
       WHERE assignments.user_id = excluded.user_id`),
     audit: db.prepare(`INSERT INTO audit (at, type, serial, user_id, ip, actor, reason, moving_factor)
-      VALUES (@at, @type, @serial, @userId, @ip, @actor, @reason, @movingFactor)`),
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     ping: db.prepare('SELECT 1').pluck(),
   };
 
@@ -214,16 +223,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
   };
 
   const audit = (e: AuditEntry): void => {
-    sql.audit.run({
-      at: e.at,
-      type: e.type,
-      serial: e.serial ?? null,
-      userId: e.userId ?? null,
-      ip: e.ip ?? null,
-      actor: e.actor ?? null,
-      reason: e.reason ?? null,
-      movingFactor: e.movingFactor ?? null,
-    });
+    sql.audit.run(e.at, e.type, e.serial ?? null, e.userId ?? null, e.ip ?? null, e.actor ?? null, e.reason ?? null, e.movingFactor ?? null);
   };
   const from = (o: Origin) => ({ at: o.at, ip: o.ip, userId: o.userId ?? null, actor: o.actor ?? null });
 
@@ -333,7 +333,9 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
         const { serial, origin, consume } = cmd;
         let consumed = false;
         if (consume) {
-          consumed = sql.consume.run({ serial, at: origin.at, success: cmd.success ? 1 : 0, ...consume }).changes === 1;
+          const { movingFactor, drift } = consume;
+          const success = cmd.success ? 1 : 0;
+          consumed = sql.consume.run(movingFactor, drift, origin.at, success, success, serial, movingFactor).changes === 1;
           if (!consumed) return failAttempt(cmd, 'replay', consume.movingFactor);
         }
         if (!(consumed && cmd.success)) return failAttempt(cmd, cmd.reason, consume?.movingFactor ?? null);
