@@ -1,0 +1,7 @@
+/**
+ * Fuzzing GET /metrics (issue 5, item 5), KODEVISER_FUZZ_RUNS (10,000) cases through inject():
+ * methods, query strings, credentials and bodies it should ignore or refuse.
+ */
+import { fuzzFile } from './app.js';
+
+fuzzFile('GET /metrics: never a 5xx', ['GET /metrics']);
