@@ -101,6 +101,9 @@ function waitForUrl(child: ChildProcess, pattern: RegExp, what: string): Promise
   });
 }
 
+/** Every process started, so that a failed run still stops them all (see main's finally). */
+const started = new Set<ChildProcess>();
+
 async function startServer(dbPath: string, dataDir: string): Promise<Target> {
   const child = spawn(process.execPath, [join(ROOT, 'server', 'dist', 'main.js'), '--port', '0'], {
     cwd: ROOT,
@@ -117,15 +120,19 @@ async function startServer(dbPath: string, dataDir: string): Promise<Target> {
       LOG_LEVEL: 'warn',
     },
   });
+  started.add(child);
   return { url: await waitForUrl(child, /listening on (http:\/\/\S+)/, 'server'), child };
 }
 
 async function startBaseline(): Promise<Target> {
   const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=kodeviser-src', SELF, '--role=baseline'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(child);
   return { url: await waitForUrl(child, /baseline listening on (http:\/\/\S+)/, 'baseline'), child };
 }
 
 async function stop(target: Target): Promise<void> {
+  started.delete(target.child);
+  if (target.child.exitCode !== null || target.child.signalCode !== null) return;
   const exited = new Promise<void>((r) => target.child.once('exit', () => r()));
   target.child.kill('SIGTERM');
   await exited;
@@ -357,6 +364,7 @@ export async function main(args: string[] = []): Promise<void> {
     const notAccepted = validates.reduce((n, v) => n + v.r.requests - (v.r.results.accept ?? 0), 0);
     if (notAccepted > 0) console.log(`  note: ${notAccepted} validate requests were not accepted (see the verdicts)`);
   } finally {
+    await Promise.all([...started].map((child) => stop({ url: '', child })));
     rmSync(dir, { recursive: true, force: true });
   }
 }
