@@ -10,8 +10,9 @@
  * Time: the server runs on the real clock (hotp needs none to pass; no faketime here).
  */
 import t from 'tap';
+import { join } from 'node:path';
 import { activate, importDevice, login, newUser } from './helpers/flows.js';
-import { DAY, holdAfter, manufacture, press, type Press } from './helpers/kodeviser.js';
+import { DAY, holdAfter, kodeviser, manufacture, press, type Press } from './helpers/kodeviser.js';
 import { checkOutputForSecrets, scratchDir, startServer } from './helpers/server.js';
 
 const server = await startServer(t);
@@ -45,6 +46,16 @@ t.test('a low battery still logs in (b and the code); an empty one shows bAtt an
   t.equal(empty.lcd, 'bAtt    ', 'the LCD says bAtt');
   t.equal(empty.code, null, 'press --json says there is no code');
   t.equal(empty.batteryPercent, 0);
+});
+
+t.test('device conditions typed as the help writes them: --drift-ppm -20, --temp -5', async (t) => {
+  // A known CLI bug, kept visible as a todo until it is fixed; the helpers use the --flag=-20 form.
+  const todo = 'emulator/src/cli/args.ts parseCommand: node parseArgs takes "-20" for a flag, so a negative value only works as --drift-ppm=-20';
+  const file = join(dir, 'negative.json');
+  const made = await kodeviser(['manufacture', '--profile', 'totp-sha1', '--drift-ppm', '-20', '--out', file]).catch((e: { stderr: string }) => e);
+  t.notMatch(made.stderr, /ambiguous/, 'manufacture --drift-ppm -20', { todo });
+  const pressed = await kodeviser(['press', file, '--temp', '-5', '--json']).catch((e: { stderr: string }) => e);
+  t.notMatch(pressed.stderr, /ambiguous|no such file/, 'press --temp -5', { todo });
 });
 
 checkOutputForSecrets(t, server);

@@ -68,14 +68,15 @@ export interface E2eServer {
   output(): string;
   /** CPU seconds the server process has used so far (user + system, from /proc; null elsewhere). */
   cpuSeconds(): number | null;
-  /** The registered secrets found in the output, each with the line it is on (none expected). */
-  leakedSecrets(): Array<{ secret: string; line: string }>;
+  /** The registered secrets found in the output (or in `text`), each with the line it is on. */
+  leakedSecrets(text?: string): Array<{ secret: string; line: string }>;
   stop(): Promise<void>;
 }
 
 export interface StartOptions {
   /** Run under libfaketime starting at this unix ms (whole seconds); default: the real clock. */
   fakeStartMs?: number;
+  /** default trace */
   logLevel?: string;
 }
 
@@ -113,7 +114,8 @@ export async function startServer(t: { teardown(fn: () => unknown): void }, opts
     KODEVISER_DATA_DIR: dataDir,
     KODEVISER_ADMIN_TOKEN: adminToken,
     KODEVISER_MASTER_KEY: masterKey,
-    LOG_LEVEL: opts.logLevel ?? 'info',
+    // the most the server ever logs: a secret must not reach even a trace line
+    LOG_LEVEL: opts.logLevel ?? 'trace',
   };
   if (lib) {
     writeFileSync(clockFile, fakeStamp(fakeNow));
@@ -129,12 +131,16 @@ export async function startServer(t: { teardown(fn: () => unknown): void }, opts
   child.stdout!.on('data', (c: Buffer) => { output += c.toString(); });
   child.stderr!.on('data', (c: Buffer) => { output += c.toString(); });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  // Should this test process end without its teardown (a crash, tap's timeout), take the server along.
+  const orphanGuard = () => child.kill('SIGKILL');
+  process.once('exit', orphanGuard);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
+    process.off('exit', orphanGuard);
     rmSync(dir, { recursive: true, force: true });
   };
   t.teardown(stop);
@@ -204,9 +210,9 @@ export async function startServer(t: { teardown(fn: () => unknown): void }, opts
         return null;
       }
     },
-    leakedSecrets() {
+    leakedSecrets(text = output) {
       const found: Array<{ secret: string; line: string }> = [];
-      const lines = output.split('\n');
+      const lines = text.split('\n');
       for (const s of secrets) {
         // A 6-8 digit code could occur by chance inside a longer number (a timestamp, a serial):
         // only a run of exactly those digits counts (not after a decimal point either). Keys and tokens are long enough to match as is.
@@ -242,6 +248,10 @@ export function scratchDir(t: { teardown(fn: () => unknown): void }): string {
 export function assertNoSecrets(t: Test, server: E2eServer): void {
   t.ok(server.output().includes('kodeviser server listening on'), 'the output was captured');
   t.same(server.leakedSecrets(), [], 'no admin token, key, password or code in the server\'s stdout/stderr');
+  // The check itself finds what it looks for: a planted token, a key in base64, a code in JSON.
+  const code = server.secret('402917');
+  const planted = `{"auth":"Bearer ${server.adminToken}"}\n{"k":"${Buffer.from(server.pskcKeyHex, 'hex').toString('base64')}"}\n{"otp":"${code}"}\n{"time":1804020291700,"responseTime":0.402917}`;
+  t.same(server.leakedSecrets(planted).map((l) => l.line), planted.split('\n').slice(0, 3), 'the check finds planted secrets, and not a code inside a longer number');
   const self = process.cpuUsage();
   t.comment(`CPU: server ${server.cpuSeconds() ?? '?'} s, this test process ${((self.user + self.system) / 1e6).toFixed(2)} s`);
 }
