@@ -3,8 +3,7 @@
  * seed file, activate (user ID, serial from the back, a code, a new password), log in (user ID,
  * code, password). The password is registered as a secret; codes are registered when pressed.
  */
-import { createOtp } from '@kodeviser/shared';
-import { hexToBytes } from '@kodeviser/shared';
+import { createOtp, hexToBytes } from '@kodeviser/shared';
 import type { Device } from './kodeviser.js';
 import type { E2eServer, Reply } from './server.js';
 

@@ -94,9 +94,8 @@ export async function pressMany(server: E2eServer, device: Device, n: number, sc
   for (const m of stdout.matchAll(/LCD " ([0-9]{6,8}) "/g)) server.secret(m[1] as string);
 }
 
-/** Days and hours in unix ms. */
+/** A day and a minute in ms. */
 export const DAY = 86_400_000;
-export const HOUR = 3_600_000;
 export const MINUTE = 60_000;
 
 /**
@@ -107,18 +106,4 @@ export const MINUTE = 60_000;
 export async function holdAfter(device: Device, advance: string): Promise<Press> {
   const { stdout } = await kodeviser(['hold', device.file, '--for', '6s', '--advance', advance, '--json']);
   return JSON.parse(stdout) as Press;
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time (the CLI processes share two cores). */
-export async function inParallel<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -53,7 +53,6 @@ export interface E2eServer {
   readonly faketime: boolean;
   readonly adminToken: string;
   readonly pskcKeyHex: string;
-  readonly dataDir: string;
   /** The server's wall clock, unix ms, as last set (faketime) or the real clock. */
   now(): number;
   /** Moves the server's wall clock to `ms` (whole seconds) — only under faketime; never backwards. */
@@ -185,7 +184,6 @@ export async function startServer(t: { teardown(fn: () => unknown): void }, opts
     faketime: lib !== null,
     adminToken,
     pskcKeyHex,
-    dataDir,
     now: () => (lib ? fakeNow : Date.now()),
     setTime(ms) {
       if (!lib) throw new Error('setTime needs libfaketime');
