@@ -17,7 +17,7 @@ import type { Clock, TokenService } from './domain/types.js';
 import { createTokenService } from './domain/service.js';
 import type { TokenStore } from './store/types.js';
 import { bearerAuth } from './plugins/auth.js';
-import { HttpError, errorBodySchema, installErrorHandlers, sendError } from './plugins/errors.js';
+import { HttpError, clientErrorHandler, errorBodySchema, installErrorHandlers, sendError } from './plugins/errors.js';
 import { installMetrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { installRateLimits } from './plugins/rate-limit.js';
@@ -52,6 +52,10 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
     // A malformed URL (bad percent-encoding) or an overlong parameter: the same error shape.
     frameworkErrors: (err, request, reply) => sendError(err, request, reply),
+    // What Node's HTTP layer refuses — unparsable requests, and HTTP/1.1 without Host (checked
+    // by installErrorHandlers rather than by Node, which would answer with no body): the same error shape.
+    clientErrorHandler,
+    http: { requireHostHeader: false },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   app.addHook('onClose', async () => {

@@ -38,7 +38,7 @@ const body = fc.oneof(
 export const rawRequest: fc.Arbitrary<string> = fc.tuple(requestLine, headerLines, body, fc.boolean())
   .map(([line, headers, b, announce]) => `${line}\r\n${[...headers, ...(announce && b.length > 0 ? [`Content-Length: ${Buffer.byteLength(b)}`] : [])].join('\r\n')}${headers.length || (announce && b) ? '\r\n' : ''}\r\n${b}`);
 
-/** Splits what the server wrote into responses (status, headers, body by Content-Length). */
+/** Splits what the server wrote into final responses (status, headers, body by Content-Length). */
 export function parseResponses(data: Buffer): FuzzReply[] {
   const out: FuzzReply[] = [];
   let rest = data.toString('latin1');
@@ -53,7 +53,9 @@ export function parseResponses(data: Buffer): FuzzReply[] {
     }
     const length = Number(headers['content-length'] ?? 0);
     const bodyText = rest.slice(end + 4, end + 4 + length);
-    out.push({ statusCode: Number(statusLine.split(' ')[1]), headers, body: Buffer.from(bodyText, 'latin1').toString('utf8') });
+    const statusCode = Number(statusLine.split(' ')[1]);
+    // 1xx (100 Continue after Expect: 100-continue) is interim: the final answer follows.
+    if (statusCode >= 200) out.push({ statusCode, headers, body: Buffer.from(bodyText, 'latin1').toString('utf8') });
     rest = rest.slice(end + 4 + length);
   }
   return out;

@@ -11,6 +11,7 @@
  * Client errors are logged at debug level with their code only: a malformed body's message could
  * echo what the client sent, and that may be a password.
  */
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isKodeviserError } from '@kodeviser/shared';
 import { isServiceError } from '../domain/errors.js';
@@ -117,8 +118,35 @@ export function sendError(err: FastifyError | Error, request: FastifyRequest, re
 }
 
 export function installErrorHandlers(app: FastifyInstance): void {
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400. Node answers it with an empty
+  // body unless told not to (build() sets http.requireHostHeader: false); this hook answers it
+  // in the error shape instead.
+  app.addHook('onRequest', async (request) => {
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      throw new HttpError(400, 'bad-request', 'an HTTP/1.1 request needs a Host header');
+    }
+  });
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => sendError(err, request, reply));
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     return reply.code(404).send({ error: 'not-found', message: `no route for ${request.method} ${request.url.split('?')[0] ?? ''}` });
   });
+}
+
+/**
+ * What Node's HTTP parser refuses before fastify has a request — a malformed request line or
+ * header, headers over Node's 16 KiB limit, a request not received in time — answered with the
+ * same `{error, message}` shape (fastify's default writes `{error:"Bad Request", message:"Client
+ * Error", statusCode}`), then the connection is closed, as Node and fastify do.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, body]: [number, string, ErrorBody] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', { error: 'request-timeout', message: 'the request was not received in time' }]
+      : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', { error: 'headers-too-large', message: 'the request headers are larger than the server accepts' }]
+        : [400, 'Bad Request', { error: 'bad-request', message: 'the request is not valid HTTP/1.1' }];
+  const text = JSON.stringify(body);
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(text)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${text}`);
+  }
+  socket.destroy(err);
 }
