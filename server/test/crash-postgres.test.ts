@@ -19,6 +19,8 @@ import { PG_URL, requirePostgres, tempSchema } from './helpers/postgres.js';
 const full = process.env.KODEVISER_FULL === '1';
 const kills = full ? 20 : 5;
 const seed = seedFrom('KODEVISER_CRASH_SEED');
+// The full run takes minutes on a busy machine: beyond the runner's per-file limit.
+if (full) t.setTimeout(30 * 60_000);
 
 /** amcheck over the tables and indexes of `schema`: 'ok', or what it found. */
 async function integrityCheck(schema: string): Promise<string> {
