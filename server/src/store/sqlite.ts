@@ -27,6 +27,7 @@ import type { ProfileName } from '@kodeviser/shared';
 import { DuplicateSerialError, ServiceError } from '../domain/errors.js';
 import type { AuditEvent, AuditQuery, AuditType, RejectReason, TokenStatus } from '../domain/types.js';
 import { createGroupCommit, type GroupCommit } from './group-commit.js';
+import { startCheckpointer } from './sqlite-checkpointer.js';
 import { migrate } from './sqlite-schema.js';
 import type {
   AttemptCommand,
@@ -49,6 +50,12 @@ export interface SqliteStoreOptions {
   groupCommit?: boolean;
   /** Writes per batch at most (default 512). */
   maxBatch?: number;
+  /**
+   * With group commit: checkpoint the log from a worker thread (sqlite-checkpointer.ts) every
+   * this many ms, so the checkpoint SQLite runs on the event loop has little left to do
+   * (default 200; 0: SQLite's own checkpoints only).
+   */
+  checkpointIntervalMs?: number;
 }
 
 /**
@@ -157,6 +164,13 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
   const groupCommit = opts.groupCommit ?? true;
   const wal = groupCommit && db.pragma('journal_mode', { simple: true }) === 'wal' ? openSync(`${db.name}-wal`, 'r+') : null;
   db.pragma(wal === null ? 'synchronous = FULL' : 'synchronous = NORMAL');
+  const checkpointIntervalMs = opts.checkpointIntervalMs ?? 200;
+  const checkpointer = wal !== null && checkpointIntervalMs > 0 ? startCheckpointer(db.name, { intervalMs: checkpointIntervalMs }) : null;
+  // With the worker copying the log as it grows, SQLite's own checkpoint (the one that lets the
+  // log start over) finds only the last interval's pages to copy, but still pays an fsync of the
+  // database file (13-21 ms measured here): let the log reach 50 MiB first, so that pause comes
+  // every ~15 000 accepts rather than every ~3 000.
+  if (checkpointer) db.pragma('wal_autocheckpoint = 50000');
 
   const sql = {
     insertToken: db.prepare(`INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce,
@@ -396,6 +410,9 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       try {
         await writes.drain();
       } finally {
+        // The worker's connection first, so that the store's is the last: closing it checkpoints
+        // the whole log and removes it.
+        await checkpointer?.close();
         db.close();
         if (wal !== null) closeSync(wal);
       }

@@ -1,0 +1,112 @@
+/**
+ * WAL checkpoints off the event loop (SQLite, "Write-Ahead Logging" §3 "Checkpointing", and
+ * sqlite3_wal_checkpoint_v2's PASSIVE mode).
+ *
+ * A checkpoint copies the pages of the write-ahead log back into the database file and syncs
+ * both, so that the log can start over. SQLite runs it inside the COMMIT that takes the log past
+ * wal_autocheckpoint pages, on the committing thread: for the store that is the event loop, and
+ * here each one stopped every request for 20-40 ms (two fsyncs, the one of the database file
+ * after thousands of random page writes), every few thousand accepts, which is what a p99 sees.
+ *
+ * So a worker thread with its own connection runs PASSIVE checkpoints every `intervalMs`: it
+ * copies and syncs the bulk of the log while the event loop goes on committing (PASSIVE never
+ * waits for, nor blocks, the writer or readers). It cannot finish the job alone: under steady
+ * load new frames arrive while it copies, and the log only starts over when a checkpoint has
+ * copied all of it. The store's own autocheckpoint still does that last step, now with little
+ * left to copy or sync (the log itself is synced by every group commit already), so its pause
+ * is a small fraction of what it was. If the worker fails, that autocheckpoint does it all, as
+ * before: slower, never wrong.
+ *
+ * The worker's code is a string run with `eval`, so it runs the same from the TypeScript sources
+ * (tests, tsx) and from the compiled files; it loads the same better-sqlite3 as the store.
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.path, { fileMustExist: true });
+db.pragma('busy_timeout = 0');
+// NORMAL: the checkpoint syncs the log before copying and the database after (all it needs).
+db.pragma('synchronous = NORMAL');
+db.pragma('wal_autocheckpoint = 0');
+// An error ends the worker (and the store's autocheckpoint does the work from then on).
+const checkpoint = () => {
+  const [r] = db.pragma('wal_checkpoint(PASSIVE)');
+  return { log: r.log, checkpointed: r.checkpointed, busy: r.busy };
+};
+const timer = setInterval(checkpoint, workerData.intervalMs);
+parentPort.on('message', (m) => {
+  if (m === 'checkpoint') parentPort.postMessage(checkpoint());
+  if (m === 'close') {
+    clearInterval(timer);
+    db.close();
+    parentPort.close();
+  }
+});
+`;
+
+export interface CheckpointReport {
+  /** Frames in the log. */
+  log: number;
+  /** Frames of it copied into the database so far. */
+  checkpointed: number;
+  /** 1 when another checkpoint held the lock (this one did nothing). */
+  busy: number;
+}
+
+export interface Checkpointer {
+  /** Runs one checkpoint now (besides the periodic ones); resolves with its report. */
+  checkpoint(): Promise<CheckpointReport>;
+  /** Stops the worker and closes its connection. */
+  close(): Promise<void>;
+}
+
+export interface CheckpointerOptions {
+  /** Milliseconds between checkpoints (default 200). */
+  intervalMs?: number;
+}
+
+export function startCheckpointer(path: string, opts: CheckpointerOptions = {}): Checkpointer {
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { path, driver: createRequire(import.meta.url).resolve('better-sqlite3'), intervalMs: opts.intervalMs ?? 200 },
+  });
+  // The worker must never keep the process alive, nor take it down: without it, the store's own
+  // autocheckpoint does the work.
+  worker.unref();
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  let failure: Error | null = null;
+  worker.on('error', (e: unknown) => {
+    // better-sqlite3's SqliteError crosses the thread boundary as a plain object with its code.
+    failure = e instanceof Error ? e : Object.assign(new Error(`the checkpointer failed: ${(e as { code?: string }).code}`), e);
+  });
+  const waiting: Array<{ resolve: (r: CheckpointReport) => void; reject: (e: Error) => void }> = [];
+  // Replies come in the order of the requests: the worker runs one message at a time.
+  worker.on('message', (m: CheckpointReport) => (waiting.shift() as (typeof waiting)[number]).resolve(m));
+  let stopped = false;
+  void exited.then(() => {
+    stopped = true;
+    for (const w of waiting.splice(0)) w.reject(failure ?? new Error('the checkpointer has stopped'));
+  });
+
+  return {
+    checkpoint(): Promise<CheckpointReport> {
+      if (stopped) return Promise.reject(failure ?? new Error('the checkpointer has stopped'));
+      // Referenced while a reply is due, so the process waits for it.
+      worker.ref();
+      return new Promise<CheckpointReport>((resolve, reject) => {
+        waiting.push({ resolve, reject });
+        worker.postMessage('checkpoint');
+      }).finally(() => {
+        if (waiting.length === 0) worker.unref();
+      });
+    },
+    async close(): Promise<void> {
+      worker.ref(); // until it has closed its connection
+      worker.postMessage('close');
+      await exited;
+    },
+  };
+}
