@@ -31,6 +31,13 @@ export async function installRateLimits(app: FastifyInstance, limits: RateLimitC
     // disconnect, not quit: quit would wait for a Redis that is down; a count lost at shutdown is harmless.
     app.addHook('onClose', async () => redis.disconnect());
   }
+  // A request whose client hung up before its hooks ran has no address (request.ip is undefined
+  // once the socket is closed), and the plugin's key generator throws on it: a 500 logged with a
+  // stack trace for a reply nobody will read. Refuse it first (app-level hooks run before the
+  // plugin's route-level one, with no I/O in between, so the socket cannot close in the gap).
+  app.addHook('onRequest', async (request) => {
+    if (request.ip === undefined) throw new HttpError(400, 'bad-request', 'the client closed the connection');
+  });
   await app.register(rateLimit, {
     ...(redis ? { redis, nameSpace: 'kodeviser-rate-limit:', skipOnError: true } : {}),
     global: limits.perIp > 0,
