@@ -197,6 +197,18 @@ t.test('info: the label, both battery figures and the drift', async (t) => {
   t.match((await cli(['info', h])).stdout, /\nmoving factor  0 \(the counter of the next press\)\n/);
 });
 
+t.test('negative values as the help writes them: --drift-ppm -20, --temp -5', async (t) => {
+  // node:util parseArgs alone calls "-20" an ambiguous option; args.ts joins it to its flag.
+  const dir = tempDir(t);
+  const d = await manufacture(dir, ['--profile', 'totp-sha1', '--drift-ppm', '-20']);
+  t.equal(device(d).crystal.offsetPpm, -20, 'the crystal runs 20 ppm slow');
+  const r = await cli(['press', d, '--temp', '-5', '--advance', '1d', '--json']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal((device(d) as { temperatureC?: number }).temperatureC, -5, 'the device now sits at -5 °C');
+  const bad = await cli(['manufacture', '--profile', 'totp-sha1', '--drift-ppm', '-x']);
+  t.equal(bad.code, 2, 'a dash that is no number is still refused');
+});
+
 t.test('every bad input: a non-zero exit and one line', async (t) => {
   const dir = tempDir(t);
   const d = await manufacture(dir, ['--profile', 'totp-sha1', '--at', '2026-01-01T00:00:00Z']);

@@ -39,7 +39,7 @@ export function parseCommand<O extends Record<string, OptionSpec>>(spec: Command
   if (argv.includes('--help') || argv.includes('-h')) return { help: true };
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: spec.options, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: joinNegativeValues(spec.options, argv), options: spec.options, strict: true, allowPositionals: true });
   } catch (e) {
     // parseArgs' messages are one sentence followed by advice; the sentence is what the user needs.
     const message = e instanceof Error ? e.message.split('. ')[0] ?? e.message : String(e);
@@ -51,6 +51,34 @@ export function parseCommand<O extends Record<string, OptionSpec>>(spec: Command
     throw usageError(`${spec.name}: expected ${want}, got ${positionals.length === 0 ? 'none' : positionals.map((p) => JSON.stringify(p)).join(' ')}`);
   }
   return { help: false, values: parsed.values as Values<O>, positionals };
+}
+
+const NEGATIVE_NUMBER = /^-\d+(?:\.\d+)?$/;
+
+/**
+ * parseArgs refuses `--drift-ppm -20` ("argument is ambiguous": a value that looks like an
+ * option), yet that is how a user writes a negative ppm or a sub-zero temperature. A negative
+ * number right after a string option is its value, so it is joined as `--drift-ppm=-20`.
+ */
+function joinNegativeValues(options: Record<string, OptionSpec>, argv: readonly string[]): string[] {
+  const takesValue = new Set<string>();
+  for (const [name, o] of Object.entries(options)) {
+    if (o.type !== 'string') continue;
+    takesValue.add(`--${name}`);
+    if (o.short) takesValue.add(`-${o.short}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    if (takesValue.has(arg) && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      out.push(arg.startsWith('--') ? `${arg}=${next}` : `${arg}${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)(us|ms|s|m|h|d|y)$/;

@@ -64,8 +64,7 @@ export async function manufacture(server: E2eServer, dir: string, o: Manufacture
   const pskcFile = join(dir, `${o.name}.pskc.xml`);
   await kodeviser([
     'manufacture', '--profile', o.profile, '--key', keyHex, '--at', iso(o.at),
-    // `--drift-ppm=-20`: node's parseArgs takes a separate "-20" for a flag, not a value
-    `--drift-ppm=${o.driftPpm ?? 0}`,
+    '--drift-ppm', String(o.driftPpm ?? 0),
     '--out', file, '--pskc', pskcFile, '--pskc-key', server.pskcKeyHex,
   ]);
   const device = JSON.parse(readFileSync(file, 'utf8')) as { serial: string };
@@ -75,7 +74,7 @@ export async function manufacture(server: E2eServer, dir: string, o: Manufacture
 /** `kodeviser press FILE --at ISO --json [--temp C]`; the code shown is registered as a secret. */
 export async function press(server: E2eServer, device: Device, atMs: number, opts: { temp?: number } = {}): Promise<Press> {
   const args = ['press', device.file, '--at', iso(atMs), '--json'];
-  if (opts.temp !== undefined) args.push(`--temp=${opts.temp}`);
+  if (opts.temp !== undefined) args.push('--temp', String(opts.temp));
   const { stdout } = await kodeviser(args);
   const shown = JSON.parse(stdout) as Press;
   if (shown.code !== null) server.secret(shown.code);
