@@ -86,6 +86,7 @@ t.test('manufacture --key: the device shows the codes of that key', async (t) =>
   const j = JSON.parse(r.stdout) as { code: string; lcd: string; movingFactor: number };
   t.equal(j.code, '518507', 'docs/otp-algorithms.md: hotp-aes128, C = 0');
   t.equal(j.code, createOtp({ profile: 'hotp-aes128', key: hexToBytes(key) }).generate(0));
+  t.equal(j.movingFactor, 0, 'the counter of the code shown, not of the next press');
   t.match(j.lcd, /518507/);
 });
 

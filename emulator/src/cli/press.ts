@@ -23,6 +23,7 @@ const timeHelp = `
                      (neither: the host clock)
   --temp C           the temperature from this press on, °C (operating range 0..45)
   --json             print {serial, lcd, code, movingFactor, batteryPercent, deviceTime}
+                     (movingFactor: the hotp counter or totp step of the code shown)
   --lcd              draw the LCD's segments (with --json: as an "art" field)`;
 
 const pressSpec = {
@@ -88,7 +89,9 @@ async function use<O extends typeof timeOptions>(
       serial: s.serial,
       lcd: machine.lcd(),
       code: s.lastCode,
-      movingFactor: s.movingFactor,
+      // The moving factor of the code on the display (null when none is shown): the firmware's
+      // view holds the counter of the NEXT press for hotp, which scripts would read off by one.
+      movingFactor: s.lastCode === null || s.movingFactor === null ? null : s.profile?.startsWith('hotp-') ? s.movingFactor - 1 : s.movingFactor,
       batteryPercent: s.batteryPercent,
       deviceTime: new Date(Math.floor(pressedAt / 1000)).toISOString(),
       ...(v.lcd === true ? { art: machine.lcdArt() } : {}),

@@ -33,7 +33,7 @@ export interface Press {
   serial: string;
   lcd: string;
   code: string | null;
-  /** hotp: the counter the NEXT press uses (so the code shown is of movingFactor - 1); totp: the step of the code shown */
+  /** the hotp counter or totp step of the code shown (null when none is) */
   movingFactor: number;
   batteryPercent: number;
   deviceTime: string;
