@@ -13,6 +13,8 @@ import { runCrashCycles } from './harness.js';
 
 const full = process.env.KODEVISER_FULL === '1';
 const seed = seedFrom('KODEVISER_CRASH_SEED');
+// The full run takes minutes on a busy machine: beyond the runner's 300 s per file.
+if (full) t.setTimeout(30 * 60_000);
 
 function integrityCheck(path: string): string {
   const db = new Database(path, { readonly: true, fileMustExist: true });

@@ -44,9 +44,13 @@ export function routeArbitrary(route: RouteName, p: Pools): fc.Arbitrary<FuzzReq
   const userId = fc.oneof(fc.constant(p.userId), fc.stringMatching(/^[\x21-\x7e]{1,20}$/), hostileString);
   const password = fc.oneof(fc.constant(p.password), fc.string({ minLength: 8, maxLength: 40 }), hostileString);
   const anyBody = fc.option(jsonBody({ bodyLimit: JSON_BODY_LIMIT, fields: {} }), { freq: 4 });
-  const post = (url: string, fields: Record<string, fc.Arbitrary<string>>, auth: fc.Arbitrary<string | null> = fc.constant(null)) =>
-    fc.tuple(method('POST'), auth, jsonBody({ bodyLimit: JSON_BODY_LIMIT, fields }))
-      .map(([m, a, b]) => request(m, url, { authorization: a, 'content-type': b.contentType }, b.payload));
+  // One case in six is a well-formed request with valid-looking fields, so that the service and
+  // the store see plenty of traffic (verdicts, blocks) between the hostile cases.
+  const post = (url: string, fields: Record<string, fc.Arbitrary<string>>, auth: string | null = null) => fc.oneof(
+    { arbitrary: fc.tuple(method('POST'), auth === null ? fc.constant(null) : authorization(auth), jsonBody({ bodyLimit: JSON_BODY_LIMIT, fields }))
+      .map(([m, a, b]) => request(m, url, { authorization: a, 'content-type': b.contentType }, b.payload)), weight: 5 },
+    { arbitrary: fc.record(fields).map((values) => request('POST', url, { authorization: auth, 'content-type': 'application/json' }, `{${Object.entries(values).map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`)), weight: 1 },
+  );
 
   switch (route) {
     case 'POST /v1/tokens (JSON)': {
@@ -100,7 +104,7 @@ export function routeArbitrary(route: RouteName, p: Pools): fc.Arbitrary<FuzzReq
     case 'POST /v1/authenticate':
       return post('/v1/authenticate', { userId: str(userId), otp: str(p.code), password: str(password) });
     case 'POST /v1/validate':
-      return post('/v1/validate', { serial: str(p.serial), otp: str(p.code) }, admin);
+      return post('/v1/validate', { serial: str(p.serial), otp: str(p.code) }, p.adminAuth);
     case 'GET /v1/audit': {
       const param = (name: string, valid: fc.Arbitrary<string>) => fc.oneof(
         { arbitrary: valid.map((v) => `${name}=${pct(v)}`), weight: 4 },
@@ -121,7 +125,10 @@ export function routeArbitrary(route: RouteName, p: Pools): fc.Arbitrary<FuzzReq
     case 'GET /readyz':
     case 'GET /metrics': {
       const path = route.slice(4);
-      return fc.tuple(method('GET'), fc.option(fc.constantFrom(p.adminAuth, 'Bearer nope', 'garbage'), { freq: 3 }), query, anyBody)
+      // A scrape costs milliseconds whatever the request, and its answer does not depend on the
+      // request: /metrics cases are weighted towards what is refused (other methods) instead.
+      const m = route === 'GET /metrics' ? fc.oneof({ arbitrary: fc.constant('GET'), weight: 1 }, { arbitrary: fc.constantFrom(...ALL_METHODS), weight: 2 }) : method('GET');
+      return fc.tuple(m, fc.option(fc.constantFrom(p.adminAuth, 'Bearer nope', 'garbage'), { freq: 3 }), query, anyBody)
         .map(([m, a, q, b]) => request(m, `${path}${q}`, { authorization: a, 'content-type': b?.contentType ?? null }, b?.payload));
     }
     case 'any method, any path': {
