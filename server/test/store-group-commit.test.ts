@@ -118,28 +118,44 @@ t.test('with a sync, callers hear back only after the sync that covers their com
   await tick();
   t.same(settled, [], 'nobody answered while the sync runs');
 
-  // Two more batches commit while the first sync runs; neither starts a sync of its own yet.
+  // Two more writes arrive while the first sync runs: they wait for it, uncommitted.
   const second = gc.submit(() => 'c').then((v) => settled.push(v));
   await tick();
   const third = gc.submit(() => {
     throw new Error('duplicate');
   }).catch((e: Error) => settled.push(e.message));
   await tick();
-  t.same(db.log, ['begin', 'commit', 'begin', 'commit', 'begin', 'commit']);
+  t.same(db.log, ['begin', 'commit'], 'nothing more committed during the sync');
   t.equal(s.calls.length, 1, 'still one sync in flight');
 
   s.calls[0]?.resolve();
   await Promise.all(first);
   t.same(settled, ['a', 'b'], 'the first batch answered');
-  t.equal(s.calls.length, 2, 'one sync covers both batches committed meanwhile');
+  t.same(db.log, ['begin', 'commit', 'begin', 'commit'], 'the writes that waited commit together when it ends');
+  t.equal(s.calls.length, 2, 'and the next sync covers them');
   await tick();
-  t.same(settled, ['a', 'b'], 'the later ones wait for it');
+  t.same(settled, ['a', 'b'], 'they wait for it');
   s.calls[1]?.resolve();
   await Promise.all([second, third]);
   t.same(settled, ['a', 'b', 'c', 'duplicate'], 'an op that threw is told after the sync too');
   const drained = gc.drain();
   t.equal(s.calls.length, 2, 'nothing left to sync');
   await drained;
+});
+
+t.test('a full batch commits during a sync, and a sync follows for it', async (t) => {
+  const db = fakeDb();
+  const s = manualSync();
+  const gc = createGroupCommit({ ...db, sync: s.sync, maxBatch: 2 });
+  const first = gc.submit(() => 1);
+  await tick();
+  const full = [gc.submit(() => 2), gc.submit(() => 3)];
+  t.same(db.log, ['begin', 'commit', 'begin', 'commit'], 'the full batch did not wait');
+  s.calls[0]?.resolve();
+  t.equal(await first, 1);
+  t.equal(s.calls.length, 2, 'a sync for the full batch, with nothing left in the queue');
+  s.calls[1]?.resolve();
+  t.same(await Promise.all(full), [2, 3]);
 });
 
 t.test('a failed sync fails everything waiting and every later write', async (t) => {

@@ -7,11 +7,11 @@
  * the I/O callbacks of the current turn have queued theirs) or as soon as the batch is full.
  *
  * Durability is a second, asynchronous stage when the store gives a `sync` (sqlite.ts: an
- * fdatasync of the write-ahead log on libuv's thread pool): the transactions commit to the OS at
- * once, and one sync at a time makes every commit before it durable. While a sync is in flight
- * the batches committed meanwhile wait for the next one, so a single sync covers all of them and
- * the event loop never waits on the disk (the sync ran on the main thread before, blocking every
- * request for its ~4 ms). Without `sync`, `transaction` must itself be durable.
+ * fdatasync of the write-ahead log on libuv's thread pool): a batch commits to the OS, then one
+ * sync makes it durable, while the event loop goes on (the sync ran on the main thread before,
+ * blocking every request for its ~4 ms). Writes submitted while a sync is in flight queue up and
+ * commit together when it ends, followed by the next sync (a full batch commits at once
+ * anyway). Without `sync`, `transaction` must itself be durable.
  *
  * Either way each caller's promise settles only after its batch is durable: nothing is
  * acknowledged that a crash could still take back. A failed sync is fatal (as in PostgreSQL
@@ -82,7 +82,9 @@ export function createGroupCommit(opts: GroupCommitOptions): GroupCommit {
       () => {
         syncing = null;
         covered.forEach(settle);
-        if (unsynced.length > 0) startSync(syncNow);
+        // What queued up meanwhile commits now, as one transaction, and the next sync starts.
+        flush();
+        if (!syncing && unsynced.length > 0) startSync(syncNow);
       },
       (error: unknown) => {
         syncing = null;
@@ -131,7 +133,10 @@ export function createGroupCommit(opts: GroupCommitOptions): GroupCommit {
         queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
       });
       if (queue.length >= maxBatch) flush();
-      else scheduled ??= setImmediate(flush);
+      // While a sync runs, writes wait for its end to commit: whenever they committed, they would
+      // be answered only after the next sync, and one transaction for all of them writes each
+      // page they share once (the audit log's last pages, say) and takes the locks once.
+      else if (!syncing) scheduled ??= setImmediate(flush);
       return promise;
     },
     get failed(): boolean {
