@@ -9,9 +9,9 @@
  *   - POST /v1/authenticate of an activated user (accept expected)        2 %
  *   - GET /v1/tokens/:serial and GET /v1/audit?serial=…                  9 % each
  *
- * Each autocannon connection owns its own tokens and user and has one request in flight, so
- * its codes arrive in counter order and every verdict is known in advance: a verdict that is
- * not the expected one is counted as a mismatch. A replay is only sent right after an accept of
+ * A token or user has at most one request in flight (runLoad takes it for a request and gives it
+ * back with the answer), so its codes arrive in counter order and every verdict is known in
+ * advance: a verdict that is not the expected one is counted as a mismatch. A replay is only sent right after an accept of
  * the same token, so no token ever reaches the block after three failures.
  * Reported: req/s, p50/p99 latency, status classes (2xx/4xx/5xx), socket errors and timeouts,
  * verdict mismatches (0 expected for all of these but 2xx), the server's CPU per request and its
@@ -68,96 +68,107 @@ interface LoadResult {
   sent: Record<Kind, number>;
   mismatches: number;
   firstMismatches: string[];
+  /** the serials of the first mismatches, whose audit trail the report shows */
+  mismatchSerials: string[];
 }
 
 // ---------------------------------------------------------------------------------------------
-// The load process: autocannon with a per-connection context.
+// The load process: autocannon, and the tokens and users each request takes and gives back.
+//
+// autocannon resets a connection's context whenever its request list wraps (every request here),
+// so nothing per connection can be kept there. Instead a token (or user) is taken from the idle
+// ones for a request and given back when its answer is in: no token ever has two requests in
+// flight, so its codes arrive in counter order. A request the warm-up left in flight never
+// gives its token back, so nothing sent later can overtake it.
 
-interface TokenState { serial: string; otp: Otp; next: number; lastAccepted: string | null }
-interface ConnectionContext {
-  tokens?: TokenState[];
-  /** tokens whose last request was an accepted fresh code: the ones a replay may pick */
-  replayable?: TokenState[];
-  user?: { userId: string; token: TokenState };
-  pending?: { kind: Kind; token?: TokenState; code?: string };
+interface TokenState { serial: string; otp: Otp; next: number; lastAccepted: string | null; replayable: boolean }
+interface User { userId: string; token: TokenState }
+interface Pending { kind: Kind; token?: TokenState; user?: User; code?: string }
+
+/** Takes a random element out of `pool` (swap-remove); with `pred`, one of a few random tries that satisfies it. */
+function take<T>(pool: T[], pred: (x: T) => boolean = () => true): T | undefined {
+  for (let tries = 0; tries < 8 && pool.length > 0; tries++) {
+    const i = Math.floor(Math.random() * pool.length);
+    const x = pool[i] as T;
+    if (!pred(x)) continue;
+    pool[i] = pool[pool.length - 1] as T;
+    pool.pop();
+    return x;
+  }
+  return undefined;
 }
 
 async function runLoad(spec: { url: string; seedFile: string; connections: number; warmup: number; seconds: number }): Promise<void> {
   const seeded = JSON.parse(readFileSync(spec.seedFile, 'utf8')) as Seeded;
   const state = (t: { serial: string; keyHex: string }, next: number): TokenState =>
-    ({ serial: t.serial, otp: createOtp({ profile: 'hotp-sha1', key: Buffer.from(t.keyHex, 'hex') }), next, lastAccepted: null });
-  // One slot of tokens (and a user) per connection, kept across the warm-up and measured runs
-  // (each run opens its connections afresh) so that counters carry on.
-  const perConnection = Math.floor(seeded.tokens.length / spec.connections);
-  const slots = Array.from({ length: spec.connections }, (_, c) => ({
-    tokens: seeded.tokens.slice(c * perConnection, (c + 1) * perConnection).map((t) => state(t, 0)),
-    replayable: [] as TokenState[],
-    // code 0 activated the user; a user shared by two connections would see its codes out of order
-    ...(c < seeded.users.length ? { user: { userId: (seeded.users[c] as Seeded['users'][number]).userId, token: state(seeded.users[c] as Seeded['users'][number], 1) } } : {}),
-  }));
-  let nextConnection = 0;
+    ({ serial: t.serial, otp: createOtp({ profile: 'hotp-sha1', key: Buffer.from(t.keyHex, 'hex') }), next, lastAccepted: null, replayable: false });
+  const tokens = seeded.tokens.map((t) => state(t, 0));
+  const idleTokens = [...tokens];
+  // code 0 activated each user
+  const idleUsers: User[] = seeded.users.map((u) => ({ userId: u.userId, token: state(u, 1) }));
   const sent = { fresh: 0, replay: 0, authenticate: 0, token: 0, audit: 0 } satisfies Record<Kind, number>;
   let mismatches = 0;
   const firstMismatches: string[] = [];
+  const mismatchSerials: string[] = [];
   const auth = { authorization: `Bearer ${seeded.adminToken}` };
   const json = { ...auth, 'content-type': 'application/json' };
 
-  const setupRequest = (req: autocannon.Request, context: ConnectionContext): autocannon.Request => {
-    if (!context.tokens) {
-      const slot = slots[nextConnection++ % spec.connections] as (typeof slots)[number];
-      context.tokens = slot.tokens;
-      context.replayable = slot.replayable;
-      if (slot.user) context.user = slot.user;
-    }
-    const tokens = context.tokens;
+  const setupRequest = (req: autocannon.Request, context: { pending?: Pending }): autocannon.Request => {
     let kind = KINDS[Math.floor(Math.random() * KINDS.length)] as Kind;
-    const replayable = context.replayable as TokenState[];
-    if (kind === 'replay' && replayable.length === 0) kind = 'fresh';
-    // a replay takes a token from the replayable ones (and it is no longer one: never two failures in a row)
-    const token = kind === 'replay' ? replayable.splice(Math.floor(Math.random() * replayable.length), 1)[0] as TokenState : tokens[Math.floor(Math.random() * tokens.length)] as TokenState;
-    if (kind === 'authenticate' && !context.user) kind = 'fresh';
+    const user = kind === 'authenticate' ? take(idleUsers) : undefined;
+    // a replay only right after an accepted fresh code of the token: never two failures in a row, no block
+    const replayed = kind === 'replay' ? take(idleTokens, (t) => t.replayable) : undefined;
+    if ((kind === 'authenticate' && !user) || (kind === 'replay' && !replayed)) kind = 'fresh';
     sent[kind]++;
     switch (kind) {
       case 'fresh': {
-        const at = replayable.indexOf(token);
-        if (at >= 0) replayable.splice(at, 1);
+        const token = take(idleTokens) as TokenState;
         const code = token.otp.generate(token.next++);
         context.pending = { kind, token, code };
         return { ...req, method: 'POST', path: '/v1/validate', headers: json, body: JSON.stringify({ serial: token.serial, otp: code }) };
       }
       case 'replay': {
+        const token = replayed as TokenState;
         const code = token.lastAccepted as string;
         context.pending = { kind, token, code };
         return { ...req, method: 'POST', path: '/v1/validate', headers: json, body: JSON.stringify({ serial: token.serial, otp: code }) };
       }
       case 'authenticate': {
-        const user = context.user as NonNullable<ConnectionContext['user']>;
-        const code = user.token.otp.generate(user.token.next++);
-        context.pending = { kind, token: user.token, code };
-        return { ...req, method: 'POST', path: '/v1/authenticate', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: user.userId, otp: code, password: PASSWORD }) };
+        const u = user as User;
+        const code = u.token.otp.generate(u.token.next++);
+        context.pending = { kind, user: u, code };
+        return { ...req, method: 'POST', path: '/v1/authenticate', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: u.userId, otp: code, password: PASSWORD }) };
       }
       case 'token':
+      case 'audit': {
+        // reads change nothing: any token, in flight or not
+        const token = tokens[Math.floor(Math.random() * tokens.length)] as TokenState;
         context.pending = { kind };
-        return { ...req, method: 'GET', path: `/v1/tokens/${token.serial}`, headers: auth, body: undefined as unknown as string };
-      case 'audit':
-        context.pending = { kind };
-        return { ...req, method: 'GET', path: `/v1/audit?serial=${token.serial}&limit=20`, headers: auth, body: undefined as unknown as string };
+        const path = kind === 'token' ? `/v1/tokens/${token.serial}` : `/v1/audit?serial=${token.serial}&limit=20`;
+        return { ...req, method: 'GET', path, headers: auth, body: undefined as unknown as string };
+      }
     }
   };
 
-  const onResponse = (status: number, body: string, context: ConnectionContext): void => {
+  const onResponse = (status: number, body: string, context: { pending?: Pending }): void => {
     const pending = context.pending;
     if (!pending) return;
     const verdict = /"result":"([a-z-]+)"/.exec(body)?.[1];
     const expected = pending.kind === 'replay' ? 'reject' : pending.kind === 'fresh' || pending.kind === 'authenticate' ? 'accept' : undefined;
     const ok = status === 200 && verdict === expected;
-    if (ok && pending.kind === 'fresh') {
-      (pending.token as TokenState).lastAccepted = pending.code as string;
-      (context.replayable as TokenState[]).push(pending.token as TokenState);
+    const token = pending.token ?? pending.user?.token;
+    if (pending.token) {
+      pending.token.replayable = ok && pending.kind === 'fresh';
+      if (pending.token.replayable) pending.token.lastAccepted = pending.code as string;
+      idleTokens.push(pending.token);
     }
+    if (pending.user) idleUsers.push(pending.user);
     if (!ok) {
       mismatches++;
-      if (firstMismatches.length < 5) firstMismatches.push(`${pending.kind} ${pending.token ? `${pending.token.serial} #${pending.token.next - 1}` : ''}: ${status} ${body.slice(0, 200)}`);
+      if (firstMismatches.length < 5) {
+        firstMismatches.push(`${pending.kind} ${token ? `${token.serial} #${token.next - 1}` : ''}: ${status} ${body.slice(0, 200)}`);
+        if (token) mismatchSerials.push(token.serial);
+      }
     }
   };
 
@@ -171,12 +182,13 @@ async function runLoad(spec: { url: string; seedFile: string; connections: numbe
   for (const k of Object.keys(sent) as Kind[]) sent[k] = 0;
   mismatches = 0;
   firstMismatches.length = 0;
+  mismatchSerials.length = 0;
   process.stdout.write('measuring\n');
   const r = await run(spec.seconds);
   const status = { '2xx': r['2xx'], '4xx': r['4xx'], '5xx': r['5xx'], other: r['1xx'] + r['3xx'] };
   const out: LoadResult = {
     seconds: spec.seconds, requests: r.requests.total, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max,
-    status, errors: r.errors, timeouts: r.timeouts, sent, mismatches, firstMismatches,
+    status, errors: r.errors, timeouts: r.timeouts, sent, mismatches, firstMismatches, mismatchSerials,
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
@@ -215,7 +227,7 @@ async function measure(store: string, databaseUrl: string | undefined, o: { seco
   const server = await startServerProcess(settings);
   try {
     const seedFile = join(settings.dataDir, 'load-seed.json');
-    await seed(server, settings.adminToken, o.tokens, Math.min(o.connections, 32), seedFile);
+    await seed(server, settings.adminToken, o.tokens, 2 * o.connections, seedFile);
     const rssSeeded = server.rssKiB();
     const rss: number[] = [];
     let cpuAtStart = 0;
@@ -247,13 +259,18 @@ async function measure(store: string, databaseUrl: string | undefined, o: { seco
     const lastQuarter = mean(rss.slice(-quarter));
     const outputErrors = (server.output().match(/"level":(50|60)/g) ?? []).length;
     const ok = result.errors === 0 && result.timeouts === 0 && result.status['5xx'] === 0 && result.status['4xx'] === 0 && result.mismatches === 0 && outputErrors === 0;
-    console.log(`\n## ${store}: ${o.seconds} s of mixed traffic, ${o.connections} connections, ${o.tokens} tokens, ${Math.min(o.connections, 32)} users (warm-up ${o.warmup} s)`);
+    console.log(`\n## ${store}: ${o.seconds} s of mixed traffic, ${o.connections} connections, ${o.tokens} tokens, ${2 * o.connections} users (warm-up ${o.warmup} s)`);
     console.log(`  requests     ${result.requests} (${result.rps.toFixed(0)} req/s): sent fresh ${result.sent.fresh}, replay ${result.sent.replay}, authenticate ${result.sent.authenticate}, token ${result.sent.token}, audit ${result.sent.audit}`);
     console.log(`  latency      p50 ${result.p50} ms, p99 ${result.p99} ms, max ${result.max} ms`);
     console.log(`  status       2xx ${result.status['2xx']}, 4xx ${result.status['4xx']}, 5xx ${result.status['5xx']}, other ${result.status.other}`);
     console.log(`  errors       socket errors ${result.errors}, timeouts ${result.timeouts}, verdict mismatches ${result.mismatches}, error lines in the server log ${outputErrors}${result.firstMismatches.length ? `\n               ${result.firstMismatches.join('\n               ')}` : ''}`);
     console.log(`  server CPU   ${cpu.toFixed(1)} s, ${((1000 * cpu) / Math.max(1, result.requests)).toFixed(3)} ms per request`);
     console.log(`  server RSS   seeded ${mb(rssSeeded)} MB, start of the run ${mb(rss[0] ?? rssSeeded)} MB, end ${mb(rssEnd)} MB; mean of the first quarter ${mb(firstQuarter)} MB, of the last ${mb(lastQuarter)} MB (${(((lastQuarter - firstQuarter) / firstQuarter) * 100).toFixed(1)} %), min ${mb(Math.min(...rss))} / max ${mb(Math.max(...rss))} MB`);
+    for (const serial of [...new Set(result.mismatchSerials)].slice(0, 3)) {
+      const audit = await createClient(server.url, settings.adminToken).get(`/v1/audit?serial=${serial}&limit=8`, { admin: true });
+      const events = ((audit.body as { events?: Array<{ at: number; type: string; reason: string | null; movingFactor: number | null }> }).events ?? []).reverse();
+      console.log(`  audit of ${serial} (oldest first): ${events.map((e) => `${new Date(e.at).toISOString().slice(17, 23)} ${e.type}${e.reason ? `/${e.reason}` : ''}${e.movingFactor !== null ? ` #${e.movingFactor}` : ''}`).join(', ')}`);
+    }
     console.log(`  verdict      ${ok ? 'OK: no errors, no 5xx, every verdict as expected' : 'NOT OK'}`);
     if (!ok) process.exitCode = 1;
   } finally {
@@ -276,7 +293,7 @@ async function main(argv: string[]): Promise<void> {
   });
   const o = { seconds: Number(values.seconds), warmup: Number(values.warmup), connections: Number(values.connections), tokens: Number(values.tokens) };
   for (const [name, v] of Object.entries(o)) if (!Number.isInteger(v) || v < (name === 'warmup' ? 0 : 1)) throw new Error(`--${name} must be a positive integer`);
-  if (o.tokens < o.connections) throw new Error('--tokens must be at least --connections (each connection owns its tokens)');
+  if (o.tokens < 2 * o.connections) throw new Error('--tokens must be at least twice --connections');
   if (!['sqlite', 'postgres', 'both'].includes(values.store)) throw new Error('--store is sqlite, postgres or both');
 
   if (values.store !== 'postgres') await measure('SQLite', undefined, o);
