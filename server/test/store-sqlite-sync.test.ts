@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { readlinkSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { makeSerial } from '@kodeviser/shared';
+import type * as SqliteModule from '../src/store/sqlite.js';
 import type { AttemptCommand, NewTokenRecord, Origin, TokenStore } from '../src/store/types.js';
 import { tempDbPath } from './helpers/db.js';
 
@@ -41,7 +42,7 @@ interface HeldSync {
 async function storeWithHeldSyncs(t: Test) {
   const held: HeldSync[] = [];
   let hold = false;
-  const { openSqliteStore } = await t.mockImport<typeof import('../src/store/sqlite.js')>('../src/store/sqlite.js', {
+  const { openSqliteStore } = await t.mockImport<typeof SqliteModule>('../src/store/sqlite.js', {
     'node:fs': {
       ...fs,
       fdatasync(fd: number, callback: (e: NodeJS.ErrnoException | null) => void) {
