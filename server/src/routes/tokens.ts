@@ -162,6 +162,11 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
     },
   }, async (request, reply) => {
     let records: TokenImport[];
+    // The body schemas are per content type: a request without a Content-Type (and so without a
+    // parsed body) meets neither, and reaches this handler with no body at all.
+    if (request.body === undefined || request.body === null) {
+      throw new HttpError(415, 'unsupported-media-type', `a body is required, as application/json or ${PSKC_CONTENT_TYPE}`);
+    }
     if (typeof request.body === 'string') {
       const header = request.headers['x-pskc-key'];
       const preSharedKey = header !== undefined ? hexToBytes(header, 'X-PSKC-Key') : pskcKey;
