@@ -32,8 +32,9 @@
 import pg from 'pg';
 import { KodeviserError, type ProfileName } from '@kodeviser/shared';
 import { DuplicateSerialError, ServiceError } from '../domain/errors.js';
-import type { AuditEvent, AuditQuery, AuditType, RejectReason, TokenStatus } from '../domain/types.js';
+import type { AuditQuery, RejectReason, TokenStatus } from '../domain/types.js';
 import { migratePostgres } from './postgres-schema.js';
+import { MAX_AUDIT_LIMIT, STATUS_EVENT, toEvent, type AuditRow } from './audit-rows.js';
 import type {
   AttemptCommand,
   AttemptResult,
@@ -75,22 +76,8 @@ interface TokenRow {
   user_id: string | null;
 }
 
-interface AuditRow {
-  id: number;
-  at: number;
-  type: AuditType;
-  serial: string | null;
-  user_id: string | null;
-  ip: string | null;
-  actor: string | null;
-  reason: string | null;
-  moving_factor: number | null;
-}
-
 const INT8_OID = 20;
 const UNIQUE_VIOLATION = '23505';
-const STATUS_EVENT: Readonly<Record<TokenStatus, AuditType>> = { enabled: 'unlock', locked: 'lock', revoked: 'revoke' };
-const MAX_AUDIT_LIMIT = 1000;
 
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 const buffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -113,20 +100,6 @@ function toRecord(r: TokenRow): TokenRecord {
     userId: r.user_id,
     importedAt: r.imported_at,
     lastUsedAt: r.last_used_at,
-  };
-}
-
-function toEvent(r: AuditRow): AuditEvent {
-  return {
-    id: r.id,
-    at: r.at,
-    type: r.type,
-    serial: r.serial,
-    userId: r.user_id,
-    ip: r.ip,
-    actor: r.actor,
-    reason: r.reason,
-    movingFactor: r.moving_factor,
   };
 }
 

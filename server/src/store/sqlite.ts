@@ -25,10 +25,11 @@ import { closeSync, fdatasync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { ProfileName } from '@kodeviser/shared';
 import { DuplicateSerialError, ServiceError } from '../domain/errors.js';
-import type { AuditEvent, AuditQuery, AuditType, RejectReason, TokenStatus } from '../domain/types.js';
+import type { AuditQuery, RejectReason, TokenStatus } from '../domain/types.js';
 import { createGroupCommit, type GroupCommit } from './group-commit.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
 import { migrate } from './sqlite-schema.js';
+import { MAX_AUDIT_LIMIT, STATUS_EVENT, toEvent, type AuditRow } from './audit-rows.js';
 import type {
   AttemptCommand,
   AttemptResult,
@@ -88,18 +89,6 @@ const TOKEN_COLUMNS = `t.serial, t.profile, t.digits, t.step, t.t0, t.seed_ciphe
   t.status, t.last_moving_factor, t.drift, t.failures, t.blocked_until, t.pending_moving_factor, t.pending_at,
   t.imported_at, t.last_used_at, a.user_id`;
 
-interface AuditRow {
-  id: number;
-  at: number;
-  type: AuditType;
-  serial: string | null;
-  user_id: string | null;
-  ip: string | null;
-  actor: string | null;
-  reason: string | null;
-  moving_factor: number | null;
-}
-
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 function toRecord(r: TokenRow): TokenRecord {
@@ -124,22 +113,6 @@ function toRecord(r: TokenRow): TokenRecord {
   };
 }
 
-function toEvent(r: AuditRow): AuditEvent {
-  return {
-    id: r.id,
-    at: r.at,
-    type: r.type,
-    serial: r.serial,
-    userId: r.user_id,
-    ip: r.ip,
-    actor: r.actor,
-    reason: r.reason,
-    movingFactor: r.moving_factor,
-  };
-}
-
-const STATUS_EVENT: Readonly<Record<TokenStatus, AuditType>> = { enabled: 'unlock', locked: 'lock', revoked: 'revoke' };
-const MAX_AUDIT_LIMIT = 1000;
 
 export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): TokenStore {
   const db = new Database(path);
