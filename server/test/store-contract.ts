@@ -319,6 +319,49 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       t.equal(await store.ping(), true);
     });
 
+    tap.test('audit queries by serial and user find every matching row, whatever its history', async (t) => {
+      // A history in which rows belong to a token's own record and rows do not: a serial seen
+      // before it was imported, another user's attempt on a bound token, a user's event with no
+      // token, a token bound to its user, then replaced, locked and revoked; times not always
+      // in the order of the rows. Every filtered query must equal the whole log, filtered.
+      const store = await open(t);
+      await store.appendAudit([{ at: T0 + 5, type: 'reject', serial: serial(3), reason: 'unknown-token', ip: '203.0.113.1' }]);
+      await store.insertTokens([row(1), row(2), row(3)], at(10));
+      await store.recordAttempt(attempt(1, { origin: { ...at(20), userId: 'alice' }, consume: { movingFactor: 0, drift: 0 }, bind: { userId: 'alice', passwordHash: 'h' } }));
+      await store.appendAudit([
+        { at: T0 + 30, type: 'reject', serial: serial(1), userId: 'bob', reason: 'assigned-elsewhere' },
+        { at: T0 + 25, type: 'reject', userId: 'carol', reason: 'not-activated' },
+        { at: T0 + 31, type: 'reject', serial: serial(3), userId: 'bob', reason: 'bad-otp' },
+      ]);
+      await store.recordAttempt(attempt(1, { origin: { ...at(40), userId: 'alice' }, consume: { movingFactor: 1, drift: 0 } }));
+      await store.recordAttempt(attempt(1, { origin: { ...at(45), userId: 'alice' }, consume: { movingFactor: 1, drift: 0 } }));
+      await store.recordAttempt(attempt(2, { origin: { ...at(50), userId: 'alice' }, consume: { movingFactor: 0, drift: 0 }, bind: { userId: 'alice', passwordHash: 'h' } }));
+      await store.changeStatus({ serial: serial(1), from: ['enabled'], to: 'locked', origin: { ...at(60), actor: 'admin' } });
+      await store.recordAttempt(attempt(3, { origin: { ...at(65), userId: 'bob' }, consume: { movingFactor: 0, drift: 0 }, bind: { userId: 'bob', passwordHash: 'h' } }));
+      await store.changeStatus({ serial: serial(2), from: ['enabled'], to: 'revoked', origin: { ...at(70), actor: 'admin' } });
+      await store.appendAudit([{ at: T0 + 1, type: 'reject', serial: serial(2), userId: 'alice', reason: 'revoked' }]);
+
+      const all = await store.queryAudit({ limit: 1000 });
+      t.equal(all.length, 19, 'the whole log');
+      let checked = 0;
+      for (const s of [undefined, serial(1), serial(2), serial(3), serial(4)]) {
+        for (const userId of [undefined, 'alice', 'bob', 'carol', 'dave']) {
+          for (const since of [undefined, T0 + 20, T0 + 46]) {
+            for (const limit of [1, 3, 1000]) {
+              const q = { ...(s ? { serial: s } : {}), ...(userId ? { userId } : {}), ...(since ? { since } : {}), limit };
+              const expected = all.filter((e) => (!s || e.serial === s) && (!userId || e.userId === userId) && (!since || e.at >= since)).slice(0, limit);
+              const got = await store.queryAudit(q);
+              if (JSON.stringify(got) !== JSON.stringify(expected)) t.same(got, expected, JSON.stringify(q));
+              checked++;
+            }
+          }
+        }
+      }
+      t.equal(checked, 225, '225 filtered queries, each equal to the log filtered');
+      t.same((await store.queryAudit({ serial: serial(3) })).map((e) => e.reason ?? e.type), ['accept', 'activate', 'bad-otp', 'import', 'unknown-token']);
+      t.same((await store.queryAudit({ userId: 'alice', since: T0 + 46 })).map((e) => e.type), ['revoke', 'accept', 'activate', 'deactivate']);
+    });
+
     tap.test('every write is acknowledged only once committed, and visible to another connection then', async (t) => {
       const store = await open(t);
       const n = 200;

@@ -5,11 +5,12 @@
 // through store-contract-sqlite.test.ts.
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { migrate } from '../src/store/sqlite-schema.js';
+import { MIGRATIONS, migrate } from '../src/store/sqlite-schema.js';
+import { toEvent, type AuditRow } from '../src/store/audit-rows.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import type { Origin, TokenStore } from '../src/store/types.js';
 import { tempDbPath, type TapLike } from './helpers/db.js';
-import { attempt, row } from './store-contract.js';
+import { attempt, row, serial as serialOf } from './store-contract.js';
 
 const at = (): Origin => ({ at: Date.UTC(2026, 0, 1), ip: '198.51.100.7' });
 
@@ -24,15 +25,16 @@ t.test('schema: WAL journal, numbered migrations applied once', async (t) => {
   const peek = new Database(path, { readonly: true });
   t.teardown(() => peek.close());
   t.equal(peek.pragma('journal_mode', { simple: true }), 'wal');
-  t.same(peek.prepare('SELECT version, name FROM schema_migrations').all(), [{ version: 1, name: 'tokens, users, assignments, audit' }]);
+  const all = MIGRATIONS.map(({ version, name }) => ({ version, name }));
+  t.same(peek.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all(), all);
   await store.close();
   const again = openSqliteStore(path);
-  t.same(peek.prepare('SELECT count(*) AS n FROM schema_migrations').get(), { n: 1 }, 'reopening applies nothing twice');
+  t.same(peek.prepare('SELECT count(*) AS n FROM schema_migrations').get(), { n: all.length }, 'reopening applies nothing twice');
   await again.close();
 
   const db = new Database(':memory:');
-  t.same(migrate(db), [1]);
-  t.same(migrate(db, [{ version: 2, name: 'extra', sql: 'CREATE TABLE extra (x)' }, { version: 1, name: 'x', sql: 'nonsense' }]), [2], 'only the new one');
+  t.same(migrate(db), all.map((m) => m.version));
+  t.same(migrate(db, [{ version: 99, name: 'extra', sql: 'CREATE TABLE extra (x)' }, { version: 1, name: 'x', sql: 'nonsense' }]), [99], 'only the new one');
   t.same(migrate(db), [], 'nothing left');
   db.close();
 });
@@ -46,4 +48,55 @@ t.test('without group commit every write is its own transaction, with the same r
     store.recordAttempt(attempt(1, { consume: { movingFactor: 2, drift: 0 } })),
   ]);
   t.same(both.map((r) => r.outcome).sort(), ['accepted', 'failed']);
+});
+
+t.test('migration 3 chains an existing audit log: every query answers as it did before', async (t) => {
+  const path = tempDbPath(t);
+  const v1 = new Database(path);
+  v1.pragma('journal_mode = WAL');
+  migrate(v1, MIGRATIONS.filter((m) => m.version === 1));
+  const s = (n: number) => serialOf(n);
+  v1.exec(`
+    INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce, key_version, last_moving_factor, imported_at)
+      VALUES ('${s(1)}', 'hotp-sha1', 6, 30, 0, x'00', x'00', 1, 5, 0), ('${s(2)}', 'hotp-sha1', 6, 30, 0, x'00', x'00', 1, 5, 0),
+             ('${s(3)}', 'hotp-sha1', 6, 30, 0, x'00', x'00', 1, 5, 0);
+    INSERT INTO users (user_id, password_hash, updated_at) VALUES ('alice', 'h', 0), ('bob', 'h', 0);
+    INSERT INTO assignments (serial, user_id, active, activated_at) VALUES ('${s(1)}', 'alice', 0, 0), ('${s(2)}', 'alice', 1, 0), ('${s(3)}', 'bob', 1, 0);
+  `);
+  const add = v1.prepare('INSERT INTO audit (at, type, serial, user_id, reason) VALUES (?, ?, ?, ?, ?)');
+  const history: Array<[number, string, string | null, string | null, string | null]> = [
+    [1, 'reject', s(9), null, 'unknown-token'], [2, 'import', s(1), null, null], [3, 'import', s(2), null, null],
+    [4, 'import', s(3), null, null], [5, 'reject', s(1), 'bob', 'assigned-elsewhere'], [6, 'activate', s(1), 'alice', null],
+    [7, 'accept', s(1), 'alice', null], [4, 'reject', null, 'carol', 'not-activated'], [9, 'deactivate', s(1), 'alice', null],
+    [10, 'activate', s(2), 'alice', null], [11, 'lock', s(1), null, null], [12, 'accept', s(3), 'bob', null],
+    [8, 'reject', s(2), 'alice', 'bad-otp'], [13, 'accept', s(2), 'alice', null],
+  ];
+  for (const h of history) add.run(...h);
+  const queries = [];
+  for (const serial of [undefined, s(1), s(2), s(3), s(9)]) {
+    for (const userId of [undefined, 'alice', 'bob', 'carol']) {
+      for (const since of [undefined, 6]) {
+        for (const limit of [2, 100]) queries.push({ ...(serial ? { serial } : {}), ...(userId ? { userId } : {}), ...(since ? { since } : {}), limit });
+      }
+    }
+  }
+  // The version-1 answers, by the version-1 indexes.
+  const before = queries.map((q) => {
+    const where = [q.serial ? 'serial = @serial' : '', q.userId ? 'user_id = @userId' : '', q.since ? 'at >= @since' : ''].filter(Boolean);
+    const rows = v1.prepare(`SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`).all(q) as AuditRow[];
+    return rows.map(toEvent);
+  });
+  v1.close();
+
+  const store = openSqliteStore(path);
+  t.teardown(() => store.close());
+  for (const [i, q] of queries.entries()) {
+    const now = await store.queryAudit(q);
+    if (JSON.stringify(now) !== JSON.stringify(before[i])) t.same(now, before[i], JSON.stringify(q));
+  }
+  t.pass(`${queries.length} queries answer as before the migration`);
+  // New rows continue the chains the migration built.
+  await store.recordAttempt(attempt(0, { serial: s(2), origin: { ...at(), userId: 'alice' }, consume: { movingFactor: 6, drift: 0 } }));
+  t.same((await store.queryAudit({ serial: s(2), limit: 3 })).map((e) => e.type), ['accept', 'accept', 'reject']);
+  t.same((await store.queryAudit({ userId: 'alice', limit: 4 })).map((e) => `${e.type} ${e.serial === s(2) ? 2 : 1}`), ['accept 2', 'accept 2', 'reject 2', 'activate 2']);
 });
