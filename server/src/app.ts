@@ -18,6 +18,7 @@ import { createTokenService } from './domain/service.js';
 import type { TokenStore } from './store/types.js';
 import { bearerAuth } from './plugins/auth.js';
 import { HttpError, clientErrorHandler, errorBodySchema, installErrorHandlers, sendError } from './plugins/errors.js';
+import { lazyChildLoggerFactory } from './plugins/logger.js';
 import { installMetrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { installRateLimits } from './plugins/rate-limit.js';
@@ -45,6 +46,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
+    childLoggerFactory: lazyChildLoggerFactory,
     bodyLimit: JSON_BODY_LIMIT,
     // Request ids (which tie one request's log lines together) are made here, never taken from
     // a client's header, which could forge or collide them.

@@ -6,7 +6,7 @@
  * same message whether the header was missing, malformed or wrong.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import { HttpError } from './errors.js';
 
 function digest(token: string): Buffer {
@@ -14,10 +14,10 @@ function digest(token: string): Buffer {
 }
 
 export interface BearerAuth {
-  /** preHandler hook: admin token only */
-  requireAdmin(request: FastifyRequest): Promise<void>;
-  /** preHandler hook: admin or service token */
-  requireAdminOrService(request: FastifyRequest): Promise<void>;
+  /** onRequest hook: admin token only */
+  requireAdmin: onRequestHookHandler;
+  /** onRequest hook: admin or service token */
+  requireAdminOrService: onRequestHookHandler;
 }
 
 export function bearerAuth(adminToken: string, serviceToken: string | null): BearerAuth {
@@ -34,18 +34,23 @@ export function bearerAuth(adminToken: string, serviceToken: string | null): Bea
       'www-authenticate': 'Bearer realm="kodeviser"',
     });
 
+  // Callback hooks rather than async ones: /v1/validate runs one on every request, and an async
+  // hook costs a promise and a microtask turn each time.
   return {
-    async requireAdmin(request) {
+    requireAdmin(request, _reply, done) {
       const got = presented(request);
-      if (got === null || !timingSafeEqual(got, admin)) throw refuse();
+      done(got === null || !timingSafeEqual(got, admin) ? refuse() : undefined);
     },
-    async requireAdminOrService(request) {
+    requireAdminOrService(request, _reply, done) {
       const got = presented(request);
-      if (got === null) throw refuse();
+      if (got === null) {
+        done(refuse());
+        return;
+      }
       // Both comparisons always run, so timing does not tell which token was tried.
       const isAdmin = timingSafeEqual(got, admin);
       const isService = service !== null && timingSafeEqual(got, service);
-      if (!isAdmin && !isService) throw refuse();
+      done(!isAdmin && !isService ? refuse() : undefined);
     },
   };
 }

@@ -35,8 +35,12 @@ export async function installRateLimits(app: FastifyInstance, limits: RateLimitC
   // once the socket is closed), and the plugin's key generator throws on it: a 500 logged with a
   // stack trace for a reply nobody will read. Refuse it first (app-level hooks run before the
   // plugin's route-level one, with no I/O in between, so the socket cannot close in the gap).
-  app.addHook('onRequest', async (request) => {
-    if (request.ip === undefined) throw new HttpError(400, 'bad-request', 'the client closed the connection');
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.ip === undefined) {
+      done(new HttpError(400, 'bad-request', 'the client closed the connection'));
+      return;
+    }
+    done();
   });
   await app.register(rateLimit, {
     ...(redis ? { redis, nameSpace: 'kodeviser-rate-limit:', skipOnError: true } : {}),
