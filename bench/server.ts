@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { makeSerial } from '@kodeviser/shared';
+import { NO_DRIFT } from '../server/src/domain/policy.js';
 import { DEFAULT_SCRYPT_PARAMS } from '../server/src/security/password.js';
 import { createSeedVault } from '../server/src/security/seed-vault.js';
 import { openSqliteStore } from '../server/src/store/sqlite.js';
@@ -71,7 +72,7 @@ async function seed(dbPath: string, base: number, count: number): Promise<number
     const batch: NewTokenRecord[] = [];
     for (let i = from; i < Math.min(count, from + BATCH); i++) {
       const serial = serialOf(base, i);
-      batch.push({ serial, profile: 'hotp-sha1', digits: 6, step: 30, t0: 0, seed: vault.seal(serial, keyOf(base, i)), lastMovingFactor: -1, drift: 0 });
+      batch.push({ serial, profile: 'hotp-sha1', digits: 6, step: 30, t0: 0, seed: vault.seal(serial, keyOf(base, i)), lastMovingFactor: -1, drift: NO_DRIFT });
     }
     await store.insertTokens(batch, { at: Date.now(), ip: null, actor: 'bench' });
   }

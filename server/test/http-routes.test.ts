@@ -53,7 +53,7 @@ t.test('GET /v1/tokens/:serial: the token as an admin sees it, never the key', a
   t.equal(res.statusCode, 200);
   t.match(res.json(), {
     serial: d.serial, profile: 'hotp-sha1', digits: 6, step: 30, t0: 0, status: 'enabled', lastMovingFactor: null,
-    drift: 0, failures: 0, blockedUntil: null, resyncPending: false, userId: null, importedAt: Number, lastUsedAt: null,
+    drift: 0, driftSeconds: 0, driftPpm: 0, failures: 0, blockedUntil: null, resyncPending: false, userId: null, importedAt: Number, lastUsedAt: null,
   });
   t.notMatch(res.body, d.keyHex, 'no key in the body');
   t.notMatch(res.body, /key|seed|secret/i, 'no key-like field at all');
@@ -219,6 +219,22 @@ t.test('totp through the fake clock', async (t) => {
   t.same(res.json(), { result: 'accept', serial: d.serial, movingFactor: step });
   clock.advance(30_000);
   t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.otp.generate(step) }, admin)).json().result, 'reject', 'an older step after a newer one was accepted');
+
+  // The clock the accept measured: the middle of the step, 15 s ahead of the server's 12:00:00; no rate yet.
+  const info = async () => (await app.inject({ url: `/v1/tokens/${d.serial}`, headers: admin })).json();
+  t.match(await info(), { drift: 0, driftSeconds: 15, driftPpm: 0 });
+  // A fortnight later the token shows the code of 45 s ahead: 30 s more in 14 days, 24.8 ppm, of
+  // which the first measured interval teaches two thirds.
+  clock.set(Date.UTC(2026, 0, 15, 12));
+  const ahead = d.otp.stepAt(clock.now() / 1000) + 1;
+  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.otp.generate(ahead) }, admin)).json(), { result: 'accept', serial: d.serial, movingFactor: ahead });
+  const learnt = await info();
+  t.match(learnt, { drift: 1, driftSeconds: 45 });
+  t.ok(learnt.driftPpm > 16 && learnt.driftPpm < 17.5, `the rate learnt: ${learnt.driftPpm} ppm`);
+  clock.advance(14 * 86_400_000);
+  const later = await info();
+  t.equal(later.drift, 2, 'a fortnight on, the prediction has moved by the rate');
+  t.ok(Math.abs(later.driftSeconds - (45 + learnt.driftPpm * 1.2096)) < 0.01, `${later.driftSeconds} s`);
 });
 
 t.test('GET /v1/audit: filters and limits; bad filters are 400', async (t) => {

@@ -30,7 +30,7 @@ t.test('nothing logged at a kept level: no child is made', async (t) => {
   log.info('incoming request');
   log.debug({ x: 1 }, 'detail');
   log.trace('noise');
-  log.silent();
+  log.silent('never written');
   t.equal(made(), 0, 'no pino child made');
   t.equal(lines.length, 0);
   t.equal(log.level, 'warn', 'the level is the parent\'s');

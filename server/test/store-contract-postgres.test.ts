@@ -9,6 +9,7 @@ import { openPostgresStore } from '../src/store/postgres.js';
 import { PG_MIGRATIONS, migratePostgres } from '../src/store/postgres-schema.js';
 import { openStore } from '../src/store/open.js';
 import type { TokenStore } from '../src/store/types.js';
+import { checkMigratedDrift, v1TokenRow } from './helpers/migrated-drift.js';
 import { PG_URL, postgresUnreachable, requirePostgres, skipMessage, tempSchema, withSearchPath } from './helpers/postgres.js';
 import { storeContract, row, serial, type ContractStore } from './store-contract.js';
 
@@ -56,7 +57,10 @@ if (await requirePostgres(t)) {
     const peek = new pg.Client({ connectionString: url });
     await peek.connect();
     t.teardown(() => peek.end());
-    t.same((await peek.query('SELECT version, name FROM kodeviser_migrations')).rows, [{ version: 1, name: 'tokens, users, assignments, audit' }]);
+    t.same((await peek.query('SELECT version, name FROM kodeviser_migrations ORDER BY version')).rows, [
+      { version: 1, name: 'tokens, users, assignments, audit' },
+      { version: 2, name: 'tokens: clock offset (ms) and rate (ppm)' },
+    ]);
     await (stores[0] as TokenStore).insertTokens([row(1)], { at: 0, ip: null });
     t.equal((await (stores[2] as TokenStore).getToken(serial(1)))?.serial, serial(1), 'all three work on the same tables');
     t.same(await migratePostgres(await peekClient(t, url)), [], 'nothing left to apply');
@@ -66,10 +70,23 @@ if (await requirePostgres(t)) {
   t.test('a failing migration leaves nothing behind; later ones apply in order', async (t) => {
     const { url } = await tempSchema(t);
     const client = await peekClient(t, url);
-    await t.rejects(migratePostgres(client, [...PG_MIGRATIONS, { version: 2, name: 'broken', sql: 'CREATE TABLE extra (x int); nonsense' }]), /syntax error/);
+    await t.rejects(migratePostgres(client, [...PG_MIGRATIONS, { version: 100, name: 'broken', sql: 'CREATE TABLE extra (x int); nonsense' }]), /syntax error/);
     t.same((await client.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = current_schema()`)).rows, [{ n: 0 }], 'not even migration 1');
-    t.same(await migratePostgres(client, [{ version: 2, name: 'extra', sql: 'CREATE TABLE extra (x int)' }, ...PG_MIGRATIONS]), [1, 2]);
+    t.same(await migratePostgres(client, [{ version: 100, name: 'extra', sql: 'CREATE TABLE extra (x int)' }, ...PG_MIGRATIONS]), [1, 2, 100]);
     t.same(await migratePostgres(client), []);
+  });
+
+  t.test('a version-1 database with a whole-step drift opens and keeps accepting', async (t) => {
+    const { url } = await tempSchema(t);
+    const client = await peekClient(t, url);
+    t.same(await migratePostgres(client, PG_MIGRATIONS.filter((m) => m.version === 1)), [1]);
+    const row = v1TokenRow();
+    await client.query(`INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce, key_version,
+      last_moving_factor, drift, imported_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, Object.values(row));
+    const store = await openPostgresStore(url, { poolSize: 2 });
+    t.teardown(() => store.close());
+    await checkMigratedDrift(t, store);
+    t.same((await client.query('SELECT drift::int FROM tokens')).rows, [{ drift: 4 }], 'the whole-step column is still written, for the previous server');
   });
 
   t.test('synchronous_commit = off is refused: commits would not be durable', async (t) => {

@@ -10,7 +10,8 @@
  */
 import type { Test } from 'tap';
 import { makeSerial } from '@kodeviser/shared';
-import type { AttemptCommand, AttemptResult, NewTokenRecord, Origin, TokenStore } from '../src/store/types.js';
+import { NO_DRIFT } from '../src/domain/policy.js';
+import type { AttemptCommand, AttemptResult, NewTokenRecord, Origin, TokenDrift, TokenStore } from '../src/store/types.js';
 
 /** A store under test, with what the contract needs to look past it. */
 export interface ContractStore extends TokenStore {
@@ -38,7 +39,7 @@ export const row = (n: number, over: Partial<NewTokenRecord> = {}): NewTokenReco
   t0: 0,
   seed: { ciphertext: Uint8Array.of(n & 0xff, 1, 2, 3), nonce: new Uint8Array(12).fill(n & 0xff), keyVersion: 1 },
   lastMovingFactor: -1,
-  drift: 0,
+  drift: NO_DRIFT,
   ...over,
 });
 const never = () => ({ blockForMs: 0, lock: false });
@@ -65,7 +66,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
     tap.test('one active token per user is a database constraint', async (t) => {
       const store = await open(t);
       await store.insertTokens([row(1), row(2)], at());
-      await store.recordAttempt(attempt(1, { consume: { movingFactor: 0, drift: 0 }, bind: { userId: 'alice', passwordHash: 'h1' } }));
+      await store.recordAttempt(attempt(1, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h1' } }));
       await t.rejects(
         store.raw(`INSERT INTO assignments (serial, user_id, active, activated_at) VALUES ('${serial(2)}', 'alice', TRUE, 0)`),
         /unique constraint/i,
@@ -77,7 +78,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       );
 
       // Through the store, binding a second token deactivates the first.
-      await store.recordAttempt(attempt(2, { consume: { movingFactor: 0, drift: 0 }, bind: { userId: 'alice', passwordHash: 'h2' } }));
+      await store.recordAttempt(attempt(2, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h2' } }));
       t.equal((await store.getActiveToken('alice'))?.serial, serial(2));
       t.equal((await store.getToken(serial(1)))?.userId, null);
       t.same(await store.getUser('alice'), { userId: 'alice', passwordHash: 'h2' }, 'the password is the latest');
@@ -94,14 +95,14 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
 
       // A token bound to alice (even inactive) cannot be bound to bob: the attempt rolls back whole.
       await t.rejects(
-        store.recordAttempt(attempt(1, { consume: { movingFactor: 1, drift: 0 }, bind: { userId: 'bob', passwordHash: 'h' } })),
+        store.recordAttempt(attempt(1, { consume: { movingFactor: 1, drift: NO_DRIFT }, bind: { userId: 'bob', passwordHash: 'h' } })),
         { code: 'ERR_ASSIGNED_ELSEWHERE' },
       );
       t.equal((await store.getToken(serial(1)))?.lastMovingFactor, 0, 'the code was not consumed');
       t.equal(await store.getUser('bob'), null, 'nor bob created');
 
       // alice takes her first token back: it is reactivated, the second deactivated.
-      await store.recordAttempt(attempt(1, { consume: { movingFactor: 1, drift: 0 }, bind: { userId: 'alice', passwordHash: 'h3' } }));
+      await store.recordAttempt(attempt(1, { consume: { movingFactor: 1, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h3' } }));
       t.equal((await store.getActiveToken('alice'))?.serial, serial(1));
     });
 
@@ -113,8 +114,8 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       for (let r = 0; r < rounds; r++) {
         const userId = `user-${r}`;
         const results = await Promise.all([
-          store.recordAttempt(attempt(2 * r, { consume: { movingFactor: 0, drift: 0 }, bind: { userId, passwordHash: 'a' } })),
-          other.recordAttempt(attempt(2 * r + 1, { consume: { movingFactor: 0, drift: 0 }, bind: { userId, passwordHash: 'b' } })),
+          store.recordAttempt(attempt(2 * r, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId, passwordHash: 'a' } })),
+          other.recordAttempt(attempt(2 * r + 1, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId, passwordHash: 'b' } })),
         ]);
         t.same(outcomes(results), ['accepted', 'accepted'], `round ${r}: both activations went through`);
         const active = await store.raw(`SELECT serial FROM assignments WHERE user_id = '${userId}' AND active = TRUE`);
@@ -129,17 +130,23 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       const store = await open(t);
       await store.insertTokens([row(1)], at());
       const both = await Promise.all([
-        store.recordAttempt(attempt(1, { consume: { movingFactor: 5, drift: 0 } })),
-        store.recordAttempt(attempt(1, { consume: { movingFactor: 5, drift: 0 } })),
+        store.recordAttempt(attempt(1, { consume: { movingFactor: 5, drift: NO_DRIFT } })),
+        store.recordAttempt(attempt(1, { consume: { movingFactor: 5, drift: NO_DRIFT } })),
       ]);
       t.same(outcomes(both).sort(), ['accepted', 'failed']);
       t.match(both.find((r) => r.outcome === 'failed'), { reason: 'replay', failures: 1 });
-      t.match(await store.recordAttempt(attempt(1, { consume: { movingFactor: 3, drift: 0 } })), { outcome: 'failed', reason: 'replay', failures: 2 }, 'lower is a replay');
-      t.same(await store.recordAttempt(attempt(1, { consume: { movingFactor: 6, drift: 2 } })), { outcome: 'accepted' });
-      t.match(await store.getToken(serial(1)), { lastMovingFactor: 6, drift: 2, failures: 0, lastUsedAt: T0 });
+      t.match(await store.recordAttempt(attempt(1, { consume: { movingFactor: 3, drift: NO_DRIFT } })), { outcome: 'failed', reason: 'replay', failures: 2 }, 'lower is a replay');
+      // Every field of the clock comes back as written: a rate and its variance are doubles, exactly.
+      const ahead: TokenDrift = { steps: 2, offsetMs: 74_321, ratePpm: 17.123456789012345, rateVar: 41.000000000000014 };
+      t.same(await store.recordAttempt(attempt(1, { consume: { movingFactor: 6, drift: ahead } })), { outcome: 'accepted' });
+      t.match(await store.getToken(serial(1)), { lastMovingFactor: 6, drift: ahead, failures: 0, lastUsedAt: T0 });
       const big = 2 ** 40 + 3;
-      t.same(await store.recordAttempt(attempt(1, { consume: { movingFactor: big, drift: -7 } })), { outcome: 'accepted' });
-      t.match(await store.getToken(serial(1)), { lastMovingFactor: big, drift: -7 }, 'moving factors beyond 32 bits come back as numbers');
+      const behind: TokenDrift = { steps: -7, offsetMs: -(2 ** 40) - 5, ratePpm: -99.5, rateVar: 1e-9 };
+      t.same(await store.recordAttempt(attempt(1, { consume: { movingFactor: big, drift: behind } })), { outcome: 'accepted' });
+      t.same((await store.getToken(serial(1)))?.drift, behind, 'offsets beyond 32 bits come back as numbers');
+      t.match(await store.getToken(serial(1)), { lastMovingFactor: big }, 'moving factors beyond 32 bits come back as numbers');
+      t.same(await store.recordAttempt(attempt(1, { consume: { movingFactor: big + 1, drift: NO_DRIFT } })), { outcome: 'accepted' });
+      t.same((await store.getToken(serial(1)))?.drift, NO_DRIFT, 'no rate variance (null) comes back null');
     });
 
     tap.test('the same code sent to two instances 60 times is accepted exactly once', async (t) => {
@@ -147,7 +154,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       const other = await store.another();
       await store.insertTokens([row(1), row(2)], at());
       const results = await Promise.all(
-        Array.from({ length: 60 }, (_, i) => (i % 2 ? other : store).recordAttempt(attempt(1 + (i % 4 < 2 ? 0 : 1), { consume: { movingFactor: 42, drift: 0 } }))),
+        Array.from({ length: 60 }, (_, i) => (i % 2 ? other : store).recordAttempt(attempt(1 + (i % 4 < 2 ? 0 : 1), { consume: { movingFactor: 42, drift: NO_DRIFT } }))),
       );
       t.equal(results.filter((r) => r.outcome === 'accepted').length, 2, 'one accept per token');
       t.ok(results.every((r) => r.outcome === 'accepted' || r.reason === 'replay'), 'every other one is a replay');
@@ -164,7 +171,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       const other = await store.another();
       await store.insertTokens([row(1)], at());
       const factors = Array.from({ length: 30 }, (_, i) => 30 - i);
-      await Promise.all(factors.map((f, i) => (i % 2 ? other : store).recordAttempt(attempt(1, { consume: { movingFactor: f, drift: 0 } }))));
+      await Promise.all(factors.map((f, i) => (i % 2 ? other : store).recordAttempt(attempt(1, { consume: { movingFactor: f, drift: NO_DRIFT } }))));
       t.equal((await store.getToken(serial(1)))?.lastMovingFactor, 30);
       const accepted = (await store.queryAudit({ serial: serial(1) })).filter((e) => e.type === 'accept').reverse().map((e) => e.movingFactor as number);
       t.ok(accepted.length >= 1 && accepted.every((f, i) => i === 0 || f > (accepted[i - 1] as number)), `accepted in increasing order: ${accepted.join(' ')}`);
@@ -185,10 +192,10 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       t.match(await store.getToken(serial(1)), { failures: 4, blockedUntil: T0 + 4000, status: 'enabled' });
       t.match(await store.recordAttempt(attempt(1, { success: false, onFailure })), { failures: 5, locked: true });
       t.match(await store.getToken(serial(1)), { status: 'locked' });
-      t.match(await store.recordAttempt(attempt(1, { consume: { movingFactor: 9, drift: 0 }, onFailure })), { outcome: 'failed', reason: 'locked', failures: 0, locked: true }, 'a locked token consumes nothing and counts nothing');
+      t.match(await store.recordAttempt(attempt(1, { consume: { movingFactor: 9, drift: NO_DRIFT }, onFailure })), { outcome: 'failed', reason: 'locked', failures: 0, locked: true }, 'a locked token consumes nothing and counts nothing');
       t.match(await store.getToken(serial(1)), { failures: 5, lastMovingFactor: -1 });
       t.match(await store.recordAttempt(attempt(7, { success: false })), { reason: 'unknown-token', locked: false });
-      t.match(await store.recordAttempt(attempt(7, { consume: { movingFactor: 1, drift: 0 } })), { reason: 'unknown-token' }, 'also with a code');
+      t.match(await store.recordAttempt(attempt(7, { consume: { movingFactor: 1, drift: NO_DRIFT } })), { reason: 'unknown-token' }, 'also with a code');
 
       const types = (await store.queryAudit({ serial: serial(1) })).map((e) => e.type);
       t.same(types.slice(0, 3), ['reject', 'lock', 'reject'], 'the lock is audited');
@@ -216,12 +223,14 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
     tap.test('a right code with a wrong second factor is consumed and still counts as a failure', async (t) => {
       const store = await open(t);
       await store.insertTokens([row(1)], at());
-      t.match(await store.recordAttempt(attempt(1, { consume: { movingFactor: 4, drift: 0 }, success: false, reason: 'bad-password' })), {
+      // The code measured the token's clock all the same: that is kept with the consumed step.
+      const drift: TokenDrift = { steps: 1, offsetMs: 41_000, ratePpm: 2.5, rateVar: 12.75 };
+      t.match(await store.recordAttempt(attempt(1, { consume: { movingFactor: 4, drift }, success: false, reason: 'bad-password' })), {
         outcome: 'failed',
         reason: 'bad-password',
         failures: 1,
       });
-      t.match(await store.getToken(serial(1)), { lastMovingFactor: 4, failures: 1 });
+      t.match(await store.getToken(serial(1)), { lastMovingFactor: 4, failures: 1, drift });
       const [ev] = await store.queryAudit({ serial: serial(1), limit: 1 });
       t.match(ev, { type: 'reject', reason: 'bad-password', movingFactor: 4, ip: '198.51.100.7' });
     });
@@ -238,7 +247,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       await store.recordAttempt(attempt(1, { success: false, reason: 'resync-mismatch' }));
       t.equal((await store.getToken(serial(1)))?.pendingResync, null, 'a failure clears it');
       await store.startResync(serial(1), { movingFactor: 80, at: T0 + 6 }, at(6));
-      await store.recordAttempt(attempt(1, { consume: { movingFactor: 81, drift: 0 }, acceptNote: 'resync' }));
+      await store.recordAttempt(attempt(1, { consume: { movingFactor: 81, drift: NO_DRIFT }, acceptNote: 'resync' }));
       t.match(await store.getToken(serial(1)), { pendingResync: null, lastMovingFactor: 81 });
       t.match((await store.queryAudit({ serial: serial(1), limit: 1 }))[0], { type: 'accept', reason: 'resync', movingFactor: 81 });
     });
@@ -247,18 +256,19 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       const store = await open(t);
       await store.insertTokens([row(1, { lastMovingFactor: 10 })], at());
       await store.recordAttempt(attempt(1, { success: false }));
-      t.equal(await store.resync(serial(1), 10, 0, at()), false, 'not to the same counter');
-      t.equal(await store.resync(serial(1), 500, 3, { ...at(), actor: 'admin' }), true);
-      t.match(await store.getToken(serial(1)), { lastMovingFactor: 500, drift: 3, failures: 0 });
+      t.equal(await store.resync(serial(1), 10, NO_DRIFT, at()), false, 'not to the same counter');
+      const drift: TokenDrift = { steps: 3, offsetMs: 95_250, ratePpm: -3.25, rateVar: 0.5 };
+      t.equal(await store.resync(serial(1), 500, drift, { ...at(), actor: 'admin' }), true);
+      t.match(await store.getToken(serial(1)), { lastMovingFactor: 500, drift, failures: 0 });
       t.match((await store.queryAudit({ serial: serial(1), limit: 1 }))[0], { type: 'resync', actor: 'admin', movingFactor: 500, reason: 'drift 3' });
       await store.changeStatus({ serial: serial(1), from: ['enabled'], to: 'revoked', origin: at() });
-      t.equal(await store.resync(serial(1), 600, 0, at()), false);
+      t.equal(await store.resync(serial(1), 600, NO_DRIFT, at()), false);
     });
 
     tap.test('status changes apply only from the given states; revoke ends the assignment', async (t) => {
       const store = await open(t);
       await store.insertTokens([row(1)], at());
-      await store.recordAttempt(attempt(1, { consume: { movingFactor: 0, drift: 0 }, bind: { userId: 'carol', passwordHash: 'h' } }));
+      await store.recordAttempt(attempt(1, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'carol', passwordHash: 'h' } }));
       t.equal(await store.changeStatus({ serial: serial(1), from: ['locked'], to: 'enabled', origin: at() }), false);
       t.equal(await store.changeStatus({ serial: serial(1), from: ['enabled'], to: 'locked', origin: at() }), true);
       t.match((await store.queryAudit({ serial: serial(1), limit: 1 }))[0], { type: 'lock', userId: null });
@@ -266,7 +276,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       t.match(await store.getToken(serial(1)), { status: 'revoked', userId: null });
       t.equal(await store.getActiveToken('carol'), null);
       t.match((await store.queryAudit({ serial: serial(1), limit: 1 }))[0], { type: 'revoke', userId: 'carol', actor: 'admin' });
-      t.match(await store.recordAttempt(attempt(1, { consume: { movingFactor: 5, drift: 0 } })), { outcome: 'failed', reason: 'revoked', locked: false });
+      t.match(await store.recordAttempt(attempt(1, { consume: { movingFactor: 5, drift: NO_DRIFT } })), { outcome: 'failed', reason: 'revoked', locked: false });
       t.equal(await store.changeStatus({ serial: serial(5), from: ['enabled'], to: 'locked', origin: at() }), false, 'unknown serial');
     });
 
@@ -286,9 +296,10 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       t.same(back?.seed, row(1).seed, 'the sealed seed comes back byte for byte');
       t.match(back, { profile: 'hotp-sha1', digits: 6, step: 30, t0: 0, status: 'enabled', importedAt: T0, lastUsedAt: null, pendingResync: null });
 
-      const many = Array.from({ length: 500 }, (_, i) => row(1000 + i, { profile: 'totp-sha256', digits: 8, step: 60, t0: 1_700_000_000, drift: -2 }));
+      const drift: TokenDrift = { steps: -2, offsetMs: -120_000, ratePpm: 0, rateVar: null };
+      const many = Array.from({ length: 500 }, (_, i) => row(1000 + i, { profile: 'totp-sha256', digits: 8, step: 60, t0: 1_700_000_000, drift }));
       await store.insertTokens(many, { ...at(), actor: 'admin' });
-      t.match(await store.getToken(serial(1499)), { profile: 'totp-sha256', digits: 8, step: 60, t0: 1_700_000_000, drift: -2 });
+      t.match(await store.getToken(serial(1499)), { profile: 'totp-sha256', digits: 8, step: 60, t0: 1_700_000_000, drift });
       const imports = (await store.queryAudit({ limit: 1000 })).filter((e) => e.type === 'import');
       t.equal(imports.length, 501, 'one import event per token');
       t.match(imports[0], { serial: serial(1499), actor: 'admin' }, 'written in the order given');
@@ -327,17 +338,17 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       const store = await open(t);
       await store.appendAudit([{ at: T0 + 5, type: 'reject', serial: serial(3), reason: 'unknown-token', ip: '203.0.113.1' }]);
       await store.insertTokens([row(1), row(2), row(3)], at(10));
-      await store.recordAttempt(attempt(1, { origin: { ...at(20), userId: 'alice' }, consume: { movingFactor: 0, drift: 0 }, bind: { userId: 'alice', passwordHash: 'h' } }));
+      await store.recordAttempt(attempt(1, { origin: { ...at(20), userId: 'alice' }, consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h' } }));
       await store.appendAudit([
         { at: T0 + 30, type: 'reject', serial: serial(1), userId: 'bob', reason: 'assigned-elsewhere' },
         { at: T0 + 25, type: 'reject', userId: 'carol', reason: 'not-activated' },
         { at: T0 + 31, type: 'reject', serial: serial(3), userId: 'bob', reason: 'bad-otp' },
       ]);
-      await store.recordAttempt(attempt(1, { origin: { ...at(40), userId: 'alice' }, consume: { movingFactor: 1, drift: 0 } }));
-      await store.recordAttempt(attempt(1, { origin: { ...at(45), userId: 'alice' }, consume: { movingFactor: 1, drift: 0 } }));
-      await store.recordAttempt(attempt(2, { origin: { ...at(50), userId: 'alice' }, consume: { movingFactor: 0, drift: 0 }, bind: { userId: 'alice', passwordHash: 'h' } }));
+      await store.recordAttempt(attempt(1, { origin: { ...at(40), userId: 'alice' }, consume: { movingFactor: 1, drift: NO_DRIFT } }));
+      await store.recordAttempt(attempt(1, { origin: { ...at(45), userId: 'alice' }, consume: { movingFactor: 1, drift: NO_DRIFT } }));
+      await store.recordAttempt(attempt(2, { origin: { ...at(50), userId: 'alice' }, consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h' } }));
       await store.changeStatus({ serial: serial(1), from: ['enabled'], to: 'locked', origin: { ...at(60), actor: 'admin' } });
-      await store.recordAttempt(attempt(3, { origin: { ...at(65), userId: 'bob' }, consume: { movingFactor: 0, drift: 0 }, bind: { userId: 'bob', passwordHash: 'h' } }));
+      await store.recordAttempt(attempt(3, { origin: { ...at(65), userId: 'bob' }, consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'bob', passwordHash: 'h' } }));
       await store.changeStatus({ serial: serial(2), from: ['enabled'], to: 'revoked', origin: { ...at(70), actor: 'admin' } });
       await store.appendAudit([{ at: T0 + 1, type: 'reject', serial: serial(2), userId: 'alice', reason: 'revoked' }]);
 
@@ -369,7 +380,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       const unseen: string[] = [];
       await Promise.all(
         Array.from({ length: n }, (_, i) =>
-          store.recordAttempt(attempt(i, { consume: { movingFactor: 7, drift: 0 } })).then(async (r) => {
+          store.recordAttempt(attempt(i, { consume: { movingFactor: 7, drift: NO_DRIFT } })).then(async (r) => {
             const [peek] = await store.raw(`SELECT last_moving_factor AS m FROM tokens WHERE serial = '${serial(i)}'`);
             if (r.outcome !== 'accepted' || Number(peek?.m) !== 7) unseen.push(serial(i));
           }),
@@ -381,7 +392,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
     tap.test('close commits what is under way, then refuses', async (t) => {
       const store = await open(t);
       await store.insertTokens([row(1)], at());
-      const pending = store.recordAttempt(attempt(1, { consume: { movingFactor: 1, drift: 0 } }));
+      const pending = store.recordAttempt(attempt(1, { consume: { movingFactor: 1, drift: NO_DRIFT } }));
       await store.close();
       t.same(await pending, { outcome: 'accepted' });
       await store.close();
@@ -391,7 +402,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
         () => store.getUser('x'),
         () => store.recordAttempt(attempt(1)),
         () => store.startResync(serial(1), { movingFactor: 9, at: T0 }, at()),
-        () => store.resync(serial(1), 9, 0, at()),
+        () => store.resync(serial(1), 9, NO_DRIFT, at()),
         () => store.changeStatus({ serial: serial(1), from: ['enabled'], to: 'locked', origin: at() }),
         () => store.insertTokens([row(2)], at()),
         () => store.appendAudit([]),

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { readlinkSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { makeSerial } from '@kodeviser/shared';
+import { NO_DRIFT } from '../src/domain/policy.js';
 import type * as SqliteModule from '../src/store/sqlite.js';
 import type { AttemptCommand, NewTokenRecord, Origin, TokenStore } from '../src/store/types.js';
 import { tempDbPath } from './helpers/db.js';
@@ -23,12 +24,12 @@ const row = (n: number): NewTokenRecord => ({
   t0: 0,
   seed: { ciphertext: Uint8Array.of(n, 1, 2, 3), nonce: new Uint8Array(12).fill(n), keyVersion: 1 },
   lastMovingFactor: -1,
-  drift: 0,
+  drift: NO_DRIFT,
 });
 const accept = (n: number, movingFactor: number): AttemptCommand => ({
   serial: serial(n),
   origin: at,
-  consume: { movingFactor, drift: 0 },
+  consume: { movingFactor, drift: NO_DRIFT },
   success: true,
   reason: 'bad-otp',
   onFailure: () => ({ blockForMs: 0, lock: false }),

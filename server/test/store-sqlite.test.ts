@@ -5,11 +5,13 @@
 // through store-contract-sqlite.test.ts.
 import t from 'tap';
 import Database from 'better-sqlite3';
+import { NO_DRIFT } from '../src/domain/policy.js';
 import { MIGRATIONS, migrate } from '../src/store/sqlite-schema.js';
 import { toEvent, type AuditRow } from '../src/store/audit-rows.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import type { Origin, TokenStore } from '../src/store/types.js';
 import { tempDbPath, type TapLike } from './helpers/db.js';
+import { checkMigratedDrift, v1TokenRow } from './helpers/migrated-drift.js';
 import { attempt, row, serial as serialOf } from './store-contract.js';
 
 const at = (): Origin => ({ at: Date.UTC(2026, 0, 1), ip: '198.51.100.7' });
@@ -39,13 +41,29 @@ t.test('schema: WAL journal, numbered migrations applied once', async (t) => {
   db.close();
 });
 
+t.test('a version-1 database with a whole-step drift opens and keeps accepting', async (t) => {
+  const path = tempDbPath(t);
+  const v1 = new Database(path);
+  t.same(migrate(v1, MIGRATIONS.filter((m) => m.version === 1)), [1]);
+  const row = v1TokenRow();
+  v1.prepare(`INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce, key_version, last_moving_factor,
+    drift, imported_at, last_used_at) VALUES (@serial, @profile, @digits, @step, @t0, @seed_ciphertext, @seed_nonce, @key_version,
+    @last_moving_factor, @drift, @imported_at, @last_used_at)`).run(row);
+  v1.close();
+  const { store } = open(t, path);
+  await checkMigratedDrift(t, store);
+  const peek = new Database(path, { readonly: true });
+  t.teardown(() => peek.close());
+  t.same(peek.prepare('SELECT drift FROM tokens').get(), { drift: 4 }, 'the whole-step column is still written, for the previous server');
+});
+
 t.test('without group commit every write is its own transaction, with the same results', async (t) => {
   const store = openSqliteStore(tempDbPath(t), { groupCommit: false, maxBatch: 8 });
   t.teardown(() => store.close());
   await store.insertTokens([row(1)], at());
   const both = await Promise.all([
-    store.recordAttempt(attempt(1, { consume: { movingFactor: 2, drift: 0 } })),
-    store.recordAttempt(attempt(1, { consume: { movingFactor: 2, drift: 0 } })),
+    store.recordAttempt(attempt(1, { consume: { movingFactor: 2, drift: NO_DRIFT } })),
+    store.recordAttempt(attempt(1, { consume: { movingFactor: 2, drift: NO_DRIFT } })),
   ]);
   t.same(both.map((r) => r.outcome).sort(), ['accepted', 'failed']);
 });
@@ -96,7 +114,7 @@ t.test('migration 3 chains an existing audit log: every query answers as it did 
   }
   t.pass(`${queries.length} queries answer as before the migration`);
   // New rows continue the chains the migration built.
-  await store.recordAttempt(attempt(0, { serial: s(2), origin: { ...at(), userId: 'alice' }, consume: { movingFactor: 6, drift: 0 } }));
+  await store.recordAttempt(attempt(0, { serial: s(2), origin: { ...at(), userId: 'alice' }, consume: { movingFactor: 6, drift: NO_DRIFT } }));
   t.same((await store.queryAudit({ serial: s(2), limit: 3 })).map((e) => e.type), ['accept', 'accept', 'reject']);
   t.same((await store.queryAudit({ userId: 'alice', limit: 4 })).map((e) => `${e.type} ${e.serial === s(2) ? 2 : 1}`), ['accept 2', 'accept 2', 'reject 2', 'activate 2']);
 });

@@ -28,7 +28,17 @@ import { createSeedVault } from '../security/seed-vault.js';
 import type { AttemptCommand, NewTokenRecord, Origin, TokenRecord, TokenStore } from '../store/types.js';
 import { DuplicateSerialError, ServiceError, isServiceError } from './errors.js';
 import { Lru } from './lru.js';
-import { DEFAULT_POLICY, failureConsequence, findConsecutive, matchCode, type CodeMatch, type PolicyOptions } from './policy.js';
+import {
+  DEFAULT_POLICY,
+  driftNow,
+  failureConsequence,
+  findConsecutive,
+  importedDrift,
+  matchCode,
+  NO_DRIFT,
+  type CodeMatch,
+  type PolicyOptions,
+} from './policy.js';
 import type {
   AuditEvent,
   AuditQuery,
@@ -76,7 +86,8 @@ function requireContext(ctx: RequestContext): void {
   }
 }
 
-function toInfo(t: TokenRecord): TokenInfo {
+/** What an admin sees of `t` at `nowMs` (the drift as predicted for that moment). */
+function toInfo(t: TokenRecord, nowMs: number): TokenInfo {
   return {
     serial: t.serial,
     profile: t.profile,
@@ -85,7 +96,7 @@ function toInfo(t: TokenRecord): TokenInfo {
     t0: t.t0,
     status: t.status,
     lastMovingFactor: t.lastMovingFactor < 0 ? null : t.lastMovingFactor,
-    drift: t.drift,
+    ...driftNow(t, t, nowMs),
     failures: t.failures,
     blockedUntil: t.blockedUntil,
     resyncPending: t.pendingResync !== null,
@@ -137,7 +148,7 @@ function checkImport(r: TokenImport, i: number): Omit<NewTokenRecord, 'seed'> & 
     t0: otp.t0,
     key: r.key,
     lastMovingFactor: hotp ? counter - 1 : -1,
-    drift: hotp ? 0 : drift,
+    drift: hotp ? NO_DRIFT : importedDrift(drift, otp.step),
   };
 }
 
@@ -246,7 +257,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     const token = await store.getToken(s);
     if (!token) throw new ServiceError('ERR_UNKNOWN_TOKEN', `no token with serial ${s}`, s);
     if (!changed) throw new ServiceError('ERR_TOKEN_STATE', `token ${s} is ${token.status}`, s);
-    return toInfo(token);
+    return toInfo(token, clock.now());
   }
 
   return {
@@ -266,7 +277,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
 
     async getToken(serial) {
       const token = await store.getToken(parseSerial(serial));
-      return token ? toInfo(token) : null;
+      return token ? toInfo(token, clock.now()) : null;
     },
 
     lock: (serial, actor, ctx) => setStatus(serial, 'locked', actor, ctx),
@@ -285,7 +296,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       const o = origin(ctx, token.userId, actor);
       const found = findConsecutive(otpOf(token), token, otp1, otp2, o.at, policy);
       if (found && (await store.resync(s, found.movingFactor, found.drift, o))) {
-        return { result: 'resynced', serial: s, ...found };
+        return { result: 'resynced', serial: s, movingFactor: found.movingFactor, drift: found.drift.steps };
       }
       await store.appendAudit([{ ...o, type: 'reject', serial: s, reason: 'admin-resync-not-found' }]);
       return { result: 'not-found', serial: s };

@@ -80,8 +80,15 @@ export interface TokenInfo {
   status: TokenStatus;
   /** The last accepted moving factor (hotp counter or totp step); null before the first. */
   lastMovingFactor: number | null;
-  /** totp: the token's clock offset in steps, as measured at the last accept. 0 for hotp. */
+  /**
+   * totp: the step the token's clock is predicted to be in now minus the server's step (the
+   * centre of the window a code is checked in). 0 for hotp.
+   */
   drift: number;
+  /** totp: the token's clock minus the server's now, as predicted, seconds (ms precision). 0 for hotp. */
+  driftSeconds: number;
+  /** totp: how fast the token's clock gains (+) or loses (−), ppm, as learnt from its accepts. 0 for hotp. */
+  driftPpm: number;
   /** Consecutive failures since the last accept. */
   failures: number;
   /** Unix ms until which codes are not checked, or null. */
@@ -132,6 +139,7 @@ export interface AuditQuery {
 }
 
 export type ResyncOutcome =
+  /** `drift`: the token's step minus the server's at the resync, whole steps. */
   | { result: 'resynced'; serial: string; movingFactor: number; drift: number }
   /** The two codes were not found as consecutive codes in the admin window. */
   | { result: 'not-found'; serial: string };

@@ -63,7 +63,10 @@ const jsonImportSchema = {
 const tokenInfoSchema = {
   type: 'object',
   description: 'a token as an admin sees it: never the seed',
-  required: ['serial', 'profile', 'digits', 'step', 't0', 'status', 'lastMovingFactor', 'drift', 'failures', 'blockedUntil', 'resyncPending', 'userId', 'importedAt', 'lastUsedAt'],
+  required: [
+    'serial', 'profile', 'digits', 'step', 't0', 'status', 'lastMovingFactor', 'drift', 'driftSeconds', 'driftPpm', 'failures',
+    'blockedUntil', 'resyncPending', 'userId', 'importedAt', 'lastUsedAt',
+  ],
   additionalProperties: false,
   properties: {
     serial: { type: 'string' },
@@ -73,7 +76,9 @@ const tokenInfoSchema = {
     t0: { type: 'integer' },
     status: { type: 'string', enum: ['enabled', 'locked', 'revoked'] },
     lastMovingFactor: { type: ['integer', 'null'], description: 'last accepted hotp counter or totp step' },
-    drift: { type: 'integer', description: 'totp clock offset in steps' },
+    drift: { type: 'integer', description: "totp: the step the token's clock is predicted to be in now minus the server's (0 for hotp)" },
+    driftSeconds: { type: 'number', description: "totp: the token's clock minus the server's now, as predicted, seconds (0 for hotp)" },
+    driftPpm: { type: 'number', description: "totp: how fast the token's clock gains (+) or loses (−), ppm, as learnt from its accepts (0 for hotp)" },
     failures: { type: 'integer', description: 'consecutive failures' },
     blockedUntil: { type: ['integer', 'null'], description: 'unix ms' },
     resyncPending: { type: 'boolean' },
@@ -233,7 +238,7 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
             result: { type: 'string', enum: ['resynced'] },
             serial: { type: 'string' },
             movingFactor: { type: 'integer', description: 'the moving factor of otp2, now the last accepted' },
-            drift: { type: 'integer' },
+            drift: { type: 'integer', description: "totp: the token's step minus the server's, whole steps (0 for hotp)" },
           },
         },
         ...errorResponses(401, 404, 409),

@@ -87,6 +87,19 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         FOR EACH STATEMENT EXECUTE FUNCTION audit_is_append_only();
     `,
   },
+  {
+    // As SQLite's version 2 (sqlite-schema.ts): the whole-step drift becomes an offset of as
+    // many steps, no rate; `drift` stays, written in whole steps for the previous server.
+    version: 2,
+    name: 'tokens: clock offset (ms) and rate (ppm)',
+    sql: `
+      ALTER TABLE tokens
+        ADD COLUMN drift_ms      bigint           NOT NULL DEFAULT 0,
+        ADD COLUMN drift_ppm     double precision NOT NULL DEFAULT 0,
+        ADD COLUMN drift_ppm_var double precision;
+      UPDATE tokens SET drift_ms = drift * step * 1000 WHERE drift <> 0;
+    `,
+  },
 ];
 
 /**

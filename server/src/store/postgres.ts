@@ -43,6 +43,7 @@ import type {
   Origin,
   PendingResync,
   StatusChange,
+  TokenDrift,
   TokenRecord,
   TokenStore,
   UserRecord,
@@ -67,6 +68,9 @@ interface TokenRow {
   status: TokenStatus;
   last_moving_factor: number;
   drift: number;
+  drift_ms: number;
+  drift_ppm: number;
+  drift_ppm_var: number | null;
   failures: number;
   blocked_until: number | null;
   pending_moving_factor: number | null;
@@ -92,7 +96,7 @@ function toRecord(r: TokenRow): TokenRecord {
     seed: { ciphertext: bytes(r.seed_ciphertext), nonce: bytes(r.seed_nonce), keyVersion: r.key_version },
     status: r.status,
     lastMovingFactor: r.last_moving_factor,
-    drift: r.drift,
+    drift: { steps: r.drift, offsetMs: r.drift_ms, ratePpm: r.drift_ppm, rateVar: r.drift_ppm_var },
     failures: r.failures,
     blockedUntil: r.blocked_until,
     pendingResync:
@@ -107,15 +111,15 @@ function toRecord(r: TokenRow): TokenRecord {
 const stmt = (name: string, text: string) => (...values: unknown[]): pg.QueryConfig => ({ name: `kodeviser_${name}`, text, values });
 
 const TOKEN_COLUMNS = `t.serial, t.profile, t.digits, t.step, t.t0, t.seed_ciphertext, t.seed_nonce, t.key_version,
-  t.status, t.last_moving_factor, t.drift, t.failures, t.blocked_until, t.pending_moving_factor, t.pending_at,
-  t.imported_at, t.last_used_at, a.user_id`;
+  t.status, t.last_moving_factor, t.drift, t.drift_ms, t.drift_ppm, t.drift_ppm_var, t.failures, t.blocked_until,
+  t.pending_moving_factor, t.pending_at, t.imported_at, t.last_used_at, a.user_id`;
 const AUDIT_COLUMNS = 'at, type, serial, user_id, ip, actor, reason, moving_factor';
 
 const sql = {
   insertTokens: stmt('insert_tokens', `INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce,
-    key_version, last_moving_factor, drift, imported_at)
-    SELECT *, $11::bigint FROM unnest($1::text[], $2::text[], $3::integer[], $4::integer[], $5::bigint[], $6::bytea[],
-      $7::bytea[], $8::integer[], $9::bigint[], $10::bigint[])`),
+    key_version, last_moving_factor, drift, drift_ms, drift_ppm, drift_ppm_var, imported_at)
+    SELECT *, $14::bigint FROM unnest($1::text[], $2::text[], $3::integer[], $4::integer[], $5::bigint[], $6::bytea[],
+      $7::bytea[], $8::integer[], $9::bigint[], $10::bigint[], $11::bigint[], $12::float8[], $13::float8[])`),
   existingSerials: stmt('existing_serials', 'SELECT serial FROM tokens WHERE serial = ANY($1::text[])'),
   tokenBySerial: stmt('token_by_serial', `SELECT ${TOKEN_COLUMNS} FROM tokens t
     LEFT JOIN assignments a ON a.serial = t.serial AND a.active WHERE t.serial = $1`),
@@ -124,14 +128,17 @@ const sql = {
   user: stmt('user', 'SELECT user_id, password_hash FROM users WHERE user_id = $1'),
   status: stmt('status', 'SELECT status FROM tokens WHERE serial = $1'),
   // The compare-and-set and its audit event in one statement: the common accept, one round trip.
-  // $1 serial, $2 moving factor, $3 drift, $4 at, $5 user, $6 ip, $7 actor, $8 note.
+  // $1 serial, $2 moving factor, $3 drift, $4 at, $5 user, $6 ip, $7 actor, $8 note, $9 drift_ms, $10 drift_ppm,
+  // $11 drift_ppm_var.
   acceptAlone: stmt('accept_alone', `WITH consumed AS (
-      UPDATE tokens SET last_moving_factor = $2, drift = $3, last_used_at = $4, pending_moving_factor = NULL,
-        pending_at = NULL, failures = 0, blocked_until = NULL
+      UPDATE tokens SET last_moving_factor = $2, drift = $3, drift_ms = $9, drift_ppm = $10, drift_ppm_var = $11,
+        last_used_at = $4, pending_moving_factor = NULL, pending_at = NULL, failures = 0, blocked_until = NULL
       WHERE serial = $1 AND status = 'enabled' AND last_moving_factor < $2 RETURNING serial)
     INSERT INTO audit (${AUDIT_COLUMNS}) SELECT $4, 'accept', serial, $5, $6, $7, $8, $2 FROM consumed`),
   // The compare-and-set inside a transaction (with a binding, or a wrong second factor).
-  consume: stmt('consume', `UPDATE tokens SET last_moving_factor = $2, drift = $3, last_used_at = $4,
+  // $1 serial, $2 moving factor, $3 drift, $4 at, $5 success, $6 drift_ms, $7 drift_ppm, $8 drift_ppm_var.
+  consume: stmt('consume', `UPDATE tokens SET last_moving_factor = $2, drift = $3, drift_ms = $6, drift_ppm = $7,
+      drift_ppm_var = $8, last_used_at = $4,
       pending_moving_factor = NULL, pending_at = NULL,
       failures = CASE WHEN $5 THEN 0 ELSE failures END,
       blocked_until = CASE WHEN $5 THEN NULL ELSE blocked_until END
@@ -145,9 +152,11 @@ const sql = {
       UPDATE tokens SET pending_moving_factor = $2, pending_at = $3
       WHERE serial = $1 AND status = 'enabled' AND last_moving_factor < $2 RETURNING serial)
     INSERT INTO audit (${AUDIT_COLUMNS}) SELECT $4, 'resync-started', serial, $5, $6, $7, NULL, $2 FROM started`),
-  // $1 serial, $2 moving factor, $3 drift, $4 at, $5 user, $6 ip, $7 actor, $8 reason.
+  // $1 serial, $2 moving factor, $3 drift, $4 at, $5 user, $6 ip, $7 actor, $8 reason, $9 drift_ms, $10 drift_ppm,
+  // $11 drift_ppm_var.
   resync: stmt('resync', `WITH resynced AS (
-      UPDATE tokens SET last_moving_factor = $2, drift = $3, last_used_at = $4,
+      UPDATE tokens SET last_moving_factor = $2, drift = $3, drift_ms = $9, drift_ppm = $10, drift_ppm_var = $11,
+        last_used_at = $4,
         failures = 0, blocked_until = NULL, pending_moving_factor = NULL, pending_at = NULL
       WHERE serial = $1 AND status <> 'revoked' AND last_moving_factor < $2 RETURNING serial)
     INSERT INTO audit (${AUDIT_COLUMNS}) SELECT $4, 'resync', serial, $5, $6, $7, $8, $2 FROM resynced`),
@@ -333,7 +342,9 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       const { serial, origin, consume } = cmd;
       let consumed = false;
       if (consume) {
-        consumed = (await client.query(sql.consume(serial, consume.movingFactor, consume.drift, origin.at, cmd.success))).rowCount === 1;
+        const d = consume.drift;
+        const consuming = sql.consume(serial, consume.movingFactor, d.steps, origin.at, cmd.success, d.offsetMs, d.ratePpm, d.rateVar);
+        consumed = (await client.query(consuming)).rowCount === 1;
         if (!consumed) return failAttempt(client, audit, cmd, 'replay', consume.movingFactor);
       }
       if (!(consumed && cmd.success)) return failAttempt(client, audit, cmd, cmd.reason, consume?.movingFactor ?? null);
@@ -356,7 +367,10 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
           tokens.map((t) => buffer(t.seed.nonce)),
           tokens.map((t) => t.seed.keyVersion),
           tokens.map((t) => t.lastMovingFactor),
-          tokens.map((t) => t.drift),
+          tokens.map((t) => t.drift.steps),
+          tokens.map((t) => t.drift.offsetMs),
+          tokens.map((t) => t.drift.ratePpm),
+          tokens.map((t) => t.drift.rateVar),
           origin.at,
         ));
         for (const serial of serials) audit.push({ ...from(origin), type: 'import', serial });
@@ -387,7 +401,9 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       if (!consume || !cmd.success || cmd.bind) return attemptInTransaction(cmd);
       return run(async (): Promise<AttemptResult | null> => {
         const e = acceptEvent(cmd);
-        const r = await pool.query(sql.acceptAlone(cmd.serial, consume.movingFactor, consume.drift, e.at, e.userId, e.ip, e.actor, e.reason));
+        const d = consume.drift;
+        const r = await pool.query(sql.acceptAlone(cmd.serial, consume.movingFactor, d.steps, e.at, e.userId, e.ip, e.actor, e.reason,
+          d.offsetMs, d.ratePpm, d.rateVar));
         return r.rowCount === 1 ? { outcome: 'accepted' } : null;
       }).then((accepted) => accepted ?? attemptInTransaction(cmd));
     },
@@ -397,9 +413,10 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       await pool.query(sql.startResync(serial, pending.movingFactor, pending.at, o.at, o.userId, o.ip, o.actor));
     }),
 
-    resync: (serial: string, movingFactor: number, drift: number, origin: Origin) => run(async () => {
+    resync: (serial: string, movingFactor: number, drift: TokenDrift, origin: Origin) => run(async () => {
       const o = from(origin);
-      const r = await pool.query(sql.resync(serial, movingFactor, drift, o.at, o.userId, o.ip, o.actor, `drift ${drift}`));
+      const r = await pool.query(sql.resync(serial, movingFactor, drift.steps, o.at, o.userId, o.ip, o.actor, `drift ${drift.steps}`,
+        drift.offsetMs, drift.ratePpm, drift.rateVar));
       return r.rowCount === 1;
     }),
 

@@ -85,7 +85,21 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    // Version 2 is taken by the drift-tracking columns (a parallel branch).
+    // A totp token's clock as an offset in ms and a rate in ppm (domain/policy.ts). A whole-step
+    // drift d was measured as the token's step minus the server's, so the offset it stands for
+    // is d steps (the window it gave is then exactly the old one); no rate yet, and no rate
+    // variance: the first accept measures the offset anew and learns no rate from this estimate.
+    // `drift` stays, still written in whole steps, so the previous server can run on this file.
+    version: 2,
+    name: 'tokens: clock offset (ms) and rate (ppm)',
+    sql: `
+      ALTER TABLE tokens ADD COLUMN drift_ms INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tokens ADD COLUMN drift_ppm REAL NOT NULL DEFAULT 0;
+      ALTER TABLE tokens ADD COLUMN drift_ppm_var REAL;
+      UPDATE tokens SET drift_ms = drift * step * 1000 WHERE drift <> 0;
+    `,
+  },
+  {
     version: 3,
     name: 'audit rows chained per token instead of indexed by serial and user',
     // Every accept used to insert into two indexes keyed by serial and by user: a random page of

@@ -38,6 +38,7 @@ import type {
   Origin,
   PendingResync,
   StatusChange,
+  TokenDrift,
   TokenRecord,
   TokenStore,
   UserRecord,
@@ -77,6 +78,9 @@ type TokenRow = [
   status: TokenStatus,
   lastMovingFactor: number,
   drift: number,
+  driftMs: number,
+  driftPpm: number,
+  driftPpmVar: number | null,
   failures: number,
   blockedUntil: number | null,
   pendingMovingFactor: number | null,
@@ -86,14 +90,16 @@ type TokenRow = [
   userId: string | null,
 ];
 const TOKEN_COLUMNS = `t.serial, t.profile, t.digits, t.step, t.t0, t.seed_ciphertext, t.seed_nonce, t.key_version,
-  t.status, t.last_moving_factor, t.drift, t.failures, t.blocked_until, t.pending_moving_factor, t.pending_at,
-  t.imported_at, t.last_used_at, a.user_id`;
+  t.status, t.last_moving_factor, t.drift, t.drift_ms, t.drift_ppm, t.drift_ppm_var, t.failures, t.blocked_until,
+  t.pending_moving_factor, t.pending_at, t.imported_at, t.last_used_at, a.user_id`;
 
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+/** A TokenDrift as the named parameters of the statements that write it. */
+const driftParams = (d: TokenDrift) => ({ drift: d.steps, driftMs: d.offsetMs, driftPpm: d.ratePpm, driftPpmVar: d.rateVar });
 
 function toRecord(r: TokenRow): TokenRecord {
-  const [serial, profile, digits, step, t0, ciphertext, nonce, keyVersion, status, lastMovingFactor, drift, failures,
-    blockedUntil, pendingMovingFactor, pendingAt, importedAt, lastUsedAt, userId] = r;
+  const [serial, profile, digits, step, t0, ciphertext, nonce, keyVersion, status, lastMovingFactor, drift, driftMs,
+    driftPpm, driftPpmVar, failures, blockedUntil, pendingMovingFactor, pendingAt, importedAt, lastUsedAt, userId] = r;
   return {
     serial,
     profile: profile as ProfileName,
@@ -103,7 +109,7 @@ function toRecord(r: TokenRow): TokenRecord {
     seed: { ciphertext: bytes(ciphertext), nonce: bytes(nonce), keyVersion },
     status,
     lastMovingFactor,
-    drift,
+    drift: { steps: drift, offsetMs: driftMs, ratePpm: driftPpm, rateVar: driftPpmVar },
     failures,
     blockedUntil,
     pendingResync: pendingMovingFactor === null ? null : { movingFactor: pendingMovingFactor, at: pendingAt ?? 0 },
@@ -147,8 +153,9 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
 
   const sql = {
     insertToken: db.prepare(`INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce,
-      key_version, last_moving_factor, drift, imported_at)
-      VALUES (@serial, @profile, @digits, @step, @t0, @ciphertext, @nonce, @keyVersion, @lastMovingFactor, @drift, @at)`),
+      key_version, last_moving_factor, drift, drift_ms, drift_ppm, drift_ppm_var, imported_at)
+      VALUES (@serial, @profile, @digits, @step, @t0, @ciphertext, @nonce, @keyVersion, @lastMovingFactor, @drift,
+        @driftMs, @driftPpm, @driftPpmVar, @at)`),
     tokenBySerial: db.prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens t
       LEFT JOIN assignments a ON a.serial = t.serial AND a.active = 1 WHERE t.serial = ?`).raw(),
     tokenOfUser: db.prepare(`SELECT ${TOKEN_COLUMNS} FROM assignments a
@@ -157,8 +164,10 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     status: db.prepare('SELECT status FROM tokens WHERE serial = ?').pluck(),
     // The compare-and-set. A success also clears the failure count and block in the same statement.
     // Positional parameters: the two statements every accept runs are spared building an object
-    // of named parameters for each call. consume(movingFactor, drift, at, success, success, serial, movingFactor).
-    consume: db.prepare(`UPDATE tokens SET last_moving_factor = ?, drift = ?, last_used_at = ?,
+    // of named parameters for each call.
+    // consume(movingFactor, drift, driftMs, driftPpm, driftPpmVar, at, success, success, serial, movingFactor).
+    consume: db.prepare(`UPDATE tokens SET last_moving_factor = ?, drift = ?, drift_ms = ?, drift_ppm = ?, drift_ppm_var = ?,
+      last_used_at = ?,
       pending_moving_factor = NULL, pending_at = NULL,
       failures = CASE WHEN ? THEN 0 ELSE failures END,
       blocked_until = CASE WHEN ? THEN NULL ELSE blocked_until END
@@ -169,7 +178,8 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     lock: db.prepare(`UPDATE tokens SET status = 'locked' WHERE serial = ?`),
     startResync: db.prepare(`UPDATE tokens SET pending_moving_factor = @movingFactor, pending_at = @at
       WHERE serial = @serial AND status = 'enabled' AND last_moving_factor < @movingFactor`),
-    resync: db.prepare(`UPDATE tokens SET last_moving_factor = @movingFactor, drift = @drift, last_used_at = @at,
+    resync: db.prepare(`UPDATE tokens SET last_moving_factor = @movingFactor, drift = @drift, drift_ms = @driftMs,
+      drift_ppm = @driftPpm, drift_ppm_var = @driftPpmVar, last_used_at = @at,
       failures = 0, blocked_until = NULL, pending_moving_factor = NULL, pending_at = NULL
       WHERE serial = @serial AND status <> 'revoked' AND last_moving_factor < @movingFactor`),
     changeStatus: db.prepare(`UPDATE tokens SET status = @to,
@@ -364,7 +374,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
               nonce: t.seed.nonce,
               keyVersion: t.seed.keyVersion,
               lastMovingFactor: t.lastMovingFactor,
-              drift: t.drift,
+              ...driftParams(t.drift),
               at: origin.at,
             });
           } catch (e) {
@@ -397,7 +407,8 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
         if (consume) {
           const { movingFactor, drift } = consume;
           const success = cmd.success ? 1 : 0;
-          consumed = sql.consume.run(movingFactor, drift, origin.at, success, success, serial, movingFactor).changes === 1;
+          consumed = sql.consume.run(movingFactor, drift.steps, drift.offsetMs, drift.ratePpm, drift.rateVar, origin.at,
+            success, success, serial, movingFactor).changes === 1;
           if (!consumed) return failAttempt(cmd, 'replay', consume.movingFactor);
         }
         if (!(consumed && cmd.success)) return failAttempt(cmd, cmd.reason, consume?.movingFactor ?? null);
@@ -422,10 +433,10 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       });
     },
 
-    resync(serial: string, movingFactor: number, drift: number, origin: Origin): Promise<boolean> {
+    resync(serial: string, movingFactor: number, drift: TokenDrift, origin: Origin): Promise<boolean> {
       return write(() => {
-        const done = sql.resync.run({ serial, movingFactor, drift, at: origin.at }).changes === 1;
-        if (done) audit({ ...from(origin), type: 'resync', serial, movingFactor, reason: `drift ${drift}` });
+        const done = sql.resync.run({ serial, movingFactor, ...driftParams(drift), at: origin.at }).changes === 1;
+        if (done) audit({ ...from(origin), type: 'resync', serial, movingFactor, reason: `drift ${drift.steps}` });
         return done;
       });
     },

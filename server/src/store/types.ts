@@ -29,6 +29,27 @@ export interface PendingResync {
   at: number;
 }
 
+/**
+ * A token's clock as the server tracks it (server/src/domain/policy.ts says how and why). A hotp
+ * token has none: all zeros, `rateVar` null.
+ */
+export interface TokenDrift {
+  /**
+   * Whole steps: the token's step minus the server's, at the last accept (or as imported). What
+   * the server before offsets read, still written so that it can run on the database again.
+   */
+  steps: number;
+  /** The token's clock minus the server's, ms, as of `lastUsedAt` (`importedAt` before any use). */
+  offsetMs: number;
+  /** How fast that offset grows, ppm (µs a second): the crystal's error as learnt from accepts. */
+  ratePpm: number;
+  /**
+   * The variance of `ratePpm`, ppm²; null while `offsetMs` is not a measurement yet (imported or
+   * migrated from whole steps), so the first accept measures the offset but learns no rate.
+   */
+  rateVar: number | null;
+}
+
 export interface TokenRecord {
   serial: string;
   profile: ProfileName;
@@ -39,7 +60,7 @@ export interface TokenRecord {
   status: TokenStatus;
   /** The last accepted moving factor; -1 before the first (a hotp token imported at counter c has c − 1). */
   lastMovingFactor: number;
-  drift: number;
+  drift: TokenDrift;
   failures: number;
   blockedUntil: number | null;
   pendingResync: PendingResync | null;
@@ -85,8 +106,8 @@ export interface FailureConsequence {
 export interface AttemptCommand {
   serial: string;
   origin: Origin;
-  /** The moving factor the code matched, and the drift to record with it. */
-  consume?: { movingFactor: number; drift: number };
+  /** The moving factor the code matched, and the token's clock as that accept measured it. */
+  consume?: { movingFactor: number; drift: TokenDrift };
   /** Whether the attempt succeeds when `consume` applies (false: right code, wrong password). */
   success: boolean;
   /** The reason written when the attempt fails (replaced by 'replay' when the compare-and-set loses). */
@@ -134,7 +155,7 @@ export interface TokenStore {
    * Admin resync: compare-and-set of the moving factor (above the last accepted only), clears
    * failures, block and pending resync; writes 'resync'. False when the compare-and-set lost.
    */
-  resync(serial: string, movingFactor: number, drift: number, origin: Origin): Promise<boolean>;
+  resync(serial: string, movingFactor: number, drift: TokenDrift, origin: Origin): Promise<boolean>;
   /**
    * lock / unlock / revoke, writing the event named by the target ('enabled' → 'unlock'). Unlock
    * clears failures and block; revoke ends the token's assignment. False when the token is not

@@ -5,6 +5,7 @@
  * printed ack reached the parent before the child did anything else.
  */
 import { makeSerial } from '@kodeviser/shared';
+import { NO_DRIFT } from '../../src/domain/policy.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 
 const [path, tokenCount = '8'] = process.argv.slice(2);
@@ -20,7 +21,7 @@ await store.insertTokens(
     t0: 0,
     seed: { ciphertext: new Uint8Array(36), nonce: new Uint8Array(12), keyVersion: 1 },
     lastMovingFactor: -1,
-    drift: 0,
+    drift: NO_DRIFT,
   })),
   { at: 0, ip: null },
 );
@@ -32,7 +33,7 @@ for (let movingFactor = 0; ; movingFactor++) {
         .recordAttempt({
           serial,
           origin: { at: movingFactor, ip: '192.0.2.9' },
-          consume: { movingFactor, drift: 0 },
+          consume: { movingFactor, drift: NO_DRIFT },
           success: true,
           reason: 'bad-otp',
           onFailure: () => ({ blockForMs: 0, lock: false }),
