@@ -25,7 +25,7 @@ import { createOtp, isProfileName, KodeviserError, parseSerial, type Otp } from 
 import type { Logger } from 'pino';
 import { createPasswordHasher, DEFAULT_SCRYPT_PARAMS, type ScryptParams } from '../security/password.js';
 import { createSeedVault } from '../security/seed-vault.js';
-import type { AttemptCommand, NewTokenRecord, Origin, TokenRecord, TokenStore } from '../store/types.js';
+import type { AttemptCommand, AttemptResult, AuditEntry, NewTokenRecord, Origin, PendingResync, StoreAction, TokenRecord, TokenStore } from '../store/types.js';
 import { DuplicateSerialError, ServiceError, isServiceError } from './errors.js';
 import { Lru } from './lru.js';
 import {
@@ -66,6 +66,9 @@ export interface TokenServiceOptions {
   /** Prepared Otp objects kept (default 20 000; 0.2–2.4 KB each by profile, measured: ≤ 50 MB). */
   otpCacheSize?: number;
 }
+
+/** What the store is to do with a matched code: start a resync, or apply an attempt. */
+type Plan = { kind: 'resync'; pending: PendingResync } | { kind: 'attempt'; command: AttemptCommand };
 
 /** What the second factor of a request says, and what to bind on success (activation). */
 interface SecondFactor {
@@ -185,42 +188,28 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   }
 
   /**
-   * The common path of validate, authenticate and activate, once the token is known: status,
-   * block, code (and the second factor, evaluated in parallel), then one atomic store command.
+   * The refusals the token's state decides alone, before any code is looked at: not enabled, or
+   * blocked (then codes are not even checked, nor counted).
    */
-  async function check(
-    token: TokenRecord,
-    code: string,
-    o: Origin,
-    secondFactor?: () => Promise<SecondFactor>,
-  ): Promise<VerifyOutcome> {
+  function gate(token: TokenRecord, o: Origin): { outcome: VerifyOutcome; audit: AuditEntry } | null {
     const { serial } = token;
     if (token.status !== 'enabled') {
-      // The second factor's work all the same, so the reply time does not tell a locked token
-      // from a wrong password.
-      if (secondFactor) await secondFactor().catch(() => undefined);
-      return refuse(o, { result: 'reject', reason: token.status, serial });
+      return { outcome: { result: 'reject', reason: token.status, serial }, audit: { ...o, type: 'reject', serial, reason: token.status } };
     }
     if (token.blockedUntil !== null && token.blockedUntil > o.at) {
-      await store.appendAudit([{ ...o, type: 'reject', serial, reason: 'blocked' }]);
-      return { result: 'blocked', retryAfterSeconds: Math.ceil((token.blockedUntil - o.at) / 1000), serial };
+      return {
+        outcome: { result: 'blocked', retryAfterSeconds: Math.ceil((token.blockedUntil - o.at) / 1000), serial },
+        audit: { ...o, type: 'reject', serial, reason: 'blocked' },
+      };
     }
-    const factor = secondFactor ? secondFactor() : Promise.resolve<SecondFactor>({ ok: true });
-    let match: CodeMatch;
-    try {
-      match = matchCode(otpOf(token), token, code, o.at, policy);
-    } catch (e) {
-      // A seed that fails to open: never leave the second factor's promise unobserved.
-      await factor.catch(() => undefined);
-      throw e;
-    }
-    const second = await factor;
+    return null;
+  }
 
-    if (match.kind === 'wide' && second.ok) {
-      await store.startResync(serial, { movingFactor: match.movingFactor, at: o.at }, o);
-      return { result: 'resync-started', serial };
-    }
-    const cmd: AttemptCommand =
+  /** What the store is to do with a code's match, once the second factor has spoken. */
+  function planOf(token: TokenRecord, match: CodeMatch, o: Origin, second: SecondFactor): Plan {
+    const { serial } = token;
+    if (match.kind === 'wide' && second.ok) return { kind: 'resync', pending: { movingFactor: match.movingFactor, at: o.at } };
+    const command: AttemptCommand =
       match.kind === 'accept'
         ? {
             serial,
@@ -240,13 +229,75 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
             reason: match.kind === 'wide' ? 'bad-password' : second.ok ? match.reason : 'bad-otp-and-password',
             onFailure,
           };
-    const result = await store.recordAttempt(cmd);
+    return { kind: 'attempt', command };
+  }
+
+  function attemptOutcome(cmd: AttemptCommand, result: AttemptResult): VerifyOutcome {
+    const { serial } = cmd;
     if (result.outcome === 'accepted') {
       return { result: 'accept', serial, movingFactor: (cmd.consume as { movingFactor: number }).movingFactor };
     }
     if (result.locked) logger?.warn({ serial, failures: result.failures }, 'token locked after consecutive failures');
     else if (result.blockedUntil !== null) logger?.info({ serial, failures: result.failures }, 'token blocked after consecutive failures');
     return { result: 'reject', reason: result.reason, serial };
+  }
+
+  /**
+   * The common path of validate, authenticate and activate, once the token is known: status,
+   * block, code (and the second factor, evaluated in parallel), then one atomic store command.
+   */
+  async function check(
+    token: TokenRecord,
+    code: string,
+    o: Origin,
+    secondFactor?: () => Promise<SecondFactor>,
+  ): Promise<VerifyOutcome> {
+    const gated = gate(token, o);
+    if (gated) {
+      // A token that is not enabled costs the second factor's work all the same, so the reply
+      // time does not tell a locked token from a wrong password; a blocked one does not (an
+      // attacker's trickle of requests must not buy password hashes).
+      if (gated.outcome.result === 'reject' && secondFactor) await secondFactor().catch(() => undefined);
+      await store.appendAudit([gated.audit]);
+      return gated.outcome;
+    }
+    const factor = secondFactor ? secondFactor() : Promise.resolve<SecondFactor>({ ok: true });
+    let match: CodeMatch;
+    try {
+      match = matchCode(otpOf(token), token, code, o.at, policy);
+    } catch (e) {
+      // A seed that fails to open: never leave the second factor's promise unobserved.
+      await factor.catch(() => undefined);
+      throw e;
+    }
+    const plan = planOf(token, match, o, await factor);
+    if (plan.kind === 'resync') {
+      await store.startResync(token.serial, plan.pending, o);
+      return { result: 'resync-started', serial: token.serial };
+    }
+    return attemptOutcome(plan.command, await store.recordAttempt(plan.command));
+  }
+
+  /**
+   * validate in one step of the store (TokenStore.decideAndApply): the token is read, judged and
+   * written inside one write transaction, with no read transaction and no turn of the event loop
+   * in between. Same decisions as `check` without a second factor.
+   */
+  function validateInOneStep(decideAndApply: NonNullable<TokenStore['decideAndApply']>, serial: string, code: string, ctx: RequestContext): Promise<VerifyOutcome> {
+    return decideAndApply(serial, (token): StoreAction<VerifyOutcome> => {
+      const o = origin(ctx, token?.userId ?? null);
+      if (!token) {
+        const outcome: VerifyOutcome = { result: 'reject', reason: 'unknown-token', serial };
+        return { audit: [{ ...o, type: 'reject', serial, reason: 'unknown-token' }], then: () => outcome };
+      }
+      const gated = gate(token, o);
+      if (gated) return { audit: [gated.audit], then: () => gated.outcome };
+      const plan = planOf(token, matchCode(otpOf(token), token, code, o.at, policy), o, { ok: true });
+      if (plan.kind === 'resync') {
+        return { resync: { pending: plan.pending, origin: o }, then: () => ({ result: 'resync-started', serial }) };
+      }
+      return { attempt: plan.command, then: (result) => attemptOutcome(plan.command, result as AttemptResult) };
+    });
   }
 
   async function setStatus(serial: string, to: TokenStatus, actor: string, ctx: RequestContext): Promise<TokenInfo> {
@@ -343,6 +394,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       const serial = parseSerial(req.serial);
       const otp = requireString(req.otp, 'otp');
       requireContext(ctx);
+      if (store.decideAndApply) return validateInOneStep(store.decideAndApply.bind(store), serial, otp, ctx);
       const token = await store.getToken(serial);
       const o = origin(ctx, token?.userId ?? null);
       if (!token) return refuse(o, { result: 'reject', reason: 'unknown-token', serial });

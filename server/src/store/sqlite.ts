@@ -38,6 +38,7 @@ import type {
   Origin,
   PendingResync,
   StatusChange,
+  StoreAction,
   TokenDrift,
   TokenRecord,
   TokenStore,
@@ -359,6 +360,35 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     audit({ ...o, type: 'activate', serial });
   }
 
+  function applyAttempt(cmd: AttemptCommand): AttemptResult {
+    const { serial, origin, consume } = cmd;
+    let consumed = false;
+    if (consume) {
+      const { movingFactor, drift } = consume;
+      const success = cmd.success ? 1 : 0;
+      consumed = sql.consume.run(movingFactor, drift.steps, drift.offsetMs, drift.ratePpm, drift.rateVar, origin.at,
+        success, success, serial, movingFactor).changes === 1;
+      if (!consumed) return failAttempt(cmd, 'replay', consume.movingFactor);
+    }
+    if (!(consumed && cmd.success)) return failAttempt(cmd, cmd.reason, consume?.movingFactor ?? null);
+    if (cmd.bind) bind(serial, cmd.bind.userId, cmd.bind.passwordHash, origin);
+    audit({
+      ...from(origin),
+      ...(cmd.bind ? { userId: cmd.bind.userId } : {}),
+      type: 'accept',
+      serial,
+      movingFactor: consume?.movingFactor ?? null,
+      reason: cmd.acceptNote ?? null,
+    });
+    return { outcome: 'accepted' };
+  }
+
+  function applyStartResync(serial: string, pending: PendingResync, origin: Origin): void {
+    if (sql.startResync.run({ serial, ...pending }).changes === 1) {
+      audit({ ...from(origin), type: 'resync-started', serial, movingFactor: pending.movingFactor });
+    }
+  }
+
   return {
     insertTokens(tokens: readonly NewTokenRecord[], origin: Origin): Promise<void> {
       return write(() => {
@@ -400,37 +430,19 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       return row ? { userId: row.user_id, passwordHash: row.password_hash } : null;
     }),
 
-    recordAttempt(cmd: AttemptCommand): Promise<AttemptResult> {
-      return write((): AttemptResult => {
-        const { serial, origin, consume } = cmd;
-        let consumed = false;
-        if (consume) {
-          const { movingFactor, drift } = consume;
-          const success = cmd.success ? 1 : 0;
-          consumed = sql.consume.run(movingFactor, drift.steps, drift.offsetMs, drift.ratePpm, drift.rateVar, origin.at,
-            success, success, serial, movingFactor).changes === 1;
-          if (!consumed) return failAttempt(cmd, 'replay', consume.movingFactor);
-        }
-        if (!(consumed && cmd.success)) return failAttempt(cmd, cmd.reason, consume?.movingFactor ?? null);
-        if (cmd.bind) bind(serial, cmd.bind.userId, cmd.bind.passwordHash, origin);
-        audit({
-          ...from(origin),
-          ...(cmd.bind ? { userId: cmd.bind.userId } : {}),
-          type: 'accept',
-          serial,
-          movingFactor: consume?.movingFactor ?? null,
-          reason: cmd.acceptNote ?? null,
-        });
-        return { outcome: 'accepted' };
-      });
-    },
+    recordAttempt: (cmd: AttemptCommand): Promise<AttemptResult> => write(() => applyAttempt(cmd)),
 
-    startResync(serial: string, pending: PendingResync, origin: Origin): Promise<void> {
-      return write(() => {
-        if (sql.startResync.run({ serial, ...pending }).changes === 1) {
-          audit({ ...from(origin), type: 'resync-started', serial, movingFactor: pending.movingFactor });
-        }
+    startResync: (serial: string, pending: PendingResync, origin: Origin): Promise<void> => write(() => applyStartResync(serial, pending, origin)),
+
+    async decideAndApply<T>(serial: string, decide: (token: TokenRecord | null) => StoreAction<T>): Promise<T> {
+      const { action, result } = await write(() => {
+        const row = sql.tokenBySerial.get(serial) as TokenRow | undefined;
+        const action = decide(row ? toRecord(row) : null);
+        action.audit?.forEach(audit);
+        if (action.resync) applyStartResync(serial, action.resync.pending, action.resync.origin);
+        return { action, result: action.attempt ? applyAttempt(action.attempt) : null };
       });
+      return action.then(result);
     },
 
     resync(serial: string, movingFactor: number, drift: TokenDrift, origin: Origin): Promise<boolean> {

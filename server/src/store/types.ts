@@ -141,6 +141,18 @@ export interface StatusChange {
 /** Omit<AuditEvent, 'id'>, with every field but `type` optional. */
 export type AuditEntry = Pick<AuditEvent, 'at' | 'type'> & Partial<Omit<AuditEvent, 'id' | 'at' | 'type'>>;
 
+/**
+ * What a decision taken inside the store (TokenStore.decideAndApply) asks of it — audit rows,
+ * a pending resync, an attempt, in that order — and how the caller reads the attempt's result
+ * (null when there was no attempt). `then` runs once the writes are durable.
+ */
+export interface StoreAction<T> {
+  audit?: readonly AuditEntry[];
+  resync?: { pending: PendingResync; origin: Origin };
+  attempt?: AttemptCommand;
+  then(result: AttemptResult | null): T;
+}
+
 export interface TokenStore {
   /** All or nothing; throws DuplicateSerialError naming the first serial that exists. Writes one 'import' event each. */
   insertTokens(tokens: readonly NewTokenRecord[], origin: Origin): Promise<void>;
@@ -149,6 +161,16 @@ export interface TokenStore {
   getActiveToken(userId: string): Promise<TokenRecord | null>;
   getUser(userId: string): Promise<UserRecord | null>;
   recordAttempt(cmd: AttemptCommand): Promise<AttemptResult>;
+  /**
+   * Optional. Reads the token and runs `decide` on it inside one write transaction, then applies
+   * what it returns before any other write: read, decision and write as one step, as a stored
+   * procedure would. The embedded store offers it because its transactions run synchronous code
+   * in-process (for PostgreSQL each step would be a round trip holding a row lock). A caller
+   * without it reads (getToken) and then writes (recordAttempt, startResync), which the
+   * compare-and-set keeps as safe; this only saves the separate read. `decide` must be
+   * synchronous and must not call the store.
+   */
+  decideAndApply?<T>(serial: string, decide: (token: TokenRecord | null) => StoreAction<T>): Promise<T>;
   /** Remembers a wide-window match; writes 'resync-started'. */
   startResync(serial: string, pending: PendingResync, origin: Origin): Promise<void>;
   /**
