@@ -12,14 +12,22 @@
  * header when a new log starts), and group-commit.ts makes each batch durable itself, with an
  * fdatasync of the log file on libuv's thread pool, before any of its callers hears back: the
  * same fdatasync of the same file that FULL would issue, only off the event loop, and one for
- * every batch committed while the previous one ran. Writes go through that queue; reads run
- * directly and see committed data, of which only the last few milliseconds' may not be durable
- * yet — and every validation ends in a write, so its reply waits for a sync that covers
- * whatever it read. Without group commit, every write is its own synchronous=FULL transaction.
+ * every batch committed while the previous one ran. Writes go through that queue; reads are
+ * batched per turn of the event loop into one read transaction and see committed data, of which
+ * only the last few milliseconds' may not be durable yet — and every validation ends in a write,
+ * so its reply waits for a sync that covers whatever it read. Without group commit, every write
+ * is its own synchronous=FULL transaction.
  *
  * The rules that must hold under concurrency are single statements: accepting a moving factor
  * is `UPDATE … WHERE last_moving_factor < ?` with its `changes` checked (a compare-and-set), the
- * failure count is `failures = failures + 1 … RETURNING failures`.
+ * failure count is `failures = failures + 1 … RETURNING failures`. decideAndApply (what
+ * /v1/validate uses) goes further: it reads the token and writes the verdict inside the same
+ * write transaction, so each request is judged on the token as the previous one left it.
+ *
+ * Cost per accept, the reason for the shapes here: every page a transaction dirties is written
+ * to the log at commit (two pwrite calls each) and copied back at checkpoint, so an accept should
+ * dirty only its token's page and the audit log's last pages. Hence the audit chain of
+ * sqlite-schema.ts (migration 3) instead of indexes keyed by serial and user.
  */
 import { closeSync, fdatasync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
