@@ -162,6 +162,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   const passwords = createPasswordHasher(opts.scrypt ?? DEFAULT_SCRYPT_PARAMS);
   const otps = new Lru<string, Otp>(opts.otpCacheSize ?? 20_000);
   const onFailure = (failures: number) => failureConsequence(failures, policy);
+  const decideAndApply = store.decideAndApply?.bind(store);
 
   function otpOf(t: TokenRecord): Otp {
     const key = `${t.serial}:${t.seed.keyVersion}`;
@@ -182,10 +183,20 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     ...(actor !== undefined ? { actor } : {}),
   });
 
-  async function refuse(o: Origin, reason: VerifyOutcome & { result: 'reject' }): Promise<VerifyOutcome> {
-    await store.appendAudit([{ ...o, type: 'reject', serial: reason.serial ?? null, reason: reason.reason }]);
-    return reason;
+  /** A reject whose reason is known before any store write, and the audit row that records it. */
+  const rejection = (o: Origin, outcome: VerifyOutcome & { result: 'reject' }): { outcome: VerifyOutcome; audit: AuditEntry } => ({
+    outcome,
+    audit: { ...o, type: 'reject', serial: outcome.serial ?? null, reason: outcome.reason },
+  });
+
+  /** A refusal as a store action of decideAndApply: its audit row, and its outcome. */
+  const refused = (r: { outcome: VerifyOutcome; audit: AuditEntry }): StoreAction<VerifyOutcome> => ({ audit: [r.audit], then: () => r.outcome });
+
+  async function refuse(o: Origin, outcome: VerifyOutcome & { result: 'reject' }): Promise<VerifyOutcome> {
+    await store.appendAudit([rejection(o, outcome).audit]);
+    return outcome;
   }
+
 
   /**
    * The refusals the token's state decides alone, before any code is looked at: not enabled, or
@@ -194,7 +205,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   function gate(token: TokenRecord, o: Origin): { outcome: VerifyOutcome; audit: AuditEntry } | null {
     const { serial } = token;
     if (token.status !== 'enabled') {
-      return { outcome: { result: 'reject', reason: token.status, serial }, audit: { ...o, type: 'reject', serial, reason: token.status } };
+      return rejection(o, { result: 'reject', reason: token.status, serial });
     }
     if (token.blockedUntil !== null && token.blockedUntil > o.at) {
       return {
@@ -286,12 +297,9 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   function validateInOneStep(decideAndApply: NonNullable<TokenStore['decideAndApply']>, serial: string, code: string, ctx: RequestContext): Promise<VerifyOutcome> {
     return decideAndApply(serial, (token): StoreAction<VerifyOutcome> => {
       const o = origin(ctx, token?.userId ?? null);
-      if (!token) {
-        const outcome: VerifyOutcome = { result: 'reject', reason: 'unknown-token', serial };
-        return { audit: [{ ...o, type: 'reject', serial, reason: 'unknown-token' }], then: () => outcome };
-      }
+      if (!token) return refused(rejection(o, { result: 'reject', reason: 'unknown-token', serial }));
       const gated = gate(token, o);
-      if (gated) return { audit: [gated.audit], then: () => gated.outcome };
+      if (gated) return refused(gated);
       const plan = planOf(token, matchCode(otpOf(token), token, code, o.at, policy), o, { ok: true });
       if (plan.kind === 'resync') {
         return { resync: { pending: plan.pending, origin: o }, then: () => ({ result: 'resync-started', serial }) };
@@ -394,7 +402,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       const serial = parseSerial(req.serial);
       const otp = requireString(req.otp, 'otp');
       requireContext(ctx);
-      if (store.decideAndApply) return validateInOneStep(store.decideAndApply.bind(store), serial, otp, ctx);
+      if (decideAndApply) return validateInOneStep(decideAndApply, serial, otp, ctx);
       const token = await store.getToken(serial);
       const o = origin(ctx, token?.userId ?? null);
       if (!token) return refuse(o, { result: 'reject', reason: 'unknown-token', serial });

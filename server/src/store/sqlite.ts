@@ -291,8 +291,9 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
   });
 
   let closed = false;
+  const storeClosed = (): ServiceError => new ServiceError('ERR_STORE_CLOSED', 'the token store is closed');
   const open = (): void => {
-    if (closed) throw new ServiceError('ERR_STORE_CLOSED', 'the token store is closed');
+    if (closed) throw storeClosed();
   };
   // Reads wait for the end of the event loop's current turn and then run together, in one read
   // transaction (DataLoader's batching, for the same reason): outside a transaction every
@@ -321,7 +322,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     }
   };
   const read = <T>(fn: () => T): Promise<T> => {
-    if (closed) return Promise.reject(new ServiceError('ERR_STORE_CLOSED', 'the token store is closed'));
+    if (closed) return Promise.reject(storeClosed());
     return new Promise<T>((resolve, reject) => {
       if (reads.push({ fn, resolve: resolve as (value: unknown) => void, reject }) === 1) setImmediate(runReads);
     });
