@@ -2,7 +2,6 @@
 // failure schedule, each checked at the exact edge where breaking the rule would change the answer.
 import t from 'tap';
 import { createOtp } from '@kodeviser/shared';
-import { Lru } from '../src/domain/lru.js';
 import {
   DEFAULT_POLICY,
   driftNow,
@@ -273,18 +272,4 @@ t.test('admin resync: two consecutive codes in a large window', async (t) => {
   t.match(findConsecutive(totp, tt, totp.generate(STEP - 2000), totp.generate(STEP - 1999), NOW), { movingFactor: STEP - 1999, drift: { steps: -1999, offsetMs: -1998.5 * 30_000 } });
   t.match(findConsecutive(totp, tt, totp.generate(STEP + 2000), totp.generate(STEP + 2001), NOW), { movingFactor: STEP + 2001, drift: { steps: 2001, offsetMs: 2001.5 * 30_000 } });
   t.equal(findConsecutive(totp, token({ lastMovingFactor: STEP + 3000 }), totp.generate(STEP), totp.generate(STEP + 1), NOW), null, 'window wholly spent');
-});
-
-t.test('the Otp cache is a bounded LRU', async (t) => {
-  const lru = new Lru<string, number>(2);
-  lru.set('a', 1);
-  lru.set('b', 2);
-  t.equal(lru.get('a'), 1, 'a is now the most recent');
-  lru.set('c', 3);
-  t.equal(lru.get('b'), undefined, 'b, the least recently used, went');
-  t.equal(lru.get('a'), 1);
-  t.equal(lru.get('c'), 3);
-  lru.set('c', 4);
-  t.equal(lru.get('c'), 4, 'set replaces');
-  t.throws(() => new Lru(0), { code: 'ERR_ARGUMENT', message: /capacity/ });
 });

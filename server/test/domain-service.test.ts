@@ -337,3 +337,18 @@ t.test('ready while the store answers; close closes it', async (t) => {
   t.equal(await service.ready(), false);
   await t.rejects(service.getToken(newSerial()), { code: 'ERR_STORE_CLOSED' });
 });
+
+t.test('the Otp cache: bounded, its size checked, and a token evicted from it still validates', async (t) => {
+  const { service } = serviceFixture(t, { service: { otpCacheSize: 1 } });
+  const a = await importToken(service, 'hotp-sha1');
+  const b = await importToken(service, 'totp-sha1');
+  // With one slot every validation below evicts the other token's Otp: each must be rebuilt
+  // from its sealed seed, and the moving factors must still be the store's, not the cache's.
+  t.same(await service.validate({ serial: a.serial, otp: a.otp.generate(0) }, CTX), { result: 'accept', serial: a.serial, movingFactor: 0 });
+  t.equal((await service.validate({ serial: b.serial, otp: '000000' === b.otp.generate(0) ? '111111' : '000000' }, CTX)).result, 'reject');
+  t.same(await service.validate({ serial: a.serial, otp: a.otp.generate(0) }, CTX), { result: 'reject', reason: 'replay', serial: a.serial });
+  t.same(await service.validate({ serial: a.serial, otp: a.otp.generate(1) }, CTX), { result: 'accept', serial: a.serial, movingFactor: 1 });
+  for (const bad of [0, -1, 1.5, Number.NaN]) {
+    t.throws(() => createTokenService({ store: serviceFixture(t).store, clock: { now: () => 0 }, masterKey: MASTER_KEY, otpCacheSize: bad }), { code: 'ERR_ARGUMENT', message: /otpCacheSize/ }, String(bad));
+  }
+});

@@ -22,12 +22,12 @@
  *   identity check (MitID's activation does that with the user's existing credentials).
  */
 import { createOtp, isProfileName, KodeviserError, parseSerial, type Otp } from '@kodeviser/shared';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { createPasswordHasher, DEFAULT_SCRYPT_PARAMS, type ScryptParams } from '../security/password.js';
 import { createSeedVault } from '../security/seed-vault.js';
 import type { AttemptCommand, AttemptResult, AuditEntry, NewTokenRecord, Origin, PendingResync, StoreAction, TokenRecord, TokenStore } from '../store/types.js';
 import { DuplicateSerialError, ServiceError, isServiceError } from './errors.js';
-import { Lru } from './lru.js';
 import {
   DEFAULT_POLICY,
   driftNow,
@@ -160,7 +160,14 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   const policy: PolicyOptions = { ...DEFAULT_POLICY, ...opts.policy };
   const vault = createSeedVault({ masterKey: opts.masterKey, ...(opts.keyVersion !== undefined ? { keyVersion: opts.keyVersion } : {}) });
   const passwords = createPasswordHasher(opts.scrypt ?? DEFAULT_SCRYPT_PARAMS);
-  const otps = new Lru<string, Otp>(opts.otpCacheSize ?? 20_000);
+  const otpCacheSize = opts.otpCacheSize ?? 20_000;
+  if (!Number.isSafeInteger(otpCacheSize) || otpCacheSize < 1) {
+    throw new KodeviserError('ERR_ARGUMENT', `otpCacheSize must be a positive integer, got ${String(otpCacheSize)}`);
+  }
+  // lru-cache rather than a Map's insertion order: evicting a Map's first key walks past every
+  // entry deleted before it (V8 compacts the table only when it grows), which with a million
+  // tokens cycling through 20 000 slots cost ~8 µs a request, more than opening the seed.
+  const otps = new LRUCache<string, Otp>({ max: otpCacheSize });
   const onFailure = (failures: number) => failureConsequence(failures, policy);
   const decideAndApply = store.decideAndApply?.bind(store);
 
