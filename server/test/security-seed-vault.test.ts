@@ -1,4 +1,5 @@
 // Seeds at rest: AES-256-GCM under the master key with the serial as associated data.
+import { createCipheriv } from 'node:crypto';
 import t from 'tap';
 import { gcm } from '@noble/ciphers/aes.js';
 import { bytesToHex, hexToBytes } from '@kodeviser/shared';
@@ -57,4 +58,16 @@ t.test('the vault keeps its own copy of the master key', async (t) => {
   const sealed = vault.seal('1000000008', seed);
   key.fill(0);
   t.same(vault.open('1000000008', sealed), seed);
+});
+
+t.test('records are AES-256-GCM as node:crypto makes them, for ASCII serials and any other', async (t) => {
+  const vault = createSeedVault({ masterKey });
+  for (const serial of ['1000000008', '10-0000000-8', 'sérial-ü', '']) {
+    const nonce = Uint8Array.from({ length: 12 }, (_, i) => i + serial.length);
+    const c = createCipheriv('aes-256-gcm', masterKey, nonce).setAAD(new TextEncoder().encode(`kodeviser-seed:v1:${serial}`));
+    const ciphertext = new Uint8Array(Buffer.concat([c.update(seed), c.final(), c.getAuthTag()]));
+    t.same(vault.open(serial, { ciphertext, nonce, keyVersion: 1 }), seed, `opens node's record for ${JSON.stringify(serial)}`);
+    const fixed = createSeedVault({ masterKey, randomBytes: () => nonce });
+    t.same(fixed.seal(serial, seed).ciphertext, ciphertext, `seals the same record for ${JSON.stringify(serial)}`);
+  }
 });

@@ -6,6 +6,7 @@ export type { BlockCipher } from './block-cipher.js';
 export * from './aes.js';
 export * from './des.js';
 export * from './cmac.js';
+export * from './gcm.js';
 export * from './hmac.js';
 export * from './otp.js';
 export * from './serial.js';
