@@ -35,7 +35,8 @@ export interface Hmac {
 interface WordHash {
   compress: Compress32;
   digest(message: Uint8Array): Uint8Array;
-  initialState: readonly number[];
+  /** The initial hash value as words, copied (a memcpy) to start each keyed state. */
+  initialState: Int32Array;
   digestWords: number;
   /** 64, or 128 for SHA-512. */
   blockBytes: number;
@@ -60,7 +61,7 @@ function wordHash(compress: Compress32, digest: (m: Uint8Array) => Uint8Array, i
   const digestBlock = new Int32Array(scheduleWords);
   digestBlock[digestWords] = 0x80000000 | 0;
   digestBlock[lastWord] = (blockBytes + 4 * digestWords) * 8;
-  return { compress, digest, initialState, digestWords, blockBytes, counterBlock, digestBlock, scratch: new Int32Array(scheduleWords) };
+  return { compress, digest, initialState: Int32Array.from(initialState), digestWords, blockBytes, counterBlock, digestBlock, scratch: new Int32Array(scheduleWords) };
 }
 
 const WORD_HASHES = {
@@ -88,16 +89,18 @@ function createWordHmac(hash: HashName, spec: WordHash, key: Uint8Array): Hmac {
   const blockWords = blockBytes / 4;
   // RFC 2104 §2: a key longer than the block is hashed first, a shorter one padded with zeros.
   const k = key.length > blockBytes ? spec.digest(key) : key;
-  const padState = (pad: number): Int32Array => {
-    scratch.fill(0, 0, blockWords);
-    for (let j = 0; j < k.length; j++) scratch[j >>> 2] = (scratch[j >>> 2] as number) | ((k[j] as number) << (24 - 8 * (j & 3)));
-    for (let j = 0; j < blockWords; j++) scratch[j] = (scratch[j] as number) ^ pad;
-    const state = Int32Array.from(initialState);
-    compress(state, scratch);
-    return state;
-  };
-  const inner = padState(0x36363636);
-  const outer = padState(0x5c5c5c5c);
+  // The key as big-endian words, once; each pad is then one XOR per word.
+  scratch.fill(0, 0, blockWords);
+  for (let j = 0; j < k.length; j++) scratch[j >>> 2] = (scratch[j >>> 2] as number) | ((k[j] as number) << (24 - 8 * (j & 3)));
+  const inner = initialState.slice();
+  const outer = initialState.slice();
+  for (let j = 0; j < blockWords; j++) scratch[j] = (scratch[j] as number) ^ 0x36363636;
+  compress(inner, scratch);
+  // The compression may use the words past the block as its schedule: rebuild the outer pad from the key.
+  scratch.fill(0);
+  for (let j = 0; j < k.length; j++) scratch[j >>> 2] = (scratch[j >>> 2] as number) | ((k[j] as number) << (24 - 8 * (j & 3)));
+  for (let j = 0; j < blockWords; j++) scratch[j] = (scratch[j] as number) ^ 0x5c5c5c5c;
+  compress(outer, scratch);
   scratch.fill(0); // no key-derived words left behind in the shared scratch
   const result = new Int32Array(digestWords);
 

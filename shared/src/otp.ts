@@ -26,16 +26,27 @@ export const PROFILES: readonly ProfileName[] = Object.freeze(
   MODES.flatMap((mode) => PRIMITIVES.map((primitive): ProfileName => `${mode}-${primitive}`)),
 );
 
+/**
+ * Each profile's mode and primitive, looked up rather than split: a server makes an Otp for
+ * every token it has not seen lately, from a profile string fresh out of its database.
+ */
+const PROFILE_PARTS: ReadonlyMap<string, { readonly mode: Mode; readonly primitive: Primitive }> = new Map(
+  PROFILES.map((name) => {
+    const [mode, primitive] = name.split('-') as [Mode, Primitive];
+    return [name, Object.freeze({ mode, primitive })];
+  }),
+);
+
 export function isProfileName(name: string): name is ProfileName {
-  return (PROFILES as readonly string[]).includes(name);
+  return PROFILE_PARTS.has(name);
 }
 
 export function parseProfile(name: string): { mode: Mode; primitive: Primitive } {
-  if (typeof name !== 'string' || !isProfileName(name)) {
+  const parts = typeof name === 'string' ? PROFILE_PARTS.get(name) : undefined;
+  if (parts === undefined) {
     throw new KodeviserError('ERR_UNKNOWN_PROFILE', `profile must be one of ${PROFILES.join(', ')}; got ${String(name)}`);
   }
-  const [mode, primitive] = name.split('-') as [Mode, Primitive];
-  return { mode, primitive };
+  return { mode: parts.mode, primitive: parts.primitive };
 }
 
 export interface OtpOptions {
