@@ -40,6 +40,9 @@ export interface BuildOptions {
   service?: TokenService;
 }
 
+/** proxy-addr's trust function for "the nearest `hops` peers are proxies". */
+const trustHops = (hops: number) => (_address: string, hop: number): boolean => hop < hops;
+
 export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const { config, logger } = opts;
   const service = opts.service ?? createTokenService({ store: opts.store, clock: opts.clock, masterKey: config.masterKey, logger });
@@ -58,6 +61,10 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     // by installErrorHandlers rather than by Node, which would answer with no body): the same error shape.
     clientErrorHandler,
     http: { requireHostHeader: false },
+    // request.ip, which the per-IP limit counts and the audit log records: the socket's peer
+    // unless that peer is a configured proxy (then the address X-Forwarded-For gives for it).
+    // A hop count becomes the function Fastify would make of it (its types take no number).
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : (config.trustProxy ?? false),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   app.addHook('onClose', async () => {

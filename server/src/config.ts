@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KodeviserError, hexToBytes } from '@kodeviser/shared';
@@ -48,6 +49,12 @@ export interface ServerConfig {
   readonly pskcKey: Uint8Array | null;
   readonly rateLimit: RateLimitConfig;
   readonly logLevel: LogLevel;
+  /**
+   * Which peers are proxies whose X-Forwarded-For names the client (Fastify's trustProxy): a
+   * number of hops, or addresses and CIDR ranges (proxy-addr's names loopback, linklocal and
+   * uniquelocal too). Absent: none, and a client's address is the socket's peer.
+   */
+  readonly trustProxy?: number | string;
 }
 
 export interface LoadedConfig {
@@ -82,6 +89,9 @@ Environment (flags win over it):
   KODEVISER_RATE_LIMIT_USER requests per minute per userId on activate/authenticate (default 30; 0 = off)
   REDIS_URL                 redis://host:port[/db][?keyPrefix=…]: rate-limit counters shared by all
                             instances (default: in memory, per instance)
+  KODEVISER_TRUST_PROXY     the reverse proxies in front, whose X-Forwarded-For gives the client's
+                            address (rate limits, audit log): a hop count, or addresses and CIDR
+                            ranges, comma-separated (default: none)
   LOG_LEVEL                 ${LOG_LEVELS.join(', ')} (default info)
 `;
 
@@ -111,6 +121,31 @@ function parseToken(name: string, text: string): string {
     throw configError(`${name} must be at least ${MIN_TOKEN_LENGTH} printable characters without spaces`);
   }
   return token;
+}
+
+const PROXY_ADDRESS_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * KODEVISER_TRUST_PROXY: a hop count, or a comma-separated list of addresses, CIDR ranges and
+ * proxy-addr's names. "true" (trust every peer) is refused: any client could then write its own
+ * address into X-Forwarded-For and so escape the per-IP limit and forge the audit log's addresses.
+ */
+export function parseTrustProxy(text: string): number | string {
+  const trimmed = text.trim();
+  if (/^[0-9]+$/.test(trimmed)) return parseInteger('KODEVISER_TRUST_PROXY', trimmed, 1, 100);
+  if (/^(true|yes|on|\*)$/i.test(trimmed)) {
+    throw configError('KODEVISER_TRUST_PROXY cannot trust every peer: any client could choose its own address; give a hop count or the proxies\' addresses');
+  }
+  const entries = trimmed.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    const [address, prefix, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const prefixOk = prefix === undefined || (/^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+    if (!PROXY_ADDRESS_NAMES.includes(entry) && (family === 0 || !prefixOk || extra !== undefined)) {
+      throw configError(`KODEVISER_TRUST_PROXY: "${entry}" is not an IP address, a CIDR range or one of ${PROXY_ADDRESS_NAMES.join(', ')}`);
+    }
+  }
+  return entries.join(',');
 }
 
 /** `sqlite:<path>` (resolved against `cwd`) or `postgres://…`; throws ERR_ARGUMENT naming DATABASE_URL. */
@@ -187,6 +222,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   if (redisUrl !== undefined && !/^rediss?:\/\/./.test(redisUrl)) {
     throw configError('REDIS_URL must be a redis:// or rediss:// URL');
   }
+  const trustProxy = env.KODEVISER_TRUST_PROXY ? parseTrustProxy(env.KODEVISER_TRUST_PROXY) : undefined;
   const serviceToken = env.KODEVISER_SERVICE_TOKEN ? parseToken('KODEVISER_SERVICE_TOKEN', env.KODEVISER_SERVICE_TOKEN) : null;
   const pskcKey = env.KODEVISER_PSKC_KEY ? parseHexKey('KODEVISER_PSKC_KEY', env.KODEVISER_PSKC_KEY, 16) : null;
   if (env.KODEVISER_MASTER_KEY && env.KODEVISER_MASTER_KEY_FILE) {
@@ -237,6 +273,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
       pskcKey,
       rateLimit: { perIp, perUser, windowMs: 60_000, ...(redisUrl !== undefined ? { redisUrl } : {}) },
       logLevel: logLevelText as LogLevel,
+      ...(trustProxy !== undefined ? { trustProxy } : {}),
     },
     generated: { masterKeyFile, adminTokenFile },
     warnings,

@@ -98,6 +98,10 @@ t.test('bad values stop the start with a message naming the variable', async (t)
     ['rate limit', { KODEVISER_RATE_LIMIT_USER: '-3' }, [], /^KODEVISER_RATE_LIMIT_USER must be an integer/],
     ['unknown flag', {}, ['--prot', '80'], /Unknown option '--prot'/],
     ['positional argument', {}, ['serve'], /Unexpected argument 'serve'/],
+    ['trust every proxy', { KODEVISER_TRUST_PROXY: 'true' }, [], /^KODEVISER_TRUST_PROXY cannot trust every peer/],
+    ['trust proxy not an address', { KODEVISER_TRUST_PROXY: '10.0.0.1,proxy.example' }, [], /^KODEVISER_TRUST_PROXY: "proxy.example" is not an IP address, a CIDR range or one of loopback/],
+    ['trust proxy prefix too long', { KODEVISER_TRUST_PROXY: '10.0.0.0/33' }, [], /"10\.0\.0\.0\/33" is not an IP address/],
+    ['trust proxy hop count 0', { KODEVISER_TRUST_PROXY: '0' }, [], /^KODEVISER_TRUST_PROXY must be an integer from 1 to 100/],
   ];
   for (const [name, env, argv, message] of cases) {
     t.throws(() => loadConfig({ env, argv, cwd }), { code: 'ERR_ARGUMENT', message }, name);
@@ -131,4 +135,13 @@ t.test('secret files: explicit file, missing file, corrupt file, loose permissio
 
   writeFileSync(join(cwd, 'a-file'), '');
   t.throws(() => loadConfig({ env: { KODEVISER_DATA_DIR: join(cwd, 'a-file', 'sub') }, cwd }), { message: /^KODEVISER_DATA_DIR .* cannot be created/ });
+});
+
+t.test('KODEVISER_TRUST_PROXY: hop counts, addresses, ranges and names', async (t) => {
+  const cwd = tempDir(t);
+  const trust = (value: string) => loadConfig({ env: { KODEVISER_TRUST_PROXY: value, KODEVISER_MASTER_KEY: MASTER_HEX }, cwd }).config.trustProxy;
+  t.equal(loadConfig({ env: { KODEVISER_MASTER_KEY: MASTER_HEX }, cwd }).config.trustProxy, undefined, 'none by default');
+  t.equal(trust('2'), 2);
+  t.equal(trust(' 127.0.0.1 , 10.0.0.0/8,fd00::/8, loopback '), '127.0.0.1,10.0.0.0/8,fd00::/8,loopback');
+  t.equal(trust('::1'), '::1');
 });

@@ -33,6 +33,7 @@ export interface TestApp {
 
 export interface TestAppOptions {
   rateLimit?: Partial<ServerConfig['rateLimit']>;
+  trustProxy?: number | string;
   serviceToken?: string | null;
   pskcKey?: Uint8Array | null;
   captureLog?: boolean;
@@ -55,6 +56,7 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
     pskcKey: opts.pskcKey === undefined ? null : opts.pskcKey,
     rateLimit: { perIp: 0, perUser: 0, windowMs: 60_000, ...opts.rateLimit },
     logLevel: opts.captureLog ? 'trace' : 'silent',
+    ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
   };
   const lines: string[] = [];
   const sink = new Writable({

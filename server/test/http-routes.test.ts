@@ -341,3 +341,21 @@ t.test('rate limits: per client IP on every route, per userId on activate/authen
   t.equal(elsewhere.statusCode, 429, 'the per-user limit holds across addresses and across activate/authenticate');
   t.equal((await post(perUser.app, '/v1/authenticate', body('dave'))).statusCode, 401, 'another user is not limited');
 });
+
+t.test('behind a trusted proxy the client is the X-Forwarded-For address; otherwise the socket peer', async (t) => {
+  const forwardedFor = { 'x-forwarded-for': '198.51.100.23' };
+  const check = async (trustProxy: number | string | undefined, remoteAddress: string, expected: string, name: string) => {
+    const { app } = await testApp(t, { rateLimit: { perIp: 1 }, ...(trustProxy !== undefined ? { trustProxy } : {}) });
+    const res = await app.inject({ method: 'POST', url: '/v1/authenticate', remoteAddress, headers: forwardedFor, payload: { userId: 'erin', otp: '123456', password: 'some password' } });
+    t.equal(res.statusCode, 401, `${name}: refused`);
+    const audit = (await app.inject({ url: '/v1/audit?userId=erin', headers: admin, remoteAddress: '192.0.2.200' })).json() as { events: Array<{ ip: string }> };
+    t.equal(audit.events[0]?.ip, expected, `${name}: the audit log records ${expected}`);
+    // The per-IP budget (1) is the client's: a second client behind the same proxy still has its own.
+    const other = await app.inject({ url: '/healthz', remoteAddress, headers: { 'x-forwarded-for': '198.51.100.24' } });
+    t.equal(other.statusCode, expected === remoteAddress ? 429 : 200, `${name}: another client's budget`);
+  };
+  await check(undefined, '127.0.0.1', '127.0.0.1', 'no proxy trusted');
+  await check('127.0.0.1', '127.0.0.1', '198.51.100.23', 'the proxy by address');
+  await check('10.0.0.0/8', '127.0.0.1', '127.0.0.1', 'a peer outside the trusted range');
+  await check(1, '203.0.113.9', '198.51.100.23', 'one hop');
+});
