@@ -45,7 +45,9 @@ const trustHops = (hops: number) => (_address: string, hop: number): boolean => 
 
 export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const { config, logger } = opts;
-  const service = opts.service ?? createTokenService({ store: opts.store, clock: opts.clock, masterKey: config.masterKey, logger });
+  const service = opts.service ?? createTokenService({
+    store: opts.store, clock: opts.clock, masterKey: config.masterKey, logger, ...(config.policy ? { policy: config.policy } : {}),
+  });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,

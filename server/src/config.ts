@@ -18,6 +18,7 @@ import { isIP } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KodeviserError, hexToBytes } from '@kodeviser/shared';
+import { DEFAULT_POLICY, type PolicyOptions } from './domain/policy.js';
 
 export type DatabaseConfig =
   | { readonly kind: 'sqlite'; readonly path: string }
@@ -55,6 +56,8 @@ export interface ServerConfig {
    * uniquelocal too). Absent: none, and a client's address is the socket's peer.
    */
   readonly trustProxy?: number | string;
+  /** Verification policy settings that differ from DEFAULT_POLICY (domain/policy.ts). */
+  readonly policy?: Partial<PolicyOptions>;
 }
 
 export interface LoadedConfig {
@@ -89,6 +92,8 @@ Environment (flags win over it):
   KODEVISER_RATE_LIMIT_USER requests per minute per userId on activate/authenticate (default 30; 0 = off)
   REDIS_URL                 redis://host:port[/db][?keyPrefix=…]: rate-limit counters shared by all
                             instances (default: in memory, per instance)
+  KODEVISER_POLICY          verification policy as JSON, e.g. {"hotpLookAhead":20,"lockAfter":10}
+                            (keys: ${Object.keys(DEFAULT_POLICY).join(', ')})
   KODEVISER_TRUST_PROXY     the reverse proxies in front, whose X-Forwarded-For gives the client's
                             address (rate limits, audit log): a hop count, or addresses and CIDR
                             ranges, comma-separated (default: none)
@@ -121,6 +126,61 @@ function parseToken(name: string, text: string): string {
     throw configError(`${name} must be at least ${MIN_TOKEN_LENGTH} printable characters without spaces`);
   }
   return token;
+}
+
+/**
+ * Each policy setting's bounds: whole numbers but for the rate model's, none negative, and caps
+ * that keep a typo from making every check search a window of a million codes.
+ */
+const POLICY_BOUNDS: Readonly<Record<keyof PolicyOptions, { min: number; max: number; integer: boolean }>> = {
+  hotpLookAhead: { min: 0, max: 1000, integer: true },
+  hotpWideLookAhead: { min: 0, max: 10_000, integer: true },
+  totpWindow: { min: 0, max: 100, integer: true },
+  totpWideWindow: { min: 0, max: 10_000, integer: true },
+  totpIdleDaysPerStep: { min: 0.01, max: 3650, integer: false },
+  totpWideWindowMax: { min: 0, max: 100_000, integer: true },
+  totpRateMinIntervalMs: { min: 0, max: 365 * 86_400_000, integer: true },
+  totpRateMaxPpm: { min: 0, max: 10_000, integer: false },
+  totpRatePriorPpm: { min: 0.001, max: 10_000, integer: false },
+  totpRateWanderPpm2PerDay: { min: 0, max: 10_000, integer: false },
+  resyncTtlMs: { min: 1000, max: 86_400_000, integer: true },
+  adminHotpWindow: { min: 1, max: 100_000, integer: true },
+  adminTotpWindow: { min: 1, max: 100_000, integer: true },
+  blockAfter: { min: 1, max: 1000, integer: true },
+  firstBlockMs: { min: 0, max: 86_400_000, integer: true },
+  maxBlockMs: { min: 0, max: 30 * 86_400_000, integer: true },
+  lockAfter: { min: 1, max: 100_000, integer: true },
+};
+
+/** KODEVISER_POLICY: a JSON object of known settings, each checked, then checked together. */
+export function parsePolicy(text: string): Partial<PolicyOptions> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw configError('KODEVISER_POLICY must be a JSON object, e.g. {"hotpLookAhead":20}; it does not parse');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw configError('KODEVISER_POLICY must be a JSON object');
+  const policy: Partial<Record<keyof PolicyOptions, number>> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (!Object.hasOwn(POLICY_BOUNDS, key)) {
+      throw configError(`KODEVISER_POLICY: unknown setting "${key}"; known: ${Object.keys(POLICY_BOUNDS).join(', ')}`);
+    }
+    const { min, max, integer } = POLICY_BOUNDS[key as keyof PolicyOptions];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+      throw configError(`KODEVISER_POLICY: ${key} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    }
+    policy[key as keyof PolicyOptions] = v;
+  }
+  const p = { ...DEFAULT_POLICY, ...policy };
+  const atLeast = (big: keyof PolicyOptions, small: keyof PolicyOptions): void => {
+    if (p[big] < p[small]) throw configError(`KODEVISER_POLICY: ${big} (${p[big]}) must not be below ${small} (${p[small]})`);
+  };
+  atLeast('hotpWideLookAhead', 'hotpLookAhead');
+  atLeast('totpWideWindow', 'totpWindow');
+  atLeast('totpWideWindowMax', 'totpWideWindow');
+  atLeast('maxBlockMs', 'firstBlockMs');
+  return policy;
 }
 
 const PROXY_ADDRESS_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
@@ -222,6 +282,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   if (redisUrl !== undefined && !/^rediss?:\/\/./.test(redisUrl)) {
     throw configError('REDIS_URL must be a redis:// or rediss:// URL');
   }
+  const policy = env.KODEVISER_POLICY ? parsePolicy(env.KODEVISER_POLICY) : undefined;
   const trustProxy = env.KODEVISER_TRUST_PROXY ? parseTrustProxy(env.KODEVISER_TRUST_PROXY) : undefined;
   const serviceToken = env.KODEVISER_SERVICE_TOKEN ? parseToken('KODEVISER_SERVICE_TOKEN', env.KODEVISER_SERVICE_TOKEN) : null;
   const pskcKey = env.KODEVISER_PSKC_KEY ? parseHexKey('KODEVISER_PSKC_KEY', env.KODEVISER_PSKC_KEY, 16) : null;
@@ -274,6 +335,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
       rateLimit: { perIp, perUser, windowMs: 60_000, ...(redisUrl !== undefined ? { redisUrl } : {}) },
       logLevel: logLevelText as LogLevel,
       ...(trustProxy !== undefined ? { trustProxy } : {}),
+      ...(policy !== undefined ? { policy } : {}),
     },
     generated: { masterKeyFile, adminTokenFile },
     warnings,

@@ -98,6 +98,13 @@ t.test('bad values stop the start with a message naming the variable', async (t)
     ['rate limit', { KODEVISER_RATE_LIMIT_USER: '-3' }, [], /^KODEVISER_RATE_LIMIT_USER must be an integer/],
     ['unknown flag', {}, ['--prot', '80'], /Unknown option '--prot'/],
     ['positional argument', {}, ['serve'], /Unexpected argument 'serve'/],
+    ['policy not JSON', { KODEVISER_POLICY: '{hotpLookAhead: 20}' }, [], /^KODEVISER_POLICY must be a JSON object, e\.g\. .* it does not parse/],
+    ['policy not an object', { KODEVISER_POLICY: '[20]' }, [], /^KODEVISER_POLICY must be a JSON object$/],
+    ['policy unknown key', { KODEVISER_POLICY: '{"hotpLookahead":20}' }, [], /^KODEVISER_POLICY: unknown setting "hotpLookahead"; known: hotpLookAhead, /],
+    ['policy not an integer', { KODEVISER_POLICY: '{"lockAfter":2.5}' }, [], /^KODEVISER_POLICY: lockAfter must be an integer from 1 to 100000, got 2\.5/],
+    ['policy a string', { KODEVISER_POLICY: '{"blockAfter":"3"}' }, [], /^KODEVISER_POLICY: blockAfter must be an integer from 1 to 1000, got "3"/],
+    ['policy out of range', { KODEVISER_POLICY: '{"hotpLookAhead":1000000}' }, [], /hotpLookAhead must be an integer from 0 to 1000/],
+    ['policy inconsistent', { KODEVISER_POLICY: '{"hotpLookAhead":200}' }, [], /^KODEVISER_POLICY: hotpWideLookAhead \(100\) must not be below hotpLookAhead \(200\)/],
     ['trust every proxy', { KODEVISER_TRUST_PROXY: 'true' }, [], /^KODEVISER_TRUST_PROXY cannot trust every peer/],
     ['trust proxy not an address', { KODEVISER_TRUST_PROXY: '10.0.0.1,proxy.example' }, [], /^KODEVISER_TRUST_PROXY: "proxy.example" is not an IP address, a CIDR range or one of loopback/],
     ['trust proxy prefix too long', { KODEVISER_TRUST_PROXY: '10.0.0.0/33' }, [], /"10\.0\.0\.0\/33" is not an IP address/],
@@ -144,4 +151,12 @@ t.test('KODEVISER_TRUST_PROXY: hop counts, addresses, ranges and names', async (
   t.equal(trust('2'), 2);
   t.equal(trust(' 127.0.0.1 , 10.0.0.0/8,fd00::/8, loopback '), '127.0.0.1,10.0.0.0/8,fd00::/8,loopback');
   t.equal(trust('::1'), '::1');
+});
+
+t.test('KODEVISER_POLICY: the settings given, and only those', async (t) => {
+  const cwd = tempDir(t);
+  const policy = (value?: string) => loadConfig({ env: { KODEVISER_MASTER_KEY: MASTER_HEX, ...(value !== undefined ? { KODEVISER_POLICY: value } : {}) }, cwd }).config.policy;
+  t.equal(policy(), undefined, 'the defaults by default');
+  t.same(policy('{"hotpLookAhead":20,"hotpWideLookAhead":200,"lockAfter":10,"totpRatePriorPpm":7.5}'), { hotpLookAhead: 20, hotpWideLookAhead: 200, lockAfter: 10, totpRatePriorPpm: 7.5 });
+  t.same(policy('{}'), {});
 });

@@ -34,9 +34,12 @@ export interface TestApp {
 export interface TestAppOptions {
   rateLimit?: Partial<ServerConfig['rateLimit']>;
   trustProxy?: number | string;
+  policy?: ServerConfig['policy'];
   serviceToken?: string | null;
   pskcKey?: Uint8Array | null;
   captureLog?: boolean;
+  /** let build() make the service from the config, as main.ts does */
+  ownService?: boolean;
   /** a service to use instead of the real one (to reach failure paths the real one never takes) */
   service?: (real: TokenService) => TokenService;
 }
@@ -57,6 +60,7 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
     rateLimit: { perIp: 0, perUser: 0, windowMs: 60_000, ...opts.rateLimit },
     logLevel: opts.captureLog ? 'trace' : 'silent',
     ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
+    ...(opts.policy !== undefined ? { policy: opts.policy } : {}),
   };
   const lines: string[] = [];
   const sink = new Writable({
@@ -66,9 +70,11 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
     },
   });
   const logger = createLogger(config.logLevel, sink);
-  const real = createTokenService({ store, clock, masterKey: config.masterKey, scrypt: { N: 2 ** 4, r: 1, p: 1 }, logger });
+  const real = createTokenService({ store, clock, masterKey: config.masterKey, scrypt: { N: 2 ** 4, r: 1, p: 1 }, logger, ...(config.policy ? { policy: config.policy } : {}) });
   const service = opts.service ? opts.service(real) : real;
-  const app = await build({ config, store, clock, logger, service });
+  // Without a service of its own, build() makes the production one from the config (real scrypt
+  // cost): `ownService` tests that path.
+  const app = await build({ config, store, clock, logger, ...(opts.ownService === true ? {} : { service }) });
   t.teardown(() => app.close());
   return { app, service: real, clock, config, log: () => lines.join('') };
 }

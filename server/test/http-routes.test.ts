@@ -359,3 +359,12 @@ t.test('behind a trusted proxy the client is the X-Forwarded-For address; otherw
   await check('10.0.0.0/8', '127.0.0.1', '127.0.0.1', 'a peer outside the trusted range');
   await check(1, '203.0.113.9', '198.51.100.23', 'one hop');
 });
+
+t.test('the configured policy is the one applied (build() makes the service from the config)', async (t) => {
+  const { app } = await testApp(t, { ownService: true, policy: { hotpLookAhead: 20, hotpWideLookAhead: 100, blockAfter: 50 } });
+  const d = device();
+  t.equal((await importDevices(app, d)).statusCode, 201);
+  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.otp.generate(15) }, asService)).json(), { result: 'accept', serial: d.serial, movingFactor: 15 }, 'counter 15 is inside a look-ahead of 20 (the default 10 would start a resync)');
+  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.otp.generate(35) }, asService)).json(), { result: 'accept', serial: d.serial, movingFactor: 35 }, '15 + 20: the edge of the window');
+  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.otp.generate(56) }, asService)).json(), { result: 'resync-started', serial: d.serial, movingFactor: null }, '35 + 21: beyond it, in the wide window');
+});
