@@ -273,3 +273,19 @@ t.test('admin resync: two consecutive codes in a large window', async (t) => {
   t.match(findConsecutive(totp, tt, totp.generate(STEP + 2000), totp.generate(STEP + 2001), NOW), { movingFactor: STEP + 2001, drift: { steps: 2001, offsetMs: 2001.5 * 30_000 } });
   t.equal(findConsecutive(totp, token({ lastMovingFactor: STEP + 3000 }), totp.generate(STEP), totp.generate(STEP + 1), NOW), null, 'window wholly spent');
 });
+
+t.test('totp: an admin resync sets the offset but is no rate measurement (its codes may be minutes old)', async (t) => {
+  // The token's clock is exact and the server knows it (0 ppm, variance 1). The user reads two
+  // codes out over the phone; the admin types them in two minutes later.
+  const learnt = token({ lastMovingFactor: STEP - 2880, drift: { steps: 0, offsetMs: 0, ratePpm: 0, rateVar: 1 }, lastUsedAt: NOW - DAY });
+  const read = STEP - 5; // the steps of the two codes as the device showed them, 2 minutes before NOW
+  const found = findConsecutive(totp, learnt, totp.generate(read), totp.generate(read + 1), NOW);
+  t.match(found, { movingFactor: read + 1, drift: { steps: -4, offsetMs: -105_000, ratePpm: 0, rateVar: null } }, 'the offset as the codes give it, the rate kept, no confidence in it');
+  // Two weeks later the user logs in, the device as exact as ever: the offset is 0 again.
+  const later = NOW + 14 * DAY + 15_000;
+  const next = (drift: TokenDrift) => measureDrift(totp, token({ lastMovingFactor: read + 1, drift, lastUsedAt: NOW }), STEP + 14 * 2880, later);
+  t.match(next(found!.drift), { offsetMs: 0, ratePpm: 0, rateVar: 15 ** 2 }, 'a first measurement: no rate learnt from the resync');
+  // Had the resync been an accept's measurement, its two minutes would have read as +87 ppm.
+  const asAccept = next(measureDrift(totp, learnt, read + 1, NOW));
+  t.ok(asAccept.ratePpm > 30, `as a measurement it would have taught ${asAccept.ratePpm.toFixed(1)} ppm`);
+});

@@ -60,9 +60,10 @@
  *   another clock): its offset is taken, the rate left alone. Rates are kept within ±100 ppm.
  * Measured in the simulation: 0.00 % second codes at weekly use, 0.16 % at two weeks, 2.3 % at
  * four weeks (half of them at the first use after activation, before any rate can be known),
- * 0.4 % for irregular use. A resync, completed by the consecutive code or by an admin, measures
- * the offset as any accept does and teaches the rate by the same rules (its deviation is mostly
- * beyond 3 σ, so the rate is learnt afresh). A token imported with a whole-step drift d (PSKC
+ * 0.4 % for irregular use. A resync completed by the consecutive code measures the offset as any
+ * accept does and teaches the rate by the same rules (its deviation is mostly beyond 3 σ, so the
+ * rate is learnt afresh). An admin resync measures the offset only: its codes may have been read
+ * out long before they were typed in (adminMeasuredDrift). A token imported with a whole-step drift d (PSKC
  * TimeDrift) or migrated from one gets the offset d·X — d was the token's step minus the
  * server's, so every window stays what it was — rate 0, and no `rateVar`: an imported offset is
  * no measurement, so the first accept learns no rate from it. Operators read the drift in whole
@@ -317,11 +318,24 @@ export function findConsecutive(
     for (const c of d === 0 ? [centre] : [centre - d, centre + d]) {
       if (c < from || c > to) continue;
       if (otp.verify(otp1, { from: c, to: c }) !== null && otp.verify(otp2, { from: c + 1, to: c + 1 }) !== null) {
-        return { movingFactor: c + 1, drift: otp.mode === 'totp' ? measureDrift(otp, token, c + 1, nowMs, p) : token.drift };
+        return { movingFactor: c + 1, drift: otp.mode === 'totp' ? adminMeasuredDrift(otp, token, c + 1, nowMs, p) : token.drift };
       }
     }
   }
   return null;
+}
+
+/**
+ * The clock an admin resync leaves: the offset its codes give, which is the best there is until
+ * the next accept measures it again, and the rate as it was, but no rate measurement to learn
+ * from. The two codes may have been read out over the phone minutes before the admin typed them
+ * in, and taken as a measurement, a minute's delay since an accept a day before would read as a
+ * rate of ~700 ppm. So the next accept is a first measurement (`rateVar` null, as after an import):
+ * it measures the offset and learns no rate; the ones after it learn as usual.
+ */
+function adminMeasuredDrift(clock: StepClock, token: PolicyToken, movingFactor: number, nowMs: number, p: PolicyOptions): TokenDrift {
+  const measured = measureDrift(clock, token, movingFactor, nowMs, p);
+  return { steps: measured.steps, offsetMs: measured.offsetMs, ratePpm: token.drift.ratePpm, rateVar: null };
 }
 
 /** What reaching `failures` consecutive failures costs. */
