@@ -27,6 +27,7 @@ import type { Logger } from 'pino';
 import { createPasswordHasher, DEFAULT_SCRYPT_PARAMS, type ScryptParams } from '../security/password.js';
 import { createSeedVault } from '../security/seed-vault.js';
 import type { AttemptCommand, AttemptResult, AuditEntry, NewTokenRecord, Origin, PendingResync, StoreAction, TokenRecord, TokenStore } from '../store/types.js';
+import { Doorkeeper } from './doorkeeper.js';
 import { DuplicateSerialError, ServiceError, isServiceError } from './errors.js';
 import {
   DEFAULT_POLICY,
@@ -168,6 +169,8 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   // entry deleted before it (V8 compacts the table only when it grows), which with a million
   // tokens cycling through 20 000 slots cost ~8 µs a request, more than opening the seed.
   const otps = new LRUCache<string, Otp>({ max: otpCacheSize });
+  // Admitted on a second validation within the last `otpCacheSize` new tokens (doorkeeper.ts).
+  const doorkeeper = new Doorkeeper(otpCacheSize);
   const onFailure = (failures: number) => failureConsequence(failures, policy);
   const decideAndApply = store.decideAndApply?.bind(store);
 
@@ -178,7 +181,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       const seed = vault.open(t.serial, t.seed);
       otp = createOtp({ profile: t.profile, key: seed, digits: t.digits, step: t.step, t0: t.t0 });
       seed.fill(0);
-      otps.set(key, otp);
+      if (doorkeeper.seen(key)) otps.set(key, otp);
     }
     return otp;
   }
