@@ -76,6 +76,22 @@ export const ADMIN_TOKEN_FILE = 'admin-token';
 /** Bearer tokens shorter than this are guessable; generated ones are 43 characters (32 bytes). */
 const MIN_TOKEN_LENGTH = 16;
 
+/** `text` in lines of at most `width` characters, each indented by `indent` spaces. */
+function wrap(text: string, indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  lines.push(line);
+  return lines.map((l) => ' '.repeat(indent) + l).join('\n');
+}
+
 export const USAGE = `Usage: kodeviser-server [--port N] [--host ADDR] [--data-dir DIR] [--database-url URL] [--log-level LEVEL]
 
 Environment (flags win over it):
@@ -92,8 +108,8 @@ Environment (flags win over it):
   KODEVISER_RATE_LIMIT_USER requests per minute per userId on activate/authenticate (default 30; 0 = off)
   REDIS_URL                 redis://host:port[/db][?keyPrefix=…]: rate-limit counters shared by all
                             instances (default: in memory, per instance)
-  KODEVISER_POLICY          verification policy as JSON, e.g. {"hotpLookAhead":20,"lockAfter":10}
-                            (keys: ${Object.keys(DEFAULT_POLICY).join(', ')})
+  KODEVISER_POLICY          verification policy as JSON, e.g. {"hotpLookAhead":20,"lockAfter":10};
+${wrap(`keys: ${Object.keys(DEFAULT_POLICY).join(', ')}`, 28, 100)}
   KODEVISER_TRUST_PROXY     the reverse proxies in front, whose X-Forwarded-For gives the client's
                             address (rate limits, audit log): a hop count, or addresses and CIDR
                             ranges, comma-separated (default: none)
