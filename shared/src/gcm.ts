@@ -48,6 +48,11 @@ const EMPTY = new Uint8Array(0);
 /** The reduction of SP 800-38D §6.3: R = 11100001 ‖ 0^120, as the first of four 32-bit words. */
 const R0 = 0xe1000000 | 0;
 
+/** The big-endian word of data[i, i + 4). */
+function word(data: Uint8Array, i: number): number {
+  return ((data[i] as number) << 24) | ((data[i + 1] as number) << 16) | ((data[i + 2] as number) << 8) | (data[i + 3] as number);
+}
+
 /** The big-endian word of data[i, i + 4), bytes at or past `length` read as zero (GCM's padding). */
 function paddedWord(data: Uint8Array, i: number, length: number): number {
   let w = 0;
@@ -84,8 +89,6 @@ export function createGcm(encryptBlocks: EncryptBlocks): AesGcm {
   let counters = new Uint8Array(new ArrayBuffer(16 * 8));
   const h = encryptBlocks(new Uint8Array(16)); // H = E_K(0^128)
   if (!(h instanceof Uint8Array) || h.length !== 16) throw new KodeviserError('ERR_ARGUMENT', 'encryptBlocks must return one 16-byte block for one block');
-  const word = (data: Uint8Array, i: number): number =>
-    (((data[i] as number) << 24) | ((data[i + 1] as number) << 16) | ((data[i + 2] as number) << 8) | (data[i + 3] as number));
 
   // H·x^i for i = 0..127: multiplying by x is a right shift in GCM's bit order, reduced by R.
   const powers = new Int32Array(128 * 4);
@@ -113,7 +116,6 @@ export function createGcm(encryptBlocks: EncryptBlocks): AesGcm {
     }
   }
   powers.fill(0);
-  v0 = v1 = v2 = v3 = 0;
 
   /** The GHASH state Y (four big-endian words), and Y = (Y ⊕ X)·H for one block X. */
   let y0 = 0, y1 = 0, y2 = 0, y3 = 0;

@@ -48,6 +48,8 @@ interface WordHash {
   counterBlock: Int32Array;
   digestBlock: Int32Array;
   scratch: Int32Array;
+  /** Key setup's scratch: the padded key as words. */
+  keyWords: Int32Array;
 }
 
 function wordHash(compress: Compress32, digest: (m: Uint8Array) => Uint8Array, initialState: readonly number[], scheduleWords: number, blockBytes: number): WordHash {
@@ -61,7 +63,7 @@ function wordHash(compress: Compress32, digest: (m: Uint8Array) => Uint8Array, i
   const digestBlock = new Int32Array(scheduleWords);
   digestBlock[digestWords] = 0x80000000 | 0;
   digestBlock[lastWord] = (blockBytes + 4 * digestWords) * 8;
-  return { compress, digest, initialState: Int32Array.from(initialState), digestWords, blockBytes, counterBlock, digestBlock, scratch: new Int32Array(scheduleWords) };
+  return { compress, digest, initialState: Int32Array.from(initialState), digestWords, blockBytes, counterBlock, digestBlock, scratch: new Int32Array(scheduleWords), keyWords: new Int32Array(blockBytes / 4) };
 }
 
 const WORD_HASHES = {
@@ -85,23 +87,25 @@ function checkCounterHalves(high: number, low: number): void {
 }
 
 function createWordHmac(hash: HashName, spec: WordHash, key: Uint8Array): Hmac {
-  const { compress, initialState, digestWords, blockBytes, counterBlock, digestBlock, scratch } = spec;
+  const { compress, initialState, digestWords, blockBytes, counterBlock, digestBlock, scratch, keyWords } = spec;
   const blockWords = blockBytes / 4;
   // RFC 2104 §2: a key longer than the block is hashed first, a shorter one padded with zeros.
   const k = key.length > blockBytes ? spec.digest(key) : key;
-  // The key as big-endian words, once; each pad is then one XOR per word.
-  scratch.fill(0, 0, blockWords);
-  for (let j = 0; j < k.length; j++) scratch[j >>> 2] = (scratch[j >>> 2] as number) | ((k[j] as number) << (24 - 8 * (j & 3)));
-  const inner = initialState.slice();
-  const outer = initialState.slice();
-  for (let j = 0; j < blockWords; j++) scratch[j] = (scratch[j] as number) ^ 0x36363636;
-  compress(inner, scratch);
-  // The compression may use the words past the block as its schedule: rebuild the outer pad from the key.
+  // The key as big-endian words, once; each padded block is then one XOR per word (the
+  // compression uses `scratch` as its schedule, so the block is written afresh for each).
+  keyWords.fill(0);
+  for (let j = 0; j < k.length; j++) keyWords[j >>> 2] = (keyWords[j >>> 2] as number) | ((k[j] as number) << (24 - 8 * (j & 3)));
+  const padState = (pad: number): Int32Array => {
+    for (let j = 0; j < blockWords; j++) scratch[j] = (keyWords[j] as number) ^ pad;
+    const state = initialState.slice();
+    compress(state, scratch);
+    return state;
+  };
+  const inner = padState(0x36363636);
+  const outer = padState(0x5c5c5c5c);
+  // No key-derived words left behind in the shared scratch.
+  keyWords.fill(0);
   scratch.fill(0);
-  for (let j = 0; j < k.length; j++) scratch[j >>> 2] = (scratch[j >>> 2] as number) | ((k[j] as number) << (24 - 8 * (j & 3)));
-  for (let j = 0; j < blockWords; j++) scratch[j] = (scratch[j] as number) ^ 0x5c5c5c5c;
-  compress(outer, scratch);
-  scratch.fill(0); // no key-derived words left behind in the shared scratch
   const result = new Int32Array(digestWords);
 
   return {
