@@ -63,11 +63,11 @@
  * 0.4 % for irregular use. A resync completed by the consecutive code measures the offset as any
  * accept does and teaches the rate by the same rules (its deviation is mostly beyond 3 σ, so the
  * rate is learnt afresh). An admin resync measures the offset only: its codes may have been read
- * out long before they were typed in (adminMeasuredDrift). A token imported with a whole-step drift d (PSKC
- * TimeDrift) or migrated from one gets the offset d·X — d was the token's step minus the
- * server's, so every window stays what it was — rate 0, and no `rateVar`: an imported offset is
- * no measurement, so the first accept learns no rate from it. Operators read the drift in whole
- * steps as before, now the predicted step minus the server's at the moment they ask.
+ * out long before they were typed in (adminMeasuredDrift). A token imported with a whole-step
+ * drift d (PSKC TimeDrift) or migrated from one gets the offset d·X — d was the token's step
+ * minus the server's, so every window stays what it was — rate 0, and no `rateVar`: an imported
+ * offset is no measurement, so the first accept learns no rate from it. Operators read the drift
+ * in whole steps as before, now the predicted step minus the server's at the moment they ask.
  *
  * Failures (NIST SP 800-63B §5.2.2 rate limiting): from the `blockAfter`-th (3rd) consecutive
  * failure the token is blocked for `firstBlockMs` (30 s), doubling with every further failure up
@@ -329,9 +329,10 @@ export function findConsecutive(
  * The clock an admin resync leaves: the offset its codes give, which is the best there is until
  * the next accept measures it again, and the rate as it was, but no rate measurement to learn
  * from. The two codes may have been read out over the phone minutes before the admin typed them
- * in, and taken as a measurement, a minute's delay since an accept a day before would read as a
- * rate of ~700 ppm. So the next accept is a first measurement (`rateVar` null, as after an import):
- * it measures the offset and learns no rate; the ones after it learn as usual.
+ * in; taken as a measurement, that delay would reach the rate at the next accept (two minutes,
+ * then a login two weeks later: +59 ppm taught to an exact clock). So the next accept is a first
+ * measurement (`rateVar` null, as after an import): it measures the offset and learns no rate;
+ * the ones after it learn as usual.
  */
 function adminMeasuredDrift(clock: StepClock, token: PolicyToken, movingFactor: number, nowMs: number, p: PolicyOptions): TokenDrift {
   const measured = measureDrift(clock, token, movingFactor, nowMs, p);
