@@ -28,7 +28,9 @@ t.test('a checkpoint on request copies the whole log while the writer stays open
   t.ok(report.log > 0, 'the log had frames');
   t.equal(report.checkpointed, report.log, 'all of them copied');
   t.equal(report.busy, 0);
+  t.equal(report.synced, 1, 'and the database file synced');
   t.ok(statSync(path).size > before + 200 * 500, 'the rows are in the database file now');
+  t.match(await checkpointer.checkpoint(), { checkpointed: report.checkpointed, synced: 0 }, 'nothing new copied: no sync');
   db.prepare('INSERT INTO x (v) VALUES (1)').run(); // the writer was never blocked
   await checkpointer.close();
   t.equal((db.prepare('SELECT count(*) FROM x').pluck().get() as number), 201);
@@ -54,4 +56,22 @@ t.test('a checkpointer that cannot open the database says so, and closes', async
   const nowhere = startCheckpointer(`${tempDbPath(t)}.d/missing.db`);
   await t.rejects(nowhere.checkpoint(), { message: /directory does not exist/ }, 'a plain Error comes as it is');
   await nowhere.close();
+});
+
+t.test('a checkpoint that cannot copy the whole log still syncs what it copied', async (t) => {
+  const path = tempDbPath(t);
+  const db = walDatabase(path, 50);
+  // A reader holding a snapshot at 50 rows keeps the frames written after it from being copied.
+  const reader = new Database(path);
+  t.teardown(() => reader.close());
+  reader.exec('BEGIN');
+  reader.prepare('SELECT count(*) FROM x').pluck().get();
+  for (let i = 0; i < 50; i++) db.prepare('INSERT INTO x (v) VALUES (?)').run('y'.repeat(500));
+  const checkpointer = startCheckpointer(path, { intervalMs: 60_000 });
+  const report = await checkpointer.checkpoint();
+  t.ok(report.checkpointed > 0 && report.checkpointed < report.log, `part of the log copied (${report.checkpointed} of ${report.log} frames)`);
+  t.equal(report.synced, 1, 'SQLite does not sync the database after such a checkpoint; the worker does');
+  reader.exec('COMMIT');
+  await checkpointer.close();
+  db.close();
 });
