@@ -17,9 +17,9 @@
  * store's autocheckpoint synced them on the event loop, or the kernel's writeback flushed them in
  * bursts that the log's own fdatasyncs then queued behind. It cannot finish the job alone:
  * under steady load new frames arrive while it copies, and the log only starts over when a
- * checkpoint has copied all of it. The store's own autocheckpoint still does that last step, now with little
- * left to copy or sync (the log itself is synced by every group commit already), so its pause
- * is a small fraction of what it was. If the worker fails, that autocheckpoint does it all, as
+ * checkpoint has copied all of it. The store's own autocheckpoint still does that last step,
+ * now with little left to copy or sync (the log itself is synced by every group commit
+ * already), so its pause is a small fraction of what it was. If the worker fails, that autocheckpoint does it all, as
  * before: slower, never wrong.
  *
  * The worker's code is a string run with `eval`, so it runs the same from the TypeScript sources
