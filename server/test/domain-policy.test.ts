@@ -45,6 +45,24 @@ t.test('hotp: the look-ahead window is the 10 counters after the last accepted',
   t.same(matchCode(hotp, token(), hotp.generate(0), NOW).kind, 'accept', 'a fresh token accepts counter 0');
 });
 
+t.test('only a disclosed match (a code-only check) lets the normal window stop at the match', async (t) => {
+  // The search options each verify call was given, recorded around a real Otp.
+  const searches: Array<{ stopAtMatch?: boolean } | undefined> = [];
+  const recording = { ...hotp, verify: (code: string, w: { from: number; to: number; expected?: number }, search?: { stopAtMatch?: boolean }) => {
+    searches.push(search);
+    return hotp.verify(code, w, search);
+  } };
+  const tok = token({ lastMovingFactor: 41 });
+  t.same(matchCode(recording, tok, hotp.generate(43), NOW, DEFAULT_POLICY, true), { kind: 'accept', movingFactor: 43, drift: NO_DRIFT, completesResync: false });
+  t.same(searches, [{ stopAtMatch: true }], 'validate: stops at the match');
+  searches.length = 0;
+  t.same(matchCode(recording, tok, hotp.generate(43), NOW), { kind: 'accept', movingFactor: 43, drift: NO_DRIFT, completesResync: false });
+  t.same(searches, [undefined], 'with a second factor: the whole window, whatever matched');
+  searches.length = 0;
+  t.same(matchCode(recording, tok, hotp.generate(52), NOW, DEFAULT_POLICY, true), { kind: 'wide', movingFactor: 52 });
+  t.same(searches, [{ stopAtMatch: true }, undefined], 'the wide window is searched whole even when disclosed');
+});
+
 t.test('hotp: spent counters are never accepted, and show as replays in the audit', async (t) => {
   const tok = token({ lastMovingFactor: 41 });
   t.same(matchCode(hotp, tok, hotp.generate(41), NOW), { kind: 'none', reason: 'replay' });

@@ -72,9 +72,12 @@ export interface Otp {
   /**
    * Searches c in [from, to] (inclusive), nearest to `expected` first (default `from`; on a tie
    * the earlier step first); returns the matched moving factor or null. Each comparison is
-   * constant-time. A code of the wrong length or with non-digits is simply no match.
+   * constant-time. A code of the wrong length or with non-digits is simply no match. The whole
+   * window is computed every time unless `search.stopAtMatch`: then the search ends at the match,
+   * so its time tells where in the window the code matched (only for callers that disclose the
+   * matched moving factor anyway).
    */
-  verify(code: string, window: { from: number; to: number; expected?: number }): number | null;
+  verify(code: string, window: { from: number; to: number; expected?: number }, search?: { stopAtMatch?: boolean }): number | null;
   /** totp: the step for a unix time in seconds: floor((t − t0) / step). */
   stepAt(unixSeconds: number): number;
 }
@@ -195,8 +198,12 @@ export function createOtp(opts: OtpOptions): Otp {
      * leading digits a guess has right. The nearest match wins through arithmetic on a found
      * flag. The cost is the whole window every time (a server's happy path pays for its
      * look-ahead too), in exchange for a time that depends only on the window's size.
+     * `stopAtMatch` trades that for the match's position, for a caller whose reply names the
+     * moving factor (a server's code-only check): a user pressing once more than last time
+     * matches the window's first candidate, and one code costs one MAC instead of the window's
+     * ten. The digits are still compared without a branch, and a miss still costs the window.
      */
-    verify(code: string, window: { from: number; to: number; expected?: number }): number | null {
+    verify(code: string, window: { from: number; to: number; expected?: number }, search?: { stopAtMatch?: boolean }): number | null {
       if (typeof code !== 'string') throw new KodeviserError('ERR_ARGUMENT', 'code must be a string');
       if (typeof window !== 'object' || window === null) throw new KodeviserError('ERR_ARGUMENT', 'window must be an object');
       const { from, to, expected = from } = window;
@@ -204,6 +211,10 @@ export function createOtp(opts: OtpOptions): Otp {
       checkMovingFactor(to, 'window.to');
       if (to < from) throw new KodeviserError('ERR_MOVING_FACTOR', `window.to (${to}) must not be below window.from (${from})`);
       if (!Number.isSafeInteger(expected)) throw new KodeviserError('ERR_MOVING_FACTOR', 'window.expected must be a safe integer');
+      if (search !== undefined && (typeof search !== 'object' || search === null)) {
+        throw new KodeviserError('ERR_ARGUMENT', 'search must be an object when given');
+      }
+      const stopAtMatch = search?.stopAtMatch === true;
       const wanted = parseCode(code, digits);
       if (wanted < 0) return null;
       // Walk outwards from `expected`, clamped into the window: expected, −1, +1, −2, +2, …; the
@@ -221,6 +232,7 @@ export function createOtp(opts: OtpOptions): Otp {
         const equal = ((diff | -diff) >>> 31) ^ 1; // 1 when diff is 0, without a branch
         match += (equal & (found ^ 1)) * (c - match);
         found |= equal;
+        if (stopAtMatch && found === 1) break;
       }
       return found === 1 ? match : null;
     },

@@ -152,7 +152,9 @@ t.test('verify agrees with a plain nearest-first search by generate, for every p
         const otp = createOtp({ profile: `hotp-${primitive}`, key: keys[primitive], digits });
         const to = from + span;
         const code = otp.generate(Math.max(0, from + codeOffset));
-        return otp.verify(code, { from, to, expected: from + expectedOffset }) === reference(otp, code, from, to, from + expectedOffset);
+        const want = reference(otp, code, from, to, from + expectedOffset);
+        const window = { from, to, expected: from + expectedOffset };
+        return otp.verify(code, window) === want && otp.verify(code, window, { stopAtMatch: true }) === want;
       }),
     { numRuns: 300 },
   );
@@ -172,6 +174,14 @@ t.test('verify agrees with a plain nearest-first search by generate, for every p
   t.equal(otp.verify(code, { from: a, to: b, expected: b }), b);
   t.equal(otp.verify(code, { from: a, to: b, expected: b + 100 }), b, 'expected clamped to the window');
   t.equal(otp.verify(code, { from: a + 1, to: b }), b, 'the only match in the window');
+  // Stopping at the first match in the walk's order still finds the nearest of two.
+  t.equal(otp.verify(code, { from: a, to: b, expected: a }, { stopAtMatch: true }), a);
+  t.equal(otp.verify(code, { from: a, to: b, expected: b }, { stopAtMatch: true }), b);
+  t.equal(otp.verify(code, { from: a, to: b, expected: Math.floor((a + b) / 2) }, { stopAtMatch: true }),
+    otp.verify(code, { from: a, to: b, expected: Math.floor((a + b) / 2) }), 'a tie or near-tie resolves as the whole-window search does');
+  t.equal(otp.verify('000000', { from: a, to: b }, { stopAtMatch: false }), otp.verify('000000', { from: a, to: b }));
+  t.throws(() => otp.verify(code, { from: a, to: b }, null as unknown as object), { code: 'ERR_ARGUMENT', message: /search must be an object/ });
+  t.throws(() => otp.verify(code, { from: a, to: b }, 'stop' as unknown as object), { code: 'ERR_ARGUMENT' });
 });
 
 t.test('verify takes exactly `digits` ASCII digits, nothing else', async (t) => {

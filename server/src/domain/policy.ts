@@ -247,12 +247,21 @@ export function idleWidening(token: PolicyToken, nowMs: number, p: PolicyOptions
   return Math.floor(idleMs / DAY_MS / p.totpIdleDaysPerStep);
 }
 
+const STOP_AT_MATCH = Object.freeze({ stopAtMatch: true });
+
 export function pendingIsLive(token: PolicyToken, nowMs: number, p: PolicyOptions): boolean {
   const pending = token.pendingResync;
   return pending !== null && nowMs - pending.at <= p.resyncTtlMs && pending.movingFactor > token.lastMovingFactor;
 }
 
-export function matchCode(otp: Otp, token: PolicyToken, code: string, nowMs: number, p: PolicyOptions = DEFAULT_POLICY): CodeMatch {
+/**
+ * How a code matches `token`'s windows. `disclosed`: the caller's reply names the matched moving
+ * factor (the code-only /v1/validate), so the normal window's search may stop at the match
+ * (Otp.verify's `stopAtMatch`: one MAC for the common press instead of the window's ten); with a
+ * second factor it must not, or the reply's time would tell a right code from a wrong one when
+ * the password was wrong.
+ */
+export function matchCode(otp: Otp, token: PolicyToken, code: string, nowMs: number, p: PolicyOptions = DEFAULT_POLICY, disclosed = false): CodeMatch {
   const last = token.lastMovingFactor;
   const driftOf = (movingFactor: number) => (otp.mode === 'totp' ? measureDrift(otp, token, movingFactor, nowMs, p) : token.drift);
   const live = pendingIsLive(token, nowMs, p);
@@ -276,7 +285,7 @@ export function matchCode(otp: Otp, token: PolicyToken, code: string, nowMs: num
     wide = above(last, expected - reach, expected + reach, expected);
   }
 
-  const inNormal = normal ? otp.verify(code, normal) : null;
+  const inNormal = normal ? otp.verify(code, normal, disclosed ? STOP_AT_MATCH : undefined) : null;
   if (inNormal !== null) {
     return { kind: 'accept', movingFactor: inNormal, drift: driftOf(inNormal), completesResync: false };
   }

@@ -285,7 +285,8 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     const factor = secondFactor ? secondFactor() : Promise.resolve<SecondFactor>({ ok: true });
     let match: CodeMatch;
     try {
-      match = matchCode(otpOf(token), token, code, o.at, policy);
+      // Without a second factor (validate) the reply names the moving factor: the search may stop at it.
+      match = matchCode(otpOf(token), token, code, o.at, policy, secondFactor === undefined);
     } catch (e) {
       // A seed that fails to open: never leave the second factor's promise unobserved.
       await factor.catch(() => undefined);
@@ -310,7 +311,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       if (!token) return refused(rejection(o, { result: 'reject', reason: 'unknown-token', serial }));
       const gated = gate(token, o);
       if (gated) return refused(gated);
-      const plan = planOf(token, matchCode(otpOf(token), token, code, o.at, policy), o, { ok: true });
+      const plan = planOf(token, matchCode(otpOf(token), token, code, o.at, policy, true), o, { ok: true });
       if (plan.kind === 'resync') {
         return { resync: { pending: plan.pending, origin: o }, then: () => ({ result: 'resync-started', serial }) };
       }
