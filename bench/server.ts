@@ -235,16 +235,24 @@ async function runBaseline(): Promise<void> {
 }
 
 async function runLoad(spec: LoadSpec): Promise<void> {
-  // Per token, the next counter to press: a fresh code every request, as real users send.
-  const next = new Map<number, number>();
-  const keys = new Map<number, Buffer>();
+  // Per token, the next counter to press (a fresh code every request, as real users send) and its
+  // key, derived on first use. Flat arrays rather than maps: this process shares the machine's
+  // cores with the server, and maps that grow to a million entries (with a Buffer per key) cost it
+  // more per request at 1 M tokens than at 10 k (~4 µs measured), CPU taken from the server only
+  // in the large runs.
+  const presses = new Uint32Array(spec.tokens);
+  const keys = Buffer.alloc(spec.tokens * 20);
+  const derived = new Uint8Array(spec.tokens);
   const base = spec.mode === 'validate' ? VALIDATE_BASE : USER_BASE;
+  const firstCounter = spec.mode === 'authenticate' ? 1 : 0; // users pressed once to activate
   const body = (): string => {
     const i = Math.floor(Math.random() * spec.tokens);
-    const counter = next.get(i) ?? (spec.mode === 'authenticate' ? 1 : 0); // users pressed once to activate
-    next.set(i, counter + 1);
-    let key = keys.get(i);
-    if (!key) keys.set(i, (key = keyOf(base, i)));
+    const counter = firstCounter + presses[i]!++;
+    const key = keys.subarray(i * 20, i * 20 + 20);
+    if (derived[i] === 0) {
+      keyOf(base, i).copy(key);
+      derived[i] = 1;
+    }
     const otp = hotp(key, counter);
     return JSON.stringify(spec.mode === 'validate' ? { serial: serialOf(base, i), otp } : { userId: `user-${i}`, otp, password: PASSWORD });
   };
