@@ -118,3 +118,45 @@ t.test('migration 3 chains an existing audit log: every query answers as it did 
   t.same((await store.queryAudit({ serial: s(2), limit: 3 })).map((e) => e.type), ['accept', 'accept', 'reject']);
   t.same((await store.queryAudit({ userId: 'alice', limit: 4 })).map((e) => `${e.type} ${e.serial === s(2) ? 2 : 1}`), ['accept 2', 'accept 2', 'reject 2', 'activate 2']);
 });
+
+t.test('decideAndApply: an accept written in one step keeps the audit chain as the generic path does', async (t) => {
+  // Two stores with the same history; one accepts through decideAndApply (the one-step accept:
+  // compare-and-set and chain head in one statement), the other through recordAttempt.
+  const { store: oneStep } = open(t);
+  const { store: generic } = open(t);
+  const accept = (n: number, movingFactor: number, over: Partial<ReturnType<typeof attempt>> = {}) =>
+    attempt(n, { consume: { movingFactor, drift: NO_DRIFT }, ...over });
+  for (const store of [oneStep, generic]) {
+    await store.insertTokens([row(1), row(2)], at());
+    await store.recordAttempt(accept(1, 0, { bind: { userId: 'alice', passwordHash: 'h' } }));
+  }
+  const viaDecide = (cmd: ReturnType<typeof attempt>) =>
+    oneStep.decideAndApply!(cmd.serial, (token) => ({ attempt: cmd, then: (r) => ({ r, user: token?.userId }) }));
+  const plan = [
+    accept(1, 1, { origin: { ...at(), userId: 'alice' } }), // the token's own user: chained
+    accept(1, 2), // no user named: chained
+    accept(1, 3, { origin: { ...at(), userId: 'mallory' } }), // another user named: not chained
+    accept(1, 3), // a replay: the compare-and-set loses
+    accept(2, 5), // a token never bound
+    accept(1, 4, { acceptNote: 'resync' }),
+  ];
+  for (const cmd of plan) {
+    const [a, b] = [await viaDecide(cmd), await generic.recordAttempt(cmd)];
+    t.same(a.r, b, `${cmd.serial} at ${cmd.consume!.movingFactor}: same result`);
+  }
+  t.equal((await viaDecide(accept(1, 6))).user, 'alice', 'the decision sees the active user');
+  await generic.recordAttempt(accept(1, 6));
+  // A decision that writes an audit row before its accept: the accept chains after that row.
+  const note = { ...at(), type: 'reject' as const, serial: serialOf(1), reason: 'bad-otp' as const };
+  await oneStep.decideAndApply!(serialOf(1), () => ({ audit: [note], attempt: accept(1, 7), then: () => null }));
+  await generic.appendAudit([note]);
+  await generic.recordAttempt(accept(1, 7));
+  for (const query of [{ serial: serialOf(1) }, { serial: serialOf(2) }, { userId: 'alice' }, { userId: 'mallory' }, {}]) {
+    const strip = (events: Awaited<ReturnType<TokenStore['queryAudit']>>) => events.map(({ id: _id, ...e }) => e);
+    t.same(strip(await oneStep.queryAudit(query)), strip(await generic.queryAudit(query)), `audit ${JSON.stringify(query)}: the same events`);
+  }
+  const mallory = await oneStep.queryAudit({ userId: 'mallory' });
+  t.same(mallory.map((e) => [e.type, e.movingFactor]), [['accept', 3]], "another user's accept is found under that user");
+  t.same((await oneStep.queryAudit({ serial: serialOf(1) })).map((e) => e.movingFactor ?? null).slice(0, 5), [7, null, 6, 4, 3],
+    'the chain runs newest first through every row of the token');
+});

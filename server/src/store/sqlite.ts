@@ -102,6 +102,17 @@ const TOKEN_COLUMNS = `t.serial, t.profile, t.digits, t.step, t.t0, t.seed_ciphe
   t.status, t.last_moving_factor, t.drift, t.drift_ms, t.drift_ppm, t.drift_ppm_var, t.failures, t.blocked_until,
   t.pending_moving_factor, t.pending_at, t.imported_at, t.last_used_at, a.user_id`;
 
+/**
+ * What decideAndApply reads: the token row, then what an accept needs to extend the token's audit
+ * chain without reading the token again: its newest audit row and its user ever (audit()).
+ */
+type DecisionRow = [...TokenRow, lastAuditId: number | null, everUserId: string | null];
+/** The token's audit chain as decideAndApply read it: where the accept's row goes (audit()). */
+interface ChainHead {
+  lastAuditId: number | null;
+  everUserId: string | null;
+}
+
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 /** A TokenDrift as the named parameters of the statements that write it. */
 const driftParams = (d: TokenDrift) => ({ drift: d.steps, driftMs: d.offsetMs, driftPpm: d.ratePpm, driftPpmVar: d.rateVar });
@@ -167,6 +178,10 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
         @driftMs, @driftPpm, @driftPpmVar, @at)`),
     tokenBySerial: db.prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens t
       LEFT JOIN assignments a ON a.serial = t.serial AND a.active = 1 WHERE t.serial = ?`).raw(),
+    // tokenBySerial and the token's chain head (what auditHead reads) in one lookup: the user of
+    // any assignment, active or not, and the active one's as TokenRow's userId.
+    tokenForDecision: db.prepare(`SELECT ${TOKEN_COLUMNS.replace(/a\.user_id$/, 'CASE WHEN a.active = 1 THEN a.user_id END')},
+      t.last_audit_id, a.user_id FROM tokens t LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial = ?`).raw(),
     tokenOfUser: db.prepare(`SELECT ${TOKEN_COLUMNS} FROM assignments a
       JOIN tokens t ON t.serial = a.serial WHERE a.user_id = ? AND a.active = 1`).raw(),
     user: db.prepare('SELECT user_id, password_hash FROM users WHERE user_id = ?'),
@@ -181,6 +196,15 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       failures = CASE WHEN ? THEN 0 ELSE failures END,
       blocked_until = CASE WHEN ? THEN NULL ELSE blocked_until END
       WHERE serial = ? AND status = 'enabled' AND last_moving_factor < ?`),
+    // consume for a successful accept whose audit row joins the token's chain: the same
+    // compare-and-set, and the chain's head moved to the id the accept's row is about to take (the
+    // next rowid, as SQLite would pick it), so the row needs no second update of the token.
+    // consumeAndChain(movingFactor, drift, driftMs, driftPpm, driftPpmVar, at, serial, movingFactor) → the new row's id.
+    consumeAndChain: db.prepare(`UPDATE tokens SET last_moving_factor = ?, drift = ?, drift_ms = ?, drift_ppm = ?, drift_ppm_var = ?,
+      last_used_at = ?,
+      pending_moving_factor = NULL, pending_at = NULL, failures = 0, blocked_until = NULL,
+      last_audit_id = (SELECT COALESCE(MAX(id), 0) + 1 FROM audit)
+      WHERE serial = ? AND status = 'enabled' AND last_moving_factor < ? RETURNING last_audit_id`).pluck(),
     countFailure: db.prepare(`UPDATE tokens SET failures = failures + 1, pending_moving_factor = NULL, pending_at = NULL
       WHERE serial = ? AND status = 'enabled' RETURNING failures`).pluck(),
     block: db.prepare('UPDATE tokens SET blocked_until = MAX(COALESCE(blocked_until, 0), @until) WHERE serial = @serial'),
@@ -206,6 +230,8 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       WHERE assignments.user_id = excluded.user_id`),
     audit: db.prepare(`INSERT INTO audit (at, type, serial, user_id, ip, actor, reason, moving_factor, chained, prev_id)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    chainedAudit: db.prepare(`INSERT INTO audit (id, at, type, serial, user_id, ip, actor, reason, moving_factor, chained, prev_id)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`),
     // The token's newest audit row and its user (ever: a token is bound to one user at most).
     auditHead: db.prepare(`SELECT t.last_audit_id, a.user_id FROM tokens t
       LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial = ?`).raw(),
@@ -369,8 +395,30 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     audit({ ...o, type: 'activate', serial });
   }
 
-  function applyAttempt(cmd: AttemptCommand): AttemptResult {
+  /**
+   * The accept of a code-only attempt whose token decideAndApply has just read (`head`): the
+   * compare-and-set, the chain's head and the accept's audit row in two statements instead of
+   * four (audit() would read the head again and update the token a second time), which at a
+   * million tokens is two descents of the tokens B-tree saved. The same rows as applyAttempt
+   * writes; null when the compare-and-set lost (nothing written).
+   */
+  function acceptChained(cmd: AttemptCommand & { consume: NonNullable<AttemptCommand['consume']> }, head: ChainHead): AttemptResult | null {
+    const { serial, origin, consume: { movingFactor, drift } } = cmd;
+    const o = from(origin);
+    const id = sql.consumeAndChain.get(movingFactor, drift.steps, drift.offsetMs, drift.ratePpm, drift.rateVar, origin.at,
+      serial, movingFactor) as number | undefined;
+    if (id === undefined) return null;
+    sql.chainedAudit.run(id, o.at, 'accept', serial, o.userId, o.ip, o.actor, cmd.acceptNote ?? null, movingFactor, head.lastAuditId);
+    return { outcome: 'accepted' };
+  }
+
+  function applyAttempt(cmd: AttemptCommand, head?: ChainHead): AttemptResult {
     const { serial, origin, consume } = cmd;
+    // A successful code-only accept on a token just read, whose row joins the chain as audit()
+    // would have it (no user named, or the token's own).
+    if (head && consume && cmd.success && !cmd.bind && (origin.userId == null || origin.userId === head.everUserId)) {
+      return acceptChained({ ...cmd, consume }, head) ?? failAttempt(cmd, 'replay', consume.movingFactor);
+    }
     let consumed = false;
     if (consume) {
       const { movingFactor, drift } = consume;
@@ -445,11 +493,14 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
 
     async decideAndApply<T>(serial: string, decide: (token: TokenRecord | null) => StoreAction<T>): Promise<T> {
       const { action, result } = await write(() => {
-        const row = sql.tokenBySerial.get(serial) as TokenRow | undefined;
-        const action = decide(row ? toRecord(row) : null);
+        const row = sql.tokenForDecision.get(serial) as DecisionRow | undefined;
+        const action = decide(row ? toRecord(row as unknown as TokenRow) : null);
         action.audit?.forEach(audit);
         if (action.resync) applyStartResync(serial, action.resync.pending, action.resync.origin);
-        return { action, result: action.attempt ? applyAttempt(action.attempt) : null };
+        // The head read above is still the chain's: only this operation has written since, and
+        // only when there were no audit rows or resync to write first.
+        const head = row && !action.audit?.length && !action.resync ? { lastAuditId: row[21], everUserId: row[22] } : undefined;
+        return { action, result: action.attempt ? applyAttempt(action.attempt, head) : null };
       });
       return action.then(result);
     },
