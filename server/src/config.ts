@@ -103,7 +103,8 @@ Environment (flags win over it):
                             default <data dir>/${MASTER_KEY_FILE}, generated on first start)
   KODEVISER_ADMIN_TOKEN     admin bearer token (else <data dir>/${ADMIN_TOKEN_FILE}, generated and printed once)
   KODEVISER_SERVICE_TOKEN   optional bearer token for POST /v1/validate only
-  KODEVISER_PSKC_KEY        16-byte PSKC pre-shared key, hex (a request may send X-PSKC-Key instead)
+  KODEVISER_PSKC_KEY        PSKC pre-shared key, 16, 24 or 32 bytes in hex, as the document's cipher
+                            needs (a request may send X-PSKC-Key instead)
   KODEVISER_RATE_LIMIT_IP   requests per minute per client IP, every route but /v1/validate (default 3000; 0 = off)
   KODEVISER_RATE_LIMIT_USER requests per minute per userId on activate/authenticate (default 30; 0 = off)
   REDIS_URL                 redis://host:port[/db][?keyPrefix=…]: rate-limit counters shared by all
@@ -127,11 +128,13 @@ function parseInteger(name: string, text: string, min: number, max: number): num
   return n;
 }
 
-function parseHexKey(name: string, text: string, bytes: number): Uint8Array {
+function parseHexKey(name: string, text: string, ...allowed: number[]): Uint8Array {
   const trimmed = text.trim();
-  if (!/^[0-9a-fA-F]*$/.test(trimmed) || trimmed.length !== bytes * 2) {
+  if (!/^[0-9a-fA-F]*$/.test(trimmed) || !allowed.some((bytes) => trimmed.length === bytes * 2)) {
     // The value itself is a secret: the message says what is wrong with it, never what it is.
-    throw configError(`${name} must be ${bytes * 2} hex digits (${bytes} bytes), got ${trimmed.length} characters${/^[0-9a-fA-F]*$/.test(trimmed) ? '' : ' that are not all hex digits'}`);
+    const lengths = allowed.map((bytes) => `${bytes * 2}`).join(', ').replace(/, (\d+)$/, ' or $1');
+    const sizes = allowed.join(', ').replace(/, (\d+)$/, ' or $1');
+    throw configError(`${name} must be ${lengths} hex digits (${sizes} bytes), got ${trimmed.length} characters${/^[0-9a-fA-F]*$/.test(trimmed) ? '' : ' that are not all hex digits'}`);
   }
   return hexToBytes(trimmed, name);
 }
@@ -301,7 +304,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   const policy = env.KODEVISER_POLICY ? parsePolicy(env.KODEVISER_POLICY) : undefined;
   const trustProxy = env.KODEVISER_TRUST_PROXY ? parseTrustProxy(env.KODEVISER_TRUST_PROXY) : undefined;
   const serviceToken = env.KODEVISER_SERVICE_TOKEN ? parseToken('KODEVISER_SERVICE_TOKEN', env.KODEVISER_SERVICE_TOKEN) : null;
-  const pskcKey = env.KODEVISER_PSKC_KEY ? parseHexKey('KODEVISER_PSKC_KEY', env.KODEVISER_PSKC_KEY, 16) : null;
+  const pskcKey = env.KODEVISER_PSKC_KEY ? parseHexKey('KODEVISER_PSKC_KEY', env.KODEVISER_PSKC_KEY, 16, 24, 32) : null;
   if (env.KODEVISER_MASTER_KEY && env.KODEVISER_MASTER_KEY_FILE) {
     throw configError('set KODEVISER_MASTER_KEY or KODEVISER_MASTER_KEY_FILE, not both');
   }

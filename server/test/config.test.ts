@@ -93,7 +93,7 @@ t.test('bad values stop the start with a message naming the variable', async (t)
     ['empty sqlite path', { DATABASE_URL: 'sqlite:' }, [], /^DATABASE_URL sqlite: needs a file path/],
     ['short admin token', { KODEVISER_ADMIN_TOKEN: 'short' }, [], /^KODEVISER_ADMIN_TOKEN must be at least 16 printable characters/],
     ['service token with spaces', { KODEVISER_SERVICE_TOKEN: 'a token with spaces in it' }, [], /^KODEVISER_SERVICE_TOKEN must be/],
-    ['PSKC key of the wrong length', { KODEVISER_PSKC_KEY: 'abcd' }, [], /^KODEVISER_PSKC_KEY must be 32 hex digits \(16 bytes\)/],
+    ['PSKC key of the wrong length', { KODEVISER_PSKC_KEY: 'abcd' }, [], /^KODEVISER_PSKC_KEY must be 32, 48 or 64 hex digits \(16, 24 or 32 bytes\)/],
     ['log level', { LOG_LEVEL: 'loud' }, [], /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/],
     ['rate limit', { KODEVISER_RATE_LIMIT_USER: '-3' }, [], /^KODEVISER_RATE_LIMIT_USER must be an integer/],
     ['unknown flag', {}, ['--prot', '80'], /Unknown option '--prot'/],

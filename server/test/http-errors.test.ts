@@ -6,6 +6,7 @@
  */
 import t from 'tap';
 import type { Test } from 'tap';
+import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -152,6 +153,58 @@ t.test('RFC 6030 figure 6 (AES-128-CBC under a pre-shared key, HMAC-SHA1 ValueMA
       t.equal((await app.inject({ url: `/v1/tokens/${serial}`, headers: admin })).statusCode, 404, `${name}: nothing imported`);
     }
   });
+});
+
+t.test('PSKC under kw-aes256 and tripledes-cbc: 32- and 24-byte pre-shared keys, by header or configuration', async (t) => {
+  // Documents encrypted by node:crypto: RFC 5649 key wrap (a 20-byte secret is no whole number of
+  // 8-byte blocks) without a ValueMAC, and TDEA-CBC with its HMAC-SHA1 ValueMAC.
+  const secret = Buffer.from('12345678901234567890');
+  const rfc4226 = createOtp({ profile: 'hotp-sha1', key: secret });
+  const xenc = (algorithm: string, cipherValue: Buffer) => `<xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#${algorithm}"/>`
+    + `<xenc:CipherData><xenc:CipherValue>${cipherValue.toString('base64')}</xenc:CipherValue></xenc:CipherData>`;
+  const container = (serial: string, macMethod: string, secretXml: string) => `<?xml version="1.0" encoding="UTF-8"?>
+<KeyContainer Version="1.0" xmlns="urn:ietf:params:xml:ns:keyprov:pskc" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" xmlns:xenc="http://www.w3.org/2001/04/xmlenc#">
+  <EncryptionKey><ds:KeyName>Pre-shared-key</ds:KeyName></EncryptionKey>${macMethod}
+  <KeyPackage><DeviceInfo><SerialNo>${serial}</SerialNo></DeviceInfo>
+    <Key Id="${serial}" Algorithm="urn:ietf:params:xml:ns:keyprov:pskc:hotp">
+      <AlgorithmParameters><ResponseFormat Length="6" Encoding="DECIMAL"/></AlgorithmParameters>
+      <Data><Secret>${secretXml}</Secret><Counter><PlainValue>0</PlainValue></Counter></Data>
+    </Key></KeyPackage>
+</KeyContainer>`;
+
+  const kwKey = randomBytes(32);
+  const wrap = createCipheriv('id-aes256-wrap-pad', kwKey, Buffer.from('A65959A6', 'hex'));
+  const wrapped = Buffer.concat([wrap.update(secret), wrap.final()]);
+  const kwSerial = newSerial();
+  const kwDoc = container(kwSerial, '', `<EncryptedValue>${xenc('kw-aes256', wrapped)}</EncryptedValue>`);
+
+  const tdeaKey = randomBytes(24);
+  const tdea = (plain: Buffer) => {
+    const iv = randomBytes(8);
+    const c = createCipheriv('des-ede3-cbc', tdeaKey, iv);
+    return Buffer.concat([iv, c.update(plain), c.final()]);
+  };
+  const macKey = randomBytes(20);
+  const secretCipher = tdea(secret);
+  const tdeaSerial = newSerial();
+  const tdeaDoc = container(tdeaSerial,
+    `<MACMethod Algorithm="http://www.w3.org/2000/09/xmldsig#hmac-sha1"><MACKey>${xenc('tripledes-cbc', tdea(macKey))}</MACKey></MACMethod>`,
+    `<EncryptedValue>${xenc('tripledes-cbc', secretCipher)}</EncryptedValue><ValueMAC>${createHmac('sha1', macKey).update(secretCipher).digest('base64')}</ValueMAC>`);
+
+  const { app } = await testApp(t, { pskcKey: tdeaKey });
+  const kw = await app.inject({ method: 'POST', url: '/v1/tokens', headers: { ...pskc, 'x-pskc-key': kwKey.toString('hex') }, payload: kwDoc });
+  t.equal(kw.statusCode, 201, kw.body);
+  t.same((await post(app, '/v1/validate', { serial: kwSerial, otp: rfc4226.generate(0) }, admin)).json(), { result: 'accept', serial: kwSerial, movingFactor: 0 }, 'kw-aes256: the secret as wrapped');
+  const td = await app.inject({ method: 'POST', url: '/v1/tokens', headers: pskc, payload: tdeaDoc });
+  t.equal(td.statusCode, 201, td.body);
+  t.same((await post(app, '/v1/validate', { serial: tdeaSerial, otp: rfc4226.generate(0) }, admin)).json(), { result: 'accept', serial: tdeaSerial, movingFactor: 0 }, 'tripledes-cbc: the secret as encrypted');
+
+  const wrongLength = await app.inject({ method: 'POST', url: '/v1/tokens', headers: { ...pskc, 'x-pskc-key': 'ab'.repeat(20) }, payload: kwDoc });
+  isErrorBody(t, wrongLength, 400, 'bad-request', /headers\/x-pskc-key must match pattern/, 'a 20-byte key is no cipher\'s');
+  const otherSerial = newSerial();
+  const wrongKey = await app.inject({ method: 'POST', url: '/v1/tokens', headers: { ...pskc, 'x-pskc-key': randomBytes(32).toString('hex') }, payload: kwDoc.replaceAll(kwSerial, otherSerial) });
+  isErrorBody(t, wrongKey, 400, 'bad-pskc', /key unwrap failed/, 'kw-aes256 under the wrong key');
+  t.equal((await app.inject({ url: `/v1/tokens/${otherSerial}`, headers: admin })).statusCode, 404, 'nothing imported');
 });
 
 t.test('a PSKC document with one bad key among good ones imports none of them', async (t) => {

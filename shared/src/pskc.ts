@@ -5,8 +5,9 @@
  *
  * A container is accepted whole or refused whole: a key that cannot be read, decrypted or
  * authenticated throws, and nothing of the document is returned, so an import never half
- * succeeds. Every EncryptedValue must carry a ValueMAC (AES-CBC alone has no integrity), checked
- * in constant time before the value is decrypted. Errors name the key (its Id, or #n when it has
+ * succeeds. A CBC-encrypted value must carry a ValueMAC (CBC alone has no integrity), checked
+ * in constant time before the value is decrypted; a key-wrapped one (kw-aes*) brings its own
+ * integrity check, and its ValueMAC, when present, is checked all the same. Errors name the key (its Id, or #n when it has
  * none) and the problem, never a secret.
  *
  * Algorithm URIs: RFC 6030 §10.4 registers HOTP; TOTP is draft-hoyer-keyprov-pskc-algorithm-
@@ -18,7 +19,7 @@ import { constantTimeEqual, requireBytes } from './bytes.js';
 import { KodeviserError, type KodeviserErrorCode } from './errors.js';
 import { isProfileName, PROFILES, type ProfileName } from './otp.js';
 import {
-  AES128_CBC, CBC_KEY_BYTES, decryptCbc, deriveKey, encryptCbc, HMAC_SHA1, PBKDF2_PRFS, valueMac,
+  AES128_CBC, CBC_KEY_BYTES, decryptValue, deriveKey, encryptCbc, HMAC_SHA1, PBKDF2_PRFS, VALUE_CIPHER_NAMES, VALUE_CIPHERS, valueMac,
 } from './pskc-crypto.js';
 import { decodeBase64, encodeBase64, escapeXml, readXmlTree, type XmlElement } from './pskc-xml.js';
 
@@ -189,17 +190,22 @@ class Keyring {
     this.#opts = opts;
   }
 
-  /** Decrypts an xenc EncryptedDataType element (EncryptedValue, MACKey) without checking a MAC. */
-  decrypt(encrypted: XmlElement, what: string, where: string): { cipherValue: Uint8Array; decrypt: () => Uint8Array } {
+  /**
+   * Decrypts an xenc EncryptedDataType element (EncryptedValue, MACKey) without checking a MAC;
+   * `integrity` says whether the cipher checks its own (a key wrap).
+   */
+  decrypt(encrypted: XmlElement, what: string, where: string): { cipherValue: Uint8Array; integrity: boolean; decrypt: () => Uint8Array } {
     const method = requiredChild(encrypted, XENC, 'EncryptionMethod', where);
     const algorithm = method.attributes.get('Algorithm') ?? '';
-    const keyBytes = CBC_KEY_BYTES.get(algorithm);
-    if (keyBytes === undefined) {
-      fail('ERR_PSKC_DECRYPT', `${where}: ${what} EncryptionMethod "${algorithm}" is not supported (aes128-cbc, aes192-cbc, aes256-cbc)`);
-    }
+    const cipher = VALUE_CIPHERS.get(algorithm)
+      ?? fail('ERR_PSKC_DECRYPT', `${where}: ${what} EncryptionMethod "${algorithm}" is not supported (${VALUE_CIPHER_NAMES})`);
     const cipherData = requiredChild(encrypted, XENC, 'CipherData', where);
     const cipherValue = decodeBase64(requiredChild(cipherData, XENC, 'CipherValue', where).text, `${where}: ${what} CipherValue`);
-    return { cipherValue, decrypt: () => decryptCbc(this.#encryptionKey(keyBytes, where), cipherValue, `${where}: ${what}`) };
+    return {
+      cipherValue,
+      integrity: cipher.kind === 'key-wrap',
+      decrypt: () => decryptValue(cipher, this.#encryptionKey(cipher.keyBytes, where), cipherValue, `${where}: ${what}`),
+    };
   }
 
   macKey(where: string): Uint8Array {
@@ -280,9 +286,11 @@ function readValue(
   if (plainValue !== undefined) return plain(plainValue.text);
   if (encrypted === undefined) fail('ERR_PSKC', `${where}: ${what} has neither PlainValue nor EncryptedValue`);
 
-  const { cipherValue, decrypt } = keyring.decrypt(encrypted, what, where);
-  const mac = optionalChild(value, PSKC_NAMESPACE, 'ValueMAC', where)
-    ?? fail('ERR_PSKC_MAC', `${where}: ${what} is encrypted but has no ValueMAC`);
+  const { cipherValue, integrity, decrypt } = keyring.decrypt(encrypted, what, where);
+  const mac = optionalChild(value, PSKC_NAMESPACE, 'ValueMAC', where);
+  // A key wrap authenticates the value itself (RFC 3394 §2.2.3): a ValueMAC is then optional.
+  if (mac === undefined && integrity) return decrypt();
+  if (mac === undefined) fail('ERR_PSKC_MAC', `${where}: ${what} is encrypted but has no ValueMAC`);
   const given = decodeBase64(mac.text, `${where}: ${what} ValueMAC`);
   // encrypt-then-MAC: nothing is decrypted before it is authenticated (no padding oracle)
   if (!constantTimeEqual(valueMac(keyring.macKey(where), cipherValue), given)) {

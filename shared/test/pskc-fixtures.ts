@@ -21,8 +21,37 @@ export function nodeCbc(key: Buffer, plaintext: Buffer, rawBlocks = false): Buff
 
 export const hmacSha1 = (key: Buffer, data: Buffer): Buffer => createHmac('sha1', key).update(data).digest();
 
-const encryptedType = (cipherValue: Buffer, keyBytes: number): string =>
-  `<xenc:EncryptionMethod Algorithm="${XENC}aes${keyBytes * 8}-cbc"/>`
+/** IV ‖ TDEA-CBC(plaintext), PKCS #7 padded: XML-Enc tripledes-cbc, by node:crypto's des-ede3-cbc. */
+export function nodeTdeaCbc(key: Buffer, plaintext: Buffer): Buffer {
+  const iv = randomBytes(8);
+  const cipher = createCipheriv('des-ede3-cbc', key, iv);
+  return Buffer.concat([iv, cipher.update(plaintext), cipher.final()]);
+}
+
+/** AES key wrap by node:crypto: RFC 3394 for whole 8-byte blocks, else RFC 5649 (with padding). */
+export function nodeKeyWrap(key: Buffer, plaintext: Buffer, padded = plaintext.length % 8 !== 0): Buffer {
+  const cipher = padded
+    ? createCipheriv(`id-aes${key.length * 8}-wrap-pad`, key, Buffer.from('A65959A6', 'hex'))
+    : createCipheriv(`id-aes${key.length * 8}-wrap`, key, Buffer.from('A6A6A6A6A6A6A6A6', 'hex'));
+  return Buffer.concat([cipher.update(plaintext), cipher.final()]);
+}
+
+/** How nodeContainer encrypts: AES-CBC (the default), tripledes-cbc, or kw-aes*. */
+export type NodeCipher = 'aes-cbc' | 'tdea-cbc' | 'kw-aes';
+
+const CIPHER_URI: Record<NodeCipher, (keyBytes: number) => string> = {
+  'aes-cbc': (keyBytes) => `${XENC}aes${keyBytes * 8}-cbc`,
+  'tdea-cbc': () => `${XENC}tripledes-cbc`,
+  'kw-aes': (keyBytes) => `${XENC}kw-aes${keyBytes * 8}`,
+};
+const NODE_ENCRYPT: Record<NodeCipher, (key: Buffer, plaintext: Buffer) => Buffer> = {
+  'aes-cbc': (key, plaintext) => nodeCbc(key, plaintext),
+  'tdea-cbc': nodeTdeaCbc,
+  'kw-aes': (key, plaintext) => nodeKeyWrap(key, plaintext),
+};
+
+const encryptedType = (cipherValue: Buffer, keyBytes: number, cipher: NodeCipher = 'aes-cbc'): string =>
+  `<xenc:EncryptionMethod Algorithm="${CIPHER_URI[cipher](keyBytes)}"/>`
   + `<xenc:CipherData><xenc:CipherValue>${cipherValue.toString('base64')}</xenc:CipherValue></xenc:CipherData>`;
 
 export interface NodeContainer {
@@ -38,24 +67,31 @@ export interface NodeContainer {
   /** Data children after Secret, each encrypted with its ValueMAC: name → plaintext bytes */
   encrypted?: Record<string, Buffer>;
   algorithm?: string;
+  /** default 'aes-cbc' */
+  cipher?: NodeCipher;
+  /** write ValueMACs (and the MACMethod); default true */
+  valueMacs?: boolean;
 }
 
 /** A figure-6-shaped container with every encrypted value made and MACed by node:crypto. */
 export function nodeContainer(c: NodeContainer): string {
   const macKey = c.macKey ?? randomBytes(20);
+  const cipher = c.cipher ?? 'aes-cbc';
+  const macs = c.valueMacs ?? true;
   const encrypt = (plain: Buffer | { cipherValue: Buffer }): string => {
-    const cipherValue = Buffer.isBuffer(plain) ? nodeCbc(c.key, plain) : plain.cipherValue;
-    return `<EncryptedValue>${encryptedType(cipherValue, c.key.length)}</EncryptedValue>`
-      + `<ValueMAC>${hmacSha1(macKey, cipherValue).toString('base64')}</ValueMAC>`;
+    const cipherValue = Buffer.isBuffer(plain) ? NODE_ENCRYPT[cipher](c.key, plain) : plain.cipherValue;
+    return `<EncryptedValue>${encryptedType(cipherValue, c.key.length, cipher)}</EncryptedValue>`
+      + (macs ? `<ValueMAC>${hmacSha1(macKey, cipherValue).toString('base64')}</ValueMAC>` : '');
   };
+  const macMethod = `<MACMethod Algorithm="http://www.w3.org/2000/09/xmldsig#hmac-sha1">
+    <MACKey>${encryptedType(c.macKeyCipherValue ?? NODE_ENCRYPT[cipher](c.key, macKey), c.key.length, cipher)}</MACKey>
+  </MACMethod>`;
   const others = Object.entries(c.encrypted ?? {}).map(([name, plain]) => `<${name}>${encrypt(plain)}</${name}>`).join('');
   return `<?xml version="1.0" encoding="UTF-8"?>
 <KeyContainer Version="1.0" xmlns="${PSKC_NS}" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" xmlns:xenc="${XENC}"
     xmlns:xenc11="http://www.w3.org/2009/xmlenc11#" xmlns:pkcs5="http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#">
   <EncryptionKey>${c.encryptionKey ?? '<ds:KeyName>node</ds:KeyName>'}</EncryptionKey>
-  <MACMethod Algorithm="http://www.w3.org/2000/09/xmldsig#hmac-sha1">
-    <MACKey>${encryptedType(c.macKeyCipherValue ?? nodeCbc(c.key, macKey), c.key.length)}</MACKey>
-  </MACMethod>
+  ${macs ? macMethod : ''}
   <KeyPackage>
     <Key Id="n1" Algorithm="${c.algorithm ?? 'urn:ietf:params:xml:ns:keyprov:pskc:hotp'}">
       <Data><Secret>${encrypt(c.secret)}</Secret>${others}</Data>

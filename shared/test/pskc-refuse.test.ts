@@ -196,10 +196,11 @@ t.test('unsupported or incomplete protection', async (t) => {
     ['no EncryptionKey', doc.replace(/<EncryptionKey>.*<\/EncryptionKey>/, ''), 'ERR_PSKC_DECRYPT', 'key "n1": the value is encrypted but the KeyContainer has no EncryptionKey'],
     ['an X.509 EncryptionKey', doc.replace('<ds:KeyName>node</ds:KeyName>', '<ds:X509Data/>'), 'ERR_PSKC_DECRYPT',
       'key "n1": EncryptionKey holds neither ds:KeyName nor xenc11:DerivedKey (only pre-shared and PBKDF2 keys are supported)'],
-    ['tripledes-cbc', doc.replaceAll('xmlenc#aes128-cbc', 'xmlenc#tripledes-cbc'), 'ERR_PSKC_DECRYPT', /^key "n1": Secret EncryptionMethod "http:\/\/www.w3.org\/2001\/04\/xmlenc#tripledes-cbc" is not supported/],
+    ['aes128-gcm (XML-Enc 1.1)', doc.replace('http://www.w3.org/2001/04/xmlenc#aes128-cbc', 'http://www.w3.org/2009/xmlenc11#aes128-gcm'), 'ERR_PSKC_DECRYPT',
+      /^key "n1": MACKey EncryptionMethod "http:\/\/www.w3.org\/2009\/xmlenc11#aes128-gcm" is not supported/],
     ['no EncryptionMethod', doc.replace(/<xenc:EncryptionMethod[^>]*>/, ''), 'ERR_PSKC', 'key "n1": <MACKey> has no <EncryptionMethod>'],
     ['no CipherValue', doc.replace(/<xenc:CipherValue>[^<]*<\/xenc:CipherValue>/, ''), 'ERR_PSKC', 'key "n1": <CipherData> has no <CipherValue>'],
-    ['an EncryptionMethod without Algorithm', doc.replace(/<xenc:EncryptionMethod[^>]*>/, '<xenc:EncryptionMethod/>'), 'ERR_PSKC_DECRYPT', 'key "n1": MACKey EncryptionMethod "" is not supported (aes128-cbc, aes192-cbc, aes256-cbc)'],
+    ['an EncryptionMethod without Algorithm', doc.replace(/<xenc:EncryptionMethod[^>]*>/, '<xenc:EncryptionMethod/>'), 'ERR_PSKC_DECRYPT', 'key "n1": MACKey EncryptionMethod "" is not supported (aes128-cbc, aes192-cbc, aes256-cbc, tripledes-cbc, kw-aes128, kw-aes192, kw-aes256)'],
     ['a MACMethod without Algorithm', doc.replace(/<MACMethod[^>]*>/, '<MACMethod>'), 'ERR_PSKC_MAC', 'key "n1": MACMethod "" is not supported (only http://www.w3.org/2000/09/xmldsig#hmac-sha1)'],
     ['a MACKeyReference', doc.replace(/<MACKey>[\s\S]*<\/MACKey>/, '<MACKeyReference>k</MACKeyReference>'), 'ERR_PSKC_MAC', 'key "n1": MACMethod has no MACKey (a MACKeyReference is not supported)'],
   ];

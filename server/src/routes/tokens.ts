@@ -147,7 +147,7 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
       summary: 'Import tokens (JSON or PSKC), all or nothing',
       headers: {
         type: 'object',
-        properties: { 'x-pskc-key': { type: 'string', pattern: '^[0-9a-fA-F]{32}$', description: 'PSKC pre-shared key (16 bytes, hex)' } },
+        properties: { 'x-pskc-key': { type: 'string', pattern: '^([0-9a-fA-F]{16}){2,4}$', description: 'PSKC pre-shared key, hex: 16 bytes (aes128-cbc, kw-aes128), 24 (aes192-cbc, tripledes-cbc, kw-aes192) or 32 (aes256-cbc, kw-aes256)' } },
       },
       body: {
         content: {
