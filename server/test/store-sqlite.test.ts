@@ -160,3 +160,30 @@ t.test('decideAndApply: an accept written in one step keeps the audit chain as t
   t.same((await oneStep.queryAudit({ serial: serialOf(1) })).map((e) => e.movingFactor ?? null).slice(0, 5), [7, null, 6, 4, 3],
     'the chain runs newest first through every row of the token');
 });
+
+t.test('one-step accepts name their audit ids: many in one transaction, and two stores over one file', async (t) => {
+  const path = tempDbPath(t);
+  const { store: a } = open(t, path);
+  await a.insertTokens([1, 2, 3, 4, 5, 6].map((n) => row(n)), at());
+  const accept = (store: TokenStore, n: number, movingFactor: number) => store.decideAndApply!(serialOf(n), () => ({
+    attempt: attempt(n, { consume: { movingFactor, drift: NO_DRIFT } }), then: (r) => r?.outcome,
+  }));
+  // Submitted in one turn: one batch, one transaction, five accepts each taking the next id.
+  t.same(await Promise.all([1, 2, 3, 4, 5].map((n) => accept(a, n, 0))), Array(5).fill('accepted'), 'five accepts in one batch');
+  // Another store (another process, say) writes between two of a's transactions.
+  const { store: b } = open(t, path);
+  t.equal(await accept(b, 6, 0), 'accepted', 'the other store accepts');
+  t.equal(await accept(a, 1, 1), 'accepted', 'the first store accepts after it');
+  await b.appendAudit([{ ...at(), type: 'reject', serial: serialOf(2), reason: 'bad-otp' }]);
+  t.equal(await accept(a, 2, 1), 'accepted');
+  const all = await a.queryAudit({ limit: 100 });
+  t.equal(new Set(all.map((e) => e.id)).size, all.length, 'every audit id is unique');
+  for (const n of [1, 2, 6]) {
+    const chain = await a.queryAudit({ serial: serialOf(n) });
+    t.same(chain.map((e) => [e.type, e.movingFactor ?? null]),
+      n === 1 ? [['accept', 1], ['accept', 0], ['import', null]]
+        : n === 2 ? [['accept', 1], ['reject', null], ['accept', 0], ['import', null]]
+          : [['accept', 0], ['import', null]],
+      `token ${n}: its chain, newest first`);
+  }
+});
