@@ -27,7 +27,10 @@
  * Cost per accept, the reason for the shapes here: every page a transaction dirties is written
  * to the log at commit (two pwrite calls each) and copied back at checkpoint, so an accept should
  * dirty only its token's page and the audit log's last pages. Hence the audit chain of
- * sqlite-schema.ts (migration 3) instead of indexes keyed by serial and user.
+ * sqlite-schema.ts (migration 3) instead of indexes keyed by serial and user. And every
+ * statement costs a few microseconds of the event loop's time whatever it does (binding,
+ * stepping, turning the row into JS), so a validate accept is three: the token read (with its
+ * chain head), the compare-and-set (which also moves the head), the audit insert.
  */
 import { closeSync, fdatasync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
