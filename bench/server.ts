@@ -168,6 +168,8 @@ interface LoadResult {
   statusCodes: Record<string, number>;
   /** the verdicts in the response bodies: validate answers 200 for accept and reject alike */
   results: Record<string, number>;
+  /** CPU time of the load process itself per request, ms: it shares the machine's cores with the server */
+  loadCpuMsPerRequest: number;
 }
 
 interface LoadSpec {
@@ -269,12 +271,15 @@ async function runLoad(spec: LoadSpec): Promise<void> {
   if (spec.warmup > 0) await run(spec.warmup);
   results = {};
   process.stdout.write('measuring\n');
+  const cpu0 = process.cpuUsage();
   const result = await run(spec.duration);
+  const cpu = process.cpuUsage(cpu0);
   const statusCodes: Record<string, number> = {};
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = (stat as { count: number }).count;
   const out: LoadResult = {
     rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99,
     requests: result.requests.total, non2xx: result.non2xx, errors: result.errors, statusCodes, results,
+    loadCpuMsPerRequest: (cpu.user + cpu.system) / 1000 / Math.max(1, result.requests.total),
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
@@ -382,16 +387,17 @@ export async function main(args: string[] = []): Promise<void> {
     rows.push({ name: `POST /v1/authenticate, ${users} users, ${Math.min(connections, 8)} connections`, r: auth });
     const hashMs = await scryptMs();
 
-    console.log('\n| run | req/s | p50 ms | p99 ms | baseline req/s | vs baseline | server CPU ms/req | CPU vs baseline | requests | verdicts |');
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    console.log('\n| run | req/s | p50 ms | p99 ms | baseline req/s | vs baseline | server CPU ms/req | CPU vs baseline | load CPU ms/req | cores busy | requests | verdicts |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const { name, r, base: b = base } of rows) {
       const verdicts = Object.entries(r.results).map(([k, n]) => `${k} ${n}`).join(', ');
       const measured = r.cpuMsPerRequest !== null && r.requests > 0;
       const cpu = measured ? fmt(r.cpuMsPerRequest!, 3) : 'n/a';
       const cpuRatio = measured && b.cpuMsPerRequest !== null ? `${fmt((100 * b.cpuMsPerRequest) / r.cpuMsPerRequest!, 0)} %` : 'n/a';
-      console.log(`| ${name} | ${fmt(r.rps, 0)} | ${r.p50} | ${r.p99} | ${fmt(b.rps, 0)} | ${fmt((100 * r.rps) / b.rps, 0)} % | ${cpu} | ${cpuRatio} | ${r.requests} | ${verdicts} |`);
+      const busy = measured ? fmt(((r.cpuMsPerRequest! + r.loadCpuMsPerRequest) * r.rps) / 1000, 2) : 'n/a';
+      console.log(`| ${name} | ${fmt(r.rps, 0)} | ${r.p50} | ${r.p99} | ${fmt(b.rps, 0)} | ${fmt((100 * r.rps) / b.rps, 0)} % | ${cpu} | ${cpuRatio} | ${fmt(r.loadCpuMsPerRequest, 3)} | ${busy} | ${r.requests} | ${verdicts} |`);
     }
-    console.log('(baseline req/s: for a validate run, the baseline measured right after it; CPU vs baseline: that baseline\'s CPU time per request over this run\'s — the req/s ratio the server would reach if CPU were the only limit)');
+    console.log('(baseline req/s: for a validate run, the baseline measured right after it; CPU vs baseline: that baseline\'s CPU time per request over this run\'s — the req/s ratio the server would reach if CPU were the only limit; cores busy: the CPU time of the server and the load process together per second measured, of the ' + availableParallelism() + ' here — what is left was idle, waiting on the other process, a thread or the disk)');
     const { N, r, p } = DEFAULT_SCRYPT_PARAMS;
     console.log(`\npassword hash: scrypt N=2^${Math.log2(N)}, r=${r}, p=${p} (${(128 * N * r) / 2 ** 20} MiB) = ${fmt(hashMs)} ms per hash here (median of 5), on the libuv pool of ${process.env.UV_THREADPOOL_SIZE ?? 4} threads`);
 
