@@ -425,8 +425,8 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
    * million tokens is two descents of the tokens B-tree saved. The same rows as applyAttempt
    * writes; null when the compare-and-set lost (nothing written).
    */
-  function acceptChained(cmd: AttemptCommand & { consume: NonNullable<AttemptCommand['consume']> }, head: ChainHead): AttemptResult | null {
-    const { serial, origin, consume: { movingFactor, drift } } = cmd;
+  function acceptChained(cmd: AttemptCommand, { movingFactor, drift }: NonNullable<AttemptCommand['consume']>, head: ChainHead): AttemptResult | null {
+    const { serial, origin } = cmd;
     const o = from(origin);
     const id = nextAuditId();
     if (sql.consumeAndChain.run(movingFactor, drift.steps, drift.offsetMs, drift.ratePpm, drift.rateVar, origin.at, id,
@@ -441,7 +441,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     // A successful code-only accept on a token just read, whose row joins the chain as audit()
     // would have it (no user named, or the token's own).
     if (head && consume && cmd.success && !cmd.bind && (origin.userId == null || origin.userId === head.everUserId)) {
-      return acceptChained({ ...cmd, consume }, head) ?? failAttempt(cmd, 'replay', consume.movingFactor);
+      return acceptChained(cmd, consume, head) ?? failAttempt(cmd, 'replay', consume.movingFactor);
     }
     let consumed = false;
     if (consume) {
