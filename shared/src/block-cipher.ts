@@ -1,7 +1,7 @@
 /**
  * The shape every block cipher of the core takes once its key schedule is computed: CMAC
- * (NIST SP 800-38B) and the CBC mode of XML Encryption are written once against it, for the
- * 64-bit DES/TDEA block and the 128-bit AES block alike.
+ * (NIST SP 800-38B) is written once against it, for the 64-bit DES/TDEA block and the 128-bit
+ * AES block alike, and so is PSKC's tripledes-cbc (pskc-crypto.ts; its AES-CBC is noble's cbc).
  */
 import { KodeviserError } from './errors.js';
 

@@ -74,12 +74,22 @@ export function encryptCbc(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Arra
 
 /** Inverse of encryptCbc. A wrong key mostly shows as bad padding; `what` names the value. */
 export function decryptCbc(key: Uint8Array, data: Uint8Array, what: string): Uint8Array {
-  if (data.length < 2 * BLOCK || data.length % BLOCK !== 0) {
-    throw new KodeviserError('ERR_PSKC_DECRYPT', `${what}: CipherValue must be a 16-byte IV and whole 16-byte blocks, got ${data.length} bytes`);
+  checkCbcLength(data, BLOCK, what);
+  return unpad(cbc(key, data.subarray(0, BLOCK), { disablePadding: true }).decrypt(data.subarray(BLOCK)), BLOCK, what);
+}
+
+/** A CipherValue of XML-Enc CBC: one IV and at least one whole block. */
+function checkCbcLength(data: Uint8Array, block: number, what: string): void {
+  if (data.length < 2 * block || data.length % block !== 0) {
+    throw new KodeviserError('ERR_PSKC_DECRYPT',
+      `${what}: CipherValue must be ${block === 8 ? 'an' : 'a'} ${block}-byte IV and whole ${block}-byte blocks, got ${data.length} bytes`);
   }
-  const padded = cbc(key, data.subarray(0, BLOCK), { disablePadding: true }).decrypt(data.subarray(BLOCK));
+}
+
+/** XML-Enc's padding: only the last byte, the pad's length, is checked (XML-Enc §5.2.1). */
+function unpad(padded: Uint8Array, block: number, what: string): Uint8Array {
   const pad = padded[padded.length - 1] as number;
-  if (pad < 1 || pad > BLOCK) {
+  if (pad < 1 || pad > block) {
     throw new KodeviserError('ERR_PSKC_DECRYPT', `${what}: decryption failed, bad padding (wrong key, or the value was altered)`);
   }
   return padded.slice(0, padded.length - pad);
@@ -92,9 +102,7 @@ export function decryptCbc(key: Uint8Array, data: Uint8Array, what: string): Uin
  */
 export function decryptTdeaCbc(key: Uint8Array, data: Uint8Array, what: string): Uint8Array {
   const block = 8;
-  if (data.length < 2 * block || data.length % block !== 0) {
-    throw new KodeviserError('ERR_PSKC_DECRYPT', `${what}: CipherValue must be an 8-byte IV and whole 8-byte blocks, got ${data.length} bytes`);
-  }
+  checkCbcLength(data, block, what);
   const tdea = createTdea(key);
   const out = new Uint8Array(data.length - block);
   for (let at = block; at < data.length; at += block) {
@@ -103,11 +111,7 @@ export function decryptTdeaCbc(key: Uint8Array, data: Uint8Array, what: string):
     tdea.decryptBlock(b);
     for (let i = 0; i < block; i++) out[at - block + i] = (b[i] as number) ^ (data[at - block + i] as number);
   }
-  const pad = out[out.length - 1] as number;
-  if (pad < 1 || pad > block) {
-    throw new KodeviserError('ERR_PSKC_DECRYPT', `${what}: decryption failed, bad padding (wrong key, or the value was altered)`);
-  }
-  return out.slice(0, out.length - pad);
+  return unpad(out, block, what);
 }
 
 /**
