@@ -4,21 +4,25 @@ import { createGroupCommit } from '../src/store/group-commit.js';
 
 function fakeDb() {
   const log: string[] = [];
-  let depth = 0;
+  let inTransaction = false;
   return {
     log,
-    transaction(work: () => void) {
+    begin() {
+      if (inTransaction) throw new Error('begin inside a transaction');
+      inTransaction = true;
       log.push('begin');
-      depth++;
-      try {
-        work();
-      } finally {
-        depth--;
-      }
+    },
+    commit() {
+      if (!inTransaction) throw new Error('commit outside a transaction');
+      inTransaction = false;
       log.push('commit');
     },
+    rollback() {
+      if (inTransaction) log.push('rollback');
+      inTransaction = false;
+    },
     isolate<T>(op: () => T): T {
-      if (depth !== 1) throw new Error('isolate outside a transaction');
+      if (!inTransaction) throw new Error('isolate outside a transaction');
       return op();
     },
   };
@@ -57,16 +61,30 @@ t.test('an op that throws rejects only its own caller', async (t) => {
   t.same(db.log, ['begin', 'commit']);
 });
 
-t.test('a failed commit rejects the whole batch', async (t) => {
+t.test('a failed commit rejects the whole batch and rolls it back; a failed begin rejects its batch', async (t) => {
+  const db = fakeDb();
+  let commitFails = true;
   const gc = createGroupCommit({
-    transaction(work) {
-      work();
-      throw new Error('disk I/O error');
+    ...db,
+    commit() {
+      if (commitFails) throw new Error('disk I/O error');
+      db.commit();
     },
-    isolate: (op) => op(),
   });
   const results = await Promise.allSettled([gc.submit(() => 1), gc.submit(() => 2)]);
   t.same(results.map((r) => r.status), ['rejected', 'rejected']);
+  t.match(results[0], { reason: { message: 'disk I/O error' } });
+  t.same(db.log, ['begin', 'rollback']);
+  commitFails = false;
+  t.equal(await gc.submit(() => 3), 3, 'the next batch commits');
+
+  const locked = createGroupCommit({
+    ...fakeDb(),
+    begin() {
+      throw new Error('database is locked');
+    },
+  });
+  await t.rejects(locked.submit(() => 1), { message: 'database is locked' });
 });
 
 t.test('a full batch commits at once; disabled means one transaction per write', async (t) => {
@@ -118,20 +136,23 @@ t.test('with a sync, callers hear back only after the sync that covers their com
   await tick();
   t.same(settled, [], 'nobody answered while the sync runs');
 
-  // Two more writes arrive while the first sync runs: they wait for it, uncommitted.
-  const second = gc.submit(() => 'c').then((v) => settled.push(v));
+  // Two more writes arrive while the first sync runs: they run at once, in a transaction left open.
+  const second = gc.submit(() => {
+    db.log.push('c');
+    return 'c';
+  }).then((v) => settled.push(v));
   await tick();
   const third = gc.submit(() => {
     throw new Error('duplicate');
   }).catch((e: Error) => settled.push(e.message));
   await tick();
-  t.same(db.log, ['begin', 'commit'], 'nothing more committed during the sync');
+  t.same(db.log, ['begin', 'commit', 'begin', 'c'], 'they ran during the sync, uncommitted');
   t.equal(s.calls.length, 1, 'still one sync in flight');
 
   s.calls[0]?.resolve();
   await Promise.all(first);
   t.same(settled, ['a', 'b'], 'the first batch answered');
-  t.same(db.log, ['begin', 'commit', 'begin', 'commit'], 'the writes that waited commit together when it ends');
+  t.same(db.log, ['begin', 'commit', 'begin', 'c', 'commit'], 'their transaction commits when the sync ends');
   t.equal(s.calls.length, 2, 'and the next sync covers them');
   await tick();
   t.same(settled, ['a', 'b'], 'they wait for it');
@@ -168,10 +189,12 @@ t.test('a failed sync fails everything waiting and every later write', async (t)
   await tick();
   const queued = gc.submit(() => 3);
   const drained = gc.drain();
+  t.same(db.log, ['begin', 'commit', 'begin'], 'the writes after the first ran in an open transaction');
   s.calls[0]?.reject(new Error('EIO: i/o error, fdatasync'));
   const outcomes = await Promise.allSettled([covered, waiting, queued, drained]);
   t.same(outcomes.map((o) => o.status), ['rejected', 'rejected', 'rejected', 'rejected']);
   t.match(outcomes[0], { reason: { message: /EIO/ } });
+  t.same(db.log, ['begin', 'commit', 'begin', 'rollback'], 'and that transaction is rolled back');
   await t.rejects(gc.submit(() => 4), { message: /EIO/ }, 'the queue stays failed');
   t.equal(s.calls.length, 1, 'no second sync after a failure');
 });

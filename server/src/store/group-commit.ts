@@ -9,23 +9,34 @@
  * Durability is a second, asynchronous stage when the store gives a `sync` (sqlite.ts: an
  * fdatasync of the write-ahead log on libuv's thread pool): a batch commits to the OS, then one
  * sync makes it durable, while the event loop goes on (the sync ran on the main thread before,
- * blocking every request for its ~4 ms). Writes submitted while a sync is in flight queue up and
- * commit together when it ends, followed by the next sync (a full batch commits at once
- * anyway). Without `sync`, `transaction` must itself be durable.
+ * blocking every request for its ~4 ms). While a sync is in flight the next batch does not wait
+ * idle: its writes run as they arrive, turn by turn, inside one open transaction, and that
+ * transaction commits the moment the sync ends, followed at once by the next sync. So the event
+ * loop does a batch's work while the disk syncs the previous one, and the end of a sync costs only
+ * a COMMIT before the disk is busy again and the waiting callers are answered (with the work
+ * left for the end of the sync, as before, the replies and the next sync both waited for it:
+ * 4-12 % fewer validations per second, measured in alternated pairs at 10 k and 1 M tokens).
+ * A batch that fills up commits without waiting for the sync, and the next sync covers it.
+ * Without `sync`, `commit` must itself be durable, and every batch commits in its own turn.
  *
  * Either way each caller's promise settles only after its batch is durable: nothing is
  * acknowledged that a crash could still take back. A failed sync is fatal (as in PostgreSQL
  * since "fsyncgate": after a failed fsync the kernel may have dropped the dirty pages, so a retry
- * proves nothing): the writes waiting on it and every later submit reject with its error.
+ * proves nothing): the writes waiting on it and every later submit reject with its error. A
+ * failed commit rejects its batch only (the transaction is rolled back).
  *
  * Every operation runs isolated (a savepoint), so one that throws (a duplicate serial, say) undoes
  * only its own writes and rejects only its own caller. Operations run one after another in
  * submission order, so compare-and-set semantics hold inside a batch exactly as across batches.
  */
 export interface GroupCommitOptions {
-  /** Runs `work` in one transaction and commits it (durably unless `sync` is given); throws if the commit fails. */
-  transaction(work: () => void): void;
-  /** Runs `op` inside the current transaction so that a throw undoes only its writes. */
+  /** Opens the write transaction the next operations run in. */
+  begin(): void;
+  /** Commits it (durably unless `sync` is given); throws if the commit fails. */
+  commit(): void;
+  /** Undoes the open transaction, if one is still open (after a failed commit). */
+  rollback(): void;
+  /** Runs `op` inside the open transaction so that a throw undoes only its writes. */
   isolate<T>(op: () => T): T;
   /** Makes every commit so far durable. */
   sync?: () => Promise<void>;
@@ -41,8 +52,8 @@ interface Queued {
   reject: (error: unknown) => void;
 }
 
-/** A committed operation waiting for durability: its outcome, and its caller to tell. */
-interface Committed {
+/** An operation that has run: its outcome, and its caller to tell once its transaction is durable. */
+interface Ran {
   caller: Queued;
   ok: boolean;
   value: unknown;
@@ -56,7 +67,7 @@ export interface GroupCommit {
   readonly failed: boolean;
 }
 
-const settle = ({ caller, ok, value }: Committed): void => (ok ? caller.resolve(value) : caller.reject(value));
+const settle = ({ caller, ok, value }: Ran): void => (ok ? caller.resolve(value) : caller.reject(value));
 
 export function createGroupCommit(opts: GroupCommitOptions): GroupCommit {
   const enabled = opts.enabled ?? true;
@@ -64,8 +75,10 @@ export function createGroupCommit(opts: GroupCommitOptions): GroupCommit {
   const { sync } = opts;
   let queue: Queued[] = [];
   let scheduled: NodeJS.Immediate | null = null;
+  /** The operations run in the open transaction, or null when none is open. */
+  let open: Ran[] | null = null;
   /** Committed, not yet covered by a sync. */
-  let unsynced: Committed[] = [];
+  let unsynced: Ran[] = [];
   /** The sync in flight, if any. */
   let syncing: Promise<void> | null = null;
   let failure: { error: unknown } | null = null;
@@ -75,6 +88,45 @@ export function createGroupCommit(opts: GroupCommitOptions): GroupCommit {
     for (const caller of callers) caller.reject(error);
   };
 
+  /** Runs the queued operations in the open transaction (opening it first if need be). */
+  const runQueued = (): void => {
+    const batch = queue;
+    queue = [];
+    if (open === null) {
+      try {
+        opts.begin();
+      } catch (beginError) {
+        // BEGIN failed (the database is locked by another process past the busy timeout, say).
+        for (const q of batch) q.reject(beginError);
+        return;
+      }
+      open = [];
+    }
+    for (const caller of batch) {
+      try {
+        open.push({ caller, ok: true, value: opts.isolate(caller.op) });
+      } catch (error) {
+        open.push({ caller, ok: false, value: error });
+      }
+    }
+  };
+
+  /** Commits the open transaction; its operations then wait for a sync (or settle, without one). */
+  const commitOpen = (): void => {
+    const ran = open as Ran[];
+    open = null;
+    try {
+      opts.commit();
+    } catch (commitError) {
+      // The commit itself failed (disk full, I/O error): nothing of the batch is committed.
+      opts.rollback();
+      for (const r of ran) r.caller.reject(commitError);
+      return;
+    }
+    if (!sync) ran.forEach(settle);
+    else for (const r of ran) unsynced.push(r);
+  };
+
   const startSync = (syncNow: () => Promise<void>): void => {
     const covered = unsynced;
     unsynced = [];
@@ -82,14 +134,16 @@ export function createGroupCommit(opts: GroupCommitOptions): GroupCommit {
       () => {
         syncing = null;
         covered.forEach(settle);
-        // What queued up meanwhile commits now, as one transaction, and the next sync starts.
+        // The batch that ran meanwhile commits now, and the next sync starts.
         flush();
-        if (!syncing && unsynced.length > 0) startSync(syncNow);
       },
       (error: unknown) => {
         syncing = null;
-        // Nothing that waited is known to be durable, nor is anything committed after it.
-        fail(error, [...covered, ...unsynced].map((c) => c.caller).concat(queue));
+        // Nothing that waited is known to be durable, nor is anything committed after it; what
+        // ran in the open transaction is rolled back.
+        if (open !== null) opts.rollback();
+        fail(error, [...covered, ...unsynced, ...(open ?? [])].map((c) => c.caller).concat(queue));
+        open = null;
         unsynced = [];
         queue = [];
       },
@@ -99,31 +153,10 @@ export function createGroupCommit(opts: GroupCommitOptions): GroupCommit {
   const flush = (): void => {
     if (scheduled) clearImmediate(scheduled);
     scheduled = null;
-    const batch = queue;
-    if (batch.length === 0) return;
-    queue = [];
-    const committed: Committed[] = [];
-    try {
-      opts.transaction(() => {
-        for (const caller of batch) {
-          try {
-            committed.push({ caller, ok: true, value: opts.isolate(caller.op) });
-          } catch (error) {
-            committed.push({ caller, ok: false, value: error });
-          }
-        }
-      });
-    } catch (commitError) {
-      // The commit itself failed (disk full, I/O error): nothing of the batch is committed.
-      for (const q of batch) q.reject(commitError);
-      return;
-    }
-    if (!sync) {
-      committed.forEach(settle);
-      return;
-    }
-    for (const c of committed) unsynced.push(c);
-    if (!syncing) startSync(sync);
+    if (queue.length > 0) runQueued();
+    // While a sync is in flight the transaction stays open for the next turns' writes, unless full.
+    if (open !== null && (!syncing || open.length >= maxBatch)) commitOpen();
+    if (sync && !syncing && unsynced.length > 0) startSync(sync);
   };
 
   return {
@@ -132,11 +165,8 @@ export function createGroupCommit(opts: GroupCommitOptions): GroupCommit {
       const promise = new Promise<T>((resolve, reject) => {
         queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
       });
-      if (queue.length >= maxBatch) flush();
-      // While a sync runs, writes wait for its end to commit: whenever they committed, they would
-      // be answered only after the next sync, and one transaction for all of them writes each
-      // page they share once (the audit log's last pages, say) and takes the locks once.
-      else if (!syncing) scheduled ??= setImmediate(flush);
+      if (queue.length + (open?.length ?? 0) >= maxBatch) flush();
+      else scheduled ??= setImmediate(flush);
       return promise;
     },
     get failed(): boolean {

@@ -13,10 +13,13 @@
  * fdatasync of the log file on libuv's thread pool, before any of its callers hears back: the
  * same fdatasync of the same file that FULL would issue, only off the event loop, and one for
  * every batch committed while the previous one ran. Writes go through that queue; reads are
- * batched per turn of the event loop into one read transaction and see committed data, of which
- * only the last few milliseconds' may not be durable yet — and every validation ends in a write,
- * so its reply waits for a sync that covers whatever it read. Without group commit, every write
- * is its own synchronous=FULL transaction.
+ * batched per turn of the event loop and see what the writes before them did, of which the last
+ * few milliseconds' may not be durable yet, nor even committed (while a sync runs, the next
+ * batch's writes wait in the connection's open transaction) — and every validation ends in a
+ * write, so its reply waits for a sync that covers whatever it read. That open transaction holds
+ * SQLite's write lock for as long as the server is busy, so one server process writes a file
+ * (several servers share a PostgreSQL database instead). Without group commit, every write is its
+ * own synchronous=FULL transaction.
  *
  * The rules that must hold under concurrency are single statements: accepting a moving factor
  * is `UPDATE … WHERE last_moving_factor < ?` with its `changes` checked (a compare-and-set), the
@@ -254,6 +257,11 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     auditRow: db.prepare('SELECT * FROM audit WHERE id = ?'),
     tokensEverOfUser: db.prepare('SELECT serial FROM assignments WHERE user_id = ?').pluck(),
     ping: db.prepare('SELECT 1').pluck(),
+    // The group commit's transaction: it stays open across turns of the event loop while a sync
+    // runs (group-commit.ts), so it cannot be a db.transaction() function.
+    begin: db.prepare('BEGIN IMMEDIATE'),
+    commit: db.prepare('COMMIT'),
+    rollback: db.prepare('ROLLBACK'),
   };
 
   // Audit queries (see the chain in sqlite-schema.ts). Without a serial or user: the log itself,
@@ -336,10 +344,15 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
   const isolate = db.transaction((op: () => unknown) => op());
   const writes: GroupCommit = createGroupCommit({
     // IMMEDIATE takes the write lock at BEGIN, so another process cannot make our COMMIT fail as busy.
-    transaction: (work) => db.transaction(() => {
+    begin: () => {
+      sql.begin.run();
       lastAuditId = null;
-      work();
-    }).immediate(),
+    },
+    commit: () => sql.commit.run(),
+    // A failed COMMIT may have rolled the transaction back already (an I/O error does).
+    rollback: () => {
+      if (db.inTransaction) sql.rollback.run();
+    },
     isolate: <T>(op: () => T) => isolate(op) as T,
     ...(wal !== null ? { sync: () => new Promise<void>((resolve, reject) => fdatasync(wal, (e) => (e ? reject(e) : resolve()))) } : {}),
     enabled: groupCommit,
@@ -352,7 +365,8 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     if (closed) throw storeClosed();
   };
   // Reads wait for the end of the event loop's current turn and then run together, in one read
-  // transaction (DataLoader's batching, for the same reason): outside a transaction every
+  // transaction, or in a savepoint of the writes' open one (DataLoader's batching, for the same
+  // reason): outside a transaction every
   // statement is a transaction of its own, and in WAL mode starting and ending one costs two
   // fcntl locks on the -shm file and a check of the wal-index, ~7 µs measured here, against
   // ~1 µs for the lookup itself. A busy server reads for many requests in one turn.
