@@ -80,14 +80,14 @@ export interface Checkpointer {
 }
 
 export interface CheckpointerOptions {
-  /** Milliseconds between checkpoints (default 200). */
+  /** Milliseconds between checkpoints (default 1000). */
   intervalMs?: number;
 }
 
 export function startCheckpointer(path: string, opts: CheckpointerOptions = {}): Checkpointer {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { path, driver: createRequire(import.meta.url).resolve('better-sqlite3'), intervalMs: opts.intervalMs ?? 200 },
+    workerData: { path, driver: createRequire(import.meta.url).resolve('better-sqlite3'), intervalMs: opts.intervalMs ?? 1000 },
   });
   // The worker must never keep the process alive, nor take it down: without it, the store's own
   // autocheckpoint does the work.

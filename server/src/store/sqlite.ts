@@ -70,7 +70,7 @@ export interface SqliteStoreOptions {
   /**
    * With group commit: checkpoint the log from a worker thread (sqlite-checkpointer.ts) every
    * this many ms, so the checkpoint SQLite runs on the event loop has little left to do
-   * (default 200; 0: SQLite's own checkpoints only).
+   * (default 1000; 0: SQLite's own checkpoints only).
    */
   checkpointIntervalMs?: number;
 }
@@ -158,6 +158,15 @@ function toRecord(r: TokenRow): TokenRecord {
 }
 
 
+/**
+ * How often the checkpointer worker copies the log back (sqlite-checkpointer.ts). Each of its
+ * checkpoints ends in an fdatasync of the database file, a device flush behind the random page
+ * writes it made, which the log's own syncs (every reply waits for one) queue behind: once a
+ * second rather than five times cost fewer syncs and shorter waits, 5-10 % more validations per
+ * second at 10 k and at 1 M tokens in alternated pairs, and a lower p99 (9 ms against 11 at 1 M).
+ */
+const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
+
 export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): TokenStore {
   const db = new Database(path);
   // Every accept rewrites one row of a random token and every page it dirties is written to the
@@ -181,7 +190,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
   const groupCommit = opts.groupCommit ?? true;
   const wal = groupCommit && db.pragma('journal_mode', { simple: true }) === 'wal' ? openSync(`${db.name}-wal`, 'r+') : null;
   db.pragma(wal === null ? 'synchronous = FULL' : 'synchronous = NORMAL');
-  const checkpointIntervalMs = opts.checkpointIntervalMs ?? 200;
+  const checkpointIntervalMs = opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
   const checkpointer = wal !== null && checkpointIntervalMs > 0 ? startCheckpointer(db.name, { intervalMs: checkpointIntervalMs }) : null;
   // With the worker copying the log as it grows, SQLite's own checkpoint (the one that lets the
   // log start over) finds only the last interval's pages to copy, but still pays an fsync of the
