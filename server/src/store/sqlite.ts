@@ -118,6 +118,8 @@ const TOKEN_COLUMNS = `t.serial, t.profile, t.digits, t.step, t.t0, hex(t.seed_c
 type DecisionRow = [...TokenRow, lastAuditId: number | null, everUserId: string | null];
 /** The token's audit chain as decideAndApply read it: where the accept's row goes (audit()). */
 interface ChainHead {
+  /** The token's key in the tokens table (serialKey), as the read used it. */
+  key: number;
   lastAuditId: number | null;
   everUserId: string | null;
 }
@@ -461,7 +463,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     const o = from(origin);
     const id = nextAuditId();
     if (sql.consumeAndChain.run(movingFactor, drift.steps, drift.offsetMs, drift.ratePpm, drift.rateVar, origin.at, id,
-      serialKey(serial), movingFactor).changes === 0) return null;
+      head.key, movingFactor).changes === 0) return null;
     sql.chainedAudit.run(id, o.at, 'accept', serial, o.userId, o.ip, o.actor, cmd.acceptNote ?? null, movingFactor, head.lastAuditId);
     lastAuditId = id;
     return { outcome: 'accepted' };
@@ -549,13 +551,14 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
 
     async decideAndApply<T>(serial: string, decide: (token: TokenRecord | null) => StoreAction<T>): Promise<T> {
       const { action, result } = await write(() => {
-        const row = sql.tokenForDecision.get(serialKey(serial)) as DecisionRow | undefined;
+        const key = serialKey(serial);
+        const row = sql.tokenForDecision.get(key) as DecisionRow | undefined;
         const action = decide(row ? toRecord(row as unknown as TokenRow) : null);
         action.audit?.forEach(audit);
         if (action.resync) applyStartResync(serial, action.resync.pending, action.resync.origin);
         // The head read above is still the chain's: only this operation has written since, and
         // only when there were no audit rows or resync to write first.
-        const head = row && !action.audit?.length && !action.resync ? { lastAuditId: row[21], everUserId: row[22] } : undefined;
+        const head = row && !action.audit?.length && !action.resync ? { key, lastAuditId: row[21], everUserId: row[22] } : undefined;
         return { action, result: action.attempt ? applyAttempt(action.attempt, head) : null };
       });
       return action.then(result);
