@@ -86,7 +86,7 @@ Demo token ${serial.slice(0, 2)}-${serial.slice(2, 9)}-${serial.slice(9)} (${DEM
 
   1. Press its button (each press shows a new code):
        ${press}
-  2. Activate it for user "${DEMO_USER}" (put the code from step 1 in place of CODE):
+  2. Activate it for user "${DEMO_USER}", once (put the code from step 1 in place of CODE):
        ${post('/v1/activate', activate('CODE'))}
   3. Log in with the next code:
        ${post('/v1/authenticate', login('CODE'))}

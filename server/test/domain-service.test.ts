@@ -191,18 +191,51 @@ t.test('activation binds one active device per user and sets the password', asyn
   t.same(await service.authenticate({ userId: 'alice', otp: a.otp.generate(1), password: 'pw-1' }, CTX), { result: 'accept', serial: a.serial, movingFactor: 1 });
 
   const bStep = stepOf(b, clock);
-  t.same((await service.activate({ userId: 'alice', serial: b.serial, otp: b.otp.generate(bStep), password: 'pw-2' }, CTX)).result, 'accept', 'a new device');
+  const replacement = { userId: 'alice', serial: b.serial, otp: b.otp.generate(bStep), password: 'pw-2', currentOtp: a.otp.generate(2), currentPassword: 'pw-1' };
+  t.same((await service.activate(replacement, CTX)).result, 'accept', 'a new device, with the owner\'s proof');
   t.match(await service.getToken(a.serial), { userId: null }, 'the old one is deactivated');
-  t.same((await service.authenticate({ userId: 'alice', otp: a.otp.generate(2), password: 'pw-2' }, CTX)).result, 'reject', 'the old device no longer logs in');
+  t.same((await service.authenticate({ userId: 'alice', otp: a.otp.generate(3), password: 'pw-2' }, CTX)).result, 'reject', 'the old device no longer logs in');
   t.same(await service.authenticate({ userId: 'alice', otp: b.otp.generate(bStep + 1), password: 'pw-2' }, CTX), { result: 'accept', serial: b.serial, movingFactor: bStep + 1 });
 
   t.same(await service.activate({ userId: 'bob', serial: b.serial, otp: b.otp.generate(bStep - 1), password: 'x' }, CTX), { result: 'reject', reason: 'assigned-elsewhere', serial: b.serial });
-  t.same(await service.activate({ userId: 'bob', serial: a.serial, otp: a.otp.generate(2), password: 'x' }, CTX), { result: 'reject', reason: 'assigned-elsewhere', serial: a.serial }, 'nor a token once bound to alice');
+  t.same(await service.activate({ userId: 'bob', serial: a.serial, otp: a.otp.generate(4), password: 'x' }, CTX), { result: 'reject', reason: 'assigned-elsewhere', serial: a.serial }, 'nor a token once bound to alice');
   const unknown = newSerial();
   t.same(await service.activate({ userId: 'bob', serial: unknown, otp: '123456', password: 'x' }, CTX), { result: 'reject', reason: 'unknown-token', serial: unknown });
-  const failedActivation = await service.activate({ userId: 'alice', serial: b.serial, otp: '000000', password: 'pw-3' }, CTX);
+  const failedActivation = await service.activate({ userId: 'alice', serial: a.serial, otp: '000000', password: 'pw-3', currentOtp: b.otp.generate(bStep + 1), currentPassword: 'pw-2' }, CTX);
   t.equal(failedActivation.result, 'reject');
   t.same((await service.authenticate({ userId: 'alice', otp: b.otp.generate(bStep + 2), password: 'pw-2' }, CTX)).result, 'accept', 'a failed activation does not change the password');
+});
+
+t.test('activation never takes over an existing user: a new device binds only with its owner\'s proof', async (t) => {
+  const { service } = serviceFixture(t);
+  const [victim, spare, next] = [await importToken(service), await importToken(service), await importToken(service)];
+  const presses = new Map<typeof victim, number>();
+  const press = (d: typeof victim) => {
+    const counter = presses.get(d) ?? 0;
+    presses.set(d, counter + 1);
+    return d.otp.generate(counter);
+  };
+  t.equal((await service.activate({ userId: 'demo', serial: victim.serial, otp: press(victim), password: 'victim-pw-1' }, CTX)).result, 'accept');
+
+  const takeover = (extra: { currentOtp?: string; currentPassword?: string } = {}) =>
+    service.activate({ userId: 'demo', serial: spare.serial, otp: press(spare), password: 'attacker-pw-1', ...extra }, ATTACKER);
+  t.same(await takeover(), { result: 'reject', reason: 'owner-not-proven', serial: spare.serial }, 'a spare device alone');
+  t.same(await takeover({ currentOtp: '000000', currentPassword: 'victim-pw-1' }), { result: 'reject', reason: 'owner-not-proven', serial: spare.serial }, 'a guessed code of the active device');
+  t.same(await takeover({ currentOtp: press(victim), currentPassword: 'guess-pw-1' }), { result: 'reject', reason: 'owner-not-proven', serial: spare.serial }, 'a code of the active device, a wrong password');
+  t.match(await service.getToken(spare.serial), { userId: null, failures: 3 }, 'the spare stays unassigned, every try counted against it');
+  const spareAudit = await service.audit({ serial: spare.serial, limit: 1 });
+  t.match(spareAudit[0], { type: 'block' }, 'three tries block the attacker\'s token');
+  t.same((await service.authenticate({ userId: 'demo', otp: press(victim), password: 'victim-pw-1' }, CTX)).result, 'accept', 'the victim still can');
+  t.same((await service.authenticate({ userId: 'demo', otp: press(spare), password: 'attacker-pw-1' }, ATTACKER)).result, 'reject', 'the attacker cannot log in');
+
+  // The owner replaces the device: a code of the active one and the current password, in the same request.
+  const proof = { currentOtp: press(victim), currentPassword: 'victim-pw-1' };
+  t.same(await service.activate({ userId: 'demo', serial: next.serial, otp: press(next), password: 'victim-pw-2', ...proof }, CTX), { result: 'accept', serial: next.serial, movingFactor: 0 });
+  const other = await importToken(service);
+  t.same(await service.activate({ userId: 'demo', serial: other.serial, otp: press(other), password: 'x-password', ...proof }, ATTACKER), { result: 'reject', reason: 'owner-not-proven', serial: other.serial }, 'the same proof again: spent, and of a device no longer active');
+  t.match(await service.getToken(victim.serial), { userId: null });
+  t.same((await service.authenticate({ userId: 'demo', otp: press(next), password: 'victim-pw-2' }, CTX)).result, 'accept');
+  t.same((await service.authenticate({ userId: 'demo', otp: press(victim), password: 'victim-pw-1' }, CTX)).result, 'reject', 'the old device and password are gone');
 });
 
 t.test('authenticate checks code and password, never says which failed, and spends a right code with a wrong password', async (t) => {

@@ -13,6 +13,7 @@ import { createTokenService } from '../src/domain/service.js';
 import type { TokenService } from '../src/domain/types.js';
 import { createLogger } from '../src/plugins/logger.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
+import type { TokenStore } from '../src/store/types.js';
 import { FakeClock } from './helpers/clock.js';
 import { tempDir, type TapLike } from './helpers/db.js';
 
@@ -42,12 +43,14 @@ export interface TestAppOptions {
   ownService?: boolean;
   /** a service to use instead of the real one (to reach failure paths the real one never takes) */
   service?: (real: TokenService) => TokenService;
+  /** the store to run on instead of a fresh SQLite file (the app closes it) */
+  store?: TokenStore;
 }
 
 export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<TestApp> {
   const dir = tempDir(t);
   const clock = new FakeClock(Date.UTC(2026, 0, 1, 12));
-  const store = openSqliteStore(join(dir, 'kodeviser.db'));
+  const store = opts.store ?? openSqliteStore(join(dir, 'kodeviser.db'));
   const config: ServerConfig = {
     port: 0,
     host: '127.0.0.1',

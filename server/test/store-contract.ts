@@ -66,7 +66,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
     tap.test('one active token per user is a database constraint', async (t) => {
       const store = await open(t);
       await store.insertTokens([row(1), row(2)], at());
-      await store.recordAttempt(attempt(1, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h1' } }));
+      await store.recordAttempt(attempt(1, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h1', replaces: null } }));
       await t.rejects(
         store.raw(`INSERT INTO assignments (serial, user_id, active, activated_at) VALUES ('${serial(2)}', 'alice', TRUE, 0)`),
         /unique constraint/i,
@@ -78,7 +78,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       );
 
       // Through the store, binding a second token deactivates the first.
-      await store.recordAttempt(attempt(2, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h2' } }));
+      await store.recordAttempt(attempt(2, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h2', replaces: serial(1) } }));
       t.equal((await store.getActiveToken('alice'))?.serial, serial(2));
       t.equal((await store.getToken(serial(1)))?.userId, null);
       t.same(await store.getUser('alice'), { userId: 'alice', passwordHash: 'h2' }, 'the password is the latest');
@@ -95,34 +95,72 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
 
       // A token bound to alice (even inactive) cannot be bound to bob: the attempt rolls back whole.
       await t.rejects(
-        store.recordAttempt(attempt(1, { consume: { movingFactor: 1, drift: NO_DRIFT }, bind: { userId: 'bob', passwordHash: 'h' } })),
+        store.recordAttempt(attempt(1, { consume: { movingFactor: 1, drift: NO_DRIFT }, bind: { userId: 'bob', passwordHash: 'h', replaces: null } })),
         { code: 'ERR_ASSIGNED_ELSEWHERE' },
       );
       t.equal((await store.getToken(serial(1)))?.lastMovingFactor, 0, 'the code was not consumed');
       t.equal(await store.getUser('bob'), null, 'nor bob created');
 
       // alice takes her first token back: it is reactivated, the second deactivated.
-      await store.recordAttempt(attempt(1, { consume: { movingFactor: 1, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h3' } }));
+      await store.recordAttempt(attempt(1, { consume: { movingFactor: 1, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h3', replaces: serial(2) } }));
       t.equal((await store.getActiveToken('alice'))?.serial, serial(1));
     });
 
-    tap.test('two instances activating two tokens for one user at once leave exactly one active', async (t) => {
+    tap.test('a binding applies only while the user is as the decision saw it; else it rolls back whole', async (t) => {
+      const store = await open(t);
+      await store.insertTokens([row(1), row(2), row(3)], at());
+      const bind = (n: number, movingFactor: number, replaces: string | null, userId = 'alice') =>
+        store.recordAttempt(attempt(n, { consume: { movingFactor, drift: NO_DRIFT }, bind: { userId, passwordHash: `h${n}`, replaces } }));
+      await bind(1, 0, null);
+      const unchanged = async (what: string) => {
+        t.equal((await store.getActiveToken('alice'))?.serial, serial(1), `${what}: the active token is kept`);
+        t.same(await store.getUser('alice'), { userId: 'alice', passwordHash: 'h1' }, `${what}: the password is kept`);
+        t.equal((await store.getToken(serial(2)))?.lastMovingFactor, -1, `${what}: the code was not consumed`);
+        t.equal((await store.getToken(serial(2)))?.userId, null, `${what}: the token is not bound`);
+      };
+      await t.rejects(bind(2, 0, null), { code: 'ERR_USER_CHANGED' }, 'creating a user that exists');
+      await unchanged('creating a user that exists');
+      await t.rejects(bind(2, 0, serial(3)), { code: 'ERR_USER_CHANGED' }, 'replacing a token that is not the active one');
+      await unchanged('replacing another token');
+      await t.rejects(bind(2, 0, serial(1), 'nobody'), { code: 'ERR_USER_CHANGED' }, 'replacing for a user that does not exist');
+      t.equal(await store.getUser('nobody'), null, 'nor is that user created');
+      t.equal((await store.queryAudit({ userId: 'alice' })).length, 2, 'no audit row of a binding that rolled back');
+
+      t.same(await bind(1, 1, serial(1)), { outcome: 'accepted' }, 'the owner re-binds the active token itself');
+      t.same(await bind(2, 0, serial(1)), { outcome: 'accepted' }, 'the active token replaced');
+      t.equal((await store.getActiveToken('alice'))?.serial, serial(2));
+      t.same(await store.getUser('alice'), { userId: 'alice', passwordHash: 'h2' });
+    });
+
+    tap.test('two instances binding one user at once: exactly one wins, the other rolls back whole', async (t) => {
       const store = await open(t);
       const other = await store.another();
       const rounds = 5;
-      await store.insertTokens(Array.from({ length: 2 * rounds }, (_, i) => row(i)), at());
+      await store.insertTokens(Array.from({ length: 3 * rounds }, (_, i) => row(i)), at());
+      const bind = (s: TokenStore, n: number, userId: string, replaces: string | null) =>
+        s.recordAttempt(attempt(n, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId, passwordHash: `h${n}`, replaces } }));
+      const oneWins = async (results: PromiseSettledResult<AttemptResult>[], serials: string[], what: string) => {
+        const won = results.findIndex((r) => r.status === 'fulfilled');
+        const lost = results.find((r) => r.status === 'rejected');
+        t.ok(won >= 0 && (lost as PromiseRejectedResult | undefined)?.reason?.code === 'ERR_USER_CHANGED', `${what}: one accepted, one ERR_USER_CHANGED`);
+        const loser = serials[1 - won] as string;
+        t.equal((await store.getToken(loser))?.lastMovingFactor, -1, `${what}: the loser's code is not consumed`);
+        return serials[won] as string;
+      };
       for (let r = 0; r < rounds; r++) {
         const userId = `user-${r}`;
-        const results = await Promise.all([
-          store.recordAttempt(attempt(2 * r, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId, passwordHash: 'a' } })),
-          other.recordAttempt(attempt(2 * r + 1, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId, passwordHash: 'b' } })),
-        ]);
-        t.same(outcomes(results), ['accepted', 'accepted'], `round ${r}: both activations went through`);
+        const [a, b, c] = [3 * r, 3 * r + 1, 3 * r + 2];
+        const created = await oneWins(await Promise.allSettled([bind(store, a, userId, null), bind(other, b, userId, null)]), [serial(a), serial(b)], `round ${r}, create`);
+        t.equal((await store.getActiveToken(userId))?.serial, created);
+        const replaced = await oneWins(
+          await Promise.allSettled([bind(store, c, userId, created), bind(other, created === serial(a) ? b : a, userId, created)]),
+          [serial(c), created === serial(a) ? serial(b) : serial(a)],
+          `round ${r}, replace`,
+        );
         const active = await store.raw(`SELECT serial FROM assignments WHERE user_id = '${userId}' AND active = TRUE`);
-        t.equal(active.length, 1, `round ${r}: one active token`);
-        t.equal((await store.getActiveToken(userId))?.serial, active[0]?.serial);
+        t.same(active.map((x) => x.serial), [replaced], `round ${r}: one active token, the winner's`);
         const deactivations = (await store.queryAudit({ userId })).filter((e) => e.type === 'deactivate');
-        t.equal(deactivations.length, 1, `round ${r}: the later activation deactivated the earlier one`);
+        t.same(deactivations.map((e) => e.serial), [created], `round ${r}: only the replaced token deactivated`);
       }
     });
 
@@ -268,7 +306,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
     tap.test('status changes apply only from the given states; revoke ends the assignment', async (t) => {
       const store = await open(t);
       await store.insertTokens([row(1)], at());
-      await store.recordAttempt(attempt(1, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'carol', passwordHash: 'h' } }));
+      await store.recordAttempt(attempt(1, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'carol', passwordHash: 'h', replaces: null } }));
       t.equal(await store.changeStatus({ serial: serial(1), from: ['locked'], to: 'enabled', origin: at() }), false);
       t.equal(await store.changeStatus({ serial: serial(1), from: ['enabled'], to: 'locked', origin: at() }), true);
       t.match((await store.queryAudit({ serial: serial(1), limit: 1 }))[0], { type: 'lock', userId: null });
@@ -338,7 +376,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       const store = await open(t);
       await store.appendAudit([{ at: T0 + 5, type: 'reject', serial: serial(3), reason: 'unknown-token', ip: '203.0.113.1' }]);
       await store.insertTokens([row(1), row(2), row(3)], at(10));
-      await store.recordAttempt(attempt(1, { origin: { ...at(20), userId: 'alice' }, consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h' } }));
+      await store.recordAttempt(attempt(1, { origin: { ...at(20), userId: 'alice' }, consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h', replaces: null } }));
       await store.appendAudit([
         { at: T0 + 30, type: 'reject', serial: serial(1), userId: 'bob', reason: 'assigned-elsewhere' },
         { at: T0 + 25, type: 'reject', userId: 'carol', reason: 'not-activated' },
@@ -346,9 +384,9 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       ]);
       await store.recordAttempt(attempt(1, { origin: { ...at(40), userId: 'alice' }, consume: { movingFactor: 1, drift: NO_DRIFT } }));
       await store.recordAttempt(attempt(1, { origin: { ...at(45), userId: 'alice' }, consume: { movingFactor: 1, drift: NO_DRIFT } }));
-      await store.recordAttempt(attempt(2, { origin: { ...at(50), userId: 'alice' }, consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h' } }));
+      await store.recordAttempt(attempt(2, { origin: { ...at(50), userId: 'alice' }, consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h', replaces: serial(1) } }));
       await store.changeStatus({ serial: serial(1), from: ['enabled'], to: 'locked', origin: { ...at(60), actor: 'admin' } });
-      await store.recordAttempt(attempt(3, { origin: { ...at(65), userId: 'bob' }, consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'bob', passwordHash: 'h' } }));
+      await store.recordAttempt(attempt(3, { origin: { ...at(65), userId: 'bob' }, consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'bob', passwordHash: 'h', replaces: null } }));
       await store.changeStatus({ serial: serial(2), from: ['enabled'], to: 'revoked', origin: { ...at(70), actor: 'admin' } });
       await store.appendAudit([{ at: T0 + 1, type: 'reject', serial: serial(2), userId: 'alice', reason: 'revoked' }]);
 

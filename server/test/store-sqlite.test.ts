@@ -128,7 +128,7 @@ t.test('decideAndApply: an accept written in one step keeps the audit chain as t
     attempt(n, { consume: { movingFactor, drift: NO_DRIFT }, ...over });
   for (const store of [oneStep, generic]) {
     await store.insertTokens([row(1), row(2)], at());
-    await store.recordAttempt(accept(1, 0, { bind: { userId: 'alice', passwordHash: 'h' } }));
+    await store.recordAttempt(accept(1, 0, { bind: { userId: 'alice', passwordHash: 'h', replaces: null } }));
   }
   const viaDecide = (cmd: ReturnType<typeof attempt>) =>
     oneStep.decideAndApply!(cmd.serial, (token) => ({ attempt: cmd, then: (r) => ({ r, user: token?.userId }) }));

@@ -94,14 +94,19 @@ t.test('… or an admin unlocks the blocked token, and login works at once', asy
   t.same(ok.body, { result: 'accept' });
 });
 
-t.test('one active device per user: activating a second token makes the first one fail', async (t) => {
+t.test('one active device per user: its owner activating a second token makes the first one fail', async (t) => {
   const { device: first, user } = await activatedHotpDevice('two-devices');
   t.equal((await login(server, user, (await press(server, first, later(MINUTE))).code as string)).status, 200, 'the first token logs in');
 
   const second = await manufacture(server, dir, { profile: 'hotp-sha256', at: now - DAY, name: 'two-devices-b' });
   t.equal((await importDevice(server, second)).status, 201);
-  const activated = await activate(server, user, second, (await press(server, second, later(MINUTE))).code as string);
-  t.equal(activated.status, 200, 'the second token is activated for the same user');
+  const secondCode = (await press(server, second, later(MINUTE))).code as string;
+  const unproven = await activate(server, user, second, secondCode);
+  t.equal(unproven.status, 401, 'without a code of the active device, the second token is refused');
+  t.equal((await login(server, user, (await press(server, first, later(MINUTE))).code as string)).status, 200, 'and the first token still logs in');
+  const proof = (await press(server, first, later(MINUTE))).code as string;
+  const activated = await activate(server, user, second, (await press(server, second, later(MINUTE))).code as string, proof);
+  t.equal(activated.status, 200, 'with one, the second token is activated for the same user');
 
   const oldCode = (await press(server, first, later(MINUTE))).code as string;
   const refused = await login(server, user, oldCode);

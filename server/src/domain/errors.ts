@@ -1,7 +1,7 @@
 /**
  * Errors of admin requests that cannot apply, coded like Node's and KodeviserError: routes branch
  * on `code` (ERR_DUPLICATE_SERIAL → 409, ERR_UNKNOWN_TOKEN → 404, ERR_TOKEN_STATE → 409,
- * ERR_ASSIGNED_ELSEWHERE → 409, ERR_SEED → 500). Bad arguments throw KodeviserError from
+ * ERR_ASSIGNED_ELSEWHERE → 409, ERR_USER_CHANGED → 409, ERR_SEED → 500). Bad arguments throw KodeviserError from
  * @kodeviser/shared (→ 400).
  */
 export type ServiceErrorCode =
@@ -9,6 +9,7 @@ export type ServiceErrorCode =
   | 'ERR_UNKNOWN_TOKEN'
   | 'ERR_TOKEN_STATE'
   | 'ERR_ASSIGNED_ELSEWHERE'
+  | 'ERR_USER_CHANGED'
   | 'ERR_SEED'
   | 'ERR_STORE_CLOSED';
 

@@ -17,16 +17,19 @@
  *   lock-out from another IP leaves a trace;
  * - a wide-window match does not reset the failure count, and a wrong code cancels a pending
  *   resync: only the very next code may complete it;
- * - activate binds the token and (re)sets the user's password on a valid code. It proves
- *   possession of the token only, so the route must sit behind the enrolment flow's own
- *   identity check (MitID's activation does that with the user's existing credentials).
+ * - activate binds the token and sets the user's password on a valid code. A code proves
+ *   possession of the token only, so it creates new users only: an existing user is bound to
+ *   another device only when the same request proves its owner (a code of the active device and
+ *   the current password), and the store applies the binding only while the user is still as
+ *   read. Claiming a free user ID with any spare device remains possible until activation
+ *   requires a proof of identity.
  */
 import { createOtp, isProfileName, KodeviserError, parseSerial, type Otp } from '@kodeviser/shared';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { createPasswordHasher, DEFAULT_SCRYPT_PARAMS, type ScryptParams } from '../security/password.js';
 import { createSeedVault } from '../security/seed-vault.js';
-import type { AttemptCommand, AttemptResult, AuditEntry, NewTokenRecord, Origin, PendingResync, StoreAction, TokenRecord, TokenStore } from '../store/types.js';
+import type { AttemptCommand, AttemptResult, AuditEntry, Binding, NewTokenRecord, Origin, PendingResync, StoreAction, TokenRecord, TokenStore } from '../store/types.js';
 import { Doorkeeper } from './doorkeeper.js';
 import { DuplicateSerialError, ServiceError, isServiceError } from './errors.js';
 import {
@@ -44,6 +47,7 @@ import type {
   AuditEvent,
   AuditQuery,
   Clock,
+  RejectReason,
   RequestContext,
   ResyncOutcome,
   TokenImport,
@@ -74,7 +78,9 @@ type Plan = { kind: 'resync'; pending: PendingResync } | { kind: 'attempt'; comm
 /** What the second factor of a request says, and what to bind on success (activation). */
 interface SecondFactor {
   ok: boolean;
-  bind?: { userId: string; passwordHash: string };
+  /** Why it failed, when it is not the password (the audit reason; default 'bad-password'). */
+  reason?: RejectReason;
+  bind?: Binding;
 }
 
 function requireString(value: unknown, argName: string): string {
@@ -237,7 +243,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
             origin: o,
             consume: { movingFactor: match.movingFactor, drift: match.drift },
             success: second.ok,
-            reason: 'bad-password',
+            reason: second.reason ?? 'bad-password',
             ...(match.completesResync ? { acceptNote: 'resync' } : {}),
             ...(second.bind ? { bind: second.bind } : {}),
             onFailure,
@@ -246,8 +252,8 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
             serial,
             origin: o,
             success: false,
-            // a wide match lands here only with a wrong password
-            reason: match.kind === 'wide' ? 'bad-password' : second.ok ? match.reason : 'bad-otp-and-password',
+            // a wide match lands here only with a failed second factor
+            reason: match.kind === 'none' && second.ok ? match.reason : second.reason ?? (match.kind === 'wide' ? 'bad-password' : 'bad-otp-and-password'),
             onFailure,
           };
     return { kind: 'attempt', command };
@@ -377,19 +383,43 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       const serial = parseSerial(req.serial);
       const otp = requireString(req.otp, 'otp');
       const password = requireString(req.password, 'password');
+      const currentOtp = req.currentOtp === undefined ? undefined : requireString(req.currentOtp, 'currentOtp');
+      const currentPassword = req.currentPassword === undefined ? undefined : requireString(req.currentPassword, 'currentPassword');
       requireContext(ctx);
       const o = origin(ctx, userId);
-      const token = await store.getToken(serial);
+      const [token, user, active] = await Promise.all([store.getToken(serial), store.getUser(userId), store.getActiveToken(userId)]);
       if (!token) return refuse(o, { result: 'reject', reason: 'unknown-token', serial });
       if (token.userId !== null && token.userId !== userId) {
         return refuse(o, { result: 'reject', reason: 'assigned-elsewhere', serial });
       }
+      /**
+       * Whom the activation replaces: nobody for a user ID not taken yet; for an existing user, the
+       * active device, once a code of it (consumed) and the current password prove its owner as a
+       * login would. Possession of a new token alone never takes over a user.
+       */
+      const replaces = async (): Promise<string | null | false> => {
+        if (user === null) return null;
+        if (active === null || currentOtp === undefined || currentPassword === undefined) {
+          await passwords.verifyNothing(currentPassword ?? password);
+          return false;
+        }
+        const proof = await check(active, currentOtp, o, async () => ({ ok: await passwords.verify(currentPassword, user.passwordHash) }));
+        return proof.result === 'accept' ? active.serial : false;
+      };
       try {
-        return await check(token, otp, o, async () => ({ ok: true, bind: { userId, passwordHash: await passwords.hash(password) } }));
+        return await check(token, otp, o, async (): Promise<SecondFactor> => {
+          const [passwordHash, replaced] = await Promise.all([passwords.hash(password), replaces()]);
+          if (replaced === false) return { ok: false, reason: 'owner-not-proven' };
+          return { ok: true, bind: { userId, passwordHash, replaces: replaced } };
+        });
       } catch (e) {
-        // The token was once bound to another user (now inactive): the store refused the binding.
+        // The store refused the binding: the token was once bound to another user (now inactive),
+        // or the user was created or changed device since it was read above.
         if (isServiceError(e) && e.code === 'ERR_ASSIGNED_ELSEWHERE') {
           return refuse(o, { result: 'reject', reason: 'assigned-elsewhere', serial });
+        }
+        if (isServiceError(e) && e.code === 'ERR_USER_CHANGED') {
+          return refuse(o, { result: 'reject', reason: 'user-changed', serial });
         }
         throw e;
       }

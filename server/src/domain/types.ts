@@ -35,7 +35,20 @@ export type RejectReason =
   | 'resync-mismatch' // a resync was pending and this code was not the consecutive one
   | 'locked' // locked after too many failures or by an admin: needs an admin unlock
   | 'revoked'
-  | 'assigned-elsewhere'; // activate: the token is bound to another user
+  | 'assigned-elsewhere' // activate: the token is bound to another user
+  | 'owner-not-proven' // activate for an existing user without its active device's code and its password
+  | 'user-changed'; // activate: the user was created, or its device replaced, while the request was decided
+
+export interface ActivationRequest {
+  userId: string;
+  serial: string;
+  otp: string;
+  /** The user's password from now on. */
+  password: string;
+  /** For an existing user: a code of the device active now, and the password in force now. */
+  currentOtp?: string;
+  currentPassword?: string;
+}
 
 export type VerifyOutcome =
   | { result: 'accept'; serial: string; movingFactor: number }
@@ -155,10 +168,12 @@ export interface TokenService {
   /** Two consecutive codes searched in a large window. */
   resync(serial: string, otp1: string, otp2: string, actor: string, ctx: RequestContext): Promise<ResyncOutcome>;
   /**
-   * Binds the token to the user and sets the user's password, once the code checks out; the
-   * user's previously active token is deactivated (one active device per user).
+   * Binds the token to the user and sets the user's password, once the code checks out. A user ID
+   * that exists already is bound only when the request proves its owner: `currentOtp` from the
+   * user's active device and `currentPassword`; that device is then deactivated (one active device
+   * per user).
    */
-  activate(req: { userId: string; serial: string; otp: string; password: string }, ctx: RequestContext): Promise<VerifyOutcome>;
+  activate(req: ActivationRequest, ctx: RequestContext): Promise<VerifyOutcome>;
   /** The user's active token's code AND the user's password; the outcome never says which failed. */
   authenticate(req: { userId: string; otp: string; password: string }, ctx: RequestContext): Promise<VerifyOutcome>;
   /** A code against a token by serial. */

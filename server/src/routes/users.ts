@@ -12,7 +12,7 @@
  */
 import type { FastifyInstance, FastifyReply, preHandlerHookHandler } from 'fastify';
 import { parseSerial } from '@kodeviser/shared';
-import type { TokenService, VerifyOutcome } from '../domain/types.js';
+import type { ActivationRequest, TokenService, VerifyOutcome } from '../domain/types.js';
 import type { Metrics } from '../plugins/metrics.js';
 import { errorRef, errorResponses, otpSchema, passwordSchema, serialSchema, userIdSchema } from './schemas.js';
 
@@ -68,22 +68,31 @@ export async function userRoutes(app: FastifyInstance, { service, metrics, perUs
   const preHandler = perUserLimit ? { preHandler: perUserLimit } : {};
   const userResponses = { ...errorResponses(), 200: userResultSchema, 401: userResultSchema, 429: blockedOrRateLimited };
 
-  app.post<{ Body: { userId: string; serial: string; otp: string; password: string } }>('/v1/activate', {
+  app.post<{ Body: ActivationRequest }>('/v1/activate', {
     ...preHandler,
     schema: {
       tags: ['users'],
       summary: 'Activate a token for a user: serial from the back of the device, a code, and the user\'s new password',
+      description: 'A new user ID needs only the new device. An existing user replaces its device only with proof in '
+        + 'the same request: currentOtp from the device active now and currentPassword; without it the answer is '
+        + 'the same 401 reject as for a wrong code.',
       body: {
         type: 'object',
         required: ['userId', 'serial', 'otp', 'password'],
         additionalProperties: false,
-        properties: { userId: userIdSchema, serial: serialSchema, otp: otpSchema, password: passwordSchema },
+        properties: {
+          userId: userIdSchema,
+          serial: serialSchema,
+          otp: otpSchema,
+          password: passwordSchema,
+          currentOtp: { ...otpSchema, description: 'an existing user: a code of the device active now' },
+          currentPassword: { ...passwordSchema, description: 'an existing user: the password in force now' },
+        },
       },
       response: userResponses,
     },
   }, async (request, reply) => {
-    const { userId, otp, password } = request.body;
-    const outcome = await service.activate({ userId, serial: parseSerial(request.body.serial), otp, password }, { ip: request.ip });
+    const outcome = await service.activate({ ...request.body, serial: parseSerial(request.body.serial) }, { ip: request.ip });
     metrics.countOutcome('activate', outcome.result, outcomeReason(outcome));
     return sendUserOutcome(reply, outcome);
   });

@@ -34,11 +34,13 @@ import { KodeviserError, type ProfileName } from '@kodeviser/shared';
 import { DuplicateSerialError, ServiceError } from '../domain/errors.js';
 import type { AuditQuery, RejectReason, TokenStatus } from '../domain/types.js';
 import { migratePostgres } from './postgres-schema.js';
+import { isReplaced, userChanged } from './binding.js';
 import { MAX_AUDIT_LIMIT, STATUS_EVENT, toEvent, type AuditRow } from './audit-rows.js';
 import type {
   AttemptCommand,
   AttemptResult,
   AuditEntry,
+  Binding,
   NewTokenRecord,
   Origin,
   PendingResync,
@@ -166,8 +168,9 @@ const sql = {
     WHERE serial = $1 AND status = ANY($3::text[])`),
   endAssignment: stmt('end_assignment', `UPDATE assignments SET active = false, deactivated_at = $2
     WHERE serial = $1 AND active RETURNING user_id`),
-  setPassword: stmt('set_password', `INSERT INTO users (user_id, password_hash, updated_at) VALUES ($1, $2, $3)
-    ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at`),
+  createUser: stmt('create_user', `INSERT INTO users (user_id, password_hash, updated_at) VALUES ($1, $2, $3)
+    ON CONFLICT (user_id) DO NOTHING`),
+  setPassword: stmt('set_password', 'UPDATE users SET password_hash = $2, updated_at = $3 WHERE user_id = $1'),
   deactivateOthers: stmt('deactivate_others', `UPDATE assignments SET active = false, deactivated_at = $3
     WHERE user_id = $1 AND active AND serial <> $2 RETURNING serial`),
   assign: stmt('assign', `INSERT INTO assignments (serial, user_id, active, activated_at) VALUES ($1, $2, true, $3)
@@ -315,12 +318,14 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
     return { outcome: 'failed', reason, failures, blockedUntil, locked: consequence.lock };
   }
 
-  async function bind(client: pg.PoolClient, audit: AuditEntry[], serial: string, userId: string, passwordHash: string, origin: Origin): Promise<void> {
+  async function bind(client: pg.PoolClient, audit: AuditEntry[], serial: string, { userId, passwordHash, replaces }: Binding, origin: Origin): Promise<void> {
     const o = { ...from(origin), userId };
     // First, as it locks the user's row: concurrent bindings for this user wait here.
-    await client.query(sql.setPassword(userId, passwordHash, origin.at));
-    const others = await client.query<{ serial: string }>(sql.deactivateOthers(userId, serial, origin.at));
-    for (const other of others.rows) audit.push({ ...o, type: 'deactivate', serial: other.serial, reason: `replaced by ${serial}` });
+    const user = await client.query((replaces === null ? sql.createUser : sql.setPassword)(userId, passwordHash, origin.at));
+    if (user.rowCount !== 1) throw userChanged(userId);
+    const others = (await client.query<{ serial: string }>(sql.deactivateOthers(userId, serial, origin.at))).rows.map((r) => r.serial);
+    if (!isReplaced(others, serial, replaces)) throw userChanged(userId);
+    for (const other of others) audit.push({ ...o, type: 'deactivate', serial: other, reason: `replaced by ${serial}` });
     if ((await client.query(sql.assign(serial, userId, origin.at))).rowCount === 0) {
       throw new ServiceError('ERR_ASSIGNED_ELSEWHERE', `token ${serial} is bound to another user`, serial);
     }
@@ -348,7 +353,7 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
         if (!consumed) return failAttempt(client, audit, cmd, 'replay', consume.movingFactor);
       }
       if (!(consumed && cmd.success)) return failAttempt(client, audit, cmd, cmd.reason, consume?.movingFactor ?? null);
-      if (cmd.bind) await bind(client, audit, serial, cmd.bind.userId, cmd.bind.passwordHash, origin);
+      if (cmd.bind) await bind(client, audit, serial, cmd.bind, origin);
       audit.push(acceptEvent(cmd));
       return { outcome: 'accepted' };
     });

@@ -43,11 +43,13 @@ import type { AuditQuery, RejectReason, TokenStatus } from '../domain/types.js';
 import { createGroupCommit, type GroupCommit } from './group-commit.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
 import { migrate } from './sqlite-schema.js';
+import { isReplaced, userChanged } from './binding.js';
 import { MAX_AUDIT_LIMIT, STATUS_EVENT, toEvent, type AuditRow } from './audit-rows.js';
 import type {
   AttemptCommand,
   AttemptResult,
   AuditEntry,
+  Binding,
   NewTokenRecord,
   Origin,
   PendingResync,
@@ -250,8 +252,9 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       WHERE serial_key = @serialKey AND status IN (SELECT value FROM json_each(@from))`),
     endAssignment: db.prepare(`UPDATE assignments SET active = 0, deactivated_at = @at
       WHERE serial = @serial AND active = 1 RETURNING user_id`).pluck(),
-    setPassword: db.prepare(`INSERT INTO users (user_id, password_hash, updated_at) VALUES (@userId, @passwordHash, @at)
-      ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at`),
+    createUser: db.prepare(`INSERT INTO users (user_id, password_hash, updated_at) VALUES (@userId, @passwordHash, @at)
+      ON CONFLICT (user_id) DO NOTHING`),
+    setPassword: db.prepare('UPDATE users SET password_hash = @passwordHash, updated_at = @at WHERE user_id = @userId'),
     deactivateOthers: db.prepare(`UPDATE assignments SET active = 0, deactivated_at = @at
       WHERE user_id = @userId AND active = 1 AND serial <> @serial RETURNING serial`).pluck(),
     assign: db.prepare(`INSERT INTO assignments (serial, user_id, active, activated_at) VALUES (@serial, @userId, 1, @at)
@@ -439,12 +442,14 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     return { outcome: 'failed', reason, failures, blockedUntil, locked: consequence.lock };
   }
 
-  function bind(serial: string, userId: string, passwordHash: string, origin: Origin): void {
+  function bind(serial: string, { userId, passwordHash, replaces }: Binding, origin: Origin): void {
     const o = { ...from(origin), userId };
-    sql.setPassword.run({ userId, passwordHash, at: origin.at });
-    for (const other of sql.deactivateOthers.all({ userId, serial, at: origin.at }) as string[]) {
-      audit({ ...o, type: 'deactivate', serial: other, reason: `replaced by ${serial}` });
+    if ((replaces === null ? sql.createUser : sql.setPassword).run({ userId, passwordHash, at: origin.at }).changes !== 1) {
+      throw userChanged(userId);
     }
+    const deactivated = sql.deactivateOthers.all({ userId, serial, at: origin.at }) as string[];
+    if (!isReplaced(deactivated, serial, replaces)) throw userChanged(userId);
+    for (const other of deactivated) audit({ ...o, type: 'deactivate', serial: other, reason: `replaced by ${serial}` });
     if (sql.assign.run({ serial, userId, at: origin.at }).changes === 0) {
       throw new ServiceError('ERR_ASSIGNED_ELSEWHERE', `token ${serial} is bound to another user`, serial);
     }
@@ -485,7 +490,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       if (!consumed) return failAttempt(cmd, 'replay', consume.movingFactor);
     }
     if (!(consumed && cmd.success)) return failAttempt(cmd, cmd.reason, consume?.movingFactor ?? null);
-    if (cmd.bind) bind(serial, cmd.bind.userId, cmd.bind.passwordHash, origin);
+    if (cmd.bind) bind(serial, cmd.bind, origin);
     audit({
       ...from(origin),
       ...(cmd.bind ? { userId: cmd.bind.userId } : {}),

@@ -114,10 +114,22 @@ export interface AttemptCommand {
   reason: RejectReason;
   /** Written as the reason of the accept event (e.g. 'resync' when it completed a resync). */
   acceptNote?: string;
-  /** On success: bind the token to this user, set the user's password, deactivate the user's other token. */
-  bind?: { userId: string; passwordHash: string };
+  /** On success: bind the token to this user (Binding says on what condition). */
+  bind?: Binding;
   /** Pure: the consequence of reaching `failures` consecutive failures. */
   onFailure: (failures: number) => FailureConsequence;
+}
+
+/**
+ * A token bound to a user by activation, with the user's new password. Applied only while the
+ * user is as the decision saw it, else the whole attempt throws ServiceError ERR_USER_CHANGED:
+ * `replaces` null creates the user (who must not exist yet); a serial replaces the user's active
+ * token, which must still be that one, and deactivates it (unless it is the token bound).
+ */
+export interface Binding {
+  userId: string;
+  passwordHash: string;
+  replaces: string | null;
 }
 
 export type AttemptResult =

@@ -23,8 +23,10 @@ export async function importDevice(server: E2eServer, device: Device): Promise<R
   return server.importPskc(device.pskc);
 }
 
-export async function activate(server: E2eServer, user: User, device: Device, otp: string): Promise<Reply> {
-  return server.post('/v1/activate', { userId: user.userId, serial: device.serial, otp, password: user.password });
+/** Activates `device` for `user`; an existing user proves itself with `current`, a code of its active device. */
+export async function activate(server: E2eServer, user: User, device: Device, otp: string, current?: string): Promise<Reply> {
+  const proof = current === undefined ? {} : { currentOtp: current, currentPassword: user.password };
+  return server.post('/v1/activate', { userId: user.userId, serial: device.serial, otp, password: user.password, ...proof });
 }
 
 export async function login(server: E2eServer, user: User, otp: string): Promise<Reply> {
