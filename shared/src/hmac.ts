@@ -12,7 +12,8 @@
  */
 import { requireBytes } from './bytes.js';
 import { KodeviserError } from './errors.js';
-import { absorbPadded, sha1, SHA1_INITIAL_STATE, SHA1_SCHEDULE_WORDS, sha1Compress, wordsToBytes, type Compress32 } from './sha1.js';
+import { absorbPadded, wordsToBytes, type Compress32 } from './md-padding.js';
+import { sha1, SHA1_INITIAL_STATE, SHA1_SCHEDULE_WORDS, sha1Compress } from './sha1.js';
 import { sha256, SHA256_INITIAL_STATE, SHA256_SCHEDULE_WORDS, sha256Compress } from './sha256.js';
 import { sha512, SHA512_INITIAL_STATE, SHA512_SCHEDULE_WORDS, sha512Compress } from './sha512.js';
 

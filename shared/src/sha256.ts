@@ -4,7 +4,7 @@
  * precomputed, so the compression is written to run without allocation on a caller-owned
  * 64-word schedule whose first 16 words hold the block. The padding is SHA-1's (§5.1.1).
  */
-import { absorbPadded, wordsToBytes } from './sha1.js';
+import { absorbPadded, wordsToBytes } from './md-padding.js';
 
 /** H(0) of FIPS 180-4 §5.3.3, as signed 32-bit words. */
 export const SHA256_INITIAL_STATE: readonly number[] = Object.freeze(
@@ -15,6 +15,7 @@ export const SHA256_INITIAL_STATE: readonly number[] = Object.freeze(
 export const SHA256_SCHEDULE_WORDS = 64;
 
 /** K of FIPS 180-4 §4.2.2: the first 32 bits of the fractional parts of the cube roots of the first 64 primes. */
+// prettier-ignore
 const K = Int32Array.from([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
   0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,

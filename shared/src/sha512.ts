@@ -9,9 +9,10 @@
  * by n < 32 take bits across the halves, by n > 32 swap them first. The padding is SHA-1's with a
  * 128-byte block and a 128-bit length (§5.1.2), done by absorbPadded.
  */
-import { absorbPadded, wordsToBytes } from './sha1.js';
+import { absorbPadded, wordsToBytes } from './md-padding.js';
 
 /** H(0) of FIPS 180-4 §5.3.5, as (high, low) signed 32-bit words. */
+// prettier-ignore
 export const SHA512_INITIAL_STATE: readonly number[] = Object.freeze([
   0x6a09e667, 0xf3bcc908, 0xbb67ae85, 0x84caa73b, 0x3c6ef372, 0xfe94f82b, 0xa54ff53a, 0x5f1d36f1,
   0x510e527f, 0xade682d1, 0x9b05688c, 0x2b3e6c1f, 0x1f83d9ab, 0xfb41bd6b, 0x5be0cd19, 0x137e2179,
@@ -21,6 +22,7 @@ export const SHA512_INITIAL_STATE: readonly number[] = Object.freeze([
 export const SHA512_SCHEDULE_WORDS = 160;
 
 /** K of FIPS 180-4 §4.2.3 as (high, low) pairs: the cube roots of the first 80 primes. */
+// prettier-ignore
 const K = Int32Array.from([
   0x428a2f98, 0xd728ae22, 0x71374491, 0x23ef65cd, 0xb5c0fbcf, 0xec4d3b2f, 0xe9b5dba5, 0x8189dbbc,
   0x3956c25b, 0xf348b538, 0x59f111f1, 0xb605d019, 0x923f82a4, 0xaf194f9b, 0xab1c5ed5, 0xda6d8118,
