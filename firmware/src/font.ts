@@ -14,6 +14,7 @@ export const LCD_CHARS = 8;
 export const DP = 0x80;
 
 // canonical first: textFor reads a glyph back as the first character listed with it
+// prettier-ignore
 const GLYPHS: readonly (readonly [string, number])[] = [
   ['0', 0x3f], ['1', 0x06], ['2', 0x5b], ['3', 0x4f], ['4', 0x66],
   ['5', 0x6d], ['6', 0x7d], ['7', 0x07], ['8', 0x7f], ['9', 0x6f],
