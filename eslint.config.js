@@ -3,8 +3,25 @@
 // references) and the determinism of the firmware core (no clock, randomness, timers or I/O).
 import tseslint from 'typescript-eslint';
 
-const nodeIo = ['fs', 'fs/promises', 'net', 'http', 'https', 'http2', 'dgram', 'child_process',
-  'worker_threads', 'os', 'process', 'readline', 'tls', 'cluster', 'timers', 'timers/promises', 'crypto'];
+const nodeIo = [
+  'fs',
+  'fs/promises',
+  'net',
+  'http',
+  'https',
+  'http2',
+  'dgram',
+  'child_process',
+  'worker_threads',
+  'os',
+  'process',
+  'readline',
+  'tls',
+  'cluster',
+  'timers',
+  'timers/promises',
+  'crypto',
+];
 const nodeIoPatterns = nodeIo.flatMap((m) => [m, `node:${m}`]);
 
 const against = (names, why) => ({
@@ -23,20 +40,27 @@ export default tseslint.config(
   {
     files: ['shared/src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        ...against(['firmware', 'emulator', 'server'], 'shared/ is the bottom of the graph: it imports no other kodeviser package.'),
-        paths: nodeIoPatterns.map((name) => ({ name, message: 'shared/ is pure: no I/O.' })),
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          ...against(['firmware', 'emulator', 'server'], 'shared/ is the bottom of the graph: it imports no other kodeviser package.'),
+          paths: nodeIoPatterns.map((name) => ({ name, message: 'shared/ is pure: no I/O.' })),
+        },
+      ],
     },
   },
   {
     files: ['firmware/src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        ...against(['emulator', 'server'], 'The firmware depends on shared/ only.'),
-        paths: nodeIoPatterns.map((name) => ({ name, message: 'The firmware core is pure: hardware is reached through the HAL.' })),
-      }],
-      'no-restricted-globals': ['error',
+      'no-restricted-imports': [
+        'error',
+        {
+          ...against(['emulator', 'server'], 'The firmware depends on shared/ only.'),
+          paths: nodeIoPatterns.map((name) => ({ name, message: 'The firmware core is pure: hardware is reached through the HAL.' })),
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
         { name: 'Date', message: 'The firmware has no wall clock: time comes with each event (`at`).' },
         { name: 'setTimeout', message: 'Timers are effects (timer-arm), carried out by the runtime.' },
         { name: 'setInterval', message: 'Timers are effects (timer-arm), carried out by the runtime.' },
@@ -45,9 +69,10 @@ export default tseslint.config(
         { name: 'process', message: 'The firmware core has no process, environment or I/O.' },
         { name: 'performance', message: 'The firmware has no wall clock.' },
         { name: 'fetch', message: 'The firmware core has no I/O.' },
-        { name: 'crypto', message: 'Randomness is not the firmware core\'s: keys come through personalisation.' },
+        { name: 'crypto', message: "Randomness is not the firmware core's: keys come through personalisation." },
       ],
-      'no-restricted-properties': ['error',
+      'no-restricted-properties': [
+        'error',
         { object: 'Math', property: 'random', message: 'The firmware is deterministic: no Math.random.' },
         { object: 'Date', property: 'now', message: 'The firmware has no wall clock.' },
       ],

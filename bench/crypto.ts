@@ -40,7 +40,11 @@ function key(n: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 37 + 11) & 0xff);
 }
 
-interface Options { ms: number; rounds: number; wall: boolean }
+interface Options {
+  ms: number;
+  rounds: number;
+  wall: boolean;
+}
 
 function parseOptions(args: string[]): Options {
   const quick = args.includes('--quick');
@@ -75,10 +79,12 @@ function rate(fn: (i: number) => unknown, ms: number, wall: boolean): number {
 function race(loops: Record<string, (i: number) => unknown>, { ms, rounds, wall }: Options): Record<string, number> {
   const samples: Record<string, number[]> = Object.fromEntries(Object.keys(loops).map((k) => [k, []]));
   for (let r = 0; r < rounds; r++) for (const [name, fn] of Object.entries(loops)) samples[name]?.push(rate(fn, ms, wall));
-  return Object.fromEntries(Object.entries(samples).map(([name, s]) => {
-    const sorted = [...s].sort((a, b) => a - b);
-    return [name, sorted[Math.floor(sorted.length / 2)] as number];
-  }));
+  return Object.fromEntries(
+    Object.entries(samples).map(([name, s]) => {
+      const sorted = [...s].sort((a, b) => a - b);
+      return [name, sorted[Math.floor(sorted.length / 2)] as number];
+    }),
+  );
 }
 
 /** RFC 4226 over node:crypto, written the plain way. */
@@ -113,7 +119,9 @@ function table(rows: string[][]): string {
 export function main(args: string[]): void {
   const options = parseOptions(args);
   const source = import.meta.resolve('@kodeviser/shared').includes('/src/') ? 'sources' : 'built dist';
-  console.log(`kodeviser from ${source}; node ${process.version}; ${options.rounds} round(s) of ${options.ms} ms per loop, median; rates per ${options.wall ? 'wall-clock' : 'CPU'} second\n`);
+  console.log(
+    `kodeviser from ${source}; node ${process.version}; ${options.rounds} round(s) of ${options.ms} ms per loop, median; rates per ${options.wall ? 'wall-clock' : 'CPU'} second\n`,
+  );
 
   const secret = key(20);
   const hex = Buffer.from(secret).toString('hex');
@@ -125,38 +133,70 @@ export function main(args: string[]): void {
   // 64 times around NOW, each mid-step, with the code of its step, checked once with node:crypto.
   const cases = Array.from({ length: 64 }, (_, i) => {
     const unixSeconds = NOW + i * STEP;
-    return { unixSeconds, ms: unixSeconds * 1000, step: Math.floor(unixSeconds / STEP), code: nodeHotp(secret, Math.floor(unixSeconds / STEP)) };
+    return {
+      unixSeconds,
+      ms: unixSeconds * 1000,
+      step: Math.floor(unixSeconds / STEP),
+      code: nodeHotp(secret, Math.floor(unixSeconds / STEP)),
+    };
   });
   const at = (i: number) => cases[i & 63] as (typeof cases)[number];
   for (const c of cases) {
-    const ok = totp.verify(c.code, { from: c.step - 1, to: c.step + 1, expected: c.step }) === c.step
-      && otpauthTotp.validate({ token: c.code, timestamp: c.ms, window: 1 }) === 0
-      && verifySync({ secret, token: c.code, epoch: c.unixSeconds, epochTolerance: STEP }).valid
-      && nodeTotpVerify(secret, c.code, c.unixSeconds) === 0
-      && otp.generate(c.step) === c.code && otpauthHotp.generate({ counter: c.step }) === c.code
-      && generateSync({ strategy: 'hotp', secret, counter: c.step }) === c.code;
+    const ok =
+      totp.verify(c.code, { from: c.step - 1, to: c.step + 1, expected: c.step }) === c.step &&
+      otpauthTotp.validate({ token: c.code, timestamp: c.ms, window: 1 }) === 0 &&
+      verifySync({ secret, token: c.code, epoch: c.unixSeconds, epochTolerance: STEP }).valid &&
+      nodeTotpVerify(secret, c.code, c.unixSeconds) === 0 &&
+      otp.generate(c.step) === c.code &&
+      otpauthHotp.generate({ counter: c.step }) === c.code &&
+      generateSync({ strategy: 'hotp', secret, counter: c.step }) === c.code;
     if (!ok) throw new Error(`contenders disagree at ${c.unixSeconds}`);
   }
 
-  const generate = race({
-    kodeviser: (i) => otp.generate(i),
-    otpauth: (i) => otpauthHotp.generate({ counter: i }),
-    otplib: (i) => generateSync({ strategy: 'hotp', secret, counter: i }),
-    'node:crypto': (i) => nodeHotp(secret, i),
-  }, options);
-  const verify = race({
-    kodeviser: (i) => { const c = at(i); return totp.verify(c.code, { from: c.step - 1, to: c.step + 1, expected: c.step }); },
-    otpauth: (i) => { const c = at(i); return otpauthTotp.validate({ token: c.code, timestamp: c.ms, window: 1 }); },
-    otplib: (i) => { const c = at(i); return verifySync({ secret, token: c.code, epoch: c.unixSeconds, epochTolerance: STEP }); },
-    'node:crypto': (i) => { const c = at(i); return nodeTotpVerify(secret, c.code, c.unixSeconds); },
-  }, options);
+  const generate = race(
+    {
+      kodeviser: (i) => otp.generate(i),
+      otpauth: (i) => otpauthHotp.generate({ counter: i }),
+      otplib: (i) => generateSync({ strategy: 'hotp', secret, counter: i }),
+      'node:crypto': (i) => nodeHotp(secret, i),
+    },
+    options,
+  );
+  const verify = race(
+    {
+      kodeviser: (i) => {
+        const c = at(i);
+        return totp.verify(c.code, { from: c.step - 1, to: c.step + 1, expected: c.step });
+      },
+      otpauth: (i) => {
+        const c = at(i);
+        return otpauthTotp.validate({ token: c.code, timestamp: c.ms, window: 1 });
+      },
+      otplib: (i) => {
+        const c = at(i);
+        return verifySync({ secret, token: c.code, epoch: c.unixSeconds, epochTolerance: STEP });
+      },
+      'node:crypto': (i) => {
+        const c = at(i);
+        return nodeTotpVerify(secret, c.code, c.unixSeconds);
+      },
+    },
+    options,
+  );
 
   const rows = [['', 'hotp-sha1 gen/s', 'vs node', 'vs otpauth', 'totp-sha1 ±1 verify/s', 'vs node', 'vs otpauth']];
   for (const name of Object.keys(generate)) {
     const g = generate[name] as number;
     const v = verify[name] as number;
-    rows.push([name, fmt(g), ratio(g / (generate['node:crypto'] as number)), ratio(g / (generate.otpauth as number)),
-      fmt(v), ratio(v / (verify['node:crypto'] as number)), ratio(v / (verify.otpauth as number))]);
+    rows.push([
+      name,
+      fmt(g),
+      ratio(g / (generate['node:crypto'] as number)),
+      ratio(g / (generate.otpauth as number)),
+      fmt(v),
+      ratio(v / (verify['node:crypto'] as number)),
+      ratio(v / (verify.otpauth as number)),
+    ]);
   }
   console.log(table(rows));
   const genRatio = (generate.kodeviser as number) / (generate.otpauth as number);
@@ -170,11 +210,19 @@ export function main(args: string[]): void {
     const primitive = profile.slice(5) as Primitive;
     const each = createOtp({ profile, key: key(KEY_BYTES[primitive]) });
     const codes = Array.from({ length: 64 }, (_, i) => each.generate(1000 + i));
-    const r = race({
-      generate: (i) => each.generate(i),
-      verify: (i) => each.verify(codes[i & 63] as string, { from: 999 + (i & 63), to: 1001 + (i & 63), expected: 1000 + (i & 63) }),
-    }, { ...options, rounds: Math.min(options.rounds, 3) });
-    profileRows.push([profile, fmt(r.generate as number), fmt(r.verify as number), ratio((r.generate as number) / (generate.kodeviser as number))]);
+    const r = race(
+      {
+        generate: (i) => each.generate(i),
+        verify: (i) => each.verify(codes[i & 63] as string, { from: 999 + (i & 63), to: 1001 + (i & 63), expected: 1000 + (i & 63) }),
+      },
+      { ...options, rounds: Math.min(options.rounds, 3) },
+    );
+    profileRows.push([
+      profile,
+      fmt(r.generate as number),
+      fmt(r.verify as number),
+      ratio((r.generate as number) / (generate.kodeviser as number)),
+    ]);
   }
   console.log(`\n${table(profileRows)}\n(totp-* profiles run the MAC of their hotp-* twin)`);
 
@@ -185,8 +233,13 @@ export function main(args: string[]): void {
   sha1CompressLoop(loopState, block, new Int32Array(80));
   if (unrolledState.join() !== loopState.join()) throw new Error('the unrolled and the loop SHA-1 compressions disagree');
   const schedule = new Int32Array(80);
-  const sha = race({ unrolled: () => sha1Compress(unrolledState, block), loop: () => sha1CompressLoop(loopState, block, schedule) }, options);
-  console.log(`\nSHA-1 compressions/s: unrolled (generated) ${fmt(sha.unrolled as number)}, loop ${fmt(sha.loop as number)}: ${ratio((sha.unrolled as number) / (sha.loop as number))}`);
+  const sha = race(
+    { unrolled: () => sha1Compress(unrolledState, block), loop: () => sha1CompressLoop(loopState, block, schedule) },
+    options,
+  );
+  console.log(
+    `\nSHA-1 compressions/s: unrolled (generated) ${fmt(sha.unrolled as number)}, loop ${fmt(sha.loop as number)}: ${ratio((sha.unrolled as number) / (sha.loop as number))}`,
+  );
 }
 
 /** SHA-1's compression as FIPS 180-4 §6.1.2 prints it: an 80-word schedule and a loop over the rounds. */

@@ -12,7 +12,10 @@ import { Machine } from '../emulator/src/machine.js';
 import { Scheduler } from '../emulator/src/scheduler.js';
 import { tenYearRun } from '../emulator/test/helpers/ten-years.js';
 
-export interface Timing { wallS: number; cpuS: number }
+export interface Timing {
+  wallS: number;
+  cpuS: number;
+}
 
 function timed<T>(fn: () => T): T & Timing {
   const cpu0 = process.cpuUsage();
@@ -37,7 +40,9 @@ export function benchScheduler(events = 2_000_000, depth = 64): { events: number
     };
     for (let i = 0; i < depth; i++) s.schedule(i, tick);
     const t0 = performance.now();
-    while (s.runNext()) { /* run dry */ }
+    while (s.runNext()) {
+      /* run dry */
+    }
     const seconds = (performance.now() - t0) / 1000;
     return { events: fired, perSecond: fired / seconds, seconds };
   });
@@ -74,6 +79,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   if (which === 'all' || which === 'ten-years') {
     const r = benchTenYears();
-    console.log(`ten years of normal use (3 presses/day, 25 °C): ${r.codes} codes, bAtt after ${r.diedAfterYears?.toFixed(3) ?? 'never'} years, ${fmt(r)}`);
+    console.log(
+      `ten years of normal use (3 presses/day, 25 °C): ${r.codes} codes, bAtt after ${r.diedAfterYears?.toFixed(3) ?? 'never'} years, ${fmt(r)}`,
+    );
   }
 }

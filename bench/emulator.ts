@@ -32,17 +32,23 @@ export function benchTenYearsOfUse(): { seconds: number; cpuSeconds: number; cod
   const r = simulateLifetime({ profile: 'totp-sha1', pressesPerDay: 3, startMs: Date.UTC(2026, 0, 1), maxYears: 10 });
   const cpu = process.cpuUsage(cpu0);
   return {
-    seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    codes: r.codes, diedAfterYears: r.diedAfterUs === null ? null : r.diedAfterUs / (365.25 * 86_400e6),
+    seconds: (performance.now() - t0) / 1000,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    codes: r.codes,
+    diedAfterYears: r.diedAfterUs === null ? null : r.diedAfterUs / (365.25 * 86_400e6),
   };
 }
 
 // Reports the child's own CPU time on exit: wall time on two shared cores says as much about the
 // neighbours as about the CLI.
-const CPU_HOOK = 'data:text/javascript,process.on("exit",()=>{const u=process.cpuUsage();process.stderr.write("\\ncpu-us "+(u.user+u.system)+"\\n")})';
+const CPU_HOOK =
+  'data:text/javascript,process.on("exit",()=>{const u=process.cpuUsage();process.stderr.write("\\ncpu-us "+(u.user+u.system)+"\\n")})';
 
 export function benchPressProcess(runs = 21): { runs: number; medianMs: number; minMs: number; maxMs: number; medianCpuMs: number } {
-  const build = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'emulator'], { cwd: ROOT, encoding: 'utf8' });
+  const build = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'emulator'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   if (build.status !== 0) throw new Error(`tsc -b emulator failed: ${build.stdout}${build.stderr}`);
   const dir = mkdtempSync(join(tmpdir(), 'kodeviser-bench-'));
   try {
@@ -78,14 +84,22 @@ export function benchBareNode(runs = 15): { medianMs: number; medianCpuMs: numbe
 
 export async function main(_args: string[] = []): Promise<void> {
   // Two cores shared with other work: the load average says how much the figures below suffered.
-  console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${availableParallelism()} CPUs`);
+  console.log(
+    `load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} on ${availableParallelism()} CPUs`,
+  );
   benchScheduler(200_000); // warm-up
   const s = benchScheduler();
   console.log(`scheduler: ${(s.perSecond / 1e6).toFixed(2)} M events/s (${s.events} scheduled+fired)`);
   const y = benchTenYearsOfUse();
-  console.log(`ten years of normal use (totp-sha1, 3 presses/day, 25 °C, whole machine + firmware): ${y.seconds.toFixed(2)} s wall, ${y.cpuSeconds.toFixed(2)} s CPU, ${y.codes} codes${y.diedAfterYears === null ? '' : `, died after ${y.diedAfterYears.toFixed(2)} years`}`);
+  console.log(
+    `ten years of normal use (totp-sha1, 3 presses/day, 25 °C, whole machine + firmware): ${y.seconds.toFixed(2)} s wall, ${y.cpuSeconds.toFixed(2)} s CPU, ${y.codes} codes${y.diedAfterYears === null ? '' : `, died after ${y.diedAfterYears.toFixed(2)} years`}`,
+  );
   const p = benchPressProcess();
-  console.log(`kodeviser press (one process, real bin): median ${p.medianMs.toFixed(0)} ms wall over ${p.runs} runs (min ${p.minMs.toFixed(0)}, max ${p.maxMs.toFixed(0)}), median ${p.medianCpuMs.toFixed(0)} ms CPU; budget 300 ms wall`);
+  console.log(
+    `kodeviser press (one process, real bin): median ${p.medianMs.toFixed(0)} ms wall over ${p.runs} runs (min ${p.minMs.toFixed(0)}, max ${p.maxMs.toFixed(0)}), median ${p.medianCpuMs.toFixed(0)} ms CPU; budget 300 ms wall`,
+  );
   const bare = benchBareNode();
   console.log(`  for scale, a bare \`node -e 0\` here: median ${bare.medianMs.toFixed(0)} ms wall, ${bare.medianCpuMs.toFixed(0)} ms CPU`);
 }

@@ -83,9 +83,23 @@ interface LoadResult {
 // flight, so its codes arrive in counter order. A request the warm-up left in flight never
 // gives its token back, so nothing sent later can overtake it.
 
-interface TokenState { serial: string; otp: Otp; next: number; lastAccepted: string | null; replayable: boolean }
-interface User { userId: string; token: TokenState }
-interface Pending { kind: Kind; token?: TokenState; user?: User; code?: string }
+interface TokenState {
+  serial: string;
+  otp: Otp;
+  next: number;
+  lastAccepted: string | null;
+  replayable: boolean;
+}
+interface User {
+  userId: string;
+  token: TokenState;
+}
+interface Pending {
+  kind: Kind;
+  token?: TokenState;
+  user?: User;
+  code?: string;
+}
 
 /** Takes a random element out of `pool` (swap-remove); with `pred`, one of a few random tries that satisfies it. */
 function take<T>(pool: T[], pred: (x: T) => boolean = () => true): T | undefined {
@@ -102,8 +116,13 @@ function take<T>(pool: T[], pred: (x: T) => boolean = () => true): T | undefined
 
 async function runLoad(spec: { url: string; seedFile: string; connections: number; warmup: number; seconds: number }): Promise<void> {
   const seeded = JSON.parse(readFileSync(spec.seedFile, 'utf8')) as Seeded;
-  const state = (t: { serial: string; keyHex: string }, next: number): TokenState =>
-    ({ serial: t.serial, otp: createOtp({ profile: 'hotp-sha1', key: Buffer.from(t.keyHex, 'hex') }), next, lastAccepted: null, replayable: false });
+  const state = (t: { serial: string; keyHex: string }, next: number): TokenState => ({
+    serial: t.serial,
+    otp: createOtp({ profile: 'hotp-sha1', key: Buffer.from(t.keyHex, 'hex') }),
+    next,
+    lastAccepted: null,
+    replayable: false,
+  });
   const tokens = seeded.tokens.map((t) => state(t, 0));
   const idleTokens = [...tokens];
   // code 0 activated each user
@@ -140,7 +159,13 @@ async function runLoad(spec: { url: string; seedFile: string; connections: numbe
         const u = user as User;
         const code = u.token.otp.generate(u.token.next++);
         context.pending = { kind, user: u, code };
-        return { ...req, method: 'POST', path: '/v1/authenticate', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: u.userId, otp: code, password: PASSWORD }) };
+        return {
+          ...req,
+          method: 'POST',
+          path: '/v1/authenticate',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ userId: u.userId, otp: code, password: PASSWORD }),
+        };
       }
       case 'token':
       case 'audit': {
@@ -187,12 +212,15 @@ async function runLoad(spec: { url: string; seedFile: string; connections: numbe
     }
   };
 
-  const run = (duration: number) => autocannon({
-    url: spec.url,
-    connections: spec.connections,
-    duration,
-    requests: [{ setupRequest: setupRequest as autocannon.Request['setupRequest'], onResponse: onResponse as autocannon.Request['onResponse'] }],
-  });
+  const run = (duration: number) =>
+    autocannon({
+      url: spec.url,
+      connections: spec.connections,
+      duration,
+      requests: [
+        { setupRequest: setupRequest as autocannon.Request['setupRequest'], onResponse: onResponse as autocannon.Request['onResponse'] },
+      ],
+    });
   if (spec.warmup > 0) await run(spec.warmup);
   for (const k of Object.keys(sent) as Kind[]) sent[k] = 0;
   mismatches = 0;
@@ -203,8 +231,20 @@ async function runLoad(spec: { url: string; seedFile: string; connections: numbe
   const r = await run(spec.seconds);
   const status = { '2xx': r['2xx'], '4xx': r['4xx'], '5xx': r['5xx'], other: r['1xx'] + r['3xx'] };
   const out: LoadResult = {
-    seconds: spec.seconds, requests: r.requests.total, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max,
-    status, errors: r.errors, timeouts: r.timeouts, sent, mismatches, coincidences, firstMismatches, mismatchSerials,
+    seconds: spec.seconds,
+    requests: r.requests.total,
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    max: r.latency.max,
+    status,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    sent,
+    mismatches,
+    coincidences,
+    firstMismatches,
+    mismatchSerials,
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
@@ -214,7 +254,9 @@ async function runLoad(spec: { url: string; seedFile: string; connections: numbe
 
 function cpuSeconds(pid: number): number {
   // /proc/<pid>/stat fields 14 and 15: utime and stime in clock ticks (100 per second on Linux)
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
@@ -234,7 +276,11 @@ async function seed(server: ServerProcess, adminToken: string, tokenCount: numbe
   return seeded;
 }
 
-async function measure(store: string, databaseUrl: string | undefined, o: { seconds: number; warmup: number; connections: number; tokens: number }): Promise<void> {
+async function measure(
+  store: string,
+  databaseUrl: string | undefined,
+  o: { seconds: number; warmup: number; connections: number; tokens: number },
+): Promise<void> {
   const settings = freshSettings({
     logLevel: 'warn',
     env: { KODEVISER_RATE_LIMIT_IP: '0', KODEVISER_RATE_LIMIT_USER: '0' },
@@ -250,7 +296,11 @@ async function measure(store: string, databaseUrl: string | undefined, o: { seco
     let timer: NodeJS.Timeout | undefined;
     const result = await new Promise<LoadResult>((resolveLoad, reject) => {
       const spec = { url: server.url, seedFile, connections: o.connections, warmup: o.warmup, seconds: o.seconds };
-      const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=kodeviser-src', SELF, '--role=load', `--spec=${JSON.stringify(spec)}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', '--conditions=kodeviser-src', SELF, '--role=load', `--spec=${JSON.stringify(spec)}`],
+        { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       let out = '';
       child.stdout.on('data', (c: Buffer) => {
         out += c.toString();
@@ -274,18 +324,38 @@ async function measure(store: string, databaseUrl: string | undefined, o: { seco
     const firstQuarter = mean(rss.slice(0, quarter));
     const lastQuarter = mean(rss.slice(-quarter));
     const outputErrors = (server.output().match(/"level":(50|60)/g) ?? []).length;
-    const ok = result.errors === 0 && result.timeouts === 0 && result.status['5xx'] === 0 && result.status['4xx'] === 0 && result.mismatches === 0 && outputErrors === 0;
-    console.log(`\n## ${store}: ${o.seconds} s of mixed traffic, ${o.connections} connections, ${o.tokens} tokens, ${2 * o.connections} users (warm-up ${o.warmup} s)`);
-    console.log(`  requests     ${result.requests} (${result.rps.toFixed(0)} req/s): sent fresh ${result.sent.fresh}, replay ${result.sent.replay}, authenticate ${result.sent.authenticate}, token ${result.sent.token}, audit ${result.sent.audit}`);
+    const ok =
+      result.errors === 0 &&
+      result.timeouts === 0 &&
+      result.status['5xx'] === 0 &&
+      result.status['4xx'] === 0 &&
+      result.mismatches === 0 &&
+      outputErrors === 0;
+    console.log(
+      `\n## ${store}: ${o.seconds} s of mixed traffic, ${o.connections} connections, ${o.tokens} tokens, ${2 * o.connections} users (warm-up ${o.warmup} s)`,
+    );
+    console.log(
+      `  requests     ${result.requests} (${result.rps.toFixed(0)} req/s): sent fresh ${result.sent.fresh}, replay ${result.sent.replay}, authenticate ${result.sent.authenticate}, token ${result.sent.token}, audit ${result.sent.audit}`,
+    );
     console.log(`  latency      p50 ${result.p50} ms, p99 ${result.p99} ms, max ${result.max} ms`);
-    console.log(`  status       2xx ${result.status['2xx']}, 4xx ${result.status['4xx']}, 5xx ${result.status['5xx']}, other ${result.status.other}`);
-    console.log(`  errors       socket errors ${result.errors}, timeouts ${result.timeouts}, verdict mismatches ${result.mismatches} (replays matching a later counter by chance: ${result.coincidences}), error lines in the server log ${outputErrors}${result.firstMismatches.length ? `\n               ${result.firstMismatches.join('\n               ')}` : ''}`);
+    console.log(
+      `  status       2xx ${result.status['2xx']}, 4xx ${result.status['4xx']}, 5xx ${result.status['5xx']}, other ${result.status.other}`,
+    );
+    console.log(
+      `  errors       socket errors ${result.errors}, timeouts ${result.timeouts}, verdict mismatches ${result.mismatches} (replays matching a later counter by chance: ${result.coincidences}), error lines in the server log ${outputErrors}${result.firstMismatches.length ? `\n               ${result.firstMismatches.join('\n               ')}` : ''}`,
+    );
     console.log(`  server CPU   ${cpu.toFixed(1)} s, ${((1000 * cpu) / Math.max(1, result.requests)).toFixed(3)} ms per request`);
-    console.log(`  server RSS   seeded ${mb(rssSeeded)} MB, start of the run ${mb(rss[0] ?? rssSeeded)} MB, end ${mb(rssEnd)} MB; mean of the first quarter ${mb(firstQuarter)} MB, of the last ${mb(lastQuarter)} MB (${(((lastQuarter - firstQuarter) / firstQuarter) * 100).toFixed(1)} %), min ${mb(Math.min(...rss))} / max ${mb(Math.max(...rss))} MB`);
+    console.log(
+      `  server RSS   seeded ${mb(rssSeeded)} MB, start of the run ${mb(rss[0] ?? rssSeeded)} MB, end ${mb(rssEnd)} MB; mean of the first quarter ${mb(firstQuarter)} MB, of the last ${mb(lastQuarter)} MB (${(((lastQuarter - firstQuarter) / firstQuarter) * 100).toFixed(1)} %), min ${mb(Math.min(...rss))} / max ${mb(Math.max(...rss))} MB`,
+    );
     for (const serial of [...new Set(result.mismatchSerials)].slice(0, 3)) {
       const audit = await createClient(server.url, settings.adminToken).get(`/v1/audit?serial=${serial}&limit=8`, { admin: true });
-      const events = ((audit.body as { events?: Array<{ at: number; type: string; reason: string | null; movingFactor: number | null }> }).events ?? []).reverse();
-      console.log(`  audit of ${serial} (oldest first): ${events.map((e) => `${new Date(e.at).toISOString().slice(17, 23)} ${e.type}${e.reason ? `/${e.reason}` : ''}${e.movingFactor !== null ? ` #${e.movingFactor}` : ''}`).join(', ')}`);
+      const events = (
+        (audit.body as { events?: Array<{ at: number; type: string; reason: string | null; movingFactor: number | null }> }).events ?? []
+      ).reverse();
+      console.log(
+        `  audit of ${serial} (oldest first): ${events.map((e) => `${new Date(e.at).toISOString().slice(17, 23)} ${e.type}${e.reason ? `/${e.reason}` : ''}${e.movingFactor !== null ? ` #${e.movingFactor}` : ''}`).join(', ')}`,
+      );
     }
     console.log(`  verdict      ${ok ? 'OK: no errors, no 5xx, every verdict as expected' : 'NOT OK'}`);
     if (!ok) process.exitCode = 1;
@@ -307,8 +377,14 @@ async function main(argv: string[]): Promise<void> {
       'pg-url': { type: 'string', default: process.env.KODEVISER_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
     },
   });
-  const o = { seconds: Number(values.seconds), warmup: Number(values.warmup), connections: Number(values.connections), tokens: Number(values.tokens) };
-  for (const [name, v] of Object.entries(o)) if (!Number.isInteger(v) || v < (name === 'warmup' ? 0 : 1)) throw new Error(`--${name} must be a positive integer`);
+  const o = {
+    seconds: Number(values.seconds),
+    warmup: Number(values.warmup),
+    connections: Number(values.connections),
+    tokens: Number(values.tokens),
+  };
+  for (const [name, v] of Object.entries(o))
+    if (!Number.isInteger(v) || v < (name === 'warmup' ? 0 : 1)) throw new Error(`--${name} must be a positive integer`);
   if (o.tokens < 2 * o.connections) throw new Error('--tokens must be at least twice --connections');
   if (!['sqlite', 'postgres', 'both'].includes(values.store)) throw new Error('--store is sqlite, postgres or both');
 

@@ -51,28 +51,36 @@ async function timed(label: string, service: TokenService, work: readonly { seri
   const counts = new Map<string, number>();
   const started = performance.now();
   const cpu0 = process.cpuUsage();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < work.length) {
-      const k = next++;
-      const t0 = performance.now();
-      const r = await service.validate(work[k] as { serial: string; otp: string }, { ip: '127.0.0.1' });
-      latencies[k] = performance.now() - t0;
-      counts.set(r.result, (counts.get(r.result) ?? 0) + 1);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < work.length) {
+        const k = next++;
+        const t0 = performance.now();
+        const r = await service.validate(work[k] as { serial: string; otp: string }, { ip: '127.0.0.1' });
+        latencies[k] = performance.now() - t0;
+        counts.set(r.result, (counts.get(r.result) ?? 0) + 1);
+      }
+    }),
+  );
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   latencies.sort();
   const pct = (p: number) => (latencies[Math.min(work.length - 1, Math.floor(p * work.length))] as number).toFixed(1);
-  console.log(`${label}: ${Math.round(work.length / seconds)} validations/s, p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, ` +
-    `${[...counts].map(([k, v]) => `${v} ${k}`).join(', ')}, CPU ${Math.round((cpu.user + cpu.system) / work.length)} µs per validation`);
+  console.log(
+    `${label}: ${Math.round(work.length / seconds)} validations/s, p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, ` +
+      `${[...counts].map(([k, v]) => `${v} ${k}`).join(', ')}, CPU ${Math.round((cpu.user + cpu.system) / work.length)} µs per validation`,
+  );
 }
 
 async function run(name: string, store: TokenStore): Promise<void> {
   const service = createTokenService({ store, clock, masterKey });
   let t0 = performance.now();
   for (let from = 0; from < tokens; from += 10_000) {
-    const chunk = Array.from({ length: Math.min(10_000, tokens - from) }, (_, k) => ({ serial: serialOf(from + k), profile: 'hotp-sha1' as const, key: keyOf(from + k) }));
+    const chunk = Array.from({ length: Math.min(10_000, tokens - from) }, (_, k) => ({
+      serial: serialOf(from + k),
+      profile: 'hotp-sha1' as const,
+      key: keyOf(from + k),
+    }));
     await service.importTokens(chunk, 'bench');
   }
   console.log(`${name}: imported ${tokens} tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -84,7 +92,11 @@ async function run(name: string, store: TokenStore): Promise<void> {
   t0 = performance.now();
   await timed(`${name} accepts`, service, accepts);
   const racing = Array.from({ length: race }, (_, i) => ({ serial: serialOf(i), otp: (otps[i] as Otp).generate(counters[i]!++) }));
-  await timed(`${name} race, each code x3`, service, racing.flatMap((w) => [w, w, w]));
+  await timed(
+    `${name} race, each code x3`,
+    service,
+    racing.flatMap((w) => [w, w, w]),
+  );
   await service.close();
 }
 

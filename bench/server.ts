@@ -55,7 +55,9 @@ function serialOf(base: number, i: number): string {
   return makeSerial(String(base + i));
 }
 function keyOf(base: number, i: number): Buffer {
-  return createHash('sha1').update(`kodeviser-bench:${base + i}`).digest();
+  return createHash('sha1')
+    .update(`kodeviser-bench:${base + i}`)
+    .digest();
 }
 /** RFC 4226 HOTP-SHA1, 6 digits, with node:crypto: the load side's own implementation. */
 function hotp(key: Buffer, counter: number): string {
@@ -76,7 +78,16 @@ async function seed(dbPath: string, base: number, count: number): Promise<number
     const batch: NewTokenRecord[] = [];
     for (let i = from; i < Math.min(count, from + BATCH); i++) {
       const serial = serialOf(base, i);
-      batch.push({ serial, profile: 'hotp-sha1', digits: 6, step: 30, t0: 0, seed: vault.seal(serial, keyOf(base, i)), lastMovingFactor: -1, drift: NO_DRIFT });
+      batch.push({
+        serial,
+        profile: 'hotp-sha1',
+        digits: 6,
+        step: 30,
+        t0: 0,
+        seed: vault.seal(serial, keyOf(base, i)),
+        lastMovingFactor: -1,
+        drift: NO_DRIFT,
+      });
     }
     await store.insertTokens(batch, { at: Date.now(), ip: null, actor: 'bench' });
   }
@@ -116,7 +127,9 @@ function waitForUrl(child: ChildProcess, pattern: RegExp, what: string): Promise
       const m = pattern.exec(out);
       if (m?.[1]) resolveUrl(m[1]);
     });
-    child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
     child.on('exit', (code) => reject(new Error(`${what} exited (${code}) before listening: ${out}${err}`)));
   });
 }
@@ -145,7 +158,10 @@ async function startServer(dbPath: string, dataDir: string): Promise<Target> {
 }
 
 async function startBaseline(): Promise<Target> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=kodeviser-src', SELF, '--role=baseline'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=kodeviser-src', SELF, '--role=baseline'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   started.add(child);
   return { url: await waitForUrl(child, /baseline listening on (http:\/\/\S+)/, 'baseline'), child };
 }
@@ -200,7 +216,11 @@ function cpuSecondsOf(pid: number | undefined): number | null {
 /** autocannon in its own process (this file, --role=load); its result comes back as JSON. */
 function load(spec: LoadSpec, server: Target): Promise<LoadResult & { cpuMsPerRequest: number | null }> {
   return new Promise((resolveLoad, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=kodeviser-src', SELF, '--role=load', `--spec=${JSON.stringify(spec)}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--conditions=kodeviser-src', SELF, '--role=load', `--spec=${JSON.stringify(spec)}`],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     let cpuAtStart: number | null = spec.warmup > 0 ? null : cpuSecondsOf(server.child.pid);
     child.stdout.on('data', (c: Buffer) => {
@@ -222,15 +242,29 @@ function load(spec: LoadSpec, server: Target): Promise<LoadResult & { cpuMsPerRe
 
 async function runBaseline(): Promise<void> {
   const app = Fastify({ logger: false });
-  app.post('/v1/validate', {
-    schema: {
-      body: {
-        type: 'object', required: ['serial', 'otp'], additionalProperties: false,
-        properties: { serial: { type: 'string', pattern: '^([0-9]{10}|[0-9]{2}-[0-9]{7}-[0-9])$' }, otp: { type: 'string', pattern: '^[0-9]{6,8}$' } },
+  app.post(
+    '/v1/validate',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['serial', 'otp'],
+          additionalProperties: false,
+          properties: {
+            serial: { type: 'string', pattern: '^([0-9]{10}|[0-9]{2}-[0-9]{7}-[0-9])$' },
+            otp: { type: 'string', pattern: '^[0-9]{6,8}$' },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: { result: { type: 'string' }, serial: { type: 'string' }, movingFactor: { type: ['integer', 'null'] } },
+          },
+        },
       },
-      response: { 200: { type: 'object', properties: { result: { type: 'string' }, serial: { type: 'string' }, movingFactor: { type: ['integer', 'null'] } } } },
     },
-  }, async (request) => ({ result: 'accept', serial: (request.body as { serial: string }).serial, movingFactor: 0 }));
+    async (request) => ({ result: 'accept', serial: (request.body as { serial: string }).serial, movingFactor: 0 }),
+  );
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   process.stdout.write(`baseline listening on ${url}\n`);
   process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
@@ -254,20 +288,23 @@ async function runLoad(spec: LoadSpec): Promise<void> {
     return JSON.stringify(spec.mode === 'validate' ? { serial: serialOf(base, i), otp } : { userId: `user-${i}`, otp, password: PASSWORD });
   };
   let results: Record<string, number> = {};
-  const run = (duration: number) => autocannon({
-    url: `${spec.url}/v1/${spec.mode}`,
-    method: 'POST',
-    connections: spec.connections,
-    duration,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${SERVICE_TOKEN}` },
-    requests: [{
-      setupRequest: (req) => ({ ...req, body: body() }),
-      onResponse: (_status, responseBody) => {
-        const verdict = /"result":"([a-z-]+)"/.exec(responseBody)?.[1] ?? 'error';
-        results[verdict] = (results[verdict] ?? 0) + 1;
-      },
-    }],
-  });
+  const run = (duration: number) =>
+    autocannon({
+      url: `${spec.url}/v1/${spec.mode}`,
+      method: 'POST',
+      connections: spec.connections,
+      duration,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${SERVICE_TOKEN}` },
+      requests: [
+        {
+          setupRequest: (req) => ({ ...req, body: body() }),
+          onResponse: (_status, responseBody) => {
+            const verdict = /"result":"([a-z-]+)"/.exec(responseBody)?.[1] ?? 'error';
+            results[verdict] = (results[verdict] ?? 0) + 1;
+          },
+        },
+      ],
+    });
   if (spec.warmup > 0) await run(spec.warmup);
   results = {};
   process.stdout.write('measuring\n');
@@ -277,8 +314,14 @@ async function runLoad(spec: LoadSpec): Promise<void> {
   const statusCodes: Record<string, number> = {};
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = (stat as { count: number }).count;
   const out: LoadResult = {
-    rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99,
-    requests: result.requests.total, non2xx: result.non2xx, errors: result.errors, statusCodes, results,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    statusCodes,
+    results,
     loadCpuMsPerRequest: (cpu.user + cpu.system) / 1000 / Math.max(1, result.requests.total),
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
@@ -304,7 +347,9 @@ async function scryptMs(): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
-    await new Promise<void>((ok, fail) => scrypt(PASSWORD, randomBytes(16), 32, { N, r, p, maxmem: 256 * N * r }, (e) => (e ? fail(e) : ok())));
+    await new Promise<void>((ok, fail) =>
+      scrypt(PASSWORD, randomBytes(16), 32, { N, r, p, maxmem: 256 * N * r }, (e) => (e ? fail(e) : ok())),
+    );
     times.push(performance.now() - t0);
   }
   return times.sort((a, b) => a - b)[2]!;
@@ -316,13 +361,21 @@ export async function main(args: string[] = []): Promise<void> {
   const connections = Number(flag(args, 'connections', '50'));
   const users = Number(flag(args, 'users', '64'));
   const repeat = Number(flag(args, 'repeat', '1'));
-  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`bench server: --repeat takes a positive integer; got "${flag(args, 'repeat', '1')}"`);
+  if (!Number.isInteger(repeat) || repeat < 1)
+    throw new Error(`bench server: --repeat takes a positive integer; got "${flag(args, 'repeat', '1')}"`);
   const warmup = Math.min(3, duration);
 
-  const built = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'server'], { cwd: ROOT, encoding: 'utf8' });
+  const built = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'server'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   if (built.status !== 0) throw new Error(`tsc -b server failed: ${built.stdout}${built.stderr}`);
   const dir = mkdtempSync(join(tmpdir(), 'kodeviser-bench-server-'));
-  console.log(`machine: ${availableParallelism()} CPUs, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (shared machine: figures are noisy)`);
+  console.log(
+    `machine: ${availableParallelism()} CPUs, load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} (shared machine: figures are noisy)`,
+  );
   console.log(`autocannon: ${connections} connections, ${warmup} s warm-up then ${duration} s measured, in its own process\n`);
   type Measured = LoadResult & { cpuMsPerRequest: number | null };
   // `base`: the baseline measured right after this run. On a shared machine the neighbours' load
@@ -332,7 +385,8 @@ export async function main(args: string[] = []): Promise<void> {
   try {
     // The baseline process stays up (idle while the others run) to be measured again after each validate run.
     const baseline = await startBaseline();
-    const measureBaseline = (warm: number) => load({ url: baseline.url, mode: 'validate', tokens: 1000, connections, warmup: warm, duration }, baseline);
+    const measureBaseline = (warm: number) =>
+      load({ url: baseline.url, mode: 'validate', tokens: 1000, connections, warmup: warm, duration }, baseline);
     const base = await measureBaseline(warmup);
     rows.push({ name: 'baseline: Fastify hello-POST, same body schema', r: base });
 
@@ -341,7 +395,9 @@ export async function main(args: string[] = []): Promise<void> {
     for (const size of sizes) {
       const template = join(dir, `template-${size}.db`);
       const seconds = await seed(template, VALIDATE_BASE, size);
-      console.log(`seeded ${size.toLocaleString('en')} tokens in ${fmt(seconds)} s (${fmt(size / seconds / 1000, 0)} k tokens/s, sealed AES-256-GCM, 10 k per transaction)`);
+      console.log(
+        `seeded ${size.toLocaleString('en')} tokens in ${fmt(seconds)} s (${fmt(size / seconds / 1000, 0)} k tokens/s, sealed AES-256-GCM, 10 k per transaction)`,
+      );
       templates.set(size, template);
     }
     for (let turn = 1; turn <= repeat; turn++) {
@@ -353,8 +409,15 @@ export async function main(args: string[] = []): Promise<void> {
         const r = await load({ url: server.url, mode: 'validate', tokens: size, connections, warmup, duration }, server);
         await stop(server);
         const adjacent = await measureBaseline(1);
-        rows.push({ name: `POST /v1/validate, ${size.toLocaleString('en')} tokens${repeat > 1 ? ` (run ${turn})` : ''}`, size, r, base: adjacent });
-        console.log(`  validate ${size.toLocaleString('en')}${repeat > 1 ? ` (run ${turn}/${repeat})` : ''}: ${fmt(r.rps, 0)} req/s (baseline right after: ${fmt(adjacent.rps, 0)}), p50 ${r.p50} ms, p99 ${r.p99} ms, load average ${loadavg()[0]!.toFixed(2)}`);
+        rows.push({
+          name: `POST /v1/validate, ${size.toLocaleString('en')} tokens${repeat > 1 ? ` (run ${turn})` : ''}`,
+          size,
+          r,
+          base: adjacent,
+        });
+        console.log(
+          `  validate ${size.toLocaleString('en')}${repeat > 1 ? ` (run ${turn}/${repeat})` : ''}: ${fmt(r.rps, 0)} req/s (baseline right after: ${fmt(adjacent.rps, 0)}), p50 ${r.p50} ms, p99 ${r.p99} ms, load average ${loadavg()[0]!.toFixed(2)}`,
+        );
         rmSync(db, { force: true });
         rmSync(`${db}-wal`, { force: true });
         rmSync(`${db}-shm`, { force: true });
@@ -369,37 +432,62 @@ export async function main(args: string[] = []): Promise<void> {
     await seed(db, USER_BASE, users);
     const server = await startServer(db, dir);
     for (let i = 0; i < users; i += 8) {
-      await Promise.all(Array.from({ length: Math.min(8, users - i) }, async (_, k) => {
-        const u = i + k;
-        const res = await fetch(`${server.url}/v1/activate`, {
-          method: 'POST', headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ userId: `user-${u}`, serial: serialOf(USER_BASE, u), otp: hotp(keyOf(USER_BASE, u), 0), password: PASSWORD }),
-        });
-        if (res.status !== 200) {
-          const audit = await fetch(`${server.url}/v1/audit?serial=${serialOf(USER_BASE, u)}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-          throw new Error(`activating user-${u}: ${res.status} ${await res.text()}; audit: ${await audit.text()}`);
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: Math.min(8, users - i) }, async (_, k) => {
+          const u = i + k;
+          const res = await fetch(`${server.url}/v1/activate`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({
+              userId: `user-${u}`,
+              serial: serialOf(USER_BASE, u),
+              otp: hotp(keyOf(USER_BASE, u), 0),
+              password: PASSWORD,
+            }),
+          });
+          if (res.status !== 200) {
+            const audit = await fetch(`${server.url}/v1/audit?serial=${serialOf(USER_BASE, u)}`, {
+              headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+            });
+            throw new Error(`activating user-${u}: ${res.status} ${await res.text()}; audit: ${await audit.text()}`);
+          }
+        }),
+      );
     }
     // A hash-bound route: more connections than the hashing threads only queue (and time out).
-    const auth = await load({ url: server.url, mode: 'authenticate', tokens: users, connections: Math.min(connections, 8), warmup: 0, duration }, server);
+    const auth = await load(
+      { url: server.url, mode: 'authenticate', tokens: users, connections: Math.min(connections, 8), warmup: 0, duration },
+      server,
+    );
     await stop(server);
     rows.push({ name: `POST /v1/authenticate, ${users} users, ${Math.min(connections, 8)} connections`, r: auth });
     const hashMs = await scryptMs();
 
-    console.log('\n| run | req/s | p50 ms | p99 ms | baseline req/s | vs baseline | server CPU ms/req | CPU vs baseline | load CPU ms/req | cores busy | requests | verdicts |');
+    console.log(
+      '\n| run | req/s | p50 ms | p99 ms | baseline req/s | vs baseline | server CPU ms/req | CPU vs baseline | load CPU ms/req | cores busy | requests | verdicts |',
+    );
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const { name, r, base: b = base } of rows) {
-      const verdicts = Object.entries(r.results).map(([k, n]) => `${k} ${n}`).join(', ');
+      const verdicts = Object.entries(r.results)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ');
       const measured = r.cpuMsPerRequest !== null && r.requests > 0;
       const cpu = measured ? fmt(r.cpuMsPerRequest!, 3) : 'n/a';
       const cpuRatio = measured && b.cpuMsPerRequest !== null ? `${fmt((100 * b.cpuMsPerRequest) / r.cpuMsPerRequest!, 0)} %` : 'n/a';
       const busy = measured ? fmt(((r.cpuMsPerRequest! + r.loadCpuMsPerRequest) * r.rps) / 1000, 2) : 'n/a';
-      console.log(`| ${name} | ${fmt(r.rps, 0)} | ${r.p50} | ${r.p99} | ${fmt(b.rps, 0)} | ${fmt((100 * r.rps) / b.rps, 0)} % | ${cpu} | ${cpuRatio} | ${fmt(r.loadCpuMsPerRequest, 3)} | ${busy} | ${r.requests} | ${verdicts} |`);
+      console.log(
+        `| ${name} | ${fmt(r.rps, 0)} | ${r.p50} | ${r.p99} | ${fmt(b.rps, 0)} | ${fmt((100 * r.rps) / b.rps, 0)} % | ${cpu} | ${cpuRatio} | ${fmt(r.loadCpuMsPerRequest, 3)} | ${busy} | ${r.requests} | ${verdicts} |`,
+      );
     }
-    console.log('(baseline req/s: for a validate run, the baseline measured right after it; CPU vs baseline: that baseline\'s CPU time per request over this run\'s — the req/s ratio the server would reach if CPU were the only limit; cores busy: the CPU time of the server and the load process together per second measured, of the ' + availableParallelism() + ' here — what is left was idle, waiting on the other process, a thread or the disk)');
+    console.log(
+      "(baseline req/s: for a validate run, the baseline measured right after it; CPU vs baseline: that baseline's CPU time per request over this run's — the req/s ratio the server would reach if CPU were the only limit; cores busy: the CPU time of the server and the load process together per second measured, of the " +
+        availableParallelism() +
+        ' here — what is left was idle, waiting on the other process, a thread or the disk)',
+    );
     const { N, r, p } = DEFAULT_SCRYPT_PARAMS;
-    console.log(`\npassword hash: scrypt N=2^${Math.log2(N)}, r=${r}, p=${p} (${(128 * N * r) / 2 ** 20} MiB) = ${fmt(hashMs)} ms per hash here (median of 5), on the libuv pool of ${process.env.UV_THREADPOOL_SIZE ?? 4} threads`);
+    console.log(
+      `\npassword hash: scrypt N=2^${Math.log2(N)}, r=${r}, p=${p} (${(128 * N * r) / 2 ** 20} MiB) = ${fmt(hashMs)} ms per hash here (median of 5), on the libuv pool of ${process.env.UV_THREADPOOL_SIZE ?? 4} threads`,
+    );
 
     const ratioOf = (v: (typeof rows)[number]) => v.r.rps / (v.base ?? base).rps;
     const median = (xs: number[]): number => {
@@ -423,13 +511,21 @@ export async function main(args: string[] = []): Promise<void> {
     const of = repeat > 1 ? `, each size's median of ${repeat} runs` : '';
     if (repeat > 1) {
       console.log('\nper size, median of its runs:');
-      for (const x of bySize) console.log(`  ${x.size.toLocaleString('en')} tokens: ${fmt(100 * x.ratio, 0)} % of baseline, p99 ${x.p99} ms, CPU ${x.cpu === null ? 'n/a' : `${fmt(x.cpu, 3)} ms`}/request`);
+      for (const x of bySize)
+        console.log(
+          `  ${x.size.toLocaleString('en')} tokens: ${fmt(100 * x.ratio, 0)} % of baseline, p99 ${x.p99} ms, CPU ${x.cpu === null ? 'n/a' : `${fmt(x.cpu, 3)} ms`}/request`,
+        );
     }
     console.log('\ntargets:');
     console.log(`  validate ≥ 40 % of baseline req/s: worst ${fmt(100 * worstRatio, 0)} %${of} — ${worstRatio >= 0.4 ? 'met' : 'NOT met'}`);
     console.log(`  p99 < 20 ms at ${connections} connections: worst ${worstP99} ms${of} — ${worstP99 < 20 ? 'met' : 'NOT met'}`);
-    console.log(`  within 20 % from smallest to largest database (req/s as a share of the baseline beside it${of}): ${fmt(100 * spread, 0)} % — ${spread <= 0.2 ? 'met' : 'NOT met'}`);
-    if (first.cpu !== null && last.cpu !== null) console.log(`    server CPU per request, smallest to largest database: ${fmt(first.cpu, 3)} → ${fmt(last.cpu, 3)} ms (${fmt((100 * (last.cpu - first.cpu)) / first.cpu, 0)} %)`);
+    console.log(
+      `  within 20 % from smallest to largest database (req/s as a share of the baseline beside it${of}): ${fmt(100 * spread, 0)} % — ${spread <= 0.2 ? 'met' : 'NOT met'}`,
+    );
+    if (first.cpu !== null && last.cpu !== null)
+      console.log(
+        `    server CPU per request, smallest to largest database: ${fmt(first.cpu, 3)} → ${fmt(last.cpu, 3)} ms (${fmt((100 * (last.cpu - first.cpu)) / first.cpu, 0)} %)`,
+      );
     const notAccepted = validates.reduce((n, v) => n + v.r.requests - (v.r.results.accept ?? 0), 0);
     if (notAccepted > 0) console.log(`  note: ${notAccepted} validate requests were not accepted (see the verdicts)`);
   } finally {

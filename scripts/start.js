@@ -52,8 +52,11 @@ async function prepareDemoDevice(started, dataDir) {
   const pskcFile = join(dataDir, 'demo-device.pskc.xml');
   const pskcKey = randomBytes(16).toString('hex');
   rmSync(pending, { force: true });
-  const made = spawnSync(process.execPath, [kodeviserBin, 'manufacture', '--profile', DEMO_PROFILE, '--out', pending,
-    '--pskc', pskcFile, '--pskc-key', pskcKey], { encoding: 'utf8' });
+  const made = spawnSync(
+    process.execPath,
+    [kodeviserBin, 'manufacture', '--profile', DEMO_PROFILE, '--out', pending, '--pskc', pskcFile, '--pskc-key', pskcKey],
+    { encoding: 'utf8' },
+  );
   if (made.status !== 0) throw new Error(`kodeviser manufacture failed: ${(made.stderr || made.stdout).trim()}`);
   try {
     const res = await started.app.inject({
@@ -92,8 +95,8 @@ Demo token ${serial.slice(0, 2)}-${serial.slice(2, 9)}-${serial.slice(9)} (${DEM
        ${post('/v1/authenticate', login('CODE'))}
 
   Or press and send in one go (another terminal, from ${process.cwd()}):
-       OTP=${code}; ${post('/v1/activate', activate("'\"$OTP\"'"))}
-       OTP=${code}; ${post('/v1/authenticate', login("'\"$OTP\"'"))}
+       OTP=${code}; ${post('/v1/activate', activate('\'"$OTP"\''))}
+       OTP=${code}; ${post('/v1/authenticate', login('\'"$OTP"\''))}
 
   Both answer {"result":"accept"}; a wrong or reused code gets 401 {"result":"reject"}, and after
   three wrong codes the token is blocked for a while (429 with Retry-After).
@@ -108,7 +111,7 @@ async function run() {
   try {
     started = await start({ argv: process.argv.slice(2) });
   } catch (e) {
-    fail(e instanceof StartError ? e.message : e.stack ?? String(e));
+    fail(e instanceof StartError ? e.message : (e.stack ?? String(e)));
   }
   let stopping = false;
   const stop = async (signal) => {

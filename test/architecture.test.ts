@@ -78,16 +78,23 @@ t.test('tsc -b accepts the allowed direction', async (t) => {
   }
 });
 
-t.test('ESLint refuses the same imports and the firmware\'s clock, randomness and I/O', async (t) => {
+t.test("ESLint refuses the same imports and the firmware's clock, randomness and I/O", async (t) => {
   const eslint = new ESLint({ cwd: root });
   const lint = async (file: string, code: string) => {
     const [result] = await eslint.lintText(code, { filePath: join(root, file) });
     return (result?.messages ?? []).map((m) => m.ruleId);
   };
   for (const [from, to] of forbidden) {
-    t.ok((await lint(`${from}/src/x.ts`, `import { y } from '@kodeviser/${to}';\nexport const x = y;\n`)).includes('no-restricted-imports'), `${from} → ${to}`);
+    t.ok(
+      (await lint(`${from}/src/x.ts`, `import { y } from '@kodeviser/${to}';\nexport const x = y;\n`)).includes('no-restricted-imports'),
+      `${from} → ${to}`,
+    );
   }
-  t.same(await lint('emulator/src/x.ts', `import { y } from '@kodeviser/firmware';\nexport const x = y;\n`), [], 'emulator → firmware is allowed');
+  t.same(
+    await lint('emulator/src/x.ts', `import { y } from '@kodeviser/firmware';\nexport const x = y;\n`),
+    [],
+    'emulator → firmware is allowed',
+  );
   const firmwareSins = {
     'Date.now()': 'export const x = Date.now();\n',
     'new Date()': 'export const x = new Date();\n',

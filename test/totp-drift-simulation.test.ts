@@ -43,7 +43,11 @@ function temperatureModel(rng: Rng): (ms: number) => number {
   const daily = rng.next() * 5;
   return (ms) => {
     const days = (ms - ACTIVATION) / DAY;
-    const t = mean - seasonal * Math.cos((2 * Math.PI * days) / 365) + daily * Math.cos(2 * Math.PI * (days % 1) - 2.6) + (rng.next() * 2 - 1) * 1.5;
+    const t =
+      mean -
+      seasonal * Math.cos((2 * Math.PI * days) / 365) +
+      daily * Math.cos(2 * Math.PI * (days % 1) - 2.6) +
+      (rng.next() * 2 - 1) * 1.5;
     return Math.min(45, Math.max(0, t));
   };
 }
@@ -77,11 +81,13 @@ function deviceClock(rng: Rng): DeviceClock {
 
 type Schedule = (rng: Rng) => number[];
 /** Presses after the activation: every `days` days at any second of 08:00–18:00. */
-const every = (days: number): Schedule => (rng) => {
-  const uses: number[] = [];
-  for (let i = 1; i * days * DAY <= YEAR; i++) uses.push(ACTIVATION + i * days * DAY + rng.int(0, 36_000) * 1000);
-  return uses;
-};
+const every =
+  (days: number): Schedule =>
+  (rng) => {
+    const uses: number[] = [];
+    for (let i = 1; i * days * DAY <= YEAR; i++) uses.push(ACTIVATION + i * days * DAY + rng.int(0, 36_000) * 1000);
+    return uses;
+  };
 /** Half the time again within two days, half after an exponential wait of 12 days on average. */
 const irregular: Schedule = (rng) => {
   const uses: number[] = [];
@@ -118,7 +124,13 @@ function liveYear(otp: Otp, clock: DeviceClock, presses: readonly number[], mode
     const checkedAt = at + 1000 + rng.int(0, 9000);
     const match = matchCode(otp, token, otp.generate(shown), checkedAt, DEFAULT_POLICY);
     if (match.kind === 'accept') {
-      token = { ...token, lastMovingFactor: match.movingFactor, drift: keep[model](match.drift), pendingResync: null, lastUsedAt: checkedAt };
+      token = {
+        ...token,
+        lastMovingFactor: match.movingFactor,
+        drift: keep[model](match.drift),
+        pendingResync: null,
+        lastUsedAt: checkedAt,
+      };
     } else if (match.kind === 'wide') {
       token = { ...token, pendingResync: { movingFactor: match.movingFactor, at: checkedAt } };
     }
@@ -159,7 +171,10 @@ function simulate(): Map<string, Record<Model, Tally>> {
   const otp = createOtp({ profile: 'totp-sha1', key });
   const results = new Map<string, Record<Model, Tally>>();
   SCHEDULES.forEach(([name, schedule, tokens], s) => {
-    const tallies = Object.fromEntries(MODELS.map((m) => [m, { uses: 0, secondCodes: 0, firstUse: 0, refused: 0 }])) as Record<Model, Tally>;
+    const tallies = Object.fromEntries(MODELS.map((m) => [m, { uses: 0, secondCodes: 0, firstUse: 0, refused: 0 }])) as Record<
+      Model,
+      Tally
+    >;
     const rng = createRng(SEED + s);
     for (let i = 0; i < tokens; i++) {
       const clock = deviceClock(rng);
@@ -182,7 +197,9 @@ t.test('the share of uses that need a second code, before and after', async (t) 
   for (const [name, tallies] of results) {
     for (const model of MODELS) {
       const { uses, secondCodes, firstUse } = tallies[model];
-      t.comment(`${name.padEnd(13)} ${model.padEnd(15)} ${pct(secondCodes, uses).toFixed(2).padStart(6)} % second codes (${secondCodes} of ${uses} uses; ${firstUse} at the first use)`);
+      t.comment(
+        `${name.padEnd(13)} ${model.padEnd(15)} ${pct(secondCodes, uses).toFixed(2).padStart(6)} % second codes (${secondCodes} of ${uses} uses; ${firstUse} at the first use)`,
+      );
     }
   }
   t.comment(`simulated in ${seconds.toFixed(1)} s`);

@@ -25,8 +25,10 @@ import type { HwTrace } from './trace.js';
 /** 225 mAh in nanocoulombs: 0.225 A·h × 3600 s/h × 1e9 nC/C */
 export const CR2032_CAPACITY_NC = 225 * 3.6 * 1e9;
 
-export type BatteryLoadFigures = Pick<FirmwareConfig,
-  'sleepCurrentNa' | 'displayCurrentNa' | 'activeCurrentNa' | 'nvmWriteNcPerByte' | 'selfDischargePerYear' | 'cpuHz'>;
+export type BatteryLoadFigures = Pick<
+  FirmwareConfig,
+  'sleepCurrentNa' | 'displayCurrentNa' | 'activeCurrentNa' | 'nvmWriteNcPerByte' | 'selfDischargePerYear' | 'cpuHz'
+>;
 
 export interface BatteryState {
   capacityNc: number;
@@ -62,8 +64,11 @@ export class Battery implements BatteryHal {
       throw new KodeviserError('ERR_ARGUMENT', 'battery.chargeNc must be within 0..capacityNc');
     }
     this.state = {
-      powered: false, displayOn: false, dead: init.chargeNc <= 0,
-      ...init, atUs: scheduler.now,
+      powered: false,
+      displayOn: false,
+      dead: init.chargeNc <= 0,
+      ...init,
+      atUs: scheduler.now,
     };
     this.plan();
   }
@@ -98,7 +103,9 @@ export class Battery implements BatteryHal {
     const f = this.figures;
     const selfDischarge = (this.state.capacityNc * f.selfDischargePerYear) / (YEAR_US / 1e6);
     if (this.state.dead) return 0;
-    return selfDischarge + (this.state.powered ? f.sleepCurrentNa : 0) + (this.state.powered && this.state.displayOn ? f.displayCurrentNa : 0);
+    return (
+      selfDischarge + (this.state.powered ? f.sleepCurrentNa : 0) + (this.state.powered && this.state.displayOn ? f.displayCurrentNa : 0)
+    );
   }
 
   /** The load changes (power switched, display lit or dark). */
@@ -144,11 +151,15 @@ export class Battery implements BatteryHal {
     const rate = this.currentNa();
     if (rate <= 0) return;
     const at = this.state.atUs + Math.ceil((this.state.chargeNc / rate) * 1e6);
-    this.brownOutEvent = this.scheduler.schedule(at, () => {
-      this.brownOutEvent = null;
-      this.update();
-      this.brownOut();
-    }, 'battery:brown-out');
+    this.brownOutEvent = this.scheduler.schedule(
+      at,
+      () => {
+        this.brownOutEvent = null;
+        this.update();
+        this.brownOut();
+      },
+      'battery:brown-out',
+    );
   }
 
   private brownOut(): void {

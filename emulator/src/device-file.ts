@@ -130,16 +130,43 @@ export function parseDeviceFile(input: string | unknown): DeviceFile {
   for (const k of FIRMWARE_CONFIG_KEYS) if (!(k in firmware)) throw bad(`firmware.${k}`, 'is missing');
 
   return {
-    format: DEVICE_FILE_FORMAT, version: DEVICE_FILE_VERSION, serial, profile, digits, step, manufacturedAt,
-    trueTimeUs, deviceTimeUs, crystal, temperatureC, outOfSpecEpisodes, battery, powered, nvm, nvmTiming, bounce,
-    rngState, firmware: firmware as unknown as FirmwareConfig,
+    format: DEVICE_FILE_FORMAT,
+    version: DEVICE_FILE_VERSION,
+    serial,
+    profile,
+    digits,
+    step,
+    manufacturedAt,
+    trueTimeUs,
+    deviceTimeUs,
+    crystal,
+    temperatureC,
+    outOfSpecEpisodes,
+    battery,
+    powered,
+    nvm,
+    nvmTiming,
+    bounce,
+    rngState,
+    firmware: firmware as unknown as FirmwareConfig,
   };
 }
 
 /** The keys every FirmwareConfig has (checked when a device file is loaded). */
 export const FIRMWARE_CONFIG_KEYS: readonly (keyof FirmwareConfig)[] = [
-  'debounceMs', 'displayOnMs', 'longPressMs', 'menuTimeoutMs', 'lowBatteryPercent', 'rtcTickUs', 'cpuHz',
-  'firmwareVersion', 'capacityNc', 'sleepCurrentNa', 'displayCurrentNa', 'activeCurrentNa', 'nvmWriteNcPerByte',
+  'debounceMs',
+  'displayOnMs',
+  'longPressMs',
+  'menuTimeoutMs',
+  'lowBatteryPercent',
+  'rtcTickUs',
+  'cpuHz',
+  'firmwareVersion',
+  'capacityNc',
+  'sleepCurrentNa',
+  'displayCurrentNa',
+  'activeCurrentNa',
+  'nvmWriteNcPerByte',
   'selfDischargePerYear',
 ];
 
@@ -156,8 +183,12 @@ function object(v: unknown, name: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-function field<T extends 'string' | 'number' | 'boolean'>(o: Record<string, unknown>, name: string, type: T, prefix = '')
-  : T extends 'string' ? string : T extends 'number' ? number : boolean {
+function field<T extends 'string' | 'number' | 'boolean'>(
+  o: Record<string, unknown>,
+  name: string,
+  type: T,
+  prefix = '',
+): T extends 'string' ? string : T extends 'number' ? number : boolean {
   const v = o[name];
   if (v === undefined) throw bad(prefix + name, 'is missing');
   if (typeof v !== type) throw bad(prefix + name, `must be a ${type}`);

@@ -14,7 +14,14 @@ import type { LcdHal } from '@kodeviser/firmware';
 import type { HwTrace } from './trace.js';
 
 export const LCD_CHARS = 8;
-const A = 1, B = 2, C = 4, D = 8, E = 16, F = 32, G = 64, DP = 128;
+const A = 1,
+  B = 2,
+  C = 4,
+  D = 8,
+  E = 16,
+  F = 32,
+  G = 64,
+  DP = 128;
 
 export class Lcd implements LcdHal {
   private readonly buffer = new Uint8Array(LCD_CHARS);
@@ -66,7 +73,9 @@ export class Lcd implements LcdHal {
 }
 
 export function renderSegments(segments: ArrayLike<number>): string {
-  let top = '', mid = '', bot = '';
+  let top = '',
+    mid = '',
+    bot = '';
   for (let i = 0; i < segments.length; i++) {
     const s = segments[i] as number;
     const on = (bit: number, ch: string): string => (s & bit ? ch : ' ');

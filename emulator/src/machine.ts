@@ -17,16 +17,24 @@
 import { randomBytes } from 'node:crypto';
 import { KodeviserError, isProfileName, makeSerial, parseSerial, type ProfileName } from '@kodeviser/shared';
 import {
-  DEFAULT_CONFIG, NVM_SIZE, init, inspect, step, textFor,
-  type FirmwareConfig, type FirmwareEffect, type FirmwareEvent, type FirmwareState, type FirmwareStateView, type TimerName,
+  DEFAULT_CONFIG,
+  NVM_SIZE,
+  init,
+  inspect,
+  step,
+  textFor,
+  type FirmwareConfig,
+  type FirmwareEffect,
+  type FirmwareEvent,
+  type FirmwareState,
+  type FirmwareStateView,
+  type TimerName,
 } from '@kodeviser/firmware';
 import { Battery, CR2032_CAPACITY_NC } from './battery.js';
 import { Button, NO_BOUNCE, checkBounce, type BounceOptions } from './button.js';
 import { Cpu } from './cpu.js';
 import { Crystal } from './crystal.js';
-import {
-  DEVICE_FILE_FORMAT, DEVICE_FILE_VERSION, decodeBase64, encodeBase64, type DeviceFile,
-} from './device-file.js';
+import { DEVICE_FILE_FORMAT, DEVICE_FILE_VERSION, decodeBase64, encodeBase64, type DeviceFile } from './device-file.js';
 import { Lcd } from './lcd.js';
 import { EEPROM_TIMING, Nvm, type NvmTiming, type NvmWork } from './nvm.js';
 import { Prng } from './prng.js';
@@ -64,13 +72,15 @@ export interface ManufactureOptions {
 
 type Flat<T> = { [K in keyof T]: T[K] };
 /** The firmware's view plus what only the bench knows (a plain object type, so it fits Record<string, unknown>). */
-export type MachineState = Flat<FirmwareStateView & {
-  /** the physical cell's remaining charge, nC */
-  batteryTrueCharge: number;
-  /** the temperature is outside the 0–45 °C operating range now */
-  outOfSpec: boolean;
-  powered: boolean;
-}>;
+export type MachineState = Flat<
+  FirmwareStateView & {
+    /** the physical cell's remaining charge, nC */
+    batteryTrueCharge: number;
+    /** the temperature is outside the 0–45 °C operating range now */
+    outOfSpec: boolean;
+    powered: boolean;
+  }
+>;
 
 /**
  * Everything a Machine is, as data, plus a reference to its (immutable) firmware state. The
@@ -97,7 +107,13 @@ type Pending =
   | { kind: 'nvm'; write: NonNullable<NvmWork['current']> };
 
 const DEFAULT_KEY_BYTES: Readonly<Record<string, number>> = {
-  sha1: 20, sha256: 32, sha512: 64, aes128: 16, aes192: 24, aes256: 32, tdes: 24,
+  sha1: 20,
+  sha256: 32,
+  sha512: 64,
+  aes128: 16,
+  aes192: 24,
+  aes256: 32,
+  tdes: 24,
 };
 /** press() gives the firmware this long after the release to settle (it needs milliseconds). */
 const SETTLE_LIMIT_US = 10_000_000;
@@ -135,10 +151,22 @@ export class Machine {
     const crystal = new Crystal(file.crystal, Date.parse(file.manufacturedAt) * 1000);
     this.rtc = restored.rtc
       ? Rtc.restore(s, crystal, restored.rtc, hw)
-      : new Rtc(s, crystal, { deviceUs: file.deviceTimeUs, temperatureC: file.temperatureC, outOfSpecEpisodes: file.outOfSpecEpisodes }, hw);
-    this.battery = new Battery(s, this.config, {
-      ...file.battery, powered: file.powered, displayOn: file.powered && (restored.displayOn ?? false),
-    }, hw);
+      : new Rtc(
+          s,
+          crystal,
+          { deviceUs: file.deviceTimeUs, temperatureC: file.temperatureC, outOfSpecEpisodes: file.outOfSpecEpisodes },
+          hw,
+        );
+    this.battery = new Battery(
+      s,
+      this.config,
+      {
+        ...file.battery,
+        powered: file.powered,
+        displayOn: file.powered && (restored.displayOn ?? false),
+      },
+      hw,
+    );
     this.battery.onBrownOut(() => this.powerLoss('brown-out'));
     this.button = new Button(s, this.prng, checkBounce(file.bounce), hw);
     this.display = new Lcd(hw, (lit) => this.battery.setLoad({ displayOn: lit }));
@@ -158,7 +186,8 @@ export class Machine {
       throw new KodeviserError('ERR_ARGUMENT', 'manufacturedAt must be a non-negative unix time in ms');
     }
     const seed = opts.seed ?? randomBytes(4).readUInt32BE(0);
-    if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) throw new KodeviserError('ERR_ARGUMENT', 'seed must be a 32-bit unsigned integer');
+    if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff)
+      throw new KodeviserError('ERR_ARGUMENT', 'seed must be a 32-bit unsigned integer');
     const prng = new Prng(seed);
     const key = opts.key ?? new Uint8Array(randomBytes(DEFAULT_KEY_BYTES[opts.profile.slice(5)] as number));
     const serial = opts.serial === undefined ? makeSerial(String(prng.int(0, 999_999_999)).padStart(9, '0')) : parseSerial(opts.serial);
@@ -168,19 +197,34 @@ export class Machine {
     const digits = opts.digits ?? 6;
     const stepS = opts.step ?? 30;
     const file: DeviceFile = {
-      format: DEVICE_FILE_FORMAT, version: DEVICE_FILE_VERSION, serial, profile: opts.profile, digits, step: stepS,
-      manufacturedAt: new Date(trueUs / 1000).toISOString(), trueTimeUs: trueUs, deviceTimeUs: trueUs,
+      format: DEVICE_FILE_FORMAT,
+      version: DEVICE_FILE_VERSION,
+      serial,
+      profile: opts.profile,
+      digits,
+      step: stepS,
+      manufacturedAt: new Date(trueUs / 1000).toISOString(),
+      trueTimeUs: trueUs,
+      deviceTimeUs: trueUs,
       crystal: { offsetPpm: driftPpm, agingPpm: opts.agingPpm ?? 3, agingTauDays: 30 },
-      temperatureC: opts.temperatureC ?? 25, outOfSpecEpisodes: 0,
-      battery: { capacityNc, chargeNc: capacityNc }, powered: false,
+      temperatureC: opts.temperatureC ?? 25,
+      outOfSpecEpisodes: 0,
+      battery: { capacityNc, chargeNc: capacityNc },
+      powered: false,
       nvm: encodeBase64(new Uint8Array(NVM_SIZE).fill(0xff)), // an erased EEPROM
-      nvmTiming: opts.nvmTiming ?? EEPROM_TIMING, bounce: opts.bounce ?? NO_BOUNCE,
-      rngState: prng.state, firmware: { ...DEFAULT_CONFIG, ...opts.firmware },
+      nvmTiming: opts.nvmTiming ?? EEPROM_TIMING,
+      bounce: opts.bounce ?? NO_BOUNCE,
+      rngState: prng.state,
+      firmware: { ...DEFAULT_CONFIG, ...opts.firmware },
     };
     const m = new Machine(file, traceLimitOf(opts.traceLimit));
     if (m.rtc.outOfSpec) m.rtc.outOfSpecEpisodes = 1;
     m.powerOn();
-    m.factory({ type: 'factory-personalise', at: m.rtc.now(), data: { profile: opts.profile, key, serial, digits, step: stepS, counter: opts.counter ?? 0 } });
+    m.factory({
+      type: 'factory-personalise',
+      at: m.rtc.now(),
+      data: { profile: opts.profile, key, serial, digits, step: stepS, counter: opts.counter ?? 0 },
+    });
     m.factory({ type: 'factory-seal', at: m.rtc.now() });
     return m;
   }
@@ -199,12 +243,21 @@ export class Machine {
   toDeviceFile(): DeviceFile {
     const b = this.battery.save();
     return {
-      format: DEVICE_FILE_FORMAT, version: DEVICE_FILE_VERSION, ...this.label,
-      trueTimeUs: this.scheduler.now, deviceTimeUs: this.rtc.deviceAt(this.scheduler.now),
-      crystal: this.rtc.crystal.params(), temperatureC: this.rtc.temperatureC, outOfSpecEpisodes: this.rtc.outOfSpecEpisodes,
-      battery: { capacityNc: b.capacityNc, chargeNc: b.chargeNc }, powered: this.fw !== null,
-      nvm: encodeBase64(this.memory.read()), nvmTiming: { ...this.memory.timing }, bounce: { ...this.button.bounce },
-      rngState: this.prng.state, firmware: { ...this.config },
+      format: DEVICE_FILE_FORMAT,
+      version: DEVICE_FILE_VERSION,
+      ...this.label,
+      trueTimeUs: this.scheduler.now,
+      deviceTimeUs: this.rtc.deviceAt(this.scheduler.now),
+      crystal: this.rtc.crystal.params(),
+      temperatureC: this.rtc.temperatureC,
+      outOfSpecEpisodes: this.rtc.outOfSpecEpisodes,
+      battery: { capacityNc: b.capacityNc, chargeNc: b.chargeNc },
+      powered: this.fw !== null,
+      nvm: encodeBase64(this.memory.read()),
+      nvmTiming: { ...this.memory.timing },
+      bounce: { ...this.button.bounce },
+      rngState: this.prng.state,
+      firmware: { ...this.config },
     };
   }
 
@@ -218,9 +271,16 @@ export class Machine {
     if (work.current) waiting.push({ ...order(work.current.event), p: { kind: 'nvm', write: work.current } });
     waiting.sort((a, b) => a.at - b.at || a.seq - b.seq);
     return Object.freeze({
-      file: this.toDeviceFile(), rtc: this.rtc.save(), firmware: this.fw, lcd: Array.from(this.display.segments()),
-      button: { level: this.button.level, target: this.button.target }, displayOn: this.battery.save().displayOn,
-      pending: waiting.map((w) => w.p), nvmQueue: work.queue, nvmCut: work.cut, traceLimit: this.traceLimit,
+      file: this.toDeviceFile(),
+      rtc: this.rtc.save(),
+      firmware: this.fw,
+      lcd: Array.from(this.display.segments()),
+      button: { level: this.button.level, target: this.button.target },
+      displayOn: this.battery.save().displayOn,
+      pending: waiting.map((w) => w.p),
+      nvmQueue: work.queue,
+      nvmCut: work.cut,
+      traceLimit: this.traceLimit,
     });
   }
 
@@ -232,10 +292,18 @@ export class Machine {
     if (snap.firmware !== null) m.attach(snap.firmware, false, false);
     for (const p of snap.pending) {
       switch (p.kind) {
-        case 'timer': m.armTimer(p.timer, p.deviceAt); break;
-        case 'tick': m.rtc.restoreTick(p.periodUs, p.deviceAt, m.onTick); break;
-        case 'edge': m.button.scheduleEdge(p.at, p.level); break;
-        case 'nvm': m.memory.resume(p.write, m.nvmDone(p.write.address), m.onCut); break;
+        case 'timer':
+          m.armTimer(p.timer, p.deviceAt);
+          break;
+        case 'tick':
+          m.rtc.restoreTick(p.periodUs, p.deviceAt, m.onTick);
+          break;
+        case 'edge':
+          m.button.scheduleEdge(p.at, p.level);
+          break;
+        case 'nvm':
+          m.memory.resume(p.write, m.nvmDone(p.write.address), m.onCut);
+          break;
       }
     }
     m.memory.restoreQueue({ current: null, queue: snap.nvmQueue, cut: snap.nvmCut }, m.nvmDone, m.onCut);
@@ -269,7 +337,8 @@ export class Machine {
 
   /** Runs events until `pred` holds (checked first and after each event) or `limitUs` passed. */
   runUntil(pred: (m: Machine) => boolean, limitUs: number): boolean {
-    if (!Number.isSafeInteger(limitUs) || limitUs < 0) throw new KodeviserError('ERR_ARGUMENT', 'limitUs must be a non-negative integer of µs');
+    if (!Number.isSafeInteger(limitUs) || limitUs < 0)
+      throw new KodeviserError('ERR_ARGUMENT', 'limitUs must be a non-negative integer of µs');
     const deadline = this.scheduler.now + limitUs;
     for (;;) {
       if (pred(this)) return true;
@@ -312,8 +381,14 @@ export class Machine {
   private settled(): boolean {
     const fw = this.fw;
     if (fw === null) return true;
-    return this.button.level === this.button.target && fw.button.down === this.button.level
-      && !this.rtc.armed('debounce') && !this.rtc.armed('compute-done') && !this.memory.busy && fw.screen !== 'computing';
+    return (
+      this.button.level === this.button.target &&
+      fw.button.down === this.button.level &&
+      !this.rtc.armed('debounce') &&
+      !this.rtc.armed('compute-done') &&
+      !this.memory.busy &&
+      fw.screen !== 'computing'
+    );
   }
 
   // ---- environment and power -------------------------------------------------------------------
@@ -365,8 +440,12 @@ export class Machine {
     // without power there is no RAM: show what a boot would find in the NVM
     const view = inspect(this.fw ?? init(this.config, this.memory.read()));
     return {
-      ...view, lcd: Array.from(this.display.segments()), nvmBusy: this.memory.busy,
-      batteryTrueCharge: this.battery.chargeNc, outOfSpec: this.rtc.outOfSpec, powered: this.fw !== null,
+      ...view,
+      lcd: Array.from(this.display.segments()),
+      nvmBusy: this.memory.busy,
+      batteryTrueCharge: this.battery.chargeNc,
+      outOfSpec: this.rtc.outOfSpec,
+      powered: this.fw !== null,
     };
   }
 
@@ -393,8 +472,10 @@ export class Machine {
 
   private readonly onTick = (): void => this.deliver({ type: 'rtc-tick', at: this.rtc.now() });
   private readonly onCut = (): void => this.powerLoss('cut');
-  private readonly nvmDone = (address: number) => (ok: boolean): void =>
-    this.deliver({ type: 'nvm-done', at: this.rtc.now(), address, ok });
+  private readonly nvmDone =
+    (address: number) =>
+    (ok: boolean): void =>
+      this.deliver({ type: 'nvm-done', at: this.rtc.now(), address, ok });
 
   private armTimer(timer: TimerName, at: number): void {
     this.rtc.arm(timer, at, () => this.deliver({ type: 'timer', at: this.rtc.now(), timer }));
@@ -428,13 +509,20 @@ export class Machine {
 
   private carryOut(effect: FirmwareEffect): void {
     switch (effect.type) {
-      case 'lcd': return this.display.write(effect.segments);
-      case 'nvm-write': return this.memory.write(effect.address, effect.data, this.nvmDone(effect.address));
-      case 'timer-arm': return this.armTimer(effect.timer, effect.at);
-      case 'timer-cancel': return this.rtc.cancel(effect.timer);
-      case 'cpu': return this.cpu.run(effect.cycles, effect.what);
-      case 'sleep': return this.cpu.sleep();
-      case 'factory-reply': this.factoryReply = effect.reason === undefined ? { ok: effect.ok } : { ok: effect.ok, reason: effect.reason };
+      case 'lcd':
+        return this.display.write(effect.segments);
+      case 'nvm-write':
+        return this.memory.write(effect.address, effect.data, this.nvmDone(effect.address));
+      case 'timer-arm':
+        return this.armTimer(effect.timer, effect.at);
+      case 'timer-cancel':
+        return this.rtc.cancel(effect.timer);
+      case 'cpu':
+        return this.cpu.run(effect.cycles, effect.what);
+      case 'sleep':
+        return this.cpu.sleep();
+      case 'factory-reply':
+        this.factoryReply = effect.reason === undefined ? { ok: effect.ok } : { ok: effect.ok, reason: effect.reason };
     }
   }
 
@@ -464,27 +552,38 @@ function order(e: ScheduledEvent): { at: number; seq: number } {
 /** Trace detail of an event; never the key. */
 function eventDetail(e: FirmwareEvent): Record<string, unknown> {
   switch (e.type) {
-    case 'button': return { pressed: e.pressed };
-    case 'timer': return { timer: e.timer };
-    case 'nvm-done': return { address: e.address, ok: e.ok };
+    case 'button':
+      return { pressed: e.pressed };
+    case 'timer':
+      return { timer: e.timer };
+    case 'nvm-done':
+      return { address: e.address, ok: e.ok };
     case 'factory-personalise': {
       const { profile, serial, digits, step: s, counter } = e.data;
       return { profile, serial, digits, step: s, counter, keyBytes: e.data.key.length };
     }
-    default: return {};
+    default:
+      return {};
   }
 }
 
 /** Trace detail of an effect; NVM data (the key, when personalising) is never copied. */
 function effectDetail(e: FirmwareEffect): Record<string, unknown> {
   switch (e.type) {
-    case 'lcd': return { segments: Array.from(e.segments) };
-    case 'nvm-write': return { address: e.address, length: e.data.length };
-    case 'timer-arm': return { timer: e.timer, at: e.at };
-    case 'timer-cancel': return { timer: e.timer };
-    case 'cpu': return { cycles: e.cycles, what: e.what };
-    case 'factory-reply': return e.reason === undefined ? { ok: e.ok } : { ok: e.ok, reason: e.reason };
-    default: return {};
+    case 'lcd':
+      return { segments: Array.from(e.segments) };
+    case 'nvm-write':
+      return { address: e.address, length: e.data.length };
+    case 'timer-arm':
+      return { timer: e.timer, at: e.at };
+    case 'timer-cancel':
+      return { timer: e.timer };
+    case 'cpu':
+      return { cycles: e.cycles, what: e.what };
+    case 'factory-reply':
+      return e.reason === undefined ? { ok: e.ok } : { ok: e.ok, reason: e.reason };
+    default:
+      return {};
   }
 }
 

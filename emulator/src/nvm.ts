@@ -44,7 +44,14 @@ interface InFlight extends Write {
 
 /** The controller's work in progress, as data (for snapshots; `done` callbacks are re-made). */
 export interface NvmWork {
-  current: { address: number; data: Uint8Array; startUs: number; durationUs: number; cutAtByte: number | null; event: ScheduledEvent } | null;
+  current: {
+    address: number;
+    data: Uint8Array;
+    startUs: number;
+    durationUs: number;
+    cutAtByte: number | null;
+    event: ScheduledEvent;
+  } | null;
   queue: Array<{ address: number; data: Uint8Array }>;
   cut: CutPlan | null;
 }
@@ -78,7 +85,8 @@ export class Nvm implements NvmHal {
       throw new KodeviserError('ERR_ARGUMENT', 'nvm image must be a non-empty Uint8Array');
     }
     for (const [name, v] of Object.entries(timing)) {
-      if (!Number.isSafeInteger(v) || v < 0) throw new KodeviserError('ERR_ARGUMENT', `nvm timing ${name} must be a non-negative integer of µs`);
+      if (!Number.isSafeInteger(v) || v < 0)
+        throw new KodeviserError('ERR_ARGUMENT', `nvm timing ${name} must be a non-negative integer of µs`);
     }
     this.bytes = Uint8Array.from(image);
     this.size = image.length;
@@ -143,7 +151,14 @@ export class Nvm implements NvmHal {
   save(): NvmWork {
     const c = this.current;
     return {
-      current: c && { address: c.address, data: c.data, startUs: c.startUs, durationUs: c.durationUs, cutAtByte: c.cutAtByte, event: c.event },
+      current: c && {
+        address: c.address,
+        data: c.data,
+        startUs: c.startUs,
+        durationUs: c.durationUs,
+        cutAtByte: c.cutAtByte,
+        event: c.event,
+      },
       queue: this.queue.map(({ address, data }) => ({ address, data })),
       cut: this.cut && { ...this.cut },
     };
@@ -160,7 +175,13 @@ export class Nvm implements NvmHal {
   resume(c: NonNullable<NvmWork['current']>, done: (ok: boolean) => void, onCut: () => void): void {
     this.cutListener = onCut;
     const w: Write = { address: c.address, data: c.data, done };
-    this.current = { ...w, startUs: c.startUs, durationUs: c.durationUs, cutAtByte: c.cutAtByte, event: this.scheduleEnd(w, c.event.at, c.cutAtByte) };
+    this.current = {
+      ...w,
+      startUs: c.startUs,
+      durationUs: c.durationUs,
+      cutAtByte: c.cutAtByte,
+      event: this.scheduleEnd(w, c.event.at, c.cutAtByte),
+    };
   }
 
   private startNext(): void {
@@ -185,12 +206,16 @@ export class Nvm implements NvmHal {
 
   private scheduleEnd(w: Write, at: number, cutAtByte: number | null): ScheduledEvent {
     if (cutAtByte === null) return this.scheduler.schedule(at, () => this.finish(), 'nvm:done');
-    return this.scheduler.schedule(at, () => {
-      this.current = null;
-      this.queue.length = 0;
-      this.abort(w, cutAtByte);
-      this.cutListener();
-    }, 'nvm:cut');
+    return this.scheduler.schedule(
+      at,
+      () => {
+        this.current = null;
+        this.queue.length = 0;
+        this.abort(w, cutAtByte);
+        this.cutListener();
+      },
+      'nvm:cut',
+    );
   }
 
   private finish(): void {

@@ -77,7 +77,10 @@ export function lineChartSvg(opts: ChartOptions): string {
       `<text class="tick" x="${fmt(x)}" y="${bottom + 18}" text-anchor="middle">${label(i * xStep)}</text>`,
     );
   }
-  out.push(`<text class="label" x="${fmt(MARGIN.left + plotW / 2)}" y="${height - 12}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`, '</g>');
+  out.push(
+    `<text class="label" x="${fmt(MARGIN.left + plotW / 2)}" y="${height - 12}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`,
+    '</g>',
+  );
   out.push('<g class="y-axis">');
   for (let i = 0; yMin + i * yStep <= yMax + yStep / 1e6; i++) {
     const y = sy(yMin + i * yStep);
@@ -89,7 +92,10 @@ export function lineChartSvg(opts: ChartOptions): string {
   }
   const yLabelX = 18;
   const yLabelY = MARGIN.top + plotH / 2;
-  out.push(`<text class="label" x="${yLabelX}" y="${fmt(yLabelY)}" text-anchor="middle" transform="rotate(-90 ${yLabelX} ${fmt(yLabelY)})">${escapeXml(opts.yLabel)}</text>`, '</g>');
+  out.push(
+    `<text class="label" x="${yLabelX}" y="${fmt(yLabelY)}" text-anchor="middle" transform="rotate(-90 ${yLabelX} ${fmt(yLabelY)})">${escapeXml(opts.yLabel)}</text>`,
+    '</g>',
+  );
   out.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="black"/>`);
 
   opts.series.forEach((s, i) => {

@@ -69,8 +69,11 @@ export class Rtc implements RtcHal, TimerHal {
 
   save(): RtcState {
     return {
-      anchorTrueUs: this.anchorTrueUs, anchorGainUs: this.anchorGainUs, temperatureC: this.temperature,
-      outOfSpec: this.outOfSpec, outOfSpecEpisodes: this.outOfSpecEpisodes,
+      anchorTrueUs: this.anchorTrueUs,
+      anchorGainUs: this.anchorGainUs,
+      temperatureC: this.temperature,
+      outOfSpec: this.outOfSpec,
+      outOfSpecEpisodes: this.outOfSpecEpisodes,
     };
   }
 
@@ -183,21 +186,30 @@ export class Rtc implements RtcHal, TimerHal {
     const old = this.timers.get(name);
     if (old) this.scheduler.cancel(old.event);
     const timer: DeviceTimer = {
-      at, expired,
-      event: this.scheduler.schedule(this.trueTimeFor(at), () => {
-        this.timers.delete(name);
-        expired();
-      }, `timer:${name}`),
+      at,
+      expired,
+      event: this.scheduler.schedule(
+        this.trueTimeFor(at),
+        () => {
+          this.timers.delete(name);
+          expired();
+        },
+        `timer:${name}`,
+      ),
     };
     this.timers.set(name, timer);
   }
 
   private scheduleTick(periodUs: number, nextUs: DeviceMicros, fn: () => void): void {
     if (this.tick) this.scheduler.cancel(this.tick.event);
-    const event = this.scheduler.schedule(this.trueTimeFor(nextUs), () => {
-      this.scheduleTick(periodUs, nextUs + periodUs, fn);
-      fn();
-    }, 'rtc-tick');
+    const event = this.scheduler.schedule(
+      this.trueTimeFor(nextUs),
+      () => {
+        this.scheduleTick(periodUs, nextUs + periodUs, fn);
+        fn();
+      },
+      'rtc-tick',
+    );
     this.tick = { periodUs, nextUs, fn, event };
   }
 }

@@ -145,11 +145,15 @@ export class VcdRecorder {
       nvm_busy: initial.nvmBusy,
     };
     Array.from(initial.segments).forEach((s, i) => (values[`seg${i}`] = s));
-    this.writer = new VcdWriter(TOKEN_VARS, {
-      scope: 'kodeviser',
-      version,
-      comment: `time 0 is ${new Date(Math.floor(startUs / 1000)).toISOString()} true time (${startUs} us since the epoch); battery_charge in microcoulombs`,
-    }, values);
+    this.writer = new VcdWriter(
+      TOKEN_VARS,
+      {
+        scope: 'kodeviser',
+        version,
+        comment: `time 0 is ${new Date(Math.floor(startUs / 1000)).toISOString()} true time (${startUs} us since the epoch); battery_charge in microcoulombs`,
+      },
+      values,
+    );
   }
 
   record(r: TraceRecord): void {
@@ -161,7 +165,11 @@ export class VcdRecorder {
     } else if (r.what === 'lcd' && Array.isArray(d.segments)) {
       const segments = d.segments as number[];
       segments.forEach((s, i) => this.writer.set(t, `seg${i}`, s));
-      this.writer.set(t, 'lcd_on', segments.some((s) => s !== 0));
+      this.writer.set(
+        t,
+        'lcd_on',
+        segments.some((s) => s !== 0),
+      );
     } else if (r.what === 'battery' && typeof d.chargeNc === 'number') {
       this.writer.set(t, 'battery_charge', d.chargeNc / 1000);
     } else if (r.what === 'nvm' && typeof d.busy === 'boolean') {

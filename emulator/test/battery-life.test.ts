@@ -23,7 +23,10 @@ t.test('normal use: no more codes at ten years ± 5 %, with the cell not yet fla
   // left alone, the cell browns out some years later, at an exact instant
   const m = r.machine;
   const start = m.now();
-  t.ok(m.runUntil((x) => !x.state().powered, 5 * YEAR_US), 'the cell browns out');
+  t.ok(
+    m.runUntil((x) => !x.state().powered, 5 * YEAR_US),
+    'the cell browns out',
+  );
   const after = (m.now() - start) / YEAR_US;
   t.ok(after > 1 && after < 4, `${after.toFixed(2)} years later`);
   t.equal(m.state().batteryTrueCharge, 0);
@@ -55,6 +58,6 @@ t.test('a weak cell browns out before the counter runs out: the token goes dark 
   t.ok(years > 4 && years < 6, `dark after ${years.toFixed(2)} years`);
   t.equal(r.lastLcd, '        ', 'no code, not even bAtt');
   t.match(r.machine.state(), { powered: false, batteryTrueCharge: 0 });
-  t.ok(r.machine.state().batteryPercent > 40, 'while the firmware\'s own counter still thought it had charge');
+  t.ok(r.machine.state().batteryPercent > 40, "while the firmware's own counter still thought it had charge");
   t.end();
 });

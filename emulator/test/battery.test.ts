@@ -4,8 +4,12 @@ import { YEAR_US } from '../src/crystal.js';
 import { Scheduler } from '../src/scheduler.js';
 
 const figures: BatteryLoadFigures = {
-  sleepCurrentNa: 1_000, displayCurrentNa: 20_000, activeCurrentNa: 2_000_000,
-  nvmWriteNcPerByte: 50, selfDischargePerYear: 0.01, cpuHz: 8_000_000,
+  sleepCurrentNa: 1_000,
+  displayCurrentNa: 20_000,
+  activeCurrentNa: 2_000_000,
+  nvmWriteNcPerByte: 50,
+  selfDischargePerYear: 0.01,
+  cpuHz: 8_000_000,
 };
 const HOUR = 3600e6;
 
@@ -38,9 +42,13 @@ t.test('continuous draws integrate exactly; discrete draws subtract', (t) => {
 t.test('the brown-out comes at the instant the charge runs out, even asleep for days', (t) => {
   const s = new Scheduler(0);
   const traces: Array<Record<string, unknown>> = [];
-  const b = new Battery(s, { ...figures, selfDischargePerYear: 0 }, { capacityNc: 1e9, chargeNc: 86_400 * 1_000 * 3 }, (_w, d) => traces.push(d));
+  const b = new Battery(s, { ...figures, selfDischargePerYear: 0 }, { capacityNc: 1e9, chargeNc: 86_400 * 1_000 * 3 }, (_w, d) =>
+    traces.push(d),
+  );
   let lostAt = -1;
-  b.onBrownOut(() => { lostAt = s.now; });
+  b.onBrownOut(() => {
+    lostAt = s.now;
+  });
   b.setLoad({ powered: true });
   s.runUntil(10 * 86_400e6);
   t.equal(lostAt, 3 * 86_400e6, 'three days of 1 µA standby from 259.2 mC');
@@ -70,7 +78,10 @@ t.test('a discrete draw can empty the cell too, and the save keeps the state', (
 
 t.test('rejects bad figures and charges, naming them', (t) => {
   const s = new Scheduler(0);
-  t.throws(() => new Battery(s, { ...figures, sleepCurrentNa: -1 }, { capacityNc: 1, chargeNc: 1 }), { code: 'ERR_ARGUMENT', message: /sleepCurrentNa/ });
+  t.throws(() => new Battery(s, { ...figures, sleepCurrentNa: -1 }, { capacityNc: 1, chargeNc: 1 }), {
+    code: 'ERR_ARGUMENT',
+    message: /sleepCurrentNa/,
+  });
   t.throws(() => new Battery(s, figures, { capacityNc: 0, chargeNc: 0 }), { code: 'ERR_ARGUMENT', message: /capacityNc/ });
   t.throws(() => new Battery(s, figures, { capacityNc: 1, chargeNc: 2 }), { code: 'ERR_ARGUMENT', message: /chargeNc/ });
   t.end();

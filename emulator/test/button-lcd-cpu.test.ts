@@ -6,9 +6,14 @@ import { Prng } from '../src/prng.js';
 import { Scheduler } from '../src/scheduler.js';
 
 t.test('the PRNG is seeded and reproducible', (t) => {
-  const a = new Prng(42), b = new Prng(42), c = new Prng(43);
+  const a = new Prng(42),
+    b = new Prng(42),
+    c = new Prng(43);
   const xs = Array.from({ length: 5 }, () => a.next());
-  t.same(Array.from({ length: 5 }, () => b.next()), xs);
+  t.same(
+    Array.from({ length: 5 }, () => b.next()),
+    xs,
+  );
   t.not(c.next(), xs[0]);
   const ints = new Set(Array.from({ length: 1000 }, () => a.int(3, 7)));
   t.same([...ints].sort(), [3, 4, 5, 6, 7], 'int covers [3, 7] and nothing else');
@@ -29,7 +34,10 @@ t.test('a clean press gives exactly two edges, through the scheduler', (t) => {
   s.runUntil(100_000);
   b.set(false);
   s.runUntil(200_000);
-  t.same(edges, [[true, 0], [false, 100_000]]);
+  t.same(edges, [
+    [true, 0],
+    [false, 100_000],
+  ]);
   t.equal(b.edges, 2);
   t.end();
 });
@@ -39,16 +47,26 @@ t.test('bounces alternate, end at the target level, and stay inside the burst', 
   const b = new Button(s, new Prng(7), TYPICAL_BOUNCE);
   let levels: boolean[] = [];
   let times: number[] = [];
-  b.onEdge((p) => { levels.push(p); times.push(s.now); });
+  b.onEdge((p) => {
+    levels.push(p);
+    times.push(s.now);
+  });
   let bounced = 0;
   for (let i = 0; i < 50; i++) {
-    levels = []; times = [];
+    levels = [];
+    times = [];
     const start = s.now;
     b.set(i % 2 === 0);
     s.runUntil(start + 50_000);
     t.equal(levels.at(-1), i % 2 === 0, 'settles at the target');
-    t.ok(levels.every((l, j) => j === 0 || l !== levels[j - 1]), 'alternates');
-    t.ok(times.every((x) => x - start <= TYPICAL_BOUNCE.maxBounceUs), 'within 5 ms');
+    t.ok(
+      levels.every((l, j) => j === 0 || l !== levels[j - 1]),
+      'alternates',
+    );
+    t.ok(
+      times.every((x) => x - start <= TYPICAL_BOUNCE.maxBounceUs),
+      'within 5 ms',
+    );
     if (levels.length > 1) bounced++;
   }
   t.ok(bounced > 10, `${bounced} of 50 transitions bounced`);
@@ -80,7 +98,10 @@ t.test('a new transition cancels the rest of a burst; detach silences the line',
 t.test('the LCD latches 8 bytes, draws 7-segment art, reports lit, blanks on power loss', (t) => {
   const lit: boolean[] = [];
   const traces: unknown[] = [];
-  const lcd = new Lcd((_w, d) => traces.push(d['segments']), (l) => lit.push(l));
+  const lcd = new Lcd(
+    (_w, d) => traces.push(d['segments']),
+    (l) => lit.push(l),
+  );
   t.notOk(lcd.lit);
   lcd.blank(); // already blank: no write
   t.equal(lcd.writes, 0);
@@ -88,11 +109,7 @@ t.test('the LCD latches 8 bytes, draws 7-segment art, reports lit, blanks on pow
   lcd.write([0x7c, 0x3f, 0x06, 0x5b, 0x4f, 0xff, 0x00, 0x40]);
   t.ok(lcd.lit);
   t.same(Array.from(lcd.segments()), [0x7c, 0x3f, 0x06, 0x5b, 0x4f, 0xff, 0x00, 0x40]);
-  t.equal(lcd.art(), [
-    '     _       _   _   _',
-    '|_  | |   |  _|  _| |_|      _',
-    '|_| |_|   | |_   _| |_|.',
-  ].join('\n'));
+  t.equal(lcd.art(), ['     _       _   _   _', '|_  | |   |  _|  _| |_|      _', '|_| |_|   | |_   _| |_|.'].join('\n'));
   lcd.blank();
   t.notOk(lcd.lit);
   t.same(lit, [true, false]);
@@ -106,7 +123,11 @@ t.test('the LCD latches 8 bytes, draws 7-segment art, reports lit, blanks on pow
 t.test('the CPU turns cycles into active time and charge', (t) => {
   const spent: number[] = [];
   const traces: Array<Record<string, unknown>> = [];
-  const cpu = new Cpu(8_000_000, (c) => spent.push(c), (_w, d) => traces.push(d));
+  const cpu = new Cpu(
+    8_000_000,
+    (c) => spent.push(c),
+    (_w, d) => traces.push(d),
+  );
   cpu.run(2_100, 'aes128');
   t.notOk(cpu.asleep);
   cpu.sleep();

@@ -2,7 +2,16 @@ import t from 'tap';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { helpText, parseCommand, parseDurationUs, parseIntArg, parseIsoTimeMs, parseKeyArg, parseNumberArg, parseProfileArg } from '../src/cli/args.js';
+import {
+  helpText,
+  parseCommand,
+  parseDurationUs,
+  parseIntArg,
+  parseIsoTimeMs,
+  parseKeyArg,
+  parseNumberArg,
+  parseProfileArg,
+} from '../src/cli/args.js';
 import { CliError, EXIT_RUNTIME, EXIT_USAGE } from '../src/cli/errors.js';
 import { readJson, readText, writeFileAtomic } from '../src/cli/files.js';
 import { hexDump, isoUs, signedSeconds, stateDiff, traceLine } from '../src/cli/format.js';
@@ -27,7 +36,10 @@ t.test('durations in every unit the CLI documents', async (t) => {
   t.equal(parseDurationUs('1.5h', 'd'), 5_400_000_000);
   t.equal(parseDurationUs('7us', 'd'), 7);
   for (const bad of ['', '5', 'x', '-3s', '3 weeks', '1e3s', '5sec']) {
-    t.ok(usage(() => parseDurationUs(bad, '--advance'), /^--advance must be a duration/), `refuses ${JSON.stringify(bad)}`);
+    t.ok(
+      usage(() => parseDurationUs(bad, '--advance'), /^--advance must be a duration/),
+      `refuses ${JSON.stringify(bad)}`,
+    );
   }
   t.ok(usage(() => parseDurationUs('99999999999y', '--advance'), /too long/));
 });
@@ -37,7 +49,10 @@ t.test('ISO times need a zone; impossible dates are refused', async (t) => {
   t.equal(parseIsoTimeMs('2009-02-14T00:31:30+01:00', '--at'), 1_234_567_890_000);
   t.equal(parseIsoTimeMs('2009-02-13 23:31:30.5Z', '--at'), 1_234_567_890_500);
   for (const bad of ['2009-02-13T23:31:30', '2009-13-01T00:00:00Z', 'yesterday', '1234567890', '2009-02-13']) {
-    t.ok(usage(() => parseIsoTimeMs(bad, '--at'), /^--at must be an ISO 8601 time/), `refuses ${bad}`);
+    t.ok(
+      usage(() => parseIsoTimeMs(bad, '--at'), /^--at must be an ISO 8601 time/),
+      `refuses ${bad}`,
+    );
   }
 });
 
@@ -56,7 +71,13 @@ t.test('numbers, keys and profiles', async (t) => {
 });
 
 t.test('command lines: help wins, unknown flags and wrong argument counts are usage errors', async (t) => {
-  const spec = { name: 'demo', usage: 'demo FILE [--n N]', help: 'Does a demo.\n  --n N   a number', options: { n: { type: 'string' }, v: { type: 'boolean' } }, positionals: ['FILE'] } as const;
+  const spec = {
+    name: 'demo',
+    usage: 'demo FILE [--n N]',
+    help: 'Does a demo.\n  --n N   a number',
+    options: { n: { type: 'string' }, v: { type: 'boolean' } },
+    positionals: ['FILE'],
+  } as const;
   t.same(parseCommand(spec, ['x', '--bogus', '--help']), { help: true });
   t.same(parseCommand(spec, ['-h']), { help: true });
   const ok = parseCommand(spec, ['f.json', '--n', '3', '--v']);
@@ -107,16 +128,28 @@ t.test('formatting helpers', async (t) => {
   t.equal(isoUs(1_234_567_890_123_456), '2009-02-13T23:31:30.123456Z');
   t.equal(signedSeconds(-1_500_000), '-1.500 s');
   t.equal(signedSeconds(20), '+0.000 s');
-  t.same(stateDiff({ screen: 'off', lcd: [0], codesShown: 0, x: null }, { screen: 'code', lcd: [1], codesShown: 0, x: 3 }), ['screen: "off" -> "code"', 'x: null -> 3']);
+  t.same(stateDiff({ screen: 'off', lcd: [0], codesShown: 0, x: null }, { screen: 'code', lcd: [1], codesShown: 0, x: 3 }), [
+    'screen: "off" -> "code"',
+    'x: null -> 3',
+  ]);
   const nvm = new Uint8Array(64).fill(0xff);
   nvm.set([0x41, 0x42, 0x00], 0);
-  t.equal(hexDump(nvm), [
-    '00000000  41 42 00 ff ff ff ff ff ff ff ff ff ff ff ff ff  |AB..............|',
-    '00000010  ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff  |................|',
-    '*',
-    '00000030  ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff  |................|',
-    '00000040',
-  ].join('\n'));
-  const line = traceLine({ trueUs: 1_234_567_890_000_000, deviceUs: 0, kind: 'event', what: 'factory-personalise', detail: { data: { key: new Uint8Array(20) }, bytes: new Uint8Array(3) } });
+  t.equal(
+    hexDump(nvm),
+    [
+      '00000000  41 42 00 ff ff ff ff ff ff ff ff ff ff ff ff ff  |AB..............|',
+      '00000010  ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff  |................|',
+      '*',
+      '00000030  ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff  |................|',
+      '00000040',
+    ].join('\n'),
+  );
+  const line = traceLine({
+    trueUs: 1_234_567_890_000_000,
+    deviceUs: 0,
+    kind: 'event',
+    what: 'factory-personalise',
+    detail: { data: { key: new Uint8Array(20) }, bytes: new Uint8Array(3) },
+  });
   t.equal(line, '2009-02-13T23:31:30.000000Z event  factory-personalise {"data":"<hidden>","bytes":"<3 bytes>"}', 'secrets are masked');
 });

@@ -27,9 +27,14 @@ async function manufacture(dir: string, args: string[], name = 'd.json'): Promis
   return out;
 }
 
-const device = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> & { serial: string; trueTimeUs: number; crystal: { offsetPpm: number } };
+const device = (path: string) =>
+  JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> & {
+    serial: string;
+    trueTimeUs: number;
+    crystal: { offsetPpm: number };
+  };
 
-t.test('help: the command list and every command\'s options', async (t) => {
+t.test("help: the command list and every command's options", async (t) => {
   const top = await cli(['--help']);
   t.equal(top.code, 0);
   for (const c of ['manufacture', 'press', 'hold', 'info', 'step', 'run', 'lifetime']) t.match(top.stdout, new RegExp(`\\n  ${c} `));
@@ -47,7 +52,16 @@ t.test('manufacture: a sealed device image, to stdout or a file', async (t) => {
   const dir = tempDir(t);
   const r = await cli(['manufacture', '--profile', 'totp-sha1']);
   t.equal(r.code, 0);
-  const d = JSON.parse(r.stdout) as { format: string; version: number; serial: string; profile: string; digits: number; step: number; manufacturedAt: string; crystal: { offsetPpm: number } };
+  const d = JSON.parse(r.stdout) as {
+    format: string;
+    version: number;
+    serial: string;
+    profile: string;
+    digits: number;
+    step: number;
+    manufacturedAt: string;
+    crystal: { offsetPpm: number };
+  };
   t.equal(d.format, 'kodeviser-device');
   t.equal(d.version, 1);
   t.equal(d.profile, 'totp-sha1');
@@ -63,7 +77,23 @@ t.test('manufacture: a sealed device image, to stdout or a file', async (t) => {
   t.ok(offsets.size > 1, 'each device gets its own crystal');
 
   const out = join(dir, 'x.json');
-  const made = await cli(['manufacture', '--profile', 'hotp-tdes', '--digits', '8', '--serial', '12-3456789-7', '--drift-ppm', '0', '--counter', '41', '--at', '2024-05-01T12:00:00Z', '--out', out]);
+  const made = await cli([
+    'manufacture',
+    '--profile',
+    'hotp-tdes',
+    '--digits',
+    '8',
+    '--serial',
+    '12-3456789-7',
+    '--drift-ppm',
+    '0',
+    '--counter',
+    '41',
+    '--at',
+    '2024-05-01T12:00:00Z',
+    '--out',
+    out,
+  ]);
   t.equal(made.code, 0);
   t.equal(made.stdout, `manufactured 12-3456789-7 (hotp-tdes) -> ${out}\n`);
   const x = device(out);
@@ -94,17 +124,41 @@ t.test('manufacture a batch with a PSKC seed file the server can import', async 
   const dir = tempDir(t);
   const batch = join(dir, 'batch');
   const pskc = join(dir, 'seeds.pskc');
-  const r = await cli(['manufacture', '--profile', 'totp-sha256', '--count', '3', '--dir', batch, '--serial', makeSerial('100000000'), '--pskc', pskc]);
+  const r = await cli([
+    'manufacture',
+    '--profile',
+    'totp-sha256',
+    '--count',
+    '3',
+    '--dir',
+    batch,
+    '--serial',
+    makeSerial('100000000'),
+    '--pskc',
+    pskc,
+  ]);
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout, `manufactured 3 totp-sha256 devices in ${batch}\n`);
   const files = readdirSync(batch).sort();
   t.equal(files.length, 3);
   const serials = files.map((f) => f.replace('.json', ''));
-  t.same(serials.map((s) => s.slice(0, 9)), ['100000000', '100000001', '100000002'], 'consecutive serials from --serial');
+  t.same(
+    serials.map((s) => s.slice(0, 9)),
+    ['100000000', '100000001', '100000002'],
+    'consecutive serials from --serial',
+  );
   t.ok(serials.every(isValidSerial));
   const keys = parsePskc(readFileSync(pskc, 'utf8'));
-  t.same(keys.map((k) => k.id), serials, 'Key Id = serial');
-  t.same(keys.map((k) => k.serial), serials, 'DeviceInfo/SerialNo = serial');
+  t.same(
+    keys.map((k) => k.id),
+    serials,
+    'Key Id = serial',
+  );
+  t.same(
+    keys.map((k) => k.serial),
+    serials,
+    'DeviceInfo/SerialNo = serial',
+  );
   t.ok(keys.every((k) => k.profile === 'totp-sha256' && k.secret.length === 32 && k.digits === 6 && k.timeInterval === 30));
   t.not(Buffer.from(keys[0]!.secret).toString('hex'), Buffer.from(keys[1]!.secret).toString('hex'), 'each device has its own key');
   // the seed file's key is the device's key: the device shows the code the seed predicts
@@ -114,7 +168,19 @@ t.test('manufacture a batch with a PSKC seed file the server can import', async 
 
   const hotpPskc = join(dir, 'hotp.pskc');
   const psk = '00112233445566778899aabbccddeeff';
-  const h = await cli(['manufacture', '--profile', 'hotp-sha1', '--counter', '5', '--pskc', hotpPskc, '--pskc-key', psk, '--out', join(dir, 'h.json')]);
+  const h = await cli([
+    'manufacture',
+    '--profile',
+    'hotp-sha1',
+    '--counter',
+    '5',
+    '--pskc',
+    hotpPskc,
+    '--pskc-key',
+    psk,
+    '--out',
+    join(dir, 'h.json'),
+  ]);
   t.equal(h.code, 0);
   const xml = readFileSync(hotpPskc, 'utf8');
   t.match(xml, /EncryptedValue/, 'secrets encrypted under the pre-shared key');
@@ -128,7 +194,11 @@ t.test('manufacture a batch with a PSKC seed file the server can import', async 
 
 t.test('press: totp at a true time, hotp counting up, the device file updated', async (t) => {
   const dir = tempDir(t);
-  const totp = await manufacture(dir, ['--profile', 'totp-sha1', '--key', RFC_KEY, '--drift-ppm', '0', '--at', '2009-02-13T23:00:00Z'], 't.json');
+  const totp = await manufacture(
+    dir,
+    ['--profile', 'totp-sha1', '--key', RFC_KEY, '--drift-ppm', '0', '--at', '2009-02-13T23:00:00Z'],
+    't.json',
+  );
   const r = await cli(['press', totp, '--at', '2009-02-13T23:31:30Z', '--json']);
   t.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as Record<string, unknown>;
@@ -149,14 +219,25 @@ t.test('press: totp at a true time, hotp counting up, the device file updated', 
   const hotp = await manufacture(dir, ['--profile', 'hotp-sha1', '--key', RFC_KEY, '--drift-ppm', '0'], 'h.json');
   const seen: Array<{ code: string; movingFactor: number }> = [];
   for (let i = 0; i < 3; i++) seen.push(JSON.parse((await cli(['press', hotp, '--advance', '40s', '--json'])).stdout));
-  t.same(seen.map((s) => s.code), ['755224', '287082', '359152'], 'RFC 4226 Appendix D, counters 0..2');
+  t.same(
+    seen.map((s) => s.code),
+    ['755224', '287082', '359152'],
+    'RFC 4226 Appendix D, counters 0..2',
+  );
   t.ok(seen[0]!.movingFactor < seen[1]!.movingFactor && seen[1]!.movingFactor < seen[2]!.movingFactor, 'the counter increases');
 
   const back = await cli(['press', hotp, '--at', '2020-06-01T12:00:00Z', '--json']);
   t.equal(back.code, 0);
-  t.match(back.stderr, /^kodeviser: note: 2020-06-01T12:00:00\.000Z is before the device's last known time 2026-01-01T00:02:\d\d\.\d+Z; its history moves back 2039\.\d days\n$/);
+  t.match(
+    back.stderr,
+    /^kodeviser: note: 2020-06-01T12:00:00\.000Z is before the device's last known time 2026-01-01T00:02:\d\d\.\d+Z; its history moves back 2039\.\d days\n$/,
+  );
   t.equal((JSON.parse(back.stdout) as { code: string }).code, '969429', 'moving history back keeps the counter: RFC 4226 counter 3');
-  const moved = JSON.parse((await cli(['info', hotp, '--json'])).stdout) as { manufacturedAt: string; driftPpm: number; codesShown: number };
+  const moved = JSON.parse((await cli(['info', hotp, '--json'])).stdout) as {
+    manufacturedAt: string;
+    driftPpm: number;
+    codesShown: number;
+  };
   t.equal(moved.manufacturedAt.slice(0, 10), '2020-06-01', 'manufacture moved back with the rest of the history');
   t.equal(moved.codesShown, 4);
   t.equal(moved.driftPpm, 0);
@@ -191,7 +272,11 @@ t.test('info: the label, both battery figures and the drift', async (t) => {
   t.match(r.stdout, /\ncodes shown {4}1\n/);
   const step = Math.floor((Date.UTC(2026, 0, 2) / 1000 + 0.864) / 30);
   t.match(r.stdout, new RegExp(`\\nmoving factor  ${step} \\(the time step by the device's clock\\)\\n`));
-  const j = JSON.parse((await cli(['info', d, '--json'])).stdout) as { driftPpm: number; batteryPercent: number; batteryTruePercent: number };
+  const j = JSON.parse((await cli(['info', d, '--json'])).stdout) as {
+    driftPpm: number;
+    batteryPercent: number;
+    batteryTruePercent: number;
+  };
   t.ok(j.driftPpm > 9.9 && j.driftPpm < 10.2, `drift ${j.driftPpm} ppm`);
   t.ok(j.batteryPercent > 90 && j.batteryTruePercent > 90);
   const h = await manufacture(dir, ['--profile', 'hotp-sha1'], 'h.json');
@@ -231,10 +316,20 @@ t.test('every bad input: a non-zero exit and one line', async (t) => {
     ['hold without --for', ['hold', d], 2, /--for DURATION is required/],
     ['--count without --dir', ['manufacture', '--profile', 'totp-sha1', '--count', '2'], 2, /--count needs --dir/],
     ['--out with --dir', ['manufacture', '--profile', 'totp-sha1', '--out', 'a', '--dir', 'b'], 2, /cannot be used together/],
-    ['a shared key', ['manufacture', '--profile', 'totp-sha1', '--key', RFC_KEY, '--count', '2', '--dir', dir], 2, /each device gets its own key/],
+    [
+      'a shared key',
+      ['manufacture', '--profile', 'totp-sha1', '--key', RFC_KEY, '--count', '2', '--dir', dir],
+      2,
+      /each device gets its own key/,
+    ],
     ['--pskc-key alone', ['manufacture', '--profile', 'totp-sha1', '--pskc-key', '00'.repeat(16)], 2, /needs --pskc/],
     ['--pskc-key length', ['manufacture', '--profile', 'totp-sha1', '--pskc', 'x', '--pskc-key', '0011'], 2, /16, 24 or 32 bytes/],
-    ['serial run overflow', ['manufacture', '--profile', 'totp-sha1', '--serial', makeSerial('999999999'), '--count', '2', '--dir', join(dir, 'o')], 2, /passes 999999999/],
+    [
+      'serial run overflow',
+      ['manufacture', '--profile', 'totp-sha1', '--serial', makeSerial('999999999'), '--count', '2', '--dir', join(dir, 'o')],
+      2,
+      /passes 999999999/,
+    ],
     ['extra argument', ['info', d, 'more'], 2, /expected FILE, got/],
     ['lifetime without N', ['lifetime', '--profile', 'totp-sha1'], 2, /--presses-per-day is required/],
     ['lifetime without profile', ['lifetime', '--presses-per-day', '3'], 2, /--profile is required/],

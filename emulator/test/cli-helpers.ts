@@ -22,7 +22,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function cli(argv: string[], opts: { stdin?: string; nowMs?: number; interactive?: boolean; cwd?: string } = {}): Promise<CliResult> {
+export async function cli(
+  argv: string[],
+  opts: { stdin?: string; nowMs?: number; interactive?: boolean; cwd?: string } = {},
+): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const io: CliIo = {
@@ -47,7 +50,10 @@ export function tempDir(t: { teardown(fn: () => void): void }): string {
 
 /** Brings emulator/dist up to date (the bin runs the compiled CLI); tsc -b skips what is current. */
 export function ensureBuilt(): void {
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'emulator'], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'emulator'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`tsc -b emulator failed:\n${r.stdout}${r.stderr}`);
 }
 

@@ -29,19 +29,27 @@ t.test('normal use lasts ten years (± 5 %), heavy use less; the plot draws both
   t.match(normal.stdout, /\nlow-battery mark from \d+\.\d\d years/);
 
   const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(readFileSync(plot, 'utf8'), true) as {
-    svg: { text: Array<{ class: string; '#text': string }>; path: Array<{ d: string; 'data-label': string }>; g: Array<{ text: Array<{ class: string; '#text': string }> }> };
+    svg: {
+      text: Array<{ class: string; '#text': string }>;
+      path: Array<{ d: string; 'data-label': string }>;
+      g: Array<{ text: Array<{ class: string; '#text': string }> }>;
+    };
   };
   t.match(doc.svg.text.find((x) => x.class === 'title')?.['#text'], /totp-sha1: 3 presses\/day at 25 °C/);
   const labels = doc.svg.g.flatMap((g) => g.text.filter((x) => x.class === 'label').map((x) => x['#text']));
   t.same(labels, ['years since manufacture', 'battery %']);
-  t.same(doc.svg.path.map((p) => p['data-label']), ["firmware's estimate", 'true charge']);
+  t.same(
+    doc.svg.path.map((p) => p['data-label']),
+    ["firmware's estimate", 'true charge'],
+  );
   const points = doc.svg.path[0]!.d.split(/ ?[ML]/).filter(Boolean);
   t.ok(points.length > 500, `a weekly sample over ten years: ${points.length} points`);
-
 });
 
 const alive = (out: string): { estimate: number; real: number; codes: number } => {
-  const m = /\nstill alive after [^:]+: battery (\d+) % by the firmware's counter, (\d+\.\d\d) % true charge\ncodes shown: (\d+)\n$/.exec(out);
+  const m = /\nstill alive after [^:]+: battery (\d+) % by the firmware's counter, (\d+\.\d\d) % true charge\ncodes shown: (\d+)\n$/.exec(
+    out,
+  );
   if (m === null) throw new Error(`not alive in ${out}`);
   return { estimate: Number(m[1]), real: Number(m[2]), codes: Number(m[3]) };
 };

@@ -20,9 +20,28 @@ t.test('step: commands from a pipe, what changed after each, the file left alone
   const d = await device(dir);
   const before = readFileSync(d, 'utf8');
   const script = [
-    'press', 'lcd', 'state', 'nvm', 'trace 3', '# a comment', '', 'advance 31s', 'tick',
-    'down', 'advance 6s', 'release', 'run-until off 2m', 'run-until code 1s', 'temp 50', 'temp 25',
-    'power-cut', 'power-on', 'press 300', 'help', 'quit', 'press',
+    'press',
+    'lcd',
+    'state',
+    'nvm',
+    'trace 3',
+    '# a comment',
+    '',
+    'advance 31s',
+    'tick',
+    'down',
+    'advance 6s',
+    'release',
+    'run-until off 2m',
+    'run-until code 1s',
+    'temp 50',
+    'temp 25',
+    'power-cut',
+    'power-on',
+    'press 300',
+    'help',
+    'quit',
+    'press',
   ].join('\n');
   const r = await cli(['step', d], { stdin: script });
   t.equal(r.code, 0, r.stderr);
@@ -54,7 +73,9 @@ t.test('step: commands from a pipe, what changed after each, the file left alone
 t.test('step: a bad command is reported and the script fails, a terminal session does not', async (t) => {
   const dir = tempDir(t);
   const d = await device(dir);
-  const r = await cli(['step', d], { stdin: 'bogus\nadvance\nadvance 5x\nrun-until never 1s\npress 0\npress 1 2\nlcd now\ntrace 0\ntemp\npower-cut -1\nlcd\n' });
+  const r = await cli(['step', d], {
+    stdin: 'bogus\nadvance\nadvance 5x\nrun-until never 1s\npress 0\npress 1 2\nlcd now\ntrace 0\ntemp\npower-cut -1\nlcd\n',
+  });
   t.equal(r.code, 1);
   const lines = r.stderr.trim().split('\n');
   t.same(lines, [
@@ -89,10 +110,15 @@ t.test('step --vcd: the dump agrees with the trace, signal by signal', async (t)
   t.ok(Number(vcd.endtime) >= 40_000_000, 'the dump lasts the whole session (press, then 40 s)');
 
   // the stepper's trace lines: "<true ISO µs> hw     lcd {...}"
-  const hw = r.stdout.split('\n')
+  const hw = r.stdout
+    .split('\n')
     .map((l) => /^(\S+) hw +(\S+) (\{.*\})$/.exec(l))
     .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ t: Math.round(Date.parse(m[1]!) * 1000) + Number(m[1]!.slice(23, 26)) - start, what: m[2]!, detail: JSON.parse(m[3]!) as Record<string, unknown> }));
+    .map((m) => ({
+      t: Math.round(Date.parse(m[1]!) * 1000) + Number(m[1]!.slice(23, 26)) - start,
+      what: m[2]!,
+      detail: JSON.parse(m[3]!) as Record<string, unknown>,
+    }));
   const lcd = hw.filter((h) => h.what === 'lcd');
   const buttons = hw.filter((h) => h.what === 'button');
   const nvm = hw.filter((h) => h.what === 'nvm');
@@ -110,7 +136,8 @@ t.test('step --vcd: the dump agrees with the trace, signal by signal', async (t)
   for (const rec of lastAt(nvm)) t.equal(valueAt(vcd, 'nvm_busy', rec.t), rec.detail.busy ? '1' : '0', `nvm_busy at ${rec.t}`);
   const battery = lastAt(hw.filter((h) => h.what === 'battery'));
   t.ok(battery.length > 0);
-  for (const rec of battery) t.equal(Number(valueAt(vcd, 'battery_charge', rec.t)), Math.round((rec.detail.chargeNc as number)) / 1000, `battery at ${rec.t}`);
+  for (const rec of battery)
+    t.equal(Number(valueAt(vcd, 'battery_charge', rec.t)), Math.round(rec.detail.chargeNc as number) / 1000, `battery at ${rec.t}`);
 });
 
 t.test('run: a passing scenario, a failing one, and scenario files that are wrong', async (t) => {
@@ -123,8 +150,20 @@ t.test('run: a passing scenario, a failing one, and scenario files that are wron
   };
   // --key gives known codes: RFC 4226 Appendix D
   const keyed = join(dir, 'k.json');
-  await cli(['manufacture', '--profile', 'hotp-sha1', '--key', '3132333435363738393031323334353637383930', '--drift-ppm', '0', '--out', keyed]);
-  const pass = write('pass.yaml', `description: two codes, then the menu
+  await cli([
+    'manufacture',
+    '--profile',
+    'hotp-sha1',
+    '--key',
+    '3132333435363738393031323334353637383930',
+    '--drift-ppm',
+    '0',
+    '--out',
+    keyed,
+  ]);
+  const pass = write(
+    'pass.yaml',
+    `description: two codes, then the menu
 steps:
   - press
   - expect-lcd: /755224/
@@ -144,7 +183,8 @@ steps:
   - press
   - power-on
   - expect-state: {powered: true}
-`);
+`,
+  );
   const vcdPath = join(dir, 'run.vcd');
   const ok = await cli(['run', keyed, pass, '--vcd', vcdPath]);
   t.equal(ok.code, 0, ok.stderr);
@@ -170,7 +210,11 @@ steps:
 
   const saved = await cli(['run', d, write('save.yaml', '- press\n'), '--save']);
   t.equal(saved.code, 0);
-  t.equal((JSON.parse((await cli(['info', d, '--json'])).stdout) as { codesShown: number }).codesShown, 1, '--save keeps the scenario\'s presses');
+  t.equal(
+    (JSON.parse((await cli(['info', d, '--json'])).stdout) as { codesShown: number }).codesShown,
+    1,
+    "--save keeps the scenario's presses",
+  );
 
   const bad: Array<[string, RegExp]> = [
     ['steps: [', /is not valid YAML/],

@@ -21,14 +21,21 @@ t.test('acceptance: manufacture, then press --at prints the code oathtool comput
   t.equal(made.code, 0, made.stderr);
   const pressed = bin(['press', 'd.json', '--at', '2009-02-13T23:31:30Z', '--json'], { cwd: dir });
   t.equal(pressed.code, 0, pressed.stderr);
-  t.match(pressed.stderr, /^kodeviser: note: 2009-02-13T23:31:30\.000Z is before the device's last known time .*; its history moves back \d+\.\d days\n$/,
-    'stderr says the device\'s history moved back');
+  t.match(
+    pressed.stderr,
+    /^kodeviser: note: 2009-02-13T23:31:30\.000Z is before the device's last known time .*; its history moves back \d+\.\d days\n$/,
+    "stderr says the device's history moved back",
+  );
   const { code } = JSON.parse(pressed.stdout) as { code: string };
   t.equal(code, '005924', 'RFC 6238 Appendix B: 89005924 at 1234567890 s, last six digits');
-  t.test('equal to oathtool --totp', { skip: existsSync(OATHTOOL) ? false : `${OATHTOOL} is not installed: compared with the RFC 6238 value only` }, async (t) => {
-    const o = spawnSync(OATHTOOL, ['--totp', '-N', '2009-02-13 23:31:30 UTC', KEY], { encoding: 'utf8' });
-    t.equal(code, o.stdout.trim());
-  });
+  t.test(
+    'equal to oathtool --totp',
+    { skip: existsSync(OATHTOOL) ? false : `${OATHTOOL} is not installed: compared with the RFC 6238 value only` },
+    async (t) => {
+      const o = spawnSync(OATHTOOL, ['--totp', '-N', '2009-02-13 23:31:30 UTC', KEY], { encoding: 'utf8' });
+      t.equal(code, o.stdout.trim());
+    },
+  );
 });
 
 t.test('the stepper reads a pipe', async (t) => {
@@ -53,18 +60,28 @@ t.test('an error: exit 1, one line, no stack trace, no temporary file', async (t
 });
 
 t.test('the sources run as a program too (node --import tsx emulator/src/cli/main.ts)', async (t) => {
-  const r = spawnSync(process.execPath, ['--conditions=kodeviser-src', '--import', 'tsx', join(ROOT, 'emulator', 'src', 'cli', 'main.ts'), 'info', 'missing.json'], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    ['--conditions=kodeviser-src', '--import', 'tsx', join(ROOT, 'emulator', 'src', 'cli', 'main.ts'), 'info', 'missing.json'],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
   t.equal(r.status, 1);
   t.match(r.stderr, /^kodeviser: cannot read .*missing\.json: no such file or directory\n$/);
 });
 
 const LINK = join(ROOT, 'node_modules', '.bin', 'kodeviser');
-t.test('npx kodeviser: the workspace bin is linked at the root', {
-  skip: existsSync(LINK) ? false : 'node_modules/.bin/kodeviser is missing: npm ci links it (this tree was installed before the bin existed)',
-}, async (t) => {
-  const link = LINK;
-  t.equal(realpathSync(link), realpathSync(BIN));
-  const r = spawnSync(link, ['--help'], { encoding: 'utf8' });
-  t.equal(r.status, 0);
-  t.match(r.stdout, /^usage: kodeviser <command>/);
-});
+t.test(
+  'npx kodeviser: the workspace bin is linked at the root',
+  {
+    skip: existsSync(LINK)
+      ? false
+      : 'node_modules/.bin/kodeviser is missing: npm ci links it (this tree was installed before the bin existed)',
+  },
+  async (t) => {
+    const link = LINK;
+    t.equal(realpathSync(link), realpathSync(BIN));
+    const r = spawnSync(link, ['--help'], { encoding: 'utf8' });
+    t.equal(r.status, 0);
+    t.match(r.stdout, /^usage: kodeviser <command>/);
+  },
+);

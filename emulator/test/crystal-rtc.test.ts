@@ -10,8 +10,9 @@ const DAY = 86_400e6;
 function rtcWith(offsetPpm: number, agingPpm = 0, temperatureC = 25) {
   const scheduler = new Scheduler(T0);
   const traces: Array<[string, Record<string, unknown>]> = [];
-  const rtc = new Rtc(scheduler, new Crystal({ offsetPpm, agingPpm }, T0), { deviceUs: T0, temperatureC },
-    (what, detail) => traces.push([what, detail]));
+  const rtc = new Rtc(scheduler, new Crystal({ offsetPpm, agingPpm }, T0), { deviceUs: T0, temperatureC }, (what, detail) =>
+    traces.push([what, detail]),
+  );
   return { scheduler, rtc, traces };
 }
 
@@ -51,7 +52,10 @@ t.test('aging: the first year adds agingPpm, and integrates to the numeric integ
   t.ok(tenYears > 3 && tenYears < 6, `logarithmic: ${tenYears.toFixed(2)} ppm after ten years`);
   t.same(c.params(), { offsetPpm: 0, agingPpm: 3, agingTauDays: 30 });
   // Simpson over two years against the closed form
-  const n = 2000, a = T0, b = T0 + 2 * YEAR_US, h = (b - a) / n;
+  const n = 2000,
+    a = T0,
+    b = T0 + 2 * YEAR_US,
+    h = (b - a) / n;
   let sum = 0;
   for (let i = 0; i <= n; i++) sum += (i === 0 || i === n ? 1 : i % 2 ? 4 : 2) * (1 + c.ppm(a + i * h, 25) * 1e-6);
   const numeric = (sum * h) / 3;
@@ -64,11 +68,17 @@ t.test('aging: the first year adds agingPpm, and integrates to the numeric integ
 t.test('piecewise temperature integrates exactly, however the stretches are split', (t) => {
   const a = rtcWith(7, 3);
   const b = rtcWith(7, 3);
-  const plan = [[25, 10], [5, 3], [40, 20], [25, 7]] as const; // °C, days
+  const plan = [
+    [25, 10],
+    [5, 3],
+    [40, 20],
+    [25, 7],
+  ] as const; // °C, days
   for (const [c, days] of plan) {
     a.rtc.setTemperature(c);
     a.scheduler.runUntil(a.scheduler.now + days * DAY);
-    for (let i = 0; i < days * 4; i++) { // b changes "temperature" every 6 h, to the same value
+    for (let i = 0; i < days * 4; i++) {
+      // b changes "temperature" every 6 h, to the same value
       b.rtc.setTemperature(c);
       b.scheduler.runUntil(b.scheduler.now + DAY / 4);
     }
@@ -76,22 +86,32 @@ t.test('piecewise temperature integrates exactly, however the stretches are spli
   t.equal(a.scheduler.now, b.scheduler.now);
   t.ok(Math.abs(a.rtc.deviceAt(a.scheduler.now) - b.rtc.deviceAt(b.scheduler.now)) < 0.01, 'same device time');
   const c = new Crystal({ offsetPpm: 7, agingPpm: 3 }, T0);
-  let expected = T0, at = T0;
-  for (const [temp, days] of plan) { expected += c.deviceElapsed(at, at + days * DAY, temp); at += days * DAY; }
+  let expected = T0,
+    at = T0;
+  for (const [temp, days] of plan) {
+    expected += c.deviceElapsed(at, at + days * DAY, temp);
+    at += days * DAY;
+  }
   t.ok(Math.abs(a.rtc.deviceAt(a.scheduler.now) - expected) < 0.01, 'equals the sum of the stretches');
   t.end();
 });
 
 t.test('trueTimeFor finds the first true µs at which the RTC reads the target', (t) => {
-  fc.assert(fc.property(
-    fc.double({ min: -25, max: 25, noNaN: true }), fc.integer({ min: 0, max: 45 }),
-    fc.integer({ min: 1, max: 20 * 365 * 86_400 }), fc.integer({ min: 0, max: 999_999 }),
-    (ppm, temp, s, us) => {
-      const { rtc } = rtcWith(ppm, 3, temp);
-      const target = T0 + s * 1e6 + us;
-      const u = rtc.trueTimeFor(target);
-      return Math.floor(rtc.deviceAt(u)) >= target && Math.floor(rtc.deviceAt(u - 1)) < target;
-    }), { numRuns: 300 });
+  fc.assert(
+    fc.property(
+      fc.double({ min: -25, max: 25, noNaN: true }),
+      fc.integer({ min: 0, max: 45 }),
+      fc.integer({ min: 1, max: 20 * 365 * 86_400 }),
+      fc.integer({ min: 0, max: 999_999 }),
+      (ppm, temp, s, us) => {
+        const { rtc } = rtcWith(ppm, 3, temp);
+        const target = T0 + s * 1e6 + us;
+        const u = rtc.trueTimeFor(target);
+        return Math.floor(rtc.deviceAt(u)) >= target && Math.floor(rtc.deviceAt(u - 1)) < target;
+      },
+    ),
+    { numRuns: 300 },
+  );
   const { rtc } = rtcWith(0);
   t.equal(rtc.trueTimeFor(T0 - 5), T0, 'a time already passed maps to now');
   t.end();
@@ -107,7 +127,13 @@ t.test('timers fire when the device clock reaches them, re-planned on temperatur
   rtc.arm('menu-timeout', T0 + 5000, () => fired.push(['menu-timeout', scheduler.now, rtc.now()]));
   rtc.cancel('menu-timeout');
   rtc.cancel('long-press'); // not armed: nothing happens
-  t.same(rtc.armedTimers().map((x) => x.name).sort(), ['debounce', 'display-off']);
+  t.same(
+    rtc
+      .armedTimers()
+      .map((x) => x.name)
+      .sort(),
+    ['debounce', 'display-off'],
+  );
   scheduler.runUntil(T0 + 1800e6);
   rtc.setTemperature(0); // slower from here on: the timer must move later
   scheduler.runUntil(T0 + 7200e6);
@@ -126,7 +152,10 @@ t.test('the periodic tick: ten years of daily wakes, cheap and on device time', 
   const { scheduler, rtc } = rtcWith(20, 3);
   let ticks = 0;
   let lastDevice = 0;
-  rtc.onTick(DAY, () => { ticks++; lastDevice = rtc.now(); });
+  rtc.onTick(DAY, () => {
+    ticks++;
+    lastDevice = rtc.now();
+  });
   t.match(rtc.nextTick(), { periodUs: DAY, at: T0 + DAY });
   rtc.setTemperature(10);
   scheduler.runUntil(T0 + 10 * YEAR_US);
@@ -151,7 +180,10 @@ t.test('out of the 0–45 °C range: an out-of-spec condition, state and trace',
   t.notOk(rtc.outOfSpec);
   rtc.setTemperature(60);
   t.equal(rtc.outOfSpecEpisodes, 2);
-  t.same(traces.map(([, d]) => d['outOfSpec']), [true, false, true]);
+  t.same(
+    traces.map(([, d]) => d['outOfSpec']),
+    [true, false, true],
+  );
   t.throws(() => rtc.setTemperature(Infinity), { code: 'ERR_ARGUMENT', message: /temperatureC/ });
   const saved = rtc.save();
   const scheduler = new Scheduler(T0);

@@ -2,15 +2,39 @@ import t from 'tap';
 import { parseDeviceFile, encodeBase64, decodeBase64, type DeviceFile } from '../src/device-file.js';
 
 const valid: DeviceFile = {
-  format: 'kodeviser-device', version: 1, serial: '1234567897', profile: 'totp-sha1', digits: 6, step: 30,
-  manufacturedAt: '2024-01-01T00:00:00.000Z', trueTimeUs: Date.UTC(2024, 0, 2) * 1000, deviceTimeUs: Date.UTC(2024, 0, 2) * 1000 + 1.5,
-  crystal: { offsetPpm: 3.2, agingPpm: 3, agingTauDays: 30 }, temperatureC: 25, outOfSpecEpisodes: 0,
-  battery: { capacityNc: 8.1e11, chargeNc: 8e11 }, powered: true, nvm: encodeBase64(Uint8Array.of(1, 2, 3, 4, 5)),
-  nvmTiming: { writeUs: 2000, byteUs: 23 }, bounce: { maxBounces: 4, maxBounceUs: 5000 }, rngState: 12345,
+  format: 'kodeviser-device',
+  version: 1,
+  serial: '1234567897',
+  profile: 'totp-sha1',
+  digits: 6,
+  step: 30,
+  manufacturedAt: '2024-01-01T00:00:00.000Z',
+  trueTimeUs: Date.UTC(2024, 0, 2) * 1000,
+  deviceTimeUs: Date.UTC(2024, 0, 2) * 1000 + 1.5,
+  crystal: { offsetPpm: 3.2, agingPpm: 3, agingTauDays: 30 },
+  temperatureC: 25,
+  outOfSpecEpisodes: 0,
+  battery: { capacityNc: 8.1e11, chargeNc: 8e11 },
+  powered: true,
+  nvm: encodeBase64(Uint8Array.of(1, 2, 3, 4, 5)),
+  nvmTiming: { writeUs: 2000, byteUs: 23 },
+  bounce: { maxBounces: 4, maxBounceUs: 5000 },
+  rngState: 12345,
   firmware: {
-    debounceMs: 20, displayOnMs: 30_000, longPressMs: 6_000, menuTimeoutMs: 30_000, lowBatteryPercent: 10,
-    rtcTickUs: 86_400e6, cpuHz: 8e6, firmwareVersion: '1.0.0', capacityNc: 8.1e11, sleepCurrentNa: 1000,
-    displayCurrentNa: 20_000, activeCurrentNa: 2e6, nvmWriteNcPerByte: 50, selfDischargePerYear: 0.01,
+    debounceMs: 20,
+    displayOnMs: 30_000,
+    longPressMs: 6_000,
+    menuTimeoutMs: 30_000,
+    lowBatteryPercent: 10,
+    rtcTickUs: 86_400e6,
+    cpuHz: 8e6,
+    firmwareVersion: '1.0.0',
+    capacityNc: 8.1e11,
+    sleepCurrentNa: 1000,
+    displayCurrentNa: 20_000,
+    activeCurrentNa: 2e6,
+    nvmWriteNcPerByte: 50,
+    selfDischargePerYear: 0.01,
   },
 };
 
@@ -28,7 +52,8 @@ function variant(path: string, value: unknown): unknown {
   let o = copy;
   for (const k of keys.slice(0, -1)) o = o[k] as Record<string, unknown>;
   const last = keys.at(-1)!;
-  if (value === undefined) delete o[last]; else o[last] = value;
+  if (value === undefined) delete o[last];
+  else o[last] = value;
   return copy;
 }
 

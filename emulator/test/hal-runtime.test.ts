@@ -19,14 +19,24 @@ t.test('createRuntime on the virtual hardware', (t) => {
   const scheduler = new Scheduler(T0);
   const rtc = new Rtc(scheduler, new Crystal({ offsetPpm: 0, agingPpm: 0 }, T0), { deviceUs: T0, temperatureC: 25 });
   const battery = new Battery(scheduler, DEFAULT_CONFIG, { capacityNc: 1e9, chargeNc: 1e9, powered: true });
-  const lcd = new Lcd(() => {}, (lit) => battery.setLoad({ displayOn: lit }));
+  const lcd = new Lcd(
+    () => {},
+    (lit) => battery.setLoad({ displayOn: lit }),
+  );
   const nvm = new Nvm(scheduler, new Uint8Array(NVM_SIZE).fill(0xff), undefined, undefined, (n) => battery.drawNvm(n));
   const cpu = new Cpu(DEFAULT_CONFIG.cpuHz, (c) => battery.drawCycles(c));
   const button = new Button(scheduler, new Prng(1), TYPICAL_BOUNCE);
   const hal: Hal = { battery, button, lcd, rtc, timers: rtc, nvm, cpu };
   const replies: boolean[] = [];
   const rt = createRuntime(hal, DEFAULT_CONFIG, undefined, { onFactoryReply: (r) => replies.push(r.ok) });
-  rt.personalise({ profile: 'hotp-sha1', key: new TextEncoder().encode('12345678901234567890'), serial: '1234567897', digits: 6, step: 30, counter: 0 });
+  rt.personalise({
+    profile: 'hotp-sha1',
+    key: new TextEncoder().encode('12345678901234567890'),
+    serial: '1234567897',
+    digits: 6,
+    step: 30,
+    counter: 0,
+  });
   scheduler.runUntil(scheduler.now + 1e6);
   rt.seal();
   scheduler.runUntil(scheduler.now + 1e6);

@@ -27,9 +27,19 @@ const KEYS: Record<string, Uint8Array> = {
 };
 const RFC_TIME_MS = Date.parse('2009-02-13T23:31:30Z'); // unix 1234567890, the start of step 41152263
 
-function make(profile: ProfileName, at = RFC_TIME_MS, more: { digits?: number; step?: number; driftPpm?: number; counter?: number } = {}): Machine {
+function make(
+  profile: ProfileName,
+  at = RFC_TIME_MS,
+  more: { digits?: number; step?: number; driftPpm?: number; counter?: number } = {},
+): Machine {
   return Machine.manufacture({
-    profile, key: KEYS[profile.slice(5)]!, manufacturedAt: at, driftPpm: 0, agingPpm: 0, seed: 1, ...more,
+    profile,
+    key: KEYS[profile.slice(5)]!,
+    manufacturedAt: at,
+    driftPpm: 0,
+    agingPpm: 0,
+    seed: 1,
+    ...more,
   });
 }
 
@@ -83,25 +93,33 @@ t.test('TOTP at 2009-02-13T23:31:30Z with 0 ppm: RFC 6238 Appendix B', (t) => {
   t.end();
 });
 
-t.test('the HMAC profiles agree with oathtool', { skip: hasOathtool ? false : `${OATHTOOL} is not installed (apt-get install oathtool)` }, (t) => {
-  const hotp = make('hotp-sha1', RFC_TIME_MS, { counter: 1000 });
-  for (let c = 1000; c < 1005; c++) {
-    hotp.press();
-    t.equal(hotp.lcd().trim(), oathtool(['--hotp', '-d', '6', '-c', String(c), bytesToHex(RFC_KEYS.sha1)]), `hotp-sha1 c=${c}`);
-    hotp.advance(31e6);
-  }
-  for (const hash of ['sha1', 'sha256', 'sha512'] as const) {
-    for (const step of [30, 60]) {
-      // a minute and a bit after the RFC time, manufactured a day earlier
-      const m = make(`totp-${hash}`, RFC_TIME_MS - 86_400_000, { digits: 8, step });
-      m.advanceTo((RFC_TIME_MS + 75_000) * 1000);
-      m.press();
-      const at = Math.floor(m.deviceTime() / 1e6);
-      t.equal(m.lcd(), oathtool([`--totp=${hash}`, '-s', String(step), '-d', '8', '-N', `@${at}`, bytesToHex(RFC_KEYS[hash])]), `totp-${hash} step ${step}`);
+t.test(
+  'the HMAC profiles agree with oathtool',
+  { skip: hasOathtool ? false : `${OATHTOOL} is not installed (apt-get install oathtool)` },
+  (t) => {
+    const hotp = make('hotp-sha1', RFC_TIME_MS, { counter: 1000 });
+    for (let c = 1000; c < 1005; c++) {
+      hotp.press();
+      t.equal(hotp.lcd().trim(), oathtool(['--hotp', '-d', '6', '-c', String(c), bytesToHex(RFC_KEYS.sha1)]), `hotp-sha1 c=${c}`);
+      hotp.advance(31e6);
     }
-  }
-  t.end();
-});
+    for (const hash of ['sha1', 'sha256', 'sha512'] as const) {
+      for (const step of [30, 60]) {
+        // a minute and a bit after the RFC time, manufactured a day earlier
+        const m = make(`totp-${hash}`, RFC_TIME_MS - 86_400_000, { digits: 8, step });
+        m.advanceTo((RFC_TIME_MS + 75_000) * 1000);
+        m.press();
+        const at = Math.floor(m.deviceTime() / 1e6);
+        t.equal(
+          m.lcd(),
+          oathtool([`--totp=${hash}`, '-s', String(step), '-d', '8', '-N', `@${at}`, bytesToHex(RFC_KEYS[hash])]),
+          `totp-${hash} step ${step}`,
+        );
+      }
+    }
+    t.end();
+  },
+);
 
 t.test('a drifted device shows the code of its own (drifted) time step', (t) => {
   const made = Date.UTC(2024, 0, 1);

@@ -21,7 +21,16 @@ function make(more: Partial<ManufactureOptions> = {}): Machine {
 t.test('manufacture: personalised, sealed, asleep; defaults from the seeded generator', (t) => {
   const m = make({ serial: '12-3456789-7' });
   const s = m.state();
-  t.match(s, { sealed: true, screen: 'off', profile: 'hotp-sha1', serial: '1234567897', movingFactor: 0, codesShown: 0, powered: true, batteryPercent: 100 });
+  t.match(s, {
+    sealed: true,
+    screen: 'off',
+    profile: 'hotp-sha1',
+    serial: '1234567897',
+    movingFactor: 0,
+    codesShown: 0,
+    powered: true,
+    batteryPercent: 100,
+  });
   t.equal(m.lcd(), '        ');
   t.equal(emulator.Machine, Machine, 'the package index exports the Machine');
   t.type(emulator.parseDeviceFile, 'function');
@@ -43,7 +52,11 @@ t.test('manufacture rejects bad options, naming them', (t) => {
   t.throws(() => make({ serial: '1234567890' }), { code: 'ERR_SERIAL' });
   t.throws(() => make({ traceLimit: -1 }), { code: 'ERR_ARGUMENT', message: /traceLimit/ });
   t.throws(() => make({ key: new Uint8Array(65) }), { code: 'ERR_ARGUMENT', message: /refused factory-personalise: key/ });
-  t.throws(() => make({ profile: 'hotp-aes128' }), { code: 'ERR_ARGUMENT', message: /refused factory-personalise: key/ }, 'a 20-byte key for AES-128');
+  t.throws(
+    () => make({ profile: 'hotp-aes128' }),
+    { code: 'ERR_ARGUMENT', message: /refused factory-personalise: key/ },
+    'a 20-byte key for AES-128',
+  );
   t.throws(() => Machine.manufacture(null as never), { code: 'ERR_ARGUMENT', message: /opts/ });
   t.end();
 });
@@ -53,14 +66,20 @@ t.test('bounces never count as extra presses', (t) => {
     const m = make({ bounce });
     const codes: string[] = [];
     let edges = 0;
-    m.onTrace((r) => { if (r.what === 'button' && r.kind === 'hw') edges++; });
+    m.onTrace((r) => {
+      if (r.what === 'button' && r.kind === 'hw') edges++;
+    });
     for (let i = 0; i < 40; i++) {
       m.press();
       codes.push(m.lcd().trim());
       m.advance(31e6);
     }
     t.ok(edges > 80, `${edges} raw edges for 40 presses`);
-    t.same(codes, Array.from({ length: 40 }, (_, i) => hotp.generate(i)), `max ${bounce.maxBounces} bounces in ${bounce.maxBounceUs} µs`);
+    t.same(
+      codes,
+      Array.from({ length: 40 }, (_, i) => hotp.generate(i)),
+      `max ${bounce.maxBounces} bounces in ${bounce.maxBounceUs} µs`,
+    );
     t.equal(m.state().codesShown, 40);
   }
   t.end();
@@ -72,7 +91,10 @@ t.test('a long press opens the information menu; short presses step through it; 
   t.match(m.state(), { screen: 'menu', menuItem: 0 });
   t.equal(m.lcd(), '      42', 'the next counter');
   const items = [m.lcd()];
-  for (let i = 0; i < 4; i++) { m.press(); items.push(m.lcd()); }
+  for (let i = 0; i < 4; i++) {
+    m.press();
+    items.push(m.lcd());
+  }
   t.same(items, ['      42', 'bAt  100', '12-34567', '    89-7', 'F    1.0.0']);
   m.advance(31e6);
   t.match(m.state(), { screen: 'off' });
@@ -91,7 +113,7 @@ t.test('temperature: the crystal slows, out of range is recorded in state and tr
   m.onTrace((r) => records.push(r));
   m.setTemperature(5);
   m.advance(86_400e6);
-  t.ok(Math.abs((m.now() - m.deviceTime()) - 1_175_040) <= 1, 'a day at 5 °C: 13.6 ppm slow');
+  t.ok(Math.abs(m.now() - m.deviceTime() - 1_175_040) <= 1, 'a day at 5 °C: 13.6 ppm slow');
   t.notOk(m.state().outOfSpec);
   m.setTemperature(-10);
   t.ok(m.state().outOfSpec);
@@ -131,8 +153,14 @@ t.test('clock and run controls check their arguments', (t) => {
   t.throws(() => m.advanceTo(m.now() - 1), { code: 'ERR_ARGUMENT', message: /trueUs/ });
   t.throws(() => m.runUntil(() => true, 1.5), { code: 'ERR_ARGUMENT', message: /limitUs/ });
   t.throws(() => m.press(NaN), { code: 'ERR_ARGUMENT', message: /^ms/ });
-  t.notOk(m.runUntil(() => false, 1e6), 'false when the limit passes');
-  t.ok(m.runUntil((x) => x.now() > MADE * 1000 + 86_400e6, 2 * 86_400e6), 'true once the predicate holds (the daily tick)');
+  t.notOk(
+    m.runUntil(() => false, 1e6),
+    'false when the limit passes',
+  );
+  t.ok(
+    m.runUntil((x) => x.now() > MADE * 1000 + 86_400e6, 2 * 86_400e6),
+    'true once the predicate holds (the daily tick)',
+  );
   t.end();
 });
 
@@ -144,13 +172,22 @@ t.test('the trace: events, effects and hardware with both clocks, bounded, and n
   t.ok(m.trace.length <= 100);
   for (let i = 0; i < 5; i++) m.press();
   t.ok(m.trace.length >= 50 && m.trace.length < 100, `kept ${m.trace.length}`);
-  t.ok(m.trace.every((r, i) => i === 0 || r.trueUs >= m.trace[i - 1]!.trueUs), 'in time order');
+  t.ok(
+    m.trace.every((r, i) => i === 0 || r.trueUs >= m.trace[i - 1]!.trueUs),
+    'in time order',
+  );
   const keyHex = Buffer.from(KEY).toString('hex');
   const fresh = make({ traceLimit: 1_000 });
   const text = JSON.stringify(fresh.trace);
   t.notOk(text.includes(keyHex) || text.includes('12345678901234567890'), 'the key is not in the trace');
-  t.match(fresh.trace.find((r) => r.what === 'factory-personalise'), { kind: 'event', detail: { keyBytes: 20 } });
-  t.match(fresh.trace.find((r) => r.what === 'nvm-write'), { kind: 'effect', detail: { address: Number, length: Number } });
+  t.match(
+    fresh.trace.find((r) => r.what === 'factory-personalise'),
+    { kind: 'event', detail: { keyBytes: 20 } },
+  );
+  t.match(
+    fresh.trace.find((r) => r.what === 'nvm-write'),
+    { kind: 'effect', detail: { address: Number, length: Number } },
+  );
   const silent = make({ traceLimit: 0 });
   silent.press();
   t.equal(silent.trace.length, 0, 'traceLimit 0 keeps nothing');
@@ -169,7 +206,10 @@ t.test('device file: round trip, a later press drifts and continues the counter'
   t.equal(loaded.deviceTime(), m.deviceTime());
   // both go on in step: a press 100 days later
   const later = m.now() + 100 * 86_400e6;
-  for (const x of [m, loaded]) { x.advanceTo(later); x.press(); }
+  for (const x of [m, loaded]) {
+    x.advanceTo(later);
+    x.press();
+  }
   t.equal(loaded.lcd(), m.lcd());
   t.equal(loaded.lcd().trim(), hotp.generate(1));
   t.equal(loaded.deviceTime(), m.deviceTime());
@@ -227,7 +267,13 @@ t.test('snapshot/restore: the copy runs exactly as the original, from any instan
   const snap = m.snapshot();
   const a = Machine.restore(snap);
   const b = Machine.restore(snap);
-  for (const x of [m, a, b]) { x.advance(60e6); x.powerOn(); x.press(); x.advance(60e6); x.press(); }
+  for (const x of [m, a, b]) {
+    x.advance(60e6);
+    x.powerOn();
+    x.press();
+    x.advance(60e6);
+    x.press();
+  }
   t.equal(a.lcd(), m.lcd());
   t.equal(b.lcd(), m.lcd());
   t.same(a.nvm(), m.nvm());

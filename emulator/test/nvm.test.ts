@@ -6,7 +6,15 @@ function setup(size = 64) {
   const scheduler = new Scheduler(1_000_000);
   const traces: Array<Record<string, unknown>> = [];
   let programmed = 0;
-  const nvm = new Nvm(scheduler, new Uint8Array(size).fill(0xff), EEPROM_TIMING, (_w, d) => traces.push(d), (n) => { programmed += n; });
+  const nvm = new Nvm(
+    scheduler,
+    new Uint8Array(size).fill(0xff),
+    EEPROM_TIMING,
+    (_w, d) => traces.push(d),
+    (n) => {
+      programmed += n;
+    },
+  );
   return { scheduler, nvm, traces, programmed: () => programmed };
 }
 const data = Uint8Array.from({ length: 10 }, (_, i) => i);
@@ -25,7 +33,11 @@ t.test('a write takes 2 ms plus 23 µs a byte, then reports ok', (t) => {
   t.same(Array.from(nvm.read().subarray(4, 14)), Array.from(data));
   t.equal(nvm.read()[14], 0xff);
   t.equal(programmed(), 10);
-  t.same(traces.map((d) => d['busy']), [true, false], 'busy line in the trace');
+  t.same(
+    traces.map((d) => d['busy']),
+    [true, false],
+    'busy line in the trace',
+  );
   t.equal(nvm.writes, 1);
   t.end();
 });
@@ -48,14 +60,17 @@ t.test('a cut at byte k leaves exactly the first k bytes written, for every k', 
     const done: boolean[] = [];
     nvm.armCut({ atWrite: 1, atWriteByte: k }, () => cut++);
     t.ok(nvm.cutArmed);
-    nvm.write(0, Uint8Array.of(9), (ok) => done.push(ok));          // write 0 completes
-    nvm.write(20, data, (ok) => done.push(ok));                      // write 1 is cut
-    nvm.write(40, data, (ok) => done.push(ok));                      // queued: lost
+    nvm.write(0, Uint8Array.of(9), (ok) => done.push(ok)); // write 0 completes
+    nvm.write(20, data, (ok) => done.push(ok)); // write 1 is cut
+    nvm.write(40, data, (ok) => done.push(ok)); // queued: lost
     scheduler.runUntil(scheduler.now + 100_000);
     const landed = Math.min(k, data.length);
     const img = nvm.read();
-    t.same(Array.from(img.subarray(20, 20 + data.length)),
-      [...Array.from(data.subarray(0, landed)), ...new Array<number>(data.length - landed).fill(0xff)], `k=${k}`);
+    t.same(
+      Array.from(img.subarray(20, 20 + data.length)),
+      [...Array.from(data.subarray(0, landed)), ...new Array<number>(data.length - landed).fill(0xff)],
+      `k=${k}`,
+    );
     t.equal(img[40], 0xff, 'queued write never started');
     t.same(done, [true], 'the cut write never reports');
     t.equal(cut, 1);
@@ -89,7 +104,9 @@ t.test('instant (FRAM-like) timing and an empty write', (t) => {
   const scheduler = new Scheduler(0);
   const nvm = new Nvm(scheduler, new Uint8Array(8), { writeUs: 0, byteUs: 0 });
   let ok = false;
-  nvm.write(0, Uint8Array.of(7), (r) => { ok = r; });
+  nvm.write(0, Uint8Array.of(7), (r) => {
+    ok = r;
+  });
   t.equal(nvm.read()[0], 0, 'lands when the write event runs');
   scheduler.runUntil(0);
   t.ok(ok);
@@ -111,8 +128,16 @@ t.test('save, resume and restoreQueue carry work in progress to another controll
   const work = nvm.save();
   t.match(work, { current: { address: 0, cutAtByte: null }, queue: [{ address: 20 }], cut: { atWrite: 1, atWriteByte: 0 } });
   const copy = new Nvm(scheduler, nvm.read(), EEPROM_TIMING);
-  copy.resume(work.current!, () => done.push('a2'), () => done.push('cut2'));
-  copy.restoreQueue(work, (address) => () => done.push(`b2@${address}`), () => done.push('cut2'));
+  copy.resume(
+    work.current!,
+    () => done.push('a2'),
+    () => done.push('cut2'),
+  );
+  copy.restoreQueue(
+    work,
+    (address) => () => done.push(`b2@${address}`),
+    () => done.push('cut2'),
+  );
   scheduler.runUntil(scheduler.now + 100_000);
   t.same(done, ['a', 'a2', 'b', 'b2@20'], 'each finishes its writes in order; no cut yet (write 1 from now is still to come)');
   t.same(copy.read(), nvm.read());

@@ -49,7 +49,10 @@ t.test('cancel removes an event once, and compaction keeps order', (t) => {
     last = s.schedule(1000 + i, () => seen.push(1000));
   }
   t.equal(s.pending, 2);
-  t.same(s.list().map((e) => e.at), [5, 1499]);
+  t.same(
+    s.list().map((e) => e.at),
+    [5, 1499],
+  );
   s.runUntil(2000);
   t.same(seen, [5, 1000]);
   t.notOk(s.cancel(keep), 'fired events cannot be cancelled');
@@ -60,26 +63,28 @@ t.test('rejects times in the past and bad numbers, naming the argument', (t) => 
   const s = new Scheduler(100);
   t.throws(() => s.schedule(99, () => {}), { code: 'ERR_ARGUMENT', message: /^at/ });
   t.throws(() => s.schedule(1.5 + 100, () => {}), { code: 'ERR_ARGUMENT', message: /^at/ });
-  t.throws(() => s.runUntil(50), { code: 'ERR_ARGUMENT', message: /^t /});
+  t.throws(() => s.runUntil(50), { code: 'ERR_ARGUMENT', message: /^t / });
   t.throws(() => new Scheduler(-1), { code: 'ERR_ARGUMENT', message: /^startUs/ });
   t.end();
 });
 
 t.test('property: any mix of schedules and cancels fires live events sorted by (time, insertion)', (t) => {
   fc.assert(
-    fc.property(
-      fc.array(fc.record({ at: fc.integer({ min: 0, max: 50 }), cancel: fc.boolean() }), { maxLength: 300 }),
-      (ops) => {
-        const s = new Scheduler(0);
-        const fired: number[] = [];
-        const handles = ops.map((op, i) => s.schedule(op.at, () => fired.push(i)));
-        ops.forEach((op, i) => { if (op.cancel) s.cancel(handles[i]!); });
-        s.runUntil(60);
-        const expected = ops.map((op, i) => ({ ...op, i })).filter((o) => !o.cancel)
-          .sort((a, b) => a.at - b.at || a.i - b.i).map((o) => o.i);
-        return JSON.stringify(fired) === JSON.stringify(expected);
-      },
-    ),
+    fc.property(fc.array(fc.record({ at: fc.integer({ min: 0, max: 50 }), cancel: fc.boolean() }), { maxLength: 300 }), (ops) => {
+      const s = new Scheduler(0);
+      const fired: number[] = [];
+      const handles = ops.map((op, i) => s.schedule(op.at, () => fired.push(i)));
+      ops.forEach((op, i) => {
+        if (op.cancel) s.cancel(handles[i]!);
+      });
+      s.runUntil(60);
+      const expected = ops
+        .map((op, i) => ({ ...op, i }))
+        .filter((o) => !o.cancel)
+        .sort((a, b) => a.at - b.at || a.i - b.i)
+        .map((o) => o.i);
+      return JSON.stringify(fired) === JSON.stringify(expected);
+    }),
     { numRuns: 200 },
   );
   t.end();

@@ -4,8 +4,13 @@ import type { TraceRecord } from '../src/trace.js';
 import { readVcd, valueAt } from './vcd-helpers.js';
 
 const START = Date.UTC(2026, 0, 1) * 1000;
-const hw = (dt: number, what: string, detail: Record<string, unknown>): TraceRecord =>
-  ({ trueUs: START + dt, deviceUs: START + dt, kind: 'hw', what, detail });
+const hw = (dt: number, what: string, detail: Record<string, unknown>): TraceRecord => ({
+  trueUs: START + dt,
+  deviceUs: START + dt,
+  kind: 'hw',
+  what,
+  detail,
+});
 
 t.test('identifier codes are printable, distinct and grow past one character', async (t) => {
   const ids = Array.from({ length: 200 }, (_, i) => vcdIdentifier(i));
@@ -28,7 +33,10 @@ t.test('the header declares every token signal as the viewer will see it', async
   t.match(text, /\$enddefinitions \$end\n#0\n\$dumpvars\n/);
   const vcd = await readVcd(text);
   t.equal(vcd.timescale?.trim(), '1us');
-  t.same(vcd.signal.map((s) => s.signalName), TOKEN_VARS.map((v) => v.name));
+  t.same(
+    vcd.signal.map((s) => s.signalName),
+    TOKEN_VARS.map((v) => v.name),
+  );
   t.ok(vcd.signal.every((s) => s.module === 'kodeviser'));
   t.equal(valueAt(vcd, 'battery_charge', 0), '810000000');
 });
@@ -77,5 +85,8 @@ t.test('the writer refuses what it cannot encode', async (t) => {
   const w = new VcdWriter([{ type: 'integer', width: 4, name: 'n' }], { scope: 's', date: 'today' }, { n: 5 });
   t.throws(() => w.set(1, 'x', 1), /unknown variable x/);
   w.set(3, 'n', 0);
-  t.equal(w.toString(), '$date\n  today\n$end\n$timescale 1us $end\n$scope module s $end\n$var integer 4 ! n $end\n$upscope $end\n$enddefinitions $end\n#0\n$dumpvars\nb0101 !\n$end\n#3\nb0000 !\n');
+  t.equal(
+    w.toString(),
+    '$date\n  today\n$end\n$timescale 1us $end\n$scope module s $end\n$var integer 4 ! n $end\n$upscope $end\n$enddefinitions $end\n#0\n$dumpvars\nb0101 !\n$end\n#3\nb0000 !\n',
+  );
 });

@@ -15,18 +15,32 @@
  */
 import { createOtp, cyclesPerCode, KodeviserError, type Otp } from '@kodeviser/shared';
 import { YEAR_US } from './config.js';
-import {
-  BLANK, codeSegments, MENU_ITEMS, menuSegments, TEXT_BATTERY_EMPTY, TEXT_FACTORY, TEXT_NVM_ERROR,
-} from './display.js';
+import { BLANK, codeSegments, MENU_ITEMS, menuSegments, TEXT_BATTERY_EMPTY, TEXT_FACTORY, TEXT_NVM_ERROR } from './display.js';
 import { checkPersonalisation } from './factory.js';
 import { segmentsFor } from './font.js';
 import {
-  decodeCounter, decodePersonalisation, decodeUsage, encodeCounter, encodePersonalisation, encodeUsage,
-  type PersonalisationRecord, readRecord, type RecordKind, recordWrite, slotBytes, type SlotCursor,
+  decodeCounter,
+  decodePersonalisation,
+  decodeUsage,
+  encodeCounter,
+  encodePersonalisation,
+  encodeUsage,
+  type PersonalisationRecord,
+  readRecord,
+  type RecordKind,
+  recordWrite,
+  slotBytes,
+  type SlotCursor,
 } from './nvm.js';
 import {
-  type DeviceMicros, type FirmwareConfig, type FirmwareEffect, type FirmwareEvent, type FirmwareStateView, type Screen,
-  TIMER_NAMES, type TimerName,
+  type DeviceMicros,
+  type FirmwareConfig,
+  type FirmwareEffect,
+  type FirmwareEvent,
+  type FirmwareStateView,
+  type Screen,
+  TIMER_NAMES,
+  type TimerName,
 } from './types.js';
 
 /** MCU cycles to take an interrupt, handle one event and go back to sleep (MSP430 class: a few hundred). */
@@ -104,9 +118,22 @@ const RELEASED: ButtonState = Object.freeze({ raw: false, rawAt: 0, down: false,
 
 // ---- boot ----------------------------------------------------------------------------------
 
-const POSITIVE: readonly (keyof FirmwareConfig)[] = ['debounceMs', 'displayOnMs', 'longPressMs', 'menuTimeoutMs', 'rtcTickUs', 'cpuHz', 'capacityNc'];
+const POSITIVE: readonly (keyof FirmwareConfig)[] = [
+  'debounceMs',
+  'displayOnMs',
+  'longPressMs',
+  'menuTimeoutMs',
+  'rtcTickUs',
+  'cpuHz',
+  'capacityNc',
+];
 const NON_NEGATIVE: readonly (keyof FirmwareConfig)[] = [
-  'lowBatteryPercent', 'sleepCurrentNa', 'displayCurrentNa', 'activeCurrentNa', 'nvmWriteNcPerByte', 'selfDischargePerYear',
+  'lowBatteryPercent',
+  'sleepCurrentNa',
+  'displayCurrentNa',
+  'activeCurrentNa',
+  'nvmWriteNcPerByte',
+  'selfDischargePerYear',
 ];
 
 function checkConfig(config: FirmwareConfig): void {
@@ -114,13 +141,19 @@ function checkConfig(config: FirmwareConfig): void {
   for (const name of [...POSITIVE, ...NON_NEGATIVE]) {
     const v = config[name];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (v === 0 && POSITIVE.includes(name))) {
-      throw new KodeviserError('ERR_ARGUMENT', `config.${name} must be a ${POSITIVE.includes(name) ? 'positive' : 'non-negative'} number, got ${String(v)}`);
+      throw new KodeviserError(
+        'ERR_ARGUMENT',
+        `config.${name} must be a ${POSITIVE.includes(name) ? 'positive' : 'non-negative'} number, got ${String(v)}`,
+      );
     }
   }
   try {
     menuSegments('version', { movingFactor: 0, batteryPercent: 0, serial: '0000000000', firmwareVersion: config.firmwareVersion });
   } catch {
-    throw new KodeviserError('ERR_ARGUMENT', `config.firmwareVersion must fit the LCD after an F, got ${JSON.stringify(config.firmwareVersion)}`);
+    throw new KodeviserError(
+      'ERR_ARGUMENT',
+      `config.firmwareVersion must fit the LCD after an F, got ${JSON.stringify(config.firmwareVersion)}`,
+    );
   }
 }
 
@@ -198,7 +231,10 @@ function accountUntil(s: Draft, at: DeviceMicros): void {
 
 class Stepper {
   readonly fx: FirmwareEffect[] = [];
-  constructor(readonly s: Draft, readonly at: DeviceMicros) {}
+  constructor(
+    readonly s: Draft,
+    readonly at: DeviceMicros,
+  ) {}
 
   cpu(cycles: number, what: string): void {
     this.fx.push({ type: 'cpu', cycles, what });
@@ -347,12 +383,14 @@ class Stepper {
     const s = this.s;
     const otp = s.otp as Otp;
     s.menuItem = index;
-    this.lcd(menuSegments(MENU_ITEMS[index] as (typeof MENU_ITEMS)[number], {
-      movingFactor: otp.mode === 'hotp' ? s.counter : otp.stepAt(Math.max(0, Math.floor(this.at / 1e6))),
-      batteryPercent: batteryPercent(s),
-      serial: (s.token as PersonalisationRecord).serial,
-      firmwareVersion: s.config.firmwareVersion,
-    }));
+    this.lcd(
+      menuSegments(MENU_ITEMS[index] as (typeof MENU_ITEMS)[number], {
+        movingFactor: otp.mode === 'hotp' ? s.counter : otp.stepAt(Math.max(0, Math.floor(this.at / 1e6))),
+        batteryPercent: batteryPercent(s),
+        serial: (s.token as PersonalisationRecord).serial,
+        firmwareVersion: s.config.firmwareVersion,
+      }),
+    );
     this.arm('menu-timeout', this.at + s.config.menuTimeoutMs * 1000);
   }
   shortPress(): void {
@@ -435,8 +473,12 @@ class Stepper {
     if (!checked.ok) return this.reply(false, checked.reason);
     const d = data as { key: Uint8Array; serial: string; counter: number };
     s.token = Object.freeze({
-      profile: checked.otp.profile, digits: checked.otp.digits, step: checked.otp.step, sealed: false,
-      key: d.key.slice(), serial: d.serial,
+      profile: checked.otp.profile,
+      digits: checked.otp.digits,
+      step: checked.otp.step,
+      sealed: false,
+      key: d.key.slice(),
+      serial: d.serial,
     });
     s.otp = checked.otp;
     s.counter = d.counter;

@@ -57,6 +57,8 @@ export function menuSegments(item: MenuItem, facts: MenuFacts): number[] {
     case 'serial-2':
       return rightAligned(formatSerial(facts.serial).slice(LCD_CHARS));
     case 'version':
-      return segmentsFor(`F${' '.repeat(Math.max(1, LCD_CHARS - 1 - facts.firmwareVersion.replace(/\./g, '').length))}${facts.firmwareVersion}`);
+      return segmentsFor(
+        `F${' '.repeat(Math.max(1, LCD_CHARS - 1 - facts.firmwareVersion.replace(/\./g, '').length))}${facts.firmwareVersion}`,
+      );
   }
 }

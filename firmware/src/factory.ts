@@ -14,7 +14,8 @@ export type Checked = { ok: true; otp: Otp } | { ok: false; reason: string };
 export function checkPersonalisation(data: unknown): Checked {
   if (typeof data !== 'object' || data === null) return { ok: false, reason: 'data: must be an object' };
   const p = data as Partial<Record<keyof Personalisation, unknown>>;
-  if (typeof p.profile !== 'string' || !isProfileName(p.profile)) return { ok: false, reason: `profile: unknown profile ${String(p.profile)}` };
+  if (typeof p.profile !== 'string' || !isProfileName(p.profile))
+    return { ok: false, reason: `profile: unknown profile ${String(p.profile)}` };
   if (!(p.key instanceof Uint8Array)) return { ok: false, reason: 'key: must be bytes' };
   if (p.key.length > MAX_KEY_BYTES) return { ok: false, reason: `key: at most ${MAX_KEY_BYTES} bytes fit the token, got ${p.key.length}` };
   if (typeof p.serial !== 'string' || !/^[0-9]{10}$/.test(p.serial) || !isValidSerial(p.serial)) {

@@ -15,8 +15,19 @@ export type { MenuItem } from './display.js';
 export { checkPersonalisation } from './factory.js';
 export { DP, LCD_CHARS, segmentsFor, textFor } from './font.js';
 export {
-  decodeCounter, decodePersonalisation, decodeUsage, encodeCounter, encodePersonalisation, encodeUsage,
-  MAX_KEY_BYTES, NVM_LAYOUT, NVM_SIZE, readRecord, RECORD_KINDS, recordWrite, slotBytes,
+  decodeCounter,
+  decodePersonalisation,
+  decodeUsage,
+  encodeCounter,
+  encodePersonalisation,
+  encodeUsage,
+  MAX_KEY_BYTES,
+  NVM_LAYOUT,
+  NVM_SIZE,
+  readRecord,
+  RECORD_KINDS,
+  recordWrite,
+  slotBytes,
 } from './nvm.js';
 export type { PersonalisationRecord, RecordKind, SlotCursor, UsageRecord } from './nvm.js';
 export { createRuntime } from './runtime.js';

@@ -81,8 +81,14 @@ export function readRecord(image: Uint8Array, kind: RecordKind): { cursor: SlotC
 }
 
 /** The write that stores `payload` as the next copy of a record: into the other slot, seq + 1. */
-export function recordWrite(kind: RecordKind, payload: Uint8Array, newest: SlotCursor | null): {
-  address: number; data: Uint8Array; cursor: SlotCursor;
+export function recordWrite(
+  kind: RecordKind,
+  payload: Uint8Array,
+  newest: SlotCursor | null,
+): {
+  address: number;
+  data: Uint8Array;
+  cursor: SlotCursor;
 } {
   const layout = NVM_LAYOUT[kind];
   if (payload.length !== layout.payloadBytes) throw new RangeError(`${kind} payload must be ${layout.payloadBytes} bytes`);

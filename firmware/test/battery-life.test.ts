@@ -28,13 +28,17 @@ function lifetimeDays(pressesPerDay: number, maxDays: number): { days: number; l
 
 const normal = lifetimeDays(3, 12 * 366);
 const normalYears = normal.days / YEAR_DAYS;
-t.comment(`normal use: ${normalYears.toFixed(2)} years, ${normal.codes} codes, low battery from year ${((normal.lowAtDay ?? NaN) / YEAR_DAYS).toFixed(2)}`);
+t.comment(
+  `normal use: ${normalYears.toFixed(2)} years, ${normal.codes} codes, low battery from year ${((normal.lowAtDay ?? NaN) / YEAR_DAYS).toFixed(2)}`,
+);
 
 t.test('normal use lasts 10 years ± 5 % by the firmware counter', async (t) => {
   t.ok(normalYears >= 9.5 && normalYears <= 10.5, `${normalYears.toFixed(3)} years`);
   t.equal(normal.codes, normal.days * 3, 'every press before the end showed a code');
-  t.ok(normal.lowAtDay !== null && normal.lowAtDay < normal.days && normal.lowAtDay > normal.days * 0.85,
-    'the b warning comes in the last ~10 % of the life');
+  t.ok(
+    normal.lowAtDay !== null && normal.lowAtDay < normal.days && normal.lowAtDay > normal.days * 0.85,
+    'the b warning comes in the last ~10 % of the life',
+  );
 });
 
 t.test('heavy use (20 presses a day) shortens it', async (t) => {

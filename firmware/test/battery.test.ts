@@ -17,7 +17,7 @@ t.test('a day asleep costs standby current plus self-discharge, and one handler 
   const nextTick = d.nextTick!;
   d.advance(nextTick - d.now); // exactly the tick
   const dt = nextTick - from;
-  const writeNc = 33 * c.nvmWriteNcPerByte + (33 * 20 / c.cpuHz) * c.activeCurrentNa; // the usage record
+  const writeNc = 33 * c.nvmWriteNcPerByte + ((33 * 20) / c.cpuHz) * c.activeCurrentNa; // the usage record
   t.equal(Math.round(d.state.spentNc - spent0), Math.round(dt * (c.sleepCurrentNa / 1e6 + selfPerUs) + handlerNc + writeNc));
 });
 

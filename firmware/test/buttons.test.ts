@@ -92,9 +92,15 @@ t.test('a press during the computation is ignored', async (t) => {
   const slow = new CoreDriver({ nvmWriteUs: 200_000 });
   slow.personalise();
   slow.seal();
-  slow.down(); slow.advance(60_000); slow.up(); slow.advance(21_000);
+  slow.down();
+  slow.advance(60_000);
+  slow.up();
+  slow.advance(21_000);
   t.equal(slow.view().screen, 'computing', 'waiting for a slow counter write');
-  slow.down(); slow.advance(60_000); slow.up(); slow.advance(21_000);
+  slow.down();
+  slow.advance(60_000);
+  slow.up();
+  slow.advance(21_000);
   t.equal(slow.view().screen, 'computing', 'the second press changed nothing');
   slow.advance(200_000);
   t.equal(slow.view().screen, 'code');
@@ -122,8 +128,11 @@ t.test('long press: the information menu, item by item, and out by timeout', asy
     seen.push(d.lcd());
   }
   const printed = formatSerial(SERIAL); // 12-3456789-7
-  t.same(seen, ['      41', 'bAt  100', printed.slice(0, 8), `    ${printed.slice(8)}`, 'F    1.0.0', '      41'],
-    'counter, battery, serial in two screens, version, then round again');
+  t.same(
+    seen,
+    ['      41', 'bAt  100', printed.slice(0, 8), `    ${printed.slice(8)}`, 'F    1.0.0', '      41'],
+    'counter, battery, serial in two screens, version, then round again',
+  );
 
   d.advance(29_000_000);
   t.equal(d.view().screen, 'menu', 'each press restarts the timeout');
@@ -185,8 +194,12 @@ t.test('malformed calls throw coded errors; device conditions do not', async (t)
   t.throws(() => step(s, null as never), { code: 'ERR_ARGUMENT', message: /event/ });
   t.throws(() => step(s, { type: 'reboot', at: 1 } as never), { code: 'ERR_ARGUMENT', message: /event\.type/ });
   t.throws(() => init({ ...DEFAULT_CONFIG, cpuHz: 0 }, new Uint8Array(NVM_SIZE)), { code: 'ERR_ARGUMENT', message: /config\.cpuHz/ });
-  t.throws(() => init({ ...DEFAULT_CONFIG, sleepCurrentNa: -1 }, new Uint8Array(NVM_SIZE)), { message: /config\.sleepCurrentNa must be a non-negative/ });
-  t.throws(() => init({ ...DEFAULT_CONFIG, firmwareVersion: 'v1.0.0-beta' }, new Uint8Array(NVM_SIZE)), { message: /config\.firmwareVersion/ });
+  t.throws(() => init({ ...DEFAULT_CONFIG, sleepCurrentNa: -1 }, new Uint8Array(NVM_SIZE)), {
+    message: /config\.sleepCurrentNa must be a non-negative/,
+  });
+  t.throws(() => init({ ...DEFAULT_CONFIG, firmwareVersion: 'v1.0.0-beta' }, new Uint8Array(NVM_SIZE)), {
+    message: /config\.firmwareVersion/,
+  });
   t.throws(() => init(null as never, new Uint8Array(NVM_SIZE)), { message: /config must be an object/ });
   t.throws(() => init(DEFAULT_CONFIG, [] as never), { message: /nvmImage/ });
   // an event arriving before power-on starts the account at its own time

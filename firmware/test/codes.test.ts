@@ -7,8 +7,15 @@ import { DP, NVM_LAYOUT, segmentsFor, TEXT_NVM_ERROR, textFor } from '@kodeviser
 import { type CoreDriver, RFC_KEY, sealedToken } from './driver.js';
 
 function keyFor(profile: ProfileName): Uint8Array {
-  const bytes = profile.endsWith('aes128') ? 16 : profile.endsWith('aes192') || profile.endsWith('tdes') ? 24
-    : profile.endsWith('aes256') || profile.endsWith('sha256') ? 32 : profile.endsWith('sha512') ? 64 : 20;
+  const bytes = profile.endsWith('aes128')
+    ? 16
+    : profile.endsWith('aes192') || profile.endsWith('tdes')
+      ? 24
+      : profile.endsWith('aes256') || profile.endsWith('sha256')
+        ? 32
+        : profile.endsWith('sha512')
+          ? 64
+          : 20;
   return Uint8Array.from({ length: bytes }, (_, i) => (i * 37 + 11) & 0xff);
 }
 
@@ -25,7 +32,10 @@ t.test('every profile: the codes equal createOtp(...).generate(...)', async (t) 
 
 t.test('the MCU pays cyclesPerCode for the MAC and the display waits that long', async (t) => {
   const d = sealedToken('hotp-sha512', { key: keyFor('hotp-sha512') });
-  d.down(); d.advance(100_000); d.up(); d.advance(20_000);
+  d.down();
+  d.advance(100_000);
+  d.up();
+  d.advance(20_000);
   const wake = d.log.at(-1)!;
   const mac = wake.effects.find((e) => e.type === 'cpu' && e.what === 'otp hotp-sha512');
   t.same(mac, { type: 'cpu', cycles: 70_600, what: 'otp hotp-sha512' });
@@ -40,7 +50,8 @@ t.test('totp: the same code for every press within a step, a new one in the next
   const d = sealedToken('totp-sha1', { at: stepStart - 2_000_000 });
   d.advance(stepStart + 1_000_000 - d.now);
   const shown: string[] = [];
-  for (let i = 0; i < 3; i++) { // three presses 8 s apart, all within one 30 s step
+  for (let i = 0; i < 3; i++) {
+    // three presses 8 s apart, all within one 30 s step
     d.press();
     shown.push(d.view().lastCode!);
     d.press(); // off
@@ -73,14 +84,19 @@ t.test('hotp: a new code for every press, never one twice', async (t) => {
   }
   // RFC 4226 Appendix D: the first ten codes of the test key
   t.same(d.codesShown, ['755224', '287082', '359152', '969429', '338314', '254676', '287922', '162583', '399871', '520489']);
-  t.same(d.codesShown, Array.from({ length: 10 }, (_, i) => otp.generate(i)));
+  t.same(
+    d.codesShown,
+    Array.from({ length: 10 }, (_, i) => otp.generate(i)),
+  );
   t.equal(d.view().movingFactor, 10);
   t.equal(d.view().codesShown, 10);
 });
 
 t.test('hotp: the counter is stored and verified before its code is displayed', async (t) => {
   const d = sealedToken();
-  d.down(); d.advance(100_000); d.up();
+  d.down();
+  d.advance(100_000);
+  d.up();
   d.advance(20_000); // release confirmed: the MAC (1.3 ms) and the counter write (2 ms) start
   const wake = d.log.at(-1)!;
   const write = wake.effects.find((e) => e.type === 'nvm-write');

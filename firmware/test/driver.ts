@@ -6,8 +6,19 @@
  */
 import { makeSerial, type ProfileName } from '@kodeviser/shared';
 import {
-  DEFAULT_CONFIG, type FirmwareConfig, type FirmwareEffect, type FirmwareEvent, type FirmwareState,
-  type FirmwareStateView, init, inspect, NVM_SIZE, type Personalisation, step, textFor, type TimerName,
+  DEFAULT_CONFIG,
+  type FirmwareConfig,
+  type FirmwareEffect,
+  type FirmwareEvent,
+  type FirmwareState,
+  type FirmwareStateView,
+  init,
+  inspect,
+  NVM_SIZE,
+  type Personalisation,
+  step,
+  textFor,
+  type TimerName,
 } from '@kodeviser/firmware';
 
 export const T0 = 1_750_000_000_000_000; // device µs: June 2025

@@ -9,10 +9,25 @@ import { CoreDriver, personalisation, RFC_KEY, SERIAL, sealedToken } from './dri
 
 t.test('a blank token: unsealed, no profile, FActory on a press', async (t) => {
   const d = new CoreDriver();
-  t.same({ ...d.view(), lcd: undefined }, {
-    sealed: false, screen: 'off', menuItem: null, profile: null, serial: null, digits: 6, movingFactor: null,
-    lastCode: null, codesShown: 0, batteryPercent: 100, lowBattery: false, lcd: undefined, buttonDown: false, nvmBusy: false,
-  });
+  t.same(
+    { ...d.view(), lcd: undefined },
+    {
+      sealed: false,
+      screen: 'off',
+      menuItem: null,
+      profile: null,
+      serial: null,
+      digits: 6,
+      movingFactor: null,
+      lastCode: null,
+      codesShown: 0,
+      batteryPercent: 100,
+      lowBattery: false,
+      lcd: undefined,
+      buttonDown: false,
+      nvmBusy: false,
+    },
+  );
   d.press();
   t.equal(d.view().screen, 'factory');
   t.equal(d.lcd().trimEnd(), TEXT_FACTORY);
@@ -53,7 +68,10 @@ t.test('personalise may be repeated before sealing', async (t) => {
   d.personalise({ profile: 'totp-aes128', key: new Uint8Array(16) });
   d.personalise({ profile: 'hotp-tdes', key: Uint8Array.from({ length: 24 }, (_, i) => i), digits: 8 });
   d.seal();
-  t.same(d.replies.map((r) => r.ok), [true, true, true]);
+  t.same(
+    d.replies.map((r) => r.ok),
+    [true, true, true],
+  );
   t.same([d.view().profile, d.view().digits], ['hotp-tdes', 8]);
   t.equal(inspect(init(DEFAULT_CONFIG, d.nvm)).profile, 'hotp-tdes');
 });

@@ -5,7 +5,17 @@ import { DP, LCD_CHARS, segmentsFor, textFor } from '@kodeviser/firmware';
 
 t.test('the glyphs docs/token.md names', async (t) => {
   const fixed: Record<string, number> = {
-    '0': 0x3f, b: 0x7c, A: 0x77, t: 0x78, E: 0x79, r: 0x50, L: 0x38, o: 0x5c, n: 0x54, '-': 0x40, ' ': 0,
+    '0': 0x3f,
+    b: 0x7c,
+    A: 0x77,
+    t: 0x78,
+    E: 0x79,
+    r: 0x50,
+    L: 0x38,
+    o: 0x5c,
+    n: 0x54,
+    '-': 0x40,
+    ' ': 0,
   };
   for (const [ch, seg] of Object.entries(fixed)) t.equal(segmentsFor(ch)[0], seg, ch);
   // the digits of a 7-segment display, a..g = bits 0..6

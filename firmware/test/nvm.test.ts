@@ -4,8 +4,23 @@ import t from 'tap';
 import fc from 'fast-check';
 import { PROFILES } from '@kodeviser/shared';
 import {
-  crc32, DEFAULT_CONFIG, init, inspect, decodeCounter, decodePersonalisation, decodeUsage, encodeCounter, encodePersonalisation, encodeUsage,
-  NVM_LAYOUT, NVM_SIZE, readRecord, RECORD_KINDS, recordWrite, slotBytes, type RecordKind,
+  crc32,
+  DEFAULT_CONFIG,
+  init,
+  inspect,
+  decodeCounter,
+  decodePersonalisation,
+  decodeUsage,
+  encodeCounter,
+  encodePersonalisation,
+  encodeUsage,
+  NVM_LAYOUT,
+  NVM_SIZE,
+  readRecord,
+  RECORD_KINDS,
+  recordWrite,
+  slotBytes,
+  type RecordKind,
 } from '@kodeviser/firmware';
 import { sealedToken } from './driver.js';
 
@@ -35,7 +50,14 @@ t.test('payload round trips', async (t) => {
   t.equal(decodeCounter(encodeCounter(2 ** 52 + 3)), 2 ** 52 + 3);
   const u = { spentNc: 123.456, accountedAt: 1_750_000_000_123_456.5, codesShown: 99 };
   t.same(decodeUsage(encodeUsage(u)), u);
-  const bad = encodePersonalisation({ profile: 'hotp-sha1', digits: 6, step: 30, sealed: false, key: key.subarray(0, 20), serial: '1234567897' });
+  const bad = encodePersonalisation({
+    profile: 'hotp-sha1',
+    digits: 6,
+    step: 30,
+    sealed: false,
+    key: key.subarray(0, 20),
+    serial: '1234567897',
+  });
   t.equal(decodePersonalisation(Uint8Array.from(bad, (b, i) => (i === 0 ? 200 : b))), null, 'unknown profile index');
   t.equal(decodePersonalisation(Uint8Array.from(bad, (b, i) => (i === 4 ? 0 : b))), null, 'empty key');
   t.equal(decodePersonalisation(Uint8Array.from(bad, (b, i) => (i === 69 ? 0xaf : b))), null, 'a non-decimal serial nibble');
@@ -78,24 +100,37 @@ t.test('a corrupted newest slot falls back to the other one', async (t) => {
 t.test('a write cut after any k bytes leaves the older copy or the new one, never a hybrid', async (t) => {
   const kinds: RecordKind[] = ['personalisation', 'counter', 'usage'];
   const payloadOf = (kind: RecordKind, n: number): Uint8Array =>
-    kind === 'counter' ? encodeCounter(n) : kind === 'usage' ? encodeUsage({ spentNc: n * 1.5, accountedAt: n, codesShown: n })
-      : encodePersonalisation({ profile: PROFILES[n % 14]!, digits: 6, step: 30, sealed: n % 2 === 0, key: new Uint8Array(20).fill(n), serial: '1234567897' });
-  fc.assert(fc.property(fc.constantFrom(...kinds), fc.integer({ min: 1, max: 6 }), fc.nat(), (kind, writes, cutSeed) => {
-    const image = erased();
-    let cursor = null;
-    for (let n = 1; n < writes; n++) {
-      const w = recordWrite(kind, payloadOf(kind, n), cursor);
-      apply(image, w);
-      cursor = w.cursor;
-    }
-    const last = recordWrite(kind, payloadOf(kind, writes), cursor);
-    const k = cutSeed % (last.data.length + 1);
-    apply(image, last, k);
-    const r = readRecord(image, kind);
-    const expected = k === last.data.length ? writes : writes - 1;
-    if (expected === 0) return r === null;
-    return r !== null && r.cursor.seq === expected && r.payload.every((b, i) => b === payloadOf(kind, expected)[i]);
-  }), { numRuns: 400 });
+    kind === 'counter'
+      ? encodeCounter(n)
+      : kind === 'usage'
+        ? encodeUsage({ spentNc: n * 1.5, accountedAt: n, codesShown: n })
+        : encodePersonalisation({
+            profile: PROFILES[n % 14]!,
+            digits: 6,
+            step: 30,
+            sealed: n % 2 === 0,
+            key: new Uint8Array(20).fill(n),
+            serial: '1234567897',
+          });
+  fc.assert(
+    fc.property(fc.constantFrom(...kinds), fc.integer({ min: 1, max: 6 }), fc.nat(), (kind, writes, cutSeed) => {
+      const image = erased();
+      let cursor = null;
+      for (let n = 1; n < writes; n++) {
+        const w = recordWrite(kind, payloadOf(kind, n), cursor);
+        apply(image, w);
+        cursor = w.cursor;
+      }
+      const last = recordWrite(kind, payloadOf(kind, writes), cursor);
+      const k = cutSeed % (last.data.length + 1);
+      apply(image, last, k);
+      const r = readRecord(image, kind);
+      const expected = k === last.data.length ? writes : writes - 1;
+      if (expected === 0) return r === null;
+      return r !== null && r.cursor.seq === expected && r.payload.every((b, i) => b === payloadOf(kind, expected)[i]);
+    }),
+    { numRuns: 400 },
+  );
   t.pass('400 cuts');
 });
 
@@ -125,6 +160,9 @@ t.test('the NVM queue: one write at a time, one usage write waiting at most, str
   t.notOk(d.view().nvmBusy);
   d.send({ type: 'nvm-done', address: first.address, ok: true });
   t.notOk(d.view().nvmBusy, 'a completion with nothing in flight changes nothing');
-  t.equal(decodeUsage(readRecord(d.nvm, 'usage')!.payload).accountedAt, d.state.accountedAt! - 10_000 + 2_000,
-    'the waiting write took its payload when issued, after the first completed');
+  t.equal(
+    decodeUsage(readRecord(d.nvm, 'usage')!.payload).accountedAt,
+    d.state.accountedAt! - 10_000 + 2_000,
+    'the waiting write took its payload when issued, after the first completed',
+  );
 });

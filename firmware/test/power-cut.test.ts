@@ -94,8 +94,10 @@ t.test('a cut during personalisation or sealing leaves a consistent token', asyn
       t.ok(v.profile === null || v.profile === 'hotp-sha1', `write ${w} cut at ${k}: profile ${v.profile}`);
       f.press();
       const shown = f.codesShown;
-      t.ok(v.sealed ? shown.length === 1 && shown[0] === otp.generate(0) : shown.length === 0,
-        `write ${w} cut at ${k}: sealed=${v.sealed}, codes ${shown.join(',')}`);
+      t.ok(
+        v.sealed ? shown.length === 1 && shown[0] === otp.generate(0) : shown.length === 0,
+        `write ${w} cut at ${k}: sealed=${v.sealed}, codes ${shown.join(',')}`,
+      );
     }
   }
 });

@@ -3,9 +3,7 @@
 // and a brown-out drops everything the dead MCU had armed.
 import t from 'tap';
 import { createOtp } from '@kodeviser/shared';
-import {
-  createRuntime, DEFAULT_CONFIG, type FirmwareEvent, type Hal, NVM_SIZE, type TimerName, textFor,
-} from '@kodeviser/firmware';
+import { createRuntime, DEFAULT_CONFIG, type FirmwareEvent, type Hal, NVM_SIZE, type TimerName, textFor } from '@kodeviser/firmware';
 import { personalisation, RFC_KEY } from './driver.js';
 
 class FakeHal implements Hal {
@@ -23,16 +21,35 @@ class FakeHal implements Hal {
   tickPeriod = 0;
   brownOut: (() => void) | null = null;
 
-  battery = { onBrownOut: (lost: () => void) => { this.brownOut = lost; } };
-  button = { onEdge: (edge: (pressed: boolean) => void) => { this.edge = edge; } };
-  lcd = { write: (segments: readonly number[]) => { this.lcdWrites.push(textFor(segments)); } };
+  battery = {
+    onBrownOut: (lost: () => void) => {
+      this.brownOut = lost;
+    },
+  };
+  button = {
+    onEdge: (edge: (pressed: boolean) => void) => {
+      this.edge = edge;
+    },
+  };
+  lcd = {
+    write: (segments: readonly number[]) => {
+      this.lcdWrites.push(textFor(segments));
+    },
+  };
   rtc = {
     now: () => this.now,
-    onTick: (periodUs: number, tick: () => void) => { this.tickPeriod = periodUs; this.tick = tick; },
+    onTick: (periodUs: number, tick: () => void) => {
+      this.tickPeriod = periodUs;
+      this.tick = tick;
+    },
   };
   timers = {
-    arm: (name: TimerName, at: number, expired: () => void) => { this.armed.set(name, { at, expired }); },
-    cancel: (name: TimerName) => { this.armed.delete(name); },
+    arm: (name: TimerName, at: number, expired: () => void) => {
+      this.armed.set(name, { at, expired });
+    },
+    cancel: (name: TimerName) => {
+      this.armed.delete(name);
+    },
   };
   nvm = {
     size: NVM_SIZE,
@@ -46,20 +63,39 @@ class FakeHal implements Hal {
       }
     },
   };
-  cpu = { run: (cycles: number) => { this.cycles += cycles; }, sleep: () => { this.sleeps++; } };
+  cpu = {
+    run: (cycles: number) => {
+      this.cycles += cycles;
+    },
+    sleep: () => {
+      this.sleeps++;
+    },
+  };
 
   /** Runs timers and write completions in time order up to now + us (writes take 2 ms). */
   advance(us: number): void {
     const until = this.now + us;
     for (;;) {
       const w = this.pendingWrites[0];
-      let next: { at: number; run: () => void } | null = w ? { at: this.now + 2_000, run: () => {
-        this.pendingWrites.shift();
-        this.memory.set(w.data, w.address);
-        w.done(true);
-      } } : null;
+      let next: { at: number; run: () => void } | null = w
+        ? {
+            at: this.now + 2_000,
+            run: () => {
+              this.pendingWrites.shift();
+              this.memory.set(w.data, w.address);
+              w.done(true);
+            },
+          }
+        : null;
       for (const [name, tm] of this.armed) {
-        if (next === null || tm.at < next.at) next = { at: tm.at, run: () => { this.armed.delete(name); tm.expired(); } };
+        if (next === null || tm.at < next.at)
+          next = {
+            at: tm.at,
+            run: () => {
+              this.armed.delete(name);
+              tm.expired();
+            },
+          };
       }
       if (next === null || next.at > until) break;
       this.now = Math.max(this.now, next.at);

@@ -41,13 +41,22 @@ export interface BuildOptions {
 }
 
 /** proxy-addr's trust function for "the nearest `hops` peers are proxies". */
-const trustHops = (hops: number) => (_address: string, hop: number): boolean => hop < hops;
+const trustHops =
+  (hops: number) =>
+  (_address: string, hop: number): boolean =>
+    hop < hops;
 
 export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const { config, logger } = opts;
-  const service = opts.service ?? createTokenService({
-    store: opts.store, clock: opts.clock, masterKey: config.masterKey, logger, ...(config.policy ? { policy: config.policy } : {}),
-  });
+  const service =
+    opts.service ??
+    createTokenService({
+      store: opts.store,
+      clock: opts.clock,
+      masterKey: config.masterKey,
+      logger,
+      ...(config.policy ? { policy: config.policy } : {}),
+    });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,

@@ -20,9 +20,7 @@ import { parseArgs } from 'node:util';
 import { KodeviserError, hexToBytes } from '@kodeviser/shared';
 import { DEFAULT_POLICY, type PolicyOptions } from './domain/policy.js';
 
-export type DatabaseConfig =
-  | { readonly kind: 'sqlite'; readonly path: string }
-  | { readonly kind: 'postgres'; readonly url: string };
+export type DatabaseConfig = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string };
 
 export interface RateLimitConfig {
   /** requests per window per client IP on every route; 0 turns the limit off */
@@ -132,9 +130,14 @@ function parseHexKey(name: string, text: string, ...allowed: number[]): Uint8Arr
   const trimmed = text.trim();
   if (!/^[0-9a-fA-F]*$/.test(trimmed) || !allowed.some((bytes) => trimmed.length === bytes * 2)) {
     // The value itself is a secret: the message says what is wrong with it, never what it is.
-    const lengths = allowed.map((bytes) => `${bytes * 2}`).join(', ').replace(/, (\d+)$/, ' or $1');
+    const lengths = allowed
+      .map((bytes) => `${bytes * 2}`)
+      .join(', ')
+      .replace(/, (\d+)$/, ' or $1');
     const sizes = allowed.join(', ').replace(/, (\d+)$/, ' or $1');
-    throw configError(`${name} must be ${lengths} hex digits (${sizes} bytes), got ${trimmed.length} characters${/^[0-9a-fA-F]*$/.test(trimmed) ? '' : ' that are not all hex digits'}`);
+    throw configError(
+      `${name} must be ${lengths} hex digits (${sizes} bytes), got ${trimmed.length} characters${/^[0-9a-fA-F]*$/.test(trimmed) ? '' : ' that are not all hex digits'}`,
+    );
   }
   return hexToBytes(trimmed, name);
 }
@@ -187,7 +190,9 @@ export function parsePolicy(text: string): Partial<PolicyOptions> {
     }
     const { min, max, integer } = POLICY_BOUNDS[key as keyof PolicyOptions];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-      throw configError(`KODEVISER_POLICY: ${key} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(v)}`);
+      throw configError(
+        `KODEVISER_POLICY: ${key} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(v)}`,
+      );
     }
     policy[key as keyof PolicyOptions] = v;
   }
@@ -213,7 +218,9 @@ export function parseTrustProxy(text: string): number | string {
   const trimmed = text.trim();
   if (/^[0-9]+$/.test(trimmed)) return parseInteger('KODEVISER_TRUST_PROXY', trimmed, 1, 100);
   if (/^(true|yes|on|\*)$/i.test(trimmed)) {
-    throw configError('KODEVISER_TRUST_PROXY cannot trust every peer: any client could choose its own address; give a hop count or the proxies\' addresses');
+    throw configError(
+      "KODEVISER_TRUST_PROXY cannot trust every peer: any client could choose its own address; give a hop count or the proxies' addresses",
+    );
   }
   const entries = trimmed.split(',').map((e) => e.trim());
   for (const entry of entries) {
@@ -324,7 +331,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     const named = env.KODEVISER_MASTER_KEY_FILE;
     const path = named ? resolve(cwd, named) : join(dataDir, MASTER_KEY_FILE);
     if (named && !existsSync(path)) {
-      throw configError(`KODEVISER_MASTER_KEY_FILE ${path} does not exist (it is only generated at the default place, ${join(dataDir, MASTER_KEY_FILE)})`);
+      throw configError(
+        `KODEVISER_MASTER_KEY_FILE ${path} does not exist (it is only generated at the default place, ${join(dataDir, MASTER_KEY_FILE)})`,
+      );
     }
     const file = readOrCreateSecretFile(path, () => randomBytes(32).toString('hex'));
     masterKey = parseHexKey(`master key file ${path}`, file.value, 32);

@@ -64,7 +64,9 @@ export async function start(opts: StartOptions = {}): Promise<Started> {
     store = await openStore(config.database);
   } catch (e) {
     // The URL is not repeated: it may hold a password.
-    throw new StartError(`cannot open the database at ${config.database.kind === 'sqlite' ? config.database.path : 'DATABASE_URL'}: ${(e as Error).message}`);
+    throw new StartError(
+      `cannot open the database at ${config.database.kind === 'sqlite' ? config.database.path : 'DATABASE_URL'}: ${(e as Error).message}`,
+    );
   }
   const app = await build({ config, store, clock: { now: () => Date.now() }, logger });
   try {
@@ -77,11 +79,15 @@ export async function start(opts: StartOptions = {}): Promise<Started> {
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   if (loaded.generated.masterKeyFile) {
-    print(`Generated the master key in ${loaded.generated.masterKeyFile} (mode 0600). Back it up: without it the imported tokens cannot be read.`);
+    print(
+      `Generated the master key in ${loaded.generated.masterKeyFile} (mode 0600). Back it up: without it the imported tokens cannot be read.`,
+    );
   }
   if (loaded.generated.adminTokenFile) {
     // Printed once, on generation, to the terminal — never to the log.
-    print(`Generated the admin token (kept in ${loaded.generated.adminTokenFile}, mode 0600; shown only now):\n\n  ${config.adminToken}\n\nSend it as "Authorization: Bearer <token>" to the admin API.`);
+    print(
+      `Generated the admin token (kept in ${loaded.generated.adminTokenFile}, mode 0600; shown only now):\n\n  ${config.adminToken}\n\nSend it as "Authorization: Bearer <token>" to the admin API.`,
+    );
   }
   print(`kodeviser server listening on ${url} (API docs: ${url}/docs)`);
   return { app, loaded, url, stop: () => app.close() };

@@ -72,10 +72,21 @@ t.test('environment and flags (flags win)', async (t) => {
   t.equal(config.logLevel, 'debug');
   t.same(generated, { masterKeyFile: null, adminTokenFile: null }, 'nothing is generated when the environment has both');
 
-  const abs = loadConfig({ env: { KODEVISER_ADMIN_TOKEN: 'admin-token-0123456789' }, argv: ['--database-url', `sqlite:${join(cwd, 'x.db')}`, '--data-dir', join(cwd, 'd2')], cwd });
+  const abs = loadConfig({
+    env: { KODEVISER_ADMIN_TOKEN: 'admin-token-0123456789' },
+    argv: ['--database-url', `sqlite:${join(cwd, 'x.db')}`, '--data-dir', join(cwd, 'd2')],
+    cwd,
+  });
   t.same(abs.config.database, { kind: 'sqlite', path: join(cwd, 'x.db') });
-  const pg = loadConfig({ env: { DATABASE_URL: 'postgres://u@localhost/kodeviser', KODEVISER_ADMIN_TOKEN: 'admin-token-0123456789' }, cwd });
-  t.same(pg.config.database, { kind: 'postgres', url: 'postgres://u@localhost/kodeviser' }, 'postgres URLs are accepted by the configuration');
+  const pg = loadConfig({
+    env: { DATABASE_URL: 'postgres://u@localhost/kodeviser', KODEVISER_ADMIN_TOKEN: 'admin-token-0123456789' },
+    cwd,
+  });
+  t.same(
+    pg.config.database,
+    { kind: 'postgres', url: 'postgres://u@localhost/kodeviser' },
+    'postgres URLs are accepted by the configuration',
+  );
 });
 
 t.test('bad values stop the start with a message naming the variable', async (t) => {
@@ -85,28 +96,78 @@ t.test('bad values stop the start with a message naming the variable', async (t)
     ['PORT out of range', { PORT: '70000' }, [], /^PORT must be an integer from 0 to 65535/],
     ['PORT negative', { PORT: '-1' }, [], /^PORT must be an integer from 0 to 65535/],
     ['--port wrong', {}, ['--port', '-1'], /--port|PORT/],
-    ['master key not hex', { KODEVISER_MASTER_KEY: 'zz'.repeat(32) }, [], /^KODEVISER_MASTER_KEY must be 64 hex digits \(32 bytes\), got 64 characters that are not all hex digits/],
-    ['master key too short', { KODEVISER_MASTER_KEY: 'ab'.repeat(16) }, [], /^KODEVISER_MASTER_KEY must be 64 hex digits \(32 bytes\), got 32 characters$/],
+    [
+      'master key not hex',
+      { KODEVISER_MASTER_KEY: 'zz'.repeat(32) },
+      [],
+      /^KODEVISER_MASTER_KEY must be 64 hex digits \(32 bytes\), got 64 characters that are not all hex digits/,
+    ],
+    [
+      'master key too short',
+      { KODEVISER_MASTER_KEY: 'ab'.repeat(16) },
+      [],
+      /^KODEVISER_MASTER_KEY must be 64 hex digits \(32 bytes\), got 32 characters$/,
+    ],
     ['both master key and file', { KODEVISER_MASTER_KEY: MASTER_HEX, KODEVISER_MASTER_KEY_FILE: 'k' }, [], /not both/],
-    ['unknown DATABASE_URL scheme', { DATABASE_URL: 'mysql://localhost/db' }, [], /^DATABASE_URL has an unknown scheme "mysql:"; use sqlite:<path> or postgres:\/\//],
+    [
+      'unknown DATABASE_URL scheme',
+      { DATABASE_URL: 'mysql://localhost/db' },
+      [],
+      /^DATABASE_URL has an unknown scheme "mysql:"; use sqlite:<path> or postgres:\/\//,
+    ],
     ['DATABASE_URL without scheme', { DATABASE_URL: '/var/db.sqlite' }, [], /^DATABASE_URL has no scheme/],
     ['empty sqlite path', { DATABASE_URL: 'sqlite:' }, [], /^DATABASE_URL sqlite: needs a file path/],
     ['short admin token', { KODEVISER_ADMIN_TOKEN: 'short' }, [], /^KODEVISER_ADMIN_TOKEN must be at least 16 printable characters/],
     ['service token with spaces', { KODEVISER_SERVICE_TOKEN: 'a token with spaces in it' }, [], /^KODEVISER_SERVICE_TOKEN must be/],
-    ['PSKC key of the wrong length', { KODEVISER_PSKC_KEY: 'abcd' }, [], /^KODEVISER_PSKC_KEY must be 32, 48 or 64 hex digits \(16, 24 or 32 bytes\)/],
+    [
+      'PSKC key of the wrong length',
+      { KODEVISER_PSKC_KEY: 'abcd' },
+      [],
+      /^KODEVISER_PSKC_KEY must be 32, 48 or 64 hex digits \(16, 24 or 32 bytes\)/,
+    ],
     ['log level', { LOG_LEVEL: 'loud' }, [], /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/],
     ['rate limit', { KODEVISER_RATE_LIMIT_USER: '-3' }, [], /^KODEVISER_RATE_LIMIT_USER must be an integer/],
     ['unknown flag', {}, ['--prot', '80'], /Unknown option '--prot'/],
     ['positional argument', {}, ['serve'], /Unexpected argument 'serve'/],
-    ['policy not JSON', { KODEVISER_POLICY: '{hotpLookAhead: 20}' }, [], /^KODEVISER_POLICY must be a JSON object, e\.g\. .* it does not parse/],
+    [
+      'policy not JSON',
+      { KODEVISER_POLICY: '{hotpLookAhead: 20}' },
+      [],
+      /^KODEVISER_POLICY must be a JSON object, e\.g\. .* it does not parse/,
+    ],
     ['policy not an object', { KODEVISER_POLICY: '[20]' }, [], /^KODEVISER_POLICY must be a JSON object$/],
-    ['policy unknown key', { KODEVISER_POLICY: '{"hotpLookahead":20}' }, [], /^KODEVISER_POLICY: unknown setting "hotpLookahead"; known: hotpLookAhead, /],
-    ['policy not an integer', { KODEVISER_POLICY: '{"lockAfter":2.5}' }, [], /^KODEVISER_POLICY: lockAfter must be an integer from 1 to 100000, got 2\.5/],
-    ['policy a string', { KODEVISER_POLICY: '{"blockAfter":"3"}' }, [], /^KODEVISER_POLICY: blockAfter must be an integer from 1 to 1000, got "3"/],
+    [
+      'policy unknown key',
+      { KODEVISER_POLICY: '{"hotpLookahead":20}' },
+      [],
+      /^KODEVISER_POLICY: unknown setting "hotpLookahead"; known: hotpLookAhead, /,
+    ],
+    [
+      'policy not an integer',
+      { KODEVISER_POLICY: '{"lockAfter":2.5}' },
+      [],
+      /^KODEVISER_POLICY: lockAfter must be an integer from 1 to 100000, got 2\.5/,
+    ],
+    [
+      'policy a string',
+      { KODEVISER_POLICY: '{"blockAfter":"3"}' },
+      [],
+      /^KODEVISER_POLICY: blockAfter must be an integer from 1 to 1000, got "3"/,
+    ],
     ['policy out of range', { KODEVISER_POLICY: '{"hotpLookAhead":1000000}' }, [], /hotpLookAhead must be an integer from 0 to 1000/],
-    ['policy inconsistent', { KODEVISER_POLICY: '{"hotpLookAhead":200}' }, [], /^KODEVISER_POLICY: hotpWideLookAhead \(100\) must not be below hotpLookAhead \(200\)/],
+    [
+      'policy inconsistent',
+      { KODEVISER_POLICY: '{"hotpLookAhead":200}' },
+      [],
+      /^KODEVISER_POLICY: hotpWideLookAhead \(100\) must not be below hotpLookAhead \(200\)/,
+    ],
     ['trust every proxy', { KODEVISER_TRUST_PROXY: 'true' }, [], /^KODEVISER_TRUST_PROXY cannot trust every peer/],
-    ['trust proxy not an address', { KODEVISER_TRUST_PROXY: '10.0.0.1,proxy.example' }, [], /^KODEVISER_TRUST_PROXY: "proxy.example" is not an IP address, a CIDR range or one of loopback/],
+    [
+      'trust proxy not an address',
+      { KODEVISER_TRUST_PROXY: '10.0.0.1,proxy.example' },
+      [],
+      /^KODEVISER_TRUST_PROXY: "proxy.example" is not an IP address, a CIDR range or one of loopback/,
+    ],
     ['trust proxy prefix too long', { KODEVISER_TRUST_PROXY: '10.0.0.0/33' }, [], /"10\.0\.0\.0\/33" is not an IP address/],
     ['trust proxy hop count 0', { KODEVISER_TRUST_PROXY: '0' }, [], /^KODEVISER_TRUST_PROXY must be an integer from 1 to 100/],
   ];
@@ -122,7 +183,11 @@ t.test('bad values stop the start with a message naming the variable', async (t)
 t.test('secret files: explicit file, missing file, corrupt file, loose permissions', async (t) => {
   const cwd = tempDir(t);
   const keyFile = join(cwd, 'my.key');
-  t.throws(() => loadConfig({ env: { KODEVISER_MASTER_KEY_FILE: keyFile }, cwd }), { message: /KODEVISER_MASTER_KEY_FILE .*my\.key does not exist/ }, 'a named key file is never generated');
+  t.throws(
+    () => loadConfig({ env: { KODEVISER_MASTER_KEY_FILE: keyFile }, cwd }),
+    { message: /KODEVISER_MASTER_KEY_FILE .*my\.key does not exist/ },
+    'a named key file is never generated',
+  );
   writeFileSync(keyFile, `${MASTER_HEX}\n`, { mode: 0o644 });
   const loaded = loadConfig({ env: { KODEVISER_MASTER_KEY_FILE: keyFile }, cwd });
   t.equal(Buffer.from(loaded.config.masterKey).toString('hex'), MASTER_HEX);
@@ -131,7 +196,11 @@ t.test('secret files: explicit file, missing file, corrupt file, loose permissio
 
   const dir = join(cwd, 'data');
   writeFileSync(join(dir, MASTER_KEY_FILE), 'not a key\n', { mode: 0o600 });
-  t.throws(() => loadConfig({ env: {}, cwd }), { message: /^master key file .* must be 64 hex digits/ }, 'a corrupt default key file is an error, not replaced');
+  t.throws(
+    () => loadConfig({ env: {}, cwd }),
+    { message: /^master key file .* must be 64 hex digits/ },
+    'a corrupt default key file is an error, not replaced',
+  );
   writeFileSync(join(dir, MASTER_KEY_FILE), MASTER_HEX, { mode: 0o600 });
   writeFileSync(join(dir, ADMIN_TOKEN_FILE), 'tiny', { mode: 0o600 });
   chmodSync(join(dir, ADMIN_TOKEN_FILE), 0o600);
@@ -141,12 +210,15 @@ t.test('secret files: explicit file, missing file, corrupt file, loose permissio
   t.equal(readFileSync(join(dir, ADMIN_TOKEN_FILE), 'utf8'), 'a-perfectly-good-admin-token\n', 'an existing token file is left as it is');
 
   writeFileSync(join(cwd, 'a-file'), '');
-  t.throws(() => loadConfig({ env: { KODEVISER_DATA_DIR: join(cwd, 'a-file', 'sub') }, cwd }), { message: /^KODEVISER_DATA_DIR .* cannot be created/ });
+  t.throws(() => loadConfig({ env: { KODEVISER_DATA_DIR: join(cwd, 'a-file', 'sub') }, cwd }), {
+    message: /^KODEVISER_DATA_DIR .* cannot be created/,
+  });
 });
 
 t.test('KODEVISER_TRUST_PROXY: hop counts, addresses, ranges and names', async (t) => {
   const cwd = tempDir(t);
-  const trust = (value: string) => loadConfig({ env: { KODEVISER_TRUST_PROXY: value, KODEVISER_MASTER_KEY: MASTER_HEX }, cwd }).config.trustProxy;
+  const trust = (value: string) =>
+    loadConfig({ env: { KODEVISER_TRUST_PROXY: value, KODEVISER_MASTER_KEY: MASTER_HEX }, cwd }).config.trustProxy;
   t.equal(loadConfig({ env: { KODEVISER_MASTER_KEY: MASTER_HEX }, cwd }).config.trustProxy, undefined, 'none by default');
   t.equal(trust('2'), 2);
   t.equal(trust(' 127.0.0.1 , 10.0.0.0/8,fd00::/8, loopback '), '127.0.0.1,10.0.0.0/8,fd00::/8,loopback');
@@ -155,8 +227,15 @@ t.test('KODEVISER_TRUST_PROXY: hop counts, addresses, ranges and names', async (
 
 t.test('KODEVISER_POLICY: the settings given, and only those', async (t) => {
   const cwd = tempDir(t);
-  const policy = (value?: string) => loadConfig({ env: { KODEVISER_MASTER_KEY: MASTER_HEX, ...(value !== undefined ? { KODEVISER_POLICY: value } : {}) }, cwd }).config.policy;
+  const policy = (value?: string) =>
+    loadConfig({ env: { KODEVISER_MASTER_KEY: MASTER_HEX, ...(value !== undefined ? { KODEVISER_POLICY: value } : {}) }, cwd }).config
+      .policy;
   t.equal(policy(), undefined, 'the defaults by default');
-  t.same(policy('{"hotpLookAhead":20,"hotpWideLookAhead":200,"lockAfter":10,"totpRatePriorPpm":7.5}'), { hotpLookAhead: 20, hotpWideLookAhead: 200, lockAfter: 10, totpRatePriorPpm: 7.5 });
+  t.same(policy('{"hotpLookAhead":20,"hotpWideLookAhead":200,"lockAfter":10,"totpRatePriorPpm":7.5}'), {
+    hotpLookAhead: 20,
+    hotpWideLookAhead: 200,
+    lockAfter: 10,
+    totpRatePriorPpm: 7.5,
+  });
   t.same(policy('{}'), {});
 });

@@ -41,7 +41,10 @@ async function integrityCheck(schema: string): Promise<string> {
         problems.push(`${index}: ${(e as Error).message}`);
       }
     }
-    const tables = await db.query<{ table: string }>(`SELECT c.oid::regclass::text AS table FROM pg_class c WHERE c.relkind = 'r' AND c.relnamespace = $1::regnamespace`, [schema]);
+    const tables = await db.query<{ table: string }>(
+      `SELECT c.oid::regclass::text AS table FROM pg_class c WHERE c.relkind = 'r' AND c.relnamespace = $1::regnamespace`,
+      [schema],
+    );
     for (const { table } of tables.rows) {
       const corrupt = await db.query('SELECT * FROM public.verify_heapam($1::regclass)', [table]);
       for (const r of corrupt.rows as Array<{ msg: string }>) problems.push(`${table}: ${r.msg}`);

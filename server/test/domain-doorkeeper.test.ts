@@ -39,5 +39,6 @@ t.test('after `window` new keys the filter starts over', async (t) => {
 });
 
 t.test('the window is checked', async (t) => {
-  for (const bad of [0, -1, 2.5, Number.NaN]) t.throws(() => new Doorkeeper(bad), { code: 'ERR_ARGUMENT', message: /window must be a positive integer/ }, String(bad));
+  for (const bad of [0, -1, 2.5, Number.NaN])
+    t.throws(() => new Doorkeeper(bad), { code: 'ERR_ARGUMENT', message: /window must be a positive integer/ }, String(bad));
 });

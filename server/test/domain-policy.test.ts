@@ -38,7 +38,11 @@ const token = (over: Partial<PolicyToken> = {}): PolicyToken => ({
 t.test('hotp: the look-ahead window is the 10 counters after the last accepted', async (t) => {
   const tok = token({ lastMovingFactor: 41 });
   t.same(matchCode(hotp, tok, hotp.generate(42), NOW), { kind: 'accept', movingFactor: 42, drift: NO_DRIFT, completesResync: false });
-  t.same(matchCode(hotp, tok, hotp.generate(51), NOW), { kind: 'accept', movingFactor: 51, drift: NO_DRIFT, completesResync: false }, 'last + 10 is in');
+  t.same(
+    matchCode(hotp, tok, hotp.generate(51), NOW),
+    { kind: 'accept', movingFactor: 51, drift: NO_DRIFT, completesResync: false },
+    'last + 10 is in',
+  );
   t.same(matchCode(hotp, tok, hotp.generate(52), NOW), { kind: 'wide', movingFactor: 52 }, 'last + 11 only starts a resync');
   t.same(matchCode(hotp, tok, hotp.generate(141), NOW), { kind: 'wide', movingFactor: 141 }, 'last + 100 is the wide edge');
   t.equal(matchCode(hotp, tok, hotp.generate(142), NOW).kind, 'none', 'last + 101 is nothing');
@@ -48,12 +52,20 @@ t.test('hotp: the look-ahead window is the 10 counters after the last accepted',
 t.test('only a disclosed match (a code-only check) lets the normal window stop at the match', async (t) => {
   // The search options each verify call was given, recorded around a real Otp.
   const searches: Array<{ stopAtMatch?: boolean } | undefined> = [];
-  const recording = { ...hotp, verify: (code: string, w: { from: number; to: number; expected?: number }, search?: { stopAtMatch?: boolean }) => {
-    searches.push(search);
-    return hotp.verify(code, w, search);
-  } };
+  const recording = {
+    ...hotp,
+    verify: (code: string, w: { from: number; to: number; expected?: number }, search?: { stopAtMatch?: boolean }) => {
+      searches.push(search);
+      return hotp.verify(code, w, search);
+    },
+  };
   const tok = token({ lastMovingFactor: 41 });
-  t.same(matchCode(recording, tok, hotp.generate(43), NOW, DEFAULT_POLICY, true), { kind: 'accept', movingFactor: 43, drift: NO_DRIFT, completesResync: false });
+  t.same(matchCode(recording, tok, hotp.generate(43), NOW, DEFAULT_POLICY, true), {
+    kind: 'accept',
+    movingFactor: 43,
+    drift: NO_DRIFT,
+    completesResync: false,
+  });
   t.same(searches, [{ stopAtMatch: true }], 'validate: stops at the match');
   searches.length = 0;
   t.same(matchCode(recording, tok, hotp.generate(43), NOW), { kind: 'accept', movingFactor: 43, drift: NO_DRIFT, completesResync: false });
@@ -74,14 +86,26 @@ t.test('hotp: spent counters are never accepted, and show as replays in the audi
 t.test('totp: ±1 step around the current step plus the tracked drift', async (t) => {
   const tok = token();
   for (const d of [-1, 0, 1]) {
-    t.match(matchCode(totp, tok, totp.generate(STEP + d), NOW), { kind: 'accept', movingFactor: STEP + d, drift: { steps: d }, completesResync: false }, `step ${d}`);
+    t.match(
+      matchCode(totp, tok, totp.generate(STEP + d), NOW),
+      { kind: 'accept', movingFactor: STEP + d, drift: { steps: d }, completesResync: false },
+      `step ${d}`,
+    );
   }
   t.same(matchCode(totp, tok, totp.generate(STEP + 2), NOW), { kind: 'wide', movingFactor: STEP + 2 }, '+2 is outside');
   t.same(matchCode(totp, tok, totp.generate(STEP - 2), NOW), { kind: 'wide', movingFactor: STEP - 2 }, '−2 is outside');
 
   const ahead = token({ drift: importedDrift(5, 30) });
-  t.match(matchCode(totp, ahead, totp.generate(STEP + 6), NOW), { kind: 'accept', movingFactor: STEP + 6, drift: { steps: 6 }, completesResync: false }, 'drift + 1 is in');
-  t.match(matchCode(totp, ahead, totp.generate(STEP + 4), NOW), { kind: 'accept', movingFactor: STEP + 4, drift: { steps: 4 }, completesResync: false }, 'drift − 1 is in');
+  t.match(
+    matchCode(totp, ahead, totp.generate(STEP + 6), NOW),
+    { kind: 'accept', movingFactor: STEP + 6, drift: { steps: 6 }, completesResync: false },
+    'drift + 1 is in',
+  );
+  t.match(
+    matchCode(totp, ahead, totp.generate(STEP + 4), NOW),
+    { kind: 'accept', movingFactor: STEP + 4, drift: { steps: 4 }, completesResync: false },
+    'drift − 1 is in',
+  );
   t.equal(matchCode(totp, ahead, totp.generate(STEP + 3), NOW).kind, 'wide', 'drift − 2 is outside');
   t.equal(matchCode(totp, ahead, totp.generate(STEP), NOW).kind, 'wide', 'the server step itself is outside when the token runs 5 ahead');
   t.equal(matchCode(totp, tok, totp.generate(STEP + 10), NOW).kind, 'wide', '±10 steps are the wide window');
@@ -122,21 +146,40 @@ t.test('a pending resync is completed only by the consecutive moving factor, in 
   t.equal(matchCode(hotp, overtaken, hotp.generate(61), NOW).kind, 'none', 'a pending below the last accepted is dead');
 
   const totpPending = token({ pendingResync: { movingFactor: STEP + 30, at: NOW - 30_000 } });
-  t.match(matchCode(totp, totpPending, totp.generate(STEP + 31), NOW), { kind: 'accept', movingFactor: STEP + 31, drift: { steps: 31, offsetMs: 31.5 * 30_000 }, completesResync: true }, 'totp drift set by the resync');
+  t.match(
+    matchCode(totp, totpPending, totp.generate(STEP + 31), NOW),
+    { kind: 'accept', movingFactor: STEP + 31, drift: { steps: 31, offsetMs: 31.5 * 30_000 }, completesResync: true },
+    'totp drift set by the resync',
+  );
 });
 
 t.test('totp clock: an accept measures the offset at the middle of the matched step; the first learns no rate', async (t) => {
   // 7 s into the server's step STEP the token shows STEP + 1: its clock is 23 to 53 s ahead, 38 s in the middle.
-  t.same(matchCode(totp, token(), totp.generate(STEP + 1), NOW + 7_000), {
-    kind: 'accept', movingFactor: STEP + 1, drift: { steps: 1, offsetMs: 38_000, ratePpm: 0, rateVar: 225 }, completesResync: false,
-  }, 'the variance of a rate nothing is known of yet: (15 ppm)²');
+  t.same(
+    matchCode(totp, token(), totp.generate(STEP + 1), NOW + 7_000),
+    {
+      kind: 'accept',
+      movingFactor: STEP + 1,
+      drift: { steps: 1, offsetMs: 38_000, ratePpm: 0, rateVar: 225 },
+      completesResync: false,
+    },
+    'the variance of a rate nothing is known of yet: (15 ppm)²',
+  );
   const imported = token({ drift: { ...importedDrift(-2, 30), ratePpm: 7 } });
-  t.match(matchCode(totp, imported, totp.generate(STEP - 2), NOW + 7_000), { drift: { steps: -2, offsetMs: -52_000, ratePpm: 7, rateVar: 225 } }, 'an imported offset is no measurement: no rate from it');
+  t.match(
+    matchCode(totp, imported, totp.generate(STEP - 2), NOW + 7_000),
+    { drift: { steps: -2, offsetMs: -52_000, ratePpm: 7, rateVar: 225 } },
+    'an imported offset is no measurement: no rate from it',
+  );
   // T0 and a 60-s step: NOW is 29 453 759.5 steps after T0 = 30 s, so the middle of step 29 453 759 is NOW itself.
   const minute = createOtp({ profile: 'totp-sha1', key, step: 60, t0: 30 });
   t.match(matchCode(minute, token(), minute.generate(29_453_759), NOW), { drift: { steps: 0, offsetMs: 0 } });
   t.match(matchCode(minute, token(), minute.generate(29_453_760), NOW), { drift: { steps: 1, offsetMs: 60_000 } });
-  t.same(importedDrift(3, 60), { steps: 3, offsetMs: 180_000, ratePpm: 0, rateVar: null }, 'whole steps import as that many steps of offset');
+  t.same(
+    importedDrift(3, 60),
+    { steps: 3, offsetMs: 180_000, ratePpm: 0, rateVar: null },
+    'whole steps import as that many steps of offset',
+  );
 });
 
 t.test('totp clock: the window is centred on the offset plus the rate times the time since the last accept', async (t) => {
@@ -151,7 +194,11 @@ t.test('totp clock: the window is centred on the offset plus the rate times the 
   const noRate = token({ drift: { steps: 0, offsetMs: 10_000, ratePpm: 0, rateVar: 4 }, lastUsedAt: NOW - 14 * DAY });
   t.equal(matchCode(totp, noRate, totp.generate(STEP - 1), NOW).kind, 'accept', 'without the rate it is inside');
   t.equal(matchCode(totp, noRate, totp.generate(STEP + 2), NOW).kind, 'wide', 'and STEP + 2 outside');
-  t.same(driftNow(totp, token({ drift: importedDrift(-4, 30) }), NOW), { drift: -4, driftSeconds: -120, driftPpm: 0 }, 'an imported drift reads as imported');
+  t.same(
+    driftNow(totp, token({ drift: importedDrift(-4, 30) }), NOW),
+    { drift: -4, driftSeconds: -120, driftPpm: 0 },
+    'an imported drift reads as imported',
+  );
   const hotpInfo = driftNow(hotp, token({ lastUsedAt: NOW - 400 * DAY }), NOW);
   t.same(hotpInfo, { drift: 0, driftSeconds: 0, driftPpm: 0 }, 'hotp: no clock');
 });
@@ -161,13 +208,17 @@ t.test('totp clock: the window is centred on the offset plus the rate times the 
  * the last accept was `intervalMs` ago and measured an offset `impliedPpm` ppm of that interval
  * less: the offset's change implies exactly that rate.
  */
-function learn(intervalMs: number, impliedPpm: number, known: Pick<TokenDrift, 'ratePpm' | 'rateVar'> = { ratePpm: 0, rateVar: 225 }): TokenDrift {
+function learn(
+  intervalMs: number,
+  impliedPpm: number,
+  known: Pick<TokenDrift, 'ratePpm' | 'rateVar'> = { ratePpm: 0, rateVar: 225 },
+): TokenDrift {
   const at = NOW + 3_000;
   const tok = token({ drift: { steps: 1, offsetMs: 42_000 - impliedPpm * 1e-6 * intervalMs, ...known }, lastUsedAt: at - intervalMs });
   return measureDrift(totp, tok, STEP + 1, at);
 }
 
-t.test('totp clock: the rate is learnt from the offset\'s change, weighed by what the interval can tell', async (t) => {
+t.test("totp clock: the rate is learnt from the offset's change, weighed by what the interval can tell", async (t) => {
   // 14 days: the implied rate's noise is 2·((30 s)²/12 + (2 s)²)/(14 days)² = 108.0 ppm²; the
   // rate's variance, 225 + 0.2·14 capped at 225; gain 225/333.0 = 0.6757.
   const fortnight = learn(14 * DAY, 30);
@@ -182,7 +233,11 @@ t.test('totp clock: the rate is learnt from the offset\'s change, weighed by wha
   const sure = learn(14 * DAY, 25, { ratePpm: 20, rateVar: 4 });
   t.ok(sure.ratePpm > 20.2 && sure.ratePpm < 20.4, `a rate known well moves little: ${sure.ratePpm}`);
   t.ok((sure.rateVar as number) < 6.8, 'and is known better still');
-  t.same(learn(-DAY, 30, { ratePpm: 5, rateVar: 9 }), { steps: 1, offsetMs: 42_000, ratePpm: 5, rateVar: 9 }, 'a last use in the future (clock skew between instances) teaches nothing');
+  t.same(
+    learn(-DAY, 30, { ratePpm: 5, rateVar: 9 }),
+    { steps: 1, offsetMs: 42_000, ratePpm: 5, rateVar: 9 },
+    'a last use in the future (clock skew between instances) teaches nothing',
+  );
 });
 
 t.test('totp clock: a changed rate is learnt afresh; rates stay within ±100 ppm; a clock that jumped teaches none', async (t) => {
@@ -193,8 +248,16 @@ t.test('totp clock: a changed rate is learnt afresh; rates stay within ±100 ppm
   t.equal(learn(14 * DAY, 124, { ratePpm: 100, rateVar: 225 }).ratePpm, 100, 'never beyond it');
   t.equal(learn(14 * DAY, -124, { ratePpm: -100, rateVar: 225 }).ratePpm, -100);
   // Beyond 100 ppm plus what two half-step measurements can explain (30 s over 14 days: 24.8 ppm): no crystal.
-  t.same(learn(14 * DAY, 126, { ratePpm: 10, rateVar: 50 }), { steps: 1, offsetMs: 42_000, ratePpm: 10, rateVar: 52.8 }, 'a jump: offset taken, rate left alone');
-  t.same(learn(2 * DAY, 1736, { ratePpm: 10, rateVar: 50 }), { steps: 1, offsetMs: 42_000, ratePpm: 10, rateVar: 50.4 }, '5 minutes in 2 days');
+  t.same(
+    learn(14 * DAY, 126, { ratePpm: 10, rateVar: 50 }),
+    { steps: 1, offsetMs: 42_000, ratePpm: 10, rateVar: 52.8 },
+    'a jump: offset taken, rate left alone',
+  );
+  t.same(
+    learn(2 * DAY, 1736, { ratePpm: 10, rateVar: 50 }),
+    { steps: 1, offsetMs: 42_000, ratePpm: 10, rateVar: 50.4 },
+    '5 minutes in 2 days',
+  );
 });
 
 t.test('totp clock: a spent step is never accepted, wherever the prediction puts the window (LinOTP #110)', async (t) => {
@@ -205,12 +268,24 @@ t.test('totp clock: a spent step is never accepted, wherever the prediction puts
   t.same(matchCode(totp, centred, totp.generate(STEP), NOW), { kind: 'none', reason: 'replay' });
   t.equal(matchCode(totp, centred, totp.generate(STEP + 2), NOW).kind, 'accept');
   // A rate that runs the prediction back below the last accepted step: 100 ppm slow for 30 days is 259.2 s.
-  const back = token({ lastMovingFactor: STEP + 3, drift: { steps: 3, offsetMs: 105_000, ratePpm: -100, rateVar: 225 }, lastUsedAt: NOW - 30 * DAY });
+  const back = token({
+    lastMovingFactor: STEP + 3,
+    drift: { steps: 3, offsetMs: 105_000, ratePpm: -100, rateVar: 225 },
+    lastUsedAt: NOW - 30 * DAY,
+  });
   t.equal(expectedStep(totp, back, NOW), STEP - 6);
-  for (let c = STEP - 7; c <= STEP + 3; c++) t.not(matchCode(totp, back, totp.generate(c), NOW).kind, 'accept', `step ${c - STEP} is not accepted`);
-  t.same(matchCode(totp, back, totp.generate(STEP + 4), NOW), { kind: 'wide', movingFactor: STEP + 4 }, 'the first step above the last is only wide');
+  for (let c = STEP - 7; c <= STEP + 3; c++)
+    t.not(matchCode(totp, back, totp.generate(c), NOW).kind, 'accept', `step ${c - STEP} is not accepted`);
+  t.same(
+    matchCode(totp, back, totp.generate(STEP + 4), NOW),
+    { kind: 'wide', movingFactor: STEP + 4 },
+    'the first step above the last is only wide',
+  );
   t.equal(findConsecutive(totp, back, totp.generate(STEP + 2), totp.generate(STEP + 3), NOW), null, 'nor does an admin resync reach back');
-  t.match(findConsecutive(totp, back, totp.generate(STEP + 4), totp.generate(STEP + 5), NOW), { movingFactor: STEP + 5, drift: { steps: 5 } });
+  t.match(findConsecutive(totp, back, totp.generate(STEP + 4), totp.generate(STEP + 5), NOW), {
+    movingFactor: STEP + 5,
+    drift: { steps: 5 },
+  });
 });
 
 t.test('totp clock: a token whose learnt rate is wrong recovers within a few uses', async (t) => {
@@ -222,7 +297,8 @@ t.test('totp clock: a token whose learnt rate is wrong recovers within a few use
   let tok = token({ lastMovingFactor: shownAt(NOW), drift: { steps: 0, offsetMs: 12_000, ratePpm: 60, rateVar: 4 }, lastUsedAt: NOW });
   const use = (at: number) => {
     const m = matchCode(totp, tok, totp.generate(shownAt(at)), at + 3_000);
-    if (m.kind === 'accept') tok = { ...tok, lastMovingFactor: m.movingFactor, drift: m.drift, pendingResync: null, lastUsedAt: at + 3_000 };
+    if (m.kind === 'accept')
+      tok = { ...tok, lastMovingFactor: m.movingFactor, drift: m.drift, pendingResync: null, lastUsedAt: at + 3_000 };
     if (m.kind === 'wide') tok = { ...tok, pendingResync: { movingFactor: m.movingFactor, at: at + 3_000 } };
     return m.kind;
   };
@@ -235,7 +311,10 @@ t.test('totp clock: a token whose learnt rate is wrong recovers within a few use
     secondCode.push(i);
     t.equal(use(at + 31_000), 'accept', `use ${i}: the next code completes it`);
   }
-  t.ok(secondCode.every((i) => i <= 3), `second codes only at the first uses: [${secondCode.join(', ')}]`);
+  t.ok(
+    secondCode.every((i) => i <= 3),
+    `second codes only at the first uses: [${secondCode.join(', ')}]`,
+  );
   t.ok(secondCode.length >= 1, 'the wrong rate did cost a second code at first');
   t.ok(Math.abs(tok.drift.ratePpm + 20) < 5, `the rate learnt: ${tok.drift.ratePpm.toFixed(2)} ppm`);
 });
@@ -269,7 +348,11 @@ t.test('admin resync: two consecutive codes in a large window', async (t) => {
   t.equal(findConsecutive(hotp, tok, hotp.generate(900), hotp.generate(902), NOW), null, 'not consecutive');
   t.equal(findConsecutive(hotp, tok, hotp.generate(4), hotp.generate(5), NOW), null, 'spent counters');
   t.equal(findConsecutive(hotp, tok, hotp.generate(1006), hotp.generate(1007), NOW), null, 'beyond 1000 ahead');
-  t.same(findConsecutive(hotp, tok, hotp.generate(1005), hotp.generate(1006), NOW), { movingFactor: 1006, drift: NO_DRIFT }, '1000 ahead is in');
+  t.same(
+    findConsecutive(hotp, tok, hotp.generate(1005), hotp.generate(1006), NOW),
+    { movingFactor: 1006, drift: NO_DRIFT },
+    '1000 ahead is in',
+  );
 
   // A code recurs in a window this large: pick counters whose first code also appears earlier,
   // so only the second occurrence is followed by the second code.
@@ -284,12 +367,26 @@ t.test('admin resync: two consecutive codes in a large window', async (t) => {
   }
   t.ok(dup, 'a recurring code exists in the window');
   const [, later] = dup as [number, number];
-  t.same(findConsecutive(hotp, tok, hotp.generate(later), hotp.generate(later + 1), NOW, wide), { movingFactor: later + 1, drift: NO_DRIFT }, 'every candidate is tried');
+  t.same(
+    findConsecutive(hotp, tok, hotp.generate(later), hotp.generate(later + 1), NOW, wide),
+    { movingFactor: later + 1, drift: NO_DRIFT },
+    'every candidate is tried',
+  );
 
   const tt = token();
-  t.match(findConsecutive(totp, tt, totp.generate(STEP - 2000), totp.generate(STEP - 1999), NOW), { movingFactor: STEP - 1999, drift: { steps: -1999, offsetMs: -1998.5 * 30_000 } });
-  t.match(findConsecutive(totp, tt, totp.generate(STEP + 2000), totp.generate(STEP + 2001), NOW), { movingFactor: STEP + 2001, drift: { steps: 2001, offsetMs: 2001.5 * 30_000 } });
-  t.equal(findConsecutive(totp, token({ lastMovingFactor: STEP + 3000 }), totp.generate(STEP), totp.generate(STEP + 1), NOW), null, 'window wholly spent');
+  t.match(findConsecutive(totp, tt, totp.generate(STEP - 2000), totp.generate(STEP - 1999), NOW), {
+    movingFactor: STEP - 1999,
+    drift: { steps: -1999, offsetMs: -1998.5 * 30_000 },
+  });
+  t.match(findConsecutive(totp, tt, totp.generate(STEP + 2000), totp.generate(STEP + 2001), NOW), {
+    movingFactor: STEP + 2001,
+    drift: { steps: 2001, offsetMs: 2001.5 * 30_000 },
+  });
+  t.equal(
+    findConsecutive(totp, token({ lastMovingFactor: STEP + 3000 }), totp.generate(STEP), totp.generate(STEP + 1), NOW),
+    null,
+    'window wholly spent',
+  );
 });
 
 t.test('totp: an admin resync sets the offset but is no rate measurement (its codes may be minutes old)', async (t) => {
@@ -298,10 +395,15 @@ t.test('totp: an admin resync sets the offset but is no rate measurement (its co
   const learnt = token({ lastMovingFactor: STEP - 2880, drift: { steps: 0, offsetMs: 0, ratePpm: 0, rateVar: 1 }, lastUsedAt: NOW - DAY });
   const read = STEP - 5; // the steps of the two codes as the device showed them, 2 minutes before NOW
   const found = findConsecutive(totp, learnt, totp.generate(read), totp.generate(read + 1), NOW);
-  t.match(found, { movingFactor: read + 1, drift: { steps: -4, offsetMs: -105_000, ratePpm: 0, rateVar: null } }, 'the offset as the codes give it, the rate kept, no confidence in it');
+  t.match(
+    found,
+    { movingFactor: read + 1, drift: { steps: -4, offsetMs: -105_000, ratePpm: 0, rateVar: null } },
+    'the offset as the codes give it, the rate kept, no confidence in it',
+  );
   // Two weeks later the user logs in, the device as exact as ever: the offset is 0 again.
   const later = NOW + 14 * DAY + 15_000;
-  const next = (drift: TokenDrift) => measureDrift(totp, token({ lastMovingFactor: read + 1, drift, lastUsedAt: NOW }), STEP + 14 * 2880, later);
+  const next = (drift: TokenDrift) =>
+    measureDrift(totp, token({ lastMovingFactor: read + 1, drift, lastUsedAt: NOW }), STEP + 14 * 2880, later);
   t.match(next(found!.drift), { offsetMs: 0, ratePpm: 0, rateVar: 15 ** 2 }, 'a first measurement: no rate learnt from the resync');
   // Had the resync been an accept's measurement, its two minutes would have read as +87 ppm.
   const asAccept = next(measureDrift(totp, learnt, read + 1, NOW));

@@ -11,12 +11,32 @@ const ATTACKER = { ip: '203.0.113.66' };
 t.test('hotp: accept once, never again; the look-ahead edge; counters skipped stay skipped', async (t) => {
   const { service } = serviceFixture(t);
   const tok = await importToken(service, 'hotp-sha1');
-  t.same(await service.validate({ serial: tok.serial, otp: tok.otp.generate(0) }, CTX), { result: 'accept', serial: tok.serial, movingFactor: 0 });
-  t.same(await service.validate({ serial: tok.serial, otp: tok.otp.generate(0) }, CTX), { result: 'reject', reason: 'replay', serial: tok.serial });
-  t.same(await service.validate({ serial: tok.serial, otp: tok.otp.generate(10) }, CTX), { result: 'accept', serial: tok.serial, movingFactor: 10 }, 'last + 10');
-  t.same(await service.validate({ serial: tok.serial, otp: tok.otp.generate(5) }, CTX), { result: 'reject', reason: 'bad-otp', serial: tok.serial }, 'skipped counters are spent');
+  t.same(await service.validate({ serial: tok.serial, otp: tok.otp.generate(0) }, CTX), {
+    result: 'accept',
+    serial: tok.serial,
+    movingFactor: 0,
+  });
+  t.same(await service.validate({ serial: tok.serial, otp: tok.otp.generate(0) }, CTX), {
+    result: 'reject',
+    reason: 'replay',
+    serial: tok.serial,
+  });
+  t.same(
+    await service.validate({ serial: tok.serial, otp: tok.otp.generate(10) }, CTX),
+    { result: 'accept', serial: tok.serial, movingFactor: 10 },
+    'last + 10',
+  );
+  t.same(
+    await service.validate({ serial: tok.serial, otp: tok.otp.generate(5) }, CTX),
+    { result: 'reject', reason: 'bad-otp', serial: tok.serial },
+    'skipped counters are spent',
+  );
   t.match(await service.getToken(tok.serial), { lastMovingFactor: 10, failures: 1 });
-  t.same(await service.validate({ serial: tok.serial, otp: tok.otp.generate(11) }, CTX), { result: 'accept', serial: tok.serial, movingFactor: 11 });
+  t.same(await service.validate({ serial: tok.serial, otp: tok.otp.generate(11) }, CTX), {
+    result: 'accept',
+    serial: tok.serial,
+    movingFactor: 11,
+  });
   t.match(await service.getToken(tok.serial), { failures: 0 }, 'a success resets the count');
   const unknown = newSerial();
   t.same(await service.validate({ serial: unknown, otp: '123456' }, CTX), { result: 'reject', reason: 'unknown-token', serial: unknown });
@@ -56,7 +76,11 @@ t.test('totp: ±1 step around the current step plus drift; a drifted token resyn
   const v = (c: number) => service.validate({ serial: tok.serial, otp: tok.otp.generate(c) }, CTX);
   t.same(await v(s + 1), { result: 'accept', serial: tok.serial, movingFactor: s + 1 });
   t.match(await service.getToken(tok.serial), { drift: 1 }, 'drift recorded on accept');
-  t.same(await v(s), { result: 'reject', reason: 'replay', serial: tok.serial }, 'LinOTP #110: the window reaches s, but s is below the last accepted');
+  t.same(
+    await v(s),
+    { result: 'reject', reason: 'replay', serial: tok.serial },
+    'LinOTP #110: the window reaches s, but s is below the last accepted',
+  );
 
   clock.advance(30_000); // server step s+1, expected s+2
   t.same(await v(s + 3), { result: 'accept', serial: tok.serial, movingFactor: s + 3 }, 'drift + 1');
@@ -119,8 +143,14 @@ t.test('3 failures block for a growing delay; during a block the code is not che
   const audit = await service.audit({ serial: tok.serial });
   const blocks = audit.filter((e) => e.type === 'block');
   t.equal(blocks.length, 3);
-  t.ok(blocks.every((b) => b.ip === ATTACKER.ip), 'the attacker\'s IP is on every block');
-  t.ok(audit.some((e) => e.type === 'reject' && e.reason === 'blocked' && e.ip === CTX.ip), 'refused attempts during a block are audited');
+  t.ok(
+    blocks.every((b) => b.ip === ATTACKER.ip),
+    "the attacker's IP is on every block",
+  );
+  t.ok(
+    audit.some((e) => e.type === 'reject' && e.reason === 'blocked' && e.ip === CTX.ip),
+    'refused attempts during a block are audited',
+  );
 });
 
 t.test('100 consecutive failures lock the token until an admin unlocks it', async (t) => {
@@ -136,12 +166,20 @@ t.test('100 consecutive failures lock the token until an admin unlocks it', asyn
   }
   t.equal(locked, 100, 'locked at the 100th failure, not before');
   clock.advance(86_400_000);
-  t.same(await service.validate({ serial: tok.serial, otp: tok.otp.generate(0) }, CTX), { result: 'reject', reason: 'locked', serial: tok.serial }, 'time does not unlock');
+  t.same(
+    await service.validate({ serial: tok.serial, otp: tok.otp.generate(0) }, CTX),
+    { result: 'reject', reason: 'locked', serial: tok.serial },
+    'time does not unlock',
+  );
   const lockEvent = (await service.audit({ serial: tok.serial })).find((e) => e.type === 'lock');
   t.match(lockEvent, { ip: ATTACKER.ip, reason: /100 consecutive failures/ });
 
   t.match(await service.unlock(tok.serial, 'admin', CTX), { status: 'enabled', failures: 0, blockedUntil: null });
-  t.same(await service.validate({ serial: tok.serial, otp: tok.otp.generate(0) }, CTX), { result: 'accept', serial: tok.serial, movingFactor: 0 });
+  t.same(await service.validate({ serial: tok.serial, otp: tok.otp.generate(0) }, CTX), {
+    result: 'accept',
+    serial: tok.serial,
+    movingFactor: 0,
+  });
 });
 
 t.test('admin lock, unlock, revoke', async (t) => {
@@ -154,8 +192,16 @@ t.test('admin lock, unlock, revoke', async (t) => {
   await service.unlock(tok.serial, 'admin', CTX);
   t.equal((await service.activate({ userId: 'gus', serial: tok.serial, otp: tok.otp.generate(0), password: 'pw' }, CTX)).result, 'accept');
   await service.lock(tok.serial, 'admin', CTX);
-  t.same(await service.authenticate({ userId: 'gus', otp: tok.otp.generate(1), password: 'pw' }, CTX), { result: 'reject', reason: 'locked', serial: tok.serial }, 'a locked token does not log in');
-  t.same(await service.activate({ userId: 'gus', serial: tok.serial, otp: tok.otp.generate(1), password: 'pw' }, CTX), { result: 'reject', reason: 'locked', serial: tok.serial }, 'nor activates');
+  t.same(
+    await service.authenticate({ userId: 'gus', otp: tok.otp.generate(1), password: 'pw' }, CTX),
+    { result: 'reject', reason: 'locked', serial: tok.serial },
+    'a locked token does not log in',
+  );
+  t.same(
+    await service.activate({ userId: 'gus', serial: tok.serial, otp: tok.otp.generate(1), password: 'pw' }, CTX),
+    { result: 'reject', reason: 'locked', serial: tok.serial },
+    'nor activates',
+  );
   t.match(await service.unlock(tok.serial, 'admin', CTX), { status: 'enabled' });
   t.same((await v(1)).result, 'accept');
   t.match(await service.revoke(tok.serial, 'admin', CTX), { status: 'revoked' });
@@ -168,14 +214,17 @@ t.test('admin lock, unlock, revoke', async (t) => {
   await t.rejects(service.lock(tok.serial, '', CTX), { code: 'ERR_ARGUMENT', message: /actor/ });
   await t.rejects(service.lock(tok.serial, 'admin', {} as typeof CTX), { code: 'ERR_ARGUMENT', message: /ctx\.ip/ });
   const events = (await service.audit({ serial: tok.serial })).map((e) => [e.type, e.actor]);
-  t.same(events.filter(([type]) => ['lock', 'unlock', 'revoke'].includes(type as string)), [
-    ['revoke', 'admin'],
-    ['unlock', 'admin'],
-    ['lock', 'admin'],
-    ['unlock', 'admin'],
-    ['lock', 'admin'],
-    ['lock', 'admin'],
-  ]);
+  t.same(
+    events.filter(([type]) => ['lock', 'unlock', 'revoke'].includes(type as string)),
+    [
+      ['revoke', 'admin'],
+      ['unlock', 'admin'],
+      ['lock', 'admin'],
+      ['unlock', 'admin'],
+      ['lock', 'admin'],
+      ['lock', 'admin'],
+    ],
+  );
 });
 
 t.test('activation binds one active device per user and sets the password', async (t) => {
@@ -188,25 +237,63 @@ t.test('activation binds one active device per user and sets the password', asyn
     movingFactor: 0,
   });
   t.match(await service.getToken(a.serial), { userId: 'alice' });
-  t.same(await service.authenticate({ userId: 'alice', otp: a.otp.generate(1), password: 'pw-1' }, CTX), { result: 'accept', serial: a.serial, movingFactor: 1 });
+  t.same(await service.authenticate({ userId: 'alice', otp: a.otp.generate(1), password: 'pw-1' }, CTX), {
+    result: 'accept',
+    serial: a.serial,
+    movingFactor: 1,
+  });
 
   const bStep = stepOf(b, clock);
-  const replacement = { userId: 'alice', serial: b.serial, otp: b.otp.generate(bStep), password: 'pw-2', currentOtp: a.otp.generate(2), currentPassword: 'pw-1' };
-  t.same((await service.activate(replacement, CTX)).result, 'accept', 'a new device, with the owner\'s proof');
+  const replacement = {
+    userId: 'alice',
+    serial: b.serial,
+    otp: b.otp.generate(bStep),
+    password: 'pw-2',
+    currentOtp: a.otp.generate(2),
+    currentPassword: 'pw-1',
+  };
+  t.same((await service.activate(replacement, CTX)).result, 'accept', "a new device, with the owner's proof");
   t.match(await service.getToken(a.serial), { userId: null }, 'the old one is deactivated');
-  t.same((await service.authenticate({ userId: 'alice', otp: a.otp.generate(3), password: 'pw-2' }, CTX)).result, 'reject', 'the old device no longer logs in');
-  t.same(await service.authenticate({ userId: 'alice', otp: b.otp.generate(bStep + 1), password: 'pw-2' }, CTX), { result: 'accept', serial: b.serial, movingFactor: bStep + 1 });
+  t.same(
+    (await service.authenticate({ userId: 'alice', otp: a.otp.generate(3), password: 'pw-2' }, CTX)).result,
+    'reject',
+    'the old device no longer logs in',
+  );
+  t.same(await service.authenticate({ userId: 'alice', otp: b.otp.generate(bStep + 1), password: 'pw-2' }, CTX), {
+    result: 'accept',
+    serial: b.serial,
+    movingFactor: bStep + 1,
+  });
 
-  t.same(await service.activate({ userId: 'bob', serial: b.serial, otp: b.otp.generate(bStep - 1), password: 'x' }, CTX), { result: 'reject', reason: 'assigned-elsewhere', serial: b.serial });
-  t.same(await service.activate({ userId: 'bob', serial: a.serial, otp: a.otp.generate(4), password: 'x' }, CTX), { result: 'reject', reason: 'assigned-elsewhere', serial: a.serial }, 'nor a token once bound to alice');
+  t.same(await service.activate({ userId: 'bob', serial: b.serial, otp: b.otp.generate(bStep - 1), password: 'x' }, CTX), {
+    result: 'reject',
+    reason: 'assigned-elsewhere',
+    serial: b.serial,
+  });
+  t.same(
+    await service.activate({ userId: 'bob', serial: a.serial, otp: a.otp.generate(4), password: 'x' }, CTX),
+    { result: 'reject', reason: 'assigned-elsewhere', serial: a.serial },
+    'nor a token once bound to alice',
+  );
   const unknown = newSerial();
-  t.same(await service.activate({ userId: 'bob', serial: unknown, otp: '123456', password: 'x' }, CTX), { result: 'reject', reason: 'unknown-token', serial: unknown });
-  const failedActivation = await service.activate({ userId: 'alice', serial: a.serial, otp: '000000', password: 'pw-3', currentOtp: b.otp.generate(bStep + 1), currentPassword: 'pw-2' }, CTX);
+  t.same(await service.activate({ userId: 'bob', serial: unknown, otp: '123456', password: 'x' }, CTX), {
+    result: 'reject',
+    reason: 'unknown-token',
+    serial: unknown,
+  });
+  const failedActivation = await service.activate(
+    { userId: 'alice', serial: a.serial, otp: '000000', password: 'pw-3', currentOtp: b.otp.generate(bStep + 1), currentPassword: 'pw-2' },
+    CTX,
+  );
   t.equal(failedActivation.result, 'reject');
-  t.same((await service.authenticate({ userId: 'alice', otp: b.otp.generate(bStep + 2), password: 'pw-2' }, CTX)).result, 'accept', 'a failed activation does not change the password');
+  t.same(
+    (await service.authenticate({ userId: 'alice', otp: b.otp.generate(bStep + 2), password: 'pw-2' }, CTX)).result,
+    'accept',
+    'a failed activation does not change the password',
+  );
 });
 
-t.test('activation never takes over an existing user: a new device binds only with its owner\'s proof', async (t) => {
+t.test("activation never takes over an existing user: a new device binds only with its owner's proof", async (t) => {
   const { service } = serviceFixture(t);
   const [victim, spare, next] = [await importToken(service), await importToken(service), await importToken(service)];
   const presses = new Map<typeof victim, number>();
@@ -215,27 +302,58 @@ t.test('activation never takes over an existing user: a new device binds only wi
     presses.set(d, counter + 1);
     return d.otp.generate(counter);
   };
-  t.equal((await service.activate({ userId: 'demo', serial: victim.serial, otp: press(victim), password: 'victim-pw-1' }, CTX)).result, 'accept');
+  t.equal(
+    (await service.activate({ userId: 'demo', serial: victim.serial, otp: press(victim), password: 'victim-pw-1' }, CTX)).result,
+    'accept',
+  );
 
   const takeover = (extra: { currentOtp?: string; currentPassword?: string } = {}) =>
     service.activate({ userId: 'demo', serial: spare.serial, otp: press(spare), password: 'attacker-pw-1', ...extra }, ATTACKER);
   t.same(await takeover(), { result: 'reject', reason: 'owner-not-proven', serial: spare.serial }, 'a spare device alone');
-  t.same(await takeover({ currentOtp: '000000', currentPassword: 'victim-pw-1' }), { result: 'reject', reason: 'owner-not-proven', serial: spare.serial }, 'a guessed code of the active device');
-  t.same(await takeover({ currentOtp: press(victim), currentPassword: 'guess-pw-1' }), { result: 'reject', reason: 'owner-not-proven', serial: spare.serial }, 'a code of the active device, a wrong password');
+  t.same(
+    await takeover({ currentOtp: '000000', currentPassword: 'victim-pw-1' }),
+    { result: 'reject', reason: 'owner-not-proven', serial: spare.serial },
+    'a guessed code of the active device',
+  );
+  t.same(
+    await takeover({ currentOtp: press(victim), currentPassword: 'guess-pw-1' }),
+    { result: 'reject', reason: 'owner-not-proven', serial: spare.serial },
+    'a code of the active device, a wrong password',
+  );
   t.match(await service.getToken(spare.serial), { userId: null, failures: 3 }, 'the spare stays unassigned, every try counted against it');
   const spareAudit = await service.audit({ serial: spare.serial, limit: 1 });
-  t.match(spareAudit[0], { type: 'block' }, 'three tries block the attacker\'s token');
-  t.same((await service.authenticate({ userId: 'demo', otp: press(victim), password: 'victim-pw-1' }, CTX)).result, 'accept', 'the victim still can');
-  t.same((await service.authenticate({ userId: 'demo', otp: press(spare), password: 'attacker-pw-1' }, ATTACKER)).result, 'reject', 'the attacker cannot log in');
+  t.match(spareAudit[0], { type: 'block' }, "three tries block the attacker's token");
+  t.same(
+    (await service.authenticate({ userId: 'demo', otp: press(victim), password: 'victim-pw-1' }, CTX)).result,
+    'accept',
+    'the victim still can',
+  );
+  t.same(
+    (await service.authenticate({ userId: 'demo', otp: press(spare), password: 'attacker-pw-1' }, ATTACKER)).result,
+    'reject',
+    'the attacker cannot log in',
+  );
 
   // The owner replaces the device: a code of the active one and the current password, in the same request.
   const proof = { currentOtp: press(victim), currentPassword: 'victim-pw-1' };
-  t.same(await service.activate({ userId: 'demo', serial: next.serial, otp: press(next), password: 'victim-pw-2', ...proof }, CTX), { result: 'accept', serial: next.serial, movingFactor: 0 });
+  t.same(await service.activate({ userId: 'demo', serial: next.serial, otp: press(next), password: 'victim-pw-2', ...proof }, CTX), {
+    result: 'accept',
+    serial: next.serial,
+    movingFactor: 0,
+  });
   const other = await importToken(service);
-  t.same(await service.activate({ userId: 'demo', serial: other.serial, otp: press(other), password: 'x-password', ...proof }, ATTACKER), { result: 'reject', reason: 'owner-not-proven', serial: other.serial }, 'the same proof again: spent, and of a device no longer active');
+  t.same(
+    await service.activate({ userId: 'demo', serial: other.serial, otp: press(other), password: 'x-password', ...proof }, ATTACKER),
+    { result: 'reject', reason: 'owner-not-proven', serial: other.serial },
+    'the same proof again: spent, and of a device no longer active',
+  );
   t.match(await service.getToken(victim.serial), { userId: null });
   t.same((await service.authenticate({ userId: 'demo', otp: press(next), password: 'victim-pw-2' }, CTX)).result, 'accept');
-  t.same((await service.authenticate({ userId: 'demo', otp: press(victim), password: 'victim-pw-1' }, CTX)).result, 'reject', 'the old device and password are gone');
+  t.same(
+    (await service.authenticate({ userId: 'demo', otp: press(victim), password: 'victim-pw-1' }, CTX)).result,
+    'reject',
+    'the old device and password are gone',
+  );
 });
 
 t.test('authenticate checks code and password, never says which failed, and spends a right code with a wrong password', async (t) => {
@@ -250,16 +368,34 @@ t.test('authenticate checks code and password, never says which failed, and spen
   t.same(await auth(1, 'secret'), { result: 'reject', reason: 'replay', serial: tok.serial }, 'the code was consumed');
   t.same(await auth('xxxxxx', 'secret'), { result: 'reject', reason: 'bad-otp', serial: tok.serial });
   t.match(await service.getToken(tok.serial), { failures: 3, blockedUntil: Number }, 'all three counted');
-  t.same(Object.keys(wrongPw).sort(), ['reason', 'result', 'serial'], 'a wrong password differs from a wrong code only in the audit reason');
+  t.same(
+    Object.keys(wrongPw).sort(),
+    ['reason', 'result', 'serial'],
+    'a wrong password differs from a wrong code only in the audit reason',
+  );
   t.same((await auth(2, 'secret')).result, 'blocked', 'three failures of either kind block');
 
   const fresh = await importToken(service, 'hotp-sha1');
   await service.activate({ userId: 'emil', serial: fresh.serial, otp: fresh.otp.generate(0), password: 'pw' }, CTX);
-  t.same((await service.authenticate({ userId: 'emil', otp: 'zzzzzz', password: 'nope' }, CTX)), { result: 'reject', reason: 'bad-otp-and-password', serial: fresh.serial });
-  t.same(await service.authenticate({ userId: 'emil', otp: fresh.otp.generate(50), password: 'nope' }, CTX), { result: 'reject', reason: 'bad-password', serial: fresh.serial }, 'a wide code with a wrong password starts nothing');
+  t.same(await service.authenticate({ userId: 'emil', otp: 'zzzzzz', password: 'nope' }, CTX), {
+    result: 'reject',
+    reason: 'bad-otp-and-password',
+    serial: fresh.serial,
+  });
+  t.same(
+    await service.authenticate({ userId: 'emil', otp: fresh.otp.generate(50), password: 'nope' }, CTX),
+    { result: 'reject', reason: 'bad-password', serial: fresh.serial },
+    'a wide code with a wrong password starts nothing',
+  );
   t.match(await service.getToken(fresh.serial), { resyncPending: false });
-  t.same(await service.authenticate({ userId: 'emil', otp: fresh.otp.generate(50), password: 'pw' }, CTX), { result: 'resync-started', serial: fresh.serial });
-  t.same(await service.authenticate({ userId: 'nobody', otp: '123456', password: 'pw' }, CTX), { result: 'reject', reason: 'not-activated' });
+  t.same(await service.authenticate({ userId: 'emil', otp: fresh.otp.generate(50), password: 'pw' }, CTX), {
+    result: 'resync-started',
+    serial: fresh.serial,
+  });
+  t.same(await service.authenticate({ userId: 'nobody', otp: '123456', password: 'pw' }, CTX), {
+    result: 'reject',
+    reason: 'not-activated',
+  });
   const ev = (await service.audit({ userId: 'nobody' }))[0];
   t.match(ev, { type: 'reject', reason: 'not-activated', userId: 'nobody', ip: CTX.ip });
 });
@@ -270,15 +406,34 @@ t.test('import is all or nothing, names the duplicate, and checks every record',
   const key = new Uint8Array(20).fill(1);
   const s1 = newSerial();
   const s2 = newSerial();
-  await t.rejects(service.importTokens([{ serial: s1, profile: 'hotp-sha1', key }, { serial: existing.serial, profile: 'hotp-sha1', key }], 'admin'), {
-    code: 'ERR_DUPLICATE_SERIAL',
-    serial: existing.serial,
-  });
+  await t.rejects(
+    service.importTokens(
+      [
+        { serial: s1, profile: 'hotp-sha1', key },
+        { serial: existing.serial, profile: 'hotp-sha1', key },
+      ],
+      'admin',
+    ),
+    {
+      code: 'ERR_DUPLICATE_SERIAL',
+      serial: existing.serial,
+    },
+  );
   t.equal(await service.getToken(s1), null, 'the first record was not imported either');
-  await t.rejects(service.importTokens([{ serial: s2, profile: 'hotp-sha1', key }, { serial: `${s2.slice(0, 2)}-${s2.slice(2, 9)}-${s2.slice(9)}`, profile: 'hotp-sha1', key }], 'admin'), {
-    code: 'ERR_DUPLICATE_SERIAL',
-    serial: s2,
-  }, 'twice in one batch, in two spellings');
+  await t.rejects(
+    service.importTokens(
+      [
+        { serial: s2, profile: 'hotp-sha1', key },
+        { serial: `${s2.slice(0, 2)}-${s2.slice(2, 9)}-${s2.slice(9)}`, profile: 'hotp-sha1', key },
+      ],
+      'admin',
+    ),
+    {
+      code: 'ERR_DUPLICATE_SERIAL',
+      serial: s2,
+    },
+    'twice in one batch, in two spellings',
+  );
   t.equal(await service.getToken(s2), null);
 
   const bad = async (rec: object, code: string, message: RegExp) =>
@@ -297,18 +452,28 @@ t.test('import is all or nothing, names the duplicate, and checks every record',
   t.same(ok, { imported: [s1] });
   const info = await service.getToken(s1);
   t.match(info, { profile: 'totp-sha1', step: 60, digits: 8, drift: -3, t0: 30, lastMovingFactor: null, status: 'enabled', userId: null });
-  t.notOk(Object.keys(info ?? {}).some((k) => /seed|key|cipher/i.test(k)), 'no seed in TokenInfo');
+  t.notOk(
+    Object.keys(info ?? {}).some((k) => /seed|key|cipher/i.test(k)),
+    'no seed in TokenInfo',
+  );
 });
 
 t.test('seeds are unreadable at rest and useless without the master key', async (t) => {
   const { service, path, store } = serviceFixture(t);
   const tok = await importToken(service, 'hotp-sha256');
-  t.notOk(readFileSync(path).includes(Buffer.from(tok.key)) || readFileSync(`${path}-wal`).includes(Buffer.from(tok.key)), 'no seed bytes in the database files');
+  t.notOk(
+    readFileSync(path).includes(Buffer.from(tok.key)) || readFileSync(`${path}-wal`).includes(Buffer.from(tok.key)),
+    'no seed bytes in the database files',
+  );
   t.notOk(readFileSync(`${path}-wal`).toString('latin1').includes(bytesToHex(tok.key)));
   const other = createTokenService({ store, clock: { now: () => Date.UTC(2026, 0, 1) }, masterKey: MASTER_KEY.map((b) => b ^ 1) });
   await t.rejects(other.validate({ serial: tok.serial, otp: tok.otp.generate(0) }, CTX), { code: 'ERR_SEED' });
   t.match(await service.getToken(tok.serial), { failures: 0, lastMovingFactor: null }, 'nothing counted against the token');
-  await t.rejects(other.activate({ userId: 'u', serial: tok.serial, otp: tok.otp.generate(0), password: 'p' }, CTX), { code: 'ERR_SEED' }, 'activation too');
+  await t.rejects(
+    other.activate({ userId: 'u', serial: tok.serial, otp: tok.otp.generate(0), password: 'p' }, CTX),
+    { code: 'ERR_SEED' },
+    'activation too',
+  );
   const v2 = createTokenService({ store, clock: { now: () => 0 }, masterKey: MASTER_KEY, keyVersion: 2 });
   await t.rejects(v2.validate({ serial: tok.serial, otp: tok.otp.generate(0) }, CTX), { code: 'ERR_SEED', message: /version 1/ });
 });
@@ -316,14 +481,24 @@ t.test('seeds are unreadable at rest and useless without the master key', async 
 t.test('admin resync with two consecutive codes', async (t) => {
   const { service, clock } = serviceFixture(t);
   const h = await importToken(service, 'hotp-tdes');
-  t.same(await service.resync(h.serial, h.otp.generate(700), h.otp.generate(701), 'admin', CTX), { result: 'resynced', serial: h.serial, movingFactor: 701, drift: 0 });
+  t.same(await service.resync(h.serial, h.otp.generate(700), h.otp.generate(701), 'admin', CTX), {
+    result: 'resynced',
+    serial: h.serial,
+    movingFactor: 701,
+    drift: 0,
+  });
   t.same((await service.validate({ serial: h.serial, otp: h.otp.generate(702) }, CTX)).result, 'accept');
   t.same(await service.resync(h.serial, h.otp.generate(800), h.otp.generate(802), 'admin', CTX), { result: 'not-found', serial: h.serial });
   t.match((await service.audit({ serial: h.serial, limit: 1 }))[0], { type: 'reject', reason: 'admin-resync-not-found', actor: 'admin' });
 
   const tt = await importToken(service, 'totp-sha1');
   const s = stepOf(tt, clock);
-  t.same(await service.resync(tt.serial, tt.otp.generate(s - 400), tt.otp.generate(s - 399), 'admin', CTX), { result: 'resynced', serial: tt.serial, movingFactor: s - 399, drift: -399 });
+  t.same(await service.resync(tt.serial, tt.otp.generate(s - 400), tt.otp.generate(s - 399), 'admin', CTX), {
+    result: 'resynced',
+    serial: tt.serial,
+    movingFactor: s - 399,
+    drift: -399,
+  });
   clock.advance(30_000);
   t.same((await service.validate({ serial: tt.serial, otp: tt.otp.generate(s - 398) }, CTX)).result, 'accept', 'tracked at the new drift');
 
@@ -377,11 +552,27 @@ t.test('the Otp cache: bounded, its size checked, and a token evicted from it st
   const b = await importToken(service, 'totp-sha1');
   // With one slot every validation below evicts the other token's Otp: each must be rebuilt
   // from its sealed seed, and the moving factors must still be the store's, not the cache's.
-  t.same(await service.validate({ serial: a.serial, otp: a.otp.generate(0) }, CTX), { result: 'accept', serial: a.serial, movingFactor: 0 });
+  t.same(await service.validate({ serial: a.serial, otp: a.otp.generate(0) }, CTX), {
+    result: 'accept',
+    serial: a.serial,
+    movingFactor: 0,
+  });
   t.equal((await service.validate({ serial: b.serial, otp: '000000' === b.otp.generate(0) ? '111111' : '000000' }, CTX)).result, 'reject');
-  t.same(await service.validate({ serial: a.serial, otp: a.otp.generate(0) }, CTX), { result: 'reject', reason: 'replay', serial: a.serial });
-  t.same(await service.validate({ serial: a.serial, otp: a.otp.generate(1) }, CTX), { result: 'accept', serial: a.serial, movingFactor: 1 });
+  t.same(await service.validate({ serial: a.serial, otp: a.otp.generate(0) }, CTX), {
+    result: 'reject',
+    reason: 'replay',
+    serial: a.serial,
+  });
+  t.same(await service.validate({ serial: a.serial, otp: a.otp.generate(1) }, CTX), {
+    result: 'accept',
+    serial: a.serial,
+    movingFactor: 1,
+  });
   for (const bad of [0, -1, 1.5, Number.NaN]) {
-    t.throws(() => createTokenService({ store: serviceFixture(t).store, clock: { now: () => 0 }, masterKey: MASTER_KEY, otpCacheSize: bad }), { code: 'ERR_ARGUMENT', message: /otpCacheSize/ }, String(bad));
+    t.throws(
+      () => createTokenService({ store: serviceFixture(t).store, clock: { now: () => 0 }, masterKey: MASTER_KEY, otpCacheSize: bad }),
+      { code: 'ERR_ARGUMENT', message: /otpCacheSize/ },
+      String(bad),
+    );
   }
 });

@@ -24,7 +24,14 @@ function takeoverSuite(t: Test, openStore?: (t: Test) => Promise<TokenStore>): v
     const takeover = await activate({ userId: 'demo', serial: spare.serial, otp: spare.press(), password: 'attacker-pw-1' });
     t.equal(takeover.statusCode, 401);
     t.same(takeover.json(), { result: 'reject' }, 'the same generic reject as a wrong code');
-    const guessed = await activate({ userId: 'demo', serial: spare.serial, otp: spare.press(), password: 'attacker-pw-1', currentOtp: '123456', currentPassword: 'victim-pw-1' });
+    const guessed = await activate({
+      userId: 'demo',
+      serial: spare.serial,
+      otp: spare.press(),
+      password: 'attacker-pw-1',
+      currentOtp: '123456',
+      currentPassword: 'victim-pw-1',
+    });
     t.same([guessed.statusCode, guessed.json()], [401, { result: 'reject' }], 'a guessed code of the active device');
 
     t.equal(await userIdOf(app, spare), null, 'the spare stays unassigned');
@@ -35,7 +42,14 @@ function takeoverSuite(t: Test, openStore?: (t: Test) => Promise<TokenStore>): v
     t.equal(audit.filter((e: { reason: string }) => e.reason === 'owner-not-proven').length, 2, 'the reason is in the audit log only');
 
     // The owner's replacement: the new device's code plus the active one's and the current password.
-    const replaced = await activate({ userId: 'demo', serial: fresh.serial, otp: fresh.press(), password: 'victim-pw-2', currentOtp: victim.press(), currentPassword: 'victim-pw-1' });
+    const replaced = await activate({
+      userId: 'demo',
+      serial: fresh.serial,
+      otp: fresh.press(),
+      password: 'victim-pw-2',
+      currentOtp: victim.press(),
+      currentPassword: 'victim-pw-1',
+    });
     t.same([replaced.statusCode, replaced.json()], [200, { result: 'accept' }], 'the owner replaces the device');
     t.equal(await userIdOf(app, victim), null, 'the old device is deactivated');
     t.equal(await userIdOf(app, fresh), 'demo');
@@ -44,7 +58,11 @@ function takeoverSuite(t: Test, openStore?: (t: Test) => Promise<TokenStore>): v
 
     const newcomer = device();
     await importDevices(app, newcomer);
-    t.equal((await activate({ userId: 'newcomer', serial: newcomer.serial, otp: newcomer.press(), password: 'newcomer-pw-1' })).statusCode, 200, 'a new user ID activates with its device alone');
+    t.equal(
+      (await activate({ userId: 'newcomer', serial: newcomer.serial, otp: newcomer.press(), password: 'newcomer-pw-1' })).statusCode,
+      200,
+      'a new user ID activates with its device alone',
+    );
     t.equal(await userIdOf(app, newcomer), 'newcomer');
   });
 

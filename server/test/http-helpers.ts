@@ -73,7 +73,14 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
     },
   });
   const logger = createLogger(config.logLevel, sink);
-  const real = createTokenService({ store, clock, masterKey: config.masterKey, scrypt: { N: 2 ** 4, r: 1, p: 1 }, logger, ...(config.policy ? { policy: config.policy } : {}) });
+  const real = createTokenService({
+    store,
+    clock,
+    masterKey: config.masterKey,
+    scrypt: { N: 2 ** 4, r: 1, p: 1 },
+    logger,
+    ...(config.policy ? { policy: config.policy } : {}),
+  });
   const service = opts.service ? opts.service(real) : real;
   // Without a service of its own, build() makes the production one from the config (real scrypt
   // cost): `ownService` tests that path.
@@ -107,7 +114,11 @@ export function device(profile: ProfileName = 'hotp-sha1', serial = newSerial(),
   const keyHex = keyFor(serial, keyBytes);
   const otp = createOtp({ profile, key: Buffer.from(keyHex, 'hex') });
   const d: Device = {
-    serial, profile, keyHex, otp, counter: 0,
+    serial,
+    profile,
+    keyHex,
+    otp,
+    counter: 0,
     press: () => otp.generate(d.counter++),
   };
   return d;
@@ -116,13 +127,20 @@ export function device(profile: ProfileName = 'hotp-sha1', serial = newSerial(),
 /** Imports devices over the admin API. */
 export async function importDevices(app: FastifyInstance, ...devices: Device[]): Promise<LightMyRequestResponse> {
   const res = await app.inject({
-    method: 'POST', url: '/v1/tokens', headers: admin,
+    method: 'POST',
+    url: '/v1/tokens',
+    headers: admin,
     payload: { tokens: devices.map((d) => ({ serial: d.serial, profile: d.profile, keyHex: d.keyHex })) },
   });
   if (res.statusCode !== 201) throw new Error(`import failed: ${res.statusCode} ${res.body}`);
   return res;
 }
 
-export function post(app: FastifyInstance, url: string, payload: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+export function post(
+  app: FastifyInstance,
+  url: string,
+  payload: unknown,
+  headers: Record<string, string> = {},
+): Promise<LightMyRequestResponse> {
   return app.inject({ method: 'POST', url, payload: payload as Record<string, unknown>, headers });
 }

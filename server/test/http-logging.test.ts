@@ -25,20 +25,57 @@ t.test('a whole session at trace level leaks no code, password, key or token', a
   t.equal((await post(app, '/v1/tokens', { tokens: [{ serial: a.serial, profile: a.profile, keyHex: a.keyHex }] }, admin)).statusCode, 201);
   const pskcSecret = Buffer.from('pskc-secret-0123456789', 'utf8');
   keep(pskcSecret.toString('hex'));
-  const doc = writePskc([{ id: b.serial, serial: b.serial, profile: 'hotp-sha1', secret: Buffer.from(b.keyHex, 'hex'), digits: 6 }], { preSharedKey: Buffer.from(PSKC_KEY_HEX, 'hex') });
-  t.equal((await app.inject({ method: 'POST', url: '/v1/tokens', headers: { ...admin, 'content-type': 'application/pskc+xml', 'x-pskc-key': PSKC_KEY_HEX }, payload: doc })).statusCode, 201);
+  const doc = writePskc([{ id: b.serial, serial: b.serial, profile: 'hotp-sha1', secret: Buffer.from(b.keyHex, 'hex'), digits: 6 }], {
+    preSharedKey: Buffer.from(PSKC_KEY_HEX, 'hex'),
+  });
+  t.equal(
+    (
+      await app.inject({
+        method: 'POST',
+        url: '/v1/tokens',
+        headers: { ...admin, 'content-type': 'application/pskc+xml', 'x-pskc-key': PSKC_KEY_HEX },
+        payload: doc,
+      })
+    ).statusCode,
+    201,
+  );
 
   const password = keep('session password 1');
   t.equal((await post(app, '/v1/activate', { userId: 'erin', serial: a.serial, otp: keep(a.press()), password })).statusCode, 200);
   t.equal((await post(app, '/v1/authenticate', { userId: 'erin', otp: keep(a.press()), password })).statusCode, 200);
-  t.equal((await post(app, '/v1/authenticate', { userId: 'erin', otp: keep(a.press()), password: keep('the wrong password') })).statusCode, 401);
-  t.equal((await post(app, '/v1/authenticate', { userId: 'erin', otp: keep('931642'), password })).statusCode, 429, 'per-user limit reached');
+  t.equal(
+    (await post(app, '/v1/authenticate', { userId: 'erin', otp: keep(a.press()), password: keep('the wrong password') })).statusCode,
+    401,
+  );
+  t.equal(
+    (await post(app, '/v1/authenticate', { userId: 'erin', otp: keep('931642'), password })).statusCode,
+    429,
+    'per-user limit reached',
+  );
   t.equal((await post(app, '/v1/validate', { serial: b.serial, otp: keep(b.press()) }, asService)).statusCode, 200);
   t.equal((await post(app, '/v1/tokens/' + b.serial + '/resync', { otp1: keep('271828'), otp2: keep('314159') }, admin)).statusCode, 409);
   // A malformed body and a schema violation that carry a password.
-  t.equal((await app.inject({ method: 'POST', url: '/v1/activate', headers: { 'content-type': 'application/json' }, payload: `{"password": "${keep('malformed-json-password')}", ` })).statusCode, 400);
-  t.equal((await post(app, '/v1/activate', { userId: 'x', serial: newSerial(), otp: keep('55555'), password: keep('schema-violation-password') })).statusCode, 400);
-  t.equal((await post(app, '/v1/validate', { serial: a.serial, otp: '000000' }, { authorization: `Bearer ${keep('a-wrong-bearer-token-0000')}` })).statusCode, 401);
+  t.equal(
+    (
+      await app.inject({
+        method: 'POST',
+        url: '/v1/activate',
+        headers: { 'content-type': 'application/json' },
+        payload: `{"password": "${keep('malformed-json-password')}", `,
+      })
+    ).statusCode,
+    400,
+  );
+  t.equal(
+    (await post(app, '/v1/activate', { userId: 'x', serial: newSerial(), otp: keep('55555'), password: keep('schema-violation-password') }))
+      .statusCode,
+    400,
+  );
+  t.equal(
+    (await post(app, '/v1/validate', { serial: a.serial, otp: '000000' }, { authorization: `Bearer ${keep('a-wrong-bearer-token-0000')}` }))
+      .statusCode,
+    401,
+  );
   await app.inject({ url: '/v1/audit', headers: admin });
   await app.inject({ url: '/metrics' });
 
@@ -55,15 +92,42 @@ t.test('a whole session at trace level leaks no code, password, key or token', a
 
 t.test('redaction censors secrets in objects that might be logged', async (t) => {
   const lines: string[] = [];
-  const logger = createLogger('info', new Writable({ write(c: Buffer, _e, done) { lines.push(c.toString()); done(); } }));
-  logger.info({
-    req: { headers: { authorization: 'Bearer top-secret-token', 'x-pskc-key': 'aabbcc', 'user-agent': 'curl' }, body: { password: 'hunter22', otp: '123456' } },
-    body: { otp: '654321', otp1: '111111', otp2: '222222', password: 'pw-in-body', keyHex: 'deadbeef', tokens: [{ keyHex: 'cafebabe' }] },
-    headers: { authorization: 'Bearer other' },
-    otp: '777777',
-  }, 'a careless line');
+  const logger = createLogger(
+    'info',
+    new Writable({
+      write(c: Buffer, _e, done) {
+        lines.push(c.toString());
+        done();
+      },
+    }),
+  );
+  logger.info(
+    {
+      req: {
+        headers: { authorization: 'Bearer top-secret-token', 'x-pskc-key': 'aabbcc', 'user-agent': 'curl' },
+        body: { password: 'hunter22', otp: '123456' },
+      },
+      body: { otp: '654321', otp1: '111111', otp2: '222222', password: 'pw-in-body', keyHex: 'deadbeef', tokens: [{ keyHex: 'cafebabe' }] },
+      headers: { authorization: 'Bearer other' },
+      otp: '777777',
+    },
+    'a careless line',
+  );
   const line = lines.join('');
-  for (const s of ['top-secret-token', 'aabbcc', 'hunter22', '123456', '654321', '111111', '222222', 'pw-in-body', 'deadbeef', 'cafebabe', 'Bearer other', '777777']) {
+  for (const s of [
+    'top-secret-token',
+    'aabbcc',
+    'hunter22',
+    '123456',
+    '654321',
+    '111111',
+    '222222',
+    'pw-in-body',
+    'deadbeef',
+    'cafebabe',
+    'Bearer other',
+    '777777',
+  ]) {
     t.notOk(line.includes(s), `${s} censored`);
   }
   t.match(line, /curl/, 'harmless fields stay');

@@ -21,7 +21,10 @@ const silent = pino({ level: 'silent' });
 // npm start runs the compiled server and CLI, as after npm ci (which builds them); make sure they
 // are current.
 t.before(() => {
-  const built = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'server', 'emulator'], { cwd: root, encoding: 'utf8' });
+  const built = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'server', 'emulator'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   if (built.status !== 0) throw new Error(`tsc -b server emulator: ${built.stdout}${built.stderr}`);
 });
 
@@ -53,7 +56,18 @@ t.test('start(): listens, prints the admin token only when it generates it, stop
 
 t.test('the package entry exports the app, the configuration and the process', async (t) => {
   const pkg = await import('@kodeviser/server');
-  for (const name of ['build', 'loadConfig', 'start', 'main', 'openStore', 'createLogger', 'StartError', 'ServiceError', 'DuplicateSerialError', 'isServiceError']) {
+  for (const name of [
+    'build',
+    'loadConfig',
+    'start',
+    'main',
+    'openStore',
+    'createLogger',
+    'StartError',
+    'ServiceError',
+    'DuplicateSerialError',
+    'isServiceError',
+  ]) {
     t.type((pkg as Record<string, unknown>)[name], 'function', name);
   }
   t.equal(pkg.JSON_BODY_LIMIT, 16 * 1024);
@@ -62,7 +76,10 @@ t.test('the package entry exports the app, the configuration and the process', a
 
 t.test('start(): refusals are StartErrors with one clear line', async (t) => {
   const dir = tempDir(t);
-  await t.rejects(start({ env: { PORT: 'x', KODEVISER_DATA_DIR: dir }, logger: silent }), new StartError('PORT must be an integer from 0 to 65535, got "x"'));
+  await t.rejects(
+    start({ env: { PORT: 'x', KODEVISER_DATA_DIR: dir }, logger: silent }),
+    new StartError('PORT must be an integer from 0 to 65535, got "x"'),
+  );
   await t.rejects(
     start({ env: { DATABASE_URL: 'postgres://kodeviser:secret@127.0.0.1:1/kodeviser', KODEVISER_DATA_DIR: dir }, logger: silent }),
     { name: 'StartError', message: /^cannot open the database at DATABASE_URL: .*ECONNREFUSED/ },
@@ -70,7 +87,11 @@ t.test('start(): refusals are StartErrors with one clear line', async (t) => {
   );
   const notAFile = join(dir, 'admin-token-dir');
   mkdirSync(join(notAFile), { recursive: true });
-  await t.rejects(start({ env: { KODEVISER_DATA_DIR: notAFile.replace(/admin-token-dir$/, ''), KODEVISER_MASTER_KEY_FILE: notAFile }, logger: silent }), { name: 'StartError', message: /EISDIR/ }, 'an unreadable secret file');
+  await t.rejects(
+    start({ env: { KODEVISER_DATA_DIR: notAFile.replace(/admin-token-dir$/, ''), KODEVISER_MASTER_KEY_FILE: notAFile }, logger: silent }),
+    { name: 'StartError', message: /EISDIR/ },
+    'an unreadable secret file',
+  );
   await t.rejects(
     start({ env: { DATABASE_URL: `sqlite:${join(dir, 'no', 'such', 'dir', 'k.db')}`, KODEVISER_DATA_DIR: dir }, logger: silent }),
     { name: 'StartError', message: /^cannot open the database at .*k\.db: / },
@@ -79,7 +100,10 @@ t.test('start(): refusals are StartErrors with one clear line', async (t) => {
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
   t.teardown(() => blocker.close());
   const port = (blocker.address() as { port: number }).port;
-  await t.rejects(start({ argv: ['--port', String(port)], env: { KODEVISER_DATA_DIR: dir }, logger: silent }), { name: 'StartError', message: new RegExp(`^cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`) });
+  await t.rejects(start({ argv: ['--port', String(port)], env: { KODEVISER_DATA_DIR: dir }, logger: silent }), {
+    name: 'StartError',
+    message: new RegExp(`^cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`),
+  });
 });
 
 /** A child's environment is built from scratch, but keeps c8's coverage directory so it is counted. */
@@ -88,11 +112,19 @@ const coverage: Record<string, string> = process.env.NODE_V8_COVERAGE ? { NODE_V
 /** The server's main.ts as a process, from source (tsx) so that c8 counts what it runs. */
 function run(args: string[], env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', '--conditions=kodeviser-src', ...args], {
-    cwd: root, env: { ...coverage, PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root,
+    env: { ...coverage, PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
 
-function collect(child: ChildProcess): { child: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null>; waitFor: (re: RegExp) => Promise<RegExpMatchArray> } {
+function collect(child: ChildProcess): {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exit: Promise<number | null>;
+  waitFor: (re: RegExp) => Promise<RegExpMatchArray>;
+} {
   let out = '';
   let err = '';
   const waiters: Array<{ re: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
@@ -100,22 +132,28 @@ function collect(child: ChildProcess): { child: ChildProcess; out: () => string;
     out += c.toString();
     for (const w of [...waiters]) {
       const m = out.match(w.re);
-      if (m) { waiters.splice(waiters.indexOf(w), 1); w.resolve(m); }
+      if (m) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
     }
   });
-  child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+  child.stderr!.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
   const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   return {
     child,
     out: () => out,
     err: () => err,
     exit,
-    waitFor: (re) => new Promise((resolve, reject) => {
-      const m = out.match(re);
-      if (m) return resolve(m);
-      waiters.push({ re, resolve });
-      void exit.then(() => reject(new Error(`exited before ${re}: ${out}\n${err}`)));
-    }),
+    waitFor: (re) =>
+      new Promise((resolve, reject) => {
+        const m = out.match(re);
+        if (m) return resolve(m);
+        waiters.push({ re, resolve });
+        void exit.then(() => reject(new Error(`exited before ${re}: ${out}\n${err}`)));
+      }),
   };
 }
 
@@ -130,18 +168,18 @@ t.test('as a process: --help, a bad setting exits 1 with one line; SIGINT stops 
   t.equal(bad.err(), 'kodeviser-server: PORT must be an integer from 0 to 65535, got "99999"\n', 'one line, no stack trace');
 
   const good = collect(run(['server/src/main.ts', '--port', '0'], { KODEVISER_DATA_DIR: dir, LOG_LEVEL: 'warn' }));
-  const [, url] = await good.waitFor(/listening on (http:\/\/[^ ]+)/) as [string, string];
+  const [, url] = (await good.waitFor(/listening on (http:\/\/[^ ]+)/)) as [string, string];
   t.equal((await fetch(`${url}/readyz`)).status, 200);
   good.child.kill('SIGINT');
   t.equal(await good.exit, 0, 'exit code 0 after SIGINT');
   t.equal(good.err(), '', 'nothing on stderr');
 });
 
-
 t.test('npm start on a fresh data dir: the demo device is ready and the printed commands work', async (t) => {
   const dir = tempDir(t);
   const env = { ...coverage, PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, KODEVISER_DATA_DIR: dir, LOG_LEVEL: 'warn' };
-  const startOnce = () => collect(spawn(process.execPath, ['scripts/start.js', '--port', '0'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const startOnce = () =>
+    collect(spawn(process.execPath, ['scripts/start.js', '--port', '0'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] }));
 
   const first = startOnce();
   await first.waitFor(/Stop the server: Ctrl-C/);
@@ -157,7 +195,10 @@ t.test('npm start on a fresh data dir: the demo device is ready and the printed 
   t.match(out, `npx kodeviser press ${join(dir, 'demo-device.json')}`, 'the press command');
 
   // Run the printed one-liners exactly as a person would paste them.
-  const oneLiners = out.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('OTP='));
+  const oneLiners = out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('OTP='));
   t.equal(oneLiners.length, 2, 'activate and authenticate one-liners');
   for (const [i, line] of oneLiners.entries()) {
     const r = spawnSync('bash', ['-c', line], { cwd: root, env, encoding: 'utf8' });

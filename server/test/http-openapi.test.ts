@@ -20,7 +20,11 @@ t.test('OpenAPI 3 document: valid, every route, request and response schemas', a
   const { app } = await testApp(t);
   const res = await app.inject({ url: '/docs/json' });
   t.equal(res.statusCode, 200);
-  const doc = res.json() as { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> } };
+  const doc = res.json() as {
+    openapi: string;
+    paths: Record<string, Record<string, Operation>>;
+    components: { schemas: Record<string, unknown> };
+  };
   t.match(doc.openapi, /^3\./);
 
   const validation = await new Validator().validate(structuredClone(doc));
@@ -42,7 +46,7 @@ t.test('OpenAPI 3 document: valid, every route, request and response schemas', a
     '/readyz': ['get'],
     '/metrics': ['get'],
   };
-  t.same(Object.keys(doc.paths).sort(), Object.keys(expected).sort(), 'exactly the API routes (the UI\'s own are hidden)');
+  t.same(Object.keys(doc.paths).sort(), Object.keys(expected).sort(), "exactly the API routes (the UI's own are hidden)");
   for (const [path, methods] of Object.entries(expected)) {
     for (const method of methods) {
       const op = doc.paths[path]?.[method];
@@ -53,7 +57,10 @@ t.test('OpenAPI 3 document: valid, every route, request and response schemas', a
       const input = op.requestBody !== undefined || (op.parameters?.length ?? 0) > 0;
       if (!['/healthz', '/readyz', '/metrics'].includes(path)) t.ok(input, `${method.toUpperCase()} ${path}: request schema`);
       const statuses = Object.keys(op.responses);
-      t.ok(statuses.some((s) => s.startsWith('2')), `${path}: a success response`);
+      t.ok(
+        statuses.some((s) => s.startsWith('2')),
+        `${path}: a success response`,
+      );
       for (const s of statuses) {
         const content = op.responses[s]!.content;
         t.ok(content && Object.values(content).every((c) => c.schema), `${method.toUpperCase()} ${path} ${s}: a response schema`);

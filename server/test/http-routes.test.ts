@@ -15,34 +15,71 @@ t.test('POST /v1/tokens (JSON): imports all or nothing; 409 names the duplicate'
   t.same(res.json(), { imported: [a.serial, b.serial] });
 
   const c = device();
-  const dup = await post(app, '/v1/tokens', { tokens: [{ serial: formatSerial(c.serial), profile: c.profile, keyHex: c.keyHex }, { serial: a.serial, profile: 'hotp-sha1', keyHex: a.keyHex }] }, admin);
+  const dup = await post(
+    app,
+    '/v1/tokens',
+    {
+      tokens: [
+        { serial: formatSerial(c.serial), profile: c.profile, keyHex: c.keyHex },
+        { serial: a.serial, profile: 'hotp-sha1', keyHex: a.keyHex },
+      ],
+    },
+    admin,
+  );
   t.equal(dup.statusCode, 409);
   t.same(dup.json(), { error: 'duplicate-serial', message: `serial ${a.serial} is already imported` });
   const cInfo = await app.inject({ url: `/v1/tokens/${c.serial}`, headers: admin });
   t.equal(cInfo.statusCode, 404, 'the batch with the duplicate imported nothing, not even its first token');
 
-  const twice = await post(app, '/v1/tokens', { tokens: [{ serial: c.serial, profile: 'hotp-sha1', keyHex: c.keyHex }, { serial: formatSerial(c.serial), profile: 'hotp-sha1', keyHex: c.keyHex }] }, admin);
+  const twice = await post(
+    app,
+    '/v1/tokens',
+    {
+      tokens: [
+        { serial: c.serial, profile: 'hotp-sha1', keyHex: c.keyHex },
+        { serial: formatSerial(c.serial), profile: 'hotp-sha1', keyHex: c.keyHex },
+      ],
+    },
+    admin,
+  );
   t.equal(twice.statusCode, 409, 'the same serial twice in one batch (once printed) is a duplicate too');
   t.match(twice.json().message, c.serial);
 
   const optional = device('hotp-sha256', newSerial(), 32);
-  const withOptions = await post(app, '/v1/tokens', { tokens: [{ serial: optional.serial, profile: 'hotp-sha256', keyHex: optional.keyHex, digits: 8, counter: 5 }] }, admin);
+  const withOptions = await post(
+    app,
+    '/v1/tokens',
+    { tokens: [{ serial: optional.serial, profile: 'hotp-sha256', keyHex: optional.keyHex, digits: 8, counter: 5 }] },
+    admin,
+  );
   t.equal(withOptions.statusCode, 201);
   const eight = createOtp({ profile: 'hotp-sha256', key: Buffer.from(optional.keyHex, 'hex'), digits: 8 });
   const ok = await post(app, '/v1/validate', { serial: optional.serial, otp: eight.generate(5) }, admin);
   t.same(ok.json(), { result: 'accept', serial: optional.serial, movingFactor: 5 }, 'digits and counter are honoured');
 
   const totp60 = newSerial();
-  t.equal((await post(app, '/v1/tokens', { tokens: [{ serial: totp60, profile: 'totp-sha1', keyHex: '00'.repeat(20), step: 60, t0: 0 }] }, admin)).statusCode, 201);
+  t.equal(
+    (await post(app, '/v1/tokens', { tokens: [{ serial: totp60, profile: 'totp-sha1', keyHex: '00'.repeat(20), step: 60, t0: 0 }] }, admin))
+      .statusCode,
+    201,
+  );
   t.equal((await app.inject({ url: `/v1/tokens/${totp60}`, headers: admin })).json().step, 60);
 
-  const badKey = await post(app, '/v1/tokens', { tokens: [{ serial: newSerial(), profile: 'hotp-aes128', keyHex: '00'.repeat(20) }] }, admin);
+  const badKey = await post(
+    app,
+    '/v1/tokens',
+    { tokens: [{ serial: newSerial(), profile: 'hotp-aes128', keyHex: '00'.repeat(20) }] },
+    admin,
+  );
   t.equal(badKey.statusCode, 400, 'a key of the wrong length for its cipher');
   t.equal(badKey.json().error, 'bad-key');
   t.match(badKey.json().message, /16 bytes/);
   const badSerial = await post(app, '/v1/tokens', { tokens: [{ serial: '1234567890', profile: 'hotp-sha1', keyHex: '00' }] }, admin);
   t.equal(badSerial.statusCode, 400);
-  t.same(badSerial.json(), { error: 'bad-serial', message: 'tokens[0].serial: serial fails its check digit: a digit was probably mistyped' });
+  t.same(badSerial.json(), {
+    error: 'bad-serial',
+    message: 'tokens[0].serial: serial fails its check digit: a digit was probably mistyped',
+  });
 });
 
 t.test('GET /v1/tokens/:serial: the token as an admin sees it, never the key', async (t) => {
@@ -52,14 +89,31 @@ t.test('GET /v1/tokens/:serial: the token as an admin sees it, never the key', a
   const res = await app.inject({ url: `/v1/tokens/${formatSerial(d.serial)}`, headers: admin });
   t.equal(res.statusCode, 200);
   t.match(res.json(), {
-    serial: d.serial, profile: 'hotp-sha1', digits: 6, step: 30, t0: 0, status: 'enabled', lastMovingFactor: null,
-    drift: 0, driftSeconds: 0, driftPpm: 0, failures: 0, blockedUntil: null, resyncPending: false, userId: null, importedAt: Number, lastUsedAt: null,
+    serial: d.serial,
+    profile: 'hotp-sha1',
+    digits: 6,
+    step: 30,
+    t0: 0,
+    status: 'enabled',
+    lastMovingFactor: null,
+    drift: 0,
+    driftSeconds: 0,
+    driftPpm: 0,
+    failures: 0,
+    blockedUntil: null,
+    resyncPending: false,
+    userId: null,
+    importedAt: Number,
+    lastUsedAt: null,
   });
   t.notMatch(res.body, d.keyHex, 'no key in the body');
   t.notMatch(res.body, /key|seed|secret/i, 'no key-like field at all');
 
   const unknown = newSerial();
-  t.same((await app.inject({ url: `/v1/tokens/${unknown}`, headers: admin })).json(), { error: 'unknown-token', message: `no token with serial ${unknown}` });
+  t.same((await app.inject({ url: `/v1/tokens/${unknown}`, headers: admin })).json(), {
+    error: 'unknown-token',
+    message: `no token with serial ${unknown}`,
+  });
   const luhn = await app.inject({ url: '/v1/tokens/1234567890', headers: admin });
   t.equal(luhn.statusCode, 400, 'bad Luhn check digit');
   t.equal(luhn.json().error, 'bad-serial');
@@ -79,12 +133,24 @@ t.test('POST /v1/validate: accept once, replay rejected, service token or admin'
   const replay = await post(app, '/v1/validate', { serial: formatSerial(d.serial), otp: code }, admin);
   t.same(replay.json(), { result: 'reject', serial: d.serial, movingFactor: null }, 'the same code twice: rejected, and no reason given');
   const unknown = newSerial();
-  t.same((await post(app, '/v1/validate', { serial: unknown, otp: '123456' }, asService)).json(), { result: 'reject', serial: unknown, movingFactor: null });
+  t.same((await post(app, '/v1/validate', { serial: unknown, otp: '123456' }, asService)).json(), {
+    result: 'reject',
+    serial: unknown,
+    movingFactor: null,
+  });
 
   // A code far ahead (beyond the look-ahead, within the wide window) starts a resync; the next completes it.
   d.counter = 50;
-  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.press() }, asService)).json(), { result: 'resync-started', serial: d.serial, movingFactor: null });
-  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.press() }, asService)).json(), { result: 'accept', serial: d.serial, movingFactor: 51 });
+  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.press() }, asService)).json(), {
+    result: 'resync-started',
+    serial: d.serial,
+    movingFactor: null,
+  });
+  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.press() }, asService)).json(), {
+    result: 'accept',
+    serial: d.serial,
+    movingFactor: 51,
+  });
 });
 
 t.test('POST /v1/validate: bearer token required; the service token is refused when none is configured', async (t) => {
@@ -102,7 +168,11 @@ t.test('POST /v1/validate: bearer token required; the service token is refused w
     t.equal(res.headers['www-authenticate'], 'Bearer realm="kodeviser"');
     t.same(res.json(), { error: 'unauthorized', message: 'a valid bearer token is required (Authorization: Bearer …)' });
   }
-  t.equal((await post(app, '/v1/validate', body, { authorization: `bearer   ${ADMIN_TOKEN}` })).statusCode, 200, 'the scheme is case-insensitive (RFC 7235)');
+  t.equal(
+    (await post(app, '/v1/validate', body, { authorization: `bearer   ${ADMIN_TOKEN}` })).statusCode,
+    200,
+    'the scheme is case-insensitive (RFC 7235)',
+  );
 });
 
 t.test('admin routes refuse a missing or wrong bearer token, and the service token', async (t) => {
@@ -176,7 +246,11 @@ t.test('lock, unlock, revoke', async (t) => {
   const locked = await post(app, `/v1/tokens/${d.serial}/lock`, undefined, admin);
   t.equal(locked.statusCode, 200);
   t.equal(locked.json().status, 'locked');
-  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.press() }, admin)).json().result, 'reject', 'a locked token accepts nothing');
+  t.same(
+    (await post(app, '/v1/validate', { serial: d.serial, otp: d.press() }, admin)).json().result,
+    'reject',
+    'a locked token accepts nothing',
+  );
   const unlocked = await post(app, `/v1/tokens/${formatSerial(d.serial)}/unlock`, undefined, admin);
   t.equal(unlocked.json().status, 'enabled');
   t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.press() }, admin)).json().result, 'accept');
@@ -198,14 +272,25 @@ t.test('POST /v1/tokens/:serial/resync: two consecutive codes far ahead', async 
   d.counter = 500;
   const otp1 = d.press();
   const otp2 = d.press();
-  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: otp2 }, admin)).json().result, 'reject', 'too far ahead for the wide window');
+  t.same(
+    (await post(app, '/v1/validate', { serial: d.serial, otp: otp2 }, admin)).json().result,
+    'reject',
+    'too far ahead for the wide window',
+  );
   const failed = await post(app, `/v1/tokens/${d.serial}/resync`, { otp1: otp2, otp2: otp1 }, admin);
   t.equal(failed.statusCode, 409, 'codes in the wrong order are not consecutive');
-  t.same(failed.json(), { error: 'resync-failed', message: `otp1 and otp2 are not two consecutive codes of token ${d.serial} within the resync window` });
+  t.same(failed.json(), {
+    error: 'resync-failed',
+    message: `otp1 and otp2 are not two consecutive codes of token ${d.serial} within the resync window`,
+  });
   const ok = await post(app, `/v1/tokens/${d.serial}/resync`, { otp1, otp2 }, admin);
   t.equal(ok.statusCode, 200);
   t.same(ok.json(), { result: 'resynced', serial: d.serial, movingFactor: 501, drift: 0 });
-  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.press() }, admin)).json(), { result: 'accept', serial: d.serial, movingFactor: 502 });
+  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.press() }, admin)).json(), {
+    result: 'accept',
+    serial: d.serial,
+    movingFactor: 502,
+  });
   t.equal((await post(app, `/v1/tokens/${newSerial()}/resync`, { otp1, otp2 }, admin)).statusCode, 404);
   t.equal((await post(app, `/v1/tokens/${d.serial}/resync`, { otp1 }, admin)).statusCode, 400, 'otp2 missing');
 });
@@ -218,7 +303,11 @@ t.test('totp through the fake clock', async (t) => {
   const res = await post(app, '/v1/validate', { serial: d.serial, otp: d.otp.generate(step) }, admin);
   t.same(res.json(), { result: 'accept', serial: d.serial, movingFactor: step });
   clock.advance(30_000);
-  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.otp.generate(step) }, admin)).json().result, 'reject', 'an older step after a newer one was accepted');
+  t.same(
+    (await post(app, '/v1/validate', { serial: d.serial, otp: d.otp.generate(step) }, admin)).json().result,
+    'reject',
+    'an older step after a newer one was accepted',
+  );
 
   // The clock the accept measured: the middle of the step, 15 s ahead of the server's 12:00:00; no rate yet.
   const info = async () => (await app.inject({ url: `/v1/tokens/${d.serial}`, headers: admin })).json();
@@ -227,7 +316,11 @@ t.test('totp through the fake clock', async (t) => {
   // which the first measured interval teaches two thirds.
   clock.set(Date.UTC(2026, 0, 15, 12));
   const ahead = d.otp.stepAt(clock.now() / 1000) + 1;
-  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.otp.generate(ahead) }, admin)).json(), { result: 'accept', serial: d.serial, movingFactor: ahead });
+  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.otp.generate(ahead) }, admin)).json(), {
+    result: 'accept',
+    serial: d.serial,
+    movingFactor: ahead,
+  });
   const learnt = await info();
   t.match(learnt, { drift: 1, driftSeconds: 45 });
   t.ok(learnt.driftPpm > 16 && learnt.driftPpm < 17.5, `the rate learnt: ${learnt.driftPpm} ppm`);
@@ -250,16 +343,30 @@ t.test('GET /v1/audit: filters and limits; bad filters are 400', async (t) => {
 
   const all = await app.inject({ url: '/v1/audit', headers: admin });
   t.equal(all.statusCode, 200);
-  const events = all.json().events as Array<{ type: string; serial: string; userId: string | null; at: number; ip: string | null; reason: string | null }>;
+  const events = all.json().events as Array<{
+    type: string;
+    serial: string;
+    userId: string | null;
+    at: number;
+    ip: string | null;
+    reason: string | null;
+  }>;
   t.ok(events.length >= 5, 'imports, accept, reject, activation');
-  t.ok(events.every((e, i) => i === 0 || events[i - 1]!.at >= e.at), 'newest first');
+  t.ok(
+    events.every((e, i) => i === 0 || events[i - 1]!.at >= e.at),
+    'newest first',
+  );
 
   const forA = (await app.inject({ url: `/v1/audit?serial=${formatSerial(a.serial)}`, headers: admin })).json().events as typeof events;
   t.ok(forA.length >= 3 && forA.every((e) => e.serial === a.serial), 'by serial (printed form accepted)');
-  t.ok(forA.some((e) => e.type === 'reject' && e.reason === 'bad-otp' && e.ip === '127.0.0.1'), 'the reason and the client IP are in the audit log');
+  t.ok(
+    forA.some((e) => e.type === 'reject' && e.reason === 'bad-otp' && e.ip === '127.0.0.1'),
+    'the reason and the client IP are in the audit log',
+  );
   const forBob = (await app.inject({ url: '/v1/audit?userId=bob', headers: admin })).json().events as typeof events;
   t.ok(forBob.length >= 1 && forBob.every((e) => e.userId === 'bob'), 'by user');
-  const since = (await app.inject({ url: `/v1/audit?since=${new Date(start + 1).toISOString()}`, headers: admin })).json().events as typeof events;
+  const since = (await app.inject({ url: `/v1/audit?since=${new Date(start + 1).toISOString()}`, headers: admin })).json()
+    .events as typeof events;
   t.ok(since.length >= 3 && since.every((e) => e.type !== 'import'), 'since an ISO time leaves the imports out');
   t.same((await app.inject({ url: `/v1/audit?since=${start + 1}`, headers: admin })).json().events, since, 'since as unix ms');
   t.equal((await app.inject({ url: '/v1/audit?limit=2', headers: admin })).json().events.length, 2);
@@ -297,16 +404,30 @@ t.test('healthz, readyz, metrics', async (t) => {
 t.test('readyz says 503 when the store does not answer', async (t) => {
   let mode: 'false' | 'throw' = 'false';
   const { app } = await testApp(t, {
-    service: (real) => ({ ...real, ready: async () => { if (mode === 'throw') throw new Error('database is locked'); return false; } }),
+    service: (real) => ({
+      ...real,
+      ready: async () => {
+        if (mode === 'throw') throw new Error('database is locked');
+        return false;
+      },
+    }),
   });
-  t.same([(await app.inject({ url: '/readyz' })).statusCode, (await app.inject({ url: '/readyz' })).json()], [503, { status: 'unavailable' }]);
+  t.same(
+    [(await app.inject({ url: '/readyz' })).statusCode, (await app.inject({ url: '/readyz' })).json()],
+    [503, { status: 'unavailable' }],
+  );
   mode = 'throw';
   t.equal((await app.inject({ url: '/readyz' })).statusCode, 503);
 });
 
 t.test('an unexpected error is a 500 with a generic message', async (t) => {
   const { app } = await testApp(t, {
-    service: (real) => ({ ...real, validate: async () => { throw new Error('disk I/O error at /var/lib/secret/path'); } }),
+    service: (real) => ({
+      ...real,
+      validate: async () => {
+        throw new Error('disk I/O error at /var/lib/secret/path');
+      },
+    }),
   });
   const res = await post(app, '/v1/validate', { serial: newSerial(), otp: '123456' }, admin);
   t.equal(res.statusCode, 500);
@@ -323,12 +444,26 @@ t.test('rate limits: per client IP on every route, per userId on activate/authen
   t.ok(Number(limited.headers['retry-after']) > 0, 'Retry-After');
   t.equal((await perIp.app.inject({ url: '/healthz', remoteAddress: '192.0.2.7' })).statusCode, 200, 'another address has its own budget');
   const d = device();
-  const imported = await perIp.app.inject({ method: 'POST', url: '/v1/tokens', headers: admin, remoteAddress: '203.0.113.5', payload: { tokens: [{ serial: d.serial, profile: d.profile, keyHex: d.keyHex }] } });
+  const imported = await perIp.app.inject({
+    method: 'POST',
+    url: '/v1/tokens',
+    headers: admin,
+    remoteAddress: '203.0.113.5',
+    payload: { tokens: [{ serial: d.serial, profile: d.profile, keyHex: d.keyHex }] },
+  });
   t.equal(imported.statusCode, 201);
   for (let i = 0; i < 5; i++) {
-    t.equal((await post(perIp.app, '/v1/validate', { serial: d.serial, otp: d.press() }, asService)).json().result, 'accept', `validate ${i + 1} from a limited address: not limited (a back end's route)`);
+    t.equal(
+      (await post(perIp.app, '/v1/validate', { serial: d.serial, otp: d.press() }, asService)).json().result,
+      'accept',
+      `validate ${i + 1} from a limited address: not limited (a back end's route)`,
+    );
   }
-  t.equal((await post(perIp.app, '/v1/authenticate', { userId: 'u', otp: '123456', password: 'some password' })).statusCode, 429, 'while the public routes are');
+  t.equal(
+    (await post(perIp.app, '/v1/authenticate', { userId: 'u', otp: '123456', password: 'some password' })).statusCode,
+    429,
+    'while the public routes are',
+  );
 
   const perUser = await testApp(t, { rateLimit: { perUser: 2 } });
   const body = (userId: string) => ({ userId, otp: '123456', password: 'some password' });
@@ -337,7 +472,12 @@ t.test('rate limits: per client IP on every route, per userId on activate/authen
   t.equal(userLimited.statusCode, 429);
   t.match(userLimited.json(), { error: 'rate-limited', message: /for this user/ });
   t.ok(Number(userLimited.headers['retry-after']) > 0);
-  const elsewhere = await perUser.app.inject({ method: 'POST', url: '/v1/activate', payload: { ...body('carol'), serial: newSerial() }, remoteAddress: '198.51.100.9' });
+  const elsewhere = await perUser.app.inject({
+    method: 'POST',
+    url: '/v1/activate',
+    payload: { ...body('carol'), serial: newSerial() },
+    remoteAddress: '198.51.100.9',
+  });
   t.equal(elsewhere.statusCode, 429, 'the per-user limit holds across addresses and across activate/authenticate');
   t.equal((await post(perUser.app, '/v1/authenticate', body('dave'))).statusCode, 401, 'another user is not limited');
 });
@@ -346,9 +486,17 @@ t.test('behind a trusted proxy the client is the X-Forwarded-For address; otherw
   const forwardedFor = { 'x-forwarded-for': '198.51.100.23' };
   const check = async (trustProxy: number | string | undefined, remoteAddress: string, expected: string, name: string) => {
     const { app } = await testApp(t, { rateLimit: { perIp: 1 }, ...(trustProxy !== undefined ? { trustProxy } : {}) });
-    const res = await app.inject({ method: 'POST', url: '/v1/authenticate', remoteAddress, headers: forwardedFor, payload: { userId: 'erin', otp: '123456', password: 'some password' } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/authenticate',
+      remoteAddress,
+      headers: forwardedFor,
+      payload: { userId: 'erin', otp: '123456', password: 'some password' },
+    });
     t.equal(res.statusCode, 401, `${name}: refused`);
-    const audit = (await app.inject({ url: '/v1/audit?userId=erin', headers: admin, remoteAddress: '192.0.2.200' })).json() as { events: Array<{ ip: string }> };
+    const audit = (await app.inject({ url: '/v1/audit?userId=erin', headers: admin, remoteAddress: '192.0.2.200' })).json() as {
+      events: Array<{ ip: string }>;
+    };
     t.equal(audit.events[0]?.ip, expected, `${name}: the audit log records ${expected}`);
     // The per-IP budget (1) is the client's: a second client behind the same proxy still has its own.
     const other = await app.inject({ url: '/healthz', remoteAddress, headers: { 'x-forwarded-for': '198.51.100.24' } });
@@ -364,7 +512,19 @@ t.test('the configured policy is the one applied (build() makes the service from
   const { app } = await testApp(t, { ownService: true, policy: { hotpLookAhead: 20, hotpWideLookAhead: 100, blockAfter: 50 } });
   const d = device();
   t.equal((await importDevices(app, d)).statusCode, 201);
-  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.otp.generate(15) }, asService)).json(), { result: 'accept', serial: d.serial, movingFactor: 15 }, 'counter 15 is inside a look-ahead of 20 (the default 10 would start a resync)');
-  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.otp.generate(35) }, asService)).json(), { result: 'accept', serial: d.serial, movingFactor: 35 }, '15 + 20: the edge of the window');
-  t.same((await post(app, '/v1/validate', { serial: d.serial, otp: d.otp.generate(56) }, asService)).json(), { result: 'resync-started', serial: d.serial, movingFactor: null }, '35 + 21: beyond it, in the wide window');
+  t.same(
+    (await post(app, '/v1/validate', { serial: d.serial, otp: d.otp.generate(15) }, asService)).json(),
+    { result: 'accept', serial: d.serial, movingFactor: 15 },
+    'counter 15 is inside a look-ahead of 20 (the default 10 would start a resync)',
+  );
+  t.same(
+    (await post(app, '/v1/validate', { serial: d.serial, otp: d.otp.generate(35) }, asService)).json(),
+    { result: 'accept', serial: d.serial, movingFactor: 35 },
+    '15 + 20: the edge of the window',
+  );
+  t.same(
+    (await post(app, '/v1/validate', { serial: d.serial, otp: d.otp.generate(56) }, asService)).json(),
+    { result: 'resync-started', serial: d.serial, movingFactor: null },
+    '35 + 21: beyond it, in the wide window',
+  );
 });

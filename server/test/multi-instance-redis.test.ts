@@ -12,10 +12,20 @@ import { post, testApp } from './http-helpers.js';
 t.test('REDIS_URL in the configuration', async (t) => {
   const dir = tempDir(t);
   const base = { KODEVISER_DATA_DIR: dir };
-  t.equal(loadConfig({ env: { ...base, REDIS_URL: 'redis://127.0.0.1:6379/2?keyPrefix=kv:' } }).config.rateLimit.redisUrl, 'redis://127.0.0.1:6379/2?keyPrefix=kv:');
-  t.equal(loadConfig({ env: { ...base, REDIS_URL: 'rediss://cache.example:6380' } }).config.rateLimit.redisUrl, 'rediss://cache.example:6380');
+  t.equal(
+    loadConfig({ env: { ...base, REDIS_URL: 'redis://127.0.0.1:6379/2?keyPrefix=kv:' } }).config.rateLimit.redisUrl,
+    'redis://127.0.0.1:6379/2?keyPrefix=kv:',
+  );
+  t.equal(
+    loadConfig({ env: { ...base, REDIS_URL: 'rediss://cache.example:6380' } }).config.rateLimit.redisUrl,
+    'rediss://cache.example:6380',
+  );
   t.notOk('redisUrl' in loadConfig({ env: { ...base, REDIS_URL: '' } }).config.rateLimit, 'empty: in memory');
-  t.throws(() => loadConfig({ env: { ...base, REDIS_URL: 'http://user:hunter2@cache' } }), { code: 'ERR_ARGUMENT', message: 'REDIS_URL must be a redis:// or rediss:// URL' }, 'the value (it may hold a password) is not echoed');
+  t.throws(
+    () => loadConfig({ env: { ...base, REDIS_URL: 'http://user:hunter2@cache' } }),
+    { code: 'ERR_ARGUMENT', message: 'REDIS_URL must be a redis:// or rediss:// URL' },
+    'the value (it may hold a password) is not echoed',
+  );
 });
 
 t.test('the skip helper says plainly that Redis is not there', async (t) => {
@@ -42,10 +52,15 @@ if (await requireRedis(t, 'the shared rate-limit tests')) {
 
   t.test('the per-user limit on authenticate, across instances', async (t) => {
     const { url } = tempRedisUrl(t);
-    const apps = [await testApp(t, { rateLimit: { perUser: 2, redisUrl: url } }), await testApp(t, { rateLimit: { perUser: 2, redisUrl: url } })];
+    const apps = [
+      await testApp(t, { rateLimit: { perUser: 2, redisUrl: url } }),
+      await testApp(t, { rateLimit: { perUser: 2, redisUrl: url } }),
+    ];
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
-      statuses.push((await post(apps[i % 2]!.app, '/v1/authenticate', { userId: 'mallory-target', otp: '123456', password: 'guess-guess' })).statusCode);
+      statuses.push(
+        (await post(apps[i % 2]!.app, '/v1/authenticate', { userId: 'mallory-target', otp: '123456', password: 'guess-guess' })).statusCode,
+      );
     }
     t.same(statuses.slice(2), [429, 429], 'the third attempt for the user, on either instance, is refused');
     t.same(statuses.slice(0, 2), [401, 401], 'the first two are answered (rejected: no such user)');

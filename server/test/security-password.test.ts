@@ -12,7 +12,12 @@ t.test('the default hash is scrypt N=2^15 r=8 p=1 with its parameters and salt s
   t.ok(m, `format scrypt$N$r$p$salt$hash: ${stored.replace(/\$[^$]+$/, '$…')}`);
   // The stored hash is plain RFC 7914 scrypt of the NFC password, so it can be checked elsewhere.
   const [, salt, hash] = m as RegExpExecArray;
-  const again = scryptSync('correct horse', Buffer.from(salt as string, 'base64url'), 32, { N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+  const again = scryptSync('correct horse', Buffer.from(salt as string, 'base64url'), 32, {
+    N: 32768,
+    r: 8,
+    p: 1,
+    maxmem: 64 * 1024 * 1024,
+  });
   t.equal(again.toString('base64url'), hash);
   t.equal(await hasher.verify('correct horse', stored), true);
   t.equal(await hasher.verify('correct horsf', stored), false);
@@ -32,7 +37,13 @@ t.test('each hash has its own salt; verification follows the stored parameters',
 t.test('malformed stored hashes and bad input are a plain false', async (t) => {
   const cheap = createPasswordHasher({ N: 16, r: 1, p: 1 });
   const good = await cheap.hash('pw');
-  for (const bad of ['', 'bcrypt$x', good.replace('scrypt$16', 'scrypt$15'), good.replace('scrypt$16$1$1', 'scrypt$16$0$1'), good.slice(0, -4)]) {
+  for (const bad of [
+    '',
+    'bcrypt$x',
+    good.replace('scrypt$16', 'scrypt$15'),
+    good.replace('scrypt$16$1$1', 'scrypt$16$0$1'),
+    good.slice(0, -4),
+  ]) {
     t.equal(await cheap.verify('pw', bad), false, JSON.stringify(bad.slice(0, 20)));
   }
   t.equal(await cheap.verify(42 as unknown as string, good), false);

@@ -16,7 +16,14 @@ t.test('a sealed seed opens under the same key and serial, and hides the seed', 
   t.equal(sealed.keyVersion, 1);
   t.notOk(bytesToHex(sealed.ciphertext).includes(bytesToHex(seed.subarray(0, 4))), 'no plaintext bytes');
   t.same(vault.open('1000000008', sealed), seed);
-  t.same(vault.open('1000000008', { ...sealed, ciphertext: gcm(masterKey, sealed.nonce, new TextEncoder().encode('kodeviser-seed:v1:1000000008')).encrypt(seed) }), seed, 'and opens what noble seals');
+  t.same(
+    vault.open('1000000008', {
+      ...sealed,
+      ciphertext: gcm(masterKey, sealed.nonce, new TextEncoder().encode('kodeviser-seed:v1:1000000008')).encrypt(seed),
+    }),
+    seed,
+    'and opens what noble seals',
+  );
   // It is standard GCM with the documented AAD, so another implementation can open it.
   t.same(gcm(masterKey, sealed.nonce, new TextEncoder().encode('kodeviser-seed:v1:1000000008')).decrypt(sealed.ciphertext), seed);
 });
@@ -41,8 +48,16 @@ t.test('a seed does not open without the master key, under another serial, or al
   t.throws(() => vault.open('1000000008', flipped), { code: 'ERR_SEED' }, 'tampered');
   const v2 = createSeedVault({ masterKey, keyVersion: 2 });
   t.throws(() => v2.open('1000000008', sealed), { code: 'ERR_SEED', message: /version 1/ }, 'sealed under another key version');
-  t.throws(() => vault.open('1000000008', { ...sealed, ciphertext: sealed.ciphertext.subarray(0, 15) }), { code: 'ERR_SEED' }, 'shorter than a tag');
-  t.throws(() => vault.open('1000000008', { ...sealed, nonce: sealed.nonce.subarray(0, 8) }), { code: 'ERR_SEED' }, 'a nonce of the wrong size');
+  t.throws(
+    () => vault.open('1000000008', { ...sealed, ciphertext: sealed.ciphertext.subarray(0, 15) }),
+    { code: 'ERR_SEED' },
+    'shorter than a tag',
+  );
+  t.throws(
+    () => vault.open('1000000008', { ...sealed, nonce: sealed.nonce.subarray(0, 8) }),
+    { code: 'ERR_SEED' },
+    'a nonce of the wrong size',
+  );
 });
 
 t.test('arguments are checked', async (t) => {

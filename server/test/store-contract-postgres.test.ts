@@ -15,7 +15,10 @@ import { storeContract, row, serial, type ContractStore } from './store-contract
 
 t.test('an unreachable PostgreSQL is a plainly named skip, within about 2 s', async (t) => {
   const started = process.hrtime.bigint();
-  t.match(await skipMessage('postgres://postgres@127.0.0.1:1/test'), /^PostgreSQL not reachable at postgres:\/\/postgres@127\.0\.0\.1:1\/test \(.+\): the PostgreSQL suite skipped$/);
+  t.match(
+    await skipMessage('postgres://postgres@127.0.0.1:1/test'),
+    /^PostgreSQL not reachable at postgres:\/\/postgres@127\.0\.0\.1:1\/test \(.+\): the PostgreSQL suite skipped$/,
+  );
   t.ok(process.hrtime.bigint() - started < 5_000_000_000n, 'does not hang');
   t.notMatch(await skipMessage('postgres://postgres:secret@127.0.0.1:1/test', 'x'), 'secret', 'a password in the URL is not printed');
   // A peer that accepts the connection and never answers: the connect timeout ends the wait.
@@ -70,23 +73,46 @@ if (await requirePostgres(t)) {
   t.test('a failing migration leaves nothing behind; later ones apply in order', async (t) => {
     const { url } = await tempSchema(t);
     const client = await peekClient(t, url);
-    await t.rejects(migratePostgres(client, [...PG_MIGRATIONS, { version: 100, name: 'broken', sql: 'CREATE TABLE extra (x int); nonsense' }]), /syntax error/);
-    t.same((await client.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = current_schema()`)).rows, [{ n: 0 }], 'not even migration 1');
-    t.same(await migratePostgres(client, [{ version: 100, name: 'extra', sql: 'CREATE TABLE extra (x int)' }, ...PG_MIGRATIONS]), [1, 2, 100]);
+    await t.rejects(
+      migratePostgres(client, [...PG_MIGRATIONS, { version: 100, name: 'broken', sql: 'CREATE TABLE extra (x int); nonsense' }]),
+      /syntax error/,
+    );
+    t.same(
+      (await client.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = current_schema()`)).rows,
+      [{ n: 0 }],
+      'not even migration 1',
+    );
+    t.same(
+      await migratePostgres(client, [{ version: 100, name: 'extra', sql: 'CREATE TABLE extra (x int)' }, ...PG_MIGRATIONS]),
+      [1, 2, 100],
+    );
     t.same(await migratePostgres(client), []);
   });
 
   t.test('a version-1 database with a whole-step drift opens and keeps accepting', async (t) => {
     const { url } = await tempSchema(t);
     const client = await peekClient(t, url);
-    t.same(await migratePostgres(client, PG_MIGRATIONS.filter((m) => m.version === 1)), [1]);
+    t.same(
+      await migratePostgres(
+        client,
+        PG_MIGRATIONS.filter((m) => m.version === 1),
+      ),
+      [1],
+    );
     const row = v1TokenRow();
-    await client.query(`INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce, key_version,
-      last_moving_factor, drift, imported_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, Object.values(row));
+    await client.query(
+      `INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce, key_version,
+      last_moving_factor, drift, imported_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      Object.values(row),
+    );
     const store = await openPostgresStore(url, { poolSize: 2 });
     t.teardown(() => store.close());
     await checkMigratedDrift(t, store);
-    t.same((await client.query('SELECT drift::int FROM tokens')).rows, [{ drift: 4 }], 'the whole-step column is still written, for the previous server');
+    t.same(
+      (await client.query('SELECT drift::int FROM tokens')).rows,
+      [{ drift: 4 }],
+      'the whole-step column is still written, for the previous server',
+    );
   });
 
   t.test('synchronous_commit = off is refused: commits would not be durable', async (t) => {
@@ -94,7 +120,11 @@ if (await requirePostgres(t)) {
     const url = new URL(withSearchPath(PG_URL, schema));
     url.searchParams.set('options', `-c search_path=${schema} -c synchronous_commit=off`);
     await t.rejects(openPostgresStore(url.toString()), { code: 'ERR_ARGUMENT', message: /synchronous_commit is off/ });
-    await t.rejects(openPostgresStore('postgres://postgres@127.0.0.1:1/test', { connectionTimeoutMs: 2000 }), /ECONNREFUSED/, 'unreachable: the driver error');
+    await t.rejects(
+      openPostgresStore('postgres://postgres@127.0.0.1:1/test', { connectionTimeoutMs: 2000 }),
+      /ECONNREFUSED/,
+      'unreachable: the driver error',
+    );
   });
 }
 

@@ -66,7 +66,9 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
     tap.test('one active token per user is a database constraint', async (t) => {
       const store = await open(t);
       await store.insertTokens([row(1), row(2)], at());
-      await store.recordAttempt(attempt(1, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h1', replaces: null } }));
+      await store.recordAttempt(
+        attempt(1, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h1', replaces: null } }),
+      );
       await t.rejects(
         store.raw(`INSERT INTO assignments (serial, user_id, active, activated_at) VALUES ('${serial(2)}', 'alice', TRUE, 0)`),
         /unique constraint/i,
@@ -78,31 +80,40 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       );
 
       // Through the store, binding a second token deactivates the first.
-      await store.recordAttempt(attempt(2, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h2', replaces: serial(1) } }));
+      await store.recordAttempt(
+        attempt(2, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h2', replaces: serial(1) } }),
+      );
       t.equal((await store.getActiveToken('alice'))?.serial, serial(2));
       t.equal((await store.getToken(serial(1)))?.userId, null);
       t.same(await store.getUser('alice'), { userId: 'alice', passwordHash: 'h2' }, 'the password is the latest');
       t.equal(await store.getUser('nobody'), null);
       t.equal(await store.getActiveToken('nobody'), null);
       const events = await store.queryAudit({ userId: 'alice' });
-      t.same(events.map((e) => [e.type, e.serial]), [
-        ['accept', serial(2)],
-        ['activate', serial(2)],
-        ['deactivate', serial(1)],
-        ['accept', serial(1)],
-        ['activate', serial(1)],
-      ]);
+      t.same(
+        events.map((e) => [e.type, e.serial]),
+        [
+          ['accept', serial(2)],
+          ['activate', serial(2)],
+          ['deactivate', serial(1)],
+          ['accept', serial(1)],
+          ['activate', serial(1)],
+        ],
+      );
 
       // A token bound to alice (even inactive) cannot be bound to bob: the attempt rolls back whole.
       await t.rejects(
-        store.recordAttempt(attempt(1, { consume: { movingFactor: 1, drift: NO_DRIFT }, bind: { userId: 'bob', passwordHash: 'h', replaces: null } })),
+        store.recordAttempt(
+          attempt(1, { consume: { movingFactor: 1, drift: NO_DRIFT }, bind: { userId: 'bob', passwordHash: 'h', replaces: null } }),
+        ),
         { code: 'ERR_ASSIGNED_ELSEWHERE' },
       );
       t.equal((await store.getToken(serial(1)))?.lastMovingFactor, 0, 'the code was not consumed');
       t.equal(await store.getUser('bob'), null, 'nor bob created');
 
       // alice takes her first token back: it is reactivated, the second deactivated.
-      await store.recordAttempt(attempt(1, { consume: { movingFactor: 1, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h3', replaces: serial(2) } }));
+      await store.recordAttempt(
+        attempt(1, { consume: { movingFactor: 1, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h3', replaces: serial(2) } }),
+      );
       t.equal((await store.getActiveToken('alice'))?.serial, serial(1));
     });
 
@@ -136,13 +147,19 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       const store = await open(t);
       const other = await store.another();
       const rounds = 5;
-      await store.insertTokens(Array.from({ length: 3 * rounds }, (_, i) => row(i)), at());
+      await store.insertTokens(
+        Array.from({ length: 3 * rounds }, (_, i) => row(i)),
+        at(),
+      );
       const bind = (s: TokenStore, n: number, userId: string, replaces: string | null) =>
         s.recordAttempt(attempt(n, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId, passwordHash: `h${n}`, replaces } }));
       const oneWins = async (results: PromiseSettledResult<AttemptResult>[], serials: string[], what: string) => {
         const won = results.findIndex((r) => r.status === 'fulfilled');
         const lost = results.find((r) => r.status === 'rejected');
-        t.ok(won >= 0 && (lost as PromiseRejectedResult | undefined)?.reason?.code === 'ERR_USER_CHANGED', `${what}: one accepted, one ERR_USER_CHANGED`);
+        t.ok(
+          won >= 0 && (lost as PromiseRejectedResult | undefined)?.reason?.code === 'ERR_USER_CHANGED',
+          `${what}: one accepted, one ERR_USER_CHANGED`,
+        );
         const loser = serials[1 - won] as string;
         t.equal((await store.getToken(loser))?.lastMovingFactor, -1, `${what}: the loser's code is not consumed`);
         return serials[won] as string;
@@ -150,7 +167,11 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       for (let r = 0; r < rounds; r++) {
         const userId = `user-${r}`;
         const [a, b, c] = [3 * r, 3 * r + 1, 3 * r + 2];
-        const created = await oneWins(await Promise.allSettled([bind(store, a, userId, null), bind(other, b, userId, null)]), [serial(a), serial(b)], `round ${r}, create`);
+        const created = await oneWins(
+          await Promise.allSettled([bind(store, a, userId, null), bind(other, b, userId, null)]),
+          [serial(a), serial(b)],
+          `round ${r}, create`,
+        );
         t.equal((await store.getActiveToken(userId))?.serial, created);
         const replaced = await oneWins(
           await Promise.allSettled([bind(store, c, userId, created), bind(other, created === serial(a) ? b : a, userId, created)]),
@@ -158,9 +179,17 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
           `round ${r}, replace`,
         );
         const active = await store.raw(`SELECT serial FROM assignments WHERE user_id = '${userId}' AND active = TRUE`);
-        t.same(active.map((x) => x.serial), [replaced], `round ${r}: one active token, the winner's`);
+        t.same(
+          active.map((x) => x.serial),
+          [replaced],
+          `round ${r}: one active token, the winner's`,
+        );
         const deactivations = (await store.queryAudit({ userId })).filter((e) => e.type === 'deactivate');
-        t.same(deactivations.map((e) => e.serial), [created], `round ${r}: only the replaced token deactivated`);
+        t.same(
+          deactivations.map((e) => e.serial),
+          [created],
+          `round ${r}: only the replaced token deactivated`,
+        );
       }
     });
 
@@ -172,8 +201,15 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
         store.recordAttempt(attempt(1, { consume: { movingFactor: 5, drift: NO_DRIFT } })),
       ]);
       t.same(outcomes(both).sort(), ['accepted', 'failed']);
-      t.match(both.find((r) => r.outcome === 'failed'), { reason: 'replay', failures: 1 });
-      t.match(await store.recordAttempt(attempt(1, { consume: { movingFactor: 3, drift: NO_DRIFT } })), { outcome: 'failed', reason: 'replay', failures: 2 }, 'lower is a replay');
+      t.match(
+        both.find((r) => r.outcome === 'failed'),
+        { reason: 'replay', failures: 1 },
+      );
+      t.match(
+        await store.recordAttempt(attempt(1, { consume: { movingFactor: 3, drift: NO_DRIFT } })),
+        { outcome: 'failed', reason: 'replay', failures: 2 },
+        'lower is a replay',
+      );
       // Every field of the clock comes back as written: a rate and its variance are doubles, exactly.
       const ahead: TokenDrift = { steps: 2, offsetMs: 74_321, ratePpm: 17.123456789012345, rateVar: 41.000000000000014 };
       t.same(await store.recordAttempt(attempt(1, { consume: { movingFactor: 6, drift: ahead } })), { outcome: 'accepted' });
@@ -192,10 +228,15 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       const other = await store.another();
       await store.insertTokens([row(1), row(2)], at());
       const results = await Promise.all(
-        Array.from({ length: 60 }, (_, i) => (i % 2 ? other : store).recordAttempt(attempt(1 + (i % 4 < 2 ? 0 : 1), { consume: { movingFactor: 42, drift: NO_DRIFT } }))),
+        Array.from({ length: 60 }, (_, i) =>
+          (i % 2 ? other : store).recordAttempt(attempt(1 + (i % 4 < 2 ? 0 : 1), { consume: { movingFactor: 42, drift: NO_DRIFT } })),
+        ),
       );
       t.equal(results.filter((r) => r.outcome === 'accepted').length, 2, 'one accept per token');
-      t.ok(results.every((r) => r.outcome === 'accepted' || r.reason === 'replay'), 'every other one is a replay');
+      t.ok(
+        results.every((r) => r.outcome === 'accepted' || r.reason === 'replay'),
+        'every other one is a replay',
+      );
       for (const n of [1, 2]) {
         const events = await store.queryAudit({ serial: serial(n) });
         t.equal(events.filter((e) => e.type === 'accept').length, 1, `${serial(n)}: one accept in the audit log`);
@@ -209,10 +250,18 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       const other = await store.another();
       await store.insertTokens([row(1)], at());
       const factors = Array.from({ length: 30 }, (_, i) => 30 - i);
-      await Promise.all(factors.map((f, i) => (i % 2 ? other : store).recordAttempt(attempt(1, { consume: { movingFactor: f, drift: NO_DRIFT } }))));
+      await Promise.all(
+        factors.map((f, i) => (i % 2 ? other : store).recordAttempt(attempt(1, { consume: { movingFactor: f, drift: NO_DRIFT } }))),
+      );
       t.equal((await store.getToken(serial(1)))?.lastMovingFactor, 30);
-      const accepted = (await store.queryAudit({ serial: serial(1) })).filter((e) => e.type === 'accept').reverse().map((e) => e.movingFactor as number);
-      t.ok(accepted.length >= 1 && accepted.every((f, i) => i === 0 || f > (accepted[i - 1] as number)), `accepted in increasing order: ${accepted.join(' ')}`);
+      const accepted = (await store.queryAudit({ serial: serial(1) }))
+        .filter((e) => e.type === 'accept')
+        .reverse()
+        .map((e) => e.movingFactor as number);
+      t.ok(
+        accepted.length >= 1 && accepted.every((f, i) => i === 0 || f > (accepted[i - 1] as number)),
+        `accepted in increasing order: ${accepted.join(' ')}`,
+      );
       t.equal(accepted.at(-1), 30);
     });
 
@@ -226,14 +275,25 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       };
       const results = await Promise.all([1, 2, 3, 4].map(() => store.recordAttempt(attempt(1, { success: false, onFailure }))));
       t.same([...seen].sort(), [1, 2, 3, 4], 'each failure saw its own count');
-      t.match(results.find((r) => r.outcome === 'failed' && r.failures === 4), { reason: 'bad-otp', blockedUntil: T0 + 4000, locked: false });
+      t.match(
+        results.find((r) => r.outcome === 'failed' && r.failures === 4),
+        { reason: 'bad-otp', blockedUntil: T0 + 4000, locked: false },
+      );
       t.match(await store.getToken(serial(1)), { failures: 4, blockedUntil: T0 + 4000, status: 'enabled' });
       t.match(await store.recordAttempt(attempt(1, { success: false, onFailure })), { failures: 5, locked: true });
       t.match(await store.getToken(serial(1)), { status: 'locked' });
-      t.match(await store.recordAttempt(attempt(1, { consume: { movingFactor: 9, drift: NO_DRIFT }, onFailure })), { outcome: 'failed', reason: 'locked', failures: 0, locked: true }, 'a locked token consumes nothing and counts nothing');
+      t.match(
+        await store.recordAttempt(attempt(1, { consume: { movingFactor: 9, drift: NO_DRIFT }, onFailure })),
+        { outcome: 'failed', reason: 'locked', failures: 0, locked: true },
+        'a locked token consumes nothing and counts nothing',
+      );
       t.match(await store.getToken(serial(1)), { failures: 5, lastMovingFactor: -1 });
       t.match(await store.recordAttempt(attempt(7, { success: false })), { reason: 'unknown-token', locked: false });
-      t.match(await store.recordAttempt(attempt(7, { consume: { movingFactor: 1, drift: NO_DRIFT } })), { reason: 'unknown-token' }, 'also with a code');
+      t.match(
+        await store.recordAttempt(attempt(7, { consume: { movingFactor: 1, drift: NO_DRIFT } })),
+        { reason: 'unknown-token' },
+        'also with a code',
+      );
 
       const types = (await store.queryAudit({ serial: serial(1) })).map((e) => e.type);
       t.same(types.slice(0, 3), ['reject', 'lock', 'reject'], 'the lock is audited');
@@ -252,9 +312,19 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
         seen.push(n);
         return { blockForMs: n >= 3 ? 1000 * (30 - n) : 0, lock: false };
       };
-      await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 2 ? other : store).recordAttempt(attempt(1, { success: false, onFailure }))));
-      t.same([...seen].sort((a, b) => a - b), Array.from({ length: 24 }, (_, i) => i + 1), 'counts 1..24, each exactly once');
-      t.match(await store.getToken(serial(1)), { failures: 24, blockedUntil: T0 + 27_000 }, 'the longest block (from the 3rd failure) stands');
+      await Promise.all(
+        Array.from({ length: 24 }, (_, i) => (i % 2 ? other : store).recordAttempt(attempt(1, { success: false, onFailure }))),
+      );
+      t.same(
+        [...seen].sort((a, b) => a - b),
+        Array.from({ length: 24 }, (_, i) => i + 1),
+        'counts 1..24, each exactly once',
+      );
+      t.match(
+        await store.getToken(serial(1)),
+        { failures: 24, blockedUntil: T0 + 27_000 },
+        'the longest block (from the 3rd failure) stands',
+      );
       t.equal((await store.queryAudit({ serial: serial(1) })).filter((e) => e.type === 'reject').length, 24);
     });
 
@@ -298,7 +368,12 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       const drift: TokenDrift = { steps: 3, offsetMs: 95_250, ratePpm: -3.25, rateVar: 0.5 };
       t.equal(await store.resync(serial(1), 500, drift, { ...at(), actor: 'admin' }), true);
       t.match(await store.getToken(serial(1)), { lastMovingFactor: 500, drift, failures: 0 });
-      t.match((await store.queryAudit({ serial: serial(1), limit: 1 }))[0], { type: 'resync', actor: 'admin', movingFactor: 500, reason: 'drift 3' });
+      t.match((await store.queryAudit({ serial: serial(1), limit: 1 }))[0], {
+        type: 'resync',
+        actor: 'admin',
+        movingFactor: 500,
+        reason: 'drift 3',
+      });
       await store.changeStatus({ serial: serial(1), from: ['enabled'], to: 'revoked', origin: at() });
       t.equal(await store.resync(serial(1), 600, NO_DRIFT, at()), false);
     });
@@ -306,15 +381,24 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
     tap.test('status changes apply only from the given states; revoke ends the assignment', async (t) => {
       const store = await open(t);
       await store.insertTokens([row(1)], at());
-      await store.recordAttempt(attempt(1, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'carol', passwordHash: 'h', replaces: null } }));
+      await store.recordAttempt(
+        attempt(1, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'carol', passwordHash: 'h', replaces: null } }),
+      );
       t.equal(await store.changeStatus({ serial: serial(1), from: ['locked'], to: 'enabled', origin: at() }), false);
       t.equal(await store.changeStatus({ serial: serial(1), from: ['enabled'], to: 'locked', origin: at() }), true);
       t.match((await store.queryAudit({ serial: serial(1), limit: 1 }))[0], { type: 'lock', userId: null });
-      t.equal(await store.changeStatus({ serial: serial(1), from: ['enabled', 'locked'], to: 'revoked', origin: { ...at(), actor: 'admin' } }), true);
+      t.equal(
+        await store.changeStatus({ serial: serial(1), from: ['enabled', 'locked'], to: 'revoked', origin: { ...at(), actor: 'admin' } }),
+        true,
+      );
       t.match(await store.getToken(serial(1)), { status: 'revoked', userId: null });
       t.equal(await store.getActiveToken('carol'), null);
       t.match((await store.queryAudit({ serial: serial(1), limit: 1 }))[0], { type: 'revoke', userId: 'carol', actor: 'admin' });
-      t.match(await store.recordAttempt(attempt(1, { consume: { movingFactor: 5, drift: NO_DRIFT } })), { outcome: 'failed', reason: 'revoked', locked: false });
+      t.match(await store.recordAttempt(attempt(1, { consume: { movingFactor: 5, drift: NO_DRIFT } })), {
+        outcome: 'failed',
+        reason: 'revoked',
+        locked: false,
+      });
       t.equal(await store.changeStatus({ serial: serial(5), from: ['enabled'], to: 'locked', origin: at() }), false, 'unknown serial');
     });
 
@@ -327,15 +411,30 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
         serial: serial(1),
         message: new RegExp(serial(1)),
       });
-      await t.rejects(store.insertTokens([row(5), row(6), row(5)], at()), { code: 'ERR_DUPLICATE_SERIAL', serial: serial(5) }, 'twice within one batch');
+      await t.rejects(
+        store.insertTokens([row(5), row(6), row(5)], at()),
+        { code: 'ERR_DUPLICATE_SERIAL', serial: serial(5) },
+        'twice within one batch',
+      );
       for (const n of [2, 3, 4, 5, 6]) t.equal(await store.getToken(serial(n)), null, `${serial(n)} not imported`);
       t.equal((await store.queryAudit({})).filter((e) => e.type === 'import').length, 1, 'no import events of the failed batches');
       const back = await store.getToken(serial(1));
       t.same(back?.seed, row(1).seed, 'the sealed seed comes back byte for byte');
-      t.match(back, { profile: 'hotp-sha1', digits: 6, step: 30, t0: 0, status: 'enabled', importedAt: T0, lastUsedAt: null, pendingResync: null });
+      t.match(back, {
+        profile: 'hotp-sha1',
+        digits: 6,
+        step: 30,
+        t0: 0,
+        status: 'enabled',
+        importedAt: T0,
+        lastUsedAt: null,
+        pendingResync: null,
+      });
 
       const drift: TokenDrift = { steps: -2, offsetMs: -120_000, ratePpm: 0, rateVar: null };
-      const many = Array.from({ length: 500 }, (_, i) => row(1000 + i, { profile: 'totp-sha256', digits: 8, step: 60, t0: 1_700_000_000, drift }));
+      const many = Array.from({ length: 500 }, (_, i) =>
+        row(1000 + i, { profile: 'totp-sha256', digits: 8, step: 60, t0: 1_700_000_000, drift }),
+      );
       await store.insertTokens(many, { ...at(), actor: 'admin' });
       t.match(await store.getToken(serial(1499)), { profile: 'totp-sha256', digits: 8, step: 60, t0: 1_700_000_000, drift });
       const imports = (await store.queryAudit({ limit: 1000 })).filter((e) => e.type === 'import');
@@ -352,16 +451,40 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
         { at: T0 + 30, type: 'lock', serial: serial(2), actor: 'admin' },
       ]);
       await store.appendAudit([]);
-      t.same((await store.queryAudit({ serial: serial(1) })).map((e) => e.type), ['accept', 'import']);
-      t.same((await store.queryAudit({ userId: 'u1' })).map((e) => e.at - T0), [20, 10]);
-      t.same((await store.queryAudit({ since: T0 + 20 })).map((e) => e.type), ['lock', 'reject']);
-      t.same((await store.queryAudit({ serial: serial(2), userId: 'u1', since: T0 })).map((e) => e.type), ['reject']);
-      t.same((await store.queryAudit({ limit: 1 })).map((e) => e.type), ['lock']);
+      t.same(
+        (await store.queryAudit({ serial: serial(1) })).map((e) => e.type),
+        ['accept', 'import'],
+      );
+      t.same(
+        (await store.queryAudit({ userId: 'u1' })).map((e) => e.at - T0),
+        [20, 10],
+      );
+      t.same(
+        (await store.queryAudit({ since: T0 + 20 })).map((e) => e.type),
+        ['lock', 'reject'],
+      );
+      t.same(
+        (await store.queryAudit({ serial: serial(2), userId: 'u1', since: T0 })).map((e) => e.type),
+        ['reject'],
+      );
+      t.same(
+        (await store.queryAudit({ limit: 1 })).map((e) => e.type),
+        ['lock'],
+      );
       t.equal((await store.queryAudit({ limit: 0 })).length, 1, 'limit at least 1');
       const all = await store.queryAudit({});
-      t.ok(all.every((e, i) => i === 0 || e.id < (all[i - 1] as { id: number }).id), 'ids grow with every event');
+      t.ok(
+        all.every((e, i) => i === 0 || e.id < (all[i - 1] as { id: number }).id),
+        'ids grow with every event',
+      );
       t.match((await store.queryAudit({ serial: serial(2) }))[1], {
-        type: 'reject', serial: serial(2), userId: 'u1', ip: '203.0.113.9', actor: null, reason: 'bad-otp', movingFactor: null,
+        type: 'reject',
+        serial: serial(2),
+        userId: 'u1',
+        ip: '203.0.113.9',
+        actor: null,
+        reason: 'bad-otp',
+        movingFactor: null,
       });
       await store.appendAudit(Array.from({ length: 1200 }, (_, i) => ({ at: T0 + 100 + i, type: 'reject' as const })));
       t.equal((await store.queryAudit({ limit: 5000 })).length, 1000, 'at most 1000 per query');
@@ -376,7 +499,13 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       const store = await open(t);
       await store.appendAudit([{ at: T0 + 5, type: 'reject', serial: serial(3), reason: 'unknown-token', ip: '203.0.113.1' }]);
       await store.insertTokens([row(1), row(2), row(3)], at(10));
-      await store.recordAttempt(attempt(1, { origin: { ...at(20), userId: 'alice' }, consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h', replaces: null } }));
+      await store.recordAttempt(
+        attempt(1, {
+          origin: { ...at(20), userId: 'alice' },
+          consume: { movingFactor: 0, drift: NO_DRIFT },
+          bind: { userId: 'alice', passwordHash: 'h', replaces: null },
+        }),
+      );
       await store.appendAudit([
         { at: T0 + 30, type: 'reject', serial: serial(1), userId: 'bob', reason: 'assigned-elsewhere' },
         { at: T0 + 25, type: 'reject', userId: 'carol', reason: 'not-activated' },
@@ -384,9 +513,21 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       ]);
       await store.recordAttempt(attempt(1, { origin: { ...at(40), userId: 'alice' }, consume: { movingFactor: 1, drift: NO_DRIFT } }));
       await store.recordAttempt(attempt(1, { origin: { ...at(45), userId: 'alice' }, consume: { movingFactor: 1, drift: NO_DRIFT } }));
-      await store.recordAttempt(attempt(2, { origin: { ...at(50), userId: 'alice' }, consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h', replaces: serial(1) } }));
+      await store.recordAttempt(
+        attempt(2, {
+          origin: { ...at(50), userId: 'alice' },
+          consume: { movingFactor: 0, drift: NO_DRIFT },
+          bind: { userId: 'alice', passwordHash: 'h', replaces: serial(1) },
+        }),
+      );
       await store.changeStatus({ serial: serial(1), from: ['enabled'], to: 'locked', origin: { ...at(60), actor: 'admin' } });
-      await store.recordAttempt(attempt(3, { origin: { ...at(65), userId: 'bob' }, consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'bob', passwordHash: 'h', replaces: null } }));
+      await store.recordAttempt(
+        attempt(3, {
+          origin: { ...at(65), userId: 'bob' },
+          consume: { movingFactor: 0, drift: NO_DRIFT },
+          bind: { userId: 'bob', passwordHash: 'h', replaces: null },
+        }),
+      );
       await store.changeStatus({ serial: serial(2), from: ['enabled'], to: 'revoked', origin: { ...at(70), actor: 'admin' } });
       await store.appendAudit([{ at: T0 + 1, type: 'reject', serial: serial(2), userId: 'alice', reason: 'revoked' }]);
 
@@ -398,7 +539,9 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
           for (const since of [undefined, T0 + 20, T0 + 46]) {
             for (const limit of [1, 3, 1000]) {
               const q = { ...(s ? { serial: s } : {}), ...(userId ? { userId } : {}), ...(since ? { since } : {}), limit };
-              const expected = all.filter((e) => (!s || e.serial === s) && (!userId || e.userId === userId) && (!since || e.at >= since)).slice(0, limit);
+              const expected = all
+                .filter((e) => (!s || e.serial === s) && (!userId || e.userId === userId) && (!since || e.at >= since))
+                .slice(0, limit);
               const got = await store.queryAudit(q);
               if (JSON.stringify(got) !== JSON.stringify(expected)) t.same(got, expected, JSON.stringify(q));
               checked++;
@@ -407,14 +550,23 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
         }
       }
       t.equal(checked, 225, '225 filtered queries, each equal to the log filtered');
-      t.same((await store.queryAudit({ serial: serial(3) })).map((e) => e.reason ?? e.type), ['accept', 'activate', 'bad-otp', 'import', 'unknown-token']);
-      t.same((await store.queryAudit({ userId: 'alice', since: T0 + 46 })).map((e) => e.type), ['revoke', 'accept', 'activate', 'deactivate']);
+      t.same(
+        (await store.queryAudit({ serial: serial(3) })).map((e) => e.reason ?? e.type),
+        ['accept', 'activate', 'bad-otp', 'import', 'unknown-token'],
+      );
+      t.same(
+        (await store.queryAudit({ userId: 'alice', since: T0 + 46 })).map((e) => e.type),
+        ['revoke', 'accept', 'activate', 'deactivate'],
+      );
     });
 
     tap.test('every write is acknowledged only once committed, and visible to another connection then', async (t) => {
       const store = await open(t);
       const n = 200;
-      await store.insertTokens(Array.from({ length: n }, (_, i) => row(i)), at());
+      await store.insertTokens(
+        Array.from({ length: n }, (_, i) => row(i)),
+        at(),
+      );
       const unseen: string[] = [];
       await Promise.all(
         Array.from({ length: n }, (_, i) =>

@@ -33,13 +33,15 @@ t.test('writes of one turn share one transaction, and settle only after its comm
   const gc = createGroupCommit(db);
   const settled: number[] = [];
   const all = [1, 2, 3, 4, 5].map((n) =>
-    gc.submit(() => {
-      db.log.push(`op${n}`);
-      return n * 10;
-    }).then((v) => {
-      settled.push(v);
-      t.equal(db.log.at(-1), 'commit', `op${n} settles after the commit`);
-    }),
+    gc
+      .submit(() => {
+        db.log.push(`op${n}`);
+        return n * 10;
+      })
+      .then((v) => {
+        settled.push(v);
+        t.equal(db.log.at(-1), 'commit', `op${n} settles after the commit`);
+      }),
   );
   t.same(db.log, [], 'nothing runs in the submitting turn');
   await Promise.all(all);
@@ -72,7 +74,10 @@ t.test('a failed commit rejects the whole batch and rolls it back; a failed begi
     },
   });
   const results = await Promise.allSettled([gc.submit(() => 1), gc.submit(() => 2)]);
-  t.same(results.map((r) => r.status), ['rejected', 'rejected']);
+  t.same(
+    results.map((r) => r.status),
+    ['rejected', 'rejected'],
+  );
   t.match(results[0], { reason: { message: 'disk I/O error' } });
   t.same(db.log, ['begin', 'rollback']);
   commitFails = false;
@@ -84,7 +89,10 @@ t.test('a failed commit rejects the whole batch and rolls it back; a failed begi
       throw new Error('database is locked');
     },
   });
-  await t.rejects(locked.submit(() => 1), { message: 'database is locked' });
+  await t.rejects(
+    locked.submit(() => 1),
+    { message: 'database is locked' },
+  );
 });
 
 t.test('a full batch commits at once; disabled means one transaction per write', async (t) => {
@@ -137,14 +145,18 @@ t.test('with a sync, callers hear back only after the sync that covers their com
   t.same(settled, [], 'nobody answered while the sync runs');
 
   // Two more writes arrive while the first sync runs: they run at once, in a transaction left open.
-  const second = gc.submit(() => {
-    db.log.push('c');
-    return 'c';
-  }).then((v) => settled.push(v));
+  const second = gc
+    .submit(() => {
+      db.log.push('c');
+      return 'c';
+    })
+    .then((v) => settled.push(v));
   await tick();
-  const third = gc.submit(() => {
-    throw new Error('duplicate');
-  }).catch((e: Error) => settled.push(e.message));
+  const third = gc
+    .submit(() => {
+      throw new Error('duplicate');
+    })
+    .catch((e: Error) => settled.push(e.message));
   await tick();
   t.same(db.log, ['begin', 'commit', 'begin', 'c'], 'they ran during the sync, uncommitted');
   t.equal(s.calls.length, 1, 'still one sync in flight');
@@ -192,9 +204,16 @@ t.test('a failed sync fails everything waiting and every later write', async (t)
   t.same(db.log, ['begin', 'commit', 'begin'], 'the writes after the first ran in an open transaction');
   s.calls[0]?.reject(new Error('EIO: i/o error, fdatasync'));
   const outcomes = await Promise.allSettled([covered, waiting, queued, drained]);
-  t.same(outcomes.map((o) => o.status), ['rejected', 'rejected', 'rejected', 'rejected']);
+  t.same(
+    outcomes.map((o) => o.status),
+    ['rejected', 'rejected', 'rejected', 'rejected'],
+  );
   t.match(outcomes[0], { reason: { message: /EIO/ } });
   t.same(db.log, ['begin', 'commit', 'begin', 'rollback'], 'and that transaction is rolled back');
-  await t.rejects(gc.submit(() => 4), { message: /EIO/ }, 'the queue stays failed');
+  await t.rejects(
+    gc.submit(() => 4),
+    { message: /EIO/ },
+    'the queue stays failed',
+  );
   t.equal(s.calls.length, 1, 'no second sync after a failure');
 });

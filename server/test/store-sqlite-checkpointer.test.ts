@@ -33,7 +33,7 @@ t.test('a checkpoint on request copies the whole log while the writer stays open
   t.match(await checkpointer.checkpoint(), { checkpointed: report.checkpointed, synced: 0 }, 'nothing new copied: no sync');
   db.prepare('INSERT INTO x (v) VALUES (1)').run(); // the writer was never blocked
   await checkpointer.close();
-  t.equal((db.prepare('SELECT count(*) FROM x').pluck().get() as number), 201);
+  t.equal(db.prepare('SELECT count(*) FROM x').pluck().get() as number, 201);
   db.close();
 });
 
@@ -69,7 +69,10 @@ t.test('a checkpoint that cannot copy the whole log still syncs what it copied',
   for (let i = 0; i < 50; i++) db.prepare('INSERT INTO x (v) VALUES (?)').run('y'.repeat(500));
   const checkpointer = startCheckpointer(path, { intervalMs: 60_000 });
   const report = await checkpointer.checkpoint();
-  t.ok(report.checkpointed > 0 && report.checkpointed < report.log, `part of the log copied (${report.checkpointed} of ${report.log} frames)`);
+  t.ok(
+    report.checkpointed > 0 && report.checkpointed < report.log,
+    `part of the log copied (${report.checkpointed} of ${report.log} frames)`,
+  );
   t.equal(report.synced, 1, 'SQLite does not sync the database after such a checkpoint; the worker does');
   reader.exec('COMMIT');
   await checkpointer.close();

@@ -35,8 +35,18 @@ t.test('schema: WAL journal, numbered migrations applied once', async (t) => {
   await again.close();
 
   const db = new Database(':memory:');
-  t.same(migrate(db), all.map((m) => m.version));
-  t.same(migrate(db, [{ version: 99, name: 'extra', sql: 'CREATE TABLE extra (x)' }, { version: 1, name: 'x', sql: 'nonsense' }]), [99], 'only the new one');
+  t.same(
+    migrate(db),
+    all.map((m) => m.version),
+  );
+  t.same(
+    migrate(db, [
+      { version: 99, name: 'extra', sql: 'CREATE TABLE extra (x)' },
+      { version: 1, name: 'x', sql: 'nonsense' },
+    ]),
+    [99],
+    'only the new one',
+  );
   t.same(migrate(db), [], 'nothing left');
   db.close();
 });
@@ -44,11 +54,19 @@ t.test('schema: WAL journal, numbered migrations applied once', async (t) => {
 t.test('a version-1 database with a whole-step drift opens and keeps accepting', async (t) => {
   const path = tempDbPath(t);
   const v1 = new Database(path);
-  t.same(migrate(v1, MIGRATIONS.filter((m) => m.version === 1)), [1]);
+  t.same(
+    migrate(
+      v1,
+      MIGRATIONS.filter((m) => m.version === 1),
+    ),
+    [1],
+  );
   const row = v1TokenRow();
-  v1.prepare(`INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce, key_version, last_moving_factor,
+  v1.prepare(
+    `INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce, key_version, last_moving_factor,
     drift, imported_at, last_used_at) VALUES (@serial, @profile, @digits, @step, @t0, @seed_ciphertext, @seed_nonce, @key_version,
-    @last_moving_factor, @drift, @imported_at, @last_used_at)`).run(row);
+    @last_moving_factor, @drift, @imported_at, @last_used_at)`,
+  ).run(row);
   v1.close();
   const { store } = open(t, path);
   await checkMigratedDrift(t, store);
@@ -72,7 +90,10 @@ t.test('migration 3 chains an existing audit log: every query answers as it did 
   const path = tempDbPath(t);
   const v1 = new Database(path);
   v1.pragma('journal_mode = WAL');
-  migrate(v1, MIGRATIONS.filter((m) => m.version === 1));
+  migrate(
+    v1,
+    MIGRATIONS.filter((m) => m.version === 1),
+  );
   const s = (n: number) => serialOf(n);
   v1.exec(`
     INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce, key_version, last_moving_factor, imported_at)
@@ -83,25 +104,37 @@ t.test('migration 3 chains an existing audit log: every query answers as it did 
   `);
   const add = v1.prepare('INSERT INTO audit (at, type, serial, user_id, reason) VALUES (?, ?, ?, ?, ?)');
   const history: Array<[number, string, string | null, string | null, string | null]> = [
-    [1, 'reject', s(9), null, 'unknown-token'], [2, 'import', s(1), null, null], [3, 'import', s(2), null, null],
-    [4, 'import', s(3), null, null], [5, 'reject', s(1), 'bob', 'assigned-elsewhere'], [6, 'activate', s(1), 'alice', null],
-    [7, 'accept', s(1), 'alice', null], [4, 'reject', null, 'carol', 'not-activated'], [9, 'deactivate', s(1), 'alice', null],
-    [10, 'activate', s(2), 'alice', null], [11, 'lock', s(1), null, null], [12, 'accept', s(3), 'bob', null],
-    [8, 'reject', s(2), 'alice', 'bad-otp'], [13, 'accept', s(2), 'alice', null],
+    [1, 'reject', s(9), null, 'unknown-token'],
+    [2, 'import', s(1), null, null],
+    [3, 'import', s(2), null, null],
+    [4, 'import', s(3), null, null],
+    [5, 'reject', s(1), 'bob', 'assigned-elsewhere'],
+    [6, 'activate', s(1), 'alice', null],
+    [7, 'accept', s(1), 'alice', null],
+    [4, 'reject', null, 'carol', 'not-activated'],
+    [9, 'deactivate', s(1), 'alice', null],
+    [10, 'activate', s(2), 'alice', null],
+    [11, 'lock', s(1), null, null],
+    [12, 'accept', s(3), 'bob', null],
+    [8, 'reject', s(2), 'alice', 'bad-otp'],
+    [13, 'accept', s(2), 'alice', null],
   ];
   for (const h of history) add.run(...h);
   const queries = [];
   for (const serial of [undefined, s(1), s(2), s(3), s(9)]) {
     for (const userId of [undefined, 'alice', 'bob', 'carol']) {
       for (const since of [undefined, 6]) {
-        for (const limit of [2, 100]) queries.push({ ...(serial ? { serial } : {}), ...(userId ? { userId } : {}), ...(since ? { since } : {}), limit });
+        for (const limit of [2, 100])
+          queries.push({ ...(serial ? { serial } : {}), ...(userId ? { userId } : {}), ...(since ? { since } : {}), limit });
       }
     }
   }
   // The version-1 answers, by the version-1 indexes.
   const before = queries.map((q) => {
     const where = [q.serial ? 'serial = @serial' : '', q.userId ? 'user_id = @userId' : '', q.since ? 'at >= @since' : ''].filter(Boolean);
-    const rows = v1.prepare(`SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`).all(q) as AuditRow[];
+    const rows = v1
+      .prepare(`SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`)
+      .all(q) as AuditRow[];
     return rows.map(toEvent);
   });
   v1.close();
@@ -114,9 +147,17 @@ t.test('migration 3 chains an existing audit log: every query answers as it did 
   }
   t.pass(`${queries.length} queries answer as before the migration`);
   // New rows continue the chains the migration built.
-  await store.recordAttempt(attempt(0, { serial: s(2), origin: { ...at(), userId: 'alice' }, consume: { movingFactor: 6, drift: NO_DRIFT } }));
-  t.same((await store.queryAudit({ serial: s(2), limit: 3 })).map((e) => e.type), ['accept', 'accept', 'reject']);
-  t.same((await store.queryAudit({ userId: 'alice', limit: 4 })).map((e) => `${e.type} ${e.serial === s(2) ? 2 : 1}`), ['accept 2', 'accept 2', 'reject 2', 'activate 2']);
+  await store.recordAttempt(
+    attempt(0, { serial: s(2), origin: { ...at(), userId: 'alice' }, consume: { movingFactor: 6, drift: NO_DRIFT } }),
+  );
+  t.same(
+    (await store.queryAudit({ serial: s(2), limit: 3 })).map((e) => e.type),
+    ['accept', 'accept', 'reject'],
+  );
+  t.same(
+    (await store.queryAudit({ userId: 'alice', limit: 4 })).map((e) => `${e.type} ${e.serial === s(2) ? 2 : 1}`),
+    ['accept 2', 'accept 2', 'reject 2', 'activate 2'],
+  );
 });
 
 t.test('decideAndApply: an accept written in one step keeps the audit chain as the generic path does', async (t) => {
@@ -153,21 +194,37 @@ t.test('decideAndApply: an accept written in one step keeps the audit chain as t
   await generic.recordAttempt(accept(1, 7));
   for (const query of [{ serial: serialOf(1) }, { serial: serialOf(2) }, { userId: 'alice' }, { userId: 'mallory' }, {}]) {
     const strip = (events: Awaited<ReturnType<TokenStore['queryAudit']>>) => events.map(({ id: _id, ...e }) => e);
-    t.same(strip(await oneStep.queryAudit(query)), strip(await generic.queryAudit(query)), `audit ${JSON.stringify(query)}: the same events`);
+    t.same(
+      strip(await oneStep.queryAudit(query)),
+      strip(await generic.queryAudit(query)),
+      `audit ${JSON.stringify(query)}: the same events`,
+    );
   }
   const mallory = await oneStep.queryAudit({ userId: 'mallory' });
-  t.same(mallory.map((e) => [e.type, e.movingFactor]), [['accept', 3]], "another user's accept is found under that user");
-  t.same((await oneStep.queryAudit({ serial: serialOf(1) })).map((e) => e.movingFactor ?? null).slice(0, 5), [7, null, 6, 4, 3],
-    'the chain runs newest first through every row of the token');
+  t.same(
+    mallory.map((e) => [e.type, e.movingFactor]),
+    [['accept', 3]],
+    "another user's accept is found under that user",
+  );
+  t.same(
+    (await oneStep.queryAudit({ serial: serialOf(1) })).map((e) => e.movingFactor ?? null).slice(0, 5),
+    [7, null, 6, 4, 3],
+    'the chain runs newest first through every row of the token',
+  );
 });
 
 t.test('one-step accepts name their audit ids: many in one transaction, and two stores over one file', async (t) => {
   const path = tempDbPath(t);
   const { store: a } = open(t, path);
-  await a.insertTokens([1, 2, 3, 4, 5, 6].map((n) => row(n)), at());
-  const accept = (store: TokenStore, n: number, movingFactor: number) => store.decideAndApply!(serialOf(n), () => ({
-    attempt: attempt(n, { consume: { movingFactor, drift: NO_DRIFT } }), then: (r) => r?.outcome,
-  }));
+  await a.insertTokens(
+    [1, 2, 3, 4, 5, 6].map((n) => row(n)),
+    at(),
+  );
+  const accept = (store: TokenStore, n: number, movingFactor: number) =>
+    store.decideAndApply!(serialOf(n), () => ({
+      attempt: attempt(n, { consume: { movingFactor, drift: NO_DRIFT } }),
+      then: (r) => r?.outcome,
+    }));
   // Submitted in one turn: one batch, one transaction, five accepts each taking the next id.
   t.same(await Promise.all([1, 2, 3, 4, 5].map((n) => accept(a, n, 0))), Array(5).fill('accepted'), 'five accepts in one batch');
   // Another store (another process, say) writes between two of a's transactions.
@@ -180,11 +237,27 @@ t.test('one-step accepts name their audit ids: many in one transaction, and two 
   t.equal(new Set(all.map((e) => e.id)).size, all.length, 'every audit id is unique');
   for (const n of [1, 2, 6]) {
     const chain = await a.queryAudit({ serial: serialOf(n) });
-    t.same(chain.map((e) => [e.type, e.movingFactor ?? null]),
-      n === 1 ? [['accept', 1], ['accept', 0], ['import', null]]
-        : n === 2 ? [['accept', 1], ['reject', null], ['accept', 0], ['import', null]]
-          : [['accept', 0], ['import', null]],
-      `token ${n}: its chain, newest first`);
+    t.same(
+      chain.map((e) => [e.type, e.movingFactor ?? null]),
+      n === 1
+        ? [
+            ['accept', 1],
+            ['accept', 0],
+            ['import', null],
+          ]
+        : n === 2
+          ? [
+              ['accept', 1],
+              ['reject', null],
+              ['accept', 0],
+              ['import', null],
+            ]
+          : [
+              ['accept', 0],
+              ['import', null],
+            ],
+      `token ${n}: its chain, newest first`,
+    );
   }
 });
 
@@ -192,7 +265,10 @@ t.test('migration 4 keys tokens by the serial as a number: rows, references, cha
   const path = tempDbPath(t);
   const v3 = new Database(path);
   v3.pragma('foreign_keys = ON');
-  migrate(v3, MIGRATIONS.filter((m) => m.version <= 3));
+  migrate(
+    v3,
+    MIGRATIONS.filter((m) => m.version <= 3),
+  );
   const s = (n: number) => serialOf(n);
   // A serial with a leading zero too: its number must map back to the same ten digits.
   const zero = '0000000018';
@@ -207,17 +283,26 @@ t.test('migration 4 keys tokens by the serial as a number: rows, references, cha
   `);
   v3.prepare(`INSERT INTO audit (at, type, serial, user_id, chained, prev_id) VALUES (1, 'import', ?, NULL, 1, NULL)`).run(s(1));
   v3.prepare('UPDATE tokens SET last_audit_id = 1 WHERE serial = ?').run(s(1));
-  const columns = 'serial, profile, digits, step, t0, hex(seed_ciphertext) AS ct, hex(seed_nonce) AS nonce, key_version, status, ' +
+  const columns =
+    'serial, profile, digits, step, t0, hex(seed_ciphertext) AS ct, hex(seed_nonce) AS nonce, key_version, status, ' +
     'last_moving_factor, drift, drift_ms, drift_ppm, drift_ppm_var, failures, blocked_until, pending_moving_factor, pending_at, ' +
     'imported_at, last_used_at, last_audit_id';
   const before = v3.prepare(`SELECT ${columns} FROM tokens ORDER BY serial`).all();
   t.same(migrate(v3), [4]);
   t.same(v3.prepare(`SELECT ${columns} FROM tokens ORDER BY serial`).all(), before, 'every column of every row as it was');
-  t.same(v3.prepare('SELECT serial_key FROM tokens ORDER BY serial').pluck().all(), [18, Number(s(1)), Number(s(2))], 'keyed by the number');
+  t.same(
+    v3.prepare('SELECT serial_key FROM tokens ORDER BY serial').pluck().all(),
+    [18, Number(s(1)), Number(s(2))],
+    'keyed by the number',
+  );
   t.equal(v3.pragma('foreign_keys', { simple: true }), 1, 'foreign keys are on again after the rebuild');
   t.same(v3.pragma('foreign_key_check'), [], 'assignments still reference tokens');
   t.throws(() => v3.prepare('DELETE FROM tokens WHERE serial = ?').run(s(1)), /FOREIGN KEY/, 'and the reference is enforced');
-  t.throws(() => v3.prepare(`UPDATE tokens SET serial_key = 5 WHERE serial = ?`).run(s(2)), /CHECK/, 'the key cannot drift from the serial');
+  t.throws(
+    () => v3.prepare(`UPDATE tokens SET serial_key = 5 WHERE serial = ?`).run(s(2)),
+    /CHECK/,
+    'the key cannot drift from the serial',
+  );
   v3.close();
 
   const { store } = open(t, path);
@@ -225,13 +310,20 @@ t.test('migration 4 keys tokens by the serial as a number: rows, references, cha
   t.equal((await store.getToken(zero))?.lastMovingFactor, -1, 'a serial with leading zeros is found');
   t.equal(await store.getToken('not-a-serial'), null, 'a string that is no serial finds nothing');
   t.same((await store.recordAttempt(attempt(1, { serial: s(1), consume: { movingFactor: 6, drift: NO_DRIFT } }))).outcome, 'accepted');
-  t.same((await store.queryAudit({ serial: s(1) })).map((e) => e.type), ['accept', 'import'], 'the chain goes on from the migrated head');
+  t.same(
+    (await store.queryAudit({ serial: s(1) })).map((e) => e.type),
+    ['accept', 'import'],
+    'the chain goes on from the migrated head',
+  );
 });
 
 t.test('a migration that rebuilds tables refuses to commit broken references, and restores the foreign-key switch', (t) => {
   const db = new Database(':memory:');
   t.teardown(() => db.close());
-  migrate(db, MIGRATIONS.filter((m) => m.version <= 3));
+  migrate(
+    db,
+    MIGRATIONS.filter((m) => m.version <= 3),
+  );
   db.pragma('foreign_keys = OFF');
   db.exec(`INSERT INTO users (user_id, password_hash, updated_at) VALUES ('bob', 'h', 0);
     INSERT INTO assignments (serial, user_id, active, activated_at) VALUES ('${serialOf(7)}', 'bob', 1, 0);`);

@@ -157,8 +157,14 @@ export function createDes(key: Uint8Array): BlockCipher {
   const k = keySchedule(key);
   return {
     blockBytes: 8,
-    encryptBlock: (block) => { checkBlock(block, 8); cryptStages(block, [[k, false]]); },
-    decryptBlock: (block) => { checkBlock(block, 8); cryptStages(block, [[k, true]]); },
+    encryptBlock: (block) => {
+      checkBlock(block, 8);
+      cryptStages(block, [[k, false]]);
+    },
+    decryptBlock: (block) => {
+      checkBlock(block, 8);
+      cryptStages(block, [[k, true]]);
+    },
   };
 }
 
@@ -184,11 +190,25 @@ export function createTdea(key: Uint8Array): BlockCipher {
     throw new KodeviserError('ERR_ARGUMENT', 'key: TDEA requires K1 ≠ K2 and K2 ≠ K3 (SP 800-67), or it is single DES');
   }
   const [s1, s2, s3] = [keySchedule(k1), keySchedule(k2), keySchedule(k3)];
-  const encrypt: Array<[Uint8Array, boolean]> = [[s1, false], [s2, true], [s3, false]];
-  const decrypt: Array<[Uint8Array, boolean]> = [[s3, true], [s2, false], [s1, true]];
+  const encrypt: Array<[Uint8Array, boolean]> = [
+    [s1, false],
+    [s2, true],
+    [s3, false],
+  ];
+  const decrypt: Array<[Uint8Array, boolean]> = [
+    [s3, true],
+    [s2, false],
+    [s1, true],
+  ];
   return {
     blockBytes: 8,
-    encryptBlock: (block) => { checkBlock(block, 8); cryptStages(block, encrypt); },
-    decryptBlock: (block) => { checkBlock(block, 8); cryptStages(block, decrypt); },
+    encryptBlock: (block) => {
+      checkBlock(block, 8);
+      cryptStages(block, encrypt);
+    },
+    decryptBlock: (block) => {
+      checkBlock(block, 8);
+      cryptStages(block, decrypt);
+    },
   };
 }

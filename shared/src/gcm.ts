@@ -71,7 +71,10 @@ export function createAesGcm(key: Uint8Array): AesGcm {
     for (let i = 0; i < blocks.length; i += 16) {
       const { s0, s1, s2, s3 } = encrypt(le(i), le(i + 4), le(i + 8), le(i + 12));
       for (let j = 0; j < 4; j++) {
-        out[i + j] = s0 >>> (8 * j); out[i + 4 + j] = s1 >>> (8 * j); out[i + 8 + j] = s2 >>> (8 * j); out[i + 12 + j] = s3 >>> (8 * j);
+        out[i + j] = s0 >>> (8 * j);
+        out[i + 4 + j] = s1 >>> (8 * j);
+        out[i + 8 + j] = s2 >>> (8 * j);
+        out[i + 12 + j] = s3 >>> (8 * j);
       }
     }
     return out;
@@ -88,14 +91,21 @@ export function createGcm(encryptBlocks: EncryptBlocks): AesGcm {
    */
   let counters = new Uint8Array(new ArrayBuffer(16 * 8));
   const h = encryptBlocks(new Uint8Array(16)); // H = E_K(0^128)
-  if (!(h instanceof Uint8Array) || h.length !== 16) throw new KodeviserError('ERR_ARGUMENT', 'encryptBlocks must return one 16-byte block for one block');
+  if (!(h instanceof Uint8Array) || h.length !== 16)
+    throw new KodeviserError('ERR_ARGUMENT', 'encryptBlocks must return one 16-byte block for one block');
 
   // H·x^i for i = 0..127: multiplying by x is a right shift in GCM's bit order, reduced by R.
   const powers = new Int32Array(128 * 4);
-  let v0 = word(h, 0), v1 = word(h, 4), v2 = word(h, 8), v3 = word(h, 12);
+  let v0 = word(h, 0),
+    v1 = word(h, 4),
+    v2 = word(h, 8),
+    v3 = word(h, 12);
   h.fill(0);
   for (let i = 0; i < 128; i++) {
-    powers[4 * i] = v0; powers[4 * i + 1] = v1; powers[4 * i + 2] = v2; powers[4 * i + 3] = v3;
+    powers[4 * i] = v0;
+    powers[4 * i + 1] = v1;
+    powers[4 * i + 2] = v2;
+    powers[4 * i + 3] = v3;
     const carry = -(v3 & 1);
     v3 = (v3 >>> 1) | (v2 << 31);
     v2 = (v2 >>> 1) | (v1 << 31);
@@ -118,19 +128,34 @@ export function createGcm(encryptBlocks: EncryptBlocks): AesGcm {
   powers.fill(0);
 
   /** The GHASH state Y (four big-endian words), and Y = (Y ⊕ X)·H for one block X. */
-  let y0 = 0, y1 = 0, y2 = 0, y3 = 0;
+  let y0 = 0,
+    y1 = 0,
+    y2 = 0,
+    y3 = 0;
   const absorb = (x0: number, x1: number, x2: number, x3: number): void => {
-    x0 ^= y0; x1 ^= y1; x2 ^= y2; x3 ^= y3;
-    let z0 = 0, z1 = 0, z2 = 0, z3 = 0;
+    x0 ^= y0;
+    x1 ^= y1;
+    x2 ^= y2;
+    x3 ^= y3;
+    let z0 = 0,
+      z1 = 0,
+      z2 = 0,
+      z3 = 0;
     // One pass per word of X (rather than an array of the four, which would allocate).
     for (let w = 0; w < 4; w++) {
       const xw = w === 0 ? x0 : w === 1 ? x1 : w === 2 ? x2 : x3;
       for (let k = 0, row = w * 128; k < 8; k++, row += 16) {
         const at = (row + ((xw >>> (28 - 4 * k)) & 15)) * 4;
-        z0 ^= table[at] as number; z1 ^= table[at + 1] as number; z2 ^= table[at + 2] as number; z3 ^= table[at + 3] as number;
+        z0 ^= table[at] as number;
+        z1 ^= table[at + 1] as number;
+        z2 ^= table[at + 2] as number;
+        z3 ^= table[at + 3] as number;
       }
     }
-    y0 = z0; y1 = z1; y2 = z2; y3 = z3;
+    y0 = z0;
+    y1 = z1;
+    y2 = z2;
+    y3 = z3;
   };
   /**
    * GHASH over data[0, length) zero-padded to whole blocks (§7.1 step 5). Bytes are read one at
@@ -141,7 +166,13 @@ export function createGcm(encryptBlocks: EncryptBlocks): AesGcm {
   const absorbBytes = (data: Uint8Array, length: number): void => {
     let i = 0;
     for (; i + 16 <= length; i += 16) absorb(word(data, i), word(data, i + 4), word(data, i + 8), word(data, i + 12));
-    if (i < length) absorb(paddedWord(data, i, length), paddedWord(data, i + 4, length), paddedWord(data, i + 8, length), paddedWord(data, i + 12, length));
+    if (i < length)
+      absorb(
+        paddedWord(data, i, length),
+        paddedWord(data, i + 4, length),
+        paddedWord(data, i + 8, length),
+        paddedWord(data, i + 12, length),
+      );
   };
   /** E_K of J0 and of the counter blocks after it, one per 16 bytes of a `length`-byte message. */
   const keystream = (nonce: Uint8Array, length: number): Uint8Array => {
@@ -151,7 +182,10 @@ export function createGcm(encryptBlocks: EncryptBlocks): AesGcm {
       const at = 16 * b;
       for (let j = 0; j < GCM_NONCE_BYTES; j++) counters[at + j] = nonce[j] as number;
       const c = b + 1; // inc32 (§6.2): a 32-bit counter, which a message this size never wraps
-      counters[at + 12] = c >>> 24; counters[at + 13] = c >>> 16; counters[at + 14] = c >>> 8; counters[at + 15] = c;
+      counters[at + 12] = c >>> 24;
+      counters[at + 13] = c >>> 16;
+      counters[at + 14] = c >>> 8;
+      counters[at + 15] = c;
     }
     const out = encryptBlocks(counters.subarray(0, 16 * blocks));
     counters.fill(0, 0, 16 * blocks);

@@ -53,7 +53,13 @@ interface WordHash {
   keyWords: Int32Array;
 }
 
-function wordHash(compress: Compress32, digest: (m: Uint8Array) => Uint8Array, initialState: readonly number[], scheduleWords: number, blockBytes: number): WordHash {
+function wordHash(
+  compress: Compress32,
+  digest: (m: Uint8Array) => Uint8Array,
+  initialState: readonly number[],
+  scheduleWords: number,
+  blockBytes: number,
+): WordHash {
   // The state is as long as the digest (16 words of SHA-512 = 8 64-bit words as pairs); the
   // bit length goes in the block's last word (absorbPadded).
   const digestWords = initialState.length;
@@ -64,7 +70,17 @@ function wordHash(compress: Compress32, digest: (m: Uint8Array) => Uint8Array, i
   const digestBlock = new Int32Array(scheduleWords);
   digestBlock[digestWords] = 0x80000000 | 0;
   digestBlock[lastWord] = (blockBytes + 4 * digestWords) * 8;
-  return { compress, digest, initialState: Int32Array.from(initialState), digestWords, blockBytes, counterBlock, digestBlock, scratch: new Int32Array(scheduleWords), keyWords: new Int32Array(blockBytes / 4) };
+  return {
+    compress,
+    digest,
+    initialState: Int32Array.from(initialState),
+    digestWords,
+    blockBytes,
+    counterBlock,
+    digestBlock,
+    scratch: new Int32Array(scheduleWords),
+    keyWords: new Int32Array(blockBytes / 4),
+  };
 }
 
 const WORD_HASHES = {

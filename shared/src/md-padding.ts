@@ -14,14 +14,25 @@ export type Compress32 = (state: Int32Array, w: Int32Array) => void;
  * SHA-512, whose upper half is zero for any message JavaScript can hold); the digest is left in
  * `state`. `w` is the compression's block or schedule array.
  */
-export function absorbPadded(compress: Compress32, state: Int32Array, w: Int32Array, message: Uint8Array, priorBytes: number, blockBytes = 64): void {
+export function absorbPadded(
+  compress: Compress32,
+  state: Int32Array,
+  w: Int32Array,
+  message: Uint8Array,
+  priorBytes: number,
+  blockBytes = 64,
+): void {
   const blockWords = blockBytes / 4;
   const n = message.length;
   const fullBlocks = Math.floor(n / blockBytes);
   let i = 0;
   for (let block = 0; block < fullBlocks; block++) {
     for (let j = 0; j < blockWords; j++, i += 4) {
-      w[j] = ((message[i] as number) << 24) | ((message[i + 1] as number) << 16) | ((message[i + 2] as number) << 8) | (message[i + 3] as number);
+      w[j] =
+        ((message[i] as number) << 24) |
+        ((message[i + 1] as number) << 16) |
+        ((message[i + 2] as number) << 8) |
+        (message[i + 3] as number);
     }
     compress(state, w);
   }

@@ -135,12 +135,7 @@ function truncateWords(mac: Int32Array): number {
 function truncateBlockCipherMac(mac: Uint8Array): number {
   const n = mac.length;
   const o = (mac[n - 1] as number) % (n - 4);
-  return (
-    (((mac[o] as number) & 0x7f) << 24) |
-    ((mac[o + 1] as number) << 16) |
-    ((mac[o + 2] as number) << 8) |
-    (mac[o + 3] as number)
-  );
+  return (((mac[o] as number) & 0x7f) << 24) | ((mac[o + 1] as number) << 16) | ((mac[o + 2] as number) << 8) | (mac[o + 3] as number);
 }
 
 function checkMovingFactor(c: number, argName: string): void {
@@ -173,7 +168,8 @@ export function createOtp(opts: OtpOptions): Otp {
     throw new KodeviserError('ERR_DIGITS', `digits must be an integer from 6 to 8, got ${String(digits)}`);
   }
   if (step !== 30 && step !== 60) throw new KodeviserError('ERR_ARGUMENT', `step must be 30 or 60 seconds, got ${String(step)}`);
-  if (!Number.isSafeInteger(t0)) throw new KodeviserError('ERR_ARGUMENT', `t0 must be an integer number of unix seconds, got ${String(t0)}`);
+  if (!Number.isSafeInteger(t0))
+    throw new KodeviserError('ERR_ARGUMENT', `t0 must be an integer number of unix seconds, got ${String(t0)}`);
 
   const truncatedMac = keyedTruncatedMac(primitive, key);
   const modulus = 10 ** digits;
@@ -187,7 +183,12 @@ export function createOtp(opts: OtpOptions): Otp {
   };
 
   return Object.freeze({
-    profile, mode, primitive, digits, step, t0,
+    profile,
+    mode,
+    primitive,
+    digits,
+    step,
+    t0,
     generate,
     /*
      * What is secret here is the code's digits, not where in the window it matched: the
@@ -239,7 +240,10 @@ export function createOtp(opts: OtpOptions): Otp {
     stepAt(unixSeconds: number): number {
       if (mode !== 'totp') throw new KodeviserError('ERR_ARGUMENT', `stepAt is for totp profiles, not ${profile}`);
       if (!Number.isFinite(unixSeconds) || unixSeconds < t0) {
-        throw new KodeviserError('ERR_MOVING_FACTOR', `unixSeconds must be a finite time not before t0 (${t0}), got ${String(unixSeconds)}`);
+        throw new KodeviserError(
+          'ERR_MOVING_FACTOR',
+          `unixSeconds must be a finite time not before t0 (${t0}), got ${String(unixSeconds)}`,
+        );
       }
       return Math.floor((unixSeconds - t0) / step);
     },

@@ -81,8 +81,10 @@ export function decryptCbc(key: Uint8Array, data: Uint8Array, what: string): Uin
 /** A CipherValue of XML-Enc CBC: one IV and at least one whole block. */
 function checkCbcLength(data: Uint8Array, block: number, what: string): void {
   if (data.length < 2 * block || data.length % block !== 0) {
-    throw new KodeviserError('ERR_PSKC_DECRYPT',
-      `${what}: CipherValue must be ${block === 8 ? 'an' : 'a'} ${block}-byte IV and whole ${block}-byte blocks, got ${data.length} bytes`);
+    throw new KodeviserError(
+      'ERR_PSKC_DECRYPT',
+      `${what}: CipherValue must be ${block === 8 ? 'an' : 'a'} ${block}-byte IV and whole ${block}-byte blocks, got ${data.length} bytes`,
+    );
   }
 }
 

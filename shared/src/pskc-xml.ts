@@ -61,7 +61,15 @@ export function readXmlTree(xml: string): XmlElement {
   }
   // the validator has refused any text outside the root but whitespace
   const roots = nodes
-    .map((node) => buildNode(node as Record<string, unknown>, new Map([['', ''], ['xml', XML_NAMESPACE]])))
+    .map((node) =>
+      buildNode(
+        node as Record<string, unknown>,
+        new Map([
+          ['', ''],
+          ['xml', XML_NAMESPACE],
+        ]),
+      ),
+    )
     .filter((built): built is XmlElement => typeof built !== 'string');
   if (roots.length !== 1) refuse(`expected one root element, found ${roots.length}`);
   return roots[0] as XmlElement;
@@ -123,7 +131,9 @@ function expandReferences(text: string): string {
 
 /** XML 1.0 §2.2 Char. */
 function isXmlChar(c: number): boolean {
-  return c === 0x9 || c === 0xa || c === 0xd || (c >= 0x20 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
+  return (
+    c === 0x9 || c === 0xa || c === 0xd || (c >= 0x20 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff)
+  );
 }
 
 /** Escapes text for an element or a double- or single-quoted attribute. */

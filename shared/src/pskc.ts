@@ -19,7 +19,16 @@ import { constantTimeEqual, requireBytes } from './bytes.js';
 import { KodeviserError, type KodeviserErrorCode } from './errors.js';
 import { isProfileName, PROFILES, type ProfileName } from './otp.js';
 import {
-  AES128_CBC, CBC_KEY_BYTES, decryptValue, deriveKey, encryptCbc, HMAC_SHA1, PBKDF2_PRFS, VALUE_CIPHER_NAMES, VALUE_CIPHERS, valueMac,
+  AES128_CBC,
+  CBC_KEY_BYTES,
+  decryptValue,
+  deriveKey,
+  encryptCbc,
+  HMAC_SHA1,
+  PBKDF2_PRFS,
+  VALUE_CIPHER_NAMES,
+  VALUE_CIPHERS,
+  valueMac,
 } from './pskc-crypto.js';
 import { decodeBase64, encodeBase64, escapeXml, readXmlTree, type XmlElement } from './pskc-xml.js';
 
@@ -123,7 +132,11 @@ export function profileToPskcAlgorithm(profile: ProfileName): string {
  */
 export function pskcAlgorithmToProfile(uri: string, suite?: string): ProfileName | null {
   if (uri === HOTP_URI || uri === TOTP_URI) {
-    const hash = (suite ?? 'HMAC-SHA1').trim().toUpperCase().replace(/^HMAC-/, '').replace('-', '');
+    const hash = (suite ?? 'HMAC-SHA1')
+      .trim()
+      .toUpperCase()
+      .replace(/^HMAC-/, '')
+      .replace('-', '');
     const primitive = hash === 'SHA1' ? 'sha1' : hash === 'SHA256' ? 'sha256' : hash === 'SHA512' ? 'sha512' : null;
     return primitive === null ? null : `${uri === HOTP_URI ? 'hotp' : 'totp'}-${primitive}`;
   }
@@ -152,7 +165,12 @@ function childrenNamed(parent: XmlElement, namespaces: readonly string[], localN
   return found;
 }
 
-function optionalChild(parent: XmlElement, namespace: string | readonly string[], localName: string, where: string): XmlElement | undefined {
+function optionalChild(
+  parent: XmlElement,
+  namespace: string | readonly string[],
+  localName: string,
+  where: string,
+): XmlElement | undefined {
   const found = childrenNamed(parent, typeof namespace === 'string' ? [namespace] : namespace, localName, where);
   if (found.length > 1) fail('ERR_PSKC', `${where}: more than one <${localName}> in <${parent.localName}>`);
   return found[0];
@@ -197,8 +215,9 @@ class Keyring {
   decrypt(encrypted: XmlElement, what: string, where: string): { cipherValue: Uint8Array; integrity: boolean; decrypt: () => Uint8Array } {
     const method = requiredChild(encrypted, XENC, 'EncryptionMethod', where);
     const algorithm = method.attributes.get('Algorithm') ?? '';
-    const cipher = VALUE_CIPHERS.get(algorithm)
-      ?? fail('ERR_PSKC_DECRYPT', `${where}: ${what} EncryptionMethod "${algorithm}" is not supported (${VALUE_CIPHER_NAMES})`);
+    const cipher =
+      VALUE_CIPHERS.get(algorithm) ??
+      fail('ERR_PSKC_DECRYPT', `${where}: ${what} EncryptionMethod "${algorithm}" is not supported (${VALUE_CIPHER_NAMES})`);
     const cipherData = requiredChild(encrypted, XENC, 'CipherData', where);
     const cipherValue = decodeBase64(requiredChild(cipherData, XENC, 'CipherValue', where).text, `${where}: ${what} CipherValue`);
     return {
@@ -210,12 +229,14 @@ class Keyring {
 
   macKey(where: string): Uint8Array {
     if (this.#macKey !== undefined) return this.#macKey;
-    const method = optionalChild(this.#container, PSKC_NAMESPACE, 'MACMethod', 'KeyContainer')
-      ?? fail('ERR_PSKC_MAC', `${where}: the value is encrypted but the KeyContainer has no MACMethod to authenticate it`);
+    const method =
+      optionalChild(this.#container, PSKC_NAMESPACE, 'MACMethod', 'KeyContainer') ??
+      fail('ERR_PSKC_MAC', `${where}: the value is encrypted but the KeyContainer has no MACMethod to authenticate it`);
     const algorithm = method.attributes.get('Algorithm') ?? '';
     if (algorithm !== HMAC_SHA1) fail('ERR_PSKC_MAC', `${where}: MACMethod "${algorithm}" is not supported (only ${HMAC_SHA1})`);
-    const encrypted = optionalChild(method, PSKC_NAMESPACE, 'MACKey', 'MACMethod')
-      ?? fail('ERR_PSKC_MAC', `${where}: MACMethod has no MACKey (a MACKeyReference is not supported)`);
+    const encrypted =
+      optionalChild(method, PSKC_NAMESPACE, 'MACKey', 'MACMethod') ??
+      fail('ERR_PSKC_MAC', `${where}: MACMethod has no MACKey (a MACKeyReference is not supported)`);
     const macKey = this.decrypt(encrypted, 'MACKey', where).decrypt();
     if (macKey.length === 0) fail('ERR_PSKC_MAC', `${where}: the MACKey is empty`);
     this.#macKey = macKey;
@@ -225,22 +246,30 @@ class Keyring {
   #encryptionKey(keyBytes: number, where: string): Uint8Array {
     const known = this.#encryptionKeys.get(keyBytes);
     if (known !== undefined) return known;
-    const element = optionalChild(this.#container, PSKC_NAMESPACE, 'EncryptionKey', 'KeyContainer')
-      ?? fail('ERR_PSKC_DECRYPT', `${where}: the value is encrypted but the KeyContainer has no EncryptionKey`);
+    const element =
+      optionalChild(this.#container, PSKC_NAMESPACE, 'EncryptionKey', 'KeyContainer') ??
+      fail('ERR_PSKC_DECRYPT', `${where}: the value is encrypted but the KeyContainer has no EncryptionKey`);
     const keyName = optionalChild(element, DS, 'KeyName', 'EncryptionKey');
     const derived = optionalChild(element, XENC11, 'DerivedKey', 'EncryptionKey');
     let key: Uint8Array;
     if (keyName !== undefined) {
-      const preSharedKey = this.#opts.preSharedKey
-        ?? fail('ERR_PSKC_DECRYPT', `pre-shared key required for ${where} (EncryptionKey "${keyName.text.trim()}")`);
+      const preSharedKey =
+        this.#opts.preSharedKey ??
+        fail('ERR_PSKC_DECRYPT', `pre-shared key required for ${where} (EncryptionKey "${keyName.text.trim()}")`);
       if (preSharedKey.length !== keyBytes) {
-        fail('ERR_PSKC_DECRYPT', `${where}: the pre-shared key must be ${keyBytes} bytes for the document's cipher, got ${preSharedKey.length}`);
+        fail(
+          'ERR_PSKC_DECRYPT',
+          `${where}: the pre-shared key must be ${keyBytes} bytes for the document's cipher, got ${preSharedKey.length}`,
+        );
       }
       key = preSharedKey;
     } else if (derived !== undefined) {
       key = this.#derive(derived, keyBytes, where);
     } else {
-      fail('ERR_PSKC_DECRYPT', `${where}: EncryptionKey holds neither ds:KeyName nor xenc11:DerivedKey (only pre-shared and PBKDF2 keys are supported)`);
+      fail(
+        'ERR_PSKC_DECRYPT',
+        `${where}: EncryptionKey holds neither ds:KeyName nor xenc11:DerivedKey (only pre-shared and PBKDF2 keys are supported)`,
+      );
     }
     this.#encryptionKeys.set(keyBytes, key);
     return key;
@@ -257,8 +286,7 @@ class Keyring {
     const local = ['', PKCS5, PSKC_NAMESPACE] as const;
     const params = requiredChild(method, PKCS5, 'PBKDF2-params', at);
     const salt = requiredChild(params, local, 'Salt', at);
-    const specified = optionalChild(salt, local, 'Specified', at)
-      ?? fail('ERR_PSKC_DECRYPT', `${at}: only a Specified salt is supported`);
+    const specified = optionalChild(salt, local, 'Specified', at) ?? fail('ERR_PSKC_DECRYPT', `${at}: only a Specified salt is supported`);
     const saltBytes = decodeBase64(specified.text, `${at} Salt`);
     const iterations = parseInteger(requiredChild(params, local, 'IterationCount', at).text.trim(), `${at} IterationCount`, 1);
     if (iterations > MAX_PBKDF2_ITERATIONS) {
@@ -270,15 +298,20 @@ class Keyring {
     }
     const prfUri = optionalChild(params, local, 'PRF', at)?.attributes.get('Algorithm') ?? HMAC_SHA1;
     const prf = PBKDF2_PRFS.get(prfUri) ?? fail('ERR_PSKC_DECRYPT', `${at}: PRF "${prfUri}" is not supported`);
-    const password = this.#opts.password
-      ?? fail('ERR_PSKC_DECRYPT', `password required for ${where} (EncryptionKey ${name === undefined ? 'DerivedKey' : `"${name}"`})`);
+    const password =
+      this.#opts.password ??
+      fail('ERR_PSKC_DECRYPT', `password required for ${where} (EncryptionKey ${name === undefined ? 'DerivedKey' : `"${name}"`})`);
     return deriveKey(password, saltBytes, iterations, keyBytes, prf);
   }
 }
 
 /** A Data child (Secret, Counter, …) as bytes: PlainValue via `plain`, EncryptedValue authenticated then decrypted. */
 function readValue(
-  value: XmlElement, what: string, where: string, keyring: Keyring, plain: (text: string) => Uint8Array | number,
+  value: XmlElement,
+  what: string,
+  where: string,
+  keyring: Keyring,
+  plain: (text: string) => Uint8Array | number,
 ): Uint8Array | number {
   const plainValue = optionalChild(value, PSKC_NAMESPACE, 'PlainValue', where);
   const encrypted = optionalChild(value, PSKC_NAMESPACE, 'EncryptedValue', where);
@@ -309,8 +342,7 @@ function readIntegerValue(value: XmlElement, what: string, where: string, keyrin
 }
 
 function readKey(pkg: XmlElement, index: number, keyring: Keyring, opts: ParsePskcOptions): PskcKey {
-  const key = optionalChild(pkg, PSKC_NAMESPACE, 'Key', `KeyPackage #${index}`)
-    ?? fail('ERR_PSKC', `KeyPackage #${index} has no Key`);
+  const key = optionalChild(pkg, PSKC_NAMESPACE, 'Key', `KeyPackage #${index}`) ?? fail('ERR_PSKC', `KeyPackage #${index} has no Key`);
   const id = key.attributes.get('Id');
   const where = id === undefined ? `key #${index}` : `key ${JSON.stringify(id)}`;
   if (id === undefined || id === '') fail('ERR_PSKC', `${where}: the Key has no Id`);
@@ -333,8 +365,10 @@ function readKey(pkg: XmlElement, index: number, keyring: Keyring, opts: ParsePs
     out.digits = parseInteger(format.attributes.get('Length') ?? '', `${where}: ResponseFormat Length`, 1);
     if (profile !== null) {
       const encoding = format.attributes.get('Encoding');
-      if (encoding !== 'DECIMAL') fail('ERR_PSKC', `${where}: ResponseFormat Encoding must be DECIMAL for ${profile}, got "${encoding ?? ''}"`);
-      if (format.attributes.get('CheckDigits') === 'true') fail('ERR_PSKC', `${where}: ResponseFormat CheckDigits is not supported for ${profile}`);
+      if (encoding !== 'DECIMAL')
+        fail('ERR_PSKC', `${where}: ResponseFormat Encoding must be DECIMAL for ${profile}, got "${encoding ?? ''}"`);
+      if (format.attributes.get('CheckDigits') === 'true')
+        fail('ERR_PSKC', `${where}: ResponseFormat CheckDigits is not supported for ${profile}`);
     }
   }
   if (profile !== null && (out.digits < 6 || out.digits > 8)) {
@@ -351,13 +385,21 @@ function readKey(pkg: XmlElement, index: number, keyring: Keyring, opts: ParsePs
     const keyProfileId = optionalText(key, 'KeyProfileId', where);
     if (keyReference === undefined && keyProfileId === undefined) fail('ERR_PSKC', `${where}: the Key has no Secret`);
     if (opts.allowKeyReferences !== true) {
-      fail('ERR_PSKC', `${where}: the Key has no Secret, only KeyReference/KeyProfileId "${keyReference ?? keyProfileId}" (pass allowKeyReferences to accept it)`);
+      fail(
+        'ERR_PSKC',
+        `${where}: the Key has no Secret, only KeyReference/KeyProfileId "${keyReference ?? keyProfileId}" (pass allowKeyReferences to accept it)`,
+      );
     }
     if (keyReference !== undefined) out.keyReference = keyReference;
     if (keyProfileId !== undefined) out.keyProfileId = keyProfileId;
   }
   if (data !== undefined) {
-    const integers = [['Counter', 'counter', 0], ['Time', 'time', -Infinity], ['TimeInterval', 'timeInterval', 1], ['TimeDrift', 'timeDrift', -Infinity]] as const;
+    const integers = [
+      ['Counter', 'counter', 0],
+      ['Time', 'time', -Infinity],
+      ['TimeInterval', 'timeInterval', 1],
+      ['TimeDrift', 'timeDrift', -Infinity],
+    ] as const;
     for (const [element, field, min] of integers) {
       const value = optionalChild(data, PSKC_NAMESPACE, element, where);
       if (value !== undefined) out[field] = readIntegerValue(value, element, where, keyring, min);
@@ -376,7 +418,10 @@ export function parsePskc(xml: string, opts: ParsePskcOptions = {}): PskcKey[] {
   if (opts.password !== undefined && typeof opts.password !== 'string') fail('ERR_ARGUMENT', 'password must be a string');
   const root = readXmlTree(xml);
   if (root.namespace !== PSKC_NAMESPACE || root.localName !== 'KeyContainer') {
-    fail('ERR_PSKC', `the root element must be KeyContainer in namespace "${PSKC_NAMESPACE}", got <${root.localName}> in "${root.namespace}"`);
+    fail(
+      'ERR_PSKC',
+      `the root element must be KeyContainer in namespace "${PSKC_NAMESPACE}", got <${root.localName}> in "${root.namespace}"`,
+    );
   }
   const version = root.attributes.get('Version');
   if (version !== '1.0') fail('ERR_PSKC', `KeyContainer Version must be "1.0", got ${version === undefined ? 'none' : `"${version}"`}`);
@@ -399,8 +444,12 @@ export function parsePskc(xml: string, opts: ParsePskcOptions = {}): PskcKey[] {
 
 /** Text that survives a round trip through any XML reader: no controls, no surrounding spaces. */
 function checkText(value: unknown, argName: string): string {
-  if (typeof value !== 'string' || value === '' || value !== value.trim()
-    || /[^\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u.test(value)) {
+  if (
+    typeof value !== 'string' ||
+    value === '' ||
+    value !== value.trim() ||
+    /[^\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u.test(value)
+  ) {
     fail('ERR_ARGUMENT', `${argName} must be a non-empty string of printable XML characters without surrounding spaces`);
   }
   return value;
@@ -434,8 +483,9 @@ function protection(opts: WritePskcOptions): Protection {
   let algorithm = AES128_CBC;
   if (opts.preSharedKey !== undefined) {
     encryptionKey = requireBytes(opts.preSharedKey, 'preSharedKey');
-    const uri = [...CBC_KEY_BYTES].find(([, bytes]) => bytes === encryptionKey.length)?.[0]
-      ?? fail('ERR_KEY_LENGTH', `preSharedKey must be 16, 24 or 32 bytes, got ${encryptionKey.length}`);
+    const uri =
+      [...CBC_KEY_BYTES].find(([, bytes]) => bytes === encryptionKey.length)?.[0] ??
+      fail('ERR_KEY_LENGTH', `preSharedKey must be 16, 24 or 32 bytes, got ${encryptionKey.length}`);
     algorithm = uri;
     keyElement = `<ds:KeyName>${PRE_SHARED_KEY_NAME}</ds:KeyName>`;
   } else if (opts.password !== undefined) {
@@ -444,7 +494,13 @@ function protection(opts: WritePskcOptions): Protection {
     checkInteger(iterations, 'pbkdf2Iterations', 1);
     if (iterations > MAX_PBKDF2_ITERATIONS) fail('ERR_ARGUMENT', `pbkdf2Iterations must be at most ${MAX_PBKDF2_ITERATIONS}`);
     const salt = random(16);
-    encryptionKey = deriveKey(opts.password, salt, iterations, 16, PBKDF2_PRFS.get(HMAC_SHA1) as NonNullable<ReturnType<typeof PBKDF2_PRFS.get>>);
+    encryptionKey = deriveKey(
+      opts.password,
+      salt,
+      iterations,
+      16,
+      PBKDF2_PRFS.get(HMAC_SHA1) as NonNullable<ReturnType<typeof PBKDF2_PRFS.get>>,
+    );
     keyElement = `<xenc11:DerivedKey>
       <xenc11:KeyDerivationMethod Algorithm="${PBKDF2}">
         <pkcs5:PBKDF2-params>
@@ -515,7 +571,12 @@ function writeKeyPackage(key: PskcKeyInput, i: number, protect: Protection): str
         <pskc:Secret>
 ${protect.secret(secret, '          ')}        </pskc:Secret>\n`;
   // the moving factors are not secret (RFC 6030 §4.1 lets them travel in plain)
-  const integers = [['counter', 'Counter', 0], ['time', 'Time', -Infinity], ['timeInterval', 'TimeInterval', 1], ['timeDrift', 'TimeDrift', -Infinity]] as const;
+  const integers = [
+    ['counter', 'Counter', 0],
+    ['time', 'Time', -Infinity],
+    ['timeInterval', 'TimeInterval', 1],
+    ['timeDrift', 'TimeDrift', -Infinity],
+  ] as const;
   for (const [field, element, min] of integers) {
     const value = key[field];
     if (value !== undefined) {

@@ -15,7 +15,13 @@ import { sha1Compress } from './sha1-compress.js';
 export { sha1Compress };
 
 /** H(0) of FIPS 180-4 §5.3.1, as signed 32-bit words. */
-export const SHA1_INITIAL_STATE: readonly number[] = Object.freeze([0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476, 0xc3d2e1f0 | 0]);
+export const SHA1_INITIAL_STATE: readonly number[] = Object.freeze([
+  0x67452301,
+  0xefcdab89 | 0,
+  0x98badcfe | 0,
+  0x10325476,
+  0xc3d2e1f0 | 0,
+]);
 
 /** Length of the word array sha1Compress takes: the 16 words of one 64-byte block. */
 export const SHA1_SCHEDULE_WORDS = 16;

@@ -52,7 +52,14 @@ export function sha256Compress(state: Int32Array, w: Int32Array): void {
     const T1 = (h + S1 + ((e & f) ^ (~e & g)) + (K[t] as number) + (w[t] as number)) | 0;
     const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
     const T2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-    h = g; g = f; f = e; e = (d + T1) | 0; d = c; c = b; b = a; a = (T1 + T2) | 0;
+    h = g;
+    g = f;
+    f = e;
+    e = (d + T1) | 0;
+    d = c;
+    c = b;
+    b = a;
+    a = (T1 + T2) | 0;
   }
   state[0] = ((state[0] as number) + a) | 0;
   state[1] = ((state[1] as number) + b) | 0;

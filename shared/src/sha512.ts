@@ -76,10 +76,22 @@ export function sha512Compress(state: Int32Array, w: Int32Array): void {
     w[t] = (s0h + s1h + (w[t - 14] as number) + (w[t - 32] as number) + carry(low)) | 0;
     w[t + 1] = low | 0;
   }
-  let ah = state[0] as number, al = state[1] as number, bh = state[2] as number, bl = state[3] as number;
-  let ch = state[4] as number, cl = state[5] as number, dh = state[6] as number, dl = state[7] as number;
-  let eh = state[8] as number, el = state[9] as number, fh = state[10] as number, fl = state[11] as number;
-  let gh = state[12] as number, gl = state[13] as number, hh = state[14] as number, hl = state[15] as number;
+  let ah = state[0] as number,
+    al = state[1] as number,
+    bh = state[2] as number,
+    bl = state[3] as number;
+  let ch = state[4] as number,
+    cl = state[5] as number,
+    dh = state[6] as number,
+    dl = state[7] as number;
+  let eh = state[8] as number,
+    el = state[9] as number,
+    fh = state[10] as number,
+    fl = state[11] as number;
+  let gh = state[12] as number,
+    gl = state[13] as number,
+    hh = state[14] as number,
+    hl = state[15] as number;
   for (let t = 0; t < 160; t += 2) {
     // T1 = h + Σ1(e) + Ch(e, f, g) + K[t] + W[t],  Σ1 = ROTR14 ^ ROTR18 ^ ROTR41
     const S1h = rotrHi(eh, el, 14) ^ rotrHi(eh, el, 18) ^ rotrBigHi(eh, el, 41);
@@ -92,20 +104,38 @@ export function sha512Compress(state: Int32Array, w: Int32Array): void {
     const S0l = rotrLo(ah, al, 28) ^ rotrBigLo(ah, al, 34) ^ rotrBigLo(ah, al, 39);
     const t2Low = (S0l >>> 0) + (((al & bl) | (cl & (al | bl))) >>> 0);
     const t2h = S0h + ((ah & bh) | (ch & (ah | bh))) + carry(t2Low);
-    hh = gh; hl = gl; gh = fh; gl = fl; fh = eh; fl = el;
+    hh = gh;
+    hl = gl;
+    gh = fh;
+    gl = fl;
+    fh = eh;
+    fl = el;
     const eLow = (dl >>> 0) + (t1l >>> 0);
-    eh = (dh + t1h + carry(eLow)) | 0; el = eLow | 0;
-    dh = ch; dl = cl; ch = bh; cl = bl; bh = ah; bl = al;
+    eh = (dh + t1h + carry(eLow)) | 0;
+    el = eLow | 0;
+    dh = ch;
+    dl = cl;
+    ch = bh;
+    cl = bl;
+    bh = ah;
+    bl = al;
     const aLow = (t1l >>> 0) + (t2Low >>> 0);
-    ah = (t1h + t2h + carry(aLow)) | 0; al = aLow | 0;
+    ah = (t1h + t2h + carry(aLow)) | 0;
+    al = aLow | 0;
   }
   const add = (i: number, h: number, l: number): void => {
     const low = ((state[i + 1] as number) >>> 0) + (l >>> 0);
     state[i] = ((state[i] as number) + h + carry(low)) | 0;
     state[i + 1] = low | 0;
   };
-  add(0, ah, al); add(2, bh, bl); add(4, ch, cl); add(6, dh, dl);
-  add(8, eh, el); add(10, fh, fl); add(12, gh, gl); add(14, hh, hl);
+  add(0, ah, al);
+  add(2, bh, bl);
+  add(4, ch, cl);
+  add(6, dh, dl);
+  add(8, eh, el);
+  add(10, fh, fl);
+  add(12, gh, gl);
+  add(14, hh, hl);
 }
 
 /** SHA-512 of a whole message: 64 bytes. */

@@ -3,7 +3,10 @@ import { bytesToHex, createAes, createCmac, createTdea, hexToBytes, type BlockCi
 import { loadVectors } from './vectors.js';
 
 interface CmacSet {
-  name: string; cipher: string; key: string; subkeys_verified: boolean;
+  name: string;
+  cipher: string;
+  key: string;
+  subkeys_verified: boolean;
   subkeys?: { L: string; K1: string; K2: string };
   examples: Array<{ example: string; msg: string; tag: string; tlen_bits: number }>;
 }

@@ -5,7 +5,15 @@ import t from 'tap';
 import { bytesToHex, createAesEncryptWords, createAesGcm, createGcm, hexToBytes, type AesGcm } from '@kodeviser/shared';
 import { loadVectors } from './vectors.js';
 
-interface GcmVector { label: string; key: string; iv: string; aad: string; plaintext: string; ciphertext: string; tag: string }
+interface GcmVector {
+  label: string;
+  key: string;
+  iv: string;
+  aad: string;
+  plaintext: string;
+  ciphertext: string;
+  tag: string;
+}
 const { vectors } = loadVectors<{ vectors: GcmVector[] }>('gcm.json');
 
 /** AES-ECB from node:crypto as the block cipher, as the server plugs it in. */
@@ -13,7 +21,10 @@ function opensslGcm(key: Uint8Array): AesGcm {
   const ecb = createCipheriv(`aes-${key.length * 8}-ecb`, key, null).setAutoPadding(false);
   return createGcm((blocks) => ecb.update(blocks));
 }
-const builds: Array<[string, (key: Uint8Array) => AesGcm]> = [['noble AES', createAesGcm], ['OpenSSL AES', opensslGcm]];
+const builds: Array<[string, (key: Uint8Array) => AesGcm]> = [
+  ['noble AES', createAesGcm],
+  ['OpenSSL AES', opensslGcm],
+];
 
 t.test('the GCM specification test cases seal and open', async (t) => {
   t.ok(vectors.length >= 6);
@@ -60,23 +71,33 @@ t.test('agrees with node:crypto and @noble/ciphers for random keys, nonces, AAD 
 t.test('one changed bit anywhere, or a short record, does not authenticate and yields no plaintext', async (t) => {
   for (const [name, build] of builds) {
     fc.assert(
-      fc.property(cases, fc.nat(), fc.integer({ min: 0, max: 7 }), fc.constantFrom('sealed', 'aad', 'nonce'), ({ key, nonce, aad, plaintext }, at, bit, where) => {
-        const g = build(key);
-        const sealed = g.seal(nonce, plaintext, aad);
-        const target = { sealed, aad, nonce }[where];
-        if (target.length === 0) return g.open(nonce, sealed, aad) !== null;
-        const i = at % target.length;
-        const flipped = target.slice();
-        flipped[i] = (flipped[i] as number) ^ (1 << bit);
-        const args = { sealed, aad, nonce, [where]: flipped };
-        return g.open(args.nonce, args.sealed, args.aad) === null;
-      }),
+      fc.property(
+        cases,
+        fc.nat(),
+        fc.integer({ min: 0, max: 7 }),
+        fc.constantFrom('sealed', 'aad', 'nonce'),
+        ({ key, nonce, aad, plaintext }, at, bit, where) => {
+          const g = build(key);
+          const sealed = g.seal(nonce, plaintext, aad);
+          const target = { sealed, aad, nonce }[where];
+          if (target.length === 0) return g.open(nonce, sealed, aad) !== null;
+          const i = at % target.length;
+          const flipped = target.slice();
+          flipped[i] = (flipped[i] as number) ^ (1 << bit);
+          const args = { sealed, aad, nonce, [where]: flipped };
+          return g.open(args.nonce, args.sealed, args.aad) === null;
+        },
+      ),
       { numRuns: 150 },
     );
     const g = build(new Uint8Array(32));
     t.equal(g.open(new Uint8Array(12), new Uint8Array(15)), null, `${name}: shorter than a tag`);
     t.equal(g.open(new Uint8Array(12), g.seal(new Uint8Array(12), new Uint8Array(5)), new Uint8Array(1)), null, `${name}: AAD added`);
-    t.equal(build(new Uint8Array(32).fill(1)).open(new Uint8Array(12), g.seal(new Uint8Array(12), new Uint8Array(5))), null, `${name}: another key`);
+    t.equal(
+      build(new Uint8Array(32).fill(1)).open(new Uint8Array(12), g.seal(new Uint8Array(12), new Uint8Array(5))),
+      null,
+      `${name}: another key`,
+    );
   }
 });
 
@@ -98,9 +119,18 @@ t.test('arguments are checked and named', async (t) => {
   t.throws(() => createAesGcm('key' as unknown as Uint8Array), { code: 'ERR_ARGUMENT', message: /key must be a Uint8Array/ });
   t.throws(() => g.seal(new Uint8Array(16), new Uint8Array(1)), { code: 'ERR_ARGUMENT', message: /nonce must be 12 bytes/ });
   t.throws(() => g.open(new Uint8Array(8), new Uint8Array(16)), { code: 'ERR_ARGUMENT', message: /nonce must be 12 bytes/ });
-  t.throws(() => g.seal(new Uint8Array(12), [1, 2] as unknown as Uint8Array), { code: 'ERR_ARGUMENT', message: /plaintext must be a Uint8Array/ });
-  t.throws(() => g.open(new Uint8Array(12), 'x' as unknown as Uint8Array), { code: 'ERR_ARGUMENT', message: /sealed must be a Uint8Array/ });
-  t.throws(() => g.seal(new Uint8Array(12), new Uint8Array(1), 'aad' as unknown as Uint8Array), { code: 'ERR_ARGUMENT', message: /aad must be a Uint8Array/ });
+  t.throws(() => g.seal(new Uint8Array(12), [1, 2] as unknown as Uint8Array), {
+    code: 'ERR_ARGUMENT',
+    message: /plaintext must be a Uint8Array/,
+  });
+  t.throws(() => g.open(new Uint8Array(12), 'x' as unknown as Uint8Array), {
+    code: 'ERR_ARGUMENT',
+    message: /sealed must be a Uint8Array/,
+  });
+  t.throws(() => g.seal(new Uint8Array(12), new Uint8Array(1), 'aad' as unknown as Uint8Array), {
+    code: 'ERR_ARGUMENT',
+    message: /aad must be a Uint8Array/,
+  });
   t.throws(() => createGcm('aes' as unknown as () => Uint8Array), { code: 'ERR_ARGUMENT', message: /encryptBlocks must be a function/ });
   t.throws(() => createGcm(() => new Uint8Array(8)), { code: 'ERR_ARGUMENT', message: /encryptBlocks must return one 16-byte block/ });
 });
@@ -108,7 +138,8 @@ t.test('arguments are checked and named', async (t) => {
 t.test('createAesEncryptWords: the FIPS 197 AES-256 example as little-endian words', async (t) => {
   const encrypt = createAesEncryptWords(hexToBytes('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f'));
   const plain = hexToBytes('00112233445566778899aabbccddeeff');
-  const le = (b: Uint8Array, i: number) => ((b[i] as number) | ((b[i + 1] as number) << 8) | ((b[i + 2] as number) << 16) | ((b[i + 3] as number) << 24)) | 0;
+  const le = (b: Uint8Array, i: number) =>
+    (b[i] as number) | ((b[i + 1] as number) << 8) | ((b[i + 2] as number) << 16) | ((b[i + 3] as number) << 24) | 0;
   const { s0, s1, s2, s3 } = encrypt(le(plain, 0), le(plain, 4), le(plain, 8), le(plain, 12));
   const out = new Uint8Array(16);
   const view = new DataView(out.buffer);

@@ -31,7 +31,11 @@ t.test('hotp-sha1/256/512 equal oathtool over 40 counters each, across 2^32', { 
       const start = k % 2 === 0 ? 0 : 2 ** 32 - 20;
       const otp = createOtp({ profile: `hotp-${hash}` as ProfileName, key, digits });
       const expected = run([...hotpArgs(hash, start), '-d', String(digits), '-w', '39', bytesToHex(key)]);
-      t.same(Array.from({ length: 40 }, (_, i) => otp.generate(start + i)), expected, `${hash}, ${key.length}-byte key, from ${start}`);
+      t.same(
+        Array.from({ length: 40 }, (_, i) => otp.generate(start + i)),
+        expected,
+        `${hash}, ${key.length}-byte key, from ${start}`,
+      );
     }
   }
 });
@@ -44,7 +48,11 @@ t.test('totp-sha1/256/512 equal oathtool --totp at 30 s and 60 s steps', { skip 
       const now = 2_000_000_000;
       const expected = run([`--totp=${hash}`, '-s', `${step}s`, '-N', `@${now}`, '-d', '8', '-w', '9', bytesToHex(key)]);
       const first = otp.stepAt(now);
-      t.same(Array.from({ length: 10 }, (_, i) => otp.generate(first + i)), expected, `${hash}, step ${step}`);
+      t.same(
+        Array.from({ length: 10 }, (_, i) => otp.generate(first + i)),
+        expected,
+        `${hash}, step ${step}`,
+      );
     }
   }
 });

@@ -2,8 +2,16 @@ import fc from 'fast-check';
 import { HOTP, Secret } from 'otpauth';
 import t from 'tap';
 import {
-  bytesToHex, createOtp, cyclesPerCode, generateOtp, hexToBytes, isProfileName, parseProfile, PROFILES,
-  type Primitive, type ProfileName,
+  bytesToHex,
+  createOtp,
+  cyclesPerCode,
+  generateOtp,
+  hexToBytes,
+  isProfileName,
+  parseProfile,
+  PROFILES,
+  type Primitive,
+  type ProfileName,
 } from '@kodeviser/shared';
 import { loadVectors } from './vectors.js';
 
@@ -32,7 +40,10 @@ t.test('fourteen profiles, parsed into mode and primitive', async (t) => {
 
 t.test('RFC 4226 Appendix D: hotp-sha1', async (t) => {
   const otp = createOtp({ profile: 'hotp-sha1', key: hexToBytes(hotp.secret_hex) });
-  t.same(hotp.vectors.map((v) => otp.generate(v.counter)), hotp.vectors.map((v) => v.hotp));
+  t.same(
+    hotp.vectors.map((v) => otp.generate(v.counter)),
+    hotp.vectors.map((v) => v.hotp),
+  );
 });
 
 t.test('RFC 6238 Appendix B: totp-sha1/256/512, 8 digits, including steps beyond 2^32', async (t) => {
@@ -55,7 +66,11 @@ t.test('block-cipher reference values of docs/otp-algorithms.md', async (t) => {
   ];
   for (const [profile, key, codes, eight] of table) {
     const otp = createOtp({ profile, key });
-    t.same([0, 1, 2, 1000].map((c) => otp.generate(c)), codes, `${profile} ${key.length}-byte key`);
+    t.same(
+      [0, 1, 2, 1000].map((c) => otp.generate(c)),
+      codes,
+      `${profile} ${key.length}-byte key`,
+    );
     t.equal(generateOtp({ profile, key, digits: 8 }, 0), eight, `${profile} 8 digits`);
   }
   const aes = createOtp({ profile: 'totp-aes128', key: AES128 });
@@ -68,12 +83,16 @@ t.test('block-cipher reference values of docs/otp-algorithms.md', async (t) => {
 t.test('hotp-sha* agrees with otpauth for random keys, counters and digits', async (t) => {
   const algorithm = { sha1: 'SHA1', sha256: 'SHA256', sha512: 'SHA512' } as const;
   fc.assert(
-    fc.property(fc.constantFrom('sha1', 'sha256', 'sha512' as const), fc.uint8Array({ minLength: 1, maxLength: 80 }),
-      fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 6, max: 8 }),
+    fc.property(
+      fc.constantFrom('sha1', 'sha256', 'sha512' as const),
+      fc.uint8Array({ minLength: 1, maxLength: 80 }),
+      fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      fc.integer({ min: 6, max: 8 }),
       (hash, key, counter, digits) => {
         const ref = new HOTP({ secret: Secret.fromHex(bytesToHex(key)), algorithm: algorithm[hash], digits });
         return generateOtp({ profile: `hotp-${hash}`, key, digits }, counter) === ref.generate({ counter });
-      }),
+      },
+    ),
     { numRuns: 150 },
   );
   t.pass('150 random cases');
@@ -81,15 +100,23 @@ t.test('hotp-sha* agrees with otpauth for random keys, counters and digits', asy
 
 t.test('every profile: codes have the configured digits and the properties the doc promises', async (t) => {
   const keys: Record<Primitive, Uint8Array> = {
-    sha1: new Uint8Array(20).fill(7), sha256: new Uint8Array(32).fill(7), sha512: new Uint8Array(64).fill(7),
-    aes128: AES128, aes192: new Uint8Array(24).fill(9), aes256: AES256, tdes: TDEA3,
+    sha1: new Uint8Array(20).fill(7),
+    sha256: new Uint8Array(32).fill(7),
+    sha512: new Uint8Array(64).fill(7),
+    aes128: AES128,
+    aes192: new Uint8Array(24).fill(9),
+    aes256: AES256,
+    tdes: TDEA3,
   };
   for (const profile of PROFILES) {
     const { mode, primitive } = parseProfile(profile);
     const otp = createOtp({ profile, key: keys[primitive], digits: 7, step: 60, t0: 100 });
     t.match(otp, { profile, mode, primitive, digits: 7, step: 60, t0: 100 });
     const codes = [0, 1, 2 ** 32, Number.MAX_SAFE_INTEGER].map((c) => otp.generate(c));
-    t.ok(codes.every((c) => /^[0-9]{7}$/.test(c)), `${profile} codes are 7 digits`);
+    t.ok(
+      codes.every((c) => /^[0-9]{7}$/.test(c)),
+      `${profile} codes are 7 digits`,
+    );
     t.equal(new Set(codes).size, 4, `${profile} codes differ across moving factors`);
     t.equal(otp.generate(1), codes[1], `${profile} is deterministic`);
   }
@@ -124,15 +151,20 @@ t.test('verify: searches the window nearest to expected first and returns the mo
     t.equal(otp.verify(code, { from: 0, to: 3000, expected: a }), a);
     t.equal(otp.verify(code, { from: 0, to: 3000, expected: b }), b);
     const mid = Math.floor((a + b) / 2);
-    t.equal(otp.verify(code, { from: 0, to: 3000, expected: mid }), (b - mid) < (mid - a) ? b : a);
+    t.equal(otp.verify(code, { from: 0, to: 3000, expected: mid }), b - mid < mid - a ? b : a);
   }
   t.ok(twice, 'a 6-digit collision exists among 3000 codes (birthday bound)');
 });
 
 t.test('verify agrees with a plain nearest-first search by generate, for every primitive', async (t) => {
   const keys: Record<Primitive, Uint8Array> = {
-    sha1: new Uint8Array(20).fill(3), sha256: new Uint8Array(32).fill(3), sha512: new Uint8Array(64).fill(3),
-    aes128: AES128, aes192: new Uint8Array(24).fill(5), aes256: AES256, tdes: TDEA2,
+    sha1: new Uint8Array(20).fill(3),
+    sha256: new Uint8Array(32).fill(3),
+    sha512: new Uint8Array(64).fill(3),
+    aes128: AES128,
+    aes192: new Uint8Array(24).fill(5),
+    aes256: AES256,
+    tdes: TDEA2,
   };
   const reference = (otp: ReturnType<typeof createOtp>, code: string, from: number, to: number, expected: number): number | null => {
     const centre = Math.min(Math.max(expected, from), to);
@@ -144,10 +176,13 @@ t.test('verify agrees with a plain nearest-first search by generate, for every p
   };
   fc.assert(
     fc.property(
-      fc.constantFrom<Primitive>('sha1', 'sha256', 'sha512', 'aes128', 'aes192', 'aes256', 'tdes'), fc.integer({ min: 6, max: 8 }),
+      fc.constantFrom<Primitive>('sha1', 'sha256', 'sha512', 'aes128', 'aes192', 'aes256', 'tdes'),
+      fc.integer({ min: 6, max: 8 }),
       // around 0, around the 2^32 carry into the counter's high word, and up to 2^53
       fc.oneof(fc.nat(20), fc.integer({ min: 2 ** 32 - 8, max: 2 ** 32 + 8 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER - 40 })),
-      fc.nat(12), fc.integer({ min: -3, max: 15 }), fc.integer({ min: -2, max: 14 }),
+      fc.nat(12),
+      fc.integer({ min: -3, max: 15 }),
+      fc.integer({ min: -2, max: 14 }),
       (primitive, digits, from, span, expectedOffset, codeOffset) => {
         const otp = createOtp({ profile: `hotp-${primitive}`, key: keys[primitive], digits });
         const to = from + span;
@@ -155,7 +190,8 @@ t.test('verify agrees with a plain nearest-first search by generate, for every p
         const want = reference(otp, code, from, to, from + expectedOffset);
         const window = { from, to, expected: from + expectedOffset };
         return otp.verify(code, window) === want && otp.verify(code, window, { stopAtMatch: true }) === want;
-      }),
+      },
+    ),
     { numRuns: 300 },
   );
   t.pass('300 random windows');
@@ -177,10 +213,16 @@ t.test('verify agrees with a plain nearest-first search by generate, for every p
   // Stopping at the first match in the walk's order still finds the nearest of two.
   t.equal(otp.verify(code, { from: a, to: b, expected: a }, { stopAtMatch: true }), a);
   t.equal(otp.verify(code, { from: a, to: b, expected: b }, { stopAtMatch: true }), b);
-  t.equal(otp.verify(code, { from: a, to: b, expected: Math.floor((a + b) / 2) }, { stopAtMatch: true }),
-    otp.verify(code, { from: a, to: b, expected: Math.floor((a + b) / 2) }), 'a tie or near-tie resolves as the whole-window search does');
+  t.equal(
+    otp.verify(code, { from: a, to: b, expected: Math.floor((a + b) / 2) }, { stopAtMatch: true }),
+    otp.verify(code, { from: a, to: b, expected: Math.floor((a + b) / 2) }),
+    'a tie or near-tie resolves as the whole-window search does',
+  );
   t.equal(otp.verify('000000', { from: a, to: b }, { stopAtMatch: false }), otp.verify('000000', { from: a, to: b }));
-  t.throws(() => otp.verify(code, { from: a, to: b }, null as unknown as object), { code: 'ERR_ARGUMENT', message: /search must be an object/ });
+  t.throws(() => otp.verify(code, { from: a, to: b }, null as unknown as object), {
+    code: 'ERR_ARGUMENT',
+    message: /search must be an object/,
+  });
   t.throws(() => otp.verify(code, { from: a, to: b }, 'stop' as unknown as object), { code: 'ERR_ARGUMENT' });
 });
 
@@ -208,7 +250,10 @@ t.test('verify and stepAt reject bad arguments', async (t) => {
   t.equal(otp.stepAt(149.9), 2);
   t.throws(() => otp.stepAt(59), { code: 'ERR_MOVING_FACTOR', message: /unixSeconds/ });
   t.throws(() => otp.stepAt(Infinity), { code: 'ERR_MOVING_FACTOR' });
-  t.throws(() => createOtp({ profile: 'hotp-sha1', key: new Uint8Array(20) }).stepAt(0), { code: 'ERR_ARGUMENT', message: /stepAt is for totp/ });
+  t.throws(() => createOtp({ profile: 'hotp-sha1', key: new Uint8Array(20) }).stepAt(0), {
+    code: 'ERR_ARGUMENT',
+    message: /stepAt is for totp/,
+  });
 });
 
 t.test('createOtp rejects bad options with the code and argument named', async (t) => {
@@ -217,9 +262,13 @@ t.test('createOtp rejects bad options with the code and argument named', async (
   t.throws(() => createOtp({ profile: 'hotp-sha3' as ProfileName, key }), { code: 'ERR_UNKNOWN_PROFILE' });
   t.throws(() => createOtp({ profile: 'hotp-sha1', key: 'secret' as unknown as Uint8Array }), { code: 'ERR_ARGUMENT', message: /key/ });
   t.throws(() => createOtp({ profile: 'hotp-sha1', key: new Uint8Array(0) }), { code: 'ERR_KEY_LENGTH', message: /key must not be empty/ });
-  t.throws(() => createOtp({ profile: 'hotp-aes128', key }), { code: 'ERR_KEY_LENGTH', message: /key must be 16 bytes for aes128, got 20/ });
+  t.throws(() => createOtp({ profile: 'hotp-aes128', key }), {
+    code: 'ERR_KEY_LENGTH',
+    message: /key must be 16 bytes for aes128, got 20/,
+  });
   t.throws(() => createOtp({ profile: 'totp-tdes', key: new Uint8Array(8) }), { code: 'ERR_KEY_LENGTH', message: /16 or 24 bytes/ });
-  for (const digits of [5, 9, 6.5]) t.throws(() => createOtp({ profile: 'hotp-sha1', key, digits }), { code: 'ERR_DIGITS', message: /digits/ });
+  for (const digits of [5, 9, 6.5])
+    t.throws(() => createOtp({ profile: 'hotp-sha1', key, digits }), { code: 'ERR_DIGITS', message: /digits/ });
   t.throws(() => createOtp({ profile: 'totp-sha1', key, step: 45 }), { code: 'ERR_ARGUMENT', message: /step must be 30 or 60/ });
   t.throws(() => createOtp({ profile: 'totp-sha1', key, t0: 0.5 }), { code: 'ERR_ARGUMENT', message: /t0/ });
 });

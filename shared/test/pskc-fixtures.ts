@@ -51,8 +51,8 @@ const NODE_ENCRYPT: Record<NodeCipher, (key: Buffer, plaintext: Buffer) => Buffe
 };
 
 const encryptedType = (cipherValue: Buffer, keyBytes: number, cipher: NodeCipher = 'aes-cbc'): string =>
-  `<xenc:EncryptionMethod Algorithm="${CIPHER_URI[cipher](keyBytes)}"/>`
-  + `<xenc:CipherData><xenc:CipherValue>${cipherValue.toString('base64')}</xenc:CipherValue></xenc:CipherData>`;
+  `<xenc:EncryptionMethod Algorithm="${CIPHER_URI[cipher](keyBytes)}"/>` +
+  `<xenc:CipherData><xenc:CipherValue>${cipherValue.toString('base64')}</xenc:CipherValue></xenc:CipherData>`;
 
 export interface NodeContainer {
   /** the encryption key: the pre-shared key, or what PBKDF2 gives for `pbkdf2` */
@@ -80,13 +80,17 @@ export function nodeContainer(c: NodeContainer): string {
   const macs = c.valueMacs ?? true;
   const encrypt = (plain: Buffer | { cipherValue: Buffer }): string => {
     const cipherValue = Buffer.isBuffer(plain) ? NODE_ENCRYPT[cipher](c.key, plain) : plain.cipherValue;
-    return `<EncryptedValue>${encryptedType(cipherValue, c.key.length, cipher)}</EncryptedValue>`
-      + (macs ? `<ValueMAC>${hmacSha1(macKey, cipherValue).toString('base64')}</ValueMAC>` : '');
+    return (
+      `<EncryptedValue>${encryptedType(cipherValue, c.key.length, cipher)}</EncryptedValue>` +
+      (macs ? `<ValueMAC>${hmacSha1(macKey, cipherValue).toString('base64')}</ValueMAC>` : '')
+    );
   };
   const macMethod = `<MACMethod Algorithm="http://www.w3.org/2000/09/xmldsig#hmac-sha1">
     <MACKey>${encryptedType(c.macKeyCipherValue ?? NODE_ENCRYPT[cipher](c.key, macKey), c.key.length, cipher)}</MACKey>
   </MACMethod>`;
-  const others = Object.entries(c.encrypted ?? {}).map(([name, plain]) => `<${name}>${encrypt(plain)}</${name}>`).join('');
+  const others = Object.entries(c.encrypted ?? {})
+    .map(([name, plain]) => `<${name}>${encrypt(plain)}</${name}>`)
+    .join('');
   return `<?xml version="1.0" encoding="UTF-8"?>
 <KeyContainer Version="1.0" xmlns="${PSKC_NS}" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" xmlns:xenc="${XENC}"
     xmlns:xenc11="http://www.w3.org/2009/xmlenc11#" xmlns:pkcs5="http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#">
@@ -101,13 +105,19 @@ export function nodeContainer(c: NodeContainer): string {
 }
 
 /** An EncryptionKey/DerivedKey for PBKDF2, and the key node:crypto derives from it. */
-export function nodePbkdf2(password: string, opts: {
-  iterations?: number; keyBytes?: number; prf?: 'sha1' | 'sha256' | 'sha512'; prfElement?: string;
-  /** the prefix of the parameters' children, e.g. 'pkcs5:'; default none */
-  paramsPrefix?: string;
-  /** the default namespace in PBKDF2-params; default '' (unqualified, as in RFC 6030 figure 7) */
-  paramsDefaultNamespace?: string;
-} = {}): { key: Buffer; encryptionKey: string } {
+export function nodePbkdf2(
+  password: string,
+  opts: {
+    iterations?: number;
+    keyBytes?: number;
+    prf?: 'sha1' | 'sha256' | 'sha512';
+    prfElement?: string;
+    /** the prefix of the parameters' children, e.g. 'pkcs5:'; default none */
+    paramsPrefix?: string;
+    /** the default namespace in PBKDF2-params; default '' (unqualified, as in RFC 6030 figure 7) */
+    paramsDefaultNamespace?: string;
+  } = {},
+): { key: Buffer; encryptionKey: string } {
   const salt = randomBytes(8);
   const iterations = opts.iterations ?? 7;
   const keyBytes = opts.keyBytes ?? 16;

@@ -10,7 +10,13 @@ import { bytesToHex, PROFILES, type ProfileName } from '@kodeviser/shared';
 import { parsePskc, profileToPskcAlgorithm, writePskc, type PskcKey, type PskcKeyInput } from '@kodeviser/shared/pskc';
 
 const KEY_BYTES: Record<string, readonly number[]> = {
-  sha1: [20], sha256: [32], sha512: [64], aes128: [16], aes192: [24], aes256: [32], tdes: [16, 24],
+  sha1: [20],
+  sha256: [32],
+  sha512: [64],
+  aes128: [16],
+  aes192: [24],
+  aes256: [32],
+  tdes: [16, 24],
 };
 const primitiveOf = (profile: ProfileName): string => profile.split('-')[1] as string;
 
@@ -36,13 +42,21 @@ const asPlain = (k: PskcKey): Record<string, unknown> => ({ ...k, secret: bytesT
 
 t.test('every profile round-trips, plain, under a pre-shared key and under a password', async (t) => {
   const keys: PskcKeyInput[] = PROFILES.map((profile, i) => ({
-    id: `dev-${i}`, profile, secret: new Uint8Array(KEY_BYTES[primitiveOf(profile)]![0]!).map((_, j) => i * 31 + j),
-    digits: 6 + (i % 3), serial: `12-3456789-${i % 10}`, manufacturer: 'kodeviser & Co', issuer: 'MitID <"test">',
+    id: `dev-${i}`,
+    profile,
+    secret: new Uint8Array(KEY_BYTES[primitiveOf(profile)]![0]!).map((_, j) => i * 31 + j),
+    digits: 6 + (i % 3),
+    serial: `12-3456789-${i % 10}`,
+    manufacturer: 'kodeviser & Co',
+    issuer: 'MitID <"test">',
     ...(profile.startsWith('hotp') ? { counter: i * 1000 } : { time: 0, timeInterval: 30 + 30 * (i % 2), timeDrift: -i }),
   }));
   const protections: Protection[] = [
-    { kind: 'plain' }, { kind: 'psk', key: new Uint8Array(16).fill(1) }, { kind: 'psk', key: new Uint8Array(24).fill(2) },
-    { kind: 'psk', key: new Uint8Array(32).fill(3) }, { kind: 'password', password: 'correct horse', iterations: 3 },
+    { kind: 'plain' },
+    { kind: 'psk', key: new Uint8Array(16).fill(1) },
+    { kind: 'psk', key: new Uint8Array(24).fill(2) },
+    { kind: 'psk', key: new Uint8Array(32).fill(3) },
+    { kind: 'password', password: 'correct horse', iterations: 3 },
   ];
   for (const p of protections) {
     const xml = write(keys, p);
@@ -55,39 +69,59 @@ t.test('every profile round-trips, plain, under a pre-shared key and under a pas
 });
 
 t.test('random keys round-trip (fast-check, 200 runs)', async (t) => {
-  const text = fc.string({ unit: fc.constantFrom('a', 'Z', '0', ' ', '&', '<', '>', '"', "'", 'é', '€', '𝄞', '-'), minLength: 1, maxLength: 12 })
+  const text = fc
+    .string({ unit: fc.constantFrom('a', 'Z', '0', ' ', '&', '<', '>', '"', "'", 'é', '€', '𝄞', '-'), minLength: 1, maxLength: 12 })
     .filter((s) => s === s.trim());
   const profileKey = fc.constantFrom(...PROFILES).chain((profile) =>
-    fc.constantFrom(...KEY_BYTES[primitiveOf(profile)]!).chain((n) => fc.record({
-      profile: fc.constant(profile),
-      secret: fc.uint8Array({ minLength: n, maxLength: n }),
-    })));
-  const key = fc.record({
-    id: text,
-    digits: fc.option(fc.integer({ min: 6, max: 8 }), { nil: undefined }),
-    serial: fc.option(text, { nil: undefined }),
-    manufacturer: fc.option(text, { nil: undefined }),
-    issuer: fc.option(text, { nil: undefined }),
-    counter: fc.option(fc.maxSafeNat(), { nil: undefined }),
-    time: fc.option(fc.integer({ min: -1e12, max: 1e12 }), { nil: undefined }),
-    timeInterval: fc.option(fc.integer({ min: 1, max: 3600 }), { nil: undefined }),
-    timeDrift: fc.option(fc.integer({ min: -1000, max: 1000 }), { nil: undefined }),
-  }, { requiredKeys: ['id'] });
-  const keys = fc.uniqueArray(fc.tuple(key, profileKey).map(([k, pk]): PskcKeyInput => {
-    const out: Record<string, unknown> = { ...pk };
-    for (const [name, value] of Object.entries(k)) if (value !== undefined) out[name] = value;
-    return out as unknown as PskcKeyInput;
-  }), { minLength: 1, maxLength: 3, selector: (k) => k.id });
+    fc.constantFrom(...KEY_BYTES[primitiveOf(profile)]!).chain((n) =>
+      fc.record({
+        profile: fc.constant(profile),
+        secret: fc.uint8Array({ minLength: n, maxLength: n }),
+      }),
+    ),
+  );
+  const key = fc.record(
+    {
+      id: text,
+      digits: fc.option(fc.integer({ min: 6, max: 8 }), { nil: undefined }),
+      serial: fc.option(text, { nil: undefined }),
+      manufacturer: fc.option(text, { nil: undefined }),
+      issuer: fc.option(text, { nil: undefined }),
+      counter: fc.option(fc.maxSafeNat(), { nil: undefined }),
+      time: fc.option(fc.integer({ min: -1e12, max: 1e12 }), { nil: undefined }),
+      timeInterval: fc.option(fc.integer({ min: 1, max: 3600 }), { nil: undefined }),
+      timeDrift: fc.option(fc.integer({ min: -1000, max: 1000 }), { nil: undefined }),
+    },
+    { requiredKeys: ['id'] },
+  );
+  const keys = fc.uniqueArray(
+    fc.tuple(key, profileKey).map(([k, pk]): PskcKeyInput => {
+      const out: Record<string, unknown> = { ...pk };
+      for (const [name, value] of Object.entries(k)) if (value !== undefined) out[name] = value;
+      return out as unknown as PskcKeyInput;
+    }),
+    { minLength: 1, maxLength: 3, selector: (k) => k.id },
+  );
   const protection: fc.Arbitrary<Protection> = fc.oneof(
     fc.constant({ kind: 'plain' as const }),
-    fc.constantFrom(16, 24, 32).chain((n) => fc.uint8Array({ minLength: n, maxLength: n })).map((k) => ({ kind: 'psk' as const, key: k })),
-    fc.record({ kind: fc.constant('password' as const), password: fc.string({ minLength: 1, maxLength: 20 }), iterations: fc.integer({ min: 1, max: 5 }) }),
+    fc
+      .constantFrom(16, 24, 32)
+      .chain((n) => fc.uint8Array({ minLength: n, maxLength: n }))
+      .map((k) => ({ kind: 'psk' as const, key: k })),
+    fc.record({
+      kind: fc.constant('password' as const),
+      password: fc.string({ minLength: 1, maxLength: 20 }),
+      iterations: fc.integer({ min: 1, max: 5 }),
+    }),
   );
   let runs = 0;
-  fc.assert(fc.property(keys, protection, (ks, p) => {
-    deepStrictEqual(parse(write(ks, p), p).map(asPlain), ks.map(expected));
-    runs++;
-  }), { numRuns: 200 });
+  fc.assert(
+    fc.property(keys, protection, (ks, p) => {
+      deepStrictEqual(parse(write(ks, p), p).map(asPlain), ks.map(expected));
+      runs++;
+    }),
+    { numRuns: 200 },
+  );
   t.equal(runs, 200, '200 random containers read back as written');
 });
 
@@ -113,7 +147,11 @@ t.test('what is written decrypts and authenticates with node:crypto', async (t) 
     t.equal(macKey.length, 20, `${what}: a 20-byte MAC key`);
     const secretAt = xml.indexOf('<pskc:Secret>');
     const cipherValue = textOf(xml, 'xenc:CipherValue', secretAt);
-    t.equal(nodeDecrypt(encryptionKey, cipherValue).toString('hex'), bytesToHex(secret), `${what}: node:crypto aes-cbc decrypts the secret (PKCS #7 padding)`);
+    t.equal(
+      nodeDecrypt(encryptionKey, cipherValue).toString('hex'),
+      bytesToHex(secret),
+      `${what}: node:crypto aes-cbc decrypts the secret (PKCS #7 padding)`,
+    );
     const mac = createHmac('sha1', macKey).update(Buffer.from(cipherValue, 'base64')).digest('base64');
     t.equal(textOf(xml, 'pskc:ValueMAC', secretAt), mac, `${what}: ValueMAC = node:crypto HMAC-SHA1 over IV ‖ ciphertext`);
   };
@@ -130,7 +168,11 @@ t.test('what is written decrypts and authenticates with node:crypto', async (t) 
   t.equal(salt.length, 16, 'a 16-byte salt');
   t.equal(textOf(xml, 'IterationCount'), '1000');
   checkWithNode(xml, pbkdf2Sync('hunter2', salt, 1000, 16, 'sha1'), 'PBKDF2');
-  t.match(writePskc([key], { password: 'x', randomBytes: (n) => new Uint8Array(n) }), '<IterationCount>100000</IterationCount>', '100,000 iterations by default');
+  t.match(
+    writePskc([key], { password: 'x', randomBytes: (n) => new Uint8Array(n) }),
+    '<IterationCount>100000</IterationCount>',
+    '100,000 iterations by default',
+  );
 });
 
 t.test('randomness is injected, and fresh by default', async (t) => {
@@ -140,11 +182,21 @@ t.test('randomness is injected, and fresh by default', async (t) => {
   };
   const key: PskcKeyInput = { id: 'a', profile: 'totp-aes128', secret: new Uint8Array(16) };
   const psk = new Uint8Array(16).fill(9);
-  t.equal(writePskc([key], { preSharedKey: psk, randomBytes: counting() }), writePskc([key], { preSharedKey: psk, randomBytes: counting() }), 'the same randomness, the same document');
+  t.equal(
+    writePskc([key], { preSharedKey: psk, randomBytes: counting() }),
+    writePskc([key], { preSharedKey: psk, randomBytes: counting() }),
+    'the same randomness, the same document',
+  );
   t.not(writePskc([key], { preSharedKey: psk }), writePskc([key], { preSharedKey: psk }), 'fresh IVs and MAC key by default');
   t.equal(writePskc([key]), writePskc([key]), 'a plain document needs no randomness');
-  t.throws(() => writePskc([key], { preSharedKey: psk, randomBytes: (n) => new Uint8Array(n - 1) }), { code: 'ERR_ARGUMENT', message: 'randomBytes(20) must return 20 bytes' });
-  t.throws(() => writePskc([key], { password: 'p', randomBytes: () => [1, 2] as unknown as Uint8Array }), { code: 'ERR_ARGUMENT', message: 'randomBytes(16) must return 16 bytes' });
+  t.throws(() => writePskc([key], { preSharedKey: psk, randomBytes: (n) => new Uint8Array(n - 1) }), {
+    code: 'ERR_ARGUMENT',
+    message: 'randomBytes(20) must return 20 bytes',
+  });
+  t.throws(() => writePskc([key], { password: 'p', randomBytes: () => [1, 2] as unknown as Uint8Array }), {
+    code: 'ERR_ARGUMENT',
+    message: 'randomBytes(16) must return 16 bytes',
+  });
 });
 
 t.test('writePskc refuses bad input, naming the argument', async (t) => {
@@ -162,7 +214,12 @@ t.test('writePskc refuses bad input, naming the argument', async (t) => {
     ['a lone surrogate', () => writePskc(bad({ manufacturer: 'a\uD800' })), 'ERR_ARGUMENT', `keys[0].manufacturer ${textRule}`],
     ['a number for a serial', () => writePskc(bad({ serial: 1234567897 })), 'ERR_ARGUMENT', `keys[0].serial ${textRule}`],
     ['a duplicate id', () => writePskc([good, { ...good, secret: new Uint8Array(20) }]), 'ERR_ARGUMENT', 'keys[1].id "a" is used twice'],
-    ['an unknown profile', () => writePskc(bad({ profile: 'hotp-md5' })), 'ERR_UNKNOWN_PROFILE', 'profile must be one of hotp-sha1, hotp-sha256, hotp-sha512, hotp-aes128, hotp-aes192, hotp-aes256, hotp-tdes, totp-sha1, totp-sha256, totp-sha512, totp-aes128, totp-aes192, totp-aes256, totp-tdes; got hotp-md5'],
+    [
+      'an unknown profile',
+      () => writePskc(bad({ profile: 'hotp-md5' })),
+      'ERR_UNKNOWN_PROFILE',
+      'profile must be one of hotp-sha1, hotp-sha256, hotp-sha512, hotp-aes128, hotp-aes192, hotp-aes256, hotp-tdes, totp-sha1, totp-sha256, totp-sha512, totp-aes128, totp-aes192, totp-aes256, totp-tdes; got hotp-md5',
+    ],
     ['a string secret', () => writePskc(bad({ secret: 'abc' })), 'ERR_ARGUMENT', 'keys[0].secret must be a Uint8Array'],
     ['an empty secret', () => writePskc(bad({ secret: new Uint8Array(0) })), 'ERR_KEY_LENGTH', 'keys[0].secret must not be empty'],
     ['9 digits', () => writePskc(bad({ digits: 9 })), 'ERR_DIGITS', 'keys[0].digits must be 6, 7 or 8'],
@@ -172,12 +229,37 @@ t.test('writePskc refuses bad input, naming the argument', async (t) => {
     ['a zero step', () => writePskc(bad({ timeInterval: 0 })), 'ERR_ARGUMENT', 'keys[0].timeInterval must be a safe integer ≥ 1'],
     ['a fractional drift', () => writePskc(bad({ timeDrift: 0.5 })), 'ERR_ARGUMENT', 'keys[0].timeDrift must be a safe integer'],
     ['a string time', () => writePskc(bad({ time: '0' })), 'ERR_ARGUMENT', 'keys[0].time must be a safe integer'],
-    ['both protections', () => writePskc([good], { preSharedKey: new Uint8Array(16), password: 'x' }), 'ERR_ARGUMENT', 'preSharedKey and password are exclusive: give one or neither'],
-    ['an 8-byte key', () => writePskc([good], { preSharedKey: new Uint8Array(8) }), 'ERR_KEY_LENGTH', 'preSharedKey must be 16, 24 or 32 bytes, got 8'],
-    ['a hex key', () => writePskc([good], { preSharedKey: '00'.repeat(16) as unknown as Uint8Array }), 'ERR_ARGUMENT', 'preSharedKey must be a Uint8Array'],
+    [
+      'both protections',
+      () => writePskc([good], { preSharedKey: new Uint8Array(16), password: 'x' }),
+      'ERR_ARGUMENT',
+      'preSharedKey and password are exclusive: give one or neither',
+    ],
+    [
+      'an 8-byte key',
+      () => writePskc([good], { preSharedKey: new Uint8Array(8) }),
+      'ERR_KEY_LENGTH',
+      'preSharedKey must be 16, 24 or 32 bytes, got 8',
+    ],
+    [
+      'a hex key',
+      () => writePskc([good], { preSharedKey: '00'.repeat(16) as unknown as Uint8Array }),
+      'ERR_ARGUMENT',
+      'preSharedKey must be a Uint8Array',
+    ],
     ['an empty password', () => writePskc([good], { password: '' }), 'ERR_ARGUMENT', 'password must be a non-empty string'],
-    ['zero iterations', () => writePskc([good], { password: 'x', pbkdf2Iterations: 0 }), 'ERR_ARGUMENT', 'pbkdf2Iterations must be a safe integer ≥ 1'],
-    ['too many iterations', () => writePskc([good], { password: 'x', pbkdf2Iterations: 10_000_001 }), 'ERR_ARGUMENT', 'pbkdf2Iterations must be at most 10000000'],
+    [
+      'zero iterations',
+      () => writePskc([good], { password: 'x', pbkdf2Iterations: 0 }),
+      'ERR_ARGUMENT',
+      'pbkdf2Iterations must be a safe integer ≥ 1',
+    ],
+    [
+      'too many iterations',
+      () => writePskc([good], { password: 'x', pbkdf2Iterations: 10_000_001 }),
+      'ERR_ARGUMENT',
+      'pbkdf2Iterations must be at most 10000000',
+    ],
   ];
   for (const [name, run, code, message] of cases) t.throws(run, { code, message }, name);
   t.match(parsePskc(writePskc([{ id: 'x', profile: 'hotp-sha1', secret: new Uint8Array(20) }]))[0], { digits: 6 }, 'digits default to 6');

@@ -25,10 +25,13 @@ t.test('make, format and parse serials', async (t) => {
 });
 
 t.test('every single-digit typo is caught, every made serial round-trips', async (t) => {
-  fc.assert(fc.property(fc.stringMatching(/^[0-9]{9}$/), fc.nat(9), fc.integer({ min: 1, max: 9 }), (body, pos, delta) => {
-    const serial = makeSerial(body);
-    const typo = serial.slice(0, pos) + String((Number(serial[pos]) + delta) % 10) + serial.slice(pos + 1);
-    return parseSerial(formatSerial(serial)) === serial && !isValidSerial(typo);
-  }), { numRuns: 300 });
+  fc.assert(
+    fc.property(fc.stringMatching(/^[0-9]{9}$/), fc.nat(9), fc.integer({ min: 1, max: 9 }), (body, pos, delta) => {
+      const serial = makeSerial(body);
+      const typo = serial.slice(0, pos) + String((Number(serial[pos]) + delta) % 10) + serial.slice(pos + 1);
+      return parseSerial(formatSerial(serial)) === serial && !isValidSerial(typo);
+    }),
+    { numRuns: 300 },
+  );
   t.pass('300 random cases');
 });

@@ -22,7 +22,10 @@ t.test('agrees with node:crypto for messages of 0..300 bytes (every padding case
     if (bytesToHex(sha1(message)) !== createHash('sha1').update(message).digest('hex')) t.fail(`length ${n}`);
   }
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 300 }), (message) => bytesToHex(sha1(message)) === createHash('sha1').update(message).digest('hex')),
+    fc.property(
+      fc.uint8Array({ maxLength: 300 }),
+      (message) => bytesToHex(sha1(message)) === createHash('sha1').update(message).digest('hex'),
+    ),
     { numRuns: 1000 },
   );
   t.pass('301 lengths and 1,000 random messages');

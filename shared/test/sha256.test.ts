@@ -17,7 +17,10 @@ t.test('FIPS 180-2 Appendix B: one block, two blocks, a million "a"', async (t) 
 
 t.test('agrees with node:crypto for messages of 0..300 bytes', async (t) => {
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 300 }), (message) => bytesToHex(sha256(message)) === createHash('sha256').update(message).digest('hex')),
+    fc.property(
+      fc.uint8Array({ maxLength: 300 }),
+      (message) => bytesToHex(sha256(message)) === createHash('sha256').update(message).digest('hex'),
+    ),
     { numRuns: 500 },
   );
   t.pass('500 random messages');

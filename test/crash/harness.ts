@@ -73,25 +73,31 @@ function body(reply: { body: unknown }): Record<string, unknown> {
 }
 
 /** Load: each token sends its codes 0, 1, 2 … one at a time until the kill cuts it off. */
-async function load(client: Client, tokens: readonly TokenRecordOfRun[], stopped: () => boolean): Promise<{ anomalies: string[]; cutOff: number }> {
+async function load(
+  client: Client,
+  tokens: readonly TokenRecordOfRun[],
+  stopped: () => boolean,
+): Promise<{ anomalies: string[]; cutOff: number }> {
   const anomalies: string[] = [];
   let cutOff = 0;
-  await Promise.all(tokens.map(async ({ device, accepted }) => {
-    for (let c = 0; !stopped(); c++) {
-      const otp = device.otp.generate(c);
-      let reply;
-      try {
-        reply = await client.post('/v1/validate', { serial: device.serial, otp }, { admin: true });
-      } catch {
-        if (!stopped()) anomalies.push(`${device.serial} #${c}: the request failed before the kill`);
-        cutOff++;
-        return;
+  await Promise.all(
+    tokens.map(async ({ device, accepted }) => {
+      for (let c = 0; !stopped(); c++) {
+        const otp = device.otp.generate(c);
+        let reply;
+        try {
+          reply = await client.post('/v1/validate', { serial: device.serial, otp }, { admin: true });
+        } catch {
+          if (!stopped()) anomalies.push(`${device.serial} #${c}: the request failed before the kill`);
+          cutOff++;
+          return;
+        }
+        const b = body(reply);
+        if (reply.status === 200 && b.result === 'accept' && b.movingFactor === c) accepted.set(c, otp);
+        else anomalies.push(`${device.serial} #${c}: ${reply.status} ${reply.text}`);
       }
-      const b = body(reply);
-      if (reply.status === 200 && b.result === 'accept' && b.movingFactor === c) accepted.set(c, otp);
-      else anomalies.push(`${device.serial} #${c}: ${reply.status} ${reply.text}`);
-    }
-  }));
+    }),
+  );
   return { anomalies, cutOff };
 }
 
@@ -112,8 +118,14 @@ export async function runCrashCycles(t: Test, opts: CrashRunOptions): Promise<Cr
   let client = createClient(server.url, opts.settings.adminToken);
 
   for (let round = 1; round <= opts.kills; round++) {
-    const tokens = makeDevices(opts.tokensPerRound, 'hotp-sha1', nextSerial).map((device) => ({ device, accepted: new Map<number, string>() }));
-    await importDevices(client, tokens.map((r) => r.device));
+    const tokens = makeDevices(opts.tokensPerRound, 'hotp-sha1', nextSerial).map((device) => ({
+      device,
+      accepted: new Map<number, string>(),
+    }));
+    await importDevices(
+      client,
+      tokens.map((r) => r.device),
+    );
     const delayMs = rng.int(opts.minDelayMs, opts.maxDelayMs);
     let stopped = false;
     const loaded = load(client, tokens, () => stopped);
@@ -189,7 +201,9 @@ export async function runCrashCycles(t: Test, opts: CrashRunOptions): Promise<Cr
     t.same(missing, [], `${opts.store} round ${round}: the audit log holds every answered accept`);
     t.same(twice, [], `${opts.store} round ${round}: no moving factor accepted twice`);
     t.same(behind, [], `${opts.store} round ${round}: earlier tokens' counters did not move back`);
-    t.comment(`${opts.store} round ${round}: killed ${delayMs} ms into the load; ${answered} accepts answered, ${cutOff} requests cut off (${committedUnanswered} of them committed)`);
+    t.comment(
+      `${opts.store} round ${round}: killed ${delayMs} ms into the load; ${answered} accepts answered, ${cutOff} requests cut off (${committedUnanswered} of them committed)`,
+    );
     earlier.push(...tokens);
   }
   await server.stop();

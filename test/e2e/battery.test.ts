@@ -37,7 +37,7 @@ t.test('a low battery still logs in (b and the code); an empty one shows bAtt an
   t.match(low.lcd, /^b[0-9]{6} $/, `the LCD shows b and the code: "${low.lcd}"`);
   t.equal(low.lcd.slice(1, 7), low.code);
   const ok = await login(server, user, low.code as string);
-  t.equal(ok.status, 200, 'a low battery\'s code logs in');
+  t.equal(ok.status, 200, "a low battery's code logs in");
   t.same(ok.body, { result: 'accept' });
 
   for (let i = 0; state.batteryPercent > 0 && i < 30; i++) state = await holdAfter(device, '60d');
@@ -50,7 +50,9 @@ t.test('a low battery still logs in (b and the code); an empty one shows bAtt an
 
 t.test('device conditions typed as the help writes them: --drift-ppm -20, --temp -5', async (t) => {
   const file = join(dir, 'negative.json');
-  const made = await kodeviser(['manufacture', '--profile', 'totp-sha1', '--drift-ppm', '-20', '--out', file]).catch((e: { stderr: string }) => e);
+  const made = await kodeviser(['manufacture', '--profile', 'totp-sha1', '--drift-ppm', '-20', '--out', file]).catch(
+    (e: { stderr: string }) => e,
+  );
   t.notMatch(made.stderr ?? '', /ambiguous/, 'manufacture --drift-ppm -20');
   const pressed = await kodeviser(['press', file, '--temp', '-5', '--json']).catch((e: { stderr: string }) => e);
   t.notMatch(pressed.stderr ?? '', /ambiguous|no such file/, 'press --temp -5');

@@ -51,11 +51,17 @@ t.test('beyond the look-ahead window: one code starts a resync, the next complet
   await unseenPresses(device, 10);
   const first = await press(server, device, (now += MINUTE));
   t.equal(first.movingFactor, 11, '11 ahead of the last accepted counter 0');
-  t.same((await validate(server, device, first.code as string)).body, { result: 'resync-started', serial: device.serial, movingFactor: null },
-    'one code alone is not enough');
+  t.same(
+    (await validate(server, device, first.code as string)).body,
+    { result: 'resync-started', serial: device.serial, movingFactor: null },
+    'one code alone is not enough',
+  );
   const second = await press(server, device, (now += MINUTE));
-  t.same((await validate(server, device, second.code as string)).body, { result: 'accept', serial: device.serial, movingFactor: 12 },
-    'the very next code completes the resync');
+  t.same(
+    (await validate(server, device, second.code as string)).body,
+    { result: 'accept', serial: device.serial, movingFactor: 12 },
+    'the very next code completes the resync',
+  );
   const third = await press(server, device, (now += MINUTE));
   t.equal((await validate(server, device, third.code as string)).body.result, 'accept', 'and the token is in step again');
   const info = (await server.get(`/v1/tokens/${device.serial}`, { admin: true })).body;
@@ -83,8 +89,11 @@ t.test('beyond the wide window: a code is refused, and an admin resyncs from two
   const c1 = await press(server, device, (now += MINUTE));
   const c2 = await press(server, device, (now += MINUTE));
   t.same([c1.movingFactor, c2.movingFactor], [151, 152]);
-  t.same((await validate(server, device, c1.code as string)).body, { result: 'reject', serial: device.serial, movingFactor: null },
-    '151 ahead: not even a resync');
+  t.same(
+    (await validate(server, device, c1.code as string)).body,
+    { result: 'reject', serial: device.serial, movingFactor: null },
+    '151 ahead: not even a resync',
+  );
   const notAdmin = await server.post(`/v1/tokens/${device.serial}/resync`, { otp1: c1.code, otp2: c2.code });
   t.equal(notAdmin.status, 401, 'resync takes the admin token');
   const swapped = await server.post(`/v1/tokens/${device.serial}/resync`, { otp1: c2.code, otp2: c1.code }, { admin: true });

@@ -52,32 +52,48 @@ async function wrongUntilBlocked(tt: Test, user: ReturnType<typeof newUser>, wro
   return retryAfter;
 }
 
-t.test('activation → login → same code refused → three wrong codes → 429 → the block expires → login', { skip: server.faketime ? false : 'libfaketime not found (install Debian\'s faketime): the server\'s clock cannot move' }, async (t) => {
-  const { device, user } = await activatedHotpDevice('expiry');
-  const second = await press(server, device, later(MINUTE));
-  t.equal(second.movingFactor, 1, 'the second press shows counter 1');
-  const ok = await login(server, user, second.code as string);
-  t.equal(ok.status, 200);
-  t.same(ok.body, { result: 'accept' }, 'login with the next code');
-  const replay = await login(server, user, second.code as string);
-  t.equal(replay.status, 401, 'the same code again');
-  t.same(replay.body, { result: 'reject' });
+t.test(
+  'activation → login → same code refused → three wrong codes → 429 → the block expires → login',
+  { skip: server.faketime ? false : "libfaketime not found (install Debian's faketime): the server's clock cannot move" },
+  async (t) => {
+    const { device, user } = await activatedHotpDevice('expiry');
+    const second = await press(server, device, later(MINUTE));
+    t.equal(second.movingFactor, 1, 'the second press shows counter 1');
+    const ok = await login(server, user, second.code as string);
+    t.equal(ok.status, 200);
+    t.same(ok.body, { result: 'accept' }, 'login with the next code');
+    const replay = await login(server, user, second.code as string);
+    t.equal(replay.status, 401, 'the same code again');
+    t.same(replay.body, { result: 'reject' });
 
-  // The replay was the first wrong code; two more reach the third failure, which blocks.
-  await wrongUntilBlocked(t, user, wrongCode(device, 0, 200), 2);
-  const third = await press(server, device, later(5_000));
-  const blocked = await login(server, user, third.code as string);
-  t.equal(blocked.status, 429, 'while blocked even the right code is not checked');
+    // The replay was the first wrong code; two more reach the third failure, which blocks.
+    await wrongUntilBlocked(t, user, wrongCode(device, 0, 200), 2);
+    const third = await press(server, device, later(5_000));
+    const blocked = await login(server, user, third.code as string);
+    t.equal(blocked.status, 429, 'while blocked even the right code is not checked');
 
-  later(31_000);
-  const after = await login(server, user, third.code as string);
-  t.equal(after.status, 200, 'after the block, the code refused during it (never consumed) logs in');
-  const story = (await auditOf(server, device)).reverse().map((e) => (e.reason === null ? e.type : `${e.type}:${e.reason}`));
-  t.same(story.slice(-10), [
-    'activate', 'accept', 'accept', 'reject:replay', 'reject:bad-otp', 'reject:bad-otp', 'block:3 consecutive failures: 30 s',
-    'reject:blocked', 'reject:blocked', 'accept',
-  ].slice(-10), 'the audit log tells the story');
-});
+    later(31_000);
+    const after = await login(server, user, third.code as string);
+    t.equal(after.status, 200, 'after the block, the code refused during it (never consumed) logs in');
+    const story = (await auditOf(server, device)).reverse().map((e) => (e.reason === null ? e.type : `${e.type}:${e.reason}`));
+    t.same(
+      story.slice(-10),
+      [
+        'activate',
+        'accept',
+        'accept',
+        'reject:replay',
+        'reject:bad-otp',
+        'reject:bad-otp',
+        'block:3 consecutive failures: 30 s',
+        'reject:blocked',
+        'reject:blocked',
+        'accept',
+      ].slice(-10),
+      'the audit log tells the story',
+    );
+  },
+);
 
 t.test('… or an admin unlocks the blocked token, and login works at once', async (t) => {
   const { device, user } = await activatedHotpDevice('unlock');
@@ -103,7 +119,11 @@ t.test('one active device per user: its owner activating a second token makes th
   const secondCode = (await press(server, second, later(MINUTE))).code as string;
   const unproven = await activate(server, user, second, secondCode);
   t.equal(unproven.status, 401, 'without a code of the active device, the second token is refused');
-  t.equal((await login(server, user, (await press(server, first, later(MINUTE))).code as string)).status, 200, 'and the first token still logs in');
+  t.equal(
+    (await login(server, user, (await press(server, first, later(MINUTE))).code as string)).status,
+    200,
+    'and the first token still logs in',
+  );
   const proof = (await press(server, first, later(MINUTE))).code as string;
   const activated = await activate(server, user, second, (await press(server, second, later(MINUTE))).code as string, proof);
   t.equal(activated.status, 200, 'with one, the second token is activated for the same user');
@@ -114,9 +134,12 @@ t.test('one active device per user: its owner activating a second token makes th
   t.same(refused.body, { result: 'reject' });
   t.equal((await login(server, user, (await press(server, second, later(MINUTE))).code as string)).status, 200, 'the second token does');
   const info = await server.get(`/v1/tokens/${first.serial}`, { admin: true });
-  t.equal(info.body.status, 'enabled', 'the first token itself is not revoked, only no longer the user\'s');
+  t.equal(info.body.status, 'enabled', "the first token itself is not revoked, only no longer the user's");
   const events = await auditOf(server, first);
-  t.ok(events.some((e) => e.type === 'deactivate'), 'its deactivation is in the audit log');
+  t.ok(
+    events.some((e) => e.type === 'deactivate'),
+    'its deactivation is in the audit log',
+  );
 });
 
 checkOutputForSecrets(t, server);

@@ -7,6 +7,10 @@ import t from 'tap';
 import { driftYear } from './helpers/drift-year.js';
 
 driftYear(t, {
-  name: 'minus-20ppm', profile: 'totp-sha256', driftPpm: -20, seed: 2028,
-  expectDrift: (steps) => steps <= -14, expectDriftText: 'about nine minutes behind after a year',
+  name: 'minus-20ppm',
+  profile: 'totp-sha256',
+  driftPpm: -20,
+  seed: 2028,
+  expectDrift: (steps) => steps <= -14,
+  expectDriftText: 'about nine minutes behind after a year',
 });

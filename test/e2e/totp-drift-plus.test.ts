@@ -7,6 +7,10 @@ import t from 'tap';
 import { driftYear } from './helpers/drift-year.js';
 
 driftYear(t, {
-  name: 'plus-20ppm', profile: 'totp-sha1', driftPpm: 20, seed: 2027,
-  expectDrift: (steps) => steps >= 20, expectDriftText: 'more than ten minutes ahead after a year',
+  name: 'plus-20ppm',
+  profile: 'totp-sha1',
+  driftPpm: 20,
+  seed: 2027,
+  expectDrift: (steps) => steps >= 20,
+  expectDriftText: 'more than ten minutes ahead after a year',
 });

@@ -9,7 +9,11 @@ import t from 'tap';
 import { USES, driftYear } from './helpers/drift-year.js';
 
 driftYear(t, {
-  name: 'seasons-0-45C', profile: 'totp-aes128', driftPpm: 0, seed: 2029,
+  name: 'seasons-0-45C',
+  profile: 'totp-aes128',
+  driftPpm: 0,
+  seed: 2029,
   temperature: (use) => Math.round(22.5 - 22.5 * Math.cos((2 * Math.PI * use) / USES)),
-  expectDrift: (steps) => steps < 0, expectDriftText: 'behind after a year away from 25 °C',
+  expectDrift: (steps) => steps < 0,
+  expectDriftText: 'behind after a year away from 25 °C',
 });

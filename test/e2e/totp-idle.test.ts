@@ -16,7 +16,7 @@ import { checkOutputForSecrets, findLibfaketime, scratchDir, startServer } from 
 const T0 = Date.parse('2027-02-01T10:00:00Z');
 
 if (!findLibfaketime()) {
-  t.plan(0, 'skipped: libfaketime not found (install Debian\'s faketime), so months cannot pass for the server');
+  t.plan(0, "skipped: libfaketime not found (install Debian's faketime), so months cannot pass for the server");
 } else {
   const server = await startServer(t, { fakeStartMs: T0 });
   const dir = scratchDir(t);
@@ -44,13 +44,20 @@ if (!findLibfaketime()) {
     t.equal((await login(server, user, next.code as string)).status, 200, 'the next code logs in');
     t.equal((await login(server, user, next.code as string)).status, 401, 'once');
     const events = await auditOf(server, device);
-    t.match(events.find((e) => e.type === 'accept'), { reason: 'resync', movingFactor: next.movingFactor }, 'audited as a resync');
+    t.match(
+      events.find((e) => e.type === 'accept'),
+      { reason: 'resync', movingFactor: next.movingFactor },
+      'audited as a resync',
+    );
     const info = (await server.get(`/v1/tokens/${device.serial}`, { admin: true })).body;
     t.ok(Math.abs(info.drift - ahead) <= 1.5, `the server now expects the token ${info.drift} steps ahead`);
 
     server.setTime(later + 7 * DAY);
-    t.equal((await login(server, user, (await press(server, device, later + 7 * DAY)).code as string)).status, 200,
-      'a week later the first code logs in again');
+    t.equal(
+      (await login(server, user, (await press(server, device, later + 7 * DAY)).code as string)).status,
+      200,
+      'a week later the first code logs in again',
+    );
   });
 
   t.test('unused for a year (−20 ppm): "resync-started", then "accept" (/v1/validate)', async (t) => {
@@ -64,11 +71,18 @@ if (!findLibfaketime()) {
     server.setTime(later);
     const first = await press(server, device, later);
     t.ok((Date.parse(first.deviceTime) - later) / 30_000 < -10, 'a year later the device is more than ten steps behind');
-    t.same((await validate(server, device, first.code as string)).body, { result: 'resync-started', serial: device.serial, movingFactor: null });
+    t.same((await validate(server, device, first.code as string)).body, {
+      result: 'resync-started',
+      serial: device.serial,
+      movingFactor: null,
+    });
     server.setTime(later + 30_000);
     const next = await press(server, device, later + 30_000);
-    t.same((await validate(server, device, next.code as string)).body, { result: 'accept', serial: device.serial, movingFactor: next.movingFactor },
-      'the next code completes the resync');
+    t.same(
+      (await validate(server, device, next.code as string)).body,
+      { result: 'accept', serial: device.serial, movingFactor: next.movingFactor },
+      'the next code completes the resync',
+    );
     t.equal((await validate(server, device, first.code as string)).body.result, 'reject', 'the first code of the pair is spent');
   });
 

@@ -6,8 +6,16 @@
  */
 import { fuzzFile } from './app.js';
 
-fuzzFile('token administration: never a 5xx', [
-  'GET /v1/tokens/:serial', 'POST /v1/tokens/:serial/lock', 'POST /v1/tokens/:serial/unlock', 'POST /v1/tokens/:serial/revoke', 'POST /v1/tokens/:serial/resync',
-], (t, statuses) => {
-  t.ok((statuses.get('GET /v1/tokens/:serial')?.get(200) ?? 0) > 0, 'some reads found their token');
-});
+fuzzFile(
+  'token administration: never a 5xx',
+  [
+    'GET /v1/tokens/:serial',
+    'POST /v1/tokens/:serial/lock',
+    'POST /v1/tokens/:serial/unlock',
+    'POST /v1/tokens/:serial/revoke',
+    'POST /v1/tokens/:serial/resync',
+  ],
+  (t, statuses) => {
+    t.ok((statuses.get('GET /v1/tokens/:serial')?.get(200) ?? 0) > 0, 'some reads found their token');
+  },
+);

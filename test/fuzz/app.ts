@@ -39,11 +39,19 @@ export async function fuzzApp(t: Test): Promise<FuzzApp> {
   await importDevices(base.app, ...devices);
   const userId = 'fuzz-user';
   const first = devices[0] as Device;
-  const activated = await base.app.inject({ method: 'POST', url: '/v1/activate', payload: { userId, serial: first.serial, otp: first.press(), password: USER_PASSWORD } });
+  const activated = await base.app.inject({
+    method: 'POST',
+    url: '/v1/activate',
+    payload: { userId, serial: first.serial, otp: first.press(), password: USER_PASSWORD },
+  });
   if (activated.statusCode !== 200) throw new Error(`activation failed: ${activated.body}`);
   const realCodes = devices.flatMap((d) => Array.from({ length: 12 }, (_, i) => d.otp.generate(d.counter + i)));
   const unknownSerial = device('hotp-sha1').serial;
-  const serial = fc.oneof(fc.constantFrom(...devices.map((d) => d.serial)), fc.constant(unknownSerial), fc.constantFrom(...devices.map((d) => `${d.serial.slice(0, 2)}-${d.serial.slice(2, 9)}-${d.serial.slice(9)}`)));
+  const serial = fc.oneof(
+    fc.constantFrom(...devices.map((d) => d.serial)),
+    fc.constant(unknownSerial),
+    fc.constantFrom(...devices.map((d) => `${d.serial.slice(0, 2)}-${d.serial.slice(2, 9)}-${d.serial.slice(9)}`)),
+  );
   const code = fc.oneof(fc.constantFrom(...realCodes), fc.stringMatching(/^[0-9]{6}$/));
   return {
     ...base,
@@ -59,7 +67,12 @@ export async function fuzzApp(t: Test): Promise<FuzzApp> {
       t.equal(health.statusCode, 200, 'still answers /healthz');
       const fresh = device('hotp-sha1');
       await importDevices(base.app, fresh);
-      const res = await base.app.inject({ method: 'POST', url: '/v1/validate', headers: admin, payload: { serial: fresh.serial, otp: fresh.press() } });
+      const res = await base.app.inject({
+        method: 'POST',
+        url: '/v1/validate',
+        headers: admin,
+        payload: { serial: fresh.serial, otp: fresh.press() },
+      });
       t.same([res.statusCode, JSON.parse(res.body).result], [200, 'accept'], 'still accepts a valid code');
     },
   };
@@ -69,7 +82,11 @@ export async function fuzzApp(t: Test): Promise<FuzzApp> {
  * A fuzz file: one app, each route's run in turn (KODEVISER_FUZZ_RUNS cases), then the check
  * that it still serves. Returns each route's status counts.
  */
-export function fuzzFile(title: string, routes: readonly RouteName[], after?: (t: Test, statuses: Map<RouteName, Map<number, number>>) => void): void {
+export function fuzzFile(
+  title: string,
+  routes: readonly RouteName[],
+  after?: (t: Test, statuses: Map<RouteName, Map<number, number>>) => void,
+): void {
   tap.test(title, async (t) => {
     const f = await fuzzApp(t);
     const statuses = new Map<RouteName, Map<number, number>>();

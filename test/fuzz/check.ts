@@ -50,12 +50,21 @@ export function checkReply(method: string, res: FuzzReply): string | null {
 export type Send = (req: FuzzRequest) => Promise<FuzzReply | null>;
 
 function describe(req: FuzzRequest): string {
-  const payload = req.payload === undefined ? '' : ` ${typeof req.payload === 'string' ? JSON.stringify(req.payload.slice(0, 300)) : `<${req.payload.length} bytes>`}`;
+  const payload =
+    req.payload === undefined
+      ? ''
+      : ` ${typeof req.payload === 'string' ? JSON.stringify(req.payload.slice(0, 300)) : `<${req.payload.length} bytes>`}`;
   return `${req.method} ${req.url.slice(0, 200)} ${JSON.stringify(req.headers).slice(0, 300)}${payload}`;
 }
 
 /** Runs `runs` cases of `arb` through `send`; one assertion, and the status counts as a comment. */
-export async function fuzzRoute(t: Test, name: string, send: Send, arb: fc.Arbitrary<FuzzRequest>, runs = RUNS): Promise<Map<number, number>> {
+export async function fuzzRoute(
+  t: Test,
+  name: string,
+  send: Send,
+  arb: fc.Arbitrary<FuzzRequest>,
+  runs = RUNS,
+): Promise<Map<number, number>> {
   const statuses = new Map<number, number>();
   let failure: string | null = null;
   const started = Date.now();
@@ -76,7 +85,10 @@ export async function fuzzRoute(t: Test, name: string, send: Send, arb: fc.Arbit
     failure = `${(e as Error).message}${cause instanceof Error ? `\n${cause.message}` : ''}`;
   }
   t.equal(failure, null, `${name}: ${runs} cases, never a 5xx, every 4xx a JSON error`);
-  const counts = [...statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ');
+  const counts = [...statuses]
+    .sort(([a], [b]) => a - b)
+    .map(([s, n]) => `${s}×${n}`)
+    .join(' ');
   t.comment(`${name}: ${counts} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   return statuses;
 }

@@ -14,7 +14,9 @@ function fakeSocket(state: { destroyed?: boolean; writable?: boolean } = {}) {
     destroyed: state.destroyed ?? false,
     writable: state.writable ?? true,
     write: (s: string) => written.push(s),
-    destroy: (e: unknown) => { destroyedWith = e; },
+    destroy: (e: unknown) => {
+      destroyedWith = e;
+    },
   };
   return { socket: socket as unknown as Socket, written, destroyed: () => destroyedWith };
 }
@@ -22,13 +24,23 @@ function fakeSocket(state: { destroyed?: boolean; writable?: boolean } = {}) {
 const error = (code: string) => Object.assign(new Error(code), { code });
 
 t.test('each parser refusal is answered in the error shape, then the connection is closed', async (t) => {
-  for (const [code, status, name] of [['ERR_HTTP_REQUEST_TIMEOUT', 408, 'request-timeout'], ['HPE_HEADER_OVERFLOW', 431, 'headers-too-large'], ['HPE_INVALID_METHOD', 400, 'bad-request']] as const) {
+  for (const [code, status, name] of [
+    ['ERR_HTTP_REQUEST_TIMEOUT', 408, 'request-timeout'],
+    ['HPE_HEADER_OVERFLOW', 431, 'headers-too-large'],
+    ['HPE_INVALID_METHOD', 400, 'bad-request'],
+  ] as const) {
     const s = fakeSocket();
     const err = error(code);
     clientErrorHandler(err, s.socket);
     t.equal(s.written.length, 1, `${code}: one response`);
     const [head = '', body = ''] = (s.written[0] ?? '').split('\r\n\r\n');
-    t.match(head, new RegExp(`^HTTP/1\\.1 ${status} .*\\r\\nContent-Length: ${Buffer.byteLength(body)}\\r\\nContent-Type: application/json; charset=utf-8\\r\\nConnection: close$`), `${code}: ${status}`);
+    t.match(
+      head,
+      new RegExp(
+        `^HTTP/1\\.1 ${status} .*\\r\\nContent-Length: ${Buffer.byteLength(body)}\\r\\nContent-Type: application/json; charset=utf-8\\r\\nConnection: close$`,
+      ),
+      `${code}: ${status}`,
+    );
     t.same(Object.keys(JSON.parse(body)), ['error', 'message'], `${code}: {error, message}`);
     t.equal(JSON.parse(body).error, name, `${code}: error ${name}`);
     t.equal(s.destroyed(), err, `${code}: the connection is closed`);

@@ -19,20 +19,25 @@ const freshSerial = fc.integer({ min: 100_000_000, max: 999_999_999 }).map((n) =
 const KEY_BYTES: Record<string, number> = { sha1: 20, sha256: 32, sha512: 64, aes128: 16, aes192: 24, aes256: 32, tdes: 24 };
 
 /** A valid container of one to three keys (the right key length for each profile). */
-const validDocument: fc.Arbitrary<{ xml: string; encrypted: boolean }> = fc.record({
-  keys: fc.uniqueArray(fc.record({ serial: freshSerial, profile: fc.constantFrom(...PROFILES), counter: fc.nat({ max: 1000 }), withSerialNo: fc.boolean() }), { minLength: 1, maxLength: 3, selector: (k) => k.serial }),
-  encrypted: fc.boolean(),
-  fill: fc.nat({ max: 255 }),
-}).map(({ keys, encrypted, fill }) => {
-  const inputs = keys.map((k) => ({
-    id: k.serial,
-    profile: k.profile,
-    secret: new Uint8Array(KEY_BYTES[k.profile.split('-')[1] as string] as number).fill(fill),
-    ...(k.withSerialNo ? { serial: k.serial } : {}),
-    ...(k.profile.startsWith('hotp') ? { counter: k.counter } : { timeInterval: 30, time: 0 }),
-  }));
-  return { xml: writePskc(inputs, encrypted ? { preSharedKey: PSK, randomBytes: (n) => new Uint8Array(n).fill(7) } : {}), encrypted };
-});
+const validDocument: fc.Arbitrary<{ xml: string; encrypted: boolean }> = fc
+  .record({
+    keys: fc.uniqueArray(
+      fc.record({ serial: freshSerial, profile: fc.constantFrom(...PROFILES), counter: fc.nat({ max: 1000 }), withSerialNo: fc.boolean() }),
+      { minLength: 1, maxLength: 3, selector: (k) => k.serial },
+    ),
+    encrypted: fc.boolean(),
+    fill: fc.nat({ max: 255 }),
+  })
+  .map(({ keys, encrypted, fill }) => {
+    const inputs = keys.map((k) => ({
+      id: k.serial,
+      profile: k.profile,
+      secret: new Uint8Array(KEY_BYTES[k.profile.split('-')[1] as string] as number).fill(fill),
+      ...(k.withSerialNo ? { serial: k.serial } : {}),
+      ...(k.profile.startsWith('hotp') ? { counter: k.counter } : { timeInterval: 30, time: 0 }),
+    }));
+    return { xml: writePskc(inputs, encrypted ? { preSharedKey: PSK, randomBytes: (n) => new Uint8Array(n).fill(7) } : {}), encrypted };
+  });
 
 const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
 
@@ -76,21 +81,51 @@ const mutations: Mutation[] = [
   (xml) => fc.constant(xml),
   (xml) => fc.nat({ max: xml.length }).map((n) => xml.slice(0, n)),
   (xml) => fc.constantFrom(...PROLOGUES).map((p) => xml.replace(/^<\?xml[^>]*\?>/, p)),
-  (xml) => fc.tuple(fc.constantFrom(...PROLOGUES.slice(0, 5)), fc.constantFrom(...ENTITY_USES)).map(([p, use]) =>
-    xml.replace(/^<\?xml[^>]*\?>/, p).replace(/<pskc:SerialNo>[^<]*/, `<pskc:SerialNo>${use}`).replace(/(<pskc:PlainValue>)/, `$1${use}`)),
+  (xml) =>
+    fc.tuple(fc.constantFrom(...PROLOGUES.slice(0, 5)), fc.constantFrom(...ENTITY_USES)).map(([p, use]) =>
+      xml
+        .replace(/^<\?xml[^>]*\?>/, p)
+        .replace(/<pskc:SerialNo>[^<]*/, `<pskc:SerialNo>${use}`)
+        .replace(/(<pskc:PlainValue>)/, `$1${use}`),
+    ),
   // wrong or missing namespaces
-  (xml) => fc.constantFrom('urn:ietf:params:xml:ns:keyprov:pskc:wrong', '', 'http://www.w3.org/2000/09/xmldsig#', 'urn:ietf:params:xml:ns:keyprov:pskc ').map((ns) => xml.replace('xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc"', `xmlns:pskc="${ns}"`)),
+  (xml) =>
+    fc
+      .constantFrom(
+        'urn:ietf:params:xml:ns:keyprov:pskc:wrong',
+        '',
+        'http://www.w3.org/2000/09/xmldsig#',
+        'urn:ietf:params:xml:ns:keyprov:pskc ',
+      )
+      .map((ns) => xml.replace('xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc"', `xmlns:pskc="${ns}"`)),
   (xml) => fc.constant(xml.replace(/pskc:/g, '')),
   (xml) => fc.constant(xml.replace(/pskc:/g, 'other:')),
   // base64 truncated, padded wrong, not base64
-  (xml) => fc.tuple(fc.nat(), fc.constantFrom('', '=', '==', '!!!!', '====', ' ', 'A', '\u0000')).map(([n, tail]) =>
-    xml.replace(/(<pskc:PlainValue>|<xenc:CipherValue>|<pskc:ValueMAC>)([^<]*)/g, (_m, tag: string, b64: string) => `${tag}${b64.slice(0, n % (b64.length + 1))}${tail}`)),
+  (xml) =>
+    fc
+      .tuple(fc.nat(), fc.constantFrom('', '=', '==', '!!!!', '====', ' ', 'A', '\u0000'))
+      .map(([n, tail]) =>
+        xml.replace(
+          /(<pskc:PlainValue>|<xenc:CipherValue>|<pskc:ValueMAC>)([^<]*)/g,
+          (_m, tag: string, b64: string) => `${tag}${b64.slice(0, n % (b64.length + 1))}${tail}`,
+        ),
+      ),
   // giant and hostile attributes and text
   (xml) => hostileString.map((s) => xml.replace(/Id="[^"]*"/, `Id="${xmlEscape(s)}"`)),
   (xml) => hostileString.map((s) => xml.replace(/<pskc:SerialNo>[^<]*/, `<pskc:SerialNo>${xmlEscape(s)}`)),
-  (xml) => fc.oneof(hostileString.map(xmlEscape), fc.constantFrom('urn:ietf:params:xml:ns:keyprov:pskc:totp', 'http://www.ietf.org/keyprov/pskc#hotp', '')).map((a) => xml.replace(/Algorithm="urn:[^"]*"/, `Algorithm="${a}"`)),
-  (xml) => fc.oneof(hostileString.map(xmlEscape), fc.constantFrom('0', '5', '9', '-6', '1e3', '999999999999999999999')).map((n) => xml.replace(/Length="6"/, `Length="${n}"`)),
-  (xml) => fc.constantFrom('-1', '1e3', '99999999999999999999', 'x', '').map((n) => xml.replace(/<pskc:Counter>[^<]*/, `<pskc:Counter>${n}`)),
+  (xml) =>
+    fc
+      .oneof(
+        hostileString.map(xmlEscape),
+        fc.constantFrom('urn:ietf:params:xml:ns:keyprov:pskc:totp', 'http://www.ietf.org/keyprov/pskc#hotp', ''),
+      )
+      .map((a) => xml.replace(/Algorithm="urn:[^"]*"/, `Algorithm="${a}"`)),
+  (xml) =>
+    fc
+      .oneof(hostileString.map(xmlEscape), fc.constantFrom('0', '5', '9', '-6', '1e3', '999999999999999999999'))
+      .map((n) => xml.replace(/Length="6"/, `Length="${n}"`)),
+  (xml) =>
+    fc.constantFrom('-1', '1e3', '99999999999999999999', 'x', '').map((n) => xml.replace(/<pskc:Counter>[^<]*/, `<pskc:Counter>${n}`)),
   (xml) => fc.constant(xml.replace(/<pskc:KeyPackage>[\s\S]*<\/pskc:KeyPackage>/, (kp) => kp + kp)),
   (xml) => fc.constant(xml.replace('aes128-cbc', 'aes256-gcm').replace('hmac-sha1', 'hmac-md5')),
   (xml) => fc.constant(xml.replace(/<pskc:Secret>/, '<pskc:Secret><![CDATA[<pskc:PlainValue>AAAA</pskc:PlainValue>]]>')),
@@ -109,21 +144,49 @@ const expensive: fc.Arbitrary<string> = fc.oneof(
 );
 
 export const hostilePskcBody: fc.Arbitrary<{ xml: string | Buffer; encrypted: boolean }> = fc.oneof(
-  { arbitrary: validDocument.chain(({ xml, encrypted }) => fc.oneof(...mutations.map((m) => m(xml))).map((x) => ({ xml: x, encrypted }))), weight: 200 },
+  {
+    arbitrary: validDocument.chain(({ xml, encrypted }) => fc.oneof(...mutations.map((m) => m(xml))).map((x) => ({ xml: x, encrypted }))),
+    weight: 200,
+  },
   { arbitrary: expensive.map((xml) => ({ xml, encrypted: false })), weight: 1 },
-  { arbitrary: fc.constantFrom(
-    `${BILLION_LAUGHS}<lolz>&lol9;</lolz>`,
-    '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><pskc:KeyContainer xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc" Version="1.0">&xxe;</pskc:KeyContainer>',
-    '<pskc:KeyContainer xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc" Version="2.0"/>',
-    '<pskc:KeyContainer xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc" Version="1.0"></pskc:KeyContainer>',
-    '<KeyContainer/>', '<', '<<<>>>', '', ' ', 'null', '{"tokens":[]}', '<x:y xmlns:x=""/>', '\u0000\u0000',
-  ).map((xml) => ({ xml, encrypted: false })), weight: 20 },
+  {
+    arbitrary: fc
+      .constantFrom(
+        `${BILLION_LAUGHS}<lolz>&lol9;</lolz>`,
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><pskc:KeyContainer xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc" Version="1.0">&xxe;</pskc:KeyContainer>',
+        '<pskc:KeyContainer xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc" Version="2.0"/>',
+        '<pskc:KeyContainer xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc" Version="1.0"></pskc:KeyContainer>',
+        '<KeyContainer/>',
+        '<',
+        '<<<>>>',
+        '',
+        ' ',
+        'null',
+        '{"tokens":[]}',
+        '<x:y xmlns:x=""/>',
+        '\u0000\u0000',
+      )
+      .map((xml) => ({ xml, encrypted: false })),
+    weight: 20,
+  },
   { arbitrary: fc.uint8Array({ maxLength: 200 }).map((b) => ({ xml: Buffer.from(b), encrypted: false })), weight: 8 },
   { arbitrary: fc.string({ unit: 'binary', maxLength: 200 }).map((xml) => ({ xml, encrypted: false })), weight: 8 },
 );
 
 /** The X-PSKC-Key header: mostly the right key for an encrypted document, else missing or wrong. */
-export const pskcKeyHeader = (encrypted: boolean): fc.Arbitrary<string | null> => fc.oneof(
-  { arbitrary: fc.constant(encrypted ? PSKC_PSK_HEX : null), weight: 6 },
-  { arbitrary: fc.constantFrom<string | null>(null, PSKC_PSK_HEX, 'ffeeddccbbaa99887766554433221100', '0011', 'not hex at all, not at all!!', `${PSKC_PSK_HEX}00`, PSKC_PSK_HEX.toUpperCase()), weight: 2 },
-);
+export const pskcKeyHeader = (encrypted: boolean): fc.Arbitrary<string | null> =>
+  fc.oneof(
+    { arbitrary: fc.constant(encrypted ? PSKC_PSK_HEX : null), weight: 6 },
+    {
+      arbitrary: fc.constantFrom<string | null>(
+        null,
+        PSKC_PSK_HEX,
+        'ffeeddccbbaa99887766554433221100',
+        '0011',
+        'not hex at all, not at all!!',
+        `${PSKC_PSK_HEX}00`,
+        PSKC_PSK_HEX.toUpperCase(),
+      ),
+      weight: 2,
+    },
+  );

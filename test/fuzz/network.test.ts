@@ -23,30 +23,35 @@ const RAW_RUNS = Math.max(1, Math.round(RUNS / 2));
 function httpSender(url: string): { send: Send; close(): void } {
   const { hostname, port } = new URL(url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const send: Send = (req) => new Promise<FuzzReply | null>((resolve, reject) => {
-    let r: http.ClientRequest;
-    // node:http sends no Content-Length on a GET (or HEAD …) body unless told, and the server
-    // would read the body as the next request: say it, as every real client does.
-    const length = req.payload === undefined ? {} : { 'content-length': String(Buffer.byteLength(req.payload)) };
-    try {
-      r = http.request({ hostname, port, agent, method: req.method, path: req.url, headers: { ...req.headers, ...length } });
-    } catch {
-      resolve(null); // node:http refuses to send it (a forbidden character in a header or the path)
-      return;
-    }
-    let answered = false;
-    r.on('response', (res) => {
-      answered = true;
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
+  const send: Send = (req) =>
+    new Promise<FuzzReply | null>((resolve, reject) => {
+      let r: http.ClientRequest;
+      // node:http sends no Content-Length on a GET (or HEAD …) body unless told, and the server
+      // would read the body as the next request: say it, as every real client does.
+      const length = req.payload === undefined ? {} : { 'content-length': String(Buffer.byteLength(req.payload)) };
+      try {
+        r = http.request({ hostname, port, agent, method: req.method, path: req.url, headers: { ...req.headers, ...length } });
+      } catch {
+        resolve(null); // node:http refuses to send it (a forbidden character in a header or the path)
+        return;
+      }
+      let answered = false;
+      r.on('response', (res) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      });
+      // A server may answer (413) and close before the whole body was written: only an error
+      // before any answer is a failure.
+      r.on('error', (e) => {
+        if (!answered) reject(e);
+      });
+      r.end(req.payload);
     });
-    // A server may answer (413) and close before the whole body was written: only an error
-    // before any answer is a failure.
-    r.on('error', (e) => { if (!answered) reject(e); });
-    r.end(req.payload);
-  });
   return { send, close: () => agent.destroy() };
 }
 
@@ -78,14 +83,21 @@ t.test(`over HTTP: ${RUNS} hostile requests of every route, never a 5xx`, async 
   // Raw bytes on fresh connections: whatever the server writes back keeps the property too.
   const rawProblems: string[] = [];
   let rawResponses = 0;
-  await fc.assert(fc.asyncProperty(rawRequest, async (raw) => {
-    for (const res of await sendRaw(Number(new URL(server.url).port), raw)) {
-      rawResponses++;
-      const problem = checkReply('GET', res);
-      if (problem !== null) rawProblems.push(`${problem} for ${JSON.stringify(raw.slice(0, 200))}`);
-    }
-  }), { numRuns: RAW_RUNS });
-  t.same([...new Set(rawProblems)].slice(0, 5), [], `raw HTTP: ${RAW_RUNS} messages (${rawResponses} responses), every answer 2xx or a JSON 4xx`);
+  await fc.assert(
+    fc.asyncProperty(rawRequest, async (raw) => {
+      for (const res of await sendRaw(Number(new URL(server.url).port), raw)) {
+        rawResponses++;
+        const problem = checkReply('GET', res);
+        if (problem !== null) rawProblems.push(`${problem} for ${JSON.stringify(raw.slice(0, 200))}`);
+      }
+    }),
+    { numRuns: RAW_RUNS },
+  );
+  t.same(
+    [...new Set(rawProblems)].slice(0, 5),
+    [],
+    `raw HTTP: ${RAW_RUNS} messages (${rawResponses} responses), every answer 2xx or a JSON 4xx`,
+  );
 
   t.equal((await client.get('/healthz')).status, 200, 'still answers /healthz');
   const [fresh] = makeDevices(1);

@@ -6,6 +6,10 @@
  */
 import { fuzzFile } from './app.js';
 
-fuzzFile('operations and unknown routes: never a 5xx', ['GET /v1/audit', 'GET /healthz', 'GET /readyz', 'any method, any path'], (t, statuses) => {
-  t.ok((statuses.get('GET /v1/audit')?.get(200) ?? 0) > 0, 'some audit queries were answered');
-});
+fuzzFile(
+  'operations and unknown routes: never a 5xx',
+  ['GET /v1/audit', 'GET /healthz', 'GET /readyz', 'any method, any path'],
+  (t, statuses) => {
+    t.ok((statuses.get('GET /v1/audit')?.get(200) ?? 0) > 0, 'some audit queries were answered');
+  },
+);

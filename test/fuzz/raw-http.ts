@@ -15,28 +15,85 @@ const validJson = '{"serial":"1234567897","otp":"123456"}';
 
 const requestLine = fc.oneof(
   { arbitrary: fc.constantFrom('GET /healthz HTTP/1.1', 'POST /v1/validate HTTP/1.1', 'GET /v1/audit HTTP/1.1'), weight: 6 },
-  { arbitrary: fc.constantFrom('GET /healthz HTTP/1.0', 'GET /healthz HTTP/2.0', 'GET /healthz HTTP/9.9', 'GET /healthz', 'GET  /healthz HTTP/1.1', 'get /healthz HTTP/1.1',
-    'GET healthz HTTP/1.1', 'GET http://evil.example/healthz HTTP/1.1', 'GET * HTTP/1.1', 'CONNECT 127.0.0.1:1 HTTP/1.1', 'G\u0000T / HTTP/1.1', `GET /${'a'.repeat(20_000)} HTTP/1.1`,
-    'GET /\u00ff HTTP/1.1', 'GET /%00 HTTP/1.1', '', ' ', 'HTTP/1.1 200 OK'), weight: 2 },
+  {
+    arbitrary: fc.constantFrom(
+      'GET /healthz HTTP/1.0',
+      'GET /healthz HTTP/2.0',
+      'GET /healthz HTTP/9.9',
+      'GET /healthz',
+      'GET  /healthz HTTP/1.1',
+      'get /healthz HTTP/1.1',
+      'GET healthz HTTP/1.1',
+      'GET http://evil.example/healthz HTTP/1.1',
+      'GET * HTTP/1.1',
+      'CONNECT 127.0.0.1:1 HTTP/1.1',
+      'G\u0000T / HTTP/1.1',
+      `GET /${'a'.repeat(20_000)} HTTP/1.1`,
+      'GET /\u00ff HTTP/1.1',
+      'GET /%00 HTTP/1.1',
+      '',
+      ' ',
+      'HTTP/1.1 200 OK',
+    ),
+    weight: 2,
+  },
   { arbitrary: hostileString, weight: 1 },
 );
 
-const headerLines = fc.array(fc.oneof(
-  fc.constantFrom('Host: x', 'Accept: */*', 'Connection: close', 'Connection: keep-alive', 'Content-Type: application/json', 'Authorization: Bearer x',
-    'Transfer-Encoding: chunked', 'Transfer-Encoding: gzip, chunked', 'Transfer-Encoding: identity', 'Transfer-Encoding:\tchunked', 'Content-Length: 5', 'Content-Length: -1',
-    'Content-Length: 99999999999999999999', 'Content-Length: 1, 2', 'Content-Length: abc', 'Host: x\r\nHost: y', 'X-Injected: a\rb', 'X-Nul: a\u0000b', 'Bad Header: x', ': novalue',
-    'X-Folded: a\r\n b', 'Expect: 100-continue', 'Upgrade: websocket', 'X-Big: ' + 'x'.repeat(20_000)),
-  hostileString.map((s) => `X-Fuzz: ${s}`),
-), { maxLength: 4 });
+const headerLines = fc.array(
+  fc.oneof(
+    fc.constantFrom(
+      'Host: x',
+      'Accept: */*',
+      'Connection: close',
+      'Connection: keep-alive',
+      'Content-Type: application/json',
+      'Authorization: Bearer x',
+      'Transfer-Encoding: chunked',
+      'Transfer-Encoding: gzip, chunked',
+      'Transfer-Encoding: identity',
+      'Transfer-Encoding:\tchunked',
+      'Content-Length: 5',
+      'Content-Length: -1',
+      'Content-Length: 99999999999999999999',
+      'Content-Length: 1, 2',
+      'Content-Length: abc',
+      'Host: x\r\nHost: y',
+      'X-Injected: a\rb',
+      'X-Nul: a\u0000b',
+      'Bad Header: x',
+      ': novalue',
+      'X-Folded: a\r\n b',
+      'Expect: 100-continue',
+      'Upgrade: websocket',
+      'X-Big: ' + 'x'.repeat(20_000),
+    ),
+    hostileString.map((s) => `X-Fuzz: ${s}`),
+  ),
+  { maxLength: 4 },
+);
 
 const body = fc.oneof(
-  fc.constantFrom('', validJson, '{}', '0\r\n\r\n', '5\r\nhello\r\n0\r\n\r\n', 'zz\r\nhello\r\n0\r\n\r\n', 'ffffffffffffffffff\r\n', `${validJson}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`),
+  fc.constantFrom(
+    '',
+    validJson,
+    '{}',
+    '0\r\n\r\n',
+    '5\r\nhello\r\n0\r\n\r\n',
+    'zz\r\nhello\r\n0\r\n\r\n',
+    'ffffffffffffffffff\r\n',
+    `${validJson}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`,
+  ),
   hostileString,
 );
 
 /** A complete raw request: request line, headers, blank line, body. */
-export const rawRequest: fc.Arbitrary<string> = fc.tuple(requestLine, headerLines, body, fc.boolean())
-  .map(([line, headers, b, announce]) => `${line}\r\n${[...headers, ...(announce && b.length > 0 ? [`Content-Length: ${Buffer.byteLength(b)}`] : [])].join('\r\n')}${headers.length || (announce && b) ? '\r\n' : ''}\r\n${b}`);
+export const rawRequest: fc.Arbitrary<string> = fc
+  .tuple(requestLine, headerLines, body, fc.boolean())
+  .map(
+    ([line, headers, b, announce]) =>
+      `${line}\r\n${[...headers, ...(announce && b.length > 0 ? [`Content-Length: ${Buffer.byteLength(b)}`] : [])].join('\r\n')}${headers.length || (announce && b) ? '\r\n' : ''}\r\n${b}`,
+  );
 
 /** Splits what the server wrote into final responses (status, headers, body by Content-Length). */
 export function parseResponses(data: Buffer): FuzzReply[] {

@@ -5,6 +5,10 @@
  */
 import { fuzzFile } from './app.js';
 
-fuzzFile('activate, authenticate and validate: never a 5xx', ['POST /v1/activate', 'POST /v1/authenticate', 'POST /v1/validate'], (t, statuses) => {
-  t.ok((statuses.get('POST /v1/validate')?.get(200) ?? 0) > 0, 'some validations reached a verdict');
-});
+fuzzFile(
+  'activate, authenticate and validate: never a 5xx',
+  ['POST /v1/activate', 'POST /v1/authenticate', 'POST /v1/validate'],
+  (t, statuses) => {
+    t.ok((statuses.get('POST /v1/validate')?.get(200) ?? 0) > 0, 'some validations reached a verdict');
+  },
+);

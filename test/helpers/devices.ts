@@ -29,6 +29,10 @@ export function makeDevices(count: number, profile: ProfileName = 'hotp-sha1', n
 
 /** Imports devices with one JSON request; throws with the reply unless it is a 201. */
 export async function importDevices(client: Client, devices: readonly TestDevice[]): Promise<void> {
-  const reply = await client.post('/v1/tokens', { tokens: devices.map((d) => ({ serial: d.serial, profile: d.profile, keyHex: d.keyHex })) }, { admin: true });
+  const reply = await client.post(
+    '/v1/tokens',
+    { tokens: devices.map((d) => ({ serial: d.serial, profile: d.profile, keyHex: d.keyHex })) },
+    { admin: true },
+  );
   if (reply.status !== 201) throw new Error(`import of ${devices.length} tokens failed: ${reply.status} ${reply.text}`);
 }

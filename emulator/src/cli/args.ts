@@ -26,9 +26,7 @@ type Values<O extends Record<string, OptionSpec>> = {
   [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string;
 };
 
-export type Parsed<O extends Record<string, OptionSpec>> =
-  | { help: true }
-  | { help: false; values: Values<O>; positionals: string[] };
+export type Parsed<O extends Record<string, OptionSpec>> = { help: true } | { help: false; values: Values<O>; positionals: string[] };
 
 export function helpText(spec: CommandSpec<Record<string, OptionSpec>>): string {
   return `usage: kodeviser ${spec.usage}\n\n${spec.help.trim()}\n  -h, --help   show this help\n`;
@@ -42,13 +40,15 @@ export function parseCommand<O extends Record<string, OptionSpec>>(spec: Command
     parsed = parseArgs({ args: joinNegativeValues(spec.options, argv), options: spec.options, strict: true, allowPositionals: true });
   } catch (e) {
     // parseArgs' messages are one sentence followed by advice; the sentence is what the user needs.
-    const message = e instanceof Error ? e.message.split('. ')[0] ?? e.message : String(e);
+    const message = e instanceof Error ? (e.message.split('. ')[0] ?? e.message) : String(e);
     throw usageError(`${spec.name}: ${message}`);
   }
   const { positionals } = parsed;
   if (positionals.length !== spec.positionals.length) {
     const want = spec.positionals.length === 0 ? 'no arguments' : spec.positionals.join(' ');
-    throw usageError(`${spec.name}: expected ${want}, got ${positionals.length === 0 ? 'none' : positionals.map((p) => JSON.stringify(p)).join(' ')}`);
+    throw usageError(
+      `${spec.name}: expected ${want}, got ${positionals.length === 0 ? 'none' : positionals.map((p) => JSON.stringify(p)).join(' ')}`,
+    );
   }
   return { help: false, values: parsed.values as Values<O>, positionals };
 }

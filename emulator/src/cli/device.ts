@@ -57,7 +57,9 @@ export function loadDeviceAt(path: string, targetUs: number, note: (text: string
   let file = loadDeviceFile(path);
   if (targetUs < file.trueTimeUs) {
     const deltaMs = Math.floor((targetUs - file.trueTimeUs) / 1000);
-    note(`kodeviser: note: ${isoMicros(targetUs)} is before the device's last known time ${isoMicros(file.trueTimeUs)}; its history moves back ${formatDays(-deltaMs)}\n`);
+    note(
+      `kodeviser: note: ${isoMicros(targetUs)} is before the device's last known time ${isoMicros(file.trueTimeUs)}; its history moves back ${formatDays(-deltaMs)}\n`,
+    );
     file = shiftHistory(file, deltaMs);
   }
   const machine = Machine.fromDeviceFile(file);

@@ -73,7 +73,10 @@ export async function info(argv: readonly string[], io: CliIo): Promise<number> 
     ['battery', `${s.batteryPercent} % by the firmware's counter, ${truePercent.toFixed(2)} % true charge${s.lowBattery ? ' (low)' : ''}`],
     ['manufactured', f.manufacturedAt],
     ['true time', facts.trueTime],
-    ['device time', `${facts.deviceTime} (${signedSeconds(deviceUs - trueUs)}, ${facts.driftPpm >= 0 ? '+' : ''}${facts.driftPpm} ppm since manufacture)`],
+    [
+      'device time',
+      `${facts.deviceTime} (${signedSeconds(deviceUs - trueUs)}, ${facts.driftPpm >= 0 ? '+' : ''}${facts.driftPpm} ppm since manufacture)`,
+    ],
     ['temperature', `${f.temperatureC} °C${s.outOfSpec ? ' (outside the 0..45 °C operating range)' : ''}`],
     ['codes shown', String(s.codesShown)],
     ['screen', `${s.screen} ${quoted(machine.lcd())}${s.powered ? '' : ' (no power)'}`],
@@ -81,5 +84,3 @@ export async function info(argv: readonly string[], io: CliIo): Promise<number> 
   for (const [k, v] of rows) io.stdout(`${k.padEnd(14)} ${v}\n`);
   return 0;
 }
-
-

@@ -19,8 +19,11 @@ import type { CliIo } from './io.js';
 const DAY_US = 86_400e6;
 
 const options = {
-  profile: { type: 'string' }, 'presses-per-day': { type: 'string' }, temp: { type: 'string' },
-  plot: { type: 'string' }, 'max-years': { type: 'string' },
+  profile: { type: 'string' },
+  'presses-per-day': { type: 'string' },
+  temp: { type: 'string' },
+  plot: { type: 'string' },
+  'max-years': { type: 'string' },
 } as const;
 
 const spec = {
@@ -62,7 +65,11 @@ export interface LifetimeResult {
 export function simulateLifetime(opts: LifetimeOptions): LifetimeResult {
   const { profile, pressesPerDay, temperatureC = 25, startMs, maxYears = 30, sampleDays = 7 } = opts;
   const machine = Machine.manufacture({
-    profile, serial: makeSerial('000000001'), driftPpm: 0, manufacturedAt: startMs, temperatureC,
+    profile,
+    serial: makeSerial('000000001'),
+    driftPpm: 0,
+    manufacturedAt: startMs,
+    temperatureC,
     traceLimit: 0, // decades of presses: keep no trace
   });
   const start = machine.now();
@@ -115,28 +122,36 @@ export async function lifetime(argv: readonly string[], io: CliIo): Promise<numb
   const startMs = io.nowMs();
   const r = simulateLifetime({ profile, pressesPerDay, temperatureC, startMs, maxYears });
 
-  io.stdout(`${profile}, ${pressesPerDay} press${pressesPerDay === 1 ? '' : 'es'} a day at ${temperatureC} °C, from ${new Date(startMs).toISOString().slice(0, 10)}\n`);
+  io.stdout(
+    `${profile}, ${pressesPerDay} press${pressesPerDay === 1 ? '' : 'es'} a day at ${temperatureC} °C, from ${new Date(startMs).toISOString().slice(0, 10)}\n`,
+  );
   if (r.diedAfterUs === null) {
     const [, estimate, real] = r.samples[r.samples.length - 1] as [number, number, number];
-    io.stdout(`still alive after ${years(maxYears * YEAR_US)}: battery ${estimate} % by the firmware's counter, ${real.toFixed(2)} % true charge\n`);
+    io.stdout(
+      `still alive after ${years(maxYears * YEAR_US)}: battery ${estimate} % by the firmware's counter, ${real.toFixed(2)} % true charge\n`,
+    );
   } else {
     const date = new Date(startMs + r.diedAfterUs / 1000).toISOString().slice(0, 10);
-    const why = r.cause === 'firmware-empty' ? "the firmware's charge counter reached 0 % (it shows bAtt)" : 'the coin cell went flat (brown-out)';
+    const why =
+      r.cause === 'firmware-empty' ? "the firmware's charge counter reached 0 % (it shows bAtt)" : 'the coin cell went flat (brown-out)';
     io.stdout(`died after ${years(r.diedAfterUs)}, on ${date}: ${why}\n`);
   }
   if (r.lowBatteryAfterUs !== null) io.stdout(`low-battery mark from ${years(r.lowBatteryAfterUs)}\n`);
   io.stdout(`codes shown: ${r.codes}\n`);
 
   if (v.plot !== undefined) {
-    writeFileAtomic(io.path(v.plot), lineChartSvg({
-      title: `kodeviser ${profile}: ${pressesPerDay} presses/day at ${temperatureC} °C`,
-      xLabel: 'years since manufacture',
-      yLabel: 'battery %',
-      series: [
-        { label: "firmware's estimate", color: '#c0392b', points: r.samples.map(([y, est]) => [y, est] as const) },
-        { label: 'true charge', color: '#2c6fbb', dashed: true, points: r.samples.map(([y, , real]) => [y, real] as const) },
-      ],
-    }));
+    writeFileAtomic(
+      io.path(v.plot),
+      lineChartSvg({
+        title: `kodeviser ${profile}: ${pressesPerDay} presses/day at ${temperatureC} °C`,
+        xLabel: 'years since manufacture',
+        yLabel: 'battery %',
+        series: [
+          { label: "firmware's estimate", color: '#c0392b', points: r.samples.map(([y, est]) => [y, est] as const) },
+          { label: 'true charge', color: '#2c6fbb', dashed: true, points: r.samples.map(([y, , real]) => [y, real] as const) },
+        ],
+      }),
+    );
     io.stdout(`plot written to ${v.plot}\n`);
   }
   return 0;

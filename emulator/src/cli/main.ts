@@ -16,13 +16,22 @@ import { processIo, type CliIo } from './io.js';
 type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  manufacture: { summary: 'personalise and seal a device image (or a batch), optionally with a PSKC seed file', load: async () => (await import('./manufacture.js')).manufacture },
+  manufacture: {
+    summary: 'personalise and seal a device image (or a batch), optionally with a PSKC seed file',
+    load: async () => (await import('./manufacture.js')).manufacture,
+  },
   press: { summary: 'press the button once and print the LCD', load: async () => (await import('./press.js')).press },
   hold: { summary: 'hold the button (a long press opens the information menu)', load: async () => (await import('./press.js')).hold },
   info: { summary: 'show the device state without pressing', load: async () => (await import('./info.js')).info },
-  step: { summary: 'interactive stepper over the virtual hardware (reads commands from stdin)', load: async () => (await import('./step.js')).step },
+  step: {
+    summary: 'interactive stepper over the virtual hardware (reads commands from stdin)',
+    load: async () => (await import('./step.js')).step,
+  },
   run: { summary: 'run a YAML scenario of presses, waits and expectations', load: async () => (await import('./run.js')).run },
-  lifetime: { summary: 'simulate the whole battery life and report when the token dies', load: async () => (await import('./lifetime.js')).lifetime },
+  lifetime: {
+    summary: 'simulate the whole battery life and report when the token dies',
+    load: async () => (await import('./lifetime.js')).lifetime,
+  },
 };
 
 export function mainHelp(): string {
@@ -41,7 +50,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     const command = COMMANDS[name];
     if (command === undefined) throw new CliError(`unknown command ${JSON.stringify(name)} (run kodeviser --help)`, EXIT_USAGE);
-    return await (await command.load())(rest, io);
+    return await (
+      await command.load()
+    )(rest, io);
   } catch (e) {
     const [message, code] = describe(e);
     io.stderr(`kodeviser: ${message.replace(/\s*\n\s*/g, ' ')}\n`);

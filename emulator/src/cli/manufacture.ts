@@ -12,7 +12,16 @@ import { join } from 'node:path';
 import { formatSerial, makeSerial, parseProfile, parseSerial, type ProfileName, type Primitive } from '@kodeviser/shared';
 import { writePskc, type PskcKeyInput } from '@kodeviser/shared/pskc';
 import { Machine } from '../machine.js';
-import { helpText, parseCommand, parseIntArg, parseIsoTimeMs, parseKeyArg, parseNumberArg, parseProfileArg, type CommandSpec } from './args.js';
+import {
+  helpText,
+  parseCommand,
+  parseIntArg,
+  parseIsoTimeMs,
+  parseKeyArg,
+  parseNumberArg,
+  parseProfileArg,
+  type CommandSpec,
+} from './args.js';
 import { deviceJson } from './device.js';
 import { usageError } from './errors.js';
 import { writeFileAtomic } from './files.js';
@@ -20,7 +29,8 @@ import type { CliIo } from './io.js';
 
 const spec = {
   name: 'manufacture',
-  usage: 'manufacture --profile P [--digits 6] [--step 30] [--serial S] [--key HEX] [--counter N]\n       [--drift-ppm X] [--at ISO-TIME] [--out FILE | --count N --dir DIR] [--pskc FILE [--pskc-key HEX]]',
+  usage:
+    'manufacture --profile P [--digits 6] [--step 30] [--serial S] [--key HEX] [--counter N]\n       [--drift-ppm X] [--at ISO-TIME] [--out FILE | --count N --dir DIR] [--pskc FILE [--pskc-key HEX]]',
   help: `
 Personalises and seals device images. Without --out or --dir the device JSON goes to stdout.
   --profile P       one of hotp|totp - sha1|sha256|sha512|aes128|aes192|aes256|tdes
@@ -38,9 +48,18 @@ Personalises and seals device images. Without --out or --dir the device JSON goe
   --pskc FILE       also write the server's seed file (RFC 6030 PSKC) for the devices made
   --pskc-key HEX    encrypt the secrets in the PSKC file under this pre-shared AES key (16/24/32 bytes)`,
   options: {
-    profile: { type: 'string' }, digits: { type: 'string' }, step: { type: 'string' }, serial: { type: 'string' },
-    key: { type: 'string' }, counter: { type: 'string' }, 'drift-ppm': { type: 'string' }, at: { type: 'string' },
-    out: { type: 'string' }, count: { type: 'string' }, dir: { type: 'string' }, pskc: { type: 'string' },
+    profile: { type: 'string' },
+    digits: { type: 'string' },
+    step: { type: 'string' },
+    serial: { type: 'string' },
+    key: { type: 'string' },
+    counter: { type: 'string' },
+    'drift-ppm': { type: 'string' },
+    at: { type: 'string' },
+    out: { type: 'string' },
+    count: { type: 'string' },
+    dir: { type: 'string' },
+    pskc: { type: 'string' },
     'pskc-key': { type: 'string' },
   },
   positionals: [],
@@ -89,7 +108,13 @@ export async function manufacture(argv: readonly string[], io: CliIo): Promise<n
     const serial = firstSerial === undefined ? randomSerial() : consecutiveSerial(firstSerial, i);
     const deviceKey = key ?? new Uint8Array(randomBytes(KEY_BYTES[primitive]));
     const machine = Machine.manufacture({
-      profile, digits, step, serial, counter, manufacturedAt, key: deviceKey,
+      profile,
+      digits,
+      step,
+      serial,
+      counter,
+      manufacturedAt,
+      key: deviceKey,
       driftPpm: driftPpm ?? randomInt(-20_000, 20_001) / 1000,
     });
     made.push({ serial, key: deviceKey, machine });
@@ -97,7 +122,12 @@ export async function manufacture(argv: readonly string[], io: CliIo): Promise<n
 
   if (v.pskc !== undefined) {
     const keys: PskcKeyInput[] = made.map(({ serial, key: secret }) => ({
-      id: serial, serial, profile, secret, digits, manufacturer: 'kodeviser',
+      id: serial,
+      serial,
+      profile,
+      secret,
+      digits,
+      manufacturer: 'kodeviser',
       ...(parseProfile(profile).mode === 'hotp' ? { counter } : { timeInterval: step, time: 0 }),
     }));
     writeFileAtomic(io.path(v.pskc), writePskc(keys, pskcKey === undefined ? {} : { preSharedKey: pskcKey }));

@@ -13,8 +13,11 @@ import { usageError } from './errors.js';
 import type { CliIo } from './io.js';
 
 const timeOptions = {
-  at: { type: 'string' }, advance: { type: 'string' }, temp: { type: 'string' },
-  json: { type: 'boolean' }, lcd: { type: 'boolean' },
+  at: { type: 'string' },
+  advance: { type: 'string' },
+  temp: { type: 'string' },
+  json: { type: 'boolean' },
+  lcd: { type: 'boolean' },
 } as const;
 
 const timeHelp = `
@@ -56,7 +59,10 @@ export async function hold(argv: readonly string[], io: CliIo): Promise<number> 
 type UseValues = { at?: string; advance?: string; temp?: string; json?: boolean; lcd?: boolean; for?: string };
 
 async function use<O extends typeof timeOptions>(
-  spec: CommandSpec<O>, argv: readonly string[], io: CliIo, act: (m: Machine, holdUs: number) => void,
+  spec: CommandSpec<O>,
+  argv: readonly string[],
+  io: CliIo,
+  act: (m: Machine, holdUs: number) => void,
 ): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (parsed.help) {
@@ -76,7 +82,8 @@ async function use<O extends typeof timeOptions>(
   }
 
   const path = io.path(file);
-  const target = atMs !== undefined ? atMs * 1000 : advanceUs !== undefined ? loadDeviceFile(path).trueTimeUs + advanceUs : io.nowMs() * 1000;
+  const target =
+    atMs !== undefined ? atMs * 1000 : advanceUs !== undefined ? loadDeviceFile(path).trueTimeUs + advanceUs : io.nowMs() * 1000;
   const machine = loadDeviceAt(path, target, io.stderr);
   if (temp !== undefined) machine.setTemperature(temp);
   const pressedAt = machine.deviceTime(); // the RTC reading the code is computed from
@@ -85,17 +92,20 @@ async function use<O extends typeof timeOptions>(
 
   const s = machine.state();
   if (v.json === true) {
-    io.stdout(`${JSON.stringify({
-      serial: s.serial,
-      lcd: machine.lcd(),
-      code: s.lastCode,
-      // The moving factor of the code on the display (null when none is shown): the firmware's
-      // view holds the counter of the NEXT press for hotp, which scripts would read off by one.
-      movingFactor: s.lastCode === null || s.movingFactor === null ? null : s.profile?.startsWith('hotp-') ? s.movingFactor - 1 : s.movingFactor,
-      batteryPercent: s.batteryPercent,
-      deviceTime: new Date(Math.floor(pressedAt / 1000)).toISOString(),
-      ...(v.lcd === true ? { art: machine.lcdArt() } : {}),
-    })}\n`);
+    io.stdout(
+      `${JSON.stringify({
+        serial: s.serial,
+        lcd: machine.lcd(),
+        code: s.lastCode,
+        // The moving factor of the code on the display (null when none is shown): the firmware's
+        // view holds the counter of the NEXT press for hotp, which scripts would read off by one.
+        movingFactor:
+          s.lastCode === null || s.movingFactor === null ? null : s.profile?.startsWith('hotp-') ? s.movingFactor - 1 : s.movingFactor,
+        batteryPercent: s.batteryPercent,
+        deviceTime: new Date(Math.floor(pressedAt / 1000)).toISOString(),
+        ...(v.lcd === true ? { art: machine.lcdArt() } : {}),
+      })}\n`,
+    );
   } else {
     io.stdout(`${machine.lcd()}\n`);
     if (v.lcd === true) io.stdout(`${machine.lcdArt()}\n`);

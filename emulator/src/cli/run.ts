@@ -49,7 +49,8 @@ export type ScenarioStep =
   | { kind: 'set-temp'; celsius: number }
   | { kind: 'power-cut'; atByte?: number }
   | { kind: 'power-on' }
-  | { kind: 'expect-lcd'; text: string } | { kind: 'expect-lcd'; pattern: RegExp; source: string }
+  | { kind: 'expect-lcd'; text: string }
+  | { kind: 'expect-lcd'; pattern: RegExp; source: string }
   | { kind: 'expect-state'; fields: Record<string, unknown> };
 
 const KINDS = ['press', 'hold', 'advance', 'set-temp', 'power-cut', 'power-on', 'expect-lcd', 'expect-state'];
@@ -100,13 +101,15 @@ function parseStep(item: unknown, where: string): ScenarioStep {
     case 'advance':
       return { kind, us: duration(arg) };
     case 'set-temp':
-      if (typeof arg !== 'number' || !Number.isFinite(arg) || arg < -60 || arg > 125) throw usageError(`${at}: expected a temperature in °C from -60 to 125`);
+      if (typeof arg !== 'number' || !Number.isFinite(arg) || arg < -60 || arg > 125)
+        throw usageError(`${at}: expected a temperature in °C from -60 to 125`);
       return { kind, celsius: arg };
     case 'power-cut': {
       if (arg === null) return { kind };
       if (!isRecord(arg) || Object.keys(arg).some((k) => k !== 'atByte')) throw usageError(`${at}: expected {atByte: N} or nothing`);
       const atByte = arg.atByte;
-      if (typeof atByte !== 'number' || !Number.isInteger(atByte) || atByte < 0) throw usageError(`${at}: atByte must be a non-negative integer`);
+      if (typeof atByte !== 'number' || !Number.isInteger(atByte) || atByte < 0)
+        throw usageError(`${at}: atByte must be a non-negative integer`);
       return { kind, atByte };
     }
     case 'power-on':
@@ -126,7 +129,8 @@ function parseStep(item: unknown, where: string): ScenarioStep {
       }
     }
     case 'expect-state':
-      if (!isRecord(arg) || Object.keys(arg).length === 0) throw usageError(`${at}: expected a mapping of state fields, e.g. {screen: code}`);
+      if (!isRecord(arg) || Object.keys(arg).length === 0)
+        throw usageError(`${at}: expected a mapping of state fields, e.g. {screen: code}`);
       return { kind, fields: arg };
     default:
       throw usageError(`${where}: unknown step ${JSON.stringify(kind)} (one of ${KINDS.join(', ')})`);
@@ -159,7 +163,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     if (s.kind !== 'expect-state') return;
     const unknown = Object.keys(s.fields).find((k) => !known.includes(k));
     if (unknown !== undefined) {
-      throw usageError(`${scenarioFile}: step ${i + 1} (expect-state): unknown field ${JSON.stringify(unknown)} (one of ${known.join(', ')})`);
+      throw usageError(
+        `${scenarioFile}: step ${i + 1} (expect-state): unknown field ${JSON.stringify(unknown)} (one of ${known.join(', ')})`,
+      );
     }
   });
 

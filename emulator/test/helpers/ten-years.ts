@@ -20,8 +20,14 @@ export interface LifeResult {
 
 export function tenYearRun(opts: { pressesPerDay: number; years: number; manufacture?: Partial<ManufactureOptions> }): LifeResult {
   const m = Machine.manufacture({
-    profile: 'hotp-sha1', key: new TextEncoder().encode('12345678901234567890'), manufacturedAt: Date.UTC(2024, 0, 1),
-    driftPpm: 0, agingPpm: 0, seed: 7, traceLimit: 0, ...opts.manufacture,
+    profile: 'hotp-sha1',
+    key: new TextEncoder().encode('12345678901234567890'),
+    manufacturedAt: Date.UTC(2024, 0, 1),
+    driftPpm: 0,
+    agingPpm: 0,
+    seed: 7,
+    traceLimit: 0,
+    ...opts.manufacture,
   });
   const start = m.now();
   const end = start + opts.years * YEAR_US;

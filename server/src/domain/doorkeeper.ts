@@ -42,7 +42,7 @@ export class Doorkeeper {
     let h = 0x811c9dc5;
     for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
     const a = h & this.#mask;
-    const b = (h >>> 11 | h << 21) & this.#mask;
+    const b = ((h >>> 11) | (h << 21)) & this.#mask;
     const wasSeen = this.#test(a) && this.#test(b);
     if (!wasSeen) {
       if (this.#added >= this.#window) {

@@ -261,7 +261,14 @@ export function pendingIsLive(token: PolicyToken, nowMs: number, p: PolicyOption
  * second factor it must not, or the reply's time would tell a right code from a wrong one when
  * the password was wrong.
  */
-export function matchCode(otp: Otp, token: PolicyToken, code: string, nowMs: number, p: PolicyOptions = DEFAULT_POLICY, disclosed = false): CodeMatch {
+export function matchCode(
+  otp: Otp,
+  token: PolicyToken,
+  code: string,
+  nowMs: number,
+  p: PolicyOptions = DEFAULT_POLICY,
+  disclosed = false,
+): CodeMatch {
   const last = token.lastMovingFactor;
   const driftOf = (movingFactor: number) => (otp.mode === 'totp' ? measureDrift(otp, token, movingFactor, nowMs, p) : token.drift);
   const live = pendingIsLive(token, nowMs, p);

@@ -29,7 +29,18 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { createPasswordHasher, DEFAULT_SCRYPT_PARAMS, type ScryptParams } from '../security/password.js';
 import { createSeedVault } from '../security/seed-vault.js';
-import type { AttemptCommand, AttemptResult, AuditEntry, Binding, NewTokenRecord, Origin, PendingResync, StoreAction, TokenRecord, TokenStore } from '../store/types.js';
+import type {
+  AttemptCommand,
+  AttemptResult,
+  AuditEntry,
+  Binding,
+  NewTokenRecord,
+  Origin,
+  PendingResync,
+  StoreAction,
+  TokenRecord,
+  TokenStore,
+} from '../store/types.js';
 import { Doorkeeper } from './doorkeeper.js';
 import { DuplicateSerialError, ServiceError, isServiceError } from './errors.js';
 import {
@@ -206,13 +217,15 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   });
 
   /** A refusal as a store action of decideAndApply: its audit row, and its outcome. */
-  const refused = (r: { outcome: VerifyOutcome; audit: AuditEntry }): StoreAction<VerifyOutcome> => ({ audit: [r.audit], then: () => r.outcome });
+  const refused = (r: { outcome: VerifyOutcome; audit: AuditEntry }): StoreAction<VerifyOutcome> => ({
+    audit: [r.audit],
+    then: () => r.outcome,
+  });
 
   async function refuse(o: Origin, outcome: VerifyOutcome & { result: 'reject' }): Promise<VerifyOutcome> {
     await store.appendAudit([rejection(o, outcome).audit]);
     return outcome;
   }
-
 
   /**
    * The refusals the token's state decides alone, before any code is looked at: not enabled, or
@@ -253,7 +266,10 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
             origin: o,
             success: false,
             // a wide match lands here only with a failed second factor
-            reason: match.kind === 'none' && second.ok ? match.reason : second.reason ?? (match.kind === 'wide' ? 'bad-password' : 'bad-otp-and-password'),
+            reason:
+              match.kind === 'none' && second.ok
+                ? match.reason
+                : (second.reason ?? (match.kind === 'wide' ? 'bad-password' : 'bad-otp-and-password')),
             onFailure,
           };
     return { kind: 'attempt', command };
@@ -273,12 +289,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
    * The common path of validate, authenticate and activate, once the token is known: status,
    * block, code (and the second factor, evaluated in parallel), then one atomic store command.
    */
-  async function check(
-    token: TokenRecord,
-    code: string,
-    o: Origin,
-    secondFactor?: () => Promise<SecondFactor>,
-  ): Promise<VerifyOutcome> {
+  async function check(token: TokenRecord, code: string, o: Origin, secondFactor?: () => Promise<SecondFactor>): Promise<VerifyOutcome> {
     const gated = gate(token, o);
     if (gated) {
       // A token that is not enabled costs the second factor's work all the same, so the reply
@@ -311,7 +322,12 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
    * written inside one write transaction, with no read transaction and no turn of the event loop
    * in between. Same decisions as `check` without a second factor.
    */
-  function validateInOneStep(decideAndApply: NonNullable<TokenStore['decideAndApply']>, serial: string, code: string, ctx: RequestContext): Promise<VerifyOutcome> {
+  function validateInOneStep(
+    decideAndApply: NonNullable<TokenStore['decideAndApply']>,
+    serial: string,
+    code: string,
+    ctx: RequestContext,
+  ): Promise<VerifyOutcome> {
     return decideAndApply(serial, (token): StoreAction<VerifyOutcome> => {
       const o = origin(ctx, token?.userId ?? null);
       if (!token) return refused(rejection(o, { result: 'reject', reason: 'unknown-token', serial }));

@@ -115,17 +115,7 @@ export interface TokenInfo {
 }
 
 export type AuditType =
-  | 'import'
-  | 'activate'
-  | 'deactivate'
-  | 'accept'
-  | 'reject'
-  | 'block'
-  | 'lock'
-  | 'unlock'
-  | 'revoke'
-  | 'resync-started'
-  | 'resync';
+  'import' | 'activate' | 'deactivate' | 'accept' | 'reject' | 'block' | 'lock' | 'unlock' | 'revoke' | 'resync-started' | 'resync';
 
 /** An entry of the append-only audit log. Never holds a code, a password or a key. */
 export interface AuditEvent {

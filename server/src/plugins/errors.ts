@@ -99,7 +99,10 @@ export function describeError(err: FastifyError | Error): { status: number; body
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     // Other client errors fastify raises (e.g. a parser's): the message is fastify's, not ours;
     // keep it short and generic rather than echo anything the client sent.
-    return { status: fe.statusCode, body: { error: 'bad-request', message: `the request could not be read (${fe.code ?? 'client error'})` } };
+    return {
+      status: fe.statusCode,
+      body: { error: 'bad-request', message: `the request could not be read (${fe.code ?? 'client error'})` },
+    };
   }
   return { status: 500, body: { error: 'internal', message: 'internal server error' } };
 }
@@ -146,12 +149,20 @@ export function installErrorHandlers(app: FastifyInstance): void {
 export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const [status, reason, body]: [number, string, ErrorBody] =
-    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', { error: 'request-timeout', message: 'the request was not received in time' }]
-      : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', { error: 'headers-too-large', message: 'the request headers are larger than the server accepts' }]
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', { error: 'request-timeout', message: 'the request was not received in time' }]
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [
+            431,
+            'Request Header Fields Too Large',
+            { error: 'headers-too-large', message: 'the request headers are larger than the server accepts' },
+          ]
         : [400, 'Bad Request', { error: 'bad-request', message: 'the request is not valid HTTP/1.1' }];
   const text = JSON.stringify(body);
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(text)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${text}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(text)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${text}`,
+    );
   }
   socket.destroy(err);
 }

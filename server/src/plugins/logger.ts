@@ -43,9 +43,11 @@ export function lazyChildLoggerFactory(parent: FastifyBaseLogger, bindings: Bind
   let made: FastifyBaseLogger | undefined;
   const real = (): FastifyBaseLogger => (made ??= parent.child(bindings, opts));
   const keeps = (level: Level): boolean => (parent as unknown as Logger).isLevelEnabled?.(level) ?? true;
-  const at = (level: Level): LogFn => (...args) => {
-    if (made !== undefined || keeps(level)) (real()[level] as LogFn)(...args);
-  };
+  const at =
+    (level: Level): LogFn =>
+    (...args) => {
+      if (made !== undefined || keeps(level)) (real()[level] as LogFn)(...args);
+    };
   const child = {
     fatal: at('fatal'),
     error: at('error'),

@@ -44,72 +44,89 @@ const auditEventSchema = {
 /** `since` as unix ms or an ISO 8601 date-time: people type the one, scripts the other. */
 function parseSince(text: string): number {
   const ms = /^[0-9]+$/.test(text) ? Number(text) : Date.parse(text);
-  if (!Number.isSafeInteger(ms)) throw new HttpError(400, 'bad-request', 'querystring/since must be unix milliseconds or an ISO 8601 date-time');
+  if (!Number.isSafeInteger(ms))
+    throw new HttpError(400, 'bad-request', 'querystring/since must be unix milliseconds or an ISO 8601 date-time');
   return ms;
 }
 
 export async function operationsRoutes(app: FastifyInstance, { service, auth, metrics }: OperationsRoutesOptions): Promise<void> {
-  app.get('/healthz', {
-    schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: statusSchema } },
-  }, async () => ({ status: 'ok' }));
-
-  app.get('/readyz', {
-    schema: { tags: ['operations'], summary: 'Readiness: the database answers', response: { 200: statusSchema, 503: statusSchema } },
-  }, async (request, reply) => {
-    let ready = false;
-    try {
-      ready = await service.ready();
-    } catch (e) {
-      request.log.warn({ err: { type: (e as Error).name, message: (e as Error).message } }, 'readiness check failed');
-    }
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable' });
-  });
-
-  app.get('/metrics', {
-    schema: {
-      tags: ['operations'],
-      summary: 'Prometheus metrics (text exposition format)',
-      produces: ['text/plain'],
-      response: { 200: { type: 'string', description: 'Prometheus text format 0.0.4' } },
+  app.get(
+    '/healthz',
+    {
+      schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: statusSchema } },
     },
-  }, async (_request, reply) => {
-    const text = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(text);
-  });
+    async () => ({ status: 'ok' }),
+  );
 
-  app.get<{ Querystring: { serial?: string; userId?: string; since?: string; limit?: string } }>('/v1/audit', {
-    onRequest: auth.requireAdmin,
-    schema: {
-      tags: ['operations'],
-      summary: 'The audit log, newest first (admin)',
-      security: bearerSecurity,
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          serial: serialSchema,
-          userId: userIdSchema,
-          since: { type: 'string', description: 'unix ms or ISO 8601 date-time, inclusive' },
-          limit: { type: 'string', pattern: '^(1000|[1-9][0-9]{0,2})$', description: 'how many events at most, 1 to 1000 (default 100)' },
-        },
+  app.get(
+    '/readyz',
+    {
+      schema: { tags: ['operations'], summary: 'Readiness: the database answers', response: { 200: statusSchema, 503: statusSchema } },
+    },
+    async (request, reply) => {
+      let ready = false;
+      try {
+        ready = await service.ready();
+      } catch (e) {
+        request.log.warn({ err: { type: (e as Error).name, message: (e as Error).message } }, 'readiness check failed');
+      }
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable' });
+    },
+  );
+
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics (text exposition format)',
+        produces: ['text/plain'],
+        response: { 200: { type: 'string', description: 'Prometheus text format 0.0.4' } },
       },
-      response: {
-        200: {
+    },
+    async (_request, reply) => {
+      const text = await metrics.registry.metrics();
+      return reply.type(metrics.registry.contentType).send(text);
+    },
+  );
+
+  app.get<{ Querystring: { serial?: string; userId?: string; since?: string; limit?: string } }>(
+    '/v1/audit',
+    {
+      onRequest: auth.requireAdmin,
+      schema: {
+        tags: ['operations'],
+        summary: 'The audit log, newest first (admin)',
+        security: bearerSecurity,
+        querystring: {
           type: 'object',
-          required: ['events'],
           additionalProperties: false,
-          properties: { events: { type: 'array', items: auditEventSchema } },
+          properties: {
+            serial: serialSchema,
+            userId: userIdSchema,
+            since: { type: 'string', description: 'unix ms or ISO 8601 date-time, inclusive' },
+            limit: { type: 'string', pattern: '^(1000|[1-9][0-9]{0,2})$', description: 'how many events at most, 1 to 1000 (default 100)' },
+          },
         },
-        ...errorResponses(401),
+        response: {
+          200: {
+            type: 'object',
+            required: ['events'],
+            additionalProperties: false,
+            properties: { events: { type: 'array', items: auditEventSchema } },
+          },
+          ...errorResponses(401),
+        },
       },
     },
-  }, async (request) => {
-    const q = request.query;
-    const query: AuditQuery = {};
-    if (q.serial !== undefined) query.serial = parseSerial(q.serial);
-    if (q.userId !== undefined) query.userId = q.userId;
-    if (q.since !== undefined) query.since = parseSince(q.since);
-    if (q.limit !== undefined) query.limit = Number(q.limit);
-    return { events: await service.audit(query) };
-  });
+    async (request) => {
+      const q = request.query;
+      const query: AuditQuery = {};
+      if (q.serial !== undefined) query.serial = parseSerial(q.serial);
+      if (q.userId !== undefined) query.userId = q.userId;
+      if (q.since !== undefined) query.since = parseSince(q.since);
+      if (q.limit !== undefined) query.limit = Number(q.limit);
+      return { events: await service.audit(query) };
+    },
+  );
 }

@@ -33,7 +33,7 @@ export const passwordSchema = {
   type: 'string',
   minLength: 8,
   maxLength: 256,
-  description: 'the user\'s password (at least 8 characters, NIST SP 800-63B §5.1.1.2)',
+  description: "the user's password (at least 8 characters, NIST SP 800-63B §5.1.1.2)",
 } as const;
 
 export const profileSchema = { type: 'string', enum: [...PROFILES], description: 'OTP profile (docs/otp-algorithms.md)' } as const;

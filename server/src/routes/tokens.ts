@@ -64,8 +64,22 @@ const tokenInfoSchema = {
   type: 'object',
   description: 'a token as an admin sees it: never the seed',
   required: [
-    'serial', 'profile', 'digits', 'step', 't0', 'status', 'lastMovingFactor', 'drift', 'driftSeconds', 'driftPpm', 'failures',
-    'blockedUntil', 'resyncPending', 'userId', 'importedAt', 'lastUsedAt',
+    'serial',
+    'profile',
+    'digits',
+    'step',
+    't0',
+    'status',
+    'lastMovingFactor',
+    'drift',
+    'driftSeconds',
+    'driftPpm',
+    'failures',
+    'blockedUntil',
+    'resyncPending',
+    'userId',
+    'importedAt',
+    'lastUsedAt',
   ],
   additionalProperties: false,
   properties: {
@@ -78,7 +92,10 @@ const tokenInfoSchema = {
     lastMovingFactor: { type: ['integer', 'null'], description: 'last accepted hotp counter or totp step' },
     drift: { type: 'integer', description: "totp: the step the token's clock is predicted to be in now minus the server's (0 for hotp)" },
     driftSeconds: { type: 'number', description: "totp: the token's clock minus the server's now, as predicted, seconds (0 for hotp)" },
-    driftPpm: { type: 'number', description: "totp: how fast the token's clock gains (+) or loses (−), ppm, as learnt from its accepts (0 for hotp)" },
+    driftPpm: {
+      type: 'number',
+      description: "totp: how fast the token's clock gains (+) or loses (−), ppm, as learnt from its accepts (0 for hotp)",
+    },
     failures: { type: 'integer', description: 'consecutive failures' },
     blockedUntil: { type: ['integer', 'null'], description: 'unix ms' },
     resyncPending: { type: 'boolean' },
@@ -139,49 +156,60 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
   const ctx = (request: FastifyRequest) => ({ ip: request.ip });
   const admin = { onRequest: auth.requireAdmin, schema: { tags: ['tokens'], security: bearerSecurity } };
 
-  app.post<{ Body: JsonImportBody | string; Headers: { 'x-pskc-key'?: string } }>('/v1/tokens', {
-    onRequest: admin.onRequest,
-    bodyLimit: IMPORT_BODY_LIMIT,
-    schema: {
-      ...admin.schema,
-      summary: 'Import tokens (JSON or PSKC), all or nothing',
-      headers: {
-        type: 'object',
-        properties: { 'x-pskc-key': { type: 'string', pattern: '^([0-9a-fA-F]{16}){2,4}$', description: 'PSKC pre-shared key, hex: 16 bytes (aes128-cbc, kw-aes128), 24 (aes192-cbc, tripledes-cbc, kw-aes192) or 32 (aes256-cbc, kw-aes256)' } },
-      },
-      body: {
-        content: {
-          'application/json': { schema: jsonImportSchema },
-          [PSKC_CONTENT_TYPE]: { schema: { type: 'string', minLength: 1, description: 'an RFC 6030 KeyContainer' } },
-        },
-      },
-      response: {
-        201: {
+  app.post<{ Body: JsonImportBody | string; Headers: { 'x-pskc-key'?: string } }>(
+    '/v1/tokens',
+    {
+      onRequest: admin.onRequest,
+      bodyLimit: IMPORT_BODY_LIMIT,
+      schema: {
+        ...admin.schema,
+        summary: 'Import tokens (JSON or PSKC), all or nothing',
+        headers: {
           type: 'object',
-          required: ['imported'],
-          additionalProperties: false,
-          properties: { imported: { type: 'array', items: { type: 'string' }, description: 'the serials imported' } },
+          properties: {
+            'x-pskc-key': {
+              type: 'string',
+              pattern: '^([0-9a-fA-F]{16}){2,4}$',
+              description:
+                'PSKC pre-shared key, hex: 16 bytes (aes128-cbc, kw-aes128), 24 (aes192-cbc, tripledes-cbc, kw-aes192) or 32 (aes256-cbc, kw-aes256)',
+            },
+          },
         },
-        ...errorResponses(401, 409, 413, 415),
+        body: {
+          content: {
+            'application/json': { schema: jsonImportSchema },
+            [PSKC_CONTENT_TYPE]: { schema: { type: 'string', minLength: 1, description: 'an RFC 6030 KeyContainer' } },
+          },
+        },
+        response: {
+          201: {
+            type: 'object',
+            required: ['imported'],
+            additionalProperties: false,
+            properties: { imported: { type: 'array', items: { type: 'string' }, description: 'the serials imported' } },
+          },
+          ...errorResponses(401, 409, 413, 415),
+        },
       },
     },
-  }, async (request, reply) => {
-    let records: TokenImport[];
-    // The body schemas are per content type: a request without a Content-Type (and so without a
-    // parsed body) meets neither, and reaches this handler with no body at all.
-    if (request.body === undefined || request.body === null) {
-      throw new HttpError(415, 'unsupported-media-type', `a body is required, as application/json or ${PSKC_CONTENT_TYPE}`);
-    }
-    if (typeof request.body === 'string') {
-      const header = request.headers['x-pskc-key'];
-      const preSharedKey = header !== undefined ? hexToBytes(header, 'X-PSKC-Key') : pskcKey;
-      records = parsePskc(request.body, preSharedKey ? { preSharedKey } : {}).map(fromPskcKey);
-    } else {
-      records = fromJson(request.body);
-    }
-    const { imported } = await service.importTokens(records, ADMIN_ACTOR);
-    return reply.code(201).send({ imported });
-  });
+    async (request, reply) => {
+      let records: TokenImport[];
+      // The body schemas are per content type: a request without a Content-Type (and so without a
+      // parsed body) meets neither, and reaches this handler with no body at all.
+      if (request.body === undefined || request.body === null) {
+        throw new HttpError(415, 'unsupported-media-type', `a body is required, as application/json or ${PSKC_CONTENT_TYPE}`);
+      }
+      if (typeof request.body === 'string') {
+        const header = request.headers['x-pskc-key'];
+        const preSharedKey = header !== undefined ? hexToBytes(header, 'X-PSKC-Key') : pskcKey;
+        records = parsePskc(request.body, preSharedKey ? { preSharedKey } : {}).map(fromPskcKey);
+      } else {
+        records = fromJson(request.body);
+      }
+      const { imported } = await service.importTokens(records, ADMIN_ACTOR);
+      return reply.code(201).send({ imported });
+    },
+  );
 
   const getToken = async (serial: string): Promise<TokenInfo> => {
     const info = await service.getToken(serial);
@@ -189,15 +217,19 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
     return info;
   };
 
-  app.get<{ Params: { serial: string } }>('/v1/tokens/:serial', {
-    onRequest: admin.onRequest,
-    schema: {
-      ...admin.schema,
-      summary: 'A token: profile, status, assigned user, moving factor, drift, failures, last use — never the key',
-      params: serialParams,
-      response: { 200: tokenInfoSchema, ...errorResponses(401, 404) },
+  app.get<{ Params: { serial: string } }>(
+    '/v1/tokens/:serial',
+    {
+      onRequest: admin.onRequest,
+      schema: {
+        ...admin.schema,
+        summary: 'A token: profile, status, assigned user, moving factor, drift, failures, last use — never the key',
+        params: serialParams,
+        response: { 200: tokenInfoSchema, ...errorResponses(401, 404) },
+      },
     },
-  }, async (request) => getToken(parseSerial(request.params.serial)));
+    async (request) => getToken(parseSerial(request.params.serial)),
+  );
 
   const actions = { lock: service.lock, unlock: service.unlock, revoke: service.revoke } as const;
   const summaries = {
@@ -206,50 +238,62 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
     revoke: 'Revoke a token for good',
   } as const;
   for (const action of ['lock', 'unlock', 'revoke'] as const) {
-    app.post<{ Params: { serial: string } }>(`/v1/tokens/:serial/${action}`, {
+    app.post<{ Params: { serial: string } }>(
+      `/v1/tokens/:serial/${action}`,
+      {
+        onRequest: admin.onRequest,
+        schema: {
+          ...admin.schema,
+          summary: summaries[action],
+          params: serialParams,
+          response: { 200: tokenInfoSchema, ...errorResponses(401, 404, 409) },
+        },
+      },
+      async (request) => actions[action].call(service, parseSerial(request.params.serial), ADMIN_ACTOR, ctx(request)),
+    );
+  }
+
+  app.post<{ Params: { serial: string }; Body: { otp1: string; otp2: string } }>(
+    '/v1/tokens/:serial/resync',
+    {
       onRequest: admin.onRequest,
       schema: {
         ...admin.schema,
-        summary: summaries[action],
+        summary: 'Resynchronise a token from two consecutive codes (searched in a large window)',
         params: serialParams,
-        response: { 200: tokenInfoSchema, ...errorResponses(401, 404, 409) },
-      },
-    }, async (request) => actions[action].call(service, parseSerial(request.params.serial), ADMIN_ACTOR, ctx(request)));
-  }
-
-  app.post<{ Params: { serial: string }; Body: { otp1: string; otp2: string } }>('/v1/tokens/:serial/resync', {
-    onRequest: admin.onRequest,
-    schema: {
-      ...admin.schema,
-      summary: 'Resynchronise a token from two consecutive codes (searched in a large window)',
-      params: serialParams,
-      body: {
-        type: 'object',
-        required: ['otp1', 'otp2'],
-        additionalProperties: false,
-        properties: { otp1: otpSchema, otp2: otpSchema },
-      },
-      response: {
-        200: {
+        body: {
           type: 'object',
-          required: ['result', 'serial', 'movingFactor', 'drift'],
+          required: ['otp1', 'otp2'],
           additionalProperties: false,
-          properties: {
-            result: { type: 'string', enum: ['resynced'] },
-            serial: { type: 'string' },
-            movingFactor: { type: 'integer', description: 'the moving factor of otp2, now the last accepted' },
-            drift: { type: 'integer', description: "totp: the token's step minus the server's, whole steps (0 for hotp)" },
-          },
+          properties: { otp1: otpSchema, otp2: otpSchema },
         },
-        ...errorResponses(401, 404, 409),
+        response: {
+          200: {
+            type: 'object',
+            required: ['result', 'serial', 'movingFactor', 'drift'],
+            additionalProperties: false,
+            properties: {
+              result: { type: 'string', enum: ['resynced'] },
+              serial: { type: 'string' },
+              movingFactor: { type: 'integer', description: 'the moving factor of otp2, now the last accepted' },
+              drift: { type: 'integer', description: "totp: the token's step minus the server's, whole steps (0 for hotp)" },
+            },
+          },
+          ...errorResponses(401, 404, 409),
+        },
       },
     },
-  }, async (request) => {
-    const serial = parseSerial(request.params.serial);
-    const outcome = await service.resync(serial, request.body.otp1, request.body.otp2, ADMIN_ACTOR, ctx(request));
-    if (outcome.result !== 'resynced') {
-      throw new HttpError(409, 'resync-failed', `otp1 and otp2 are not two consecutive codes of token ${serial} within the resync window`);
-    }
-    return outcome;
-  });
+    async (request) => {
+      const serial = parseSerial(request.params.serial);
+      const outcome = await service.resync(serial, request.body.otp1, request.body.otp2, ADMIN_ACTOR, ctx(request));
+      if (outcome.result !== 'resynced') {
+        throw new HttpError(
+          409,
+          'resync-failed',
+          `otp1 and otp2 are not two consecutive codes of token ${serial} within the resync window`,
+        );
+      }
+      return outcome;
+    },
+  );
 }

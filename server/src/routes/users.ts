@@ -46,7 +46,10 @@ export function sendUserOutcome(reply: FastifyReply, outcome: VerifyOutcome): Fa
     case 'accept':
       return reply.code(200).send({ result: 'accept' });
     case 'blocked':
-      return reply.code(429).header('retry-after', String(outcome.retryAfterSeconds)).send({ result: 'blocked', retryAfterSeconds: outcome.retryAfterSeconds });
+      return reply
+        .code(429)
+        .header('retry-after', String(outcome.retryAfterSeconds))
+        .send({ result: 'blocked', retryAfterSeconds: outcome.retryAfterSeconds });
     default:
       return reply.code(401).send({ result: 'reject' });
   }
@@ -68,51 +71,60 @@ export async function userRoutes(app: FastifyInstance, { service, metrics, perUs
   const preHandler = perUserLimit ? { preHandler: perUserLimit } : {};
   const userResponses = { ...errorResponses(), 200: userResultSchema, 401: userResultSchema, 429: blockedOrRateLimited };
 
-  app.post<{ Body: ActivationRequest }>('/v1/activate', {
-    ...preHandler,
-    schema: {
-      tags: ['users'],
-      summary: 'Activate a token for a user: serial from the back of the device, a code, and the user\'s new password',
-      description: 'A new user ID needs only the new device. An existing user replaces its device only with proof in '
-        + 'the same request: currentOtp from the device active now and currentPassword; without it the answer is '
-        + 'the same 401 reject as for a wrong code.',
-      body: {
-        type: 'object',
-        required: ['userId', 'serial', 'otp', 'password'],
-        additionalProperties: false,
-        properties: {
-          userId: userIdSchema,
-          serial: serialSchema,
-          otp: otpSchema,
-          password: passwordSchema,
-          currentOtp: { ...otpSchema, description: 'an existing user: a code of the device active now' },
-          currentPassword: { ...passwordSchema, description: 'an existing user: the password in force now' },
+  app.post<{ Body: ActivationRequest }>(
+    '/v1/activate',
+    {
+      ...preHandler,
+      schema: {
+        tags: ['users'],
+        summary: "Activate a token for a user: serial from the back of the device, a code, and the user's new password",
+        description:
+          'A new user ID needs only the new device. An existing user replaces its device only with proof in ' +
+          'the same request: currentOtp from the device active now and currentPassword; without it the answer is ' +
+          'the same 401 reject as for a wrong code.',
+        body: {
+          type: 'object',
+          required: ['userId', 'serial', 'otp', 'password'],
+          additionalProperties: false,
+          properties: {
+            userId: userIdSchema,
+            serial: serialSchema,
+            otp: otpSchema,
+            password: passwordSchema,
+            currentOtp: { ...otpSchema, description: 'an existing user: a code of the device active now' },
+            currentPassword: { ...passwordSchema, description: 'an existing user: the password in force now' },
+          },
         },
+        response: userResponses,
       },
-      response: userResponses,
     },
-  }, async (request, reply) => {
-    const outcome = await service.activate({ ...request.body, serial: parseSerial(request.body.serial) }, { ip: request.ip });
-    metrics.countOutcome('activate', outcome.result, outcomeReason(outcome));
-    return sendUserOutcome(reply, outcome);
-  });
+    async (request, reply) => {
+      const outcome = await service.activate({ ...request.body, serial: parseSerial(request.body.serial) }, { ip: request.ip });
+      metrics.countOutcome('activate', outcome.result, outcomeReason(outcome));
+      return sendUserOutcome(reply, outcome);
+    },
+  );
 
-  app.post<{ Body: { userId: string; otp: string; password: string } }>('/v1/authenticate', {
-    ...preHandler,
-    schema: {
-      tags: ['users'],
-      summary: 'Log in: user ID, the code shown by the user\'s active token, and the password',
-      body: {
-        type: 'object',
-        required: ['userId', 'otp', 'password'],
-        additionalProperties: false,
-        properties: { userId: userIdSchema, otp: otpSchema, password: passwordSchema },
+  app.post<{ Body: { userId: string; otp: string; password: string } }>(
+    '/v1/authenticate',
+    {
+      ...preHandler,
+      schema: {
+        tags: ['users'],
+        summary: "Log in: user ID, the code shown by the user's active token, and the password",
+        body: {
+          type: 'object',
+          required: ['userId', 'otp', 'password'],
+          additionalProperties: false,
+          properties: { userId: userIdSchema, otp: otpSchema, password: passwordSchema },
+        },
+        response: userResponses,
       },
-      response: userResponses,
     },
-  }, async (request, reply) => {
-    const outcome = await service.authenticate(request.body, { ip: request.ip });
-    metrics.countOutcome('authenticate', outcome.result, outcomeReason(outcome));
-    return sendUserOutcome(reply, outcome);
-  });
+    async (request, reply) => {
+      const outcome = await service.authenticate(request.body, { ip: request.ip });
+      metrics.countOutcome('authenticate', outcome.result, outcomeReason(outcome));
+      return sendUserOutcome(reply, outcome);
+    },
+  );
 }

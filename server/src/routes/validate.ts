@@ -24,57 +24,67 @@ export interface ValidateRoutesOptions {
 }
 
 export async function validateRoutes(app: FastifyInstance, { service, auth, metrics }: ValidateRoutesOptions): Promise<void> {
-  app.post<{ Body: { serial: string; otp: string } }>('/v1/validate', {
-    onRequest: auth.requireAdminOrService,
-    config: { rateLimit: false },
-    schema: {
-      tags: ['validation'],
-      summary: 'Validate a code against a token (admin or service token)',
-      security: bearerSecurity,
-      body: {
-        type: 'object',
-        required: ['serial', 'otp'],
-        additionalProperties: false,
-        properties: { serial: serialSchema, otp: otpSchema },
-      },
-      response: {
-        200: {
+  app.post<{ Body: { serial: string; otp: string } }>(
+    '/v1/validate',
+    {
+      onRequest: auth.requireAdminOrService,
+      config: { rateLimit: false },
+      schema: {
+        tags: ['validation'],
+        summary: 'Validate a code against a token (admin or service token)',
+        security: bearerSecurity,
+        body: {
           type: 'object',
-          required: ['result', 'serial', 'movingFactor'],
+          required: ['serial', 'otp'],
           additionalProperties: false,
-          properties: {
-            result: { type: 'string', enum: ['accept', 'reject', 'resync-started'] },
-            serial: { type: 'string' },
-            movingFactor: { type: ['integer', 'null'], description: 'the accepted hotp counter or totp step; null unless accepted' },
-          },
+          properties: { serial: serialSchema, otp: otpSchema },
         },
-        ...errorResponses(401),
-        429: {
-          description: 'the token is blocked after failed attempts, or the caller is rate limited; Retry-After says when to try again',
-          anyOf: [
-            {
-              type: 'object',
-              required: ['result', 'serial', 'retryAfterSeconds'],
-              additionalProperties: false,
-              properties: { result: { type: 'string', enum: ['blocked'] }, serial: { type: 'string' }, retryAfterSeconds: { type: 'integer' } },
+        response: {
+          200: {
+            type: 'object',
+            required: ['result', 'serial', 'movingFactor'],
+            additionalProperties: false,
+            properties: {
+              result: { type: 'string', enum: ['accept', 'reject', 'resync-started'] },
+              serial: { type: 'string' },
+              movingFactor: { type: ['integer', 'null'], description: 'the accepted hotp counter or totp step; null unless accepted' },
             },
-            errorRef,
-          ],
+          },
+          ...errorResponses(401),
+          429: {
+            description: 'the token is blocked after failed attempts, or the caller is rate limited; Retry-After says when to try again',
+            anyOf: [
+              {
+                type: 'object',
+                required: ['result', 'serial', 'retryAfterSeconds'],
+                additionalProperties: false,
+                properties: {
+                  result: { type: 'string', enum: ['blocked'] },
+                  serial: { type: 'string' },
+                  retryAfterSeconds: { type: 'integer' },
+                },
+              },
+              errorRef,
+            ],
+          },
         },
       },
     },
-  }, async (request, reply) => {
-    const serial = parseSerial(request.body.serial);
-    const outcome = await service.validate({ serial, otp: request.body.otp }, { ip: request.ip });
-    metrics.countOutcome('validate', outcome.result, outcomeReason(outcome));
-    switch (outcome.result) {
-      case 'accept':
-        return { result: 'accept', serial, movingFactor: outcome.movingFactor };
-      case 'blocked':
-        return reply.code(429).header('retry-after', String(outcome.retryAfterSeconds))
-          .send({ result: 'blocked', serial, retryAfterSeconds: outcome.retryAfterSeconds });
-      default:
-        return { result: outcome.result, serial, movingFactor: null };
-    }
-  });
+    async (request, reply) => {
+      const serial = parseSerial(request.body.serial);
+      const outcome = await service.validate({ serial, otp: request.body.otp }, { ip: request.ip });
+      metrics.countOutcome('validate', outcome.result, outcomeReason(outcome));
+      switch (outcome.result) {
+        case 'accept':
+          return { result: 'accept', serial, movingFactor: outcome.movingFactor };
+        case 'blocked':
+          return reply
+            .code(429)
+            .header('retry-after', String(outcome.retryAfterSeconds))
+            .send({ result: 'blocked', serial, retryAfterSeconds: outcome.retryAfterSeconds });
+        default:
+          return { result: outcome.result, serial, movingFactor: null };
+      }
+    },
+  );
 }

@@ -81,7 +81,11 @@ export function createSeedVault(opts: SeedVaultOptions): SeedVault {
     },
     open(serial: string, sealed: SealedSeed): Uint8Array {
       if (sealed.keyVersion !== keyVersion) {
-        throw new ServiceError('ERR_SEED', `seed of ${serial} is sealed under master key version ${sealed.keyVersion}, this server has ${keyVersion}`, serial);
+        throw new ServiceError(
+          'ERR_SEED',
+          `seed of ${serial} is sealed under master key version ${sealed.keyVersion}, this server has ${keyVersion}`,
+          serial,
+        );
       }
       const { ciphertext, nonce } = sealed;
       const seed = nonce.length === GCM_NONCE_BYTES ? gcm.open(nonce, ciphertext, aad(serial)) : null;

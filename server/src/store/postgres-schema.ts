@@ -117,7 +117,11 @@ export async function migratePostgres(client: ClientBase, migrations: readonly P
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (done.has(m.version)) continue;
       await client.query(m.sql);
-      await client.query('INSERT INTO kodeviser_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
+      await client.query('INSERT INTO kodeviser_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+        m.version,
+        m.name,
+        Date.now(),
+      ]);
       applied.push(m.version);
     }
     await client.query('COMMIT');

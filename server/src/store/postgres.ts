@@ -101,8 +101,7 @@ function toRecord(r: TokenRow): TokenRecord {
     drift: { steps: r.drift, offsetMs: r.drift_ms, ratePpm: r.drift_ppm, rateVar: r.drift_ppm_var },
     failures: r.failures,
     blockedUntil: r.blocked_until,
-    pendingResync:
-      r.pending_moving_factor === null ? null : { movingFactor: r.pending_moving_factor, at: r.pending_at ?? 0 },
+    pendingResync: r.pending_moving_factor === null ? null : { movingFactor: r.pending_moving_factor, at: r.pending_at ?? 0 },
     userId: r.user_id,
     importedAt: r.imported_at,
     lastUsedAt: r.last_used_at,
@@ -110,7 +109,9 @@ function toRecord(r: TokenRow): TokenRecord {
 }
 
 /** A named (prepared) statement: `pg` prepares it on each connection the first time it runs there. */
-const stmt = (name: string, text: string) => (...values: unknown[]): pg.QueryConfig => ({ name: `kodeviser_${name}`, text, values });
+const stmt =
+  (name: string, text: string) =>
+  (...values: unknown[]): pg.QueryConfig => ({ name: `kodeviser_${name}`, text, values });
 
 const TOKEN_COLUMNS = `t.serial, t.profile, t.digits, t.step, t.t0, t.seed_ciphertext, t.seed_nonce, t.key_version,
   t.status, t.last_moving_factor, t.drift, t.drift_ms, t.drift_ppm, t.drift_ppm_var, t.failures, t.blocked_until,
@@ -118,66 +119,108 @@ const TOKEN_COLUMNS = `t.serial, t.profile, t.digits, t.step, t.t0, t.seed_ciphe
 const AUDIT_COLUMNS = 'at, type, serial, user_id, ip, actor, reason, moving_factor';
 
 const sql = {
-  insertTokens: stmt('insert_tokens', `INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce,
+  insertTokens: stmt(
+    'insert_tokens',
+    `INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce,
     key_version, last_moving_factor, drift, drift_ms, drift_ppm, drift_ppm_var, imported_at)
     SELECT *, $14::bigint FROM unnest($1::text[], $2::text[], $3::integer[], $4::integer[], $5::bigint[], $6::bytea[],
-      $7::bytea[], $8::integer[], $9::bigint[], $10::bigint[], $11::bigint[], $12::float8[], $13::float8[])`),
+      $7::bytea[], $8::integer[], $9::bigint[], $10::bigint[], $11::bigint[], $12::float8[], $13::float8[])`,
+  ),
   existingSerials: stmt('existing_serials', 'SELECT serial FROM tokens WHERE serial = ANY($1::text[])'),
-  tokenBySerial: stmt('token_by_serial', `SELECT ${TOKEN_COLUMNS} FROM tokens t
-    LEFT JOIN assignments a ON a.serial = t.serial AND a.active WHERE t.serial = $1`),
-  tokenOfUser: stmt('token_of_user', `SELECT ${TOKEN_COLUMNS} FROM assignments a
-    JOIN tokens t ON t.serial = a.serial WHERE a.user_id = $1 AND a.active`),
+  tokenBySerial: stmt(
+    'token_by_serial',
+    `SELECT ${TOKEN_COLUMNS} FROM tokens t
+    LEFT JOIN assignments a ON a.serial = t.serial AND a.active WHERE t.serial = $1`,
+  ),
+  tokenOfUser: stmt(
+    'token_of_user',
+    `SELECT ${TOKEN_COLUMNS} FROM assignments a
+    JOIN tokens t ON t.serial = a.serial WHERE a.user_id = $1 AND a.active`,
+  ),
   user: stmt('user', 'SELECT user_id, password_hash FROM users WHERE user_id = $1'),
   status: stmt('status', 'SELECT status FROM tokens WHERE serial = $1'),
   // The compare-and-set and its audit event in one statement: the common accept, one round trip.
   // $1 serial, $2 moving factor, $3 drift, $4 at, $5 user, $6 ip, $7 actor, $8 note, $9 drift_ms, $10 drift_ppm,
   // $11 drift_ppm_var.
-  acceptAlone: stmt('accept_alone', `WITH consumed AS (
+  acceptAlone: stmt(
+    'accept_alone',
+    `WITH consumed AS (
       UPDATE tokens SET last_moving_factor = $2, drift = $3, drift_ms = $9, drift_ppm = $10, drift_ppm_var = $11,
         last_used_at = $4, pending_moving_factor = NULL, pending_at = NULL, failures = 0, blocked_until = NULL
       WHERE serial = $1 AND status = 'enabled' AND last_moving_factor < $2 RETURNING serial)
-    INSERT INTO audit (${AUDIT_COLUMNS}) SELECT $4, 'accept', serial, $5, $6, $7, $8, $2 FROM consumed`),
+    INSERT INTO audit (${AUDIT_COLUMNS}) SELECT $4, 'accept', serial, $5, $6, $7, $8, $2 FROM consumed`,
+  ),
   // The compare-and-set inside a transaction (with a binding, or a wrong second factor).
   // $1 serial, $2 moving factor, $3 drift, $4 at, $5 success, $6 drift_ms, $7 drift_ppm, $8 drift_ppm_var.
-  consume: stmt('consume', `UPDATE tokens SET last_moving_factor = $2, drift = $3, drift_ms = $6, drift_ppm = $7,
+  consume: stmt(
+    'consume',
+    `UPDATE tokens SET last_moving_factor = $2, drift = $3, drift_ms = $6, drift_ppm = $7,
       drift_ppm_var = $8, last_used_at = $4,
       pending_moving_factor = NULL, pending_at = NULL,
       failures = CASE WHEN $5 THEN 0 ELSE failures END,
       blocked_until = CASE WHEN $5 THEN NULL ELSE blocked_until END
-    WHERE serial = $1 AND status = 'enabled' AND last_moving_factor < $2`),
-  countFailure: stmt('count_failure', `UPDATE tokens SET failures = failures + 1, pending_moving_factor = NULL, pending_at = NULL
-    WHERE serial = $1 AND status = 'enabled' RETURNING failures`),
+    WHERE serial = $1 AND status = 'enabled' AND last_moving_factor < $2`,
+  ),
+  countFailure: stmt(
+    'count_failure',
+    `UPDATE tokens SET failures = failures + 1, pending_moving_factor = NULL, pending_at = NULL
+    WHERE serial = $1 AND status = 'enabled' RETURNING failures`,
+  ),
   block: stmt('block', 'UPDATE tokens SET blocked_until = GREATEST(COALESCE(blocked_until, 0), $2) WHERE serial = $1'),
   lock: stmt('lock', `UPDATE tokens SET status = 'locked' WHERE serial = $1`),
   // $1 serial, $2 moving factor, $3 pending at, $4 at, $5 user, $6 ip, $7 actor.
-  startResync: stmt('start_resync', `WITH started AS (
+  startResync: stmt(
+    'start_resync',
+    `WITH started AS (
       UPDATE tokens SET pending_moving_factor = $2, pending_at = $3
       WHERE serial = $1 AND status = 'enabled' AND last_moving_factor < $2 RETURNING serial)
-    INSERT INTO audit (${AUDIT_COLUMNS}) SELECT $4, 'resync-started', serial, $5, $6, $7, NULL, $2 FROM started`),
+    INSERT INTO audit (${AUDIT_COLUMNS}) SELECT $4, 'resync-started', serial, $5, $6, $7, NULL, $2 FROM started`,
+  ),
   // $1 serial, $2 moving factor, $3 drift, $4 at, $5 user, $6 ip, $7 actor, $8 reason, $9 drift_ms, $10 drift_ppm,
   // $11 drift_ppm_var.
-  resync: stmt('resync', `WITH resynced AS (
+  resync: stmt(
+    'resync',
+    `WITH resynced AS (
       UPDATE tokens SET last_moving_factor = $2, drift = $3, drift_ms = $9, drift_ppm = $10, drift_ppm_var = $11,
         last_used_at = $4,
         failures = 0, blocked_until = NULL, pending_moving_factor = NULL, pending_at = NULL
       WHERE serial = $1 AND status <> 'revoked' AND last_moving_factor < $2 RETURNING serial)
-    INSERT INTO audit (${AUDIT_COLUMNS}) SELECT $4, 'resync', serial, $5, $6, $7, $8, $2 FROM resynced`),
-  changeStatus: stmt('change_status', `UPDATE tokens SET status = $2,
+    INSERT INTO audit (${AUDIT_COLUMNS}) SELECT $4, 'resync', serial, $5, $6, $7, $8, $2 FROM resynced`,
+  ),
+  changeStatus: stmt(
+    'change_status',
+    `UPDATE tokens SET status = $2,
       failures = CASE WHEN $2 = 'enabled' THEN 0 ELSE failures END,
       blocked_until = CASE WHEN $2 = 'enabled' THEN NULL ELSE blocked_until END
-    WHERE serial = $1 AND status = ANY($3::text[])`),
-  endAssignment: stmt('end_assignment', `UPDATE assignments SET active = false, deactivated_at = $2
-    WHERE serial = $1 AND active RETURNING user_id`),
-  createUser: stmt('create_user', `INSERT INTO users (user_id, password_hash, updated_at) VALUES ($1, $2, $3)
-    ON CONFLICT (user_id) DO NOTHING`),
+    WHERE serial = $1 AND status = ANY($3::text[])`,
+  ),
+  endAssignment: stmt(
+    'end_assignment',
+    `UPDATE assignments SET active = false, deactivated_at = $2
+    WHERE serial = $1 AND active RETURNING user_id`,
+  ),
+  createUser: stmt(
+    'create_user',
+    `INSERT INTO users (user_id, password_hash, updated_at) VALUES ($1, $2, $3)
+    ON CONFLICT (user_id) DO NOTHING`,
+  ),
   setPassword: stmt('set_password', 'UPDATE users SET password_hash = $2, updated_at = $3 WHERE user_id = $1'),
-  deactivateOthers: stmt('deactivate_others', `UPDATE assignments SET active = false, deactivated_at = $3
-    WHERE user_id = $1 AND active AND serial <> $2 RETURNING serial`),
-  assign: stmt('assign', `INSERT INTO assignments (serial, user_id, active, activated_at) VALUES ($1, $2, true, $3)
+  deactivateOthers: stmt(
+    'deactivate_others',
+    `UPDATE assignments SET active = false, deactivated_at = $3
+    WHERE user_id = $1 AND active AND serial <> $2 RETURNING serial`,
+  ),
+  assign: stmt(
+    'assign',
+    `INSERT INTO assignments (serial, user_id, active, activated_at) VALUES ($1, $2, true, $3)
     ON CONFLICT (serial) DO UPDATE SET active = true, activated_at = excluded.activated_at, deactivated_at = NULL
-    WHERE assignments.user_id = excluded.user_id`),
-  audit: stmt('audit', `INSERT INTO audit (${AUDIT_COLUMNS}) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[],
-    $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])`),
+    WHERE assignments.user_id = excluded.user_id`,
+  ),
+  audit: stmt(
+    'audit',
+    `INSERT INTO audit (${AUDIT_COLUMNS}) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[],
+    $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])`,
+  ),
   ping: stmt('ping', 'SELECT 1 AS one'),
 };
 
@@ -196,8 +239,11 @@ function auditQuery(q: AuditQuery, limit: number): pg.QueryConfig {
     q.since !== undefined ? filter('at', '>=', q.since, 't') : '',
   ].join('');
   values.push(limit);
-  return stmt(`audit_query_${name}`, `SELECT id, ${AUDIT_COLUMNS} FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-    ORDER BY id DESC LIMIT $${values.length}`)(...values);
+  return stmt(
+    `audit_query_${name}`,
+    `SELECT id, ${AUDIT_COLUMNS} FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY id DESC LIMIT $${values.length}`,
+  )(...values);
 }
 
 /** The audit events of one write, as the eight column arrays of sql.audit. */
@@ -318,7 +364,13 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
     return { outcome: 'failed', reason, failures, blockedUntil, locked: consequence.lock };
   }
 
-  async function bind(client: pg.PoolClient, audit: AuditEntry[], serial: string, { userId, passwordHash, replaces }: Binding, origin: Origin): Promise<void> {
+  async function bind(
+    client: pg.PoolClient,
+    audit: AuditEntry[],
+    serial: string,
+    { userId, passwordHash, replaces }: Binding,
+    origin: Origin,
+  ): Promise<void> {
     const o = { ...from(origin), userId };
     // First, as it locks the user's row: concurrent bindings for this user wait here.
     const user = await client.query((replaces === null ? sql.createUser : sql.setPassword)(userId, passwordHash, origin.at));
@@ -362,22 +414,24 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
     insertTokens(tokens: readonly NewTokenRecord[], origin: Origin): Promise<void> {
       const serials = tokens.map((t) => t.serial);
       return transaction(async (client, audit) => {
-        await client.query(sql.insertTokens(
-          serials,
-          tokens.map((t) => t.profile),
-          tokens.map((t) => t.digits),
-          tokens.map((t) => t.step),
-          tokens.map((t) => t.t0),
-          tokens.map((t) => buffer(t.seed.ciphertext)),
-          tokens.map((t) => buffer(t.seed.nonce)),
-          tokens.map((t) => t.seed.keyVersion),
-          tokens.map((t) => t.lastMovingFactor),
-          tokens.map((t) => t.drift.steps),
-          tokens.map((t) => t.drift.offsetMs),
-          tokens.map((t) => t.drift.ratePpm),
-          tokens.map((t) => t.drift.rateVar),
-          origin.at,
-        ));
+        await client.query(
+          sql.insertTokens(
+            serials,
+            tokens.map((t) => t.profile),
+            tokens.map((t) => t.digits),
+            tokens.map((t) => t.step),
+            tokens.map((t) => t.t0),
+            tokens.map((t) => buffer(t.seed.ciphertext)),
+            tokens.map((t) => buffer(t.seed.nonce)),
+            tokens.map((t) => t.seed.keyVersion),
+            tokens.map((t) => t.lastMovingFactor),
+            tokens.map((t) => t.drift.steps),
+            tokens.map((t) => t.drift.offsetMs),
+            tokens.map((t) => t.drift.ratePpm),
+            tokens.map((t) => t.drift.rateVar),
+            origin.at,
+          ),
+        );
         for (const serial of serials) audit.push({ ...from(origin), type: 'import', serial });
       }).catch(async (e: unknown) => {
         // Rolled back by now: find which serial it was, as the SQLite store names it.
@@ -386,20 +440,23 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       });
     },
 
-    getToken: (serial) => run(async () => {
-      const row = (await pool.query<TokenRow>(sql.tokenBySerial(serial))).rows[0];
-      return row ? toRecord(row) : null;
-    }),
+    getToken: (serial) =>
+      run(async () => {
+        const row = (await pool.query<TokenRow>(sql.tokenBySerial(serial))).rows[0];
+        return row ? toRecord(row) : null;
+      }),
 
-    getActiveToken: (userId) => run(async () => {
-      const row = (await pool.query<TokenRow>(sql.tokenOfUser(userId))).rows[0];
-      return row ? toRecord(row) : null;
-    }),
+    getActiveToken: (userId) =>
+      run(async () => {
+        const row = (await pool.query<TokenRow>(sql.tokenOfUser(userId))).rows[0];
+        return row ? toRecord(row) : null;
+      }),
 
-    getUser: (userId) => run(async (): Promise<UserRecord | null> => {
-      const row = (await pool.query<{ user_id: string; password_hash: string }>(sql.user(userId))).rows[0];
-      return row ? { userId: row.user_id, passwordHash: row.password_hash } : null;
-    }),
+    getUser: (userId) =>
+      run(async (): Promise<UserRecord | null> => {
+        const row = (await pool.query<{ user_id: string; password_hash: string }>(sql.user(userId))).rows[0];
+        return row ? { userId: row.user_id, passwordHash: row.password_hash } : null;
+      }),
 
     recordAttempt(cmd: AttemptCommand): Promise<AttemptResult> {
       const { consume } = cmd;
@@ -407,44 +464,73 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       return run(async (): Promise<AttemptResult | null> => {
         const e = acceptEvent(cmd);
         const d = consume.drift;
-        const r = await pool.query(sql.acceptAlone(cmd.serial, consume.movingFactor, d.steps, e.at, e.userId, e.ip, e.actor, e.reason,
-          d.offsetMs, d.ratePpm, d.rateVar));
+        const r = await pool.query(
+          sql.acceptAlone(
+            cmd.serial,
+            consume.movingFactor,
+            d.steps,
+            e.at,
+            e.userId,
+            e.ip,
+            e.actor,
+            e.reason,
+            d.offsetMs,
+            d.ratePpm,
+            d.rateVar,
+          ),
+        );
         return r.rowCount === 1 ? { outcome: 'accepted' } : null;
       }).then((accepted) => accepted ?? attemptInTransaction(cmd));
     },
 
-    startResync: (serial: string, pending: PendingResync, origin: Origin) => run(async () => {
-      const o = from(origin);
-      await pool.query(sql.startResync(serial, pending.movingFactor, pending.at, o.at, o.userId, o.ip, o.actor));
-    }),
+    startResync: (serial: string, pending: PendingResync, origin: Origin) =>
+      run(async () => {
+        const o = from(origin);
+        await pool.query(sql.startResync(serial, pending.movingFactor, pending.at, o.at, o.userId, o.ip, o.actor));
+      }),
 
-    resync: (serial: string, movingFactor: number, drift: TokenDrift, origin: Origin) => run(async () => {
-      const o = from(origin);
-      const r = await pool.query(sql.resync(serial, movingFactor, drift.steps, o.at, o.userId, o.ip, o.actor, `drift ${drift.steps}`,
-        drift.offsetMs, drift.ratePpm, drift.rateVar));
-      return r.rowCount === 1;
-    }),
+    resync: (serial: string, movingFactor: number, drift: TokenDrift, origin: Origin) =>
+      run(async () => {
+        const o = from(origin);
+        const r = await pool.query(
+          sql.resync(
+            serial,
+            movingFactor,
+            drift.steps,
+            o.at,
+            o.userId,
+            o.ip,
+            o.actor,
+            `drift ${drift.steps}`,
+            drift.offsetMs,
+            drift.ratePpm,
+            drift.rateVar,
+          ),
+        );
+        return r.rowCount === 1;
+      }),
 
     changeStatus(change: StatusChange): Promise<boolean> {
       return transaction(async (client, audit) => {
         const { serial, to, origin } = change;
         if ((await client.query(sql.changeStatus(serial, to, change.from))).rowCount !== 1) return false;
-        const formerUser = to === 'revoked'
-          ? (await client.query<{ user_id: string }>(sql.endAssignment(serial, origin.at))).rows[0]?.user_id
-          : undefined;
+        const formerUser =
+          to === 'revoked' ? (await client.query<{ user_id: string }>(sql.endAssignment(serial, origin.at))).rows[0]?.user_id : undefined;
         audit.push({ ...from(origin), ...(formerUser ? { userId: formerUser } : {}), type: STATUS_EVENT[to], serial });
         return true;
       });
     },
 
-    appendAudit: (entries) => run(async () => {
-      if (entries.length > 0) await pool.query(sql.audit(...auditArrays(entries)));
-    }),
+    appendAudit: (entries) =>
+      run(async () => {
+        if (entries.length > 0) await pool.query(sql.audit(...auditArrays(entries)));
+      }),
 
-    queryAudit: (query) => run(async () => {
-      const limit = Math.min(Math.max(1, Math.floor(query.limit ?? 100)), MAX_AUDIT_LIMIT);
-      return (await pool.query<AuditRow>(auditQuery(query, limit))).rows.map(toEvent);
-    }),
+    queryAudit: (query) =>
+      run(async () => {
+        const limit = Math.min(Math.max(1, Math.floor(query.limit ?? 100)), MAX_AUDIT_LIMIT);
+        return (await pool.query<AuditRow>(auditQuery(query, limit))).rows.map(toEvent);
+      }),
 
     ping: () => run(async () => (await pool.query<{ one: number }>(sql.ping())).rows[0]?.one === 1),
 

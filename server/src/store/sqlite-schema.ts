@@ -192,9 +192,7 @@ export const MIGRATIONS: readonly Migration[] = [
 export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
-  const done = new Set(
-    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
-  );
+  const done = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   const applied: number[] = [];
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
@@ -208,7 +206,9 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
         if (m.rebuildsTables) {
           const broken = db.pragma('foreign_key_check') as Array<{ table: string; parent: string }>;
           if (broken.length > 0) {
-            throw new Error(`migration ${m.version} would break ${broken.length} reference(s), the first from ${broken[0]!.table} to ${broken[0]!.parent}`);
+            throw new Error(
+              `migration ${m.version} would break ${broken.length} reference(s), the first from ${broken[0]!.table} to ${broken[0]!.parent}`,
+            );
           }
         }
         record.run(m.version, m.name, Date.now());

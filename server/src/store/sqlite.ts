@@ -140,8 +140,29 @@ const serialKey = (serial: string): number => (TEN_DIGITS.test(serial) ? Number(
 const driftParams = (d: TokenDrift) => ({ drift: d.steps, driftMs: d.offsetMs, driftPpm: d.ratePpm, driftPpmVar: d.rateVar });
 
 function toRecord(r: TokenRow): TokenRecord {
-  const [serial, profile, digits, step, t0, ciphertextHex, nonceHex, keyVersion, status, lastMovingFactor, drift, driftMs,
-    driftPpm, driftPpmVar, failures, blockedUntil, pendingMovingFactor, pendingAt, importedAt, lastUsedAt, userId] = r;
+  const [
+    serial,
+    profile,
+    digits,
+    step,
+    t0,
+    ciphertextHex,
+    nonceHex,
+    keyVersion,
+    status,
+    lastMovingFactor,
+    drift,
+    driftMs,
+    driftPpm,
+    driftPpmVar,
+    failures,
+    blockedUntil,
+    pendingMovingFactor,
+    pendingAt,
+    importedAt,
+    lastUsedAt,
+    userId,
+  ] = r;
   return {
     serial,
     profile: profile as ProfileName,
@@ -160,7 +181,6 @@ function toRecord(r: TokenRow): TokenRecord {
     lastUsedAt,
   };
 }
-
 
 /**
  * How often the checkpointer worker copies the log back (sqlite-checkpointer.ts). Each of its
@@ -207,14 +227,26 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       key_version, last_moving_factor, drift, drift_ms, drift_ppm, drift_ppm_var, imported_at)
       VALUES (@serialKey, @serial, @profile, @digits, @step, @t0, @ciphertext, @nonce, @keyVersion, @lastMovingFactor, @drift,
         @driftMs, @driftPpm, @driftPpmVar, @at)`),
-    tokenBySerial: db.prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens t
-      LEFT JOIN assignments a ON a.serial = t.serial AND a.active = 1 WHERE t.serial_key = ?`).raw(),
+    tokenBySerial: db
+      .prepare(
+        `SELECT ${TOKEN_COLUMNS} FROM tokens t
+      LEFT JOIN assignments a ON a.serial = t.serial AND a.active = 1 WHERE t.serial_key = ?`,
+      )
+      .raw(),
     // tokenBySerial and the token's chain head (what auditHead reads) in one lookup: the user of
     // any assignment, active or not, and the active one's as TokenRow's userId.
-    tokenForDecision: db.prepare(`SELECT ${TOKEN_COLUMNS.replace(/a\.user_id$/, 'CASE WHEN a.active = 1 THEN a.user_id END')},
-      t.last_audit_id, a.user_id FROM tokens t LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial_key = ?`).raw(),
-    tokenOfUser: db.prepare(`SELECT ${TOKEN_COLUMNS} FROM assignments a
-      JOIN tokens t ON t.serial = a.serial WHERE a.user_id = ? AND a.active = 1`).raw(),
+    tokenForDecision: db
+      .prepare(
+        `SELECT ${TOKEN_COLUMNS.replace(/a\.user_id$/, 'CASE WHEN a.active = 1 THEN a.user_id END')},
+      t.last_audit_id, a.user_id FROM tokens t LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial_key = ?`,
+      )
+      .raw(),
+    tokenOfUser: db
+      .prepare(
+        `SELECT ${TOKEN_COLUMNS} FROM assignments a
+      JOIN tokens t ON t.serial = a.serial WHERE a.user_id = ? AND a.active = 1`,
+      )
+      .raw(),
     user: db.prepare('SELECT user_id, password_hash FROM users WHERE user_id = ?'),
     status: db.prepare('SELECT status FROM tokens WHERE serial_key = ?').pluck(),
     // The compare-and-set. A success also clears the failure count and block in the same statement.
@@ -236,8 +268,12 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       pending_moving_factor = NULL, pending_at = NULL, failures = 0, blocked_until = NULL, last_audit_id = ?
       WHERE serial_key = ? AND status = 'enabled' AND last_moving_factor < ?`),
     lastAuditId: db.prepare('SELECT COALESCE(MAX(id), 0) FROM audit').pluck(),
-    countFailure: db.prepare(`UPDATE tokens SET failures = failures + 1, pending_moving_factor = NULL, pending_at = NULL
-      WHERE serial_key = ? AND status = 'enabled' RETURNING failures`).pluck(),
+    countFailure: db
+      .prepare(
+        `UPDATE tokens SET failures = failures + 1, pending_moving_factor = NULL, pending_at = NULL
+      WHERE serial_key = ? AND status = 'enabled' RETURNING failures`,
+      )
+      .pluck(),
     block: db.prepare('UPDATE tokens SET blocked_until = MAX(COALESCE(blocked_until, 0), @until) WHERE serial_key = @serialKey'),
     lock: db.prepare(`UPDATE tokens SET status = 'locked' WHERE serial_key = ?`),
     startResync: db.prepare(`UPDATE tokens SET pending_moving_factor = @movingFactor, pending_at = @at
@@ -250,13 +286,21 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       failures = CASE WHEN @to = 'enabled' THEN 0 ELSE failures END,
       blocked_until = CASE WHEN @to = 'enabled' THEN NULL ELSE blocked_until END
       WHERE serial_key = @serialKey AND status IN (SELECT value FROM json_each(@from))`),
-    endAssignment: db.prepare(`UPDATE assignments SET active = 0, deactivated_at = @at
-      WHERE serial = @serial AND active = 1 RETURNING user_id`).pluck(),
+    endAssignment: db
+      .prepare(
+        `UPDATE assignments SET active = 0, deactivated_at = @at
+      WHERE serial = @serial AND active = 1 RETURNING user_id`,
+      )
+      .pluck(),
     createUser: db.prepare(`INSERT INTO users (user_id, password_hash, updated_at) VALUES (@userId, @passwordHash, @at)
       ON CONFLICT (user_id) DO NOTHING`),
     setPassword: db.prepare('UPDATE users SET password_hash = @passwordHash, updated_at = @at WHERE user_id = @userId'),
-    deactivateOthers: db.prepare(`UPDATE assignments SET active = 0, deactivated_at = @at
-      WHERE user_id = @userId AND active = 1 AND serial <> @serial RETURNING serial`).pluck(),
+    deactivateOthers: db
+      .prepare(
+        `UPDATE assignments SET active = 0, deactivated_at = @at
+      WHERE user_id = @userId AND active = 1 AND serial <> @serial RETURNING serial`,
+      )
+      .pluck(),
     assign: db.prepare(`INSERT INTO assignments (serial, user_id, active, activated_at) VALUES (@serial, @userId, 1, @at)
       ON CONFLICT (serial) DO UPDATE SET active = 1, activated_at = excluded.activated_at, deactivated_at = NULL
       WHERE assignments.user_id = excluded.user_id`),
@@ -265,8 +309,12 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     chainedAudit: db.prepare(`INSERT INTO audit (id, at, type, serial, user_id, ip, actor, reason, moving_factor, chained, prev_id)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`),
     // The token's newest audit row and its user (ever: a token is bound to one user at most).
-    auditHead: db.prepare(`SELECT t.last_audit_id, a.user_id FROM tokens t
-      LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial_key = ?`).raw(),
+    auditHead: db
+      .prepare(
+        `SELECT t.last_audit_id, a.user_id FROM tokens t
+      LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial_key = ?`,
+      )
+      .raw(),
     setAuditHead: db.prepare('UPDATE tokens SET last_audit_id = ? WHERE serial_key = ?'),
     auditRow: db.prepare('SELECT * FROM audit WHERE id = ?'),
     tokensEverOfUser: db.prepare('SELECT serial FROM assignments WHERE user_id = ?').pluck(),
@@ -303,13 +351,21 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     if (q.serial === undefined && q.userId === undefined) return auditStatement(since).all({ since: q.since, limit }) as AuditRow[];
     // The sources, each newest first: the chains of the token (or of every token the user ever
     // had), and the rows outside any chain from their partial index.
-    const unchained = q.serial !== undefined
-      ? ['chained = 0', 'serial = @serial', q.userId !== undefined ? 'user_id = @userId' : '', since]
-      : ['chained = 0', 'user_id = @userId', since];
+    const unchained =
+      q.serial !== undefined
+        ? ['chained = 0', 'serial = @serial', q.userId !== undefined ? 'user_id = @userId' : '', since]
+        : ['chained = 0', 'user_id = @userId', since];
     const serials = q.serial !== undefined ? [q.serial] : (sql.tokensEverOfUser.all(q.userId) as string[]);
     const keep = (r: AuditRow): boolean => (q.userId === undefined || r.user_id === q.userId) && (q.since === undefined || r.at >= q.since);
     const sources: Array<Iterator<AuditRow>> = [
-      (auditStatement(unchained.filter(Boolean).join(' AND ')).all({ serial: q.serial, userId: q.userId, since: q.since, limit }) as AuditRow[]).values(),
+      (
+        auditStatement(unchained.filter(Boolean).join(' AND ')).all({
+          serial: q.serial,
+          userId: q.userId,
+          since: q.since,
+          limit,
+        }) as AuditRow[]
+      ).values(),
       ...serials.map((serial) => chainOf(serial)),
     ];
     // Merge by id, newest first, taking only the rows the filters keep.
@@ -348,8 +404,18 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     const key = serial === null ? null : serialKey(serial);
     const head = key === null ? undefined : (sql.auditHead.get(key) as [number | null, string | null] | undefined);
     const chained = head !== undefined && (userId === null || userId === head[1]);
-    const { lastInsertRowid } = sql.audit.run(e.at, e.type, serial, userId, e.ip ?? null, e.actor ?? null, e.reason ?? null,
-      e.movingFactor ?? null, chained ? 1 : 0, chained ? head[0] : null);
+    const { lastInsertRowid } = sql.audit.run(
+      e.at,
+      e.type,
+      serial,
+      userId,
+      e.ip ?? null,
+      e.actor ?? null,
+      e.reason ?? null,
+      e.movingFactor ?? null,
+      chained ? 1 : 0,
+      chained ? head[0] : null,
+    );
     if (chained) sql.setAuditHead.run(lastInsertRowid, key);
     lastAuditId = Number(lastInsertRowid);
   };
@@ -463,12 +529,28 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
    * million tokens is two descents of the tokens B-tree saved. The same rows as applyAttempt
    * writes; null when the compare-and-set lost (nothing written).
    */
-  function acceptChained(cmd: AttemptCommand, { movingFactor, drift }: NonNullable<AttemptCommand['consume']>, head: ChainHead): AttemptResult | null {
+  function acceptChained(
+    cmd: AttemptCommand,
+    { movingFactor, drift }: NonNullable<AttemptCommand['consume']>,
+    head: ChainHead,
+  ): AttemptResult | null {
     const { serial, origin } = cmd;
     const o = from(origin);
     const id = nextAuditId();
-    if (sql.consumeAndChain.run(movingFactor, drift.steps, drift.offsetMs, drift.ratePpm, drift.rateVar, origin.at, id,
-      head.key, movingFactor).changes === 0) return null;
+    if (
+      sql.consumeAndChain.run(
+        movingFactor,
+        drift.steps,
+        drift.offsetMs,
+        drift.ratePpm,
+        drift.rateVar,
+        origin.at,
+        id,
+        head.key,
+        movingFactor,
+      ).changes === 0
+    )
+      return null;
     sql.chainedAudit.run(id, o.at, 'accept', serial, o.userId, o.ip, o.actor, cmd.acceptNote ?? null, movingFactor, head.lastAuditId);
     lastAuditId = id;
     return { outcome: 'accepted' };
@@ -485,8 +567,19 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     if (consume) {
       const { movingFactor, drift } = consume;
       const success = cmd.success ? 1 : 0;
-      consumed = sql.consume.run(movingFactor, drift.steps, drift.offsetMs, drift.ratePpm, drift.rateVar, origin.at,
-        success, success, serialKey(serial), movingFactor).changes === 1;
+      consumed =
+        sql.consume.run(
+          movingFactor,
+          drift.steps,
+          drift.offsetMs,
+          drift.ratePpm,
+          drift.rateVar,
+          origin.at,
+          success,
+          success,
+          serialKey(serial),
+          movingFactor,
+        ).changes === 1;
       if (!consumed) return failAttempt(cmd, 'replay', consume.movingFactor);
     }
     if (!(consumed && cmd.success)) return failAttempt(cmd, cmd.reason, consume?.movingFactor ?? null);
@@ -535,24 +628,28 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       });
     },
 
-    getToken: (serial) => read(() => {
-      const row = sql.tokenBySerial.get(serialKey(serial)) as TokenRow | undefined;
-      return row ? toRecord(row) : null;
-    }),
+    getToken: (serial) =>
+      read(() => {
+        const row = sql.tokenBySerial.get(serialKey(serial)) as TokenRow | undefined;
+        return row ? toRecord(row) : null;
+      }),
 
-    getActiveToken: (userId) => read(() => {
-      const row = sql.tokenOfUser.get(userId) as TokenRow | undefined;
-      return row ? toRecord(row) : null;
-    }),
+    getActiveToken: (userId) =>
+      read(() => {
+        const row = sql.tokenOfUser.get(userId) as TokenRow | undefined;
+        return row ? toRecord(row) : null;
+      }),
 
-    getUser: (userId) => read((): UserRecord | null => {
-      const row = sql.user.get(userId) as { user_id: string; password_hash: string } | undefined;
-      return row ? { userId: row.user_id, passwordHash: row.password_hash } : null;
-    }),
+    getUser: (userId) =>
+      read((): UserRecord | null => {
+        const row = sql.user.get(userId) as { user_id: string; password_hash: string } | undefined;
+        return row ? { userId: row.user_id, passwordHash: row.password_hash } : null;
+      }),
 
     recordAttempt: (cmd: AttemptCommand): Promise<AttemptResult> => write(() => applyAttempt(cmd)),
 
-    startResync: (serial: string, pending: PendingResync, origin: Origin): Promise<void> => write(() => applyStartResync(serial, pending, origin)),
+    startResync: (serial: string, pending: PendingResync, origin: Origin): Promise<void> =>
+      write(() => applyStartResync(serial, pending, origin)),
 
     async decideAndApply<T>(serial: string, decide: (token: TokenRecord | null) => StoreAction<T>): Promise<T> {
       const { action, result } = await write(() => {
@@ -590,10 +687,11 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
 
     appendAudit: (entries) => write(() => entries.forEach(audit)),
 
-    queryAudit: (query) => read(() => {
-      const limit = Math.min(Math.max(1, Math.floor(query.limit ?? 100)), MAX_AUDIT_LIMIT);
-      return queryAuditRows(query, limit).map(toEvent);
-    }),
+    queryAudit: (query) =>
+      read(() => {
+        const limit = Math.min(Math.max(1, Math.floor(query.limit ?? 100)), MAX_AUDIT_LIMIT);
+        return queryAuditRows(query, limit).map(toEvent);
+      }),
 
     // A store whose log could not be synced takes no more writes: not ready, so it gets restarted.
     ping: () => read(() => !writes.failed && sql.ping.get() === 1),

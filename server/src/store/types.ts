@@ -70,10 +70,7 @@ export interface TokenRecord {
   lastUsedAt: number | null;
 }
 
-export type NewTokenRecord = Pick<
-  TokenRecord,
-  'serial' | 'profile' | 'digits' | 'step' | 't0' | 'seed' | 'lastMovingFactor' | 'drift'
->;
+export type NewTokenRecord = Pick<TokenRecord, 'serial' | 'profile' | 'digits' | 'step' | 't0' | 'seed' | 'lastMovingFactor' | 'drift'>;
 
 export interface UserRecord {
   userId: string;

@@ -24,7 +24,10 @@ export const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
  */
 export function buildServer(): string | null {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const r = spawnSync('flock', [join(tmpdir(), 'kodeviser-e2e-build.lock'), process.execPath, tsc, '-b', 'server'], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync('flock', [join(tmpdir(), 'kodeviser-e2e-build.lock'), process.execPath, tsc, '-b', 'server'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   return r.status === 0 ? null : `${r.stdout}${r.stderr}`;
 }
 
@@ -95,26 +98,30 @@ export function request(
 ): Promise<Reply> {
   const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
   return new Promise((resolveReply, reject) => {
-    const req = httpRequest(url, {
-      method,
-      agent: opts.from ? undefined : agent,
-      ...(opts.from ? { localAddress: opts.from } : {}),
-      headers: { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => {
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // not JSON: keep the text
-        }
-        resolveReply({ status: res.statusCode ?? 0, headers: res.headers, body });
-      });
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      url,
+      {
+        method,
+        agent: opts.from ? undefined : agent,
+        ...(opts.from ? { localAddress: opts.from } : {}),
+        headers: { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => {
+          let body: unknown = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            // not JSON: keep the text
+          }
+          resolveReply({ status: res.statusCode ?? 0, headers: res.headers, body });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });

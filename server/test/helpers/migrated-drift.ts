@@ -43,14 +43,22 @@ export function v1TokenRow() {
 
 /** The checks, on a store opened over the migrated database. */
 export async function checkMigratedDrift(t: Test, store: TokenStore): Promise<void> {
-  t.same((await store.getToken(V1_SERIAL))?.drift, { steps: 3, offsetMs: 90_000, ratePpm: 0, rateVar: null }, 'three steps of offset, no rate, no measurement');
+  t.same(
+    (await store.getToken(V1_SERIAL))?.drift,
+    { steps: 3, offsetMs: 90_000, ratePpm: 0, rateVar: null },
+    'three steps of offset, no rate, no measurement',
+  );
   const clock = new FakeClock(NOW);
   const service = createTokenService({ store, clock, masterKey: MASTER_KEY, scrypt: FAST_SCRYPT });
   const validate = (step: number) => service.validate({ serial: V1_SERIAL, otp: otp.generate(step) }, CTX);
   t.match(await service.getToken(V1_SERIAL), { drift: 3, driftSeconds: 90, driftPpm: 0 });
   t.same(await validate(STEP + 5), { result: 'resync-started', serial: V1_SERIAL }, 'the window is still STEP+2..STEP+4');
   t.same(await validate(STEP + 3), { result: 'accept', serial: V1_SERIAL, movingFactor: STEP + 3 }, 'and the token keeps accepting');
-  t.same((await store.getToken(V1_SERIAL))?.drift, { steps: 3, offsetMs: 87_000, ratePpm: 0, rateVar: 225 }, 'measured at the middle of the step');
+  t.same(
+    (await store.getToken(V1_SERIAL))?.drift,
+    { steps: 3, offsetMs: 87_000, ratePpm: 0, rateVar: 225 },
+    'measured at the middle of the step',
+  );
   // A fortnight later the token gained 30 s more: accepted, and its rate learnt from then on.
   clock.advance(14 * DAY);
   const ahead = otp.stepAt(Math.floor((clock.now() + 117_000) / 1000));

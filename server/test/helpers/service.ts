@@ -62,7 +62,16 @@ export async function importToken(
   const key = Uint8Array.from({ length: 20 }, (_, i) => (i * 7 + serial.charCodeAt(9)) & 0xff);
   const keyFor = profile.endsWith('aes128') || profile.endsWith('tdes') ? key.subarray(0, 16) : key;
   await service.importTokens([{ serial, profile, key: keyFor, ...extra }], 'test-admin');
-  return { serial, key: keyFor, otp: createOtp({ profile, key: keyFor, ...(extra.step ? { step: extra.step } : {}), ...(extra.digits ? { digits: extra.digits } : {}) }) };
+  return {
+    serial,
+    key: keyFor,
+    otp: createOtp({
+      profile,
+      key: keyFor,
+      ...(extra.step ? { step: extra.step } : {}),
+      ...(extra.digits ? { digits: extra.digits } : {}),
+    }),
+  };
 }
 
 /** The totp step of the fake clock. */

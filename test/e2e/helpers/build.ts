@@ -43,7 +43,8 @@ export function ensureBuilt(): void {
   if (stalePackages().length === 0 && existsSync(SERVER_MAIN)) return;
   const flock = ['/usr/bin/flock', '/bin/flock'].find((p) => existsSync(p));
   const tsc = [TSC, '-b', 'server', 'emulator'];
-  const run = flock ? spawnSync(flock, [LOCK, process.execPath, ...tsc], { cwd: ROOT, encoding: 'utf8' })
+  const run = flock
+    ? spawnSync(flock, [LOCK, process.execPath, ...tsc], { cwd: ROOT, encoding: 'utf8' })
     : spawnSync(process.execPath, tsc, { cwd: ROOT, encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`tsc -b server emulator failed:\n${run.stdout}${run.stderr}`);
 }

@@ -52,7 +52,7 @@ export interface DriftYear {
 
 export function driftYear(t: Test, o: DriftYear): void {
   if (!findLibfaketime()) {
-    t.plan(0, 'skipped: libfaketime not found (install Debian\'s faketime), so a year cannot pass for the server');
+    t.plan(0, "skipped: libfaketime not found (install Debian's faketime), so a year cannot pass for the server");
     return;
   }
   let server: Awaited<ReturnType<typeof startServer>>;
@@ -91,18 +91,24 @@ export function driftYear(t: Test, o: DriftYear): void {
     const end = server.now() + MINUTE;
     const last = await press(server, device, end);
     const aheadSteps = (Date.parse(last.deviceTime) - end) / 30_000;
-    t.ok(Math.abs(info.drift - aheadSteps) <= 1.5,
-      `the server's drift (${info.drift} steps) follows the device (${aheadSteps.toFixed(2)} steps off after a year)`);
+    t.ok(
+      Math.abs(info.drift - aheadSteps) <= 1.5,
+      `the server's drift (${info.drift} steps) follows the device (${aheadSteps.toFixed(2)} steps off after a year)`,
+    );
     // The offset measured at the last use is the middle of the step the code came from: within
     // half a step of the device's, plus the few ms the firmware takes from the press (the time
     // the CLI prints) to the code, and what the rate adds in the minute since.
-    t.ok(Math.abs(info.driftSeconds - aheadSteps * 30) <= 17,
-      `the predicted offset (${info.driftSeconds} s) is within half a step of the device's (${(aheadSteps * 30).toFixed(1)} s); rate learnt ${info.driftPpm} ppm`);
+    t.ok(
+      Math.abs(info.driftSeconds - aheadSteps * 30) <= 17,
+      `the predicted offset (${info.driftSeconds} s) is within half a step of the device's (${(aheadSteps * 30).toFixed(1)} s); rate learnt ${info.driftPpm} ppm`,
+    );
     t.ok(o.expectDrift(info.drift), `${o.expectDriftText}: ${info.drift} steps`);
     t.equal(info.failures, 0, 'no failure counted');
-    t.comment(`${o.name}: ${USES - nextCodeNeeded.length} of ${USES} uses accepted with the first code; the next code was needed at uses [${nextCodeNeeded.join(', ')}]`);
+    t.comment(
+      `${o.name}: ${USES - nextCodeNeeded.length} of ${USES} uses accepted with the first code; the next code was needed at uses [${nextCodeNeeded.join(', ')}]`,
+    );
     t.same(nextCodeNeeded, [], 'every use accepted with its first code');
   });
 
-  t.test('no secret in the server\'s output (admin token, keys, passwords, codes)', async (t) => assertNoSecrets(t, server));
+  t.test("no secret in the server's output (admin token, keys, passwords, codes)", async (t) => assertNoSecrets(t, server));
 }

@@ -18,7 +18,7 @@ const T0 = Date.parse('2027-03-01T12:00:00Z');
 export async function everyProfile(t: Test, mode: Mode): Promise<void> {
   const needsTime = mode === 'totp';
   if (needsTime && !findLibfaketime()) {
-    t.plan(0, 'skipped: libfaketime not found (install Debian\'s faketime), so the server\'s clock cannot move a step');
+    t.plan(0, "skipped: libfaketime not found (install Debian's faketime), so the server's clock cannot move a step");
     return;
   }
   const server = await startServer(t, needsTime ? { fakeStartMs: T0 } : {});

@@ -50,7 +50,10 @@ export function wrongCode(device: Device, from: number, to: number): string {
 }
 
 /** The audit events of one serial, newest first. */
-export async function auditOf(server: E2eServer, device: Device): Promise<Array<{ type: string; reason: string | null; movingFactor: number | null; at: number }>> {
+export async function auditOf(
+  server: E2eServer,
+  device: Device,
+): Promise<Array<{ type: string; reason: string | null; movingFactor: number | null; at: number }>> {
   const res = await server.get(`/v1/audit?serial=${device.serial}&limit=1000`, { admin: true });
   if (res.status !== 200) throw new Error(`GET /v1/audit: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.events;

@@ -63,9 +63,21 @@ export async function manufacture(server: E2eServer, dir: string, o: Manufacture
   const file = join(dir, `${o.name}.json`);
   const pskcFile = join(dir, `${o.name}.pskc.xml`);
   await kodeviser([
-    'manufacture', '--profile', o.profile, '--key', keyHex, '--at', iso(o.at),
-    '--drift-ppm', String(o.driftPpm ?? 0),
-    '--out', file, '--pskc', pskcFile, '--pskc-key', server.pskcKeyHex,
+    'manufacture',
+    '--profile',
+    o.profile,
+    '--key',
+    keyHex,
+    '--at',
+    iso(o.at),
+    '--drift-ppm',
+    String(o.driftPpm ?? 0),
+    '--out',
+    file,
+    '--pskc',
+    pskcFile,
+    '--pskc-key',
+    server.pskcKeyHex,
   ]);
   const device = JSON.parse(readFileSync(file, 'utf8')) as { serial: string };
   return { file, serial: device.serial, profile: o.profile, keyHex, pskc: readFileSync(pskcFile, 'utf8') };

@@ -127,8 +127,12 @@ export async function startServer(t: { teardown(fn: () => unknown): void }, opts
   }
   const child: ChildProcess = spawn(process.execPath, [SERVER_MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (c: Buffer) => { output += c.toString(); });
-  child.stderr!.on('data', (c: Buffer) => { output += c.toString(); });
+  child.stdout!.on('data', (c: Buffer) => {
+    output += c.toString();
+  });
+  child.stderr!.on('data', (c: Buffer) => {
+    output += c.toString();
+  });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   // Should this test process end without its teardown (a crash, tap's timeout), take the server along.
   const orphanGuard = () => child.kill('SIGKILL');
@@ -160,7 +164,12 @@ export async function startServer(t: { teardown(fn: () => unknown): void }, opts
     });
   });
 
-  const request = async (method: string, path: string, body: unknown, o: { admin?: boolean; headers?: Record<string, string> } = {}): Promise<Reply> => {
+  const request = async (
+    method: string,
+    path: string,
+    body: unknown,
+    o: { admin?: boolean; headers?: Record<string, string> } = {},
+  ): Promise<Reply> => {
     const headers: Record<string, string> = { ...o.headers };
     if (o.admin) headers.authorization = `Bearer ${adminToken}`;
     let payload: string | undefined;
@@ -187,22 +196,26 @@ export async function startServer(t: { teardown(fn: () => unknown): void }, opts
     now: () => (lib ? fakeNow : Date.now()),
     setTime(ms) {
       if (!lib) throw new Error('setTime needs libfaketime');
-      if (ms < fakeNow) throw new Error(`the server's clock only moves forward: ${new Date(ms).toISOString()} < ${new Date(fakeNow).toISOString()}`);
+      if (ms < fakeNow)
+        throw new Error(`the server's clock only moves forward: ${new Date(ms).toISOString()} < ${new Date(fakeNow).toISOString()}`);
       fakeNow = ms;
       writeFileSync(clockFile, fakeStamp(ms));
     },
     secret,
     post: (path, body, o) => request('POST', path, body, o),
     get: (path, o) => request('GET', path, undefined, o),
-    importPskc: (xml) => request('POST', '/v1/tokens', xml, {
-      admin: true,
-      headers: { 'content-type': 'application/pskc+xml', 'x-pskc-key': pskcKeyHex },
-    }),
+    importPskc: (xml) =>
+      request('POST', '/v1/tokens', xml, {
+        admin: true,
+        headers: { 'content-type': 'application/pskc+xml', 'x-pskc-key': pskcKeyHex },
+      }),
     output: () => output,
     cpuSeconds() {
       try {
         // fields 14 and 15 of /proc/PID/stat: utime and stime in clock ticks (100 a second on Linux)
-        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8')
+          .replace(/^.*\) /, '')
+          .split(' ');
         return (Number(fields[11]) + Number(fields[12])) / 100;
       } catch {
         return null;
@@ -229,7 +242,9 @@ export async function startServer(t: { teardown(fn: () => unknown): void }, opts
     const res = await fetch(`${url}/healthz`);
     const seen = Date.parse(res.headers.get('date') ?? '');
     if (Math.abs(seen - fakeNow) > 60_000) {
-      throw new Error(`libfaketime did not take: the server's Date header says ${res.headers.get('date')}, expected about ${new Date(fakeNow).toUTCString()}`);
+      throw new Error(
+        `libfaketime did not take: the server's Date header says ${res.headers.get('date')}, expected about ${new Date(fakeNow).toUTCString()}`,
+      );
     }
   }
   return server;
@@ -245,16 +260,20 @@ export function scratchDir(t: { teardown(fn: () => unknown): void }): string {
 /** Nothing the server printed during the whole run holds a secret; and, for the record, the CPU used. */
 export function assertNoSecrets(t: Test, server: E2eServer): void {
   t.ok(server.output().includes('kodeviser server listening on'), 'the output was captured');
-  t.same(server.leakedSecrets(), [], 'no admin token, key, password or code in the server\'s stdout/stderr');
+  t.same(server.leakedSecrets(), [], "no admin token, key, password or code in the server's stdout/stderr");
   // The check itself finds what it looks for: a planted token, a key in base64, a code in JSON.
   const code = server.secret('402917');
   const planted = `{"auth":"Bearer ${server.adminToken}"}\n{"k":"${Buffer.from(server.pskcKeyHex, 'hex').toString('base64')}"}\n{"otp":"${code}"}\n{"time":1804020291700,"responseTime":0.402917}`;
-  t.same(server.leakedSecrets(planted).map((l) => l.line), planted.split('\n').slice(0, 3), 'the check finds planted secrets, and not a code inside a longer number');
+  t.same(
+    server.leakedSecrets(planted).map((l) => l.line),
+    planted.split('\n').slice(0, 3),
+    'the check finds planted secrets, and not a code inside a longer number',
+  );
   const self = process.cpuUsage();
   t.comment(`CPU: server ${server.cpuSeconds() ?? '?'} s, this test process ${((self.user + self.system) / 1e6).toFixed(2)} s`);
 }
 
 /** The suite's last subtest: assertNoSecrets over the whole run. */
 export function checkOutputForSecrets(t: Test, server: E2eServer): void {
-  t.test('no secret in the server\'s output (admin token, keys, passwords, codes)', async (t) => assertNoSecrets(t, server));
+  t.test("no secret in the server's output (admin token, keys, passwords, codes)", async (t) => assertNoSecrets(t, server));
 }
