@@ -12,7 +12,7 @@
  *
  * Parsing checks every field and throws KodeviserError ERR_ARGUMENT naming the field.
  */
-import { KodeviserError, isProfileName, isValidSerial, type ProfileName } from '@kodeviser/shared';
+import { base64ToBytes, KodeviserError, isProfileName, isValidSerial, type ProfileName } from '@kodeviser/shared';
 import type { FirmwareConfig } from '@kodeviser/firmware';
 import type { BounceOptions } from './button.js';
 import type { CrystalParams } from './crystal.js';
@@ -51,17 +51,16 @@ export interface DeviceFile {
   firmware: FirmwareConfig;
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-export function encodeBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-}
-
-export function decodeBase64(text: string, field: string): Uint8Array {
-  if (typeof text !== 'string' || text.length === 0 || !BASE64.test(text)) {
-    throw bad(field, 'must be non-empty base64');
+/** A device file's NVM image: non-empty base64, strictly (bytes.ts). */
+export function decodeNvm(text: string): Uint8Array {
+  let bytes: Uint8Array | null = null;
+  try {
+    bytes = base64ToBytes(text);
+  } catch {
+    // the field's own message below
   }
-  return new Uint8Array(Buffer.from(text, 'base64'));
+  if (bytes === null || bytes.length === 0) throw bad('nvm', 'must be non-empty base64');
+  return bytes;
 }
 
 /** Parses and checks a device file (JSON text or an already parsed value). */
@@ -109,7 +108,7 @@ export function parseDeviceFile(input: string | unknown): DeviceFile {
   if (battery.chargeNc < 0 || battery.chargeNc > battery.capacityNc) throw bad('battery.chargeNc', 'must be within 0..capacityNc');
   const powered = field(f, 'powered', 'boolean');
   const nvm = field(f, 'nvm', 'string');
-  decodeBase64(nvm, 'nvm');
+  decodeNvm(nvm);
 
   const t = object(f['nvmTiming'], 'nvmTiming');
   const nvmTiming = { writeUs: integer(t, 'writeUs', 0, 1e9, 'nvmTiming.'), byteUs: integer(t, 'byteUs', 0, 1e9, 'nvmTiming.') };

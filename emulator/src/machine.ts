@@ -15,7 +15,7 @@
  * (step returns a new, frozen one), so a snapshot keeps a reference to one.
  */
 import { randomBytes } from 'node:crypto';
-import { KodeviserError, isProfileName, makeSerial, parseSerial, type ProfileName } from '@kodeviser/shared';
+import { bytesToBase64, KodeviserError, isProfileName, makeSerial, parseSerial, type ProfileName } from '@kodeviser/shared';
 import {
   DEFAULT_CONFIG,
   NVM_SIZE,
@@ -34,7 +34,7 @@ import { Battery, CR2032_CAPACITY_NC } from './battery.js';
 import { Button, NO_BOUNCE, checkBounce, type BounceOptions } from './button.js';
 import { Cpu } from './cpu.js';
 import { Crystal } from './crystal.js';
-import { DEVICE_FILE_FORMAT, DEVICE_FILE_VERSION, decodeBase64, encodeBase64, type DeviceFile } from './device-file.js';
+import { DEVICE_FILE_FORMAT, DEVICE_FILE_VERSION, decodeNvm, type DeviceFile } from './device-file.js';
 import { Lcd } from './lcd.js';
 import { EEPROM_TIMING, Nvm, type NvmTiming, type NvmWork } from './nvm.js';
 import { Prng } from './prng.js';
@@ -170,7 +170,7 @@ export class Machine {
     this.battery.onBrownOut(() => this.powerLoss('brown-out'));
     this.button = new Button(s, this.prng, checkBounce(file.bounce), hw);
     this.display = new Lcd(hw, (lit) => this.battery.setLoad({ displayOn: lit }));
-    this.memory = new Nvm(s, decodeBase64(file.nvm, 'nvm'), file.nvmTiming, hw, (n) => this.battery.drawNvm(n));
+    this.memory = new Nvm(s, decodeNvm(file.nvm), file.nvmTiming, hw, (n) => this.battery.drawNvm(n));
     this.cpu = new Cpu(this.config.cpuHz, (c) => this.battery.drawCycles(c));
   }
 
@@ -211,7 +211,7 @@ export class Machine {
       outOfSpecEpisodes: 0,
       battery: { capacityNc, chargeNc: capacityNc },
       powered: false,
-      nvm: encodeBase64(new Uint8Array(NVM_SIZE).fill(0xff)), // an erased EEPROM
+      nvm: bytesToBase64(new Uint8Array(NVM_SIZE).fill(0xff)), // an erased EEPROM
       nvmTiming: opts.nvmTiming ?? EEPROM_TIMING,
       bounce: opts.bounce ?? NO_BOUNCE,
       rngState: prng.state,
@@ -253,7 +253,7 @@ export class Machine {
       outOfSpecEpisodes: this.rtc.outOfSpecEpisodes,
       battery: { capacityNc: b.capacityNc, chargeNc: b.chargeNc },
       powered: this.fw !== null,
-      nvm: encodeBase64(this.memory.read()),
+      nvm: bytesToBase64(this.memory.read()),
       nvmTiming: { ...this.memory.timing },
       bounce: { ...this.button.bounce },
       rngState: this.prng.state,

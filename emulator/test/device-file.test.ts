@@ -1,5 +1,6 @@
 import t from 'tap';
-import { parseDeviceFile, encodeBase64, decodeBase64, type DeviceFile } from '../src/device-file.js';
+import { base64ToBytes, bytesToBase64 } from '@kodeviser/shared';
+import { parseDeviceFile, type DeviceFile } from '../src/device-file.js';
 
 const valid: DeviceFile = {
   format: 'kodeviser-device',
@@ -16,7 +17,7 @@ const valid: DeviceFile = {
   outOfSpecEpisodes: 0,
   battery: { capacityNc: 8.1e11, chargeNc: 8e11 },
   powered: true,
-  nvm: encodeBase64(Uint8Array.of(1, 2, 3, 4, 5)),
+  nvm: bytesToBase64(Uint8Array.of(1, 2, 3, 4, 5)),
   nvmTiming: { writeUs: 2000, byteUs: 23 },
   bounce: { maxBounces: 4, maxBounceUs: 5000 },
   rngState: 12345,
@@ -41,7 +42,7 @@ const valid: DeviceFile = {
 t.test('a valid file parses, from text or value, to an equal value', (t) => {
   t.same(parseDeviceFile(JSON.stringify(valid)), valid);
   t.same(parseDeviceFile(structuredClone(valid)), valid);
-  t.same(Array.from(decodeBase64(valid.nvm, 'nvm')), [1, 2, 3, 4, 5]);
+  t.same(Array.from(base64ToBytes(valid.nvm, 'nvm')), [1, 2, 3, 4, 5]);
   t.end();
 });
 

@@ -13,6 +13,7 @@
  * references (XML 1.0 §4.6, §4.1) are expanded here — any other reference is refused.
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { base64ToBytes } from './bytes.js';
 import { KodeviserError } from './errors.js';
 
 export interface XmlElement {
@@ -141,28 +142,7 @@ export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[c] as string};`);
 }
 
-const BASE64_ALPHABET = /^[A-Za-z0-9+/]*={0,2}$/;
-
-/**
- * xs:base64Binary, strictly: whitespace (which XML line-wraps long values with) is the only thing
- * skipped; a wrong character, a truncated value or non-zero bits in the last character's unused
- * positions (a value that does not re-encode to itself) is refused, naming `what`.
- */
-export function decodeBase64(text: string, what: string): Uint8Array {
-  const compact = text.replace(/[ \t\r\n]+/g, '');
-  const fail = (problem: string): never => {
-    throw new KodeviserError('ERR_PSKC', `${what} is not valid base64: ${problem}`);
-  };
-  if (!BASE64_ALPHABET.test(compact)) fail('it contains a character outside the base64 alphabet or misplaced "="');
-  if (compact.length % 4 !== 0) fail(`${compact.length} characters is not a whole number of 4-character groups (truncated?)`);
-  const binary = atob(compact);
-  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
-  if (encodeBase64(bytes) !== compact) fail('the last group has non-zero padding bits');
-  return bytes;
-}
-
-export function encodeBase64(bytes: Uint8Array): string {
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary);
+/** xs:base64Binary: strict base64 (bytes.ts), but XML may line-wrap it, so whitespace is skipped. */
+export function readBase64Binary(text: string, what: string): Uint8Array {
+  return base64ToBytes(text.replace(/[ \t\r\n]+/g, ''), what, 'ERR_PSKC');
 }

@@ -15,7 +15,7 @@
  * `urn:kodeviser:params:pskc:<profile>`.
  */
 import { randomBytes as cryptoRandomBytes } from '@noble/hashes/utils.js';
-import { constantTimeEqual, requireBytes } from './bytes.js';
+import { bytesToBase64, constantTimeEqual, requireBytes } from './bytes.js';
 import { KodeviserError, type KodeviserErrorCode } from './errors.js';
 import { isProfileName, PROFILES, type ProfileName } from './otp.js';
 import {
@@ -30,7 +30,7 @@ import {
   VALUE_CIPHERS,
   valueMac,
 } from './pskc-crypto.js';
-import { decodeBase64, encodeBase64, escapeXml, readXmlTree, type XmlElement } from './pskc-xml.js';
+import { escapeXml, readBase64Binary, readXmlTree, type XmlElement } from './pskc-xml.js';
 
 export const PSKC_NAMESPACE = 'urn:ietf:params:xml:ns:keyprov:pskc';
 const DS = 'http://www.w3.org/2000/09/xmldsig#';
@@ -219,7 +219,7 @@ class Keyring {
       VALUE_CIPHERS.get(algorithm) ??
       fail('ERR_PSKC_DECRYPT', `${where}: ${what} EncryptionMethod "${algorithm}" is not supported (${VALUE_CIPHER_NAMES})`);
     const cipherData = requiredChild(encrypted, XENC, 'CipherData', where);
-    const cipherValue = decodeBase64(requiredChild(cipherData, XENC, 'CipherValue', where).text, `${where}: ${what} CipherValue`);
+    const cipherValue = readBase64Binary(requiredChild(cipherData, XENC, 'CipherValue', where).text, `${where}: ${what} CipherValue`);
     return {
       cipherValue,
       integrity: cipher.kind === 'key-wrap',
@@ -287,7 +287,7 @@ class Keyring {
     const params = requiredChild(method, PKCS5, 'PBKDF2-params', at);
     const salt = requiredChild(params, local, 'Salt', at);
     const specified = optionalChild(salt, local, 'Specified', at) ?? fail('ERR_PSKC_DECRYPT', `${at}: only a Specified salt is supported`);
-    const saltBytes = decodeBase64(specified.text, `${at} Salt`);
+    const saltBytes = readBase64Binary(specified.text, `${at} Salt`);
     const iterations = parseInteger(requiredChild(params, local, 'IterationCount', at).text.trim(), `${at} IterationCount`, 1);
     if (iterations > MAX_PBKDF2_ITERATIONS) {
       fail('ERR_PSKC_DECRYPT', `${at}: IterationCount ${iterations} is above the limit of ${MAX_PBKDF2_ITERATIONS}`);
@@ -324,7 +324,7 @@ function readValue(
   // A key wrap authenticates the value itself (RFC 3394 §2.2.3): a ValueMAC is then optional.
   if (mac === undefined && integrity) return decrypt();
   if (mac === undefined) fail('ERR_PSKC_MAC', `${where}: ${what} is encrypted but has no ValueMAC`);
-  const given = decodeBase64(mac.text, `${where}: ${what} ValueMAC`);
+  const given = readBase64Binary(mac.text, `${where}: ${what} ValueMAC`);
   // encrypt-then-MAC: nothing is decrypted before it is authenticated (no padding oracle)
   if (!constantTimeEqual(valueMac(keyring.macKey(where), cipherValue), given)) {
     fail('ERR_PSKC_MAC', `${where}: ${what} ValueMAC does not match (wrong key, or the value was altered)`);
@@ -378,7 +378,7 @@ function readKey(pkg: XmlElement, index: number, keyring: Keyring, opts: ParsePs
   const data = optionalChild(key, PSKC_NAMESPACE, 'Data', where);
   const secret = data && optionalChild(data, PSKC_NAMESPACE, 'Secret', where);
   if (secret !== undefined) {
-    out.secret = readValue(secret, 'Secret', where, keyring, (text) => decodeBase64(text, `${where}: Secret PlainValue`)) as Uint8Array;
+    out.secret = readValue(secret, 'Secret', where, keyring, (text) => readBase64Binary(text, `${where}: Secret PlainValue`)) as Uint8Array;
     if (out.secret.length === 0) fail('ERR_PSKC', `${where}: the Secret is empty`);
   } else {
     const keyReference = optionalText(key, 'KeyReference', where);
@@ -504,7 +504,7 @@ function protection(opts: WritePskcOptions): Protection {
     keyElement = `<xenc11:DerivedKey>
       <xenc11:KeyDerivationMethod Algorithm="${PBKDF2}">
         <pkcs5:PBKDF2-params>
-          <Salt><Specified>${encodeBase64(salt)}</Specified></Salt>
+          <Salt><Specified>${bytesToBase64(salt)}</Specified></Salt>
           <IterationCount>${iterations}</IterationCount>
           <KeyLength>16</KeyLength>
           <PRF Algorithm="${HMAC_SHA1}"/>
@@ -512,7 +512,7 @@ function protection(opts: WritePskcOptions): Protection {
       </xenc11:KeyDerivationMethod>
     </xenc11:DerivedKey>`;
   } else {
-    return { header: '', secret: (bytes, indent) => `${indent}<pskc:PlainValue>${encodeBase64(bytes)}</pskc:PlainValue>\n` };
+    return { header: '', secret: (bytes, indent) => `${indent}<pskc:PlainValue>${bytesToBase64(bytes)}</pskc:PlainValue>\n` };
   }
 
   const encrypted = (plaintext: Uint8Array, indent: string): { xml: string; cipherValue: Uint8Array } => {
@@ -520,7 +520,7 @@ function protection(opts: WritePskcOptions): Protection {
     return {
       cipherValue,
       xml: `${indent}<xenc:EncryptionMethod Algorithm="${algorithm}"/>
-${indent}<xenc:CipherData><xenc:CipherValue>${encodeBase64(cipherValue)}</xenc:CipherValue></xenc:CipherData>\n`,
+${indent}<xenc:CipherData><xenc:CipherValue>${bytesToBase64(cipherValue)}</xenc:CipherValue></xenc:CipherData>\n`,
     };
   };
   const macKey = random(20);
@@ -537,7 +537,7 @@ ${encrypted(macKey, '      ').xml}    </pskc:MACKey>
     secret: (bytes, indent) => {
       const { xml, cipherValue } = encrypted(bytes, `${indent}  `);
       return `${indent}<pskc:EncryptedValue>\n${xml}${indent}</pskc:EncryptedValue>
-${indent}<pskc:ValueMAC>${encodeBase64(valueMac(macKey, cipherValue))}</pskc:ValueMAC>\n`;
+${indent}<pskc:ValueMAC>${bytesToBase64(valueMac(macKey, cipherValue))}</pskc:ValueMAC>\n`;
     },
   };
 }
