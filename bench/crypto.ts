@@ -27,14 +27,13 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { HOTP, Secret, TOTP } from 'otpauth';
 import { generateSync, verifySync } from 'otplib';
-import { createOtp, PROFILES, type Primitive } from '@kodeviser/shared';
+import { createOtp, profileInfo, PROFILES } from '@kodeviser/shared';
 import { sha1Compress } from '../shared/src/sha1-compress.js';
 
 const TARGET = 4;
 const STEP = 30;
 /** A fixed time, mid-step, so that otplib's ±30 s tolerance is exactly ±1 step. */
 const NOW = 1_700_000_000 - (1_700_000_000 % STEP) + STEP / 2;
-const KEY_BYTES: Record<Primitive, number> = { sha1: 20, sha256: 32, sha512: 64, aes128: 16, aes192: 24, aes256: 32, tdes: 24 };
 
 function key(n: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 37 + 11) & 0xff);
@@ -207,8 +206,7 @@ export function main(args: string[]): void {
   // Every profile: the totp-* twin of each hotp-* profile runs the same MAC.
   const profileRows = [['profile', 'generate/s', '±1 verify/s', 'vs hotp-sha1']];
   for (const profile of PROFILES.filter((p) => p.startsWith('hotp-'))) {
-    const primitive = profile.slice(5) as Primitive;
-    const each = createOtp({ profile, key: key(KEY_BYTES[primitive]) });
+    const each = createOtp({ profile, key: key(profileInfo(profile).keyBytes) });
     const codes = Array.from({ length: 64 }, (_, i) => each.generate(1000 + i));
     const r = race(
       {

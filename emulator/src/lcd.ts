@@ -10,18 +10,8 @@
  *   |_|.  e d c dp
  */
 import { KodeviserError } from '@kodeviser/shared';
-import type { LcdHal } from '@kodeviser/firmware';
+import { LCD_CHARS, SEGMENT, type LcdHal } from '@kodeviser/firmware';
 import type { HwTrace } from './trace.js';
-
-export const LCD_CHARS = 8;
-const A = 1,
-  B = 2,
-  C = 4,
-  D = 8,
-  E = 16,
-  F = 32,
-  G = 64,
-  DP = 128;
 
 export class Lcd implements LcdHal {
   private readonly buffer = new Uint8Array(LCD_CHARS);
@@ -78,10 +68,10 @@ export function renderSegments(segments: ArrayLike<number>): string {
     bot = '';
   for (let i = 0; i < segments.length; i++) {
     const s = segments[i] as number;
-    const on = (bit: number, ch: string): string => (s & bit ? ch : ' ');
-    top += ` ${on(A, '_')}  `;
-    mid += `${on(F, '|')}${on(G, '_')}${on(B, '|')} `;
-    bot += `${on(E, '|')}${on(D, '_')}${on(C, '|')}${on(DP, '.')}`;
+    const on = (segment: keyof typeof SEGMENT, ch: string): string => (s & SEGMENT[segment] ? ch : ' ');
+    top += ` ${on('a', '_')}  `;
+    mid += `${on('f', '|')}${on('g', '_')}${on('b', '|')} `;
+    bot += `${on('e', '|')}${on('d', '_')}${on('c', '|')}${on('dp', '.')}`;
   }
   return [top, mid, bot].map((l) => l.trimEnd()).join('\n');
 }

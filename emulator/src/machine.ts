@@ -15,7 +15,7 @@
  * (step returns a new, frozen one), so a snapshot keeps a reference to one.
  */
 import { randomBytes } from 'node:crypto';
-import { bytesToBase64, KodeviserError, isProfileName, makeSerial, parseSerial, type ProfileName } from '@kodeviser/shared';
+import { bytesToBase64, KodeviserError, isProfileName, makeSerial, parseSerial, profileInfo, type ProfileName } from '@kodeviser/shared';
 import {
   DEFAULT_CONFIG,
   NVM_SIZE,
@@ -106,15 +106,6 @@ type Pending =
   | { kind: 'edge'; at: number; level: boolean }
   | { kind: 'nvm'; write: NonNullable<NvmWork['current']> };
 
-const DEFAULT_KEY_BYTES: Readonly<Record<string, number>> = {
-  sha1: 20,
-  sha256: 32,
-  sha512: 64,
-  aes128: 16,
-  aes192: 24,
-  aes256: 32,
-  tdes: 24,
-};
 /** press() gives the firmware this long after the release to settle (it needs milliseconds). */
 const SETTLE_LIMIT_US = 10_000_000;
 
@@ -189,7 +180,7 @@ export class Machine {
     if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff)
       throw new KodeviserError('ERR_ARGUMENT', 'seed must be a 32-bit unsigned integer');
     const prng = new Prng(seed);
-    const key = opts.key ?? new Uint8Array(randomBytes(DEFAULT_KEY_BYTES[opts.profile.slice(5)] as number));
+    const key = opts.key ?? new Uint8Array(randomBytes(profileInfo(opts.profile).keyBytes));
     const serial = opts.serial === undefined ? makeSerial(String(prng.int(0, 999_999_999)).padStart(9, '0')) : parseSerial(opts.serial);
     const driftPpm = opts.driftPpm ?? Math.round(prng.range(-20, 20) * 1000) / 1000;
     const trueUs = Math.round(opts.manufacturedAt) * 1000;

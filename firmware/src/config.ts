@@ -23,7 +23,7 @@
  * - LCD on (MCU in standby driving the glass): 5 µA, "a few µA" for a small segment LCD with its
  *   bias generator; an estimate.
  * - MCU active: 300 µA/MHz at 8 MHz = 2.4 mA ("a few hundred µA/MHz" for MSP430-class parts).
- *   Check: AES-128 at ≈ 2,100 cycles (shared/src/otp.ts cyclesPerCode) is 263 µs × 2.4 mA × 3 V
+ *   Check: AES-128 at ≈ 2,100 cycles (cost.ts) is 263 µs × 2.4 mA × 3 V
  *   ≈ 1.9 µJ per block, against the 2.2 µJ measured on an MSP430 (Buhrow et al.).
  * - NVM: a serial EEPROM page write draws about 1 mA for its ≈ 2 ms write cycle (Microchip
  *   24LC04B: 3 mA maximum, 5 ms maximum), about 2 µC per 16-byte page: 125 nC per byte.

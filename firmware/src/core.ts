@@ -13,7 +13,8 @@
  * - the RAM counter moves only when such a write succeeds, so after a failed write, or after a
  *   reset that lost one in flight, the next press reuses n, whose code nobody has seen.
  */
-import { createOtp, cyclesPerCode, KodeviserError, type Otp } from '@kodeviser/shared';
+import { createOtp, KodeviserError, type Otp } from '@kodeviser/shared';
+import { cyclesPerCode } from './cost.js';
 import { YEAR_US } from './config.js';
 import { BLANK, codeSegments, MENU_ITEMS, menuSegments, TEXT_BATTERY_EMPTY, TEXT_FACTORY, TEXT_NVM_ERROR } from './display.js';
 import { checkPersonalisation } from './factory.js';

@@ -10,8 +10,11 @@ import { KodeviserError } from '@kodeviser/shared';
 
 /** Characters of the LCD. */
 export const LCD_CHARS = 8;
+/** Each segment's bit in a character's byte (map_to_7segment.h): a top, b upper right, c lower
+ * right, d bottom, e lower left, f upper left, g middle, dp the decimal point after it. */
+export const SEGMENT = Object.freeze({ a: 0x01, b: 0x02, c: 0x04, d: 0x08, e: 0x10, f: 0x20, g: 0x40, dp: 0x80 });
 /** The decimal point bit of a character. */
-export const DP = 0x80;
+export const DP = SEGMENT.dp;
 
 // canonical first: textFor reads a glyph back as the first character listed with it
 // prettier-ignore

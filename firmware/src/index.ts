@@ -9,11 +9,12 @@ export type * from './hal.js';
 export { DEFAULT_CONFIG, NC_PER_MAH, YEAR_US } from './config.js';
 export { batteryPercent, HANDLER_CYCLES, init, inspect, RECORD_CYCLES_PER_BYTE, step } from './core.js';
 export type { FirmwareState, StepResult } from './core.js';
+export { cyclesPerCode } from './cost.js';
 export { crc32 } from './crc32.js';
 export { codeSegments, MENU_ITEMS, TEXT_BATTERY_EMPTY, TEXT_FACTORY, TEXT_NVM_ERROR } from './display.js';
 export type { MenuItem } from './display.js';
 export { checkPersonalisation } from './factory.js';
-export { DP, LCD_CHARS, segmentsFor, textFor } from './font.js';
+export { DP, LCD_CHARS, SEGMENT, segmentsFor, textFor } from './font.js';
 export {
   decodeCounter,
   decodePersonalisation,

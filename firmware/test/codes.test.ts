@@ -2,21 +2,12 @@
 // every profile, totp by the device's own time step, hotp never twice and only after its
 // counter is stored, and the LCD layouts for 6, 7 and 8 digits.
 import t from 'tap';
-import { createOtp, PROFILES, type ProfileName } from '@kodeviser/shared';
+import { createOtp, profileInfo, PROFILES, type ProfileName } from '@kodeviser/shared';
 import { DP, NVM_LAYOUT, segmentsFor, TEXT_NVM_ERROR, textFor } from '@kodeviser/firmware';
 import { type CoreDriver, RFC_KEY, sealedToken } from './driver.js';
 
 function keyFor(profile: ProfileName): Uint8Array {
-  const bytes = profile.endsWith('aes128')
-    ? 16
-    : profile.endsWith('aes192') || profile.endsWith('tdes')
-      ? 24
-      : profile.endsWith('aes256') || profile.endsWith('sha256')
-        ? 32
-        : profile.endsWith('sha512')
-          ? 64
-          : 20;
-  return Uint8Array.from({ length: bytes }, (_, i) => (i * 37 + 11) & 0xff);
+  return Uint8Array.from({ length: profileInfo(profile).keyBytes }, (_, i) => (i * 37 + 11) & 0xff);
 }
 
 t.test('every profile: the codes equal createOtp(...).generate(...)', async (t) => {

@@ -15,13 +15,12 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { createOtp, makeSerial, PROFILES, type Otp, type ProfileName } from '@kodeviser/shared';
+import { createOtp, makeSerial, profileInfo, PROFILES, type Otp, type ProfileName } from '@kodeviser/shared';
 import { tempDir } from './helpers/db.js';
 import { admin, buildServer, request, startInstance, type Instance, type Reply } from './helpers/instances.js';
 import { requirePostgres, tempSchema } from './helpers/postgres.js';
 import { redisUnreachable, tempRedisUrl } from './helpers/redis.js';
 
-const KEY_BYTES: Record<string, number> = { sha1: 20, sha256: 32, sha512: 64, aes128: 16, aes192: 24, aes256: 32, tdes: 24 };
 const PER_IP_LIMIT = 40;
 
 interface Token {
@@ -35,7 +34,7 @@ function manufacture(n: number): Token[] {
   const base = 700_000_000 + (process.pid % 10_000) * 1000;
   return Array.from({ length: n }, (_, i) => {
     const profile = PROFILES[i % PROFILES.length] as ProfileName;
-    const key = randomBytes(KEY_BYTES[profile.split('-')[1] as string] as number);
+    const key = randomBytes(profileInfo(profile).keyBytes);
     return { serial: makeSerial(String(base + i)), profile, keyHex: key.toString('hex'), otp: createOtp({ profile, key }) };
   });
 }

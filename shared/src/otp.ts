@@ -27,26 +27,66 @@ export const PROFILES: readonly ProfileName[] = Object.freeze(
 );
 
 /**
- * Each profile's mode and primitive, looked up rather than split: a server makes an Otp for
- * every token it has not seen lately, from a profile string fresh out of its database.
+ * The facts of each primitive, in one place (docs/otp-algorithms.md): the MAC it is, the key
+ * length a device is made with and the lengths createOtp accepts, and the block the MAC works on.
  */
-const PROFILE_PARTS: ReadonlyMap<string, { readonly mode: Mode; readonly primitive: Primitive }> = new Map(
-  PROFILES.map((name) => {
-    const [mode, primitive] = name.split('-') as [Mode, Primitive];
-    return [name, Object.freeze({ mode, primitive })];
+export interface PrimitiveFacts {
+  readonly mac: 'hmac' | 'cmac';
+  /**
+   * The key length a device is made with: the hash's output for HMAC (RFC 4226 §4 R6 asks for at
+   * least 128 bits and recommends 160; RFC 6238 §5.1 the hash's length), the cipher's key for CMAC.
+   */
+  readonly keyBytes: number;
+  /** The key lengths createOtp accepts; null for HMAC, which takes any non-empty key. */
+  readonly keyLengths: readonly number[] | null;
+  /** The block the MAC works on: the hash's block (HMAC), the cipher's (CMAC). */
+  readonly blockBytes: number;
+}
+
+export const PRIMITIVE_FACTS: Readonly<Record<Primitive, PrimitiveFacts>> = Object.freeze({
+  sha1: { mac: 'hmac', keyBytes: 20, keyLengths: null, blockBytes: 64 },
+  sha256: { mac: 'hmac', keyBytes: 32, keyLengths: null, blockBytes: 64 },
+  sha512: { mac: 'hmac', keyBytes: 64, keyLengths: null, blockBytes: 128 },
+  aes128: { mac: 'cmac', keyBytes: 16, keyLengths: [16], blockBytes: 16 },
+  aes192: { mac: 'cmac', keyBytes: 24, keyLengths: [24], blockBytes: 16 },
+  aes256: { mac: 'cmac', keyBytes: 32, keyLengths: [32], blockBytes: 16 },
+  tdes: { mac: 'cmac', keyBytes: 24, keyLengths: [16, 24], blockBytes: 8 },
+});
+
+/** A profile's mode and primitive with the primitive's facts. */
+export interface ProfileInfo extends PrimitiveFacts {
+  readonly profile: ProfileName;
+  readonly mode: Mode;
+  readonly primitive: Primitive;
+}
+
+/**
+ * Each profile's facts, looked up rather than split: a server makes an Otp for every token it
+ * has not seen lately, from a profile string fresh out of its database.
+ */
+const PROFILE_INFO: ReadonlyMap<string, ProfileInfo> = new Map(
+  PROFILES.map((profile) => {
+    const [mode, primitive] = profile.split('-') as [Mode, Primitive];
+    return [profile, Object.freeze({ profile, mode, primitive, ...PRIMITIVE_FACTS[primitive] })];
   }),
 );
 
 export function isProfileName(name: string): name is ProfileName {
-  return PROFILE_PARTS.has(name);
+  return PROFILE_INFO.has(name);
+}
+
+/** The profile's facts; ERR_UNKNOWN_PROFILE naming the profiles when `name` is none of them. */
+export function profileInfo(name: string): ProfileInfo {
+  const info = typeof name === 'string' ? PROFILE_INFO.get(name) : undefined;
+  if (info === undefined) {
+    throw new KodeviserError('ERR_UNKNOWN_PROFILE', `profile must be one of ${PROFILES.join(', ')}; got ${String(name)}`);
+  }
+  return info;
 }
 
 export function parseProfile(name: string): { mode: Mode; primitive: Primitive } {
-  const parts = typeof name === 'string' ? PROFILE_PARTS.get(name) : undefined;
-  if (parts === undefined) {
-    throw new KodeviserError('ERR_UNKNOWN_PROFILE', `profile must be one of ${PROFILES.join(', ')}; got ${String(name)}`);
-  }
-  return { mode: parts.mode, primitive: parts.primitive };
+  const { mode, primitive } = profileInfo(name);
+  return { mode, primitive };
 }
 
 export interface OtpOptions {
@@ -88,20 +128,13 @@ export interface Otp {
  */
 type TruncatedMac = (high: number, low: number) => number;
 
-const KEY_BYTES: Readonly<Record<Exclude<Primitive, 'sha1' | 'sha256' | 'sha512'>, readonly number[]>> = {
-  aes128: [16],
-  aes192: [24],
-  aes256: [32],
-  tdes: [16, 24],
-};
-
 function keyedTruncatedMac(primitive: Primitive, key: Uint8Array): TruncatedMac {
   if (primitive === 'sha1' || primitive === 'sha256' || primitive === 'sha512') {
     if (key.length === 0) throw new KodeviserError('ERR_KEY_LENGTH', `key must not be empty for ${primitive}`);
     const h = createHmac(primitive, key);
     return (high, low) => truncateWords(h.macCounter(high, low));
   }
-  const allowed = KEY_BYTES[primitive];
+  const allowed = PRIMITIVE_FACTS[primitive].keyLengths as readonly number[];
   if (!allowed.includes(key.length)) {
     throw new KodeviserError('ERR_KEY_LENGTH', `key must be ${allowed.join(' or ')} bytes for ${primitive}, got ${key.length}`);
   }
@@ -252,35 +285,4 @@ export function createOtp(opts: OtpOptions): Otp {
 
 export function generateOtp(opts: OtpOptions, c: number): string {
   return createOtp(opts).generate(c);
-}
-
-/**
- * MCU cycles for one code on a 16-bit MCU (MSP430 class), the emulator's cost model. The MAC is
- * over one 8-byte counter with the key state precomputed (as createOtp does), so:
- * - CMAC-AES: one block encryption. AES-128 ≈ 2,100 cycles: Buhrow et al., "Block Cipher Speed
- *   and Energy Efficiency Records on the MSP430" (132 cycles/byte, 2.18 µJ/block), the figure
- *   docs/token.md gives. AES-192/256 scale by rounds (12/10, 14/10).
- * - CMAC-TDEA: one TDEA block = three DES. DES ≈ 4,000 cycles is an estimate (bit permutations
- *   cost more on a 16-bit core than AES's byte operations), not a measurement.
- * - HMAC: two compressions (inner over the counter, outer over the inner digest). Estimates for
- *   a 16-bit core with 32-bit arithmetic in pairs of registers: SHA-1 ≈ 5,000, SHA-256 ≈ 9,000,
- *   SHA-512 (64-bit words in four registers) ≈ 35,000 cycles per compression.
- * Plus ≈ 600 cycles for truncation and the decimal conversion (a 32-bit modulo on a 16-bit MCU).
- */
-const MAC_CYCLES: Readonly<Record<Primitive, number>> = {
-  sha1: 2 * 5_000,
-  sha256: 2 * 9_000,
-  sha512: 2 * 35_000,
-  aes128: 2_100,
-  aes192: 2_520,
-  aes256: 2_940,
-  tdes: 3 * 4_000,
-};
-const TRUNCATE_CYCLES = 600;
-
-export function cyclesPerCode(primitive: Primitive): number {
-  if (!Object.hasOwn(MAC_CYCLES, primitive)) {
-    throw new KodeviserError('ERR_ARGUMENT', `primitive must be one of ${PRIMITIVES.join(', ')}; got ${String(primitive)}`);
-  }
-  return MAC_CYCLES[primitive] + TRUNCATE_CYCLES;
 }

@@ -1,14 +1,18 @@
 import fc from 'fast-check';
 import { HOTP, Secret } from 'otpauth';
 import t from 'tap';
+import { createHash } from 'node:crypto';
 import {
   bytesToHex,
+  createAes,
   createOtp,
-  cyclesPerCode,
+  createTdea,
   generateOtp,
   hexToBytes,
   isProfileName,
   parseProfile,
+  PRIMITIVE_FACTS,
+  profileInfo,
   PROFILES,
   type Primitive,
   type ProfileName,
@@ -36,6 +40,35 @@ t.test('fourteen profiles, parsed into mode and primitive', async (t) => {
   t.notOk(isProfileName('hotp-md5'));
   t.throws(() => parseProfile('hotp-md5'), { code: 'ERR_UNKNOWN_PROFILE', message: /profile must be one of hotp-sha1/ });
   t.throws(() => parseProfile(42 as unknown as string), { code: 'ERR_UNKNOWN_PROFILE' });
+});
+
+t.test('the profile facts agree with the primitives themselves and with node:crypto', async (t) => {
+  const hashes = { sha1: 'sha1', sha256: 'sha256', sha512: 'sha512' } as const;
+  for (const profile of PROFILES) {
+    const info = profileInfo(profile);
+    t.same({ mode: info.mode, primitive: info.primitive }, parseProfile(profile), profile);
+    t.equal(info.profile, profile);
+    const keyOf = (n: number) => Uint8Array.from({ length: n }, (_, i) => i * 17 + 1);
+    const key = keyOf(info.keyBytes);
+    t.doesNotThrow(() => createOtp({ profile, key }), `${profile}: its natural key length is accepted`);
+    if (info.mac === 'hmac') {
+      const hash = hashes[info.primitive as keyof typeof hashes];
+      t.equal(info.keyBytes, createHash(hash).digest().length, `${profile}: the key is as long as the hash's output`);
+      t.equal(info.blockBytes, info.primitive === 'sha512' ? 128 : 64, `${profile}: the hash's block (FIPS 180-4)`);
+      t.equal(info.keyLengths, null);
+    } else {
+      const cipher = info.primitive === 'tdes' ? createTdea(key) : createAes(key);
+      t.equal(info.blockBytes, cipher.blockBytes, `${profile}: the cipher's block`);
+      for (const n of [8, 15, 16, 20, 24, 32, 33]) {
+        const accepted = info.keyLengths?.includes(n) ?? false;
+        const made = () => createOtp({ profile, key: keyOf(n) });
+        if (accepted) t.doesNotThrow(made, `${profile}: ${n}-byte key accepted`);
+        else t.throws(made, { code: 'ERR_KEY_LENGTH' }, `${profile}: ${n}-byte key refused`);
+      }
+    }
+  }
+  t.ok(Object.isFrozen(PRIMITIVE_FACTS));
+  t.throws(() => profileInfo('totp-md5'), { code: 'ERR_UNKNOWN_PROFILE' });
 });
 
 t.test('RFC 4226 Appendix D: hotp-sha1', async (t) => {
@@ -271,12 +304,4 @@ t.test('createOtp rejects bad options with the code and argument named', async (
     t.throws(() => createOtp({ profile: 'hotp-sha1', key, digits }), { code: 'ERR_DIGITS', message: /digits/ });
   t.throws(() => createOtp({ profile: 'totp-sha1', key, step: 45 }), { code: 'ERR_ARGUMENT', message: /step must be 30 or 60/ });
   t.throws(() => createOtp({ profile: 'totp-sha1', key, t0: 0.5 }), { code: 'ERR_ARGUMENT', message: /t0/ });
-});
-
-t.test('cyclesPerCode: the cost model orders the primitives as the hardware does', async (t) => {
-  t.equal(cyclesPerCode('aes128'), 2_700, 'one AES-128 block (≈2,100) plus truncation');
-  t.ok(cyclesPerCode('aes128') < cyclesPerCode('aes192') && cyclesPerCode('aes192') < cyclesPerCode('aes256'), 'more rounds, more cycles');
-  t.ok(cyclesPerCode('aes256') < cyclesPerCode('tdes'), 'three DES cost more than one AES');
-  t.ok(cyclesPerCode('sha1') < cyclesPerCode('sha256') && cyclesPerCode('sha256') < cyclesPerCode('sha512'));
-  t.throws(() => cyclesPerCode('md5' as Primitive), { code: 'ERR_ARGUMENT', message: /primitive/ });
 });

@@ -6,19 +6,8 @@ import { deepStrictEqual } from 'node:assert/strict';
 import { createDecipheriv, createHmac, pbkdf2Sync } from 'node:crypto';
 import fc from 'fast-check';
 import t from 'tap';
-import { bytesToHex, PROFILES, type ProfileName } from '@kodeviser/shared';
+import { bytesToHex, profileInfo, PROFILES } from '@kodeviser/shared';
 import { parsePskc, profileToPskcAlgorithm, writePskc, type PskcKey, type PskcKeyInput } from '@kodeviser/shared/pskc';
-
-const KEY_BYTES: Record<string, readonly number[]> = {
-  sha1: [20],
-  sha256: [32],
-  sha512: [64],
-  aes128: [16],
-  aes192: [24],
-  aes256: [32],
-  tdes: [16, 24],
-};
-const primitiveOf = (profile: ProfileName): string => profile.split('-')[1] as string;
 
 type Protection = { kind: 'plain' } | { kind: 'psk'; key: Uint8Array } | { kind: 'password'; password: string; iterations: number };
 
@@ -44,7 +33,7 @@ t.test('every profile round-trips, plain, under a pre-shared key and under a pas
   const keys: PskcKeyInput[] = PROFILES.map((profile, i) => ({
     id: `dev-${i}`,
     profile,
-    secret: new Uint8Array(KEY_BYTES[primitiveOf(profile)]![0]!).map((_, j) => i * 31 + j),
+    secret: new Uint8Array(profileInfo(profile).keyBytes).map((_, j) => i * 31 + j),
     digits: 6 + (i % 3),
     serial: `12-3456789-${i % 10}`,
     manufacturer: 'kodeviser & Co',
@@ -73,7 +62,7 @@ t.test('random keys round-trip (fast-check, 200 runs)', async (t) => {
     .string({ unit: fc.constantFrom('a', 'Z', '0', ' ', '&', '<', '>', '"', "'", 'é', '€', '𝄞', '-'), minLength: 1, maxLength: 12 })
     .filter((s) => s === s.trim());
   const profileKey = fc.constantFrom(...PROFILES).chain((profile) =>
-    fc.constantFrom(...KEY_BYTES[primitiveOf(profile)]!).chain((n) =>
+    fc.constantFrom(...(profileInfo(profile).keyLengths ?? [profileInfo(profile).keyBytes])).chain((n) =>
       fc.record({
         profile: fc.constant(profile),
         secret: fc.uint8Array({ minLength: n, maxLength: n }),

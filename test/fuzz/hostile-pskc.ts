@@ -8,7 +8,7 @@
  * more than a 400.
  */
 import fc from 'fast-check';
-import { makeSerial, PROFILES } from '@kodeviser/shared';
+import { makeSerial, profileInfo, PROFILES } from '@kodeviser/shared';
 import { writePskc } from '@kodeviser/shared/pskc';
 import { hostileString } from './hostile.js';
 
@@ -16,7 +16,6 @@ export const PSKC_PSK_HEX = '00112233445566778899aabbccddeeff';
 const PSK = Buffer.from(PSKC_PSK_HEX, 'hex');
 
 const freshSerial = fc.integer({ min: 100_000_000, max: 999_999_999 }).map((n) => makeSerial(String(n)));
-const KEY_BYTES: Record<string, number> = { sha1: 20, sha256: 32, sha512: 64, aes128: 16, aes192: 24, aes256: 32, tdes: 24 };
 
 /** A valid container of one to three keys (the right key length for each profile). */
 const validDocument: fc.Arbitrary<{ xml: string; encrypted: boolean }> = fc
@@ -32,7 +31,7 @@ const validDocument: fc.Arbitrary<{ xml: string; encrypted: boolean }> = fc
     const inputs = keys.map((k) => ({
       id: k.serial,
       profile: k.profile,
-      secret: new Uint8Array(KEY_BYTES[k.profile.split('-')[1] as string] as number).fill(fill),
+      secret: new Uint8Array(profileInfo(k.profile).keyBytes).fill(fill),
       ...(k.withSerialNo ? { serial: k.serial } : {}),
       ...(k.profile.startsWith('hotp') ? { counter: k.counter } : { timeInterval: 30, time: 0 }),
     }));

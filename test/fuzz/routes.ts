@@ -4,7 +4,7 @@
  * in-process suites (inject) and the run over a real socket.
  */
 import fc from 'fast-check';
-import { makeSerial, PROFILES } from '@kodeviser/shared';
+import { makeSerial, profileInfo, PROFILES } from '@kodeviser/shared';
 import { JSON_BODY_LIMIT } from '../../server/src/app.js';
 import { IMPORT_BODY_LIMIT, MAX_IMPORT_RECORDS, PSKC_CONTENT_TYPE } from '../../server/src/routes/tokens.js';
 import {
@@ -54,8 +54,6 @@ const query = fc.oneof(
     weight: 1,
   },
 );
-
-const KEY_BYTES: Record<string, number> = { sha1: 20, sha256: 32, sha512: 64, aes128: 16, aes192: 24, aes256: 32, tdes: 24 };
 
 export const ROUTES = [
   'POST /v1/tokens (JSON)',
@@ -130,7 +128,7 @@ export function routeArbitrary(route: RouteName, p: Pools): fc.Arbitrary<FuzzReq
             serial: s,
             profile,
             digits,
-            keyHex: Buffer.alloc(KEY_BYTES[profile.split('-')[1] as string] as number, fill).toString('hex'),
+            keyHex: Buffer.alloc(profileInfo(profile).keyBytes, fill).toString('hex'),
           }),
         );
       const tokens = fc.oneof(

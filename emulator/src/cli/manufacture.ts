@@ -9,7 +9,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatSerial, makeSerial, parseProfile, parseSerial, type ProfileName, type Primitive } from '@kodeviser/shared';
+import { formatSerial, makeSerial, parseSerial, profileInfo, type ProfileName } from '@kodeviser/shared';
 import { writePskc, type PskcKeyInput } from '@kodeviser/shared/pskc';
 import { Machine } from '../machine.js';
 import {
@@ -65,9 +65,6 @@ Personalises and seals device images. Without --out or --dir the device JSON goe
   positionals: [],
 } satisfies CommandSpec<Record<string, { type: 'string' | 'boolean' }>>;
 
-/** The natural key length of each primitive: the hash output for HMAC, the cipher key for CMAC. */
-const KEY_BYTES: Record<Primitive, number> = { sha1: 20, sha256: 32, sha512: 64, aes128: 16, aes192: 24, aes256: 32, tdes: 24 };
-
 export async function manufacture(argv: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseCommand(spec, argv);
   if (parsed.help) {
@@ -102,11 +99,11 @@ export async function manufacture(argv: readonly string[], io: CliIo): Promise<n
       throw usageError(`--serial must be ten digits with a valid Luhn check digit, got ${JSON.stringify(v.serial)}`);
     }
   }
-  const { primitive } = parseProfile(profile);
+  const info = profileInfo(profile);
   const made: Array<{ serial: string; key: Uint8Array; machine: Machine }> = [];
   for (let i = 0; i < count; i++) {
     const serial = firstSerial === undefined ? randomSerial() : consecutiveSerial(firstSerial, i);
-    const deviceKey = key ?? new Uint8Array(randomBytes(KEY_BYTES[primitive]));
+    const deviceKey = key ?? new Uint8Array(randomBytes(info.keyBytes));
     const machine = Machine.manufacture({
       profile,
       digits,
@@ -128,7 +125,7 @@ export async function manufacture(argv: readonly string[], io: CliIo): Promise<n
       secret,
       digits,
       manufacturer: 'kodeviser',
-      ...(parseProfile(profile).mode === 'hotp' ? { counter } : { timeInterval: step, time: 0 }),
+      ...(info.mode === 'hotp' ? { counter } : { timeInterval: step, time: 0 }),
     }));
     writeFileAtomic(io.path(v.pskc), writePskc(keys, pskcKey === undefined ? {} : { preSharedKey: pskcKey }));
   }

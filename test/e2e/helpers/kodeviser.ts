@@ -10,14 +10,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { ProfileName } from '@kodeviser/shared';
+import { profileInfo, type ProfileName } from '@kodeviser/shared';
 import { KODEVISER_BIN, ROOT } from './build.js';
 import type { E2eServer } from './server.js';
 
 const run = promisify(execFile);
 
 /** Natural key lengths (bytes) by primitive, as docs/otp-algorithms.md recommends. */
-const KEY_BYTES: Record<string, number> = { sha1: 20, sha256: 32, sha512: 64, aes128: 16, aes192: 24, aes256: 32, tdes: 24 };
 
 export interface Device {
   file: string;
@@ -59,7 +58,7 @@ export interface ManufactureOptions {
  * key it is encrypted under), writing DIR/NAME.json and DIR/NAME.pskc.xml.
  */
 export async function manufacture(server: E2eServer, dir: string, o: ManufactureOptions): Promise<Device> {
-  const keyHex = server.secret(randomBytes(KEY_BYTES[o.profile.slice(5)] as number).toString('hex'));
+  const keyHex = server.secret(randomBytes(profileInfo(o.profile).keyBytes).toString('hex'));
   const file = join(dir, `${o.name}.json`);
   const pskcFile = join(dir, `${o.name}.pskc.xml`);
   await kodeviser([
