@@ -13,7 +13,7 @@
  * - the RAM counter moves only when such a write succeeds, so after a failed write, or after a
  *   reset that lost one in flight, the next press reuses n, whose code nobody has seen.
  */
-import { createOtp, KodeviserError, type Otp } from '@kodeviser/shared';
+import { bytesToHex, createOtp, hexToBytes, KodeviserError, profileInfo, type Otp } from '@kodeviser/shared';
 import { cyclesPerCode } from './cost.js';
 import { YEAR_US } from './config.js';
 import { BLANK, codeSegments, MENU_ITEMS, menuSegments, TEXT_BATTERY_EMPTY, TEXT_FACTORY, TEXT_NVM_ERROR } from './display.js';
@@ -82,10 +82,16 @@ interface NvmWrite extends NvmJob {
   readonly cursor: SlotCursor;
 }
 
+/** The personalisation as RAM keeps it: plain data, the key as hex, so that a state is a JSON value. */
+export type TokenInRam = Readonly<Omit<PersonalisationRecord, 'key'> & { keyHex: string }>;
+
+/**
+ * Everything the firmware holds in RAM, as plain data: JSON.parse(JSON.stringify(state)) is the
+ * same state, and stepping it goes on identically (the OTP engine is derived, otpOf).
+ */
 export interface FirmwareState {
   readonly config: Readonly<FirmwareConfig>;
-  readonly token: Readonly<PersonalisationRecord> | null;
-  readonly otp: Otp | null;
+  readonly token: TokenInRam | null;
   /** hotp: the next counter, as stored */
   readonly counter: number;
   /** totp: the last time step whose code was shown */
@@ -100,6 +106,8 @@ export interface FirmwareState {
   readonly menuItem: number | null;
   readonly lcd: readonly number[];
   readonly lastCode: string | null;
+  /** the moving factor of `lastCode` */
+  readonly lastCodeMovingFactor: number | null;
   readonly button: ButtonState;
   readonly pending: PendingCode | null;
   readonly nvmInFlight: NvmWrite | null;
@@ -158,14 +166,50 @@ function checkConfig(config: FirmwareConfig): void {
   }
 }
 
-/** The OTP engine of a stored personalisation, or null when the record is not one this firmware could use. */
-function otpFor(token: PersonalisationRecord): Otp | null {
+/**
+ * The OTP engine (key schedule, HMAC pads) is derived from the personalisation rather than kept
+ * in the state, which stays plain data. Deriving it is the costliest part of a press, so it is
+ * memoised per personalisation object (frozen, never changed): a pure function's cache, so step
+ * stays pure; a state read back from JSON derives it once more.
+ */
+const OTPS = new WeakMap<TokenInRam, Otp>();
+
+function otpOf(token: TokenInRam): Otp {
+  let otp = OTPS.get(token);
+  if (otp === undefined) {
+    otp = createOtp({ profile: token.profile, key: hexToBytes(token.keyHex), digits: token.digits, step: token.step });
+    OTPS.set(token, otp);
+  }
+  return otp;
+}
+
+function tokenInRam(p: PersonalisationRecord, otp?: Otp): TokenInRam {
+  const { key, ...facts } = p;
+  const token = Object.freeze({ ...facts, keyHex: bytesToHex(key) });
+  if (otp !== undefined) OTPS.set(token, otp);
+  return token;
+}
+
+/** A stored personalisation this firmware can use, or null (a record of a profile or key it cannot run). */
+function usableToken(p: PersonalisationRecord): TokenInRam | null {
+  const token = tokenInRam(p);
   try {
-    return createOtp({ profile: token.profile, key: token.key, digits: token.digits, step: token.step });
+    otpOf(token);
+    return token;
   } catch {
     return null;
   }
 }
+
+/** The same personalisation, sealed or not; its engine goes with it. */
+function withSealed(token: TokenInRam, sealed: boolean): TokenInRam {
+  const changed = Object.freeze({ ...token, sealed });
+  const otp = OTPS.get(token);
+  if (otp !== undefined) OTPS.set(changed, otp);
+  return changed;
+}
+
+const isTotp = (token: TokenInRam | null): boolean => token !== null && profileInfo(token.profile).mode === 'totp';
 
 /** The firmware after a reset: RAM rebuilt from the NVM image, display off, nothing in flight. */
 export function init(config: FirmwareConfig, nvmImage: Uint8Array): FirmwareState {
@@ -174,14 +218,12 @@ export function init(config: FirmwareConfig, nvmImage: Uint8Array): FirmwareStat
   const pers = readRecord(nvmImage, 'personalisation');
   const counter = readRecord(nvmImage, 'counter');
   const usage = readRecord(nvmImage, 'usage');
-  let token = pers === null ? null : decodePersonalisation(pers.payload);
-  const otp = token === null ? null : otpFor(token);
-  if (otp === null) token = null;
+  const stored = pers === null ? null : decodePersonalisation(pers.payload);
+  const token = stored === null ? null : usableToken(stored);
   const used = usage === null ? null : decodeUsage(usage.payload);
   return Object.freeze({
     config: Object.freeze({ ...config }),
-    token: token === null ? null : Object.freeze(token),
-    otp,
+    token,
     counter: counter === null ? 0 : decodeCounter(counter.payload),
     lastStep: null,
     codesShown: used?.codesShown ?? 0,
@@ -196,6 +238,7 @@ export function init(config: FirmwareConfig, nvmImage: Uint8Array): FirmwareStat
     menuItem: null,
     lcd: BLANK,
     lastCode: null,
+    lastCodeMovingFactor: null,
     button: RELEASED,
     pending: null,
     nvmInFlight: null,
@@ -280,7 +323,7 @@ class Stepper {
     const s = this.s;
     switch (job.kind) {
       case 'personalisation':
-        return encodePersonalisation(s.token as PersonalisationRecord);
+        return encodePersonalisation({ ...(s.token as TokenInRam), key: hexToBytes((s.token as TokenInRam).keyHex) });
       case 'counter':
         return encodeCounter(job.next as number);
       case 'usage':
@@ -306,7 +349,7 @@ class Stepper {
     }
     if (job.kind === 'personalisation' && !ok && s.token?.sealed === true) {
       // a seal that did not land is no seal: the factory must be able to send it again
-      s.token = Object.freeze({ ...s.token, sealed: false });
+      s.token = withSealed(s.token, false);
     }
     if (job.forFactory === true && s.factory !== null) {
       const f = { writesLeft: s.factory.writesLeft - 1, failed: s.factory.failed || !ok };
@@ -326,6 +369,7 @@ class Stepper {
     s.screen = 'off';
     s.menuItem = null;
     s.lastCode = null;
+    s.lastCodeMovingFactor = null;
     s.pending = null;
     this.lcd(BLANK);
     this.cancel('display-off');
@@ -337,6 +381,7 @@ class Stepper {
     s.screen = screen;
     s.pending = null;
     s.lastCode = null;
+    s.lastCodeMovingFactor = null;
     this.lcd(segmentsFor(text));
     this.arm('display-off', this.at + s.config.displayOnMs * 1000);
     this.enqueue({ kind: 'usage' });
@@ -348,8 +393,9 @@ class Stepper {
     s.screen = 'code';
     s.pending = null;
     s.lastCode = p.code;
+    s.lastCodeMovingFactor = p.movingFactor;
     s.codesShown += 1;
-    if (s.otp?.mode === 'totp') s.lastStep = p.movingFactor;
+    if (isTotp(s.token)) s.lastStep = p.movingFactor;
     this.lcd(codeSegments(p.code, lowBattery(s)));
     this.arm('display-off', this.at + s.config.displayOnMs * 1000);
     this.enqueue({ kind: 'usage' });
@@ -357,9 +403,9 @@ class Stepper {
   /** Wake from off: a code, or why there is none. */
   wake(): void {
     const s = this.s;
-    if (s.token === null || !s.token.sealed || s.otp === null) return this.showMessage('factory', TEXT_FACTORY);
+    if (s.token === null || !s.token.sealed) return this.showMessage('factory', TEXT_FACTORY);
     if (batteryPercent(s) === 0) return this.showMessage('battery-empty', TEXT_BATTERY_EMPTY);
-    const otp = s.otp;
+    const otp = otpOf(s.token);
     const hotp = otp.mode === 'hotp';
     const movingFactor = hotp ? s.counter : otp.stepAt(Math.max(0, Math.floor(this.at / 1e6)));
     const cycles = cyclesPerCode(otp.primitive);
@@ -375,6 +421,7 @@ class Stepper {
     // a code still on its way is dropped; its counter write, if any, may still land (harmless)
     s.pending = null;
     s.lastCode = null;
+    s.lastCodeMovingFactor = null;
     this.cancel('compute-done');
     this.cancel('display-off');
     s.screen = 'menu';
@@ -382,13 +429,13 @@ class Stepper {
   }
   showMenuItem(index: number): void {
     const s = this.s;
-    const otp = s.otp as Otp;
+    const otp = otpOf(s.token as TokenInRam);
     s.menuItem = index;
     this.lcd(
       menuSegments(MENU_ITEMS[index] as (typeof MENU_ITEMS)[number], {
         movingFactor: otp.mode === 'hotp' ? s.counter : otp.stepAt(Math.max(0, Math.floor(this.at / 1e6))),
         batteryPercent: batteryPercent(s),
-        serial: (s.token as PersonalisationRecord).serial,
+        serial: (s.token as TokenInRam).serial,
         firmwareVersion: s.config.firmwareVersion,
       }),
     );
@@ -456,6 +503,7 @@ class Stepper {
     s.screen = 'off';
     s.menuItem = null;
     s.lastCode = null;
+    s.lastCodeMovingFactor = null;
     s.pending = null;
     s.button = { ...RELEASED, rawAt: this.at };
     s.nvmInFlight = null;
@@ -473,15 +521,8 @@ class Stepper {
     const checked = checkPersonalisation(data);
     if (!checked.ok) return this.reply(false, checked.reason);
     const d = data as { key: Uint8Array; serial: string; counter: number };
-    s.token = Object.freeze({
-      profile: checked.otp.profile,
-      digits: checked.otp.digits,
-      step: checked.otp.step,
-      sealed: false,
-      key: d.key.slice(),
-      serial: d.serial,
-    });
-    s.otp = checked.otp;
+    const { profile, digits, step } = checked.otp;
+    s.token = tokenInRam({ profile, digits, step, sealed: false, key: d.key, serial: d.serial }, checked.otp);
     s.counter = d.counter;
     s.lastStep = null;
     s.codesShown = 0;
@@ -495,7 +536,7 @@ class Stepper {
     if (s.token === null) return this.reply(false, 'not personalised: send factory-personalise first');
     if (s.token.sealed) return this.reply(false, 'sealed: factory commands are refused after sealing');
     if (s.factory !== null) return this.reply(false, 'busy: the previous factory command is still being written');
-    s.token = Object.freeze({ ...s.token, sealed: true });
+    s.token = withSealed(s.token, true);
     s.factory = { writesLeft: 1, failed: false };
     this.enqueue({ kind: 'personalisation', forFactory: true });
   }
@@ -545,7 +586,7 @@ export function step(state: FirmwareState, event: FirmwareEvent): StepResult {
 }
 
 export function inspect(state: FirmwareState): FirmwareStateView {
-  const hotp = state.otp?.mode === 'hotp';
+  const hotp = state.token !== null && !isTotp(state.token);
   return {
     sealed: state.token?.sealed ?? false,
     screen: state.screen,
@@ -553,8 +594,9 @@ export function inspect(state: FirmwareState): FirmwareStateView {
     profile: state.token?.profile ?? null,
     serial: state.token?.serial ?? null,
     digits: state.token?.digits ?? 6,
-    movingFactor: state.otp === null ? null : hotp ? state.counter : state.lastStep,
+    movingFactor: state.token === null ? null : hotp ? state.counter : state.lastStep,
     lastCode: state.lastCode,
+    codeMovingFactor: state.lastCodeMovingFactor,
     codesShown: state.codesShown,
     batteryPercent: batteryPercent(state),
     lowBattery: lowBattery(state),

@@ -81,6 +81,8 @@ export interface FirmwareStateView {
   /** hotp: the counter the next press will use; totp: the last step shown (null before any) */
   movingFactor: number | null;
   lastCode: string | null; // the code on the display (null when none is shown)
+  /** the hotp counter or totp step of the code on the display (null when none is shown) */
+  codeMovingFactor: number | null;
   codesShown: number; // how many codes were shown since manufacture
   batteryPercent: number; // the firmware's own estimate from its counter, 0..100
   lowBattery: boolean;

@@ -20,6 +20,7 @@ t.test('a blank token: unsealed, no profile, FActory on a press', async (t) => {
       digits: 6,
       movingFactor: null,
       lastCode: null,
+      codeMovingFactor: null,
       codesShown: 0,
       batteryPercent: 100,
       lowBattery: false,

@@ -97,10 +97,7 @@ async function use<O extends typeof timeOptions>(
         serial: s.serial,
         lcd: machine.lcd(),
         code: s.lastCode,
-        // The moving factor of the code on the display (null when none is shown): the firmware's
-        // view holds the counter of the NEXT press for hotp, which scripts would read off by one.
-        movingFactor:
-          s.lastCode === null || s.movingFactor === null ? null : s.profile?.startsWith('hotp-') ? s.movingFactor - 1 : s.movingFactor,
+        movingFactor: s.codeMovingFactor,
         batteryPercent: s.batteryPercent,
         deviceTime: new Date(Math.floor(pressedAt / 1000)).toISOString(),
         ...(v.lcd === true ? { art: machine.lcdArt() } : {}),
