@@ -17,7 +17,7 @@
  * (the operating range 0–45 °C costs a CR2032 little capacity at these µA loads).
  */
 import { KodeviserError } from '@kodeviser/shared';
-import type { BatteryHal, FirmwareConfig } from '@kodeviser/firmware';
+import type { FirmwareConfig } from '@kodeviser/firmware';
 import { YEAR_US } from './crystal.js';
 import type { ScheduledEvent, Scheduler } from './scheduler.js';
 import type { HwTrace } from './trace.js';
@@ -40,7 +40,7 @@ export interface BatteryState {
   dead: boolean;
 }
 
-export class Battery implements BatteryHal {
+export class Battery {
   private state: BatteryState;
   private listener: (() => void) | null = null;
   private brownOutEvent: ScheduledEvent | null = null;
@@ -78,7 +78,7 @@ export class Battery implements BatteryHal {
     return { ...this.state };
   }
 
-  /** BatteryHal: one listener (the firmware runtime, via the machine). */
+  /** The supply supervisor's brown-out line: one listener (the machine, which stops the firmware). */
   onBrownOut(lost: () => void): void {
     this.listener = lost;
   }

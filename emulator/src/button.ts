@@ -8,7 +8,6 @@
  * lands in the trace in order with everything else.
  */
 import { KodeviserError } from '@kodeviser/shared';
-import type { ButtonHal } from '@kodeviser/firmware';
 import type { Prng } from './prng.js';
 import type { ScheduledEvent, Scheduler } from './scheduler.js';
 import type { HwTrace } from './trace.js';
@@ -23,7 +22,7 @@ export interface BounceOptions {
 export const NO_BOUNCE: BounceOptions = { maxBounces: 0, maxBounceUs: 0 };
 export const TYPICAL_BOUNCE: BounceOptions = { maxBounces: 4, maxBounceUs: 5_000 };
 
-export class Button implements ButtonHal {
+export class Button {
   /** the raw line level now (true: pressed) */
   level = false;
   /** the level the line settles at once the current bounce burst is over */
@@ -40,7 +39,7 @@ export class Button implements ButtonHal {
     private readonly trace: HwTrace = () => {},
   ) {}
 
-  /** ButtonHal: one listener (the firmware runtime); a later call replaces it. */
+  /** The line's raw edges, bounces included: one listener (the machine, for the firmware); a later call replaces it. */
   onEdge(edge: (pressed: boolean) => void): void {
     this.listener = edge;
   }

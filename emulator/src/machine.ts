@@ -6,28 +6,28 @@
  * RTC's reading, and the firmware's effects into HAL calls — plus the controls a test or the CLI
  * uses (docs/contracts.md): press the button, let time pass, change the temperature, cut power.
  *
- * The wiring does what the firmware's own createRuntime (firmware/src/runtime.ts) does — one
- * event at a time, each stamped `at = rtc.now()`, callbacks of a life before a power loss
- * dropped — but lives here so that every pending callback is one of a few named kinds (a
- * firmware timer, the RTC tick, a button edge, an NVM write) that a snapshot can write down as
- * data and a restore can schedule again in the same order; createRuntime keeps its state and
- * callbacks in closures, which a snapshot cannot copy. Firmware states are immutable values
- * (step returns a new, frozen one), so a snapshot keeps a reference to one.
+ * The firmware runs in its own effect loop (firmware/src/runtime.ts); the board hands it every
+ * hardware event and carries out its effects through the HAL below. Every pending callback is
+ * one of a few named kinds (a firmware timer, the RTC tick, a button edge, an NVM write) that a
+ * snapshot writes down as data and a restore schedules again in the same order; the firmware's
+ * RAM and what it waits for are data too, so a snapshot keeps them as they are.
  */
 import { randomBytes } from 'node:crypto';
 import { bytesToBase64, KodeviserError, isProfileName, makeSerial, parseSerial, profileInfo, type ProfileName } from '@kodeviser/shared';
 import {
+  createRuntime,
   DEFAULT_CONFIG,
   NVM_SIZE,
   init,
-  inspect,
-  step,
   textFor,
+  type EventPayload,
   type FirmwareConfig,
   type FirmwareEffect,
   type FirmwareEvent,
+  type FirmwareRuntime,
   type FirmwareState,
   type FirmwareStateView,
+  type RuntimePending,
   type TimerName,
 } from '@kodeviser/firmware';
 import { Battery, CR2032_CAPACITY_NC } from './battery.js';
@@ -90,6 +90,8 @@ export interface MachineSnapshot {
   readonly file: DeviceFile;
   readonly rtc: RtcState;
   readonly firmware: FirmwareState | null;
+  /** what the firmware was waiting for (its timers, its write in flight) */
+  readonly firmwarePending: RuntimePending | null;
   readonly lcd: readonly number[];
   readonly button: { level: boolean; target: boolean };
   readonly displayOn: boolean;
@@ -128,8 +130,8 @@ export class Machine {
   private readonly display: Lcd;
   private readonly memory: Nvm;
   private readonly cpu: Cpu;
-  /** the firmware's RAM; null while there is no power */
-  private fw: FirmwareState | null = null;
+  /** the firmware, in its effect loop; without RAM while there is no power */
+  private readonly runtime: FirmwareRuntime;
   private factoryReply: { ok: boolean; reason?: string } | null = null;
 
   private constructor(file: DeviceFile, traceLimit: number, restored: Restored = {}) {
@@ -163,6 +165,27 @@ export class Machine {
     this.display = new Lcd(hw, (lit) => this.battery.setLoad({ displayOn: lit }));
     this.memory = new Nvm(s, decodeNvm(file.nvm), file.nvmTiming, hw, (n) => this.battery.drawNvm(n));
     this.cpu = new Cpu(this.config.cpuHz, (c) => this.battery.drawCycles(c));
+    this.runtime = createRuntime(
+      {
+        lcd: this.display,
+        rtc: this.rtc,
+        timers: { arm: (timer, at) => this.armTimer(timer, at), cancel: (timer) => this.rtc.cancel(timer) },
+        nvm: { read: () => this.memory.read(), write: (address, data) => this.memory.write(address, data, this.nvmDone(address)) },
+        cpu: this.cpu,
+      },
+      this.config,
+      {
+        start: 'off',
+        onEvent: (event) => this.tracing() && this.record('event', event.type, eventDetail(event)),
+        onEffect: (effect) => this.tracing() && this.record('effect', effect.type, effectDetail(effect)),
+        onFactoryReply: (reply) => (this.factoryReply = reply),
+      },
+    );
+  }
+
+  /** the firmware's RAM; null while there is no power */
+  private get fw(): FirmwareState | null {
+    return this.runtime.state;
   }
 
   // ---- making and keeping machines -----------------------------------------------------------
@@ -213,10 +236,9 @@ export class Machine {
     m.powerOn();
     m.factory({
       type: 'factory-personalise',
-      at: m.rtc.now(),
       data: { profile: opts.profile, key, serial, digits, step: stepS, counter: opts.counter ?? 0 },
     });
-    m.factory({ type: 'factory-seal', at: m.rtc.now() });
+    m.factory({ type: 'factory-seal' });
     return m;
   }
 
@@ -265,6 +287,7 @@ export class Machine {
       file: this.toDeviceFile(),
       rtc: this.rtc.save(),
       firmware: this.fw,
+      firmwarePending: this.fw === null ? null : this.runtime.pending(),
       lcd: Array.from(this.display.segments()),
       button: { level: this.button.level, target: this.button.target },
       displayOn: this.battery.save().displayOn,
@@ -280,7 +303,7 @@ export class Machine {
     const m = new Machine(snap.file, snap.traceLimit, { rtc: snap.rtc, displayOn: snap.displayOn });
     m.display.restore(snap.lcd);
     m.button.restore(snap.button.level, snap.button.target);
-    if (snap.firmware !== null) m.attach(snap.firmware, false, false);
+    if (snap.firmware !== null) m.attach(snap.firmware, false, false, snap.firmwarePending ?? undefined);
     for (const p of snap.pending) {
       switch (p.kind) {
         case 'timer':
@@ -429,7 +452,7 @@ export class Machine {
 
   state(): MachineState {
     // without power there is no RAM: show what a boot would find in the NVM
-    const view = inspect(this.fw ?? init(this.config, this.memory.read()));
+    const view = this.runtime.view();
     return {
       ...view,
       lcd: Array.from(this.display.segments()),
@@ -452,30 +475,30 @@ export class Machine {
   // ---- the board's wiring ----------------------------------------------------------------------
 
   /** Power on with RAM `fw`: the load, the button line and the RTC tick; `reset` sends power-on. */
-  private attach(fw: FirmwareState, reset: boolean, tick = true): void {
-    this.fw = fw;
+  private attach(fw: FirmwareState, reset: boolean, tick = true, pending?: RuntimePending): void {
+    this.runtime.restore(fw, pending);
     this.battery.setLoad({ powered: true });
-    this.button.onEdge((pressed) => this.deliver({ type: 'button', at: this.rtc.now(), pressed }));
+    this.button.onEdge((pressed) => this.runtime.send({ type: 'button', pressed }));
     if (tick) this.rtc.onTick(this.config.rtcTickUs, this.onTick);
     this.record('hw', 'power', { powered: true, cause: reset ? 'reset' : 'wake' });
-    if (reset) this.deliver({ type: 'power-on', at: this.rtc.now() });
+    if (reset) this.runtime.send({ type: 'power-on' });
   }
 
-  private readonly onTick = (): void => this.deliver({ type: 'rtc-tick', at: this.rtc.now() });
+  private readonly onTick = (): void => this.runtime.send({ type: 'rtc-tick' });
   private readonly onCut = (): void => this.powerLoss('cut');
   private readonly nvmDone =
     (address: number) =>
     (ok: boolean): void =>
-      this.deliver({ type: 'nvm-done', at: this.rtc.now(), address, ok });
+      this.runtime.send({ type: 'nvm-done', address, ok });
 
   private armTimer(timer: TimerName, at: number): void {
-    this.rtc.arm(timer, at, () => this.deliver({ type: 'timer', at: this.rtc.now(), timer }));
+    this.rtc.arm(timer, at, () => this.runtime.send({ type: 'timer', timer }));
   }
 
   /** Power is gone: RAM, timers, the write in flight, the glass; the RTC and the NVM stay. */
   private powerLoss(cause: 'cut' | 'brown-out'): void {
     if (this.fw === null) return;
-    this.fw = null;
+    this.runtime.powerLost();
     this.memory.powerLost();
     this.rtc.reset();
     this.button.detach();
@@ -485,42 +508,10 @@ export class Machine {
     this.record('hw', 'power', { powered: false, cause });
   }
 
-  /** One event through the firmware core, and its effects onto the hardware. */
-  private deliver(event: FirmwareEvent): void {
-    if (this.fw === null) return;
-    this.record('event', event.type, eventDetail(event));
-    const { state, effects } = step(this.fw, event);
-    this.fw = state;
-    for (const effect of effects) {
-      if (this.fw === null) return; // a brown-out while carrying out: the MCU is gone
-      this.record('effect', effect.type, effectDetail(effect));
-      this.carryOut(effect);
-    }
-  }
-
-  private carryOut(effect: FirmwareEffect): void {
-    switch (effect.type) {
-      case 'lcd':
-        return this.display.write(effect.segments);
-      case 'nvm-write':
-        return this.memory.write(effect.address, effect.data, this.nvmDone(effect.address));
-      case 'timer-arm':
-        return this.armTimer(effect.timer, effect.at);
-      case 'timer-cancel':
-        return this.rtc.cancel(effect.timer);
-      case 'cpu':
-        return this.cpu.run(effect.cycles, effect.what);
-      case 'sleep':
-        return this.cpu.sleep();
-      case 'factory-reply':
-        this.factoryReply = effect.reason === undefined ? { ok: effect.ok } : { ok: effect.ok, reason: effect.reason };
-    }
-  }
-
   /** A factory command, run until the firmware answers; a refusal throws, naming the reason. */
-  private factory(event: FirmwareEvent): void {
+  private factory(event: EventPayload): void {
     this.factoryReply = null;
-    this.deliver(event);
+    this.runtime.send(event);
     this.runUntil((m) => m.factoryReply !== null && !m.memory.busy, SETTLE_LIMIT_US);
     const reply = this.factoryReply as { ok: boolean; reason?: string } | null;
     if (reply === null || !reply.ok) {
@@ -528,8 +519,13 @@ export class Machine {
     }
   }
 
+  /** Whether anything keeps or hears trace records (else they are not even made). */
+  private tracing(): boolean {
+    return this.traceLimit !== 0 || this.listeners.length !== 0;
+  }
+
   private record(kind: TraceKind, what: string, detail: Record<string, unknown>): void {
-    if (this.traceLimit === 0 && this.listeners.length === 0) return;
+    if (!this.tracing()) return;
     const r: TraceRecord = { trueUs: this.scheduler.now, deviceUs: this.rtc.now(), kind, what, detail };
     appendBounded(this.trace, r, this.traceLimit);
     for (const l of this.listeners) l(r);

@@ -15,7 +15,6 @@
  * another is in flight waits for it (one controller, FIFO).
  */
 import { KodeviserError } from '@kodeviser/shared';
-import type { NvmHal } from '@kodeviser/firmware';
 import type { ScheduledEvent, Scheduler } from './scheduler.js';
 import type { HwTrace } from './trace.js';
 
@@ -62,7 +61,7 @@ export interface CutPlan {
   atWriteByte: number;
 }
 
-export class Nvm implements NvmHal {
+export class Nvm {
   readonly size: number;
   private readonly bytes: Uint8Array;
   private current: InFlight | null = null;
@@ -97,13 +96,13 @@ export class Nvm implements NvmHal {
     return this.current !== null;
   }
 
-  /** NvmHal: the whole memory as it is now, bytes of a write in flight included as far as they landed. */
+  /** The whole memory as it is now (NvmHal.read), bytes of a write in flight included as far as they landed. */
   read(): Uint8Array {
     if (this.current) return this.withLanded(this.current, this.landedAt(this.current, this.scheduler.now));
     return Uint8Array.from(this.bytes);
   }
 
-  /** NvmHal */
+  /** Starts a write (NvmHal.write); `done(ok)` when it ends. */
   write(address: number, data: Uint8Array, done: (ok: boolean) => void): void {
     if (!(data instanceof Uint8Array)) throw new KodeviserError('ERR_ARGUMENT', 'nvm write data must be a Uint8Array');
     if (!Number.isSafeInteger(address) || address < 0 || address + data.length > this.size) {

@@ -11,7 +11,7 @@
  * records an out-of-spec condition: state here, a trace record through `trace`.
  */
 import { KodeviserError } from '@kodeviser/shared';
-import type { DeviceMicros, RtcHal, TimerHal, TimerName } from '@kodeviser/firmware';
+import type { DeviceMicros, RtcHal, TimerName } from '@kodeviser/firmware';
 import type { Crystal } from './crystal.js';
 import type { ScheduledEvent, Scheduler } from './scheduler.js';
 import type { HwTrace } from './trace.js';
@@ -34,7 +34,7 @@ export interface RtcState {
   outOfSpecEpisodes: number;
 }
 
-export class Rtc implements RtcHal, TimerHal {
+export class Rtc implements RtcHal {
   private anchorTrueUs: number;
   private anchorGainUs: number;
   private temperature: number;
@@ -132,7 +132,7 @@ export class Rtc implements RtcHal, TimerHal {
     if (this.tick) this.scheduleTick(this.tick.periodUs, this.tick.nextUs, this.tick.fn);
   }
 
-  /** RtcHal: wakes `tick` every `periodUs` of device time, the first one period from now. */
+  /** Wakes `tick` every `periodUs` of device time, the first one period from now. */
   onTick(periodUs: number, tick: () => void): void {
     if (!Number.isSafeInteger(periodUs) || periodUs <= 0) {
       throw new KodeviserError('ERR_ARGUMENT', 'periodUs must be a positive integer of µs');
@@ -145,12 +145,11 @@ export class Rtc implements RtcHal, TimerHal {
     this.scheduleTick(periodUs, nextUs, tick);
   }
 
-  /** TimerHal */
+  /** Calls `expired` once when the counter reaches `at` (device time); re-arming a name moves it. */
   arm(name: TimerName, at: DeviceMicros, expired: () => void): void {
     this.armTrue(name, at, expired);
   }
 
-  /** TimerHal */
   cancel(name: TimerName): void {
     const timer = this.timers.get(name);
     if (timer) {

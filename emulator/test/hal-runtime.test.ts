@@ -1,9 +1,9 @@
 /**
- * The virtual hardware is a HAL in its own right: the firmware's own createRuntime runs on it
- * unchanged, personalises, seals and shows RFC 4226 codes, and stops on a brown-out.
+ * The virtual hardware wired by hand to the firmware's effect loop (createRuntime), as the
+ * Machine wires it: personalises, seals and shows RFC 4226 codes, and the cell pays for it.
  */
 import t from 'tap';
-import { DEFAULT_CONFIG, NVM_SIZE, createRuntime, textFor, type Hal } from '@kodeviser/firmware';
+import { DEFAULT_CONFIG, NVM_SIZE, createRuntime, textFor, type EventPayload, type FirmwareRuntime, type Hal } from '@kodeviser/firmware';
 import { Battery } from '../src/battery.js';
 import { Button, TYPICAL_BOUNCE } from '../src/button.js';
 import { Cpu } from '../src/cpu.js';
@@ -26,19 +26,32 @@ t.test('createRuntime on the virtual hardware', (t) => {
   const nvm = new Nvm(scheduler, new Uint8Array(NVM_SIZE).fill(0xff), undefined, undefined, (n) => battery.drawNvm(n));
   const cpu = new Cpu(DEFAULT_CONFIG.cpuHz, (c) => battery.drawCycles(c));
   const button = new Button(scheduler, new Prng(1), TYPICAL_BOUNCE);
-  const hal: Hal = { battery, button, lcd, rtc, timers: rtc, nvm, cpu };
+  let rt: FirmwareRuntime | null = null;
+  const send = (payload: EventPayload): void => rt?.send(payload);
+  const hal: Hal = {
+    lcd,
+    rtc,
+    timers: { arm: (timer, at) => rtc.arm(timer, at, () => send({ type: 'timer', timer })), cancel: (timer) => rtc.cancel(timer) },
+    nvm: { read: () => nvm.read(), write: (address, data) => nvm.write(address, data, (ok) => send({ type: 'nvm-done', address, ok })) },
+    cpu,
+  };
+  button.onEdge((pressed) => send({ type: 'button', pressed }));
+  rtc.onTick(DEFAULT_CONFIG.rtcTickUs, () => send({ type: 'rtc-tick' }));
   const replies: boolean[] = [];
-  const rt = createRuntime(hal, DEFAULT_CONFIG, undefined, { onFactoryReply: (r) => replies.push(r.ok) });
-  rt.personalise({
-    profile: 'hotp-sha1',
-    key: new TextEncoder().encode('12345678901234567890'),
-    serial: '1234567897',
-    digits: 6,
-    step: 30,
-    counter: 0,
+  rt = createRuntime(hal, DEFAULT_CONFIG, { onFactoryReply: (r) => replies.push(r.ok) });
+  rt.send({
+    type: 'factory-personalise',
+    data: {
+      profile: 'hotp-sha1',
+      key: new TextEncoder().encode('12345678901234567890'),
+      serial: '1234567897',
+      digits: 6,
+      step: 30,
+      counter: 0,
+    },
   });
   scheduler.runUntil(scheduler.now + 1e6);
-  rt.seal();
+  rt.send({ type: 'factory-seal' });
   scheduler.runUntil(scheduler.now + 1e6);
   t.same(replies, [true, true]);
   const codes: string[] = [];

@@ -32,4 +32,4 @@ export {
 } from './nvm.js';
 export type { PersonalisationRecord, RecordKind, SlotCursor, UsageRecord } from './nvm.js';
 export { createRuntime } from './runtime.js';
-export type { FirmwareRuntime, RuntimeOptions } from './runtime.js';
+export type { EventPayload, FirmwareRuntime, RuntimeOptions, RuntimePending } from './runtime.js';

@@ -1,22 +1,22 @@
 /**
- * A test bench for the pure core: a virtual device clock, the timers the core arms, an NVM image
- * whose writes complete `nvmWriteUs` later (or fail, or are cut), and a record of every code the
- * LCD ever showed. It carries out effects the way the runtime does, but by hand, so tests can
- * stop between any two events. Not a test itself (no .test.ts).
+ * A test bench for the firmware: its own effect loop (createRuntime) on a fake HAL with a virtual
+ * device clock, the timers the firmware arms, an NVM image whose writes complete `nvmWriteUs`
+ * later (or fail, or are cut), and a record of every code the LCD ever showed. Tests step it event
+ * by event and can stop between any two. Not a test itself (no .test.ts).
  */
 import { makeSerial, type ProfileName } from '@kodeviser/shared';
 import {
+  createRuntime,
   DEFAULT_CONFIG,
+  type EventPayload,
   type FirmwareConfig,
   type FirmwareEffect,
   type FirmwareEvent,
+  type FirmwareRuntime,
   type FirmwareState,
   type FirmwareStateView,
-  init,
-  inspect,
   NVM_SIZE,
   type Personalisation,
-  step,
   textFor,
   type TimerName,
 } from '@kodeviser/firmware';
@@ -25,8 +25,7 @@ export const T0 = 1_750_000_000_000_000; // device µs: June 2025
 export const SERIAL = makeSerial('123456789');
 export const RFC_KEY = new TextEncoder().encode('12345678901234567890'); // RFC 4226 Appendix D
 
-type Payload<E> = E extends FirmwareEvent ? Omit<E, 'at'> : never;
-export type EventPayload = Payload<FirmwareEvent>;
+export type { EventPayload };
 
 export type WriteOutcome = 'ok' | 'fail' | { cutAfter: number };
 
@@ -46,7 +45,7 @@ interface PendingWrite {
 }
 
 export class CoreDriver {
-  state: FirmwareState;
+  readonly runtime: FirmwareRuntime;
   readonly config: FirmwareConfig;
   nvm: Uint8Array;
   now: number;
@@ -56,12 +55,15 @@ export class CoreDriver {
   nextTick: number | null;
   /** decides each write's fate; a cut leaves the first k bytes written and powers the device off */
   writeOutcome: (w: { address: number; data: Uint8Array }) => WriteOutcome = () => 'ok';
-  powered = true;
   /** every code that appeared on the LCD, in order */
   readonly codesShown: string[] = [];
   readonly replies: { ok: boolean; reason?: string }[] = [];
   readonly log: { event: FirmwareEvent; effects: FirmwareEffect[] }[] = [];
   keepLog = true;
+  /** the RAM as it was when power went (the runtime has none then) */
+  private lastState: FirmwareState | null = null;
+  /** the effects of the send in progress */
+  private collecting: FirmwareEffect[] | null = null;
 
   constructor(opts: DriverOptions = {}) {
     this.config = { ...DEFAULT_CONFIG, ...opts.config };
@@ -69,47 +71,63 @@ export class CoreDriver {
     this.now = opts.at ?? T0;
     this.nvmWriteUs = opts.nvmWriteUs ?? 2_000;
     this.nextTick = opts.ticks === true ? this.now + this.config.rtcTickUs : null;
-    this.state = init(this.config, this.nvm);
-    this.send({ type: 'power-on' });
+    const hal = {
+      lcd: { write: () => {} },
+      rtc: { now: () => this.now },
+      timers: {
+        arm: (timer: TimerName, at: number) => void this.timers.set(timer, at),
+        cancel: (timer: TimerName) => void this.timers.delete(timer),
+      },
+      nvm: {
+        read: () => this.nvm.slice(),
+        write: (address: number, data: Uint8Array) => {
+          if (this.write !== null) throw new Error('the firmware issued a write while one was in flight');
+          this.write = { address, data, doneAt: this.now + this.nvmWriteUs };
+        },
+      },
+      cpu: { run: () => {}, sleep: () => {} },
+    };
+    let shown: string | null = null;
+    this.runtime = createRuntime(hal, this.config, {
+      onStep: (event, effects, state) => {
+        if (this.keepLog) this.log.push({ event, effects: [...effects] });
+        this.collecting?.push(...effects);
+        if (state.lastCode !== null && state.lastCode !== shown) this.codesShown.push(state.lastCode);
+        shown = state.lastCode;
+      },
+      onFactoryReply: (reply) => this.replies.push(reply),
+    });
+  }
+
+  /** The RAM: the runtime's, or what it was when power went. Setting it replaces the RAM (a restore). */
+  get state(): FirmwareState {
+    return (this.runtime.state ?? this.lastState) as FirmwareState;
+  }
+  set state(ram: FirmwareState) {
+    this.runtime.restore(ram, this.runtime.pending());
+  }
+  get powered(): boolean {
+    return this.runtime.powered;
   }
 
   view(): FirmwareStateView {
-    return inspect(this.state);
+    return this.runtime.view();
   }
   lcd(): string {
     return textFor(this.state.lcd);
   }
 
+  /** An event now; returns the effects it produced. */
   send(payload: EventPayload): FirmwareEffect[] {
     if (!this.powered) return [];
-    const event = { ...payload, at: this.now } as FirmwareEvent;
-    const before = this.state;
-    const { state, effects } = step(this.state, event);
-    this.state = state;
-    if (this.keepLog) this.log.push({ event, effects });
-    for (const e of effects) this.carryOut(e);
-    if (state.lastCode !== null && state.lastCode !== before.lastCode) this.codesShown.push(state.lastCode);
-    return effects;
-  }
-
-  private carryOut(e: FirmwareEffect): void {
-    switch (e.type) {
-      case 'timer-arm':
-        this.timers.set(e.timer, e.at);
-        break;
-      case 'timer-cancel':
-        this.timers.delete(e.timer);
-        break;
-      case 'nvm-write':
-        if (this.write !== null) throw new Error('the firmware issued a write while one was in flight');
-        this.write = { address: e.address, data: e.data, doneAt: this.now + this.nvmWriteUs };
-        break;
-      case 'factory-reply':
-        this.replies.push(e.reason === undefined ? { ok: e.ok } : { ok: e.ok, reason: e.reason });
-        break;
-      default:
-        break;
+    const effects: FirmwareEffect[] = [];
+    this.collecting = effects;
+    try {
+      this.runtime.send(payload);
+    } finally {
+      this.collecting = null;
     }
+    return effects;
   }
 
   /** Runs every timer, write completion and tick due up to now + us, in time order. */
@@ -156,18 +174,17 @@ export class CoreDriver {
       this.send({ type: 'nvm-done', address: w.address, ok: false });
     } else {
       this.nvm.set(w.data.subarray(0, outcome.cutAfter), w.address);
-      this.powered = false;
+      this.lastState = this.runtime.state;
+      this.runtime.powerLost();
       this.timers.clear();
     }
   }
 
   /** Power returns: a new life from the NVM as it is. */
   reboot(): void {
-    this.powered = true;
     this.timers.clear();
     this.write = null;
-    this.state = init(this.config, this.nvm);
-    this.send({ type: 'power-on' });
+    this.runtime.powerOn();
   }
 
   down(): void {

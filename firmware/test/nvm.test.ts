@@ -20,6 +20,7 @@ import {
   RECORD_KINDS,
   recordWrite,
   slotBytes,
+  step,
   type RecordKind,
 } from '@kodeviser/firmware';
 import { sealedToken } from './driver.js';
@@ -145,6 +146,7 @@ t.test('boot: a valid record this firmware cannot use is no personalisation', as
 
 t.test('the NVM queue: one write at a time, one usage write waiting at most, stray completions ignored', async (t) => {
   const d = sealedToken();
+  const tickAt = d.now;
   d.send({ type: 'rtc-tick' });
   const first = d.write!;
   t.ok(d.view().nvmBusy);
@@ -152,17 +154,19 @@ t.test('the NVM queue: one write at a time, one usage write waiting at most, str
   d.send({ type: 'rtc-tick' });
   t.equal(d.state.nvmQueue.length, 1, 'two more ticks: one usage write waiting');
   const before = d.state;
+  const strayAt = (address: number) => ({ type: 'nvm-done', at: d.now, address, ok: true }) as const;
+  const other = step(before, strayAt(first.address + 1)).state;
+  t.equal(other.nvmInFlight, before.nvmInFlight, 'a completion for another address changes nothing');
+  t.equal(other.cursors, before.cursors);
   d.send({ type: 'nvm-done', address: first.address + 1, ok: true });
-  t.equal(d.state.nvmInFlight, before.nvmInFlight, 'a completion for another address changes nothing');
-  t.equal(d.state.cursors, before.cursors);
+  t.equal(d.state, before, 'nor does the runtime step it: the firmware waits for no such write');
   d.advance(10_000);
   t.equal(d.state.nvmQueue.length, 0);
   t.notOk(d.view().nvmBusy);
-  d.send({ type: 'nvm-done', address: first.address, ok: true });
-  t.notOk(d.view().nvmBusy, 'a completion with nothing in flight changes nothing');
+  t.notOk(inspect(step(d.state, strayAt(first.address)).state).nvmBusy, 'a completion with nothing in flight changes nothing');
   t.equal(
     decodeUsage(readRecord(d.nvm, 'usage')!.payload).accountedAt,
-    d.state.accountedAt! - 10_000 + 2_000,
+    tickAt + 2_000,
     'the waiting write took its payload when issued, after the first completed',
   );
 });
