@@ -14,16 +14,22 @@
  * Continuous draws are integrated exactly between load changes, and the brown-out is scheduled
  * at the instant the charge would reach the cut-off, so a flat cell dies at the right time even
  * while the MCU sleeps for days. The temperature dependence of capacity is not modelled
- * (the operating range 0–45 °C costs a CR2032 little capacity at these µA loads).
+ * (the operating range 0–45 °C costs a CR2032 little capacity at these µA loads); that of
+ * self-discharge is: it doubles every 10 °C (the Arrhenius rule of thumb for a chemical rate; an
+ * estimate, not a datasheet figure), about the firmware's calibration temperature of 25 °C,
+ * where it is selfDischargePerYear. The firmware cannot measure temperature, so away from 25 °C
+ * its counter and the cell part ways, which is what a lifetime sweep shows.
  */
 import { KodeviserError } from '@kodeviser/shared';
 import type { FirmwareConfig } from '@kodeviser/firmware';
 import { YEAR_US } from './crystal.js';
 import type { ScheduledEvent, Scheduler } from './scheduler.js';
-import type { HwTrace } from './trace.js';
+import { tracing, type HwTrace } from './trace.js';
 
 /** 225 mAh in nanocoulombs: 0.225 A·h × 3600 s/h × 1e9 nC/C */
 export const CR2032_CAPACITY_NC = 225 * 3.6 * 1e9;
+/** The temperature the firmware's charge budget is calibrated at, °C. */
+const CALIBRATION_C = 25;
 
 export type BatteryLoadFigures = Pick<
   FirmwareConfig,
@@ -38,6 +44,8 @@ export interface BatteryState {
   powered: boolean;
   displayOn: boolean;
   dead: boolean;
+  /** °C; self-discharge doubles every 10 °C above 25 */
+  temperatureC: number;
 }
 
 export class Battery {
@@ -64,6 +72,7 @@ export class Battery {
       throw new KodeviserError('ERR_ARGUMENT', 'battery.chargeNc must be within 0..capacityNc');
     }
     this.state = {
+      temperatureC: CALIBRATION_C,
       powered: false,
       displayOn: false,
       dead: init.chargeNc <= 0,
@@ -101,7 +110,8 @@ export class Battery {
   /** The continuous current now, nA (= nC/s). */
   currentNa(): number {
     const f = this.figures;
-    const selfDischarge = (this.state.capacityNc * f.selfDischargePerYear) / (YEAR_US / 1e6);
+    const selfDischarge =
+      (this.state.capacityNc * f.selfDischargePerYear * 2 ** ((this.state.temperatureC - CALIBRATION_C) / 10)) / (YEAR_US / 1e6);
     if (this.state.dead) return 0;
     return (
       selfDischarge + (this.state.powered ? f.sleepCurrentNa : 0) + (this.state.powered && this.state.displayOn ? f.displayCurrentNa : 0)
@@ -114,7 +124,15 @@ export class Battery {
     if (load.powered !== undefined) this.state.powered = load.powered;
     if (load.displayOn !== undefined) this.state.displayOn = load.displayOn;
     this.plan();
-    this.trace('battery', { chargeNc: this.state.chargeNc, currentNa: this.currentNa() });
+    if (tracing(this.trace)) this.trace('battery', { chargeNc: this.state.chargeNc, currentNa: this.currentNa() });
+  }
+
+  /** The cell's temperature from now on, °C (self-discharge follows it). */
+  setTemperature(c: number): void {
+    if (!Number.isFinite(c)) throw new KodeviserError('ERR_ARGUMENT', 'temperature must be a finite number of °C');
+    this.update();
+    this.state.temperatureC = c;
+    this.plan();
   }
 
   /** The MCU ran `cycles` cycles at cpuHz with the active current. */
@@ -151,6 +169,8 @@ export class Battery {
     const rate = this.currentNa();
     if (rate <= 0) return;
     const at = this.state.atUs + Math.ceil((this.state.chargeNc / rate) * 1e6);
+    // a cold, unpowered cell can outlast the scheduler's clock (2^53 µs: year 2255)
+    if (!Number.isSafeInteger(at)) return;
     this.brownOutEvent = this.scheduler.schedule(
       at,
       () => {
@@ -167,7 +187,7 @@ export class Battery {
     this.state.dead = true;
     if (this.brownOutEvent) this.scheduler.cancel(this.brownOutEvent);
     this.brownOutEvent = null;
-    this.trace('battery', { chargeNc: 0, currentNa: 0, dead: true });
+    if (tracing(this.trace)) this.trace('battery', { chargeNc: 0, currentNa: 0, dead: true });
     this.listener?.();
   }
 }

@@ -10,7 +10,7 @@
 import { KodeviserError } from '@kodeviser/shared';
 import type { Prng } from './prng.js';
 import type { ScheduledEvent, Scheduler } from './scheduler.js';
-import type { HwTrace } from './trace.js';
+import { tracing, type HwTrace } from './trace.js';
 
 export interface BounceOptions {
   /** at most this many extra bounce pairs per transition (0: a clean switch) */
@@ -87,7 +87,7 @@ export class Button {
     if (level === this.level) return;
     this.level = level;
     this.edges++;
-    this.trace('button', { level });
+    if (tracing(this.trace)) this.trace('button', { level });
     this.listener?.(level);
   }
 }

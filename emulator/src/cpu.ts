@@ -6,7 +6,7 @@
  */
 import { KodeviserError } from '@kodeviser/shared';
 import type { CpuHal } from '@kodeviser/firmware';
-import type { HwTrace } from './trace.js';
+import { tracing, type HwTrace } from './trace.js';
 
 export class Cpu implements CpuHal {
   /** cycles run since construction */
@@ -33,7 +33,7 @@ export class Cpu implements CpuHal {
     this.cycles += cycles;
     this.asleep = false;
     this.spent(cycles);
-    this.trace('cpu', { cycles, what, activeUs: (cycles / this.cpuHz) * 1e6 });
+    if (tracing(this.trace)) this.trace('cpu', { cycles, what, activeUs: (cycles / this.cpuHz) * 1e6 });
   }
 
   /** CpuHal */

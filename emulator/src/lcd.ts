@@ -11,7 +11,7 @@
  */
 import { KodeviserError } from '@kodeviser/shared';
 import { LCD_CHARS, SEGMENT, type LcdHal } from '@kodeviser/firmware';
-import type { HwTrace } from './trace.js';
+import { tracing, type HwTrace } from './trace.js';
 
 export class Lcd implements LcdHal {
   private readonly buffer = new Uint8Array(LCD_CHARS);
@@ -26,12 +26,15 @@ export class Lcd implements LcdHal {
 
   /** LcdHal */
   write(segments: readonly number[]): void {
-    if (segments.length !== LCD_CHARS || !segments.every((s) => Number.isInteger(s) && s >= 0 && s <= 0xff)) {
-      throw new KodeviserError('ERR_ARGUMENT', `lcd segments must be ${LCD_CHARS} bytes`);
+    let bytes = segments.length === LCD_CHARS;
+    for (let i = 0; i < segments.length && bytes; i++) {
+      const s = segments[i] as number;
+      bytes = Number.isInteger(s) && s >= 0 && s <= 0xff;
     }
+    if (!bytes) throw new KodeviserError('ERR_ARGUMENT', `lcd segments must be ${LCD_CHARS} bytes`);
     this.buffer.set(segments);
     this.writes++;
-    this.trace('lcd', { segments: Array.from(this.buffer) });
+    if (tracing(this.trace)) this.trace('lcd', { segments: Array.from(this.buffer) });
     this.changed(this.lit);
   }
 

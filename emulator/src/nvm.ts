@@ -16,7 +16,7 @@
  */
 import { KodeviserError } from '@kodeviser/shared';
 import type { ScheduledEvent, Scheduler } from './scheduler.js';
-import type { HwTrace } from './trace.js';
+import { tracing, type HwTrace } from './trace.js';
 
 export interface NvmTiming {
   /** programming time of one write, µs */
@@ -199,8 +199,9 @@ export class Nvm {
     } else if (plan) {
       plan.atWrite--;
     }
-    this.current = { ...w, startUs: now, durationUs, cutAtByte, event: this.scheduleEnd(w, at, cutAtByte) };
-    this.trace('nvm', { busy: true, address: w.address, length: w.data.length });
+    const { address, data, done } = w;
+    this.current = { address, data, done, startUs: now, durationUs, cutAtByte, event: this.scheduleEnd(w, at, cutAtByte) };
+    if (tracing(this.trace)) this.trace('nvm', { busy: true, address: w.address, length: w.data.length });
   }
 
   private scheduleEnd(w: Write, at: number, cutAtByte: number | null): ScheduledEvent {
@@ -224,7 +225,7 @@ export class Nvm {
     this.writes++;
     this.bytesWritten += w.data.length;
     this.current = null;
-    this.trace('nvm', { busy: false, address: w.address, length: w.data.length, landed: w.data.length, ok: true });
+    if (tracing(this.trace)) this.trace('nvm', { busy: false, address: w.address, length: w.data.length, landed: w.data.length, ok: true });
     this.startNext();
     w.done(true);
   }
@@ -233,7 +234,7 @@ export class Nvm {
     this.bytes.set(w.data.subarray(0, landed), w.address);
     this.programmed(landed);
     this.bytesWritten += landed;
-    this.trace('nvm', { busy: false, address: w.address, length: w.data.length, landed, ok: false });
+    if (tracing(this.trace)) this.trace('nvm', { busy: false, address: w.address, length: w.data.length, landed, ok: false });
     return landed;
   }
 

@@ -14,7 +14,7 @@ import { KodeviserError } from '@kodeviser/shared';
 import type { DeviceMicros, RtcHal, TimerName } from '@kodeviser/firmware';
 import type { Crystal } from './crystal.js';
 import type { ScheduledEvent, Scheduler } from './scheduler.js';
-import type { HwTrace } from './trace.js';
+import { tracing, type HwTrace } from './trace.js';
 
 export const OPERATING_MIN_C = 0;
 export const OPERATING_MAX_C = 45;
@@ -126,7 +126,7 @@ export class Rtc implements RtcHal {
     if (out && !this.outOfSpec) this.outOfSpecEpisodes++;
     if (out !== this.outOfSpec) {
       this.outOfSpec = out;
-      this.trace('out-of-spec', { outOfSpec: out, temperatureC });
+      if (tracing(this.trace)) this.trace('out-of-spec', { outOfSpec: out, temperatureC });
     }
     for (const [name, timer] of this.timers) this.armTrue(name, timer.at, timer.expired);
     if (this.tick) this.scheduleTick(this.tick.periodUs, this.tick.nextUs, this.tick.fn);

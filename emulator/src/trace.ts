@@ -16,8 +16,15 @@ export interface TraceRecord {
   detail: Record<string, unknown>;
 }
 
-/** How a peripheral reports a change of its signals. */
-export type HwTrace = (what: string, detail: Record<string, unknown>) => void;
+/**
+ * How a peripheral reports a change of its signals. `enabled`, when given, says whether anything
+ * keeps the records: a peripheral does not even build one when it says no (a ten-year lifetime
+ * changes signals millions of times).
+ */
+export type HwTrace = ((what: string, detail: Record<string, unknown>) => void) & { readonly enabled?: () => boolean };
+
+/** Whether `trace` wants records now. */
+export const tracing = (trace: HwTrace): boolean => trace.enabled === undefined || trace.enabled();
 
 /**
  * Appends `r`, keeping at most about `limit` records: when the array reaches twice the limit the

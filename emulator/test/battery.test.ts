@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Battery, CR2032_CAPACITY_NC, type BatteryLoadFigures } from '../src/battery.js';
 import { YEAR_US } from '../src/crystal.js';
+import { Machine } from '../src/machine.js';
 import { Scheduler } from '../src/scheduler.js';
 
 const figures: BatteryLoadFigures = {
@@ -84,5 +85,38 @@ t.test('rejects bad figures and charges, naming them', (t) => {
   });
   t.throws(() => new Battery(s, figures, { capacityNc: 0, chargeNc: 0 }), { code: 'ERR_ARGUMENT', message: /capacityNc/ });
   t.throws(() => new Battery(s, figures, { capacityNc: 1, chargeNc: 2 }), { code: 'ERR_ARGUMENT', message: /chargeNc/ });
+  t.end();
+});
+
+t.test('self-discharge doubles every 10 °C about 25 °C; the machine passes its temperature on', (t) => {
+  const s = new Scheduler(0);
+  const b = new Battery(s, figures, { capacityNc: 1e9, chargeNc: 1e9 });
+  const at25 = b.currentNa();
+  t.equal(at25, (1e9 * 0.01) / (YEAR_US / 1e6), 'at 25 °C, the figure itself');
+  b.setTemperature(35);
+  t.ok(Math.abs(b.currentNa() / at25 - 2) < 1e-12, '35 °C: twice');
+  b.setTemperature(5);
+  t.ok(Math.abs(b.currentNa() / at25 - 0.25) < 1e-12, '5 °C: a quarter');
+  s.runUntil(HOUR);
+  t.ok(Math.abs(1e9 - b.chargeNc - at25 * 0.25 * 3600) < 1e-6, 'an hour at 5 °C');
+  t.equal(b.save().temperatureC, 5, 'saved with the state');
+  t.throws(() => b.setTemperature(Number.NaN), { code: 'ERR_ARGUMENT', message: /temperature/ });
+  const cold = new Battery(
+    new Scheduler(0),
+    { ...figures, selfDischargePerYear: 1e-12 },
+    { capacityNc: 1e9, chargeNc: 1e9, temperatureC: -60 },
+  );
+  t.equal(cold.dead, false, "a brown-out beyond the scheduler's clock is simply not scheduled");
+
+  const machine = (temperatureC: number) => {
+    const m = Machine.manufacture({ profile: 'totp-sha1', manufacturedAt: Date.UTC(2026, 0, 1), temperatureC, seed: 1, traceLimit: 0 });
+    m.advance(YEAR_US);
+    return m.state().batteryTrueCharge;
+  };
+  const spent = (c: number) => CR2032_CAPACITY_NC - machine(c);
+  t.ok(
+    spent(45) > spent(25) && spent(25) > spent(0),
+    `a year asleep costs more when warm: ${[0, 25, 45].map((c) => (spent(c) / 3.6e9).toFixed(2)).join(' / ')} mAh at 0 / 25 / 45 °C`,
+  );
   t.end();
 });

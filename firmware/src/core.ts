@@ -77,6 +77,8 @@ interface NvmJob {
   readonly forFactory?: boolean;
 }
 
+const isUsage = (job: NvmJob): boolean => job.kind === 'usage';
+
 interface NvmWrite extends NvmJob {
   readonly address: number;
   readonly cursor: SlotCursor;
@@ -263,7 +265,8 @@ function accountUntil(s: Draft, at: DeviceMicros): void {
   if (s.accountedAt !== null && at > s.accountedAt) {
     const c = s.config;
     const dtUs = at - s.accountedAt;
-    const lit = s.lcd.some((b) => b !== 0);
+    let lit = false;
+    for (let i = 0; i < s.lcd.length && !lit; i++) lit = s.lcd[i] !== 0;
     const currentNa = c.sleepCurrentNa + (lit ? c.displayCurrentNa : 0);
     s.spentNc += (currentNa * dtUs) / 1e6 + (c.capacityNc * c.selfDischargePerYear * dtUs) / YEAR_US;
   }
@@ -302,7 +305,7 @@ class Stepper {
 
   enqueue(job: NvmJob): void {
     // one usage write waiting is enough: its payload is taken when it is issued
-    if (job.kind === 'usage' && this.s.nvmQueue.some((j) => j.kind === 'usage')) return;
+    if (job.kind === 'usage' && this.s.nvmQueue.some(isUsage)) return;
     this.s.nvmQueue = Object.freeze([...this.s.nvmQueue, job]);
     this.pump();
   }
@@ -316,7 +319,12 @@ class Stepper {
     this.cpu(bytes * RECORD_CYCLES_PER_BYTE, `nvm ${job.kind}`);
     s.spentNc += bytes * s.config.nvmWriteNcPerByte;
     const write = recordWrite(job.kind, this.payload(job), s.cursors[job.kind]);
-    s.nvmInFlight = Object.freeze({ ...job, address: write.address, cursor: write.cursor });
+    // field by field: a spread copy with fields added is V8's slow path, once per write
+    const inFlight: { -readonly [K in keyof NvmWrite]: NvmWrite[K] } = { kind: job.kind, address: write.address, cursor: write.cursor };
+    if (job.next !== undefined) inFlight.next = job.next;
+    if (job.forCode !== undefined) inFlight.forCode = job.forCode;
+    if (job.forFactory !== undefined) inFlight.forFactory = job.forFactory;
+    s.nvmInFlight = Object.freeze(inFlight);
     this.fx.push({ type: 'nvm-write', address: write.address, data: write.data });
   }
   private payload(job: NvmJob): Uint8Array {

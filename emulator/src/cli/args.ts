@@ -53,7 +53,8 @@ export function parseCommand<O extends Record<string, OptionSpec>>(spec: Command
   return { help: false, values: parsed.values as Values<O>, positionals };
 }
 
-const NEGATIVE_NUMBER = /^-\d+(?:\.\d+)?$/;
+// a negative number, or a list or range that starts with one (-10..40:6, -5,0,5)
+const NEGATIVE_NUMBER = /^-\d+(?:\.\d+)?(?:(?:\.\.|,)[-\d.:,]*)?$/;
 
 /**
  * parseArgs refuses `--drift-ppm -20` ("argument is ambiguous": a value that looks like an
@@ -128,6 +129,27 @@ export function parseNumberArg(text: string, argName: string, min: number, max: 
     throw usageError(`${argName} must be a number from ${min} to ${max}, got ${JSON.stringify(text)}`);
   }
   return n;
+}
+
+/**
+ * The values of a sweep axis: `A..B:N` (N values from A to B, evenly spaced, both included),
+ * `a,b,c`, or one number; each within [min, max], at most `maxValues` of them.
+ */
+export function parseAxisArg(text: string, argName: string, min: number, max: number, maxValues = 100): number[] {
+  const range = /^(.+)\.\.(.+):(\d+)$/.exec(text.trim());
+  let values: number[];
+  if (range !== null) {
+    const from = parseNumberArg(range[1] as string, argName, min, max);
+    const to = parseNumberArg(range[2] as string, argName, min, max);
+    const n = parseIntArg(range[3] as string, `${argName} (the count after :)`, 2, maxValues);
+    if (to <= from) throw usageError(`${argName}: a range A..B:N needs A < B, got ${JSON.stringify(text)}`);
+    values = Array.from({ length: n }, (_, i) => Math.round((from + ((to - from) * i) / (n - 1)) * 1000) / 1000);
+  } else {
+    values = text.split(',').map((part) => parseNumberArg(part, argName, min, max));
+    if (values.length > maxValues) throw usageError(`${argName}: at most ${maxValues} values, got ${values.length}`);
+  }
+  if (new Set(values).size !== values.length) throw usageError(`${argName}: each value once, got ${JSON.stringify(text)}`);
+  return values;
 }
 
 export function parseKeyArg(text: string, argName: string): Uint8Array {

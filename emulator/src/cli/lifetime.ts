@@ -1,22 +1,17 @@
 /**
- * `kodeviser lifetime`: the whole life of one token's coin cell in virtual time. The token is
- * pressed N times a day, evenly spaced, each code left up until the display times out (the
- * firmware's "normal use" is 3 a day at 25 °C), until a press no longer shows a code: either
- * the firmware's own charge counter reached 0 % (it shows bAtt) or the real cell browned out
- * first. Between presses the machine sleeps through its daily RTC wakes, so decades cost
- * seconds. It prints when the token died and how many codes it showed; --plot draws both
- * discharge curves, the firmware's estimate and the true charge.
+ * `kodeviser lifetime`: one token's battery life in virtual time (../lifetime.ts). It prints when
+ * the token died and how many codes it showed; --plot draws both discharge curves, the
+ * firmware's estimate and the true charge. --sweep runs a grid of lives (../lifetime-sweep.ts).
  */
-import { makeSerial, type ProfileName } from '@kodeviser/shared';
+import { availableParallelism } from 'node:os';
 import { YEAR_US } from '../crystal.js';
-import { Machine } from '../machine.js';
+import { DAY_US, simulateLifetime } from '../lifetime.js';
+import { heatMapSvg, sweepCsv, sweepLifetimes, TARGET_YEARS, type SweepCell } from '../lifetime-sweep.js';
 import { lineChartSvg } from '../plot.js';
-import { helpText, parseCommand, parseNumberArg, parseProfileArg, type CommandSpec } from './args.js';
+import { helpText, parseAxisArg, parseCommand, parseIntArg, parseNumberArg, parseProfileArg, type CommandSpec } from './args.js';
 import { usageError } from './errors.js';
 import { writeFileAtomic } from './files.js';
 import type { CliIo } from './io.js';
-
-const DAY_US = 86_400e6;
 
 const options = {
   profile: { type: 'string' },
@@ -24,83 +19,40 @@ const options = {
   temp: { type: 'string' },
   plot: { type: 'string' },
   'max-years': { type: 'string' },
+  sweep: { type: 'boolean' },
+  csv: { type: 'string' },
+  json: { type: 'string' },
+  svg: { type: 'string' },
+  workers: { type: 'string' },
+  target: { type: 'string' },
 } as const;
+
+/** Presses a day of a sweep unless told: light to heavy use, denser where most people are. */
+const DEFAULT_PRESSES = '1,2,3,4,6,8,10,13,16,20';
 
 const spec = {
   name: 'lifetime',
-  usage: 'lifetime --profile P --presses-per-day N [--temp C] [--plot OUT.svg] [--max-years Y]',
+  usage:
+    'lifetime --profile P --presses-per-day N [--temp C] [--plot OUT.svg] [--max-years Y]\n' +
+    '       kodeviser lifetime --sweep --profile P [--presses-per-day AXIS] [--temp AXIS] [--csv F] [--json F] [--svg F] [--workers N]',
   help: `Simulates the token's whole battery life in virtual time and prints when it dies (the first
 press that shows no code) and how many codes it showed. Normal use is 3 presses a day at 25 °C.
   --profile P            the OTP profile, e.g. totp-sha1
   --presses-per-day N    presses a day, evenly spaced (fractions allowed: 0.5 = every other day)
   --temp C               the temperature all life long, °C (default 25)
   --plot OUT.svg         draw battery % against years: the firmware's estimate and the true charge
-  --max-years Y          give up after this many years (default 30)`,
+  --max-years Y          give up after this many years (default 30)
+With --sweep, one life for every pair of presses a day and temperature, on worker threads, as a
+grid of years to death; each cell is exactly what the single command prints for it.
+  --presses-per-day AXIS A..B:N (N values from A to B), a,b,c, or one number (default ${DEFAULT_PRESSES})
+  --temp AXIS            the same for °C (default 0..45:10)
+  --csv OUT.csv          the table, one row a cell (--json OUT.json: the same as JSON)
+  --svg OUT.svg          a heat map of years to death with the target's line drawn
+  --target Y             the battery life to mark, years (default ${TARGET_YEARS}: "up to 10 years")
+  --workers N            worker threads (default: the cores, ${availableParallelism()} here)`,
   options,
   positionals: [],
 } satisfies CommandSpec<typeof options>;
-
-export interface LifetimeOptions {
-  profile: ProfileName;
-  pressesPerDay: number;
-  temperatureC?: number;
-  /** true time of manufacture, Unix ms */
-  startMs: number;
-  maxYears?: number;
-  /** a sample for the plot every this many days (default 7) */
-  sampleDays?: number;
-}
-
-export interface LifetimeResult {
-  /** true µs from manufacture to the first press without a code; null: alive at maxYears */
-  diedAfterUs: number | null;
-  cause: 'firmware-empty' | 'cell-flat' | null;
-  codes: number;
-  /** true µs from manufacture to the first press that showed the low-battery mark */
-  lowBatteryAfterUs: number | null;
-  /** [years, firmware estimate %, true charge %] */
-  samples: Array<[number, number, number]>;
-}
-
-export function simulateLifetime(opts: LifetimeOptions): LifetimeResult {
-  const { profile, pressesPerDay, temperatureC = 25, startMs, maxYears = 30, sampleDays = 7 } = opts;
-  const machine = Machine.manufacture({
-    profile,
-    serial: makeSerial('000000001'),
-    driftPpm: 0,
-    manufacturedAt: startMs,
-    temperatureC,
-    traceLimit: 0, // decades of presses: keep no trace
-  });
-  const start = machine.now();
-  const capacityNc = machine.toDeviceFile().battery.capacityNc;
-  const samples: LifetimeResult['samples'] = [];
-  const sample = (): void => {
-    const s = machine.state();
-    samples.push([(machine.now() - start) / YEAR_US, s.batteryPercent, (100 * s.batteryTrueCharge) / capacityNc]);
-  };
-  sample();
-  const intervalUs = Math.round(DAY_US / pressesPerDay);
-  const endUs = start + maxYears * YEAR_US;
-  let nextSample = start + sampleDays * DAY_US;
-  let lowBatteryAfterUs: number | null = null;
-  for (let t = start + intervalUs; t <= endUs; t += intervalUs) {
-    machine.advanceTo(t);
-    if (t >= nextSample) {
-      sample();
-      nextSample += sampleDays * DAY_US;
-    }
-    machine.press();
-    const s = machine.state();
-    if (s.screen !== 'code') {
-      sample();
-      return { diedAfterUs: t - start, cause: s.powered ? 'firmware-empty' : 'cell-flat', codes: s.codesShown, lowBatteryAfterUs, samples };
-    }
-    if (s.lowBattery && lowBatteryAfterUs === null) lowBatteryAfterUs = t - start;
-  }
-  sample();
-  return { diedAfterUs: null, cause: null, codes: machine.state().codesShown, lowBatteryAfterUs, samples };
-}
 
 function years(us: number): string {
   return `${(us / YEAR_US).toFixed(2)} years (${Math.floor(us / DAY_US)} days)`;
@@ -114,6 +66,10 @@ export async function lifetime(argv: readonly string[], io: CliIo): Promise<numb
   }
   const v = parsed.values;
   if (v.profile === undefined) throw usageError('lifetime: --profile is required');
+  if (v.sweep === true) return sweep(v, io);
+  for (const flag of ['csv', 'json', 'svg', 'workers', 'target'] as const) {
+    if (v[flag] !== undefined) throw usageError(`lifetime: --${flag} goes with --sweep`);
+  }
   if (v['presses-per-day'] === undefined) throw usageError('lifetime: --presses-per-day is required');
   const profile = parseProfileArg(v.profile, '--profile');
   const pressesPerDay = parseNumberArg(v['presses-per-day'], '--presses-per-day', 0.01, 2000);
@@ -153,6 +109,49 @@ export async function lifetime(argv: readonly string[], io: CliIo): Promise<numb
       }),
     );
     io.stdout(`plot written to ${v.plot}\n`);
+  }
+  return 0;
+}
+
+type Values = Extract<ReturnType<typeof parseCommand<typeof options>>, { help: false }>['values'];
+
+/** `lifetime --sweep`: the grid, printed as years to death, and the files asked for. */
+async function sweep(v: Values, io: CliIo): Promise<number> {
+  if (v.plot !== undefined) throw usageError('lifetime: --plot draws one life; with --sweep use --svg');
+  const profile = parseProfileArg(v.profile as string, '--profile');
+  const pressesPerDay = parseAxisArg(v['presses-per-day'] ?? DEFAULT_PRESSES, '--presses-per-day', 0.01, 2000);
+  const temperaturesC = parseAxisArg(v.temp ?? '0..45:10', '--temp', -60, 125);
+  const maxYears = v['max-years'] === undefined ? 30 : parseNumberArg(v['max-years'], '--max-years', 0.01, 100);
+  const workers = v.workers === undefined ? availableParallelism() : parseIntArg(v.workers, '--workers', 1, 64);
+  const targetYears = v.target === undefined ? TARGET_YEARS : parseNumberArg(v.target, '--target', 0.01, 100);
+  const startMs = io.nowMs();
+  const cells = await sweepLifetimes({ profile, pressesPerDay, temperaturesC, startMs, maxYears, workers });
+
+  const cellText = (c: SweepCell): string => (c.diedAfterYears === null ? `>${maxYears}` : c.diedAfterYears.toFixed(2));
+  const width = Math.max(7, ...cells.map((c) => cellText(c).length + 1));
+  const lines = [
+    `${profile}: years to death, from ${new Date(startMs).toISOString().slice(0, 10)} (rows: °C; columns: presses a day)`,
+    `${'°C'.padStart(6)} ${pressesPerDay.map((p) => String(p).padStart(width)).join('')}`,
+    ...[...temperaturesC].reverse().map((c) => {
+      const row = temperaturesC.indexOf(c);
+      const values = cells.slice(row * pressesPerDay.length, (row + 1) * pressesPerDay.length);
+      return `${String(c).padStart(6)} ${values.map((cell) => cellText(cell).padStart(width)).join('')}`;
+    }),
+    `lasting ${targetYears} years or more: ${cells.filter((c) => c.diedAfterYears === null || c.diedAfterYears >= targetYears).length} of ${cells.length} cells`,
+  ];
+  io.stdout(`${lines.join('\n')}\n`);
+  if (v.csv !== undefined) {
+    writeFileAtomic(io.path(v.csv), sweepCsv(cells));
+    io.stdout(`table written to ${v.csv}\n`);
+  }
+  if (v.json !== undefined) {
+    writeFileAtomic(io.path(v.json), `${JSON.stringify({ profile, startMs, maxYears, pressesPerDay, temperaturesC, cells }, null, 2)}\n`);
+    io.stdout(`table written to ${v.json}\n`);
+  }
+  if (v.svg !== undefined) {
+    const title = `kodeviser ${profile}: years to death by presses a day and temperature`;
+    writeFileAtomic(io.path(v.svg), heatMapSvg({ title, cells, pressesPerDay, temperaturesC, maxYears, targetYears }));
+    io.stdout(`heat map written to ${v.svg}\n`);
   }
   return 0;
 }
