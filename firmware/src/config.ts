@@ -10,7 +10,9 @@
  *
  * Physical figures:
  * - Cell: CR2032, 225 mAh to a 2.0 V cut-off (Panasonic CR2032 datasheet; Energizer CR2032:
- *   235 mAh) and about 1 % self-discharge a year at 20 °C (both datasheets).
+ *   235 mAh) and about 1 % self-discharge a year at 20 °C (both datasheets), counted here at
+ *   the calibration temperature of 25 °C: the firmware cannot measure temperature (the
+ *   emulator's cell loses more when warm, emulator/src/battery.ts).
  * - The firmware's budget is 80 % of that, 180 mAh: the cell cannot be measured, so the counter
  *   must run out before the cell does, across the cells' spread and the capacity lost to pulse
  *   loads late in life, when the MCU's active pulses through the cell's rising internal
