@@ -1,6 +1,6 @@
 /**
- * `npm run bench crypto`: the OTP hot path against the npm libraries, in one run (issue 2,
- * item 4: hotp-sha1 generation and totp-sha1 ±1 verification at least 4× otpauth).
+ * `npm run bench crypto`: the OTP hot path against the npm libraries, in one run (the target:
+ * hotp-sha1 generation and totp-sha1 ±1 verification at least 4× otpauth).
  *   (a) hotp-sha1 generation, a new counter per call;
  *   (b) totp-sha1 verification with a ±1 window at a fixed time, the code matching the middle
  *       step (a server's happy path), cycling through 64 prepared (time, code) pairs;

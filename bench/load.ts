@@ -1,5 +1,5 @@
 /**
- * The load run of issue 5, item 6 (`npm run bench:load`): the real server process
+ * The load run (`npm run bench:load`): the real server process
  * (`node server/dist/main.js`) on SQLite, then on PostgreSQL when one is reachable, under
  * `--seconds` (default 60) of mixed traffic from autocannon running in a SEPARATE process (this
  * file again, `--role=load`), so the load generator never shares the server's event loop:

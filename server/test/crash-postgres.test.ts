@@ -1,5 +1,5 @@
 /**
- * Crash safety on PostgreSQL (issue 5, item 4): the server process killed with SIGKILL under
+ * Crash safety on PostgreSQL: the server process killed with SIGKILL under
  * validation load at random moments, restarted on the same schema, checked by the store-agnostic
  * harness of test/crash/harness.ts (no answered accept accepted again, every answered accept in
  * the audit log, no moving factor accepted twice, earlier tokens' counters never move back).

@@ -1,4 +1,4 @@
-// Issue 12's reproduction over HTTP, on SQLite and on PostgreSQL: a second device activated for a
+// The activation takeover over HTTP, on SQLite and on PostgreSQL: a second device activated for a
 // user ID that exists never takes the user over; the owner replaces a device only with a code of
 // the active one and the current password in the same request; a new user ID still activates.
 import t, { type Test } from 'tap';

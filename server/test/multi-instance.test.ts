@@ -1,5 +1,5 @@
 /**
- * Three server processes over one PostgreSQL (issue 5, item 3). The compiled server
+ * Three server processes over one PostgreSQL. The compiled server
  * (`server/dist/main.js`) runs three times on one fresh schema, with one Redis key prefix for
  * their rate limits. 100 tokens (hotp and totp, all seven primitives) are imported once,
  * through one instance; their codes are computed with createOtp, as the devices would show

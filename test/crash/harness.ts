@@ -1,5 +1,5 @@
 /**
- * Crash safety of the whole server (issue 5, item 4), for any store: the real server process is
+ * Crash safety of the whole server, for any store: the real server process is
  * loaded with concurrent POST /v1/validate of fresh hotp codes and killed with SIGKILL at a
  * random moment (seeded, printed: KODEVISER_CRASH_SEED repeats a run), then started again on the
  * same database. What must hold after every kill:

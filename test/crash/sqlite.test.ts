@@ -1,5 +1,5 @@
 /**
- * Crash safety on SQLite (issue 5, item 4): the server process killed with SIGKILL under
+ * Crash safety on SQLite: the server process killed with SIGKILL under
  * validation load, restarted on the same file, checked by harness.ts. The integrity check opens
  * the file as the kill left it (with its WAL), read-only, and runs PRAGMA integrity_check.
  * CI runs 8 kills; KODEVISER_FULL=1 runs 24. KODEVISER_CRASH_SEED=<n> repeats a run's moments.

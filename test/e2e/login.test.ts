@@ -1,5 +1,5 @@
 /**
- * End to end, the user's life with one token (issue 5, item 1): the real server process
+ * End to end, the user's life with one token: the real server process
  * (server/dist/main.js on SQLite, under libfaketime so a block can expire without waiting), a
  * device made and pressed by the real `kodeviser` CLI, its seed imported as PSKC over the admin
  * API. Activation, login, the same code again refused, three wrong codes, 429 with Retry-After,

@@ -1,5 +1,5 @@
 /**
- * Fuzzing token administration (issue 5, item 5): GET /v1/tokens/:serial and POST
+ * Fuzzing token administration: GET /v1/tokens/:serial and POST
  * /v1/tokens/:serial/{lock,unlock,revoke,resync}, KODEVISER_FUZZ_RUNS (10,000) cases each through
  * inject(): hostile path segments (encoded, raw percent tricks, over-long), query strings,
  * methods, credentials and, for resync, hostile JSON bodies.

@@ -1,5 +1,5 @@
 /**
- * The fuzz property (issue 5, item 5) and its runner. For every request, whatever it carries:
+ * The fuzz property and its runner. For every request, whatever it carries:
  *  - the status is 2xx or 4xx, never 5xx (nor anything else);
  *  - a 4xx body is JSON: `{error, message}` (two strings, nothing else), or one of the verdicts
  *    the API documents as 4xx bodies — `{result:"reject"}` (401, end-user login/activation) and

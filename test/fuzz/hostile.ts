@@ -1,5 +1,5 @@
 /**
- * Hostile input for the fuzz suites (issue 5, item 5), as fast-check arbitraries: requests whose
+ * Hostile input for the fuzz suites, as fast-check arbitraries: requests whose
  * bodies are built as JSON *text* (so that what JSON.stringify can never produce — duplicate keys,
  * `__proto__` and `constructor` keys, numbers beyond double range, NaN, trailing garbage, cut-off
  * documents — is sent too), mixed with valid fields so that a good share of the cases gets past

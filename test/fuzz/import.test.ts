@@ -1,5 +1,5 @@
 /**
- * Fuzzing token import (issue 5, item 5): POST /v1/tokens with hostile JSON batches and with
+ * Fuzzing token import: POST /v1/tokens with hostile JSON batches and with
  * hostile PSKC documents (routes.ts, hostile-pskc.ts), KODEVISER_FUZZ_RUNS (10,000) cases each,
  * through inject(). Valid records of fresh serials are mixed in, so the store's insert path (201,
  * and 409 for duplicates) is fuzzed too, not only the schema.

@@ -1,5 +1,5 @@
 /**
- * Fuzzing GET /metrics (issue 5, item 5), KODEVISER_FUZZ_RUNS (10,000) cases through inject():
+ * Fuzzing GET /metrics, KODEVISER_FUZZ_RUNS (10,000) cases through inject():
  * methods, query strings, credentials and bodies it should ignore or refuse.
  */
 import { fuzzFile } from './app.js';

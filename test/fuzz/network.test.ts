@@ -1,5 +1,5 @@
 /**
- * The fuzz property over the network path (issue 5, item 5): the compiled server as users start
+ * The fuzz property over the network path: the compiled server as users start
  * it (server/dist/main.js, SQLite in a temp dir, default rate limits, production password
  * hashing), and hostile requests of every route mixed, sent over real sockets by node:http —
  * KODEVISER_FUZZ_NET_RUNS cases (default 500). Here the HTTP parser, keep-alive connections

@@ -1,5 +1,5 @@
 /**
- * Fuzzing the operations routes and everything that is not a route (issue 5, item 5): GET
+ * Fuzzing the operations routes and everything that is not a route: GET
  * /v1/audit (every parameter wrong, twice, prototype keys), /healthz, /readyz, and unknown paths
  * and methods — KODEVISER_FUZZ_RUNS (10,000) cases each, through inject(). /metrics has its own
  * file: each scrape costs milliseconds, so it runs beside this one.

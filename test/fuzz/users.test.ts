@@ -1,5 +1,5 @@
 /**
- * Fuzzing the code-checking routes (issue 5, item 5): POST /v1/activate, /v1/authenticate and
+ * Fuzzing the code-checking routes: POST /v1/activate, /v1/authenticate and
  * /v1/validate, KODEVISER_FUZZ_RUNS (10,000) hostile requests each through inject(); real codes
  * and the real user are mixed in, so verdicts (200, 401 reject, 429 blocked) come back too.
  */

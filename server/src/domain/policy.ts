@@ -1,79 +1,22 @@
 /**
  * The verification policy: which moving factors a code may match, when a match only starts a
  * resynchronisation, what a totp accept teaches about the token's clock, and what consecutive
- * failures cost. Pure: the time comes in as an argument, and the store applies the outcome
- * atomically.
+ * failures cost. Pure: the time comes in as an argument. The reasons and the measurements behind
+ * the clock model are in docs/totp-clock.md.
  *
- * Windows (RFC 4226 §7.4 look-ahead, RFC 6238 §5.2 and §6 for TOTP delay and drift):
- * - hotp: the next `hotpLookAhead` (10) counters after the last accepted one;
- * - totp: ±`totpWindow` (1) step around the expected step, the step the token's clock is
- *   predicted to be in (the clock model below);
- * - a moving factor at or below the last accepted one is never a match, whatever the drift says
- *   (LinOTP issue #110: after a drift change, a window that reached back below the last accepted
- *   step let a spent code in again). The store's compare-and-set enforces it once more.
- *
- * A code found only in the wide window (hotp: up to `hotpWideLookAhead` (100) ahead; totp: ±10
- * steps, widening with idle time, below) is not accepted alone: it is remembered as a pending
- * resync, and only the next code, at exactly the following moving factor and within
- * `resyncTtlMs`, completes it (accepted, drift measured). Two consecutive 6-digit codes are what
- * a guesser cannot produce, which is why the wide window may be wide. OneSpan's servers widen the
- * window with the time since the token was last used, because a crystal's error accumulates;
- * here: one more step per `totpIdleDaysPerStep` (7) days idle, up to `totpWideWindowMax` (540)
- * steps. The token's crystal is within ±20 ppm at 25 °C plus up to −21 ppm at the ends of its
- * 0–45 °C range and ±3 ppm ageing (docs/token.md): ≤ 44 ppm is 3.8 s a day, one 30-s step in
- * 7.9 days; with the rate learnt (below) only the error of the rate accumulates, so 7 days
- * leaves room, and 540 steps covers ten years of idle.
- *
- * The token's clock (totp). A code only says that the token's clock was somewhere in the matched
- * step when the button was pressed. Kept in whole steps (the token's step minus the server's at
- * each accept), the recorded drift was off by up to a step, so a use could land two steps from
- * the expected one after less than a step of drift, and the user had to type a second code: in
- * the simulation (test/totp-drift-simulation.test.ts: ±20 ppm crystals, the temperature of where
- * the token lives, a year) 0.6 % of weekly uses, 3.7 % of fortnightly ones, 24 % at four weeks.
- * So a token's clock is kept as three numbers (TokenDrift, store/types.ts):
- * - `offsetMs`, the token's clock minus the server's, measured at each accept of step m at server
- *   time t at the middle of the step: T0 + (m + ½)·X − t. Its error is uniform within ±X/2, plus
- *   the seconds the user takes to type the code, nearly the same every time, so they cancel out
- *   of every difference. The measurement replaces the offset outright: a prediction is never
- *   better than ±X/2 plus its rate's error, and blending the two (an α-β or a two-state Kalman
- *   filter) did no better in a prototype of the simulation, while replacing keeps the offset
- *   within the step the token last showed. The offset alone (no rate) still needs a second code
- *   in 2 % of fortnightly uses and 22 % at four weeks: the crystal's error accumulates between
- *   uses;
- * - `ratePpm`, that error as learnt: the offset predicted at time t is
- *   offsetMs + ratePpm·(t − lastUsedAt). Each accept at least `totpRateMinIntervalMs` (1 day)
- *   after the previous one implies a rate, the offset's change over the interval, whose noise is
- *   that of two offsets over the interval: σ² = 2·(X²/12 + typing²)/interval², a standard
- *   deviation of 145 ppm for a day, 10 ppm for two weeks, 5 ppm for four. A fixed gain would take
- *   a day as seriously as a month (a gain of ½ measured 8 % second codes for irregular use, worse
- *   than whole steps' 2.8 %); instead each implied rate is weighed against `rateVar`, the
- *   variance of the rate learnt so far (a one-state Kalman update: gain = rateVar/(rateVar + σ²)),
- *   which grows by `totpRateWanderPpm2PerDay` (0.2) a day between accepts, because temperature
- *   and ageing move the rate (a 0–45 °C seasonal swing by up to 0.35 ppm a day), and never beyond
- *   what is known of any crystal, (`totpRatePriorPpm` (15) ppm)²;
- * - an implied rate more than 3 σ (of the rate's variance and the noise together) from the learnt
- *   one means the rate changed (the token now lives somewhere colder) or was learnt wrong: it is
- *   learnt afresh, weighed against the prior variance, so a wrong rate costs a second code or two,
- *   not a season of them;
- * - an implied rate beyond ±`totpRateMaxPpm` (100) ppm, more than the interval's quantisation
- *   can explain, is no crystal but a clock that jumped (an MCU reset, an admin resync onto
- *   another clock): its offset is taken, the rate left alone. Rates are kept within ±100 ppm.
- * Measured in the simulation: 0.00 % second codes at weekly use, 0.16 % at two weeks, 2.3 % at
- * four weeks (half of them at the first use after activation, before any rate can be known),
- * 0.4 % for irregular use. A resync completed by the consecutive code measures the offset as any
- * accept does and teaches the rate by the same rules (its deviation is mostly beyond 3 σ, so the
- * rate is learnt afresh). An admin resync measures the offset only: its codes may have been read
- * out long before they were typed in (adminMeasuredDrift). A token imported with a whole-step
- * drift d (PSKC TimeDrift) or migrated from one gets the offset d·X — d was the token's step
- * minus the server's, so every window stays what it was — rate 0, and no `rateVar`: an imported
- * offset is no measurement, so the first accept learns no rate from it. Operators read the drift
- * in whole steps as before, now the predicted step minus the server's at the moment they ask.
- *
- * Failures (NIST SP 800-63B §5.2.2 rate limiting): from the `blockAfter`-th (3rd) consecutive
- * failure the token is blocked for `firstBlockMs` (30 s), doubling with every further failure up
- * to `maxBlockMs` (1 h); during a block codes are not checked at all. The `lockAfter`-th (100th)
- * consecutive failure locks the token until an admin unlocks it (SP 800-63B: no more than 100
- * consecutive failed attempts). An accept resets the count.
+ * - Windows (RFC 4226 §7.4, RFC 6238 §5.2 and §6): hotp the next `hotpLookAhead` counters; totp
+ *   ±`totpWindow` steps around the step the token's clock is predicted to be in. A moving factor
+ *   at or below the last accepted one never matches, whatever the drift says (LinOTP #110).
+ * - A code only in the wide window (hotp `hotpWideLookAhead` ahead; totp ±`totpWideWindow` steps,
+ *   one more per `totpIdleDaysPerStep` days idle, up to `totpWideWindowMax`) is remembered, and
+ *   only the code of the very next moving factor, within `resyncTtlMs`, completes the resync: two
+ *   consecutive codes are what a guesser cannot produce, so the wide window may be wide.
+ * - The token's clock is an offset, measured at every accept, plus a rate learnt between accepts
+ *   with a one-state Kalman update (TokenDrift, store/types.ts); an admin resync measures the
+ *   offset only, an imported whole-step drift is no measurement.
+ * - Failures (NIST SP 800-63B §5.2.2): from the `blockAfter`-th consecutive failure the token is
+ *   blocked for `firstBlockMs`, doubling up to `maxBlockMs`, and codes are not checked while it
+ *   is; the `lockAfter`-th locks it until an admin unlocks it. An accept resets the count.
  */
 import type { Otp } from '@kodeviser/shared';
 import type { FailureConsequence, TokenDrift, TokenRecord } from '../store/types.js';

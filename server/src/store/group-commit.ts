@@ -8,14 +8,14 @@
  *
  * Durability is a second, asynchronous stage when the store gives a `sync` (sqlite.ts: an
  * fdatasync of the write-ahead log on libuv's thread pool): a batch commits to the OS, then one
- * sync makes it durable, while the event loop goes on (the sync ran on the main thread before,
- * blocking every request for its ~4 ms). While a sync is in flight the next batch does not wait
+ * sync makes it durable, while the event loop goes on (on the main thread it would block every
+ * request for its ~4 ms). While a sync is in flight the next batch does not wait
  * idle: its writes run as they arrive, turn by turn, inside one open transaction, and that
  * transaction commits the moment the sync ends, followed at once by the next sync. So the event
  * loop does a batch's work while the disk syncs the previous one, and the end of a sync costs only
  * a COMMIT before the disk is busy again and the waiting callers are answered (with the work
- * left for the end of the sync, as before, the replies and the next sync both waited for it:
- * 4-12 % fewer validations per second, measured in alternated pairs at 10 k and 1 M tokens).
+ * left for the end of the sync, the replies and the next sync both wait for it: 4-12 % fewer
+ * validations per second, measured in alternated pairs at 10 k and 1 M tokens).
  * A batch that fills up commits without waiting for the sync, and the next sync covers it.
  * Without `sync`, `commit` must itself be durable, and every batch commits in its own turn.
  *

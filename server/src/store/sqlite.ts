@@ -6,8 +6,8 @@
  * reply (else it could be accepted a second time). The journal is a write-ahead log, and a commit
  * is durable once the log is on disk. SQLite's synchronous=FULL gets there by an fsync of the
  * log inside every COMMIT, on the calling thread, which for a Node server is the event loop:
- * ~4 ms on this disk during which no request moves (the p99 of the old store was that wait
- * times the queue behind it). So with group commit (the default) the connection runs
+ * ~4 ms on this disk during which no request moves (a p99 of that wait times the queue behind
+ * it). So with group commit (the default) the connection runs
  * synchronous=NORMAL, under which SQLite syncs the log only around checkpoints (and the log
  * header when a new log starts), and group-commit.ts makes each batch durable itself, with an
  * fdatasync of the log file on libuv's thread pool, before any of its callers hears back: the
