@@ -2,9 +2,8 @@
  * The Machine: a kodeviser token on the bench. Like an avr8js board, it is passive: the firmware
  * core (pure `init`/`step`) runs only when the virtual hardware has something to tell it, and the
  * hardware moves only when the scheduler's virtual true time reaches its next event. This file
- * is the board's wiring — it turns hardware callbacks into firmware events stamped with the
- * RTC's reading, and the firmware's effects into HAL calls — plus the controls a test or the CLI
- * uses (docs/contracts.md): press the button, let time pass, change the temperature, cut power.
+ * is the board's wiring, plus the controls a test or the CLI uses (docs/contracts.md): press the
+ * button, let time pass, change the temperature, cut power.
  *
  * The firmware runs in its own effect loop (firmware/src/runtime.ts); the board hands it every
  * hardware event and carries out its effects through the HAL below. Every pending callback is
