@@ -85,9 +85,11 @@ export async function sweepLifetimes(opts: SweepOptions): Promise<SweepCell[]> {
   const cells = new Array<SweepCell>(jobs.length);
   let next = 0;
   const count = Math.max(1, Math.min(opts.workers, jobs.length));
+  const workers: Worker[] = [];
   const runWorker = (): Promise<void> =>
     new Promise((resolve, reject) => {
       const worker = startWorker();
+      workers.push(worker);
       const feed = (): void => {
         const job = jobs[next++];
         if (job === undefined) {
@@ -98,7 +100,6 @@ export async function sweepLifetimes(opts: SweepOptions): Promise<SweepCell[]> {
       };
       worker.on('message', (reply: SweepReply) => {
         if ('error' in reply) {
-          void worker.terminate();
           reject(new KodeviserError('ERR_ARGUMENT', `lifetime sweep: cell ${reply.index + 1} failed: ${reply.error}`));
           return;
         }
@@ -108,7 +109,14 @@ export async function sweepLifetimes(opts: SweepOptions): Promise<SweepCell[]> {
       worker.on('error', reject);
       feed();
     });
-  await Promise.all(Array.from({ length: count }, runWorker));
+  try {
+    await Promise.all(Array.from({ length: count }, runWorker));
+  } catch (e) {
+    // one failed cell fails the sweep: the other workers stop rather than finish the grid
+    next = jobs.length;
+    await Promise.all(workers.map((w) => w.terminate()));
+    throw e;
+  }
   return cells;
 }
 

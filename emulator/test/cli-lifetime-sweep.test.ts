@@ -140,4 +140,17 @@ t.test('negative temperatures as an axis; a failing cell rejects the whole sweep
     }),
     { code: 'ERR_ARGUMENT', message: /^lifetime sweep: cell 1 failed: .*profile/ },
   );
+  // A cell that fails at once (a temperature that is no number) while the other worker is in
+  // the middle of a life: the sweep stops that worker and fails as a whole.
+  await t.rejects(
+    sweepLifetimes({
+      profile: 'hotp-sha1',
+      pressesPerDay: [3],
+      temperaturesC: [25, Number.NaN],
+      startMs: HOST_NOW_MS,
+      maxYears: 30,
+      workers: 2,
+    }),
+    { code: 'ERR_ARGUMENT', message: /^lifetime sweep: cell 2 failed: / },
+  );
 });
