@@ -9,6 +9,7 @@ import { NO_DRIFT } from '../src/domain/policy.js';
 import { MIGRATIONS, migrate } from '../src/store/sqlite-schema.js';
 import { toEvent, type AuditRow } from '../src/store/audit-rows.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
+import type { Write } from '../src/domain/decide.js';
 import type { Origin, TokenStore } from '../src/store/types.js';
 import { tempDbPath, type TapLike } from './helpers/db.js';
 import { checkMigratedDrift, v1TokenRow } from './helpers/migrated-drift.js';
@@ -160,9 +161,31 @@ t.test('migration 3 chains an existing audit log: every query answers as it did 
   );
 });
 
-t.test('decideAndApply: an accept written in one step keeps the audit chain as the generic path does', async (t) => {
-  // Two stores with the same history; one accepts through decideAndApply (the one-step accept:
-  // compare-and-set and chain head in one statement), the other through recordAttempt.
+/** The writes of an accept decision (domain/decide.ts) for `cmd`, as attempt() is handed them. */
+function acceptWrites(cmd: ReturnType<typeof attempt>): Write[] {
+  const { serial, origin } = cmd;
+  const movingFactor = cmd.consume!.movingFactor;
+  return [
+    { kind: 'consume', serial, movingFactor, drift: NO_DRIFT, at: origin.at, success: true },
+    {
+      kind: 'audit',
+      entry: {
+        at: origin.at,
+        ip: origin.ip,
+        userId: origin.userId ?? null,
+        actor: null,
+        type: 'accept',
+        serial,
+        movingFactor,
+        reason: cmd.acceptNote ?? null,
+      },
+    },
+  ];
+}
+
+t.test('attempt: the common accept, written in two statements, keeps the audit chain as the general path does', async (t) => {
+  // Two stores with the same history; one accepts through attempt() (the accept's update and the
+  // chain's head in one statement), the other through recordAttempt (the general path).
   const { store: oneStep } = open(t);
   const { store: generic } = open(t);
   const accept = (n: number, movingFactor: number, over: Partial<ReturnType<typeof attempt>> = {}) =>
@@ -171,25 +194,28 @@ t.test('decideAndApply: an accept written in one step keeps the audit chain as t
     await store.insertTokens([row(1), row(2)], at());
     await store.recordAttempt(accept(1, 0, { bind: { userId: 'alice', passwordHash: 'h', replaces: null } }));
   }
-  const viaDecide = (cmd: ReturnType<typeof attempt>) =>
-    oneStep.decideAndApply!(cmd.serial, (token) => ({ attempt: cmd, then: (r) => ({ r, user: token?.userId }) }));
+  const viaAttempt = (cmd: ReturnType<typeof attempt>, before: Write[] = []) =>
+    oneStep.attempt({ serial: cmd.serial }, (snapshot) => ({
+      result: { user: snapshot.token?.userId ?? null, last: snapshot.token?.lastMovingFactor ?? null },
+      writes: [...before, ...acceptWrites(cmd)],
+    }));
   const plan = [
     accept(1, 1, { origin: { ...at(), userId: 'alice' } }), // the token's own user: chained
     accept(1, 2), // no user named: chained
     accept(1, 3, { origin: { ...at(), userId: 'mallory' } }), // another user named: not chained
-    accept(1, 3), // a replay: the compare-and-set loses
     accept(2, 5), // a token never bound
     accept(1, 4, { acceptNote: 'resync' }),
   ];
   for (const cmd of plan) {
-    const [a, b] = [await viaDecide(cmd), await generic.recordAttempt(cmd)];
-    t.same(a.r, b, `${cmd.serial} at ${cmd.consume!.movingFactor}: same result`);
+    const seen = await viaAttempt(cmd);
+    t.same(await generic.recordAttempt(cmd), { outcome: 'accepted' }, `${cmd.serial} at ${cmd.consume!.movingFactor}`);
+    t.ok(seen.last === null || seen.last < cmd.consume!.movingFactor, 'the decision saw the row before the accept');
   }
-  t.equal((await viaDecide(accept(1, 6))).user, 'alice', 'the decision sees the active user');
+  t.same(await viaAttempt(accept(1, 6)), { user: 'alice', last: 4 }, 'the decision sees the active user and the last accept');
   await generic.recordAttempt(accept(1, 6));
-  // A decision that writes an audit row before its accept: the accept chains after that row.
+  // A decision that writes an audit row before its accept: the general path, and the accept chains after that row.
   const note = { ...at(), type: 'reject' as const, serial: serialOf(1), reason: 'bad-otp' as const };
-  await oneStep.decideAndApply!(serialOf(1), () => ({ audit: [note], attempt: accept(1, 7), then: () => null }));
+  await viaAttempt(accept(1, 7), [{ kind: 'audit', entry: note }]);
   await generic.appendAudit([note]);
   await generic.recordAttempt(accept(1, 7));
   for (const query of [{ serial: serialOf(1) }, { serial: serialOf(2) }, { userId: 'alice' }, { userId: 'mallory' }, {}]) {
@@ -211,6 +237,11 @@ t.test('decideAndApply: an accept written in one step keeps the audit chain as t
     [7, null, 6, 4, 3],
     'the chain runs newest first through every row of the token',
   );
+  await t.rejects(
+    oneStep.attempt({ serial: serialOf(1) }, () => ({ result: null, writes: acceptWrites(accept(1, 2)) })),
+    /changed inside its own write/,
+    'an accept the row refuses (a decision that did not read it) is an error, not a silent loss',
+  );
 });
 
 t.test('one-step accepts name their audit ids: many in one transaction, and two stores over one file', async (t) => {
@@ -221,9 +252,9 @@ t.test('one-step accepts name their audit ids: many in one transaction, and two 
     at(),
   );
   const accept = (store: TokenStore, n: number, movingFactor: number) =>
-    store.decideAndApply!(serialOf(n), () => ({
-      attempt: attempt(n, { consume: { movingFactor, drift: NO_DRIFT } }),
-      then: (r) => r?.outcome,
+    store.attempt({ serial: serialOf(n) }, () => ({
+      result: 'accepted',
+      writes: acceptWrites(attempt(n, { consume: { movingFactor, drift: NO_DRIFT } })),
     }));
   // Submitted in one turn: one batch, one transaction, five accepts each taking the next id.
   t.same(await Promise.all([1, 2, 3, 4, 5].map((n) => accept(a, n, 0))), Array(5).fill('accepted'), 'five accepts in one batch');

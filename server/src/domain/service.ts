@@ -37,10 +37,10 @@ import type {
   NewTokenRecord,
   Origin,
   PendingResync,
-  StoreAction,
   TokenRecord,
   TokenStore,
 } from '../store/types.js';
+import { decideValidate, type VerifyDecision } from './decide.js';
 import { Doorkeeper } from './doorkeeper.js';
 import { DuplicateSerialError, ServiceError, isServiceError } from './errors.js';
 import {
@@ -189,7 +189,6 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   // Admitted on a second validation within the last `otpCacheSize` new tokens (doorkeeper.ts).
   const doorkeeper = new Doorkeeper(otpCacheSize);
   const onFailure = (failures: number) => failureConsequence(failures, policy);
-  const decideAndApply = store.decideAndApply?.bind(store);
 
   function otpOf(t: TokenRecord): Otp {
     const key = `${t.serial}:${t.seed.keyVersion}`;
@@ -214,12 +213,6 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   const rejection = (o: Origin, outcome: VerifyOutcome & { result: 'reject' }): { outcome: VerifyOutcome; audit: AuditEntry } => ({
     outcome,
     audit: { ...o, type: 'reject', serial: outcome.serial ?? null, reason: outcome.reason },
-  });
-
-  /** A refusal as a store action of decideAndApply: its audit row, and its outcome. */
-  const refused = (r: { outcome: VerifyOutcome; audit: AuditEntry }): StoreAction<VerifyOutcome> => ({
-    audit: [r.audit],
-    then: () => r.outcome,
   });
 
   async function refuse(o: Origin, outcome: VerifyOutcome & { result: 'reject' }): Promise<VerifyOutcome> {
@@ -275,6 +268,12 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     return { kind: 'attempt', command };
   }
 
+  /** What a decided failure cost the token, in the server log (the audit log has it too). */
+  function logConsequence(serial: string, d: VerifyDecision): void {
+    if (d.consequence === 'locked') logger?.warn({ serial }, 'token locked after consecutive failures');
+    else if (d.consequence === 'blocked') logger?.info({ serial }, 'token blocked after consecutive failures');
+  }
+
   function attemptOutcome(cmd: AttemptCommand, result: AttemptResult): VerifyOutcome {
     const { serial } = cmd;
     if (result.outcome === 'accepted') {
@@ -315,30 +314,6 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       return { result: 'resync-started', serial: token.serial };
     }
     return attemptOutcome(plan.command, await store.recordAttempt(plan.command));
-  }
-
-  /**
-   * validate in one step of the store (TokenStore.decideAndApply): the token is read, judged and
-   * written inside one write transaction, with no read transaction and no turn of the event loop
-   * in between. Same decisions as `check` without a second factor.
-   */
-  function validateInOneStep(
-    decideAndApply: NonNullable<TokenStore['decideAndApply']>,
-    serial: string,
-    code: string,
-    ctx: RequestContext,
-  ): Promise<VerifyOutcome> {
-    return decideAndApply(serial, (token): StoreAction<VerifyOutcome> => {
-      const o = origin(ctx, token?.userId ?? null);
-      if (!token) return refused(rejection(o, { result: 'reject', reason: 'unknown-token', serial }));
-      const gated = gate(token, o);
-      if (gated) return refused(gated);
-      const plan = planOf(token, matchCode(otpOf(token), token, code, o.at, policy, true), o, { ok: true });
-      if (plan.kind === 'resync') {
-        return { resync: { pending: plan.pending, origin: o }, then: () => ({ result: 'resync-started', serial }) };
-      }
-      return { attempt: plan.command, then: (result) => attemptOutcome(plan.command, result as AttemptResult) };
-    });
   }
 
   async function setStatus(serial: string, to: TokenStatus, actor: string, ctx: RequestContext): Promise<TokenInfo> {
@@ -459,11 +434,12 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       const serial = parseSerial(req.serial);
       const otp = requireString(req.otp, 'otp');
       requireContext(ctx);
-      if (decideAndApply) return validateInOneStep(decideAndApply, serial, otp, ctx);
-      const token = await store.getToken(serial);
-      const o = origin(ctx, token?.userId ?? null);
-      if (!token) return refuse(o, { result: 'reject', reason: 'unknown-token', serial });
-      return check(token, otp, o);
+      const decision = await store.attempt({ serial }, (snapshot) => {
+        const d = decideValidate(snapshot, serial, otp, origin(ctx, snapshot.token?.userId ?? null), policy, otpOf);
+        return { result: d, writes: d.writes };
+      });
+      logConsequence(serial, decision);
+      return decision.result;
     },
 
     async audit(query: AuditQuery): Promise<AuditEvent[]> {

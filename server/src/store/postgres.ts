@@ -36,6 +36,7 @@ import type { AuditQuery, RejectReason, TokenStatus } from '../domain/types.js';
 import { migratePostgres } from './postgres-schema.js';
 import { isReplaced, userChanged } from './binding.js';
 import { MAX_AUDIT_LIMIT, STATUS_EVENT, toEvent, type AuditRow } from './audit-rows.js';
+import type { Decision, Snapshot, Write } from '../domain/decide.js';
 import type {
   AttemptCommand,
   AttemptResult,
@@ -137,6 +138,13 @@ const sql = {
     `SELECT ${TOKEN_COLUMNS} FROM assignments a
     JOIN tokens t ON t.serial = a.serial WHERE a.user_id = $1 AND a.active`,
   ),
+  // The row an attempt decides on, locked until its transaction ends: concurrent attempts on one
+  // token are decided one after the other, each on what the one before wrote.
+  tokenForUpdate: stmt(
+    'token_for_update',
+    `SELECT ${TOKEN_COLUMNS} FROM tokens t
+    LEFT JOIN assignments a ON a.serial = t.serial AND a.active WHERE t.serial = $1 FOR UPDATE OF t`,
+  ),
   user: stmt('user', 'SELECT user_id, password_hash FROM users WHERE user_id = $1'),
   status: stmt('status', 'SELECT status FROM tokens WHERE serial = $1'),
   // The compare-and-set and its audit event in one statement: the common accept, one round trip.
@@ -166,6 +174,8 @@ const sql = {
     `UPDATE tokens SET failures = failures + 1, pending_moving_factor = NULL, pending_at = NULL
     WHERE serial = $1 AND status = 'enabled' RETURNING failures`,
   ),
+  setFailures: stmt('set_failures', 'UPDATE tokens SET failures = $2, pending_moving_factor = NULL, pending_at = NULL WHERE serial = $1'),
+  setPending: stmt('set_pending', 'UPDATE tokens SET pending_moving_factor = $2, pending_at = $3 WHERE serial = $1'),
   block: stmt('block', 'UPDATE tokens SET blocked_until = GREATEST(COALESCE(blocked_until, 0), $2) WHERE serial = $1'),
   lock: stmt('lock', `UPDATE tokens SET status = 'locked' WHERE serial = $1`),
   // $1 serial, $2 moving factor, $3 pending at, $4 at, $5 user, $6 ip, $7 actor.
@@ -384,6 +394,32 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
     audit.push({ ...o, type: 'activate', serial });
   }
 
+  /** One write of a decision, as SQL; audit rows go with the transaction's others at its end. */
+  async function apply(client: pg.PoolClient, audit: AuditEntry[], w: Write): Promise<void> {
+    switch (w.kind) {
+      case 'consume': {
+        const d = w.drift;
+        await client.query(sql.consume(w.serial, w.movingFactor, d.steps, w.at, w.success, d.offsetMs, d.ratePpm, d.rateVar));
+        return;
+      }
+      case 'failures':
+        await client.query(sql.setFailures(w.serial, w.failures));
+        return;
+      case 'block':
+        await client.query(sql.block(w.serial, w.until));
+        return;
+      case 'lock':
+        await client.query(sql.lock(w.serial));
+        return;
+      case 'start-resync':
+        await client.query(sql.setPending(w.serial, w.pending.movingFactor, w.pending.at));
+        return;
+      case 'audit':
+        audit.push(w.entry);
+        return;
+    }
+  }
+
   const acceptEvent = (cmd: AttemptCommand): AuditEntry => ({
     ...from(cmd.origin),
     ...(cmd.bind ? { userId: cmd.bind.userId } : {}),
@@ -457,6 +493,43 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
         const row = (await pool.query<{ user_id: string; password_hash: string }>(sql.user(userId))).rows[0];
         return row ? { userId: row.user_id, passwordHash: row.password_hash } : null;
       }),
+
+    attempt<T>(key: { serial: string }, decide: (snapshot: Snapshot) => Decision<T>): Promise<T> {
+      return transaction(async (client, audit) => {
+        const row = (await client.query<TokenRow>(sql.tokenForUpdate(key.serial))).rows[0];
+        const { result, writes } = decide({ token: row ? toRecord(row) : null });
+        const [first, second] = writes;
+        // The common accept: the update and its audit row in one statement.
+        if (
+          writes.length === 2 &&
+          first?.kind === 'consume' &&
+          first.success &&
+          second?.kind === 'audit' &&
+          second.entry.type === 'accept'
+        ) {
+          const e = second.entry;
+          const d = first.drift;
+          await client.query(
+            sql.acceptAlone(
+              first.serial,
+              first.movingFactor,
+              d.steps,
+              e.at,
+              e.userId ?? null,
+              e.ip ?? null,
+              e.actor ?? null,
+              e.reason ?? null,
+              d.offsetMs,
+              d.ratePpm,
+              d.rateVar,
+            ),
+          );
+          return result;
+        }
+        for (const w of writes) await apply(client, audit, w);
+        return result;
+      });
+    },
 
     recordAttempt(cmd: AttemptCommand): Promise<AttemptResult> {
       const { consume } = cmd;

@@ -45,6 +45,7 @@ import { startCheckpointer } from './sqlite-checkpointer.js';
 import { migrate } from './sqlite-schema.js';
 import { isReplaced, userChanged } from './binding.js';
 import { MAX_AUDIT_LIMIT, STATUS_EVENT, toEvent, type AuditRow } from './audit-rows.js';
+import type { Decision, Snapshot, Write } from '../domain/decide.js';
 import type {
   AttemptCommand,
   AttemptResult,
@@ -54,7 +55,6 @@ import type {
   Origin,
   PendingResync,
   StatusChange,
-  StoreAction,
   TokenDrift,
   TokenRecord,
   TokenStore,
@@ -274,6 +274,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       WHERE serial_key = ? AND status = 'enabled' RETURNING failures`,
       )
       .pluck(),
+    setFailures: db.prepare('UPDATE tokens SET failures = ?, pending_moving_factor = NULL, pending_at = NULL WHERE serial_key = ?'),
     block: db.prepare('UPDATE tokens SET blocked_until = MAX(COALESCE(blocked_until, 0), @until) WHERE serial_key = @serialKey'),
     lock: db.prepare(`UPDATE tokens SET status = 'locked' WHERE serial_key = ?`),
     startResync: db.prepare(`UPDATE tokens SET pending_moving_factor = @movingFactor, pending_at = @at
@@ -523,46 +524,77 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
   }
 
   /**
-   * The accept of a code-only attempt whose token decideAndApply has just read (`head`): the
-   * compare-and-set, the chain's head and the accept's audit row in two statements instead of
-   * four (audit() would read the head again and update the token a second time), which at a
-   * million tokens is two descents of the tokens B-tree saved. The same rows as applyAttempt
-   * writes; null when the compare-and-set lost (nothing written).
+   * The common accept, whose token attempt() has just read (`head`): the compare-and-set, the
+   * chain's head and the accept's audit row in two statements instead of four (audit() would
+   * read the head again and update the token a second time), which at a million tokens is two
+   * descents of the tokens B-tree saved. The same rows as apply() writes; false when nothing was
+   * written (the decision saw the row as it is, so only a broken invariant gets there).
    */
-  function acceptChained(
-    cmd: AttemptCommand,
-    { movingFactor, drift }: NonNullable<AttemptCommand['consume']>,
-    head: ChainHead,
-  ): AttemptResult | null {
-    const { serial, origin } = cmd;
-    const o = from(origin);
+  function acceptChained(c: Extract<Write, { kind: 'consume' }>, e: AuditEntry, head: ChainHead): boolean {
+    const { drift } = c;
     const id = nextAuditId();
     if (
-      sql.consumeAndChain.run(
-        movingFactor,
-        drift.steps,
-        drift.offsetMs,
-        drift.ratePpm,
-        drift.rateVar,
-        origin.at,
-        id,
-        head.key,
-        movingFactor,
-      ).changes === 0
-    )
-      return null;
-    sql.chainedAudit.run(id, o.at, 'accept', serial, o.userId, o.ip, o.actor, cmd.acceptNote ?? null, movingFactor, head.lastAuditId);
+      sql.consumeAndChain.run(c.movingFactor, drift.steps, drift.offsetMs, drift.ratePpm, drift.rateVar, c.at, id, head.key, c.movingFactor)
+        .changes === 0
+    ) {
+      return false;
+    }
+    sql.chainedAudit.run(
+      id,
+      e.at,
+      'accept',
+      c.serial,
+      e.userId ?? null,
+      e.ip ?? null,
+      e.actor ?? null,
+      e.reason ?? null,
+      c.movingFactor,
+      head.lastAuditId,
+    );
     lastAuditId = id;
-    return { outcome: 'accepted' };
+    return true;
   }
 
-  function applyAttempt(cmd: AttemptCommand, head?: ChainHead): AttemptResult {
-    const { serial, origin, consume } = cmd;
-    // A successful code-only accept on a token just read, whose row joins the chain as audit()
-    // would have it (no user named, or the token's own).
-    if (head && consume && cmd.success && !cmd.bind && (origin.userId == null || origin.userId === head.everUserId)) {
-      return acceptChained(cmd, consume, head) ?? failAttempt(cmd, 'replay', consume.movingFactor);
+  /** One write of a decision, as SQL. */
+  function apply(w: Write): void {
+    switch (w.kind) {
+      case 'consume': {
+        const { drift } = w;
+        const success = w.success ? 1 : 0;
+        sql.consume.run(
+          w.movingFactor,
+          drift.steps,
+          drift.offsetMs,
+          drift.ratePpm,
+          drift.rateVar,
+          w.at,
+          success,
+          success,
+          serialKey(w.serial),
+          w.movingFactor,
+        );
+        return;
+      }
+      case 'failures':
+        sql.setFailures.run(w.failures, serialKey(w.serial));
+        return;
+      case 'block':
+        sql.block.run({ serialKey: serialKey(w.serial), until: w.until });
+        return;
+      case 'lock':
+        sql.lock.run(serialKey(w.serial));
+        return;
+      case 'start-resync':
+        sql.startResync.run({ serialKey: serialKey(w.serial), ...w.pending });
+        return;
+      case 'audit':
+        audit(w.entry);
+        return;
     }
+  }
+
+  function applyAttempt(cmd: AttemptCommand): AttemptResult {
+    const { serial, origin, consume } = cmd;
     let consumed = false;
     if (consume) {
       const { movingFactor, drift } = consume;
@@ -651,19 +683,31 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     startResync: (serial: string, pending: PendingResync, origin: Origin): Promise<void> =>
       write(() => applyStartResync(serial, pending, origin)),
 
-    async decideAndApply<T>(serial: string, decide: (token: TokenRecord | null) => StoreAction<T>): Promise<T> {
-      const { action, result } = await write(() => {
-        const key = serialKey(serial);
-        const row = sql.tokenForDecision.get(key) as DecisionRow | undefined;
-        const action = decide(row ? toRecord(row as unknown as TokenRow) : null);
-        action.audit?.forEach(audit);
-        if (action.resync) applyStartResync(serial, action.resync.pending, action.resync.origin);
-        // The head read above is still the chain's: only this operation has written since, and
-        // only when there were no audit rows or resync to write first.
-        const head = row && !action.audit?.length && !action.resync ? { key, lastAuditId: row[21], everUserId: row[22] } : undefined;
-        return { action, result: action.attempt ? applyAttempt(action.attempt, head) : null };
+    attempt<T>(key: { serial: string }, decide: (snapshot: Snapshot) => Decision<T>): Promise<T> {
+      return write(() => {
+        const k = serialKey(key.serial);
+        const row = sql.tokenForDecision.get(k) as DecisionRow | undefined;
+        const { result, writes } = decide({ token: row ? toRecord(row as unknown as TokenRow) : null });
+        const [first, second] = writes;
+        // The common accept, whose audit row joins the token's chain (no user named, or the
+        // token's own) at the head just read.
+        if (
+          row &&
+          writes.length === 2 &&
+          first?.kind === 'consume' &&
+          first.success &&
+          second?.kind === 'audit' &&
+          second.entry.type === 'accept' &&
+          (second.entry.userId == null || second.entry.userId === row[22])
+        ) {
+          if (!acceptChained(first, second.entry, { key: k, lastAuditId: row[21], everUserId: row[22] })) {
+            throw new Error(`token ${key.serial} changed inside its own write: the accept was not written`);
+          }
+          return result;
+        }
+        for (const w of writes) apply(w);
+        return result;
       });
-      return action.then(result);
     },
 
     resync(serial: string, movingFactor: number, drift: TokenDrift, origin: Origin): Promise<boolean> {

@@ -13,6 +13,7 @@
  * and passwords hashed (security/password.ts).
  */
 import type { ProfileName } from '@kodeviser/shared';
+import type { Decision, Snapshot } from '../domain/decide.js';
 import type { AuditEvent, AuditQuery, AuditType, RejectReason, TokenStatus } from '../domain/types.js';
 
 /** A seed encrypted under the master key of `keyVersion` (AES-256-GCM, the serial as AAD). */
@@ -150,18 +151,6 @@ export interface StatusChange {
 /** Omit<AuditEvent, 'id'>, with every field but `type` optional. */
 export type AuditEntry = Pick<AuditEvent, 'at' | 'type'> & Partial<Omit<AuditEvent, 'id' | 'at' | 'type'>>;
 
-/**
- * What a decision taken inside the store (TokenStore.decideAndApply) asks of it — audit rows,
- * a pending resync, an attempt, in that order — and how the caller reads the attempt's result
- * (null when there was no attempt). `then` runs once the writes are durable.
- */
-export interface StoreAction<T> {
-  audit?: readonly AuditEntry[];
-  resync?: { pending: PendingResync; origin: Origin };
-  attempt?: AttemptCommand;
-  then(result: AttemptResult | null): T;
-}
-
 export interface TokenStore {
   /** All or nothing; throws DuplicateSerialError naming the first serial that exists. Writes one 'import' event each. */
   insertTokens(tokens: readonly NewTokenRecord[], origin: Origin): Promise<void>;
@@ -171,15 +160,13 @@ export interface TokenStore {
   getUser(userId: string): Promise<UserRecord | null>;
   recordAttempt(cmd: AttemptCommand): Promise<AttemptResult>;
   /**
-   * Optional. Reads the token and runs `decide` on it inside one write transaction, then applies
-   * what it returns before any other write: read, decision and write as one step, as a stored
-   * procedure would. The embedded store offers it because its transactions run synchronous code
-   * in-process (for PostgreSQL each step would be a round trip holding a row lock). A caller
-   * without it reads (getToken) and then writes (recordAttempt, startResync), which the
-   * compare-and-set keeps as safe; this only saves the separate read. `decide` must be
-   * synchronous and must not call the store.
+   * Reads the snapshot of `key` inside one atomic unit, runs `decide` on it and applies the
+   * writes it returns (domain/decide.ts) before the unit commits, so the decision sees the rows as
+   * they are when they are written, whatever runs at the same time. The store translates each
+   * write into its SQL and decides nothing. `decide` must be synchronous and must not call the
+   * store.
    */
-  decideAndApply?<T>(serial: string, decide: (token: TokenRecord | null) => StoreAction<T>): Promise<T>;
+  attempt<T>(key: { serial: string }, decide: (snapshot: Snapshot) => Decision<T>): Promise<T>;
   /** Remembers a wide-window match; writes 'resync-started'. */
   startResync(serial: string, pending: PendingResync, origin: Origin): Promise<void>;
   /**

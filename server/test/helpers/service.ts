@@ -27,13 +27,7 @@ export function serviceFixture(
 ): Fixture {
   const path = opts.path ?? tempDbPath(t);
   const opened = openSqliteStore(path, opts.store);
-  // domain-service-two-step.test.ts runs the service tests again over a store without
-  // decideAndApply, as PostgreSQL's is: validate then reads and writes in two steps.
-  let store: TokenStore = opened;
-  if (process.env.KODEVISER_TEST_TWO_STEP === '1') {
-    const { decideAndApply: _oneStep, ...twoStep } = opened;
-    store = twoStep;
-  }
+  const store: TokenStore = opened;
   const clock = opts.clock ?? new FakeClock();
   const service = createTokenService({ store, clock, masterKey: MASTER_KEY, scrypt: FAST_SCRYPT, ...opts.service });
   t.teardown(() => service.close());

@@ -1,0 +1,167 @@
+/**
+ * The decision of an attempt, pure: from what the store read inside its atomic unit (the
+ * snapshot), the attempt and the policy, the outcome and the writes that carry it out, as plain
+ * data. The store applies the writes before it commits and decides nothing itself, so every rule
+ * of the policy (the gate, the windows, what a failure costs, the audit's wording) is written
+ * here once, and holds under concurrency: the decision sees the row as it is when it is written.
+ */
+import type { Otp } from '@kodeviser/shared';
+import type { AuditEntry, Origin, PendingResync, TokenDrift, TokenRecord } from '../store/types.js';
+import { failureConsequence, matchCode, type PolicyOptions } from './policy.js';
+import type { RejectReason, VerifyOutcome } from './types.js';
+
+/** What the store reads for a decision, inside the atomic unit that applies it. */
+export interface Snapshot {
+  token: TokenRecord | null;
+}
+
+/** One change to the store's rows; the store translates each into its SQL, in order. */
+export type Write =
+  /** The moving factor is spent and the clock measured; `success` also clears failures and block. */
+  | { kind: 'consume'; serial: string; movingFactor: number; drift: TokenDrift; at: number; success: boolean }
+  /** The consecutive failures now; any pending resync is cancelled with them. */
+  | { kind: 'failures'; serial: string; failures: number }
+  /** Codes are not checked before `until` (unix ms). */
+  | { kind: 'block'; serial: string; until: number }
+  /** Locked until an admin unlocks it. */
+  | { kind: 'lock'; serial: string }
+  /** A wide-window match waits for its consecutive code. */
+  | { kind: 'start-resync'; serial: string; pending: PendingResync }
+  | { kind: 'audit'; entry: AuditEntry };
+
+export interface Decision<T> {
+  result: T;
+  writes: readonly Write[];
+}
+
+/** What a failure did to the token, for the caller's log (the audit has it already). */
+export type Consequence = 'blocked' | 'locked' | null;
+
+export interface VerifyDecision extends Decision<VerifyOutcome> {
+  consequence: Consequence;
+}
+
+const auditOf = (o: Origin): Pick<AuditEntry, 'at' | 'ip' | 'userId' | 'actor'> => ({
+  at: o.at,
+  ip: o.ip,
+  userId: o.userId ?? null,
+  actor: o.actor ?? null,
+});
+
+/** A refusal that changes nothing but the audit log. */
+export function refusal(o: Origin, reason: RejectReason, serial: string | null): VerifyDecision {
+  return {
+    result: serial === null ? { result: 'reject', reason } : { result: 'reject', reason, serial },
+    writes: [{ kind: 'audit', entry: { ...auditOf(o), type: 'reject', serial, reason } }],
+    consequence: null,
+  };
+}
+
+/**
+ * The refusals the token's state decides alone, before any code is looked at: not enabled, or
+ * blocked (then codes are not even checked, nor counted: an attacker's trickle must not keep a
+ * victim's token blocked for ever, but it is audited, so a lock-out from elsewhere leaves a trace).
+ */
+export function gate(token: TokenRecord, o: Origin): VerifyDecision | null {
+  const { serial } = token;
+  if (token.status !== 'enabled') return refusal(o, token.status, serial);
+  if (token.blockedUntil !== null && token.blockedUntil > o.at) {
+    return {
+      result: { result: 'blocked', retryAfterSeconds: Math.ceil((token.blockedUntil - o.at) / 1000), serial },
+      writes: [{ kind: 'audit', entry: { ...auditOf(o), type: 'reject', serial, reason: 'blocked' } }],
+      consequence: null,
+    };
+  }
+  return null;
+}
+
+/**
+ * A failed attempt: one more consecutive failure, and what reaching it costs (policy.ts:
+ * failureConsequence), audited with its reason. `spent`: the code's moving factor, when the code
+ * was right but the attempt failed all the same (it is consumed: never replayable).
+ */
+export function failure(
+  token: TokenRecord,
+  o: Origin,
+  reason: RejectReason,
+  policy: PolicyOptions,
+  spent?: { movingFactor: number; drift: TokenDrift },
+): VerifyDecision {
+  const { serial } = token;
+  const failures = token.failures + 1;
+  const writes: Write[] = [];
+  if (spent) writes.push({ kind: 'consume', serial, movingFactor: spent.movingFactor, drift: spent.drift, at: o.at, success: false });
+  writes.push(
+    { kind: 'failures', serial, failures },
+    { kind: 'audit', entry: { ...auditOf(o), type: 'reject', serial, reason, movingFactor: spent?.movingFactor ?? null } },
+  );
+  const cost = failureConsequence(failures, policy);
+  let consequence: Consequence = null;
+  if (cost.lock) {
+    writes.push(
+      { kind: 'lock', serial },
+      { kind: 'audit', entry: { ...auditOf(o), type: 'lock', serial, reason: `${failures} consecutive failures` } },
+    );
+    consequence = 'locked';
+  } else if (cost.blockForMs > 0) {
+    writes.push(
+      { kind: 'block', serial, until: o.at + cost.blockForMs },
+      {
+        kind: 'audit',
+        entry: { ...auditOf(o), type: 'block', serial, reason: `${failures} consecutive failures: ${cost.blockForMs / 1000} s` },
+      },
+    );
+    consequence = 'blocked';
+  }
+  return { result: { result: 'reject', reason, serial }, writes, consequence };
+}
+
+/**
+ * A code against a token by serial (POST /v1/validate): the gate, the windows (policy.ts), then
+ * an accept, a resync started, or a failure. The reply names the matched moving factor, so the
+ * search may stop at the match.
+ */
+export function decideValidate(
+  { token }: Snapshot,
+  serial: string,
+  code: string,
+  o: Origin,
+  policy: PolicyOptions,
+  otpOf: (token: TokenRecord) => Otp,
+): VerifyDecision {
+  if (token === null) return refusal(o, 'unknown-token', serial);
+  const gated = gate(token, o);
+  if (gated) return gated;
+  const match = matchCode(otpOf(token), token, code, o.at, policy, true);
+  switch (match.kind) {
+    case 'accept':
+      return {
+        result: { result: 'accept', serial, movingFactor: match.movingFactor },
+        writes: [
+          { kind: 'consume', serial, movingFactor: match.movingFactor, drift: match.drift, at: o.at, success: true },
+          {
+            kind: 'audit',
+            entry: {
+              ...auditOf(o),
+              type: 'accept',
+              serial,
+              movingFactor: match.movingFactor,
+              reason: match.completesResync ? 'resync' : null,
+            },
+          },
+        ],
+        consequence: null,
+      };
+    case 'wide':
+      return {
+        result: { result: 'resync-started', serial },
+        writes: [
+          { kind: 'start-resync', serial, pending: { movingFactor: match.movingFactor, at: o.at } },
+          { kind: 'audit', entry: { ...auditOf(o), type: 'resync-started', serial, movingFactor: match.movingFactor } },
+        ],
+        consequence: null,
+      };
+    case 'none':
+      return failure(token, o, match.reason, policy);
+  }
+}

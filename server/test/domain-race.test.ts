@@ -1,0 +1,38 @@
+// A block that holds under concurrency: 25 wrong codes for one token at once, on SQLite and on
+// PostgreSQL. The decision sees the token as it is inside the store's atomic unit, so the third
+// failure blocks and every later attempt is refused as blocked, not counted.
+import t, { type Test } from 'tap';
+import { openPostgresStore } from '../src/store/postgres.js';
+import { createTokenService } from '../src/domain/service.js';
+import type { TokenService } from '../src/domain/types.js';
+import { FakeClock } from './helpers/clock.js';
+import { requirePostgres, tempSchema } from './helpers/postgres.js';
+import { CTX, FAST_SCRYPT, importToken, MASTER_KEY, serviceFixture } from './helpers/service.js';
+
+async function race(t: Test, service: TokenService): Promise<void> {
+  const tok = await importToken(service, 'hotp-sha1');
+  const wrong = ['000000', '111111'].find((c) => ![...Array(110).keys()].some((i) => tok.otp.generate(i) === c)) as string;
+  const results = await Promise.all(Array.from({ length: 25 }, () => service.validate({ serial: tok.serial, otp: wrong }, CTX)));
+  const counts = results.reduce<Record<string, number>>((n, r) => ({ ...n, [r.result]: (n[r.result] ?? 0) + 1 }), {});
+  t.same(counts, { reject: 3, blocked: 22 }, 'three failures, then blocked');
+  t.match(await service.getToken(tok.serial), { failures: 3, blockedUntil: Number }, 'three failures counted, no more');
+  const audit = await service.audit({ serial: tok.serial, limit: 100 });
+  t.equal(audit.filter((e) => e.type === 'block').length, 1, 'one block');
+  t.equal(audit.filter((e) => e.reason === 'blocked').length, 22, 'every blocked attempt audited');
+}
+
+t.test('SQLite', async (t) => race(t, serviceFixture(t).service));
+
+if (await requirePostgres(t, undefined, 'the concurrency test on PostgreSQL skipped')) {
+  t.test('PostgreSQL', async (t) => {
+    const { url } = await tempSchema(t);
+    const service = createTokenService({
+      store: await openPostgresStore(url, { poolSize: 8 }),
+      clock: new FakeClock(),
+      masterKey: MASTER_KEY,
+      scrypt: FAST_SCRYPT,
+    });
+    t.teardown(() => service.close());
+    await race(t, service);
+  });
+}
