@@ -3,7 +3,7 @@
 // here: the gate, the windows' three answers, and what each consecutive failure costs.
 import t from 'tap';
 import { createOtp, makeSerial, type Otp } from '@kodeviser/shared';
-import { decideValidate, type VerifyDecision } from '../src/domain/decide.js';
+import { decideAuthenticate, decideValidate, type VerifyDecision } from '../src/domain/decide.js';
 import { DEFAULT_POLICY, NO_DRIFT } from '../src/domain/policy.js';
 import type { Origin, TokenRecord } from '../src/store/types.js';
 
@@ -12,7 +12,7 @@ const SERIAL = makeSerial('400000001');
 const KEY = new TextEncoder().encode('12345678901234567890');
 const otp = createOtp({ profile: 'hotp-sha1', key: KEY });
 const o: Origin = { at: AT, ip: '192.0.2.9', userId: null };
-const base = { at: AT, ip: '192.0.2.9', userId: null, actor: null };
+const base = { at: AT, ip: '192.0.2.9', userId: null, actor: null, reason: null, movingFactor: null };
 
 function token(over: Partial<TokenRecord> = {}): TokenRecord {
   return {
@@ -45,7 +45,7 @@ function frozen<T>(value: T): T {
 }
 
 const decide = (tk: TokenRecord | null, code: string): VerifyDecision =>
-  decideValidate(frozen({ token: tk }), SERIAL, code, o, DEFAULT_POLICY, (): Otp => otp);
+  decideValidate(frozen({ token: tk, user: null }), SERIAL, code, o, DEFAULT_POLICY, (): Otp => otp);
 
 t.test('the gate: unknown, not enabled, blocked (not even checked), a block that has ended', async (t) => {
   t.same(decide(null, otp.generate(10)), {
@@ -132,4 +132,59 @@ t.test('pure: the same inputs, the same decision; the snapshot is never changed'
   const tk = frozen(token({ failures: 2 }));
   t.same(decide(tk, 'abcdef'), decide(tk, 'abcdef'));
   t.equal(tk.failures, 2);
+});
+
+t.test('authenticate: both factors always evaluated, never said which failed; a spent code stays spent', async (t) => {
+  const user = { userId: 'dora', passwordHash: 'scrypt$hash-1' };
+  const uo: Origin = { ...o, userId: 'dora' };
+  const ub = { ...base, userId: 'dora' };
+  const right = { ok: true, against: user.passwordHash };
+  const wrong = { ok: false, against: user.passwordHash };
+  const auth = (tk: TokenRecord | null, u: typeof user | null, code: string, pw: Parameters<typeof decideAuthenticate>[2]) =>
+    decideAuthenticate(frozen({ token: tk, user: u }), code, pw, uo, DEFAULT_POLICY, (): Otp => otp);
+
+  t.same(auth(null, user, otp.generate(10), right), {
+    result: { result: 'reject', reason: 'not-activated' },
+    writes: [{ kind: 'audit', entry: { ...ub, type: 'reject', serial: null, reason: 'not-activated' } }],
+    consequence: null,
+  });
+  t.same(auth(token(), null, otp.generate(10), right)?.result, { result: 'reject', reason: 'not-activated' }, 'no user');
+  t.match(
+    auth(token({ blockedUntil: AT + 1000 }), user, otp.generate(10), null)?.result,
+    { result: 'blocked' },
+    'blocked: no password needed',
+  );
+  t.equal(auth(token(), user, otp.generate(10), null), null, 'not blocked any more: check the password first');
+  t.equal(auth(token(), user, otp.generate(10), { ok: true, against: 'scrypt$hash-0' }), null, 'checked against a hash since replaced');
+
+  t.same(auth(token(), user, otp.generate(10), right)?.writes[1], {
+    kind: 'audit',
+    entry: { ...ub, type: 'accept', serial: SERIAL, movingFactor: 10, reason: null },
+  });
+  t.same(auth(token(), user, otp.generate(10), wrong), {
+    result: { result: 'reject', reason: 'bad-password', serial: SERIAL },
+    writes: [
+      { kind: 'consume', serial: SERIAL, movingFactor: 10, drift: NO_DRIFT, at: AT, success: false },
+      { kind: 'failures', serial: SERIAL, failures: 1 },
+      { kind: 'audit', entry: { ...ub, type: 'reject', serial: SERIAL, reason: 'bad-password', movingFactor: 10 } },
+    ],
+    consequence: null,
+  });
+  t.same(
+    auth(token(), user, 'abcdef', wrong)?.writes.map((w) => w.kind),
+    ['failures', 'audit'],
+    'a wrong code: nothing spent',
+  );
+  t.match(auth(token(), user, 'abcdef', wrong)?.result, { reason: 'bad-otp-and-password' });
+  t.same(
+    auth(token(), user, otp.generate(60), wrong)?.result,
+    { result: 'reject', reason: 'bad-password', serial: SERIAL },
+    'a wide code with a wrong password starts nothing',
+  );
+  t.same(auth(token(), user, otp.generate(60), right)?.result, { result: 'resync-started', serial: SERIAL });
+  t.match(
+    auth(token({ failures: 2 }), user, otp.generate(10), wrong),
+    { consequence: 'blocked' },
+    'wrong passwords count toward the block',
+  );
 });

@@ -36,3 +36,44 @@ if (await requirePostgres(t, undefined, 'the concurrency test on PostgreSQL skip
     await race(t, service);
   });
 }
+
+/** 25 wrong passwords (right codes) and 25 wrong codes (right password) for one user at once. */
+async function loginRace(t: Test, service: TokenService): Promise<void> {
+  for (const wrongFactor of ['password', 'code'] as const) {
+    const tok = await importToken(service, 'hotp-sha1');
+    const userId = `race-${wrongFactor}-${tok.serial}`;
+    t.equal(
+      (await service.activate({ userId, serial: tok.serial, otp: tok.otp.generate(0), password: 'right-password' }, CTX)).result,
+      'accept',
+    );
+    const results = await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        service.authenticate(
+          wrongFactor === 'password'
+            ? { userId, otp: tok.otp.generate(1 + i), password: 'wrong-password' }
+            : { userId, otp: 'abcdef', password: 'right-password' },
+          CTX,
+        ),
+      ),
+    );
+    const counts = results.reduce<Record<string, number>>((n, r) => ({ ...n, [r.result]: (n[r.result] ?? 0) + 1 }), {});
+    t.same(counts, { reject: 3, blocked: 22 }, `wrong ${wrongFactor}: three failures, then blocked`);
+    t.match(await service.getToken(tok.serial), { failures: 3 }, `wrong ${wrongFactor}: three failures counted, no more`);
+  }
+}
+
+t.test('SQLite: logins', async (t) => loginRace(t, serviceFixture(t).service));
+
+if (await requirePostgres(t, undefined, 'the login concurrency test on PostgreSQL skipped')) {
+  t.test('PostgreSQL: logins', async (t) => {
+    const { url } = await tempSchema(t);
+    const service = createTokenService({
+      store: await openPostgresStore(url, { poolSize: 8 }),
+      clock: new FakeClock(),
+      masterKey: MASTER_KEY,
+      scrypt: FAST_SCRYPT,
+    });
+    t.teardown(() => service.close());
+    await loginRace(t, service);
+  });
+}

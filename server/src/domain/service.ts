@@ -2,9 +2,11 @@
  * The TokenService: the verification policy (policy.ts) applied to tokens in a TokenStore, with
  * seeds sealed at rest (security/seed-vault.ts) and passwords hashed (security/password.ts).
  *
- * Every request reads the token, decides with the pure policy, and hands the decision to the
- * store as one atomic command; the store's compare-and-set, not this code, decides a race
- * between two requests carrying the same code.
+ * validate and authenticate are decided by decide.ts inside the store's atomic unit
+ * (TokenStore.attempt), on the rows as they are when they are written, so concurrent requests
+ * are decided one after the other: the same code is accepted once, and a block holds. activate
+ * and the admin's resync still read, decide here and write through the store's commands (the
+ * compare-and-set decides their races); they move to decide.ts next.
  *
  * Decisions taken here, and why:
  * - authenticate evaluates the code and the password every time (the scrypt hash runs on the
@@ -40,7 +42,7 @@ import type {
   TokenRecord,
   TokenStore,
 } from '../store/types.js';
-import { decideValidate, type VerifyDecision } from './decide.js';
+import { decideAuthenticate, decideValidate, gate, type PasswordCheck, type VerifyDecision } from './decide.js';
 import { Doorkeeper } from './doorkeeper.js';
 import { DuplicateSerialError, ServiceError, isServiceError } from './errors.js';
 import {
@@ -220,24 +222,6 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     return outcome;
   }
 
-  /**
-   * The refusals the token's state decides alone, before any code is looked at: not enabled, or
-   * blocked (then codes are not even checked, nor counted).
-   */
-  function gate(token: TokenRecord, o: Origin): { outcome: VerifyOutcome; audit: AuditEntry } | null {
-    const { serial } = token;
-    if (token.status !== 'enabled') {
-      return rejection(o, { result: 'reject', reason: token.status, serial });
-    }
-    if (token.blockedUntil !== null && token.blockedUntil > o.at) {
-      return {
-        outcome: { result: 'blocked', retryAfterSeconds: Math.ceil((token.blockedUntil - o.at) / 1000), serial },
-        audit: { ...o, type: 'reject', serial, reason: 'blocked' },
-      };
-    }
-    return null;
-  }
-
   /** What the store is to do with a code's match, once the second factor has spoken. */
   function planOf(token: TokenRecord, match: CodeMatch, o: Origin, second: SecondFactor): Plan {
     const { serial } = token;
@@ -269,7 +253,8 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   }
 
   /** What a decided failure cost the token, in the server log (the audit log has it too). */
-  function logConsequence(serial: string, d: VerifyDecision): void {
+  function logConsequence(d: VerifyDecision): void {
+    const serial = d.result.serial;
     if (d.consequence === 'locked') logger?.warn({ serial }, 'token locked after consecutive failures');
     else if (d.consequence === 'blocked') logger?.info({ serial }, 'token blocked after consecutive failures');
   }
@@ -294,9 +279,9 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       // A token that is not enabled costs the second factor's work all the same, so the reply
       // time does not tell a locked token from a wrong password; a blocked one does not (an
       // attacker's trickle of requests must not buy password hashes).
-      if (gated.outcome.result === 'reject' && secondFactor) await secondFactor().catch(() => undefined);
-      await store.appendAudit([gated.audit]);
-      return gated.outcome;
+      if (gated.result.result === 'reject' && secondFactor) await secondFactor().catch(() => undefined);
+      await store.appendAudit(gated.writes.flatMap((w) => (w.kind === 'audit' ? [w.entry] : [])));
+      return gated.result;
     }
     const factor = secondFactor ? secondFactor() : Promise.resolve<SecondFactor>({ ok: true });
     let match: CodeMatch;
@@ -422,12 +407,31 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       const password = requireString(req.password, 'password');
       requireContext(ctx);
       const o = origin(ctx, userId);
+      // The password is hashed before the atomic unit (it takes ~100 ms), against the hash read
+      // here; not while the token is blocked (an attacker's trickle must not buy hashes), and a
+      // user without an active token costs the same hash as one with. The decision takes the row
+      // as it is inside the unit: if the block has ended or the hash changed meanwhile, it asks
+      // for the check to be made again (null).
       const [token, user] = await Promise.all([store.getActiveToken(userId), store.getUser(userId)]);
-      if (!token || !user) {
-        await passwords.verifyNothing(password);
-        return refuse(o, { result: 'reject', reason: 'not-activated' });
+      const checkPassword = async (hash: string | undefined): Promise<PasswordCheck> => {
+        if (hash === undefined || token === null) return { ok: await passwords.verifyNothing(password), against: '' };
+        return { ok: await passwords.verify(password, hash), against: hash };
+      };
+      const blocked = token !== null && token.blockedUntil !== null && token.blockedUntil > o.at;
+      let check: PasswordCheck = blocked ? null : await checkPassword(user?.passwordHash);
+      for (;;) {
+        const checked = check;
+        const decision = await store.attempt<VerifyDecision | { retry: string | undefined }>({ userId }, (snapshot) => {
+          const d = decideAuthenticate(snapshot, otp, checked, o, policy, otpOf);
+          return d === null ? { result: { retry: snapshot.user?.passwordHash }, writes: [] } : { result: d, writes: d.writes };
+        });
+        if ('retry' in decision) {
+          check = await checkPassword(decision.retry);
+          continue;
+        }
+        logConsequence(decision);
+        return decision.result;
       }
-      return check(token, otp, o, async () => ({ ok: await passwords.verify(password, user.passwordHash) }));
     },
 
     async validate(req, ctx) {
@@ -438,7 +442,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
         const d = decideValidate(snapshot, serial, otp, origin(ctx, snapshot.token?.userId ?? null), policy, otpOf);
         return { result: d, writes: d.writes };
       });
-      logConsequence(serial, decision);
+      logConsequence(decision);
       return decision.result;
     },
 

@@ -40,6 +40,7 @@ import type { Decision, Snapshot, Write } from '../domain/decide.js';
 import type {
   AttemptCommand,
   AttemptResult,
+  AttemptKey,
   AuditEntry,
   Binding,
   NewTokenRecord,
@@ -144,6 +145,11 @@ const sql = {
     'token_for_update',
     `SELECT ${TOKEN_COLUMNS} FROM tokens t
     LEFT JOIN assignments a ON a.serial = t.serial AND a.active WHERE t.serial = $1 FOR UPDATE OF t`,
+  ),
+  tokenOfUserForUpdate: stmt(
+    'token_of_user_for_update',
+    `SELECT ${TOKEN_COLUMNS} FROM assignments a
+    JOIN tokens t ON t.serial = a.serial WHERE a.user_id = $1 AND a.active FOR UPDATE OF t`,
   ),
   user: stmt('user', 'SELECT user_id, password_hash FROM users WHERE user_id = $1'),
   status: stmt('status', 'SELECT status FROM tokens WHERE serial = $1'),
@@ -494,10 +500,15 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
         return row ? { userId: row.user_id, passwordHash: row.password_hash } : null;
       }),
 
-    attempt<T>(key: { serial: string }, decide: (snapshot: Snapshot) => Decision<T>): Promise<T> {
+    attempt<T>(key: AttemptKey, decide: (snapshot: Snapshot) => Decision<T>): Promise<T> {
       return transaction(async (client, audit) => {
-        const row = (await client.query<TokenRow>(sql.tokenForUpdate(key.serial))).rows[0];
-        const { result, writes } = decide({ token: row ? toRecord(row) : null });
+        const byUser = 'userId' in key;
+        const row = (await client.query<TokenRow>(byUser ? sql.tokenOfUserForUpdate(key.userId) : sql.tokenForUpdate(key.serial))).rows[0];
+        const user = byUser ? (await client.query<{ user_id: string; password_hash: string }>(sql.user(key.userId))).rows[0] : undefined;
+        const { result, writes } = decide({
+          token: row ? toRecord(row) : null,
+          user: user ? { userId: user.user_id, passwordHash: user.password_hash } : null,
+        });
         const [first, second] = writes;
         // The common accept: the update and its audit row in one statement.
         if (

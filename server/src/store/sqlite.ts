@@ -49,6 +49,7 @@ import type { Decision, Snapshot, Write } from '../domain/decide.js';
 import type {
   AttemptCommand,
   AttemptResult,
+  AttemptKey,
   AuditEntry,
   Binding,
   NewTokenRecord,
@@ -239,6 +240,13 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       .prepare(
         `SELECT ${TOKEN_COLUMNS.replace(/a\.user_id$/, 'CASE WHEN a.active = 1 THEN a.user_id END')},
       t.last_audit_id, a.user_id FROM tokens t LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial_key = ?`,
+      )
+      .raw(),
+    // tokenForDecision's columns for a user's active token (its user ever is that user).
+    tokenOfUserForDecision: db
+      .prepare(
+        `SELECT ${TOKEN_COLUMNS}, t.last_audit_id, a.user_id FROM assignments a
+      JOIN tokens t ON t.serial = a.serial WHERE a.user_id = ? AND a.active = 1`,
       )
       .raw(),
     tokenOfUser: db
@@ -683,11 +691,17 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     startResync: (serial: string, pending: PendingResync, origin: Origin): Promise<void> =>
       write(() => applyStartResync(serial, pending, origin)),
 
-    attempt<T>(key: { serial: string }, decide: (snapshot: Snapshot) => Decision<T>): Promise<T> {
+    attempt<T>(key: AttemptKey, decide: (snapshot: Snapshot) => Decision<T>): Promise<T> {
       return write(() => {
-        const k = serialKey(key.serial);
-        const row = sql.tokenForDecision.get(k) as DecisionRow | undefined;
-        const { result, writes } = decide({ token: row ? toRecord(row as unknown as TokenRow) : null });
+        const byUser = 'userId' in key;
+        const row = (byUser ? sql.tokenOfUserForDecision.get(key.userId) : sql.tokenForDecision.get(serialKey(key.serial))) as
+          DecisionRow | undefined;
+        const k = row ? serialKey(row[0]) : -1;
+        const user = byUser ? (sql.user.get(key.userId) as { user_id: string; password_hash: string } | undefined) : undefined;
+        const { result, writes } = decide({
+          token: row ? toRecord(row as unknown as TokenRow) : null,
+          user: user ? { userId: user.user_id, passwordHash: user.password_hash } : null,
+        });
         const [first, second] = writes;
         // The common accept, whose audit row joins the token's chain (no user named, or the
         // token's own) at the head just read.
@@ -701,7 +715,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
           (second.entry.userId == null || second.entry.userId === row[22])
         ) {
           if (!acceptChained(first, second.entry, { key: k, lastAuditId: row[21], everUserId: row[22] })) {
-            throw new Error(`token ${key.serial} changed inside its own write: the accept was not written`);
+            throw new Error(`token ${first.serial} changed inside its own write: the accept was not written`);
           }
           return result;
         }

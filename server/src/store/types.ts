@@ -151,6 +151,9 @@ export interface StatusChange {
 /** Omit<AuditEvent, 'id'>, with every field but `type` optional. */
 export type AuditEntry = Pick<AuditEvent, 'at' | 'type'> & Partial<Omit<AuditEvent, 'id' | 'at' | 'type'>>;
 
+/** What an attempt is about: a token by its serial, or a user (its active token, and the user's row). */
+export type AttemptKey = { serial: string } | { userId: string };
+
 export interface TokenStore {
   /** All or nothing; throws DuplicateSerialError naming the first serial that exists. Writes one 'import' event each. */
   insertTokens(tokens: readonly NewTokenRecord[], origin: Origin): Promise<void>;
@@ -166,7 +169,7 @@ export interface TokenStore {
    * write into its SQL and decides nothing. `decide` must be synchronous and must not call the
    * store.
    */
-  attempt<T>(key: { serial: string }, decide: (snapshot: Snapshot) => Decision<T>): Promise<T>;
+  attempt<T>(key: AttemptKey, decide: (snapshot: Snapshot) => Decision<T>): Promise<T>;
   /** Remembers a wide-window match; writes 'resync-started'. */
   startResync(serial: string, pending: PendingResync, origin: Origin): Promise<void>;
   /**
