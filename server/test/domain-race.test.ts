@@ -21,22 +21,6 @@ async function race(t: Test, service: TokenService): Promise<void> {
   t.equal(audit.filter((e) => e.reason === 'blocked').length, 22, 'every blocked attempt audited');
 }
 
-t.test('SQLite', async (t) => race(t, serviceFixture(t).service));
-
-if (await requirePostgres(t, undefined, 'the concurrency test on PostgreSQL skipped')) {
-  t.test('PostgreSQL', async (t) => {
-    const { url } = await tempSchema(t);
-    const service = createTokenService({
-      store: await openPostgresStore(url, { poolSize: 8 }),
-      clock: new FakeClock(),
-      masterKey: MASTER_KEY,
-      scrypt: FAST_SCRYPT,
-    });
-    t.teardown(() => service.close());
-    await race(t, service);
-  });
-}
-
 /** 25 wrong passwords (right codes) and 25 wrong codes (right password) for one user at once. */
 async function loginRace(t: Test, service: TokenService): Promise<void> {
   for (const wrongFactor of ['password', 'code'] as const) {
@@ -62,18 +46,23 @@ async function loginRace(t: Test, service: TokenService): Promise<void> {
   }
 }
 
+/** The service over a fresh PostgreSQL schema, closed when `t` ends. */
+async function postgresService(t: Test): Promise<TokenService> {
+  const { url } = await tempSchema(t);
+  const service = createTokenService({
+    store: await openPostgresStore(url, { poolSize: 8 }),
+    clock: new FakeClock(),
+    masterKey: MASTER_KEY,
+    scrypt: FAST_SCRYPT,
+  });
+  t.teardown(() => service.close());
+  return service;
+}
+
+t.test('SQLite', async (t) => race(t, serviceFixture(t).service));
 t.test('SQLite: logins', async (t) => loginRace(t, serviceFixture(t).service));
 
-if (await requirePostgres(t, undefined, 'the login concurrency test on PostgreSQL skipped')) {
-  t.test('PostgreSQL: logins', async (t) => {
-    const { url } = await tempSchema(t);
-    const service = createTokenService({
-      store: await openPostgresStore(url, { poolSize: 8 }),
-      clock: new FakeClock(),
-      masterKey: MASTER_KEY,
-      scrypt: FAST_SCRYPT,
-    });
-    t.teardown(() => service.close());
-    await loginRace(t, service);
-  });
+if (await requirePostgres(t, undefined, 'the concurrency tests on PostgreSQL skipped')) {
+  t.test('PostgreSQL', async (t) => race(t, await postgresService(t)));
+  t.test('PostgreSQL: logins', async (t) => loginRace(t, await postgresService(t)));
 }

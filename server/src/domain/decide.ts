@@ -156,6 +156,18 @@ function resyncStarted(serial: string, movingFactor: number, o: Origin): VerifyD
   };
 }
 
+/** What a code's match means once every other factor is right: accepted, a resync started, or a failure. */
+function answer(token: TokenRecord, match: CodeMatch, o: Origin, policy: PolicyOptions): VerifyDecision {
+  switch (match.kind) {
+    case 'accept':
+      return accepted(token.serial, match, o);
+    case 'wide':
+      return resyncStarted(token.serial, match.movingFactor, o);
+    case 'none':
+      return failure(token, o, match.reason, policy);
+  }
+}
+
 /**
  * A code against a token by serial (POST /v1/validate): the gate, the windows (policy.ts), then
  * an accept, a resync started, or a failure. The reply names the matched moving factor, so the
@@ -172,15 +184,7 @@ export function decideValidate(
   if (token === null) return refusal(o, 'unknown-token', serial);
   const gated = gate(token, o);
   if (gated) return gated;
-  const match = matchCode(otpOf(token), token, code, o.at, policy, true);
-  switch (match.kind) {
-    case 'accept':
-      return accepted(serial, match, o);
-    case 'wide':
-      return resyncStarted(serial, match.movingFactor, o);
-    case 'none':
-      return failure(token, o, match.reason, policy);
-  }
+  return answer(token, matchCode(otpOf(token), token, code, o.at, policy, true), o, policy);
 }
 
 /**
@@ -203,17 +207,9 @@ export function decideAuthenticate(
   if (gated) return gated;
   if (password === null || password.against !== user.passwordHash) return null;
   const match = matchCode(otpOf(token), token, code, o.at, policy);
-  const { serial } = token;
   if (!password.ok) {
     const spent = match.kind === 'accept' ? { movingFactor: match.movingFactor, drift: match.drift } : undefined;
     return failure(token, o, match.kind === 'none' ? 'bad-otp-and-password' : 'bad-password', policy, spent);
   }
-  switch (match.kind) {
-    case 'accept':
-      return accepted(serial, match, o);
-    case 'wide':
-      return resyncStarted(serial, match.movingFactor, o);
-    case 'none':
-      return failure(token, o, match.reason, policy);
-  }
+  return answer(token, match, o, policy);
 }
