@@ -66,3 +66,25 @@ if (await requirePostgres(t, undefined, 'the concurrency tests on PostgreSQL ski
   t.test('PostgreSQL', async (t) => race(t, await postgresService(t)));
   t.test('PostgreSQL: logins', async (t) => loginRace(t, await postgresService(t)));
 }
+
+t.test('a login whose first read is stale (the user activated in between) checks the password once more and is decided', async (t) => {
+  const { store, clock } = serviceFixture(t);
+  const real = createTokenService({ store, clock, masterKey: MASTER_KEY, scrypt: FAST_SCRYPT });
+  const tok = await importToken(real, 'hotp-sha1');
+  t.equal(
+    (await real.activate({ userId: 'late', serial: tok.serial, otp: tok.otp.generate(0), password: 'right-password' }, CTX)).result,
+    'accept',
+  );
+  // The pre-read sees the user as before the activation: no active token, no user.
+  const stale = createTokenService({
+    store: { ...store, getActiveToken: async () => null, getUser: async () => null },
+    clock,
+    masterKey: MASTER_KEY,
+    scrypt: FAST_SCRYPT,
+  });
+  const answer = await Promise.race([
+    stale.authenticate({ userId: 'late', otp: tok.otp.generate(1), password: 'right-password' }, CTX),
+    new Promise((resolve) => setTimeout(() => resolve('no answer within 5 s'), 5000)),
+  ]);
+  t.same(answer, { result: 'accept', serial: tok.serial, movingFactor: 1 });
+});

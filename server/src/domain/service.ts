@@ -414,11 +414,11 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       // for the check to be made again (null).
       const [token, user] = await Promise.all([store.getActiveToken(userId), store.getUser(userId)]);
       const checkPassword = async (hash: string | undefined): Promise<PasswordCheck> => {
-        if (hash === undefined || token === null) return { ok: await passwords.verifyNothing(password), against: '' };
+        if (hash === undefined) return { ok: await passwords.verifyNothing(password), against: '' };
         return { ok: await passwords.verify(password, hash), against: hash };
       };
       const blocked = token !== null && token.blockedUntil !== null && token.blockedUntil > o.at;
-      let check: PasswordCheck = blocked ? null : await checkPassword(user?.passwordHash);
+      let check: PasswordCheck = blocked ? null : await checkPassword(token === null ? undefined : user?.passwordHash);
       for (;;) {
         const checked = check;
         const decision = await store.attempt<VerifyDecision | { retry: string | undefined }>({ userId }, (snapshot) => {
