@@ -35,6 +35,7 @@ import { DuplicateSerialError, ServiceError } from '../domain/errors.js';
 import type { AuditQuery, RejectReason, TokenStatus } from '../domain/types.js';
 import { migratePostgres } from './postgres-schema.js';
 import { isReplaced, userChanged } from './binding.js';
+import { commonAccept } from './common-accept.js';
 import { MAX_AUDIT_LIMIT, STATUS_EVENT, toEvent, type AuditRow } from './audit-rows.js';
 import type { Decision, Snapshot, Write } from '../domain/decide.js';
 import type {
@@ -509,21 +510,15 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
           token: row ? toRecord(row) : null,
           user: user ? { userId: user.user_id, passwordHash: user.password_hash } : null,
         });
-        const [first, second] = writes;
         // The common accept: the update and its audit row in one statement.
-        if (
-          writes.length === 2 &&
-          first?.kind === 'consume' &&
-          first.success &&
-          second?.kind === 'audit' &&
-          second.entry.type === 'accept'
-        ) {
-          const e = second.entry;
-          const d = first.drift;
-          await client.query(
+        const accept = commonAccept(writes);
+        if (accept) {
+          const { consume: c, entry: e } = accept;
+          const d = c.drift;
+          const written = await client.query(
             sql.acceptAlone(
-              first.serial,
-              first.movingFactor,
+              c.serial,
+              c.movingFactor,
               d.steps,
               e.at,
               e.userId ?? null,
@@ -535,6 +530,7 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
               d.rateVar,
             ),
           );
+          if (written.rowCount !== 1) throw new Error(`token ${c.serial} changed inside its own transaction: the accept was not written`);
           return result;
         }
         for (const w of writes) await apply(client, audit, w);

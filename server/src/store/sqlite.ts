@@ -44,6 +44,7 @@ import { createGroupCommit, type GroupCommit } from './group-commit.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
 import { migrate } from './sqlite-schema.js';
 import { isReplaced, userChanged } from './binding.js';
+import { commonAccept } from './common-accept.js';
 import { MAX_AUDIT_LIMIT, STATUS_EVENT, toEvent, type AuditRow } from './audit-rows.js';
 import type { Decision, Snapshot, Write } from '../domain/decide.js';
 import type {
@@ -702,20 +703,12 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
           token: row ? toRecord(row as unknown as TokenRow) : null,
           user: user ? { userId: user.user_id, passwordHash: user.password_hash } : null,
         });
-        const [first, second] = writes;
         // The common accept, whose audit row joins the token's chain (no user named, or the
         // token's own) at the head just read.
-        if (
-          row &&
-          writes.length === 2 &&
-          first?.kind === 'consume' &&
-          first.success &&
-          second?.kind === 'audit' &&
-          second.entry.type === 'accept' &&
-          (second.entry.userId == null || second.entry.userId === row[22])
-        ) {
-          if (!acceptChained(first, second.entry, { key: k, lastAuditId: row[21], everUserId: row[22] })) {
-            throw new Error(`token ${first.serial} changed inside its own write: the accept was not written`);
+        const accept = row ? commonAccept(writes) : null;
+        if (row && accept && (accept.entry.userId == null || accept.entry.userId === row[22])) {
+          if (!acceptChained(accept.consume, accept.entry, { key: k, lastAuditId: row[21], everUserId: row[22] })) {
+            throw new Error(`token ${accept.consume.serial} changed inside its own write: the accept was not written`);
           }
           return result;
         }
