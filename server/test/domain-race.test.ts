@@ -46,6 +46,31 @@ async function loginRace(t: Test, service: TokenService): Promise<void> {
   }
 }
 
+/**
+ * Ten spare devices claiming one free user ID at once: one creates the user; every other is
+ * decided on the user as created, so it needs the owner's proof and is refused.
+ */
+async function claimRace(t: Test, service: TokenService): Promise<void> {
+  const toks = await Promise.all(Array.from({ length: 10 }, () => importToken(service, 'hotp-sha1')));
+  const userId = `claimed-${toks[0]!.serial}`;
+  const results = await Promise.all(
+    toks.map((tok) => service.activate({ userId, serial: tok.serial, otp: tok.otp.generate(0), password: `pw-${tok.serial}` }, CTX)),
+  );
+  const won = results.filter((r) => r.result === 'accept');
+  t.equal(won.length, 1, 'one activation wins');
+  t.same(
+    results.filter((r) => r.result !== 'accept').map((r) => r.result === 'reject' && r.reason),
+    Array(9).fill('owner-not-proven'),
+    'the others are refused as takeovers',
+  );
+  const winner = toks.find((tok) => tok.serial === won[0]?.serial)!;
+  t.equal(
+    (await service.authenticate({ userId, otp: winner.otp.generate(1), password: `pw-${winner.serial}` }, CTX)).result,
+    'accept',
+    "the winner's device and password log in",
+  );
+}
+
 /** The service over a fresh PostgreSQL schema, closed when `t` ends. */
 async function postgresService(t: Test): Promise<TokenService> {
   const { url } = await tempSchema(t);
@@ -61,10 +86,12 @@ async function postgresService(t: Test): Promise<TokenService> {
 
 t.test('SQLite', async (t) => race(t, serviceFixture(t).service));
 t.test('SQLite: logins', async (t) => loginRace(t, serviceFixture(t).service));
+t.test('SQLite: claims', async (t) => claimRace(t, serviceFixture(t).service));
 
 if (await requirePostgres(t, undefined, 'the concurrency tests on PostgreSQL skipped')) {
   t.test('PostgreSQL', async (t) => race(t, await postgresService(t)));
   t.test('PostgreSQL: logins', async (t) => loginRace(t, await postgresService(t)));
+  t.test('PostgreSQL: claims', async (t) => claimRace(t, await postgresService(t)));
 }
 
 t.test('a login whose first read is stale (the user activated in between) checks the password once more and is decided', async (t) => {
@@ -77,7 +104,7 @@ t.test('a login whose first read is stale (the user activated in between) checks
   );
   // The pre-read sees the user as before the activation: no active token, no user.
   const stale = createTokenService({
-    store: { ...store, getActiveToken: async () => null, getUser: async () => null },
+    store: { ...store, snapshot: async () => ({ token: null, tokenOwner: null, user: null, userToken: null }) },
     clock,
     masterKey: MASTER_KEY,
     scrypt: FAST_SCRYPT,

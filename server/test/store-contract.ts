@@ -1,17 +1,20 @@
 /**
  * The TokenStore contract (src/store/types.ts) as one reusable suite, run against every adapter:
  * store-contract-sqlite.test.ts and store-contract-postgres.test.ts. Whatever a caller may rely
- * on is here — results, audit events, all-or-nothing writes — and above all the rules that must
- * hold under concurrency: compare-and-set accepts (within one store and across two stores over
- * the same database, i.e. two server instances), atomic failure counts, one active token per
- * user, an append-only audit log enforced by the database itself, and acknowledgement only after
- * commit. Adapter-specific checks (journal modes, migrations tables, group commit) stay in the
- * adapter's own test file.
+ * on is here: the snapshot an attempt decides on, each write as it lands, all-or-nothing
+ * attempts, and above all that concurrent attempts are decided one after the other, each on the
+ * rows as the one before left them (within one store and across two stores over the same
+ * database, i.e. two server instances), an append-only audit log enforced by the database
+ * itself, and acknowledgement only after commit. The decisions here are small ones written for
+ * the test (helpers/writes.ts); the policy's own are domain-decide.test.ts's. Adapter-specific
+ * checks (journal modes, migrations tables, group commit) stay in the adapter's own test file.
  */
 import type { Test } from 'tap';
 import { makeSerial } from '@kodeviser/shared';
+import type { Decision, Snapshot, Write } from '../src/domain/decide.js';
 import { NO_DRIFT } from '../src/domain/policy.js';
-import type { AttemptCommand, AttemptResult, NewTokenRecord, Origin, TokenDrift, TokenStore } from '../src/store/types.js';
+import type { AuditEntry, NewTokenRecord, Origin, TokenDrift, TokenStore } from '../src/store/types.js';
+import { applyWrites, audited, consumed, spend } from './helpers/writes.js';
 
 /** A store under test, with what the contract needs to look past it. */
 export interface ContractStore extends TokenStore {
@@ -42,33 +45,96 @@ export const row = (n: number, over: Partial<NewTokenRecord> = {}): NewTokenReco
   drift: NO_DRIFT,
   ...over,
 });
-const never = () => ({ blockForMs: 0, lock: false });
-export const attempt = (n: number, over: Partial<AttemptCommand> = {}): AttemptCommand => ({
-  serial: serial(n),
-  origin: at(),
-  success: true,
-  reason: 'bad-otp',
-  onFailure: never,
-  ...over,
-});
-const outcomes = (rs: AttemptResult[]) => rs.map((r) => r.outcome);
+
+/** The writes of an activation that binds token `n` to `userId` (a new user, or replacing `replaces`). */
+function bindWrites(n: number, movingFactor: number, userId: string, o: Origin, replaces?: number): Write[] {
+  const s = serial(n);
+  const entry = { at: o.at, userId, ip: o.ip };
+  const writes: Write[] = [
+    consumed(s, movingFactor, { at: o.at }),
+    replaces === undefined
+      ? { kind: 'create-user', userId, passwordHash: `h${n}`, at: o.at }
+      : { kind: 'set-password', userId, passwordHash: `h${n}`, at: o.at },
+  ];
+  if (replaces !== undefined && replaces !== n) {
+    writes.push(
+      { kind: 'deactivate', serial: serial(replaces), at: o.at },
+      audited({ ...entry, type: 'deactivate', serial: serial(replaces), reason: `replaced by ${s}` }),
+    );
+  }
+  writes.push(
+    { kind: 'assign', serial: s, userId, at: o.at },
+    audited({ ...entry, type: 'activate', serial: s }),
+    audited({ ...entry, type: 'accept', serial: s, movingFactor }),
+  );
+  return writes;
+}
+
+/**
+ * An activation decided as the policy would in outline: create a user that does not exist, or
+ * replace the active token `replaces` of one that does; anything else is refused, unwritten.
+ */
+const activation =
+  (n: number, userId: string, replaces: string | null) =>
+  ({ user, userToken }: Snapshot): Decision<'created' | 'replaced' | 'refused'> => {
+    if (user === null && replaces === null) return { result: 'created', writes: bindWrites(n, 0, userId, at()) };
+    if (user !== null && replaces !== null && userToken?.serial === replaces) {
+      return { result: 'replaced', writes: bindWrites(n, 0, userId, at(), Number(replaces.slice(0, 9)) - 200_000_000) };
+    }
+    return { result: 'refused', writes: [] };
+  };
+
+/** Counts one failure of the key's token, noting the count it saw; blocks from the third. */
+const failOnce =
+  (seen: number[], blockMs: (failures: number) => number) =>
+  ({ token }: Snapshot): Decision<number> => {
+    const t = token!;
+    const failures = t.failures + 1;
+    seen.push(failures);
+    const writes: Write[] = [
+      { kind: 'failures', serial: t.serial, failures },
+      audited({ at: T0, type: 'reject', serial: t.serial, reason: 'bad-otp' }),
+    ];
+    if (failures >= 3) writes.push({ kind: 'block', serial: t.serial, until: Math.max(t.blockedUntil ?? 0, T0 + blockMs(failures)) });
+    return { result: failures, writes };
+  };
 
 export function storeContract(tap: Test, name: string, open: OpenContractStore): void {
   tap.test(`${name}: the TokenStore contract`, async (tap) => {
     tap.test('the audit log refuses UPDATE and DELETE, whoever asks', async (t) => {
       const store = await open(t);
-      await store.appendAudit([{ at: T0, type: 'lock', serial: serial(1), actor: 'admin' }]);
+      await applyWrites(store, [audited({ at: T0, type: 'lock', serial: serial(1), actor: 'admin' })]);
       await t.rejects(store.raw(`UPDATE audit SET reason = 'x'`), /append-only/);
       await t.rejects(store.raw('DELETE FROM audit'), /append-only/);
       t.equal((await store.queryAudit({})).length, 1);
     });
 
-    tap.test('one active token per user is a database constraint', async (t) => {
+    tap.test("the snapshot: the token, its owner ever, the user and the user's active token", async (t) => {
+      const store = await open(t);
+      await store.insertTokens([row(1), row(2), row(3)], at());
+      t.same(await store.snapshot({}), { token: null, tokenOwner: null, user: null, userToken: null }, 'an empty key reads nothing');
+      t.same(await store.snapshot({ serial: serial(9), userId: 'nobody' }), { token: null, tokenOwner: null, user: null, userToken: null });
+      await applyWrites(store, bindWrites(1, 0, 'alice', at()));
+      await applyWrites(store, bindWrites(2, 0, 'alice', at(), 1));
+      const seen = await store.snapshot({ serial: serial(1), userId: 'alice' });
+      t.match(seen, {
+        token: { serial: serial(1), userId: null, lastMovingFactor: 0 },
+        tokenOwner: 'alice',
+        user: { userId: 'alice', passwordHash: 'h2' },
+        userToken: { serial: serial(2), userId: 'alice' },
+      });
+      const inside = await store.attempt({ serial: serial(1), userId: 'alice' }, (s) => ({ result: s, writes: [] }));
+      t.same(inside, seen, 'an attempt decides on the same rows');
+      const own = await store.snapshot({ serial: serial(2), userId: 'alice' });
+      t.same(own.userToken, own.token, "the user's active token, asked for by its serial too");
+      t.match(await store.snapshot({ userId: 'alice' }), { token: null, tokenOwner: null, userToken: { serial: serial(2) } });
+      t.match(await store.snapshot({ serial: serial(3) }), { token: { serial: serial(3) }, tokenOwner: null, user: null, userToken: null });
+    });
+
+    tap.test('one active token per user is a database constraint, and a write that cannot apply rolls its attempt back', async (t) => {
       const store = await open(t);
       await store.insertTokens([row(1), row(2)], at());
-      await store.recordAttempt(
-        attempt(1, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h1', replaces: null } }),
-      );
+      await applyWrites(store, bindWrites(1, 0, 'alice', at()));
       await t.rejects(
         store.raw(`INSERT INTO assignments (serial, user_id, active, activated_at) VALUES ('${serial(2)}', 'alice', TRUE, 0)`),
         /unique constraint/i,
@@ -78,19 +144,61 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
         /foreign key/i,
         'assignments reference tokens and users',
       );
+      const unchanged = async (what: string) => {
+        t.match(
+          await store.snapshot({ serial: serial(2), userId: 'alice' }),
+          {
+            token: { lastMovingFactor: -1, userId: null },
+            tokenOwner: null,
+            user: { passwordHash: 'h1' },
+            userToken: { serial: serial(1) },
+          },
+          `${what}: nothing written`,
+        );
+        t.equal(await store.snapshot({ userId: 'bob' }).then((s) => s.user), null, `${what}: no user created`);
+      };
+      const attempts: Array<[string, Write[]]> = [
+        [
+          'a second active token for alice',
+          [
+            consumed(serial(2), 0),
+            { kind: 'set-password', userId: 'alice', passwordHash: 'x', at: T0 },
+            { kind: 'assign', serial: serial(2), userId: 'alice', at: T0 },
+          ],
+        ],
+        ['a user created twice', [consumed(serial(2), 0), { kind: 'create-user', userId: 'alice', passwordHash: 'x', at: T0 }]],
+        [
+          "alice's token bound to bob",
+          [
+            consumed(serial(2), 0),
+            { kind: 'create-user', userId: 'bob', passwordHash: 'x', at: T0 },
+            { kind: 'assign', serial: serial(1), userId: 'bob', at: T0 },
+          ],
+        ],
+        [
+          'a moving factor not above the last',
+          [consumed(serial(2), 0), audited({ at: T0, type: 'accept', serial: serial(2) }), consumed(serial(2), 0)],
+        ],
+        ['a password for nobody', [consumed(serial(2), 0), { kind: 'set-password', userId: 'nobody', passwordHash: 'x', at: T0 }]],
+        ['a token not active deactivated', [consumed(serial(2), 0), { kind: 'deactivate', serial: serial(2), at: T0 }]],
+        ['an unknown token', [consumed(serial(2), 0), { kind: 'failures', serial: serial(9), failures: 1 }]],
+      ];
+      for (const [what, writes] of attempts) {
+        await t.rejects(applyWrites(store, writes), `${what}: refused`);
+        await unchanged(what);
+      }
+      t.equal((await store.queryAudit({ serial: serial(2) })).length, 1, 'no audit row of the attempts rolled back (the import only)');
 
-      // Through the store, binding a second token deactivates the first.
-      await store.recordAttempt(
-        attempt(2, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h2', replaces: serial(1) } }),
-      );
-      t.equal((await store.getActiveToken('alice'))?.serial, serial(2));
-      t.equal((await store.getToken(serial(1)))?.userId, null);
-      t.same(await store.getUser('alice'), { userId: 'alice', passwordHash: 'h2' }, 'the password is the latest');
-      t.equal(await store.getUser('nobody'), null);
-      t.equal(await store.getActiveToken('nobody'), null);
-      const events = await store.queryAudit({ userId: 'alice' });
+      // Deactivating first, the second token is bound; then alice's first comes back.
+      await applyWrites(store, bindWrites(2, 0, 'alice', at(), 1));
+      t.match(await store.snapshot({ serial: serial(1), userId: 'alice' }), {
+        token: { userId: null },
+        tokenOwner: 'alice',
+        user: { passwordHash: 'h2' },
+        userToken: { serial: serial(2) },
+      });
       t.same(
-        events.map((e) => [e.type, e.serial]),
+        (await store.queryAudit({ userId: 'alice' })).map((e) => [e.type, e.serial]),
         [
           ['accept', serial(2)],
           ['activate', serial(2)],
@@ -99,51 +207,14 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
           ['activate', serial(1)],
         ],
       );
-
-      // A token bound to alice (even inactive) cannot be bound to bob: the attempt rolls back whole.
-      await t.rejects(
-        store.recordAttempt(
-          attempt(1, { consume: { movingFactor: 1, drift: NO_DRIFT }, bind: { userId: 'bob', passwordHash: 'h', replaces: null } }),
-        ),
-        { code: 'ERR_ASSIGNED_ELSEWHERE' },
-      );
-      t.equal((await store.getToken(serial(1)))?.lastMovingFactor, 0, 'the code was not consumed');
-      t.equal(await store.getUser('bob'), null, 'nor bob created');
-
-      // alice takes her first token back: it is reactivated, the second deactivated.
-      await store.recordAttempt(
-        attempt(1, { consume: { movingFactor: 1, drift: NO_DRIFT }, bind: { userId: 'alice', passwordHash: 'h3', replaces: serial(2) } }),
-      );
-      t.equal((await store.getActiveToken('alice'))?.serial, serial(1));
+      await applyWrites(store, [
+        { kind: 'deactivate', serial: serial(2), at: T0 },
+        { kind: 'assign', serial: serial(1), userId: 'alice', at: T0 },
+      ]);
+      t.equal((await store.snapshot({ userId: 'alice' })).userToken?.serial, serial(1), "a token's former user may have it back");
     });
 
-    tap.test('a binding applies only while the user is as the decision saw it; else it rolls back whole', async (t) => {
-      const store = await open(t);
-      await store.insertTokens([row(1), row(2), row(3)], at());
-      const bind = (n: number, movingFactor: number, replaces: string | null, userId = 'alice') =>
-        store.recordAttempt(attempt(n, { consume: { movingFactor, drift: NO_DRIFT }, bind: { userId, passwordHash: `h${n}`, replaces } }));
-      await bind(1, 0, null);
-      const unchanged = async (what: string) => {
-        t.equal((await store.getActiveToken('alice'))?.serial, serial(1), `${what}: the active token is kept`);
-        t.same(await store.getUser('alice'), { userId: 'alice', passwordHash: 'h1' }, `${what}: the password is kept`);
-        t.equal((await store.getToken(serial(2)))?.lastMovingFactor, -1, `${what}: the code was not consumed`);
-        t.equal((await store.getToken(serial(2)))?.userId, null, `${what}: the token is not bound`);
-      };
-      await t.rejects(bind(2, 0, null), { code: 'ERR_USER_CHANGED' }, 'creating a user that exists');
-      await unchanged('creating a user that exists');
-      await t.rejects(bind(2, 0, serial(3)), { code: 'ERR_USER_CHANGED' }, 'replacing a token that is not the active one');
-      await unchanged('replacing another token');
-      await t.rejects(bind(2, 0, serial(1), 'nobody'), { code: 'ERR_USER_CHANGED' }, 'replacing for a user that does not exist');
-      t.equal(await store.getUser('nobody'), null, 'nor is that user created');
-      t.equal((await store.queryAudit({ userId: 'alice' })).length, 2, 'no audit row of a binding that rolled back');
-
-      t.same(await bind(1, 1, serial(1)), { outcome: 'accepted' }, 'the owner re-binds the active token itself');
-      t.same(await bind(2, 0, serial(1)), { outcome: 'accepted' }, 'the active token replaced');
-      t.equal((await store.getActiveToken('alice'))?.serial, serial(2));
-      t.same(await store.getUser('alice'), { userId: 'alice', passwordHash: 'h2' });
-    });
-
-    tap.test('two instances binding one user at once: exactly one wins, the other rolls back whole', async (t) => {
+    tap.test('activations of one user on two instances at once are decided one after the other', async (t) => {
       const store = await open(t);
       const other = await store.another();
       const rounds = 5;
@@ -151,75 +222,52 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
         Array.from({ length: 3 * rounds }, (_, i) => row(i)),
         at(),
       );
-      const bind = (s: TokenStore, n: number, userId: string, replaces: string | null) =>
-        s.recordAttempt(attempt(n, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId, passwordHash: `h${n}`, replaces } }));
-      const oneWins = async (results: PromiseSettledResult<AttemptResult>[], serials: string[], what: string) => {
-        const won = results.findIndex((r) => r.status === 'fulfilled');
-        const lost = results.find((r) => r.status === 'rejected');
-        t.ok(
-          won >= 0 && (lost as PromiseRejectedResult | undefined)?.reason?.code === 'ERR_USER_CHANGED',
-          `${what}: one accepted, one ERR_USER_CHANGED`,
-        );
-        const loser = serials[1 - won] as string;
-        t.equal((await store.getToken(loser))?.lastMovingFactor, -1, `${what}: the loser's code is not consumed`);
-        return serials[won] as string;
-      };
+      const activate = (s: TokenStore, n: number, userId: string, replaces: string | null) =>
+        s.attempt({ serial: serial(n), userId }, activation(n, userId, replaces));
       for (let r = 0; r < rounds; r++) {
         const userId = `user-${r}`;
         const [a, b, c] = [3 * r, 3 * r + 1, 3 * r + 2];
-        const created = await oneWins(
-          await Promise.allSettled([bind(store, a, userId, null), bind(other, b, userId, null)]),
-          [serial(a), serial(b)],
-          `round ${r}, create`,
-        );
-        t.equal((await store.getActiveToken(userId))?.serial, created);
-        const replaced = await oneWins(
-          await Promise.allSettled([bind(store, c, userId, created), bind(other, created === serial(a) ? b : a, userId, created)]),
-          [serial(c), created === serial(a) ? serial(b) : serial(a)],
-          `round ${r}, replace`,
-        );
+        const created = await Promise.all([activate(store, a, userId, null), activate(other, b, userId, null)]);
+        t.same([...created].sort(), ['created', 'refused'], `round ${r}: one creates the user, the other sees it created`);
+        const winner = created[0] === 'created' ? a : b;
+        const loser = winner === a ? b : a;
+        t.equal((await store.getToken(serial(loser)))?.lastMovingFactor, -1, `round ${r}: the loser's code is not consumed`);
+        const replaced = await Promise.all([activate(store, c, userId, serial(winner)), activate(other, loser, userId, serial(winner))]);
+        t.same([...replaced].sort(), ['refused', 'replaced'], `round ${r}: one replaces the device, the other sees it replaced`);
+        const now = replaced[0] === 'replaced' ? c : loser;
         const active = await store.raw(`SELECT serial FROM assignments WHERE user_id = '${userId}' AND active = TRUE`);
         t.same(
           active.map((x) => x.serial),
-          [replaced],
+          [serial(now)],
           `round ${r}: one active token, the winner's`,
         );
         const deactivations = (await store.queryAudit({ userId })).filter((e) => e.type === 'deactivate');
         t.same(
           deactivations.map((e) => e.serial),
-          [created],
+          [serial(winner)],
           `round ${r}: only the replaced token deactivated`,
         );
       }
     });
 
-    tap.test('accepting a moving factor is a compare-and-set, also among concurrent writes', async (t) => {
+    tap.test('accepting a moving factor: each attempt decides on the row the one before left, also among concurrent ones', async (t) => {
       const store = await open(t);
       await store.insertTokens([row(1)], at());
-      const both = await Promise.all([
-        store.recordAttempt(attempt(1, { consume: { movingFactor: 5, drift: NO_DRIFT } })),
-        store.recordAttempt(attempt(1, { consume: { movingFactor: 5, drift: NO_DRIFT } })),
-      ]);
-      t.same(outcomes(both).sort(), ['accepted', 'failed']);
-      t.match(
-        both.find((r) => r.outcome === 'failed'),
-        { reason: 'replay', failures: 1 },
-      );
-      t.match(
-        await store.recordAttempt(attempt(1, { consume: { movingFactor: 3, drift: NO_DRIFT } })),
-        { outcome: 'failed', reason: 'replay', failures: 2 },
-        'lower is a replay',
-      );
+      const attempt = (movingFactor: number, drift: TokenDrift = NO_DRIFT) =>
+        store.attempt({ serial: serial(1) }, spend(movingFactor, at(), drift));
+      t.same((await Promise.all([attempt(5), attempt(5)])).sort(), ['accepted', 'replay']);
+      t.equal(await attempt(3), 'replay', 'lower is a replay');
+      t.match(await store.getToken(serial(1)), { lastMovingFactor: 5, failures: 2 });
       // Every field of the clock comes back as written: a rate and its variance are doubles, exactly.
       const ahead: TokenDrift = { steps: 2, offsetMs: 74_321, ratePpm: 17.123456789012345, rateVar: 41.000000000000014 };
-      t.same(await store.recordAttempt(attempt(1, { consume: { movingFactor: 6, drift: ahead } })), { outcome: 'accepted' });
+      t.equal(await attempt(6, ahead), 'accepted');
       t.match(await store.getToken(serial(1)), { lastMovingFactor: 6, drift: ahead, failures: 0, lastUsedAt: T0 });
       const big = 2 ** 40 + 3;
       const behind: TokenDrift = { steps: -7, offsetMs: -(2 ** 40) - 5, ratePpm: -99.5, rateVar: 1e-9 };
-      t.same(await store.recordAttempt(attempt(1, { consume: { movingFactor: big, drift: behind } })), { outcome: 'accepted' });
+      t.equal(await attempt(big, behind), 'accepted');
       t.same((await store.getToken(serial(1)))?.drift, behind, 'offsets beyond 32 bits come back as numbers');
       t.match(await store.getToken(serial(1)), { lastMovingFactor: big }, 'moving factors beyond 32 bits come back as numbers');
-      t.same(await store.recordAttempt(attempt(1, { consume: { movingFactor: big + 1, drift: NO_DRIFT } })), { outcome: 'accepted' });
+      t.equal(await attempt(big + 1), 'accepted');
       t.same((await store.getToken(serial(1)))?.drift, NO_DRIFT, 'no rate variance (null) comes back null');
     });
 
@@ -228,15 +276,10 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       const other = await store.another();
       await store.insertTokens([row(1), row(2)], at());
       const results = await Promise.all(
-        Array.from({ length: 60 }, (_, i) =>
-          (i % 2 ? other : store).recordAttempt(attempt(1 + (i % 4 < 2 ? 0 : 1), { consume: { movingFactor: 42, drift: NO_DRIFT } })),
-        ),
+        Array.from({ length: 60 }, (_, i) => (i % 2 ? other : store).attempt({ serial: serial(1 + (i % 4 < 2 ? 0 : 1)) }, spend(42, at()))),
       );
-      t.equal(results.filter((r) => r.outcome === 'accepted').length, 2, 'one accept per token');
-      t.ok(
-        results.every((r) => r.outcome === 'accepted' || r.reason === 'replay'),
-        'every other one is a replay',
-      );
+      t.equal(results.filter((r) => r === 'accepted').length, 2, 'one accept per token');
+      t.equal(results.filter((r) => r === 'replay').length, 58, 'every other one is a replay');
       for (const n of [1, 2]) {
         const events = await store.queryAudit({ serial: serial(n) });
         t.equal(events.filter((e) => e.type === 'accept').length, 1, `${serial(n)}: one accept in the audit log`);
@@ -250,9 +293,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       const other = await store.another();
       await store.insertTokens([row(1)], at());
       const factors = Array.from({ length: 30 }, (_, i) => 30 - i);
-      await Promise.all(
-        factors.map((f, i) => (i % 2 ? other : store).recordAttempt(attempt(1, { consume: { movingFactor: f, drift: NO_DRIFT } }))),
-      );
+      await Promise.all(factors.map((f, i) => (i % 2 ? other : store).attempt({ serial: serial(1) }, spend(f, at()))));
       t.equal((await store.getToken(serial(1)))?.lastMovingFactor, 30);
       const accepted = (await store.queryAudit({ serial: serial(1) }))
         .filter((e) => e.type === 'accept')
@@ -265,141 +306,66 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       t.equal(accepted.at(-1), 30);
     });
 
-    tap.test('failures count atomically; the policy callback decides block and lock', async (t) => {
-      const store = await open(t);
-      await store.insertTokens([row(1)], at());
-      const seen: number[] = [];
-      const onFailure = (n: number) => {
-        seen.push(n);
-        return { blockForMs: n >= 3 ? 1000 * n : 0, lock: n >= 5 };
-      };
-      const results = await Promise.all([1, 2, 3, 4].map(() => store.recordAttempt(attempt(1, { success: false, onFailure }))));
-      t.same([...seen].sort(), [1, 2, 3, 4], 'each failure saw its own count');
-      t.match(
-        results.find((r) => r.outcome === 'failed' && r.failures === 4),
-        { reason: 'bad-otp', blockedUntil: T0 + 4000, locked: false },
-      );
-      t.match(await store.getToken(serial(1)), { failures: 4, blockedUntil: T0 + 4000, status: 'enabled' });
-      t.match(await store.recordAttempt(attempt(1, { success: false, onFailure })), { failures: 5, locked: true });
-      t.match(await store.getToken(serial(1)), { status: 'locked' });
-      t.match(
-        await store.recordAttempt(attempt(1, { consume: { movingFactor: 9, drift: NO_DRIFT }, onFailure })),
-        { outcome: 'failed', reason: 'locked', failures: 0, locked: true },
-        'a locked token consumes nothing and counts nothing',
-      );
-      t.match(await store.getToken(serial(1)), { failures: 5, lastMovingFactor: -1 });
-      t.match(await store.recordAttempt(attempt(7, { success: false })), { reason: 'unknown-token', locked: false });
-      t.match(
-        await store.recordAttempt(attempt(7, { consume: { movingFactor: 1, drift: NO_DRIFT } })),
-        { reason: 'unknown-token' },
-        'also with a code',
-      );
-
-      const types = (await store.queryAudit({ serial: serial(1) })).map((e) => e.type);
-      t.same(types.slice(0, 3), ['reject', 'lock', 'reject'], 'the lock is audited');
-      t.equal(types.filter((x) => x === 'block').length, 2);
-
-      t.equal(await store.changeStatus({ serial: serial(1), from: ['locked'], to: 'enabled', origin: at() }), true);
-      t.match(await store.getToken(serial(1)), { status: 'enabled', failures: 0, blockedUntil: null }, 'unlock clears failures and block');
-    });
-
-    tap.test('failures sent to two instances at once: each count seen once, the block never shortened', async (t) => {
+    tap.test('failures sent to two instances at once: each count seen once, as the one before wrote it', async (t) => {
       const store = await open(t);
       const other = await store.another();
       await store.insertTokens([row(1)], at());
       const seen: number[] = [];
-      const onFailure = (n: number) => {
-        seen.push(n);
-        return { blockForMs: n >= 3 ? 1000 * (30 - n) : 0, lock: false };
-      };
-      await Promise.all(
-        Array.from({ length: 24 }, (_, i) => (i % 2 ? other : store).recordAttempt(attempt(1, { success: false, onFailure }))),
-      );
+      const fail = failOnce(seen, (n) => 1000 * (30 - n));
+      await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 2 ? other : store).attempt({ serial: serial(1) }, fail)));
       t.same(
         [...seen].sort((a, b) => a - b),
         Array.from({ length: 24 }, (_, i) => i + 1),
         'counts 1..24, each exactly once',
       );
-      t.match(
-        await store.getToken(serial(1)),
-        { failures: 24, blockedUntil: T0 + 27_000 },
-        'the longest block (from the 3rd failure) stands',
-      );
+      t.match(await store.getToken(serial(1)), { failures: 24, blockedUntil: T0 + 27_000 }, 'the block as the decisions wrote it');
       t.equal((await store.queryAudit({ serial: serial(1) })).filter((e) => e.type === 'reject').length, 24);
     });
 
-    tap.test('a right code with a wrong second factor is consumed and still counts as a failure', async (t) => {
+    tap.test('each write as it lands on the token', async (t) => {
       const store = await open(t);
-      await store.insertTokens([row(1)], at());
-      // The code measured the token's clock all the same: that is kept with the consumed step.
+      await store.insertTokens([row(1, { lastMovingFactor: 10 })], at());
+      const s = serial(1);
+      const token = () => store.getToken(s);
+      // A right code with a wrong second factor: consumed, the clock measured, the failures kept.
+      await applyWrites(store, [
+        { kind: 'failures', serial: s, failures: 2 },
+        { kind: 'block', serial: s, until: T0 + 9 },
+      ]);
       const drift: TokenDrift = { steps: 1, offsetMs: 41_000, ratePpm: 2.5, rateVar: 12.75 };
-      t.match(await store.recordAttempt(attempt(1, { consume: { movingFactor: 4, drift }, success: false, reason: 'bad-password' })), {
-        outcome: 'failed',
-        reason: 'bad-password',
-        failures: 1,
-      });
-      t.match(await store.getToken(serial(1)), { lastMovingFactor: 4, failures: 1, drift });
-      const [ev] = await store.queryAudit({ serial: serial(1), limit: 1 });
-      t.match(ev, { type: 'reject', reason: 'bad-password', movingFactor: 4, ip: '198.51.100.7' });
-    });
-
-    tap.test('pending resync: set above the last accepted only, cleared by any attempt', async (t) => {
-      const store = await open(t);
-      await store.insertTokens([row(1, { lastMovingFactor: 10 })], at());
-      await store.startResync(serial(1), { movingFactor: 8, at: T0 }, at());
-      t.equal((await store.getToken(serial(1)))?.pendingResync, null, 'not below the last accepted');
-      t.equal((await store.queryAudit({ serial: serial(1) })).filter((e) => e.type === 'resync-started').length, 0, 'and not audited');
-      await store.startResync(serial(1), { movingFactor: 80, at: T0 + 5 }, { ...at(5), userId: 'u' });
-      t.same((await store.getToken(serial(1)))?.pendingResync, { movingFactor: 80, at: T0 + 5 });
-      t.match((await store.queryAudit({ serial: serial(1), limit: 1 }))[0], { type: 'resync-started', movingFactor: 80, userId: 'u' });
-      await store.recordAttempt(attempt(1, { success: false, reason: 'resync-mismatch' }));
-      t.equal((await store.getToken(serial(1)))?.pendingResync, null, 'a failure clears it');
-      await store.startResync(serial(1), { movingFactor: 80, at: T0 + 6 }, at(6));
-      await store.recordAttempt(attempt(1, { consume: { movingFactor: 81, drift: NO_DRIFT }, acceptNote: 'resync' }));
-      t.match(await store.getToken(serial(1)), { pendingResync: null, lastMovingFactor: 81 });
-      t.match((await store.queryAudit({ serial: serial(1), limit: 1 }))[0], { type: 'accept', reason: 'resync', movingFactor: 81 });
-    });
-
-    tap.test('admin resync is a compare-and-set too, and refuses revoked tokens', async (t) => {
-      const store = await open(t);
-      await store.insertTokens([row(1, { lastMovingFactor: 10 })], at());
-      await store.recordAttempt(attempt(1, { success: false }));
-      t.equal(await store.resync(serial(1), 10, NO_DRIFT, at()), false, 'not to the same counter');
-      const drift: TokenDrift = { steps: 3, offsetMs: 95_250, ratePpm: -3.25, rateVar: 0.5 };
-      t.equal(await store.resync(serial(1), 500, drift, { ...at(), actor: 'admin' }), true);
-      t.match(await store.getToken(serial(1)), { lastMovingFactor: 500, drift, failures: 0 });
-      t.match((await store.queryAudit({ serial: serial(1), limit: 1 }))[0], {
-        type: 'resync',
-        actor: 'admin',
-        movingFactor: 500,
-        reason: 'drift 3',
-      });
-      await store.changeStatus({ serial: serial(1), from: ['enabled'], to: 'revoked', origin: at() });
-      t.equal(await store.resync(serial(1), 600, NO_DRIFT, at()), false);
-    });
-
-    tap.test('status changes apply only from the given states; revoke ends the assignment', async (t) => {
-      const store = await open(t);
-      await store.insertTokens([row(1)], at());
-      await store.recordAttempt(
-        attempt(1, { consume: { movingFactor: 0, drift: NO_DRIFT }, bind: { userId: 'carol', passwordHash: 'h', replaces: null } }),
+      await applyWrites(store, [consumed(s, 14, { drift, at: T0 + 1, success: false })]);
+      t.match(
+        await token(),
+        { lastMovingFactor: 14, drift, failures: 2, blockedUntil: T0 + 9, lastUsedAt: T0 + 1 },
+        'consume without success',
       );
-      t.equal(await store.changeStatus({ serial: serial(1), from: ['locked'], to: 'enabled', origin: at() }), false);
-      t.equal(await store.changeStatus({ serial: serial(1), from: ['enabled'], to: 'locked', origin: at() }), true);
-      t.match((await store.queryAudit({ serial: serial(1), limit: 1 }))[0], { type: 'lock', userId: null });
-      t.equal(
-        await store.changeStatus({ serial: serial(1), from: ['enabled', 'locked'], to: 'revoked', origin: { ...at(), actor: 'admin' } }),
-        true,
+      await applyWrites(store, [{ kind: 'start-resync', serial: s, pending: { movingFactor: 80, at: T0 + 5 } }]);
+      t.same((await token())?.pendingResync, { movingFactor: 80, at: T0 + 5 }, 'a resync pending');
+      await applyWrites(store, [{ kind: 'failures', serial: s, failures: 3 }]);
+      t.match(await token(), { failures: 3, pendingResync: null }, 'a failure cancels it');
+      await applyWrites(store, [{ kind: 'start-resync', serial: s, pending: { movingFactor: 80, at: T0 + 6 } }]);
+      await applyWrites(store, [consumed(s, 81, { at: T0 + 7 })]);
+      t.match(
+        await token(),
+        { lastMovingFactor: 81, failures: 0, blockedUntil: null, pendingResync: null },
+        'consume with success clears them all',
       );
-      t.match(await store.getToken(serial(1)), { status: 'revoked', userId: null });
-      t.equal(await store.getActiveToken('carol'), null);
-      t.match((await store.queryAudit({ serial: serial(1), limit: 1 }))[0], { type: 'revoke', userId: 'carol', actor: 'admin' });
-      t.match(await store.recordAttempt(attempt(1, { consume: { movingFactor: 5, drift: NO_DRIFT } })), {
-        outcome: 'failed',
-        reason: 'revoked',
-        locked: false,
-      });
-      t.equal(await store.changeStatus({ serial: serial(5), from: ['enabled'], to: 'locked', origin: at() }), false, 'unknown serial');
+      await applyWrites(store, [
+        { kind: 'status', serial: s, status: 'locked' },
+        { kind: 'block', serial: s, until: T0 + 99 },
+      ]);
+      t.match(await token(), { status: 'locked', blockedUntil: T0 + 99 });
+      await applyWrites(store, [consumed(s, 500, { at: T0 + 8 })]);
+      t.match(
+        await token(),
+        { status: 'locked', lastMovingFactor: 500, blockedUntil: null },
+        'a locked token consumes as decided (an admin resync)',
+      );
+      await applyWrites(store, [
+        { kind: 'status', serial: s, status: 'enabled' },
+        { kind: 'block', serial: s, until: null },
+      ]);
+      t.match(await token(), { status: 'enabled', blockedUntil: null });
     });
 
     tap.test('import is all or nothing and names the duplicate serial', async (t) => {
@@ -444,13 +410,16 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
 
     tap.test('audit queries filter by serial, user and time, newest first, bounded', async (t) => {
       const store = await open(t);
-      await store.appendAudit([
-        { at: T0, type: 'import', serial: serial(1) },
-        { at: T0 + 10, type: 'accept', serial: serial(1), userId: 'u1', movingFactor: 3 },
-        { at: T0 + 20, type: 'reject', serial: serial(2), userId: 'u1', reason: 'bad-otp', ip: '203.0.113.9' },
-        { at: T0 + 30, type: 'lock', serial: serial(2), actor: 'admin' },
-      ]);
-      await store.appendAudit([]);
+      await applyWrites(
+        store,
+        [
+          { at: T0, type: 'import', serial: serial(1) },
+          { at: T0 + 10, type: 'accept', serial: serial(1), userId: 'u1', movingFactor: 3 },
+          { at: T0 + 20, type: 'reject', serial: serial(2), userId: 'u1', reason: 'bad-otp', ip: '203.0.113.9' },
+          { at: T0 + 30, type: 'lock', serial: serial(2), actor: 'admin' },
+        ].map((e) => audited(e as AuditEntry)),
+      );
+      await applyWrites(store, []);
       t.same(
         (await store.queryAudit({ serial: serial(1) })).map((e) => e.type),
         ['accept', 'import'],
@@ -486,7 +455,10 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
         reason: 'bad-otp',
         movingFactor: null,
       });
-      await store.appendAudit(Array.from({ length: 1200 }, (_, i) => ({ at: T0 + 100 + i, type: 'reject' as const })));
+      await applyWrites(
+        store,
+        Array.from({ length: 1200 }, (_, i) => audited({ at: T0 + 100 + i, type: 'reject' })),
+      );
       t.equal((await store.queryAudit({ limit: 5000 })).length, 1000, 'at most 1000 per query');
       t.equal(await store.ping(), true);
     });
@@ -497,39 +469,29 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       // token, a token bound to its user, then replaced, locked and revoked; times not always
       // in the order of the rows. Every filtered query must equal the whole log, filtered.
       const store = await open(t);
-      await store.appendAudit([{ at: T0 + 5, type: 'reject', serial: serial(3), reason: 'unknown-token', ip: '203.0.113.1' }]);
+      const log = (...entries: AuditEntry[]) => applyWrites(store, entries.map(audited));
+      await log({ at: T0 + 5, type: 'reject', serial: serial(3), reason: 'unknown-token', ip: '203.0.113.1' });
       await store.insertTokens([row(1), row(2), row(3)], at(10));
-      await store.recordAttempt(
-        attempt(1, {
-          origin: { ...at(20), userId: 'alice' },
-          consume: { movingFactor: 0, drift: NO_DRIFT },
-          bind: { userId: 'alice', passwordHash: 'h', replaces: null },
-        }),
-      );
-      await store.appendAudit([
+      await applyWrites(store, bindWrites(1, 0, 'alice', at(20)));
+      await log(
         { at: T0 + 30, type: 'reject', serial: serial(1), userId: 'bob', reason: 'assigned-elsewhere' },
         { at: T0 + 25, type: 'reject', userId: 'carol', reason: 'not-activated' },
         { at: T0 + 31, type: 'reject', serial: serial(3), userId: 'bob', reason: 'bad-otp' },
+      );
+      await store.attempt({ serial: serial(1) }, spend(1, { ...at(40), userId: 'alice' }));
+      await store.attempt({ serial: serial(1) }, spend(1, { ...at(45), userId: 'alice' }));
+      await applyWrites(store, bindWrites(2, 0, 'alice', at(50), 1));
+      await applyWrites(store, [
+        { kind: 'status', serial: serial(1), status: 'locked' },
+        audited({ at: T0 + 60, type: 'lock', serial: serial(1), actor: 'admin' }),
       ]);
-      await store.recordAttempt(attempt(1, { origin: { ...at(40), userId: 'alice' }, consume: { movingFactor: 1, drift: NO_DRIFT } }));
-      await store.recordAttempt(attempt(1, { origin: { ...at(45), userId: 'alice' }, consume: { movingFactor: 1, drift: NO_DRIFT } }));
-      await store.recordAttempt(
-        attempt(2, {
-          origin: { ...at(50), userId: 'alice' },
-          consume: { movingFactor: 0, drift: NO_DRIFT },
-          bind: { userId: 'alice', passwordHash: 'h', replaces: serial(1) },
-        }),
-      );
-      await store.changeStatus({ serial: serial(1), from: ['enabled'], to: 'locked', origin: { ...at(60), actor: 'admin' } });
-      await store.recordAttempt(
-        attempt(3, {
-          origin: { ...at(65), userId: 'bob' },
-          consume: { movingFactor: 0, drift: NO_DRIFT },
-          bind: { userId: 'bob', passwordHash: 'h', replaces: null },
-        }),
-      );
-      await store.changeStatus({ serial: serial(2), from: ['enabled'], to: 'revoked', origin: { ...at(70), actor: 'admin' } });
-      await store.appendAudit([{ at: T0 + 1, type: 'reject', serial: serial(2), userId: 'alice', reason: 'revoked' }]);
+      await applyWrites(store, bindWrites(3, 0, 'bob', at(65)));
+      await applyWrites(store, [
+        { kind: 'status', serial: serial(2), status: 'revoked' },
+        { kind: 'deactivate', serial: serial(2), at: T0 + 70 },
+        audited({ at: T0 + 70, type: 'revoke', serial: serial(2), userId: 'alice', actor: 'admin' }),
+      ]);
+      await log({ at: T0 + 1, type: 'reject', serial: serial(2), userId: 'alice', reason: 'revoked' });
 
       const all = await store.queryAudit({ limit: 1000 });
       t.equal(all.length, 19, 'the whole log');
@@ -570,9 +532,9 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       const unseen: string[] = [];
       await Promise.all(
         Array.from({ length: n }, (_, i) =>
-          store.recordAttempt(attempt(i, { consume: { movingFactor: 7, drift: NO_DRIFT } })).then(async (r) => {
+          store.attempt({ serial: serial(i) }, spend(7, at())).then(async (r) => {
             const [peek] = await store.raw(`SELECT last_moving_factor AS m FROM tokens WHERE serial = '${serial(i)}'`);
-            if (r.outcome !== 'accepted' || Number(peek?.m) !== 7) unseen.push(serial(i));
+            if (r !== 'accepted' || Number(peek?.m) !== 7) unseen.push(serial(i));
           }),
         ),
       );
@@ -582,20 +544,16 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
     tap.test('close commits what is under way, then refuses', async (t) => {
       const store = await open(t);
       await store.insertTokens([row(1)], at());
-      const pending = store.recordAttempt(attempt(1, { consume: { movingFactor: 1, drift: NO_DRIFT } }));
+      const pending = store.attempt({ serial: serial(1) }, spend(1, at()));
       await store.close();
-      t.same(await pending, { outcome: 'accepted' });
+      t.equal(await pending, 'accepted');
       await store.close();
       for (const call of [
         () => store.getToken(serial(1)),
-        () => store.getActiveToken('x'),
-        () => store.getUser('x'),
-        () => store.recordAttempt(attempt(1)),
-        () => store.startResync(serial(1), { movingFactor: 9, at: T0 }, at()),
-        () => store.resync(serial(1), 9, NO_DRIFT, at()),
-        () => store.changeStatus({ serial: serial(1), from: ['enabled'], to: 'locked', origin: at() }),
+        () => store.snapshot({ serial: serial(1), userId: 'x' }),
+        () => store.attempt({ serial: serial(1) }, spend(2, at())),
         () => store.insertTokens([row(2)], at()),
-        () => store.appendAudit([]),
+        () => applyWrites(store, []),
         () => store.queryAudit({}),
         () => store.ping(),
       ]) {

@@ -10,8 +10,9 @@ import Database from 'better-sqlite3';
 import { makeSerial } from '@kodeviser/shared';
 import { NO_DRIFT } from '../src/domain/policy.js';
 import type * as SqliteModule from '../src/store/sqlite.js';
-import type { AttemptCommand, NewTokenRecord, Origin, TokenStore } from '../src/store/types.js';
+import type { NewTokenRecord, Origin, TokenStore } from '../src/store/types.js';
 import { tempDbPath } from './helpers/db.js';
+import { spend } from './helpers/writes.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const at: Origin = { at: T0, ip: '198.51.100.7' };
@@ -26,14 +27,8 @@ const row = (n: number): NewTokenRecord => ({
   lastMovingFactor: -1,
   drift: NO_DRIFT,
 });
-const accept = (n: number, movingFactor: number): AttemptCommand => ({
-  serial: serial(n),
-  origin: at,
-  consume: { movingFactor, drift: NO_DRIFT },
-  success: true,
-  reason: 'bad-otp',
-  onFailure: () => ({ blockForMs: 0, lock: false }),
-});
+/** An accept of `movingFactor` on token `n` (a replay when it is spent already). */
+const accept = (store: TokenStore, n: number, movingFactor: number) => store.attempt({ serial: serial(n) }, spend(movingFactor, at));
 
 interface HeldSync {
   file: string;
@@ -69,7 +64,7 @@ const until = async (cond: () => boolean) => {
 t.test('a reply waits for the fdatasync of the write-ahead log that covers its commit', async (t) => {
   const { store, path, held } = await storeWithHeldSyncs(t);
   const answered: string[] = [];
-  const first = store.recordAttempt(accept(1, 0)).then((r) => answered.push(`1:${r.outcome}`));
+  const first = accept(store, 1, 0).then((r) => answered.push(`1:${r}`));
   await until(() => held.length === 1);
   t.equal(held[0]?.file, `${path}-wal`, 'the log file is what gets synced');
 
@@ -77,7 +72,7 @@ t.test('a reply waits for the fdatasync of the write-ahead log that covers its c
   const peek = new Database(path, { readonly: true });
   t.teardown(() => peek.close());
   t.equal(peek.prepare('SELECT last_moving_factor FROM tokens WHERE serial = ?').pluck().get(serial(1)), 0);
-  const second = store.recordAttempt(accept(2, 0)).then((r) => answered.push(`2:${r.outcome}`));
+  const second = accept(store, 2, 0).then((r) => answered.push(`2:${r}`));
   await new Promise((r) => setTimeout(r, 20));
   t.same(answered, [], 'no reply before the sync');
   t.equal(held.length, 1, 'the second commit waits for the sync in flight, not a sync of its own');
@@ -95,12 +90,12 @@ t.test('a reply waits for the fdatasync of the write-ahead log that covers its c
 
 t.test('a failed sync fails the waiting writes and every later one, and the store is no longer ready', async (t) => {
   const { store, held } = await storeWithHeldSyncs(t);
-  const pending = store.recordAttempt(accept(1, 0));
+  const pending = accept(store, 1, 0);
   await until(() => held.length === 1);
   const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
   held[0]?.release(eio);
   await t.rejects(pending, { code: 'EIO' });
-  await t.rejects(store.recordAttempt(accept(2, 0)), { code: 'EIO' });
+  await t.rejects(accept(store, 2, 0), { code: 'EIO' });
   t.equal(await store.ping(), false, 'not ready');
   await t.rejects(store.close(), { code: 'EIO' }, 'close says so too');
   await t.rejects(store.getToken(serial(1)), { code: 'ERR_STORE_CLOSED' });
@@ -111,10 +106,10 @@ t.test('without group commit, and in memory, writes are answered without a sync 
   const path = tempDbPath(t);
   const store = openSqliteStore(path, { groupCommit: false }); // SQLite syncs inside each COMMIT (FULL)
   await store.insertTokens([row(1)], at);
-  t.same(await store.recordAttempt(accept(1, 3)), { outcome: 'accepted' });
+  t.equal(await accept(store, 1, 3), 'accepted');
   await store.close();
   const memory = openSqliteStore(':memory:');
   await memory.insertTokens([row(1)], at);
-  t.same(await memory.recordAttempt(accept(1, 3)), { outcome: 'accepted' }, 'a database in memory has no log to sync');
+  t.equal(await accept(memory, 1, 3), 'accepted', 'a database in memory has no log to sync');
   await memory.close();
 });

@@ -5,7 +5,6 @@
 // through store-contract-sqlite.test.ts.
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { NO_DRIFT } from '../src/domain/policy.js';
 import { MIGRATIONS, migrate } from '../src/store/sqlite-schema.js';
 import { toEvent, type AuditRow } from '../src/store/audit-rows.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
@@ -13,7 +12,8 @@ import type { Write } from '../src/domain/decide.js';
 import type { Origin, TokenStore } from '../src/store/types.js';
 import { tempDbPath, type TapLike } from './helpers/db.js';
 import { checkMigratedDrift, v1TokenRow } from './helpers/migrated-drift.js';
-import { attempt, row, serial as serialOf } from './store-contract.js';
+import { acceptWrites, activateWrites, applyWrites, audited, spend } from './helpers/writes.js';
+import { row, serial as serialOf } from './store-contract.js';
 
 const at = (): Origin => ({ at: Date.UTC(2026, 0, 1), ip: '198.51.100.7' });
 
@@ -81,10 +81,11 @@ t.test('without group commit every write is its own transaction, with the same r
   t.teardown(() => store.close());
   await store.insertTokens([row(1)], at());
   const both = await Promise.all([
-    store.recordAttempt(attempt(1, { consume: { movingFactor: 2, drift: NO_DRIFT } })),
-    store.recordAttempt(attempt(1, { consume: { movingFactor: 2, drift: NO_DRIFT } })),
+    store.attempt({ serial: serialOf(1) }, spend(2, at())),
+    store.attempt({ serial: serialOf(1) }, spend(2, at())),
   ]);
-  t.same(both.map((r) => r.outcome).sort(), ['accepted', 'failed']);
+  t.same(both.sort(), ['accepted', 'replay'], 'the second decides on the row the first left');
+  t.match(await store.getToken(serialOf(1)), { lastMovingFactor: 2, failures: 1 }, 'both committed');
 });
 
 t.test('migration 3 chains an existing audit log: every query answers as it did before', async (t) => {
@@ -148,9 +149,7 @@ t.test('migration 3 chains an existing audit log: every query answers as it did 
   }
   t.pass(`${queries.length} queries answer as before the migration`);
   // New rows continue the chains the migration built.
-  await store.recordAttempt(
-    attempt(0, { serial: s(2), origin: { ...at(), userId: 'alice' }, consume: { movingFactor: 6, drift: NO_DRIFT } }),
-  );
+  await store.attempt({ serial: s(2) }, spend(6, { ...at(), userId: 'alice' }));
   t.same(
     (await store.queryAudit({ serial: s(2), limit: 3 })).map((e) => e.type),
     ['accept', 'accept', 'reject'],
@@ -161,63 +160,57 @@ t.test('migration 3 chains an existing audit log: every query answers as it did 
   );
 });
 
-/** The writes of an accept decision (domain/decide.ts) for `cmd`, as attempt() is handed them. */
-function acceptWrites(cmd: ReturnType<typeof attempt>): Write[] {
-  const { serial, origin } = cmd;
-  const movingFactor = cmd.consume!.movingFactor;
-  return [
-    { kind: 'consume', serial, movingFactor, drift: NO_DRIFT, at: origin.at, success: true },
-    {
-      kind: 'audit',
-      entry: {
-        at: origin.at,
-        ip: origin.ip,
-        userId: origin.userId ?? null,
-        actor: null,
-        type: 'accept',
-        serial,
-        movingFactor,
-        reason: cmd.acceptNote ?? null,
-      },
-    },
-  ];
-}
-
 t.test('attempt: the common accept, written in two statements, keeps the audit chain as the general path does', async (t) => {
-  // Two stores with the same history; one accepts through attempt() (the accept's update and the
-  // chain's head in one statement), the other through recordAttempt (the general path).
+  // Two stores with the same history; one accepts through attempt() on the token's key (the
+  // accept's update and the chain's head in one statement), the other applies the same writes
+  // on a key that reads nothing, so no chain head was read and every write takes the general path.
   const { store: oneStep } = open(t);
   const { store: generic } = open(t);
-  const accept = (n: number, movingFactor: number, over: Partial<ReturnType<typeof attempt>> = {}) =>
-    attempt(n, { consume: { movingFactor, drift: NO_DRIFT }, ...over });
+  interface Accept {
+    serial: string;
+    movingFactor: number;
+    origin: Origin;
+    reason?: string;
+  }
+  const accept = (n: number, movingFactor: number, over: Partial<Accept> = {}): Accept => ({
+    serial: serialOf(n),
+    movingFactor,
+    origin: at(),
+    ...over,
+  });
+  const writesOf = (a: Accept): Write[] => acceptWrites(a.serial, a.movingFactor, a.origin, undefined, a.reason ?? null);
   for (const store of [oneStep, generic]) {
     await store.insertTokens([row(1), row(2)], at());
-    await store.recordAttempt(accept(1, 0, { bind: { userId: 'alice', passwordHash: 'h', replaces: null } }));
+    await applyWrites(store, activateWrites(serialOf(1), 0, at(), { userId: 'alice', passwordHash: 'h' }), { serial: serialOf(1) });
   }
-  const viaAttempt = (cmd: ReturnType<typeof attempt>, before: Write[] = []) =>
-    oneStep.attempt({ serial: cmd.serial }, (snapshot) => ({
+  const viaAttempt = (a: Accept, before: Write[] = []) =>
+    oneStep.attempt({ serial: a.serial }, (snapshot) => ({
       result: { user: snapshot.token?.userId ?? null, last: snapshot.token?.lastMovingFactor ?? null },
-      writes: [...before, ...acceptWrites(cmd)],
+      writes: [...before, ...writesOf(a)],
     }));
+  const viaGeneralPath = (a: Accept, before: Write[] = []) => applyWrites(generic, [...before, ...writesOf(a)], {});
   const plan = [
     accept(1, 1, { origin: { ...at(), userId: 'alice' } }), // the token's own user: chained
     accept(1, 2), // no user named: chained
     accept(1, 3, { origin: { ...at(), userId: 'mallory' } }), // another user named: not chained
     accept(2, 5), // a token never bound
-    accept(1, 4, { acceptNote: 'resync' }),
+    accept(1, 4, { reason: 'resync' }),
   ];
-  for (const cmd of plan) {
-    const seen = await viaAttempt(cmd);
-    t.same(await generic.recordAttempt(cmd), { outcome: 'accepted' }, `${cmd.serial} at ${cmd.consume!.movingFactor}`);
-    t.ok(seen.last === null || seen.last < cmd.consume!.movingFactor, 'the decision saw the row before the accept');
+  for (const a of plan) {
+    const seen = await viaAttempt(a);
+    await viaGeneralPath(a);
+    t.ok(seen.last === null || seen.last < a.movingFactor, `${a.serial} at ${a.movingFactor}: the decision saw the row before the accept`);
   }
   t.same(await viaAttempt(accept(1, 6)), { user: 'alice', last: 4 }, 'the decision sees the active user and the last accept');
-  await generic.recordAttempt(accept(1, 6));
+  await viaGeneralPath(accept(1, 6));
   // A decision that writes an audit row before its accept: the general path, and the accept chains after that row.
-  const note = { ...at(), type: 'reject' as const, serial: serialOf(1), reason: 'bad-otp' as const };
-  await viaAttempt(accept(1, 7), [{ kind: 'audit', entry: note }]);
-  await generic.appendAudit([note]);
-  await generic.recordAttempt(accept(1, 7));
+  const note = audited({ ...at(), type: 'reject' as const, serial: serialOf(1), reason: 'bad-otp' as const });
+  await viaAttempt(accept(1, 7), [note]);
+  await applyWrites(generic, [note]);
+  await viaGeneralPath(accept(1, 7));
+  for (const n of [1, 2]) {
+    t.same(await oneStep.getToken(serialOf(n)), await generic.getToken(serialOf(n)), `token ${n}: the same row`);
+  }
   for (const query of [{ serial: serialOf(1) }, { serial: serialOf(2) }, { userId: 'alice' }, { userId: 'mallory' }, {}]) {
     const strip = (events: Awaited<ReturnType<TokenStore['queryAudit']>>) => events.map(({ id: _id, ...e }) => e);
     t.same(
@@ -237,11 +230,20 @@ t.test('attempt: the common accept, written in two statements, keeps the audit c
     [7, null, 6, 4, 3],
     'the chain runs newest first through every row of the token',
   );
+  const before = await oneStep.queryAudit({ limit: 1000 });
   await t.rejects(
-    oneStep.attempt({ serial: serialOf(1) }, () => ({ result: null, writes: acceptWrites(accept(1, 2)) })),
-    /changed inside its own write/,
+    oneStep.attempt({ serial: serialOf(1) }, () => ({ result: null, writes: writesOf(accept(1, 2)) })),
+    /broken invariant/,
     'an accept the row refuses (a decision that did not read it) is an error, not a silent loss',
   );
+  await t.rejects(
+    applyWrites(generic, [note, ...writesOf(accept(1, 2))]),
+    /broken invariant/,
+    'on the general path too, after a write that applied',
+  );
+  t.same(await oneStep.queryAudit({ limit: 1000 }), before, 'nothing of the refused attempt was written');
+  t.equal((await generic.queryAudit({ limit: 1000 })).length, before.length, 'nor of the one on the general path, its audit row either');
+  t.equal((await oneStep.getToken(serialOf(1)))?.lastMovingFactor, 7, 'the token is as it was');
 });
 
 t.test('one-step accepts name their audit ids: many in one transaction, and two stores over one file', async (t) => {
@@ -252,17 +254,14 @@ t.test('one-step accepts name their audit ids: many in one transaction, and two 
     at(),
   );
   const accept = (store: TokenStore, n: number, movingFactor: number) =>
-    store.attempt({ serial: serialOf(n) }, () => ({
-      result: 'accepted',
-      writes: acceptWrites(attempt(n, { consume: { movingFactor, drift: NO_DRIFT } })),
-    }));
+    store.attempt({ serial: serialOf(n) }, () => ({ result: 'accepted', writes: acceptWrites(serialOf(n), movingFactor, at()) }));
   // Submitted in one turn: one batch, one transaction, five accepts each taking the next id.
   t.same(await Promise.all([1, 2, 3, 4, 5].map((n) => accept(a, n, 0))), Array(5).fill('accepted'), 'five accepts in one batch');
   // Another store (another process, say) writes between two of a's transactions.
   const { store: b } = open(t, path);
   t.equal(await accept(b, 6, 0), 'accepted', 'the other store accepts');
   t.equal(await accept(a, 1, 1), 'accepted', 'the first store accepts after it');
-  await b.appendAudit([{ ...at(), type: 'reject', serial: serialOf(2), reason: 'bad-otp' }]);
+  await applyWrites(b, [audited({ ...at(), type: 'reject', serial: serialOf(2), reason: 'bad-otp' })]);
   t.equal(await accept(a, 2, 1), 'accepted');
   const all = await a.queryAudit({ limit: 100 });
   t.equal(new Set(all.map((e) => e.id)).size, all.length, 'every audit id is unique');
@@ -340,7 +339,7 @@ t.test('migration 4 keys tokens by the serial as a number: rows, references, cha
   t.equal((await store.getToken(s(1)))?.userId, 'alice', 'read by its number, joined to its user');
   t.equal((await store.getToken(zero))?.lastMovingFactor, -1, 'a serial with leading zeros is found');
   t.equal(await store.getToken('not-a-serial'), null, 'a string that is no serial finds nothing');
-  t.same((await store.recordAttempt(attempt(1, { serial: s(1), consume: { movingFactor: 6, drift: NO_DRIFT } }))).outcome, 'accepted');
+  t.equal(await store.attempt({ serial: s(1) }, spend(6, at())), 'accepted');
   t.same(
     (await store.queryAudit({ serial: s(1) })).map((e) => e.type),
     ['accept', 'import'],

@@ -2,22 +2,28 @@
  * The decision of an attempt, pure: from what the store read inside its atomic unit (the
  * snapshot), the attempt and the policy, the outcome and the writes that carry it out, as plain
  * data. The store applies the writes before it commits and decides nothing itself, so every rule
- * of the policy (the gate, the windows, what a failure costs, the audit's wording) is written
- * here once, and holds under concurrency: the decision sees the row as it is when it is written.
+ * of the policy (the gate, the windows, what a failure costs, who may bind a token, the audit's
+ * wording) is written here once, and holds under concurrency: the decision sees the rows as they
+ * are when they are written.
  */
 import type { Otp } from '@kodeviser/shared';
 import type { AuditEntry, Origin, PendingResync, TokenDrift, TokenRecord, UserRecord } from '../store/types.js';
-import { failureConsequence, matchCode, type CodeMatch, type PolicyOptions } from './policy.js';
-import type { RejectReason, VerifyOutcome } from './types.js';
+import { failureConsequence, findConsecutive, matchCode, type CodeMatch, type PolicyOptions } from './policy.js';
+import type { AuditType, RejectReason, ResyncOutcome, TokenStatus, VerifyOutcome } from './types.js';
 
 /**
- * What the store reads for a decision, inside the atomic unit that applies it: the token by its
- * serial, or a user's active token and the user.
+ * What the store reads for a decision, inside the atomic unit that applies it, for the attempt's
+ * key (store/types.ts AttemptKey): its serial's token, its user and that user's active token.
  */
 export interface Snapshot {
+  /** The token of the key's serial; null when there is none, or the key names no serial. */
   token: TokenRecord | null;
-  /** read for attempts keyed by a user ID; null for those keyed by a serial */
+  /** The user `token` was ever bound to, active or not: a token serves one user in its life. */
+  tokenOwner: string | null;
+  /** The key's user; null when there is none, or the key names no user. */
   user: UserRecord | null;
+  /** The key user's active token (it may be `token` itself). */
+  userToken: TokenRecord | null;
 }
 
 /** What the password check found, against which stored hash; null: not checked (the token was blocked). */
@@ -25,16 +31,25 @@ export type PasswordCheck = { ok: boolean; against: string } | null;
 
 /** One change to the store's rows; the store translates each into its SQL, in order. */
 export type Write =
-  /** The moving factor is spent and the clock measured; `success` also clears failures and block. */
+  /**
+   * The moving factor is spent (it must be above the last spent one) and the clock measured; any
+   * pending resync ends; `success` also clears failures and block.
+   */
   | { kind: 'consume'; serial: string; movingFactor: number; drift: TokenDrift; at: number; success: boolean }
   /** The consecutive failures now; any pending resync is cancelled with them. */
   | { kind: 'failures'; serial: string; failures: number }
-  /** Codes are not checked before `until` (unix ms). */
-  | { kind: 'block'; serial: string; until: number }
-  /** Locked until an admin unlocks it. */
-  | { kind: 'lock'; serial: string }
+  /** Codes are not checked before `until` (unix ms); null: not blocked. */
+  | { kind: 'block'; serial: string; until: number | null }
+  | { kind: 'status'; serial: string; status: TokenStatus }
   /** A wide-window match waits for its consecutive code. */
   | { kind: 'start-resync'; serial: string; pending: PendingResync }
+  /** A new user (none may have the ID yet). */
+  | { kind: 'create-user'; userId: string; passwordHash: string; at: number }
+  | { kind: 'set-password'; userId: string; passwordHash: string; at: number }
+  /** The token becomes the user's active one (the user must have none active). */
+  | { kind: 'assign'; serial: string; userId: string; at: number }
+  /** The token's active assignment ends. */
+  | { kind: 'deactivate'; serial: string; at: number }
   | { kind: 'audit'; entry: AuditEntry };
 
 export interface Decision<T> {
@@ -42,12 +57,7 @@ export interface Decision<T> {
   writes: readonly Write[];
 }
 
-/** What a failure did to the token, for the caller's log (the audit has it already). */
-export type Consequence = 'blocked' | 'locked' | null;
-
-export interface VerifyDecision extends Decision<VerifyOutcome> {
-  consequence: Consequence;
-}
+export type VerifyDecision = Decision<VerifyOutcome>;
 
 /**
  * An audit row of the attempt from `o`, every field named: a literal of one shape, as a spread
@@ -55,22 +65,28 @@ export interface VerifyDecision extends Decision<VerifyOutcome> {
  */
 function auditEntry(
   o: Origin,
-  type: AuditEntry['type'],
+  type: AuditType,
   serial: string | null,
   reason: string | null,
   movingFactor: number | null,
+  userId: string | null = o.userId ?? null,
 ): AuditEntry {
-  return { at: o.at, type, serial, userId: o.userId ?? null, ip: o.ip, actor: o.actor ?? null, reason, movingFactor };
+  return { at: o.at, type, serial, userId, ip: o.ip, actor: o.actor ?? null, reason, movingFactor };
 }
+
+const audit = (entry: AuditEntry): Write => ({ kind: 'audit', entry });
 
 /** A refusal that changes nothing but the audit log. */
 export function refusal(o: Origin, reason: RejectReason, serial: string | null): VerifyDecision {
   return {
     result: serial === null ? { result: 'reject', reason } : { result: 'reject', reason, serial },
-    writes: [{ kind: 'audit', entry: auditEntry(o, 'reject', serial, reason, null) }],
-    consequence: null,
+    writes: [audit(auditEntry(o, 'reject', serial, reason, null))],
   };
 }
+
+/** Whether codes for `token` are not checked at `at` (failures.md: a block is not a failure). */
+export const isBlocked = (token: TokenRecord | null, at: number): boolean =>
+  token !== null && token.blockedUntil !== null && token.blockedUntil > at;
 
 /**
  * The refusals the token's state decides alone, before any code is looked at: not enabled, or
@@ -80,11 +96,10 @@ export function refusal(o: Origin, reason: RejectReason, serial: string | null):
 export function gate(token: TokenRecord, o: Origin): VerifyDecision | null {
   const { serial } = token;
   if (token.status !== 'enabled') return refusal(o, token.status, serial);
-  if (token.blockedUntil !== null && token.blockedUntil > o.at) {
+  if (isBlocked(token, o.at)) {
     return {
-      result: { result: 'blocked', retryAfterSeconds: Math.ceil((token.blockedUntil - o.at) / 1000), serial },
-      writes: [{ kind: 'audit', entry: auditEntry(o, 'reject', serial, 'blocked', null) }],
-      consequence: null,
+      result: { result: 'blocked', retryAfterSeconds: Math.ceil(((token.blockedUntil as number) - o.at) / 1000), serial },
+      writes: [audit(auditEntry(o, 'reject', serial, 'blocked', null))],
     };
   }
   return null;
@@ -106,29 +121,22 @@ export function failure(
   const failures = token.failures + 1;
   const writes: Write[] = [];
   if (spent) writes.push({ kind: 'consume', serial, movingFactor: spent.movingFactor, drift: spent.drift, at: o.at, success: false });
-  writes.push(
-    { kind: 'failures', serial, failures },
-    { kind: 'audit', entry: auditEntry(o, 'reject', serial, reason, spent?.movingFactor ?? null) },
-  );
+  writes.push({ kind: 'failures', serial, failures }, audit(auditEntry(o, 'reject', serial, reason, spent?.movingFactor ?? null)));
   const cost = failureConsequence(failures, policy);
-  let consequence: Consequence = null;
   if (cost.lock) {
     writes.push(
-      { kind: 'lock', serial },
-      { kind: 'audit', entry: auditEntry(o, 'lock', serial, `${failures} consecutive failures`, null) },
+      { kind: 'status', serial, status: 'locked' },
+      audit(auditEntry(o, 'lock', serial, `${failures} consecutive failures`, null)),
     );
-    consequence = 'locked';
   } else if (cost.blockForMs > 0) {
+    // A block is never shortened: a longer one may stand from before (a shorter schedule since).
+    const until = Math.max(token.blockedUntil ?? 0, o.at + cost.blockForMs);
     writes.push(
-      { kind: 'block', serial, until: o.at + cost.blockForMs },
-      {
-        kind: 'audit',
-        entry: auditEntry(o, 'block', serial, `${failures} consecutive failures: ${cost.blockForMs / 1000} s`, null),
-      },
+      { kind: 'block', serial, until },
+      audit(auditEntry(o, 'block', serial, `${failures} consecutive failures: ${cost.blockForMs / 1000} s`, null)),
     );
-    consequence = 'blocked';
   }
-  return { result: { result: 'reject', reason, serial }, writes, consequence };
+  return { result: { result: 'reject', reason, serial }, writes };
 }
 
 /** A code that matched: spent, the clock measured, the failures cleared. */
@@ -138,9 +146,8 @@ function accepted(serial: string, match: Extract<CodeMatch, { kind: 'accept' }>,
     result: { result: 'accept', serial, movingFactor },
     writes: [
       { kind: 'consume', serial, movingFactor, drift, at: o.at, success: true },
-      { kind: 'audit', entry: auditEntry(o, 'accept', serial, match.completesResync ? 'resync' : null, movingFactor) },
+      audit(auditEntry(o, 'accept', serial, match.completesResync ? 'resync' : null, movingFactor)),
     ],
-    consequence: null,
   };
 }
 
@@ -150,9 +157,8 @@ function resyncStarted(serial: string, movingFactor: number, o: Origin): VerifyD
     result: { result: 'resync-started', serial },
     writes: [
       { kind: 'start-resync', serial, pending: { movingFactor, at: o.at } },
-      { kind: 'audit', entry: auditEntry(o, 'resync-started', serial, null, movingFactor) },
+      audit(auditEntry(o, 'resync-started', serial, null, movingFactor)),
     ],
-    consequence: null,
   };
 }
 
@@ -166,6 +172,18 @@ function answer(token: TokenRecord, match: CodeMatch, o: Origin, policy: PolicyO
     case 'none':
       return failure(token, o, match.reason, policy);
   }
+}
+
+/**
+ * A code and a password for an ungated token, as a login decides them: the reply never says
+ * which failed; a right code with a wrong password is spent (whoever watched it typed cannot
+ * replay it with the right one) and counts as a failure.
+ */
+function withPassword(token: TokenRecord, code: string, passwordOk: boolean, o: Origin, policy: PolicyOptions, otp: Otp): VerifyDecision {
+  const match = matchCode(otp, token, code, o.at, policy);
+  if (passwordOk) return answer(token, match, o, policy);
+  const spent = match.kind === 'accept' ? { movingFactor: match.movingFactor, drift: match.drift } : undefined;
+  return failure(token, o, match.kind === 'none' ? 'bad-otp-and-password' : 'bad-password', policy, spent);
 }
 
 /**
@@ -189,13 +207,12 @@ export function decideValidate(
 
 /**
  * Log in (POST /v1/authenticate): the user's active token's code AND the user's password. The
- * reply never says which failed; a right code with a wrong password is spent (whoever watched it
- * typed cannot replay it with the right one) and counts as a failure. The password was checked
- * before the atomic unit (hashing takes ~100 ms); null when the check must be made first, because
- * it was skipped for a block that has ended meanwhile or made against a hash replaced meanwhile.
+ * password was checked before the atomic unit (hashing takes ~100 ms); null when the check must
+ * be made first, because it was skipped for a block that has ended meanwhile or made against a
+ * hash replaced meanwhile.
  */
 export function decideAuthenticate(
-  { token, user }: Snapshot,
+  { userToken: token, user }: Snapshot,
   code: string,
   password: PasswordCheck,
   o: Origin,
@@ -206,10 +223,166 @@ export function decideAuthenticate(
   const gated = gate(token, o);
   if (gated) return gated;
   if (password === null || password.against !== user.passwordHash) return null;
-  const match = matchCode(otpOf(token), token, code, o.at, policy);
-  if (!password.ok) {
-    const spent = match.kind === 'accept' ? { movingFactor: match.movingFactor, drift: match.drift } : undefined;
-    return failure(token, o, match.kind === 'none' ? 'bad-otp-and-password' : 'bad-password', policy, spent);
+  return withPassword(token, code, password.ok, o, policy, otpOf(token));
+}
+
+export interface ActivationAttempt {
+  userId: string;
+  serial: string;
+  /** A code of the token to activate. */
+  otp: string;
+  /** The hash of the user's password from now on; null: not hashed yet (the token was blocked). */
+  passwordHash: string | null;
+  /**
+   * What proves the owner of an existing user: a code of the user's active token and the current
+   * password, as checked; absent when the request brought none.
+   */
+  proof?: { otp: string; password: PasswordCheck };
+}
+
+/** `token` as `writes` leave it (the ones an attempt on it makes). */
+function afterWrites(token: TokenRecord, writes: readonly Write[]): TokenRecord {
+  let t = token;
+  for (const w of writes) {
+    if (!('serial' in w) || w.serial !== token.serial) continue;
+    if (w.kind === 'consume') {
+      t = { ...t, lastMovingFactor: w.movingFactor, drift: w.drift, lastUsedAt: w.at, pendingResync: null };
+      if (w.success) t = { ...t, failures: 0, blockedUntil: null };
+    } else if (w.kind === 'failures') t = { ...t, failures: w.failures, pendingResync: null };
+    else if (w.kind === 'block') t = { ...t, blockedUntil: w.until };
+    else if (w.kind === 'status') t = { ...t, status: w.status };
+    else if (w.kind === 'start-resync') t = { ...t, pendingResync: w.pending };
   }
-  return answer(token, match, o, policy);
+  return t;
+}
+
+/**
+ * Activation (POST /v1/activate): a code of the token binds it to the user and sets the user's
+ * password. A code proves possession of the token only, so it creates new users only: an existing
+ * user is bound to another device only when the same request proves its owner as a login would,
+ * with a code of the user's active device (spent, or counted as that device's failure) and the
+ * current password; that device is then deactivated. A token serves one user in its life. Null
+ * when a password must be hashed or checked first (as decideAuthenticate).
+ */
+export function decideActivate(
+  s: Snapshot,
+  a: ActivationAttempt,
+  o: Origin,
+  policy: PolicyOptions,
+  otpOf: (token: TokenRecord) => Otp,
+): VerifyDecision | null {
+  const { token, user, userToken } = s;
+  if (token === null) return refusal(o, 'unknown-token', a.serial);
+  const { serial } = token;
+  if (s.tokenOwner !== null && s.tokenOwner !== a.userId) return refusal(o, 'assigned-elsewhere', serial);
+  const gated = gate(token, o);
+  if (gated) return gated;
+  if (a.passwordHash === null) return null;
+
+  // The owner's proof, decided on the user's active token as a login on it would be.
+  let proof: VerifyDecision | null = null;
+  if (user !== null && userToken !== null && a.proof !== undefined) {
+    proof = gate(userToken, o);
+    if (proof === null) {
+      const { password } = a.proof;
+      if (password === null || password.against !== user.passwordHash) return null;
+      proof = withPassword(userToken, a.proof.otp, password.ok, o, policy, otpOf(userToken));
+    }
+  }
+  const proven = user === null || proof?.result.result === 'accept';
+  const before = proof?.writes ?? [];
+  if (!proven && proof !== null && userToken?.serial === serial) {
+    // The proof failed on this very token: that failure is the attempt's.
+    return { result: { result: 'reject', reason: 'owner-not-proven', serial }, writes: before };
+  }
+  const current = userToken?.serial === serial ? afterWrites(token, before) : token;
+  const match = matchCode(otpOf(token), current, a.otp, o.at, policy);
+  if (!proven) {
+    const spent = match.kind === 'accept' ? { movingFactor: match.movingFactor, drift: match.drift } : undefined;
+    const failed = failure(current, o, 'owner-not-proven', policy, spent);
+    return { result: failed.result, writes: [...before, ...failed.writes] };
+  }
+  if (match.kind !== 'accept') {
+    const d = answer(current, match, o, policy);
+    return { result: d.result, writes: [...before, ...d.writes] };
+  }
+  const { userId, passwordHash } = a;
+  const writes: Write[] = [
+    ...before,
+    { kind: 'consume', serial, movingFactor: match.movingFactor, drift: match.drift, at: o.at, success: true },
+    user === null ? { kind: 'create-user', userId, passwordHash, at: o.at } : { kind: 'set-password', userId, passwordHash, at: o.at },
+  ];
+  if (userToken !== null && userToken.serial !== serial) {
+    writes.push(
+      { kind: 'deactivate', serial: userToken.serial, at: o.at },
+      audit(auditEntry(o, 'deactivate', userToken.serial, `replaced by ${serial}`, null, userId)),
+    );
+  }
+  writes.push(
+    { kind: 'assign', serial, userId, at: o.at },
+    audit(auditEntry(o, 'activate', serial, null, null, userId)),
+    audit(auditEntry(o, 'accept', serial, match.completesResync ? 'resync' : null, match.movingFactor, userId)),
+  );
+  return { result: { result: 'accept', serial, movingFactor: match.movingFactor }, writes };
+}
+
+/** Why an admin's request cannot apply to the token at all (the service throws for it). */
+export type AdminRefusal = { refused: 'unknown-token' } | { refused: 'token-state'; status: TokenStatus };
+
+/** The refusals of every admin action: a token must exist and not be revoked. */
+function adminGate(token: TokenRecord | null): AdminRefusal | null {
+  if (token === null) return { refused: 'unknown-token' };
+  if (token.status === 'revoked') return { refused: 'token-state', status: token.status };
+  return null;
+}
+
+/**
+ * Admin resync (POST /v1/tokens/:serial/resync): two consecutive codes searched in the admin's
+ * large window; found, they set the moving factor and clear failures, block and pending resync
+ * (a locked token stays locked).
+ */
+export function decideResync(
+  { token }: Snapshot,
+  otp1: string,
+  otp2: string,
+  o: Origin,
+  policy: PolicyOptions,
+  otpOf: (token: TokenRecord) => Otp,
+): Decision<ResyncOutcome | AdminRefusal> {
+  const refused = adminGate(token);
+  if (refused !== null || token === null) return { result: refused ?? { refused: 'unknown-token' }, writes: [] };
+  const { serial } = token;
+  const found = findConsecutive(otpOf(token), token, otp1, otp2, o.at, policy);
+  if (found === null) {
+    return { result: { result: 'not-found', serial }, writes: [audit(auditEntry(o, 'reject', serial, 'admin-resync-not-found', null))] };
+  }
+  const { movingFactor, drift } = found;
+  return {
+    result: { result: 'resynced', serial, movingFactor, drift: drift.steps },
+    writes: [
+      { kind: 'consume', serial, movingFactor, drift, at: o.at, success: true },
+      audit(auditEntry(o, 'resync', serial, `drift ${drift.steps}`, movingFactor)),
+    ],
+  };
+}
+
+/** The audit event of each status an admin sets. */
+const STATUS_EVENT: Readonly<Record<TokenStatus, AuditType>> = { enabled: 'unlock', locked: 'lock', revoked: 'revoke' };
+
+/**
+ * An admin's lock, unlock or revoke. Unlock also clears failures and block (an admin's unlock
+ * of an enabled token lifts its block); revoke ends the token's assignment, audited under its
+ * former user. Returns the token as it will be.
+ */
+export function decideStatus({ token }: Snapshot, to: TokenStatus, o: Origin): Decision<TokenRecord | AdminRefusal> {
+  const refused = adminGate(token);
+  if (refused !== null || token === null) return { result: refused ?? { refused: 'unknown-token' }, writes: [] };
+  const { serial } = token;
+  const writes: Write[] = [{ kind: 'status', serial, status: to }];
+  if (to === 'enabled') writes.push({ kind: 'failures', serial, failures: 0 }, { kind: 'block', serial, until: null });
+  const formerUser = to === 'revoked' ? token.userId : null;
+  if (formerUser !== null) writes.push({ kind: 'deactivate', serial, at: o.at });
+  writes.push(audit(auditEntry(o, STATUS_EVENT[to], serial, null, null, formerUser)));
+  const after = afterWrites(token, writes);
+  return { result: formerUser !== null ? { ...after, userId: null } : after, writes };
 }

@@ -19,7 +19,7 @@
  *   is; the `lockAfter`-th locks it until an admin unlocks it. An accept resets the count.
  */
 import type { Otp } from '@kodeviser/shared';
-import type { FailureConsequence, TokenDrift, TokenRecord } from '../store/types.js';
+import type { TokenDrift, TokenRecord } from '../store/types.js';
 
 export interface PolicyOptions {
   hotpLookAhead: number;
@@ -296,6 +296,13 @@ export function findConsecutive(
 function adminMeasuredDrift(clock: StepClock, token: PolicyToken, movingFactor: number, nowMs: number, p: PolicyOptions): TokenDrift {
   const measured = measureDrift(clock, token, movingFactor, nowMs, p);
   return { steps: measured.steps, offsetMs: measured.offsetMs, ratePpm: token.drift.ratePpm, rateVar: null };
+}
+
+export interface FailureConsequence {
+  /** How long codes are not checked from now on (0: not blocked). */
+  blockForMs: number;
+  /** Lock the token until an admin unlocks it. */
+  lock: boolean;
 }
 
 /** What reaching `failures` consecutive failures costs. */

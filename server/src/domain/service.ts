@@ -1,68 +1,47 @@
 /**
- * The TokenService: the verification policy (policy.ts) applied to tokens in a TokenStore, with
- * seeds sealed at rest (security/seed-vault.ts) and passwords hashed (security/password.ts).
+ * The TokenService: the verification policy (policy.ts, decide.ts) applied to tokens in a
+ * TokenStore, with seeds sealed at rest (security/seed-vault.ts) and passwords hashed
+ * (security/password.ts).
  *
- * validate and authenticate are decided by decide.ts inside the store's atomic unit
- * (TokenStore.attempt), on the rows as they are when they are written, so concurrent requests
- * are decided one after the other: the same code is accepted once, and a block holds. activate
- * and the admin's resync still read, decide here and write through the store's commands (the
- * compare-and-set decides their races); they move to decide.ts next.
- *
- * Decisions taken here, and why:
- * - authenticate evaluates the code and the password every time (the scrypt hash runs on the
- *   thread pool while the code is checked), so neither the reply nor its timing tells which
- *   factor was wrong. A right code with a wrong password is consumed (it can never be replayed
- *   with the right password by whoever watched it being typed) and counts as a failure;
- * - a user without an active token costs the same scrypt as one with, for the same reason;
- * - attempts while blocked are not checked and not counted (counting them would let an attacker
- *   keep a victim's token blocked for ever with a trickle of requests), but are audited, so a
- *   lock-out from another IP leaves a trace;
- * - a wide-window match does not reset the failure count, and a wrong code cancels a pending
- *   resync: only the very next code may complete it;
- * - activate binds the token and sets the user's password on a valid code. A code proves
- *   possession of the token only, so it creates new users only: an existing user is bound to
- *   another device only when the same request proves its owner (a code of the active device and
- *   the current password), and the store applies the binding only while the user is still as
- *   read. Claiming a free user ID with any spare device remains possible until activation
- *   requires a proof of identity.
+ * Every attempt is decided by decide.ts inside the store's atomic unit (TokenStore.attempt), on
+ * the rows as they are when they are written, so concurrent requests are decided one after the
+ * other: the same code is accepted once, a block holds, one activation of a user wins. What is
+ * left here is the work a decision needs done before it, outside the unit:
+ * - passwords are hashed and checked first (scrypt takes ~100 ms, on the thread pool), against
+ *   the hash read a moment before; if the row inside the unit says otherwise (a hash replaced, a
+ *   block ended), the decision asks for the check again;
+ * - not while the token is blocked: an attacker's trickle must not buy password hashes;
+ * - otherwise always, whether or not the user or token exists, so neither the reply nor its
+ *   timing tells which factor was wrong, or whether the user has a device.
  */
 import { createOtp, isProfileName, KodeviserError, parseSerial, type Otp } from '@kodeviser/shared';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { createPasswordHasher, DEFAULT_SCRYPT_PARAMS, type ScryptParams } from '../security/password.js';
 import { createSeedVault } from '../security/seed-vault.js';
-import type {
-  AttemptCommand,
-  AttemptResult,
-  AuditEntry,
-  Binding,
-  NewTokenRecord,
-  Origin,
-  PendingResync,
-  TokenRecord,
-  TokenStore,
-} from '../store/types.js';
-import { decideAuthenticate, decideValidate, gate, type PasswordCheck, type VerifyDecision } from './decide.js';
-import { Doorkeeper } from './doorkeeper.js';
-import { DuplicateSerialError, ServiceError, isServiceError } from './errors.js';
+import type { AttemptKey, NewTokenRecord, Origin, TokenRecord, TokenStore } from '../store/types.js';
 import {
-  DEFAULT_POLICY,
-  driftNow,
-  failureConsequence,
-  findConsecutive,
-  importedDrift,
-  matchCode,
-  NO_DRIFT,
-  type CodeMatch,
-  type PolicyOptions,
-} from './policy.js';
+  decideActivate,
+  decideAuthenticate,
+  decideResync,
+  decideStatus,
+  decideValidate,
+  isBlocked,
+  type AdminRefusal,
+  type Decision,
+  type PasswordCheck,
+  type Snapshot,
+  type VerifyDecision,
+  type Write,
+} from './decide.js';
+import { Doorkeeper } from './doorkeeper.js';
+import { DuplicateSerialError, ServiceError } from './errors.js';
+import { DEFAULT_POLICY, driftNow, importedDrift, NO_DRIFT, type PolicyOptions } from './policy.js';
 import type {
   AuditEvent,
   AuditQuery,
   Clock,
-  RejectReason,
   RequestContext,
-  ResyncOutcome,
   TokenImport,
   TokenInfo,
   TokenService,
@@ -83,17 +62,6 @@ export interface TokenServiceOptions {
   scrypt?: ScryptParams;
   /** Prepared Otp objects kept (default 20 000; 0.2–2.4 KB each by profile, measured: ≤ 50 MB). */
   otpCacheSize?: number;
-}
-
-/** What the store is to do with a matched code: start a resync, or apply an attempt. */
-type Plan = { kind: 'resync'; pending: PendingResync } | { kind: 'attempt'; command: AttemptCommand };
-
-/** What the second factor of a request says, and what to bind on success (activation). */
-interface SecondFactor {
-  ok: boolean;
-  /** Why it failed, when it is not the password (the audit reason; default 'bad-password'). */
-  reason?: RejectReason;
-  bind?: Binding;
 }
 
 function requireString(value: unknown, argName: string): string {
@@ -190,7 +158,6 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   const otps = new LRUCache<string, Otp>({ max: otpCacheSize });
   // Admitted on a second validation within the last `otpCacheSize` new tokens (doorkeeper.ts).
   const doorkeeper = new Doorkeeper(otpCacheSize);
-  const onFailure = (failures: number) => failureConsequence(failures, policy);
 
   function otpOf(t: TokenRecord): Otp {
     const key = `${t.serial}:${t.seed.keyVersion}`;
@@ -211,105 +178,63 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     ...(actor !== undefined ? { actor } : {}),
   });
 
-  /** A reject whose reason is known before any store write, and the audit row that records it. */
-  const rejection = (o: Origin, outcome: VerifyOutcome & { result: 'reject' }): { outcome: VerifyOutcome; audit: AuditEntry } => ({
-    outcome,
-    audit: { ...o, type: 'reject', serial: outcome.serial ?? null, reason: outcome.reason },
-  });
-
-  async function refuse(o: Origin, outcome: VerifyOutcome & { result: 'reject' }): Promise<VerifyOutcome> {
-    await store.appendAudit([rejection(o, outcome).audit]);
-    return outcome;
-  }
-
-  /** What the store is to do with a code's match, once the second factor has spoken. */
-  function planOf(token: TokenRecord, match: CodeMatch, o: Origin, second: SecondFactor): Plan {
-    const { serial } = token;
-    if (match.kind === 'wide' && second.ok) return { kind: 'resync', pending: { movingFactor: match.movingFactor, at: o.at } };
-    const command: AttemptCommand =
-      match.kind === 'accept'
-        ? {
-            serial,
-            origin: o,
-            consume: { movingFactor: match.movingFactor, drift: match.drift },
-            success: second.ok,
-            reason: second.reason ?? 'bad-password',
-            ...(match.completesResync ? { acceptNote: 'resync' } : {}),
-            ...(second.bind ? { bind: second.bind } : {}),
-            onFailure,
-          }
-        : {
-            serial,
-            origin: o,
-            success: false,
-            // a wide match lands here only with a failed second factor
-            reason:
-              match.kind === 'none' && second.ok
-                ? match.reason
-                : (second.reason ?? (match.kind === 'wide' ? 'bad-password' : 'bad-otp-and-password')),
-            onFailure,
-          };
-    return { kind: 'attempt', command };
-  }
-
-  /** What a decided failure cost the token, in the server log (the audit log has it too). */
-  function logConsequence(d: VerifyDecision): void {
-    const serial = d.result.serial;
-    if (d.consequence === 'locked') logger?.warn({ serial }, 'token locked after consecutive failures');
-    else if (d.consequence === 'blocked') logger?.info({ serial }, 'token blocked after consecutive failures');
-  }
-
-  function attemptOutcome(cmd: AttemptCommand, result: AttemptResult): VerifyOutcome {
-    const { serial } = cmd;
-    if (result.outcome === 'accepted') {
-      return { result: 'accept', serial, movingFactor: (cmd.consume as { movingFactor: number }).movingFactor };
+  /** What a decided failure cost a token, in the server log (the audit log has it too). */
+  function logConsequences(writes: readonly Write[]): void {
+    for (const w of writes) {
+      if (w.kind === 'status' && w.status === 'locked') logger?.warn({ serial: w.serial }, 'token locked after consecutive failures');
+      else if (w.kind === 'block' && w.until !== null) logger?.info({ serial: w.serial }, 'token blocked after consecutive failures');
     }
-    if (result.locked) logger?.warn({ serial, failures: result.failures }, 'token locked after consecutive failures');
-    else if (result.blockedUntil !== null) logger?.info({ serial, failures: result.failures }, 'token blocked after consecutive failures');
-    return { result: 'reject', reason: result.reason, serial };
   }
 
   /**
-   * The common path of validate, authenticate and activate, once the token is known: status,
-   * block, code (and the second factor, evaluated in parallel), then one atomic store command.
+   * An end user's attempt on `key`: `decide` on the snapshot inside the store's unit, which may
+   * ask (null) for the work before it to be done again on the snapshot it saw (`prepare`: a
+   * password hashed or checked); a loop, as each round is made on newer rows.
    */
-  async function check(token: TokenRecord, code: string, o: Origin, secondFactor?: () => Promise<SecondFactor>): Promise<VerifyOutcome> {
-    const gated = gate(token, o);
-    if (gated) {
-      // A token that is not enabled costs the second factor's work all the same, so the reply
-      // time does not tell a locked token from a wrong password; a blocked one does not (an
-      // attacker's trickle of requests must not buy password hashes).
-      if (gated.result.result === 'reject' && secondFactor) await secondFactor().catch(() => undefined);
-      await store.appendAudit(gated.writes.flatMap((w) => (w.kind === 'audit' ? [w.entry] : [])));
-      return gated.result;
+  async function verify<W>(
+    key: AttemptKey,
+    prepare: (s: Snapshot) => Promise<W>,
+    decide: (s: Snapshot, work: W) => VerifyDecision | null,
+  ): Promise<VerifyOutcome> {
+    let work = await prepare(await store.snapshot(key));
+    for (;;) {
+      const prepared = work;
+      const d = await store.attempt<VerifyDecision | { again: Snapshot }>(key, (s) => {
+        const decided = decide(s, prepared);
+        return decided === null ? { result: { again: s }, writes: [] } : { result: decided, writes: decided.writes };
+      });
+      if ('again' in d) {
+        work = await prepare(d.again);
+        continue;
+      }
+      logConsequences(d.writes);
+      return d.result;
     }
-    const factor = secondFactor ? secondFactor() : Promise.resolve<SecondFactor>({ ok: true });
-    let match: CodeMatch;
-    try {
-      // Without a second factor (validate) the reply names the moving factor: the search may stop at it.
-      match = matchCode(otpOf(token), token, code, o.at, policy, secondFactor === undefined);
-    } catch (e) {
-      // A seed that fails to open: never leave the second factor's promise unobserved.
-      await factor.catch(() => undefined);
-      throw e;
+  }
+
+  /** `password` against `hash` (or against nothing, for the same time); null while `token` is blocked. */
+  async function checkPassword(password: string, hash: string | undefined, token: TokenRecord | null, at: number): Promise<PasswordCheck> {
+    if (isBlocked(token, at)) return null;
+    if (hash === undefined) return { ok: await passwords.verifyNothing(password), against: '' };
+    return { ok: await passwords.verify(password, hash), against: hash };
+  }
+
+  /** An admin's action decided in the store's unit, its refusals thrown. */
+  async function administer<T>(serial: string, decide: (s: Snapshot) => Decision<T | AdminRefusal>): Promise<T> {
+    const result = await store.attempt({ serial }, decide);
+    if (typeof result === 'object' && result !== null && 'refused' in result) {
+      if (result.refused === 'unknown-token') throw new ServiceError('ERR_UNKNOWN_TOKEN', `no token with serial ${serial}`, serial);
+      throw new ServiceError('ERR_TOKEN_STATE', `token ${serial} is ${result.status}`, serial);
     }
-    const plan = planOf(token, match, o, await factor);
-    if (plan.kind === 'resync') {
-      await store.startResync(token.serial, plan.pending, o);
-      return { result: 'resync-started', serial: token.serial };
-    }
-    return attemptOutcome(plan.command, await store.recordAttempt(plan.command));
+    return result as T;
   }
 
   async function setStatus(serial: string, to: TokenStatus, actor: string, ctx: RequestContext): Promise<TokenInfo> {
     const s = parseSerial(serial);
     requireString(actor, 'actor');
     requireContext(ctx);
-    const changed = await store.changeStatus({ serial: s, from: ['enabled', 'locked'], to, origin: origin(ctx, null, actor) });
-    const token = await store.getToken(s);
-    if (!token) throw new ServiceError('ERR_UNKNOWN_TOKEN', `no token with serial ${s}`, s);
-    if (!changed) throw new ServiceError('ERR_TOKEN_STATE', `token ${s} is ${token.status}`, s);
-    return toInfo(token, clock.now());
+    const o = origin(ctx, null, actor);
+    return toInfo(await administer(s, (snapshot) => decideStatus(snapshot, to, o)), o.at);
   }
 
   return {
@@ -336,22 +261,16 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     unlock: (serial, actor, ctx) => setStatus(serial, 'enabled', actor, ctx),
     revoke: (serial, actor, ctx) => setStatus(serial, 'revoked', actor, ctx),
 
-    async resync(serial, otp1, otp2, actor, ctx): Promise<ResyncOutcome> {
+    async resync(serial, otp1, otp2, actor, ctx) {
       const s = parseSerial(serial);
       requireString(otp1, 'otp1');
       requireString(otp2, 'otp2');
       requireString(actor, 'actor');
       requireContext(ctx);
-      const token = await store.getToken(s);
-      if (!token) throw new ServiceError('ERR_UNKNOWN_TOKEN', `no token with serial ${s}`, s);
-      if (token.status === 'revoked') throw new ServiceError('ERR_TOKEN_STATE', `token ${s} is revoked`, s);
-      const o = origin(ctx, token.userId, actor);
-      const found = findConsecutive(otpOf(token), token, otp1, otp2, o.at, policy);
-      if (found && (await store.resync(s, found.movingFactor, found.drift, o))) {
-        return { result: 'resynced', serial: s, movingFactor: found.movingFactor, drift: found.drift.steps };
-      }
-      await store.appendAudit([{ ...o, type: 'reject', serial: s, reason: 'admin-resync-not-found' }]);
-      return { result: 'not-found', serial: s };
+      const o = origin(ctx, null, actor);
+      return administer(s, (snapshot) =>
+        decideResync(snapshot, otp1, otp2, { ...o, userId: snapshot.token?.userId ?? null }, policy, otpOf),
+      );
     },
 
     async activate(req, ctx) {
@@ -363,42 +282,32 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       const currentPassword = req.currentPassword === undefined ? undefined : requireString(req.currentPassword, 'currentPassword');
       requireContext(ctx);
       const o = origin(ctx, userId);
-      const [token, user, active] = await Promise.all([store.getToken(serial), store.getUser(userId), store.getActiveToken(userId)]);
-      if (!token) return refuse(o, { result: 'reject', reason: 'unknown-token', serial });
-      if (token.userId !== null && token.userId !== userId) {
-        return refuse(o, { result: 'reject', reason: 'assigned-elsewhere', serial });
-      }
-      /**
-       * Whom the activation replaces: nobody for a user ID not taken yet; for an existing user, the
-       * active device, once a code of it (consumed) and the current password prove its owner as a
-       * login would. Possession of a new token alone never takes over a user.
-       */
-      const replaces = async (): Promise<string | null | false> => {
-        if (user === null) return null;
-        if (active === null || currentOtp === undefined || currentPassword === undefined) {
-          await passwords.verifyNothing(currentPassword ?? password);
-          return false;
-        }
-        const proof = await check(active, currentOtp, o, async () => ({ ok: await passwords.verify(currentPassword, user.passwordHash) }));
-        return proof.result === 'accept' ? active.serial : false;
+      // The new password's hash and the current password's check, in parallel (the check against
+      // nothing when there is nothing to check, for the same time); neither while the token is blocked.
+      type Work = { passwordHash: string | null; current: PasswordCheck };
+      const prepare = async ({ token, user, userToken }: Snapshot): Promise<Work> => {
+        if (isBlocked(token, o.at)) return { passwordHash: null, current: null };
+        const [passwordHash, current] = await Promise.all([
+          passwords.hash(password),
+          checkPassword(currentPassword ?? password, currentPassword === undefined ? undefined : user?.passwordHash, userToken, o.at),
+        ]);
+        return { passwordHash, current };
       };
-      try {
-        return await check(token, otp, o, async (): Promise<SecondFactor> => {
-          const [passwordHash, replaced] = await Promise.all([passwords.hash(password), replaces()]);
-          if (replaced === false) return { ok: false, reason: 'owner-not-proven' };
-          return { ok: true, bind: { userId, passwordHash, replaces: replaced } };
-        });
-      } catch (e) {
-        // The store refused the binding: the token was once bound to another user (now inactive),
-        // or the user was created or changed device since it was read above.
-        if (isServiceError(e) && e.code === 'ERR_ASSIGNED_ELSEWHERE') {
-          return refuse(o, { result: 'reject', reason: 'assigned-elsewhere', serial });
-        }
-        if (isServiceError(e) && e.code === 'ERR_USER_CHANGED') {
-          return refuse(o, { result: 'reject', reason: 'user-changed', serial });
-        }
-        throw e;
-      }
+      return verify({ serial, userId }, prepare, (snapshot, work) =>
+        decideActivate(
+          snapshot,
+          {
+            userId,
+            serial,
+            otp,
+            passwordHash: work.passwordHash,
+            ...(currentOtp !== undefined && currentPassword !== undefined ? { proof: { otp: currentOtp, password: work.current } } : {}),
+          },
+          o,
+          policy,
+          otpOf,
+        ),
+      );
     },
 
     async authenticate(req, ctx) {
@@ -407,43 +316,24 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       const password = requireString(req.password, 'password');
       requireContext(ctx);
       const o = origin(ctx, userId);
-      // The password is hashed before the atomic unit (it takes ~100 ms), against the hash read
-      // here; not while the token is blocked (an attacker's trickle must not buy hashes), and a
-      // user without an active token costs the same hash as one with. The decision takes the row
-      // as it is inside the unit: if the block has ended or the hash changed meanwhile, it asks
-      // for the check to be made again (null).
-      const [token, user] = await Promise.all([store.getActiveToken(userId), store.getUser(userId)]);
-      const checkPassword = async (hash: string | undefined): Promise<PasswordCheck> => {
-        if (hash === undefined) return { ok: await passwords.verifyNothing(password), against: '' };
-        return { ok: await passwords.verify(password, hash), against: hash };
-      };
-      const blocked = token !== null && token.blockedUntil !== null && token.blockedUntil > o.at;
-      let check: PasswordCheck = blocked ? null : await checkPassword(token === null ? undefined : user?.passwordHash);
-      for (;;) {
-        const checked = check;
-        const decision = await store.attempt<VerifyDecision | { retry: string | undefined }>({ userId }, (snapshot) => {
-          const d = decideAuthenticate(snapshot, otp, checked, o, policy, otpOf);
-          return d === null ? { result: { retry: snapshot.user?.passwordHash }, writes: [] } : { result: d, writes: d.writes };
-        });
-        if ('retry' in decision) {
-          check = await checkPassword(decision.retry);
-          continue;
-        }
-        logConsequence(decision);
-        return decision.result;
-      }
+      // A user without an active token costs the same hash as one with.
+      return verify(
+        { userId },
+        ({ userToken, user }) => checkPassword(password, userToken === null ? undefined : user?.passwordHash, userToken, o.at),
+        (snapshot, check) => decideAuthenticate(snapshot, otp, check, o, policy, otpOf),
+      );
     },
 
     async validate(req, ctx) {
       const serial = parseSerial(req.serial);
       const otp = requireString(req.otp, 'otp');
       requireContext(ctx);
-      const decision = await store.attempt({ serial }, (snapshot) => {
-        const d = decideValidate(snapshot, serial, otp, origin(ctx, snapshot.token?.userId ?? null), policy, otpOf);
-        return { result: d, writes: d.writes };
+      const d = await store.attempt({ serial }, (snapshot) => {
+        const decided = decideValidate(snapshot, serial, otp, origin(ctx, snapshot.token?.userId ?? null), policy, otpOf);
+        return { result: decided, writes: decided.writes };
       });
-      logConsequence(decision);
-      return decision.result;
+      logConsequences(d.writes);
+      return d.result;
     },
 
     async audit(query: AuditQuery): Promise<AuditEvent[]> {

@@ -1,9 +1,9 @@
 /**
  * What both adapters share about the audit log's rows: the column shape (the same table in
- * SQLite and PostgreSQL, snake_case), its mapping to the AuditEvent the service sees, the event a
- * status change writes, and the cap on one audit query.
+ * SQLite and PostgreSQL, snake_case), its mapping to the AuditEvent the service sees, and the cap
+ * on one audit query.
  */
-import type { AuditEvent, AuditType, TokenStatus } from '../domain/types.js';
+import type { AuditEvent, AuditType } from '../domain/types.js';
 
 export interface AuditRow {
   id: number;
@@ -31,5 +31,4 @@ export function toEvent(r: AuditRow): AuditEvent {
   };
 }
 
-export const STATUS_EVENT: Readonly<Record<TokenStatus, AuditType>> = { enabled: 'unlock', locked: 'lock', revoked: 'revoke' };
 export const MAX_AUDIT_LIMIT = 1000;

@@ -7,6 +7,7 @@
 import { makeSerial } from '@kodeviser/shared';
 import { NO_DRIFT } from '../../src/domain/policy.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
+import { spend } from './writes.js';
 
 const [path, tokenCount = '8'] = process.argv.slice(2);
 if (!path) throw new Error('usage: crash-child.ts <db path> [tokens]');
@@ -29,18 +30,9 @@ process.stdout.write('ready\n');
 for (let movingFactor = 0; ; movingFactor++) {
   await Promise.all(
     serials.map((serial) =>
-      store
-        .recordAttempt({
-          serial,
-          origin: { at: movingFactor, ip: '192.0.2.9' },
-          consume: { movingFactor, drift: NO_DRIFT },
-          success: true,
-          reason: 'bad-otp',
-          onFailure: () => ({ blockForMs: 0, lock: false }),
-        })
-        .then((r) => {
-          if (r.outcome === 'accepted') process.stdout.write(`ack ${serial} ${movingFactor}\n`);
-        }),
+      store.attempt({ serial }, spend(movingFactor, { at: movingFactor, ip: '192.0.2.9' })).then((r) => {
+        if (r === 'accepted') process.stdout.write(`ack ${serial} ${movingFactor}\n`);
+      }),
     ),
   );
 }

@@ -1,4 +1,4 @@
-/** The shape of the decision both stores write in their fastest form (sqlite.ts, postgres.ts). */
+/** What both stores share in applying a decision's writes (sqlite-writes.ts, postgres.ts). */
 import type { Write } from '../domain/decide.js';
 import type { AuditEntry } from './types.js';
 
@@ -11,4 +11,13 @@ export function commonAccept(writes: readonly Write[]): { consume: Extract<Write
   const [first, second] = writes;
   if (first?.kind !== 'consume' || !first.success || second?.kind !== 'audit' || second.entry.type !== 'accept') return null;
   return { consume: first, entry: second.entry };
+}
+
+/**
+ * A write that changed no row although the decision, made on the rows inside the same atomic
+ * unit, said it would: a broken invariant, never an outcome. Thrown, it rolls the unit back.
+ */
+export function unapplied(w: Write): Error {
+  const about = 'serial' in w ? `token ${w.serial}` : 'userId' in w ? `user ${w.userId}` : 'the audit log';
+  return new Error(`the store could not apply '${w.kind}' to ${about} as decided: a broken invariant`);
 }

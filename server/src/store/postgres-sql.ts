@@ -1,0 +1,173 @@
+/**
+ * The PostgreSQL store's statements, each a named prepared statement (parsed and planned once
+ * per connection), and the mapping of its rows.
+ */
+import type pg from 'pg';
+import type { ProfileName } from '@kodeviser/shared';
+import type { AuditQuery, TokenStatus } from '../domain/types.js';
+import type { AuditEntry, TokenRecord } from './types.js';
+
+export interface TokenRow {
+  serial: string;
+  profile: string;
+  digits: number;
+  step: number;
+  t0: number;
+  seed_ciphertext: Buffer;
+  seed_nonce: Buffer;
+  key_version: number;
+  status: TokenStatus;
+  last_moving_factor: number;
+  drift: number;
+  drift_ms: number;
+  drift_ppm: number;
+  drift_ppm_var: number | null;
+  failures: number;
+  blocked_until: number | null;
+  pending_moving_factor: number | null;
+  pending_at: number | null;
+  imported_at: number;
+  last_used_at: number | null;
+  /** The user of the token's active assignment. */
+  user_id: string | null;
+  /** The user of its assignment, active or not (a token has one at most in its life). */
+  owner: string | null;
+}
+
+const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+export function toRecord(r: TokenRow): TokenRecord {
+  return {
+    serial: r.serial,
+    profile: r.profile as ProfileName,
+    digits: r.digits,
+    step: r.step,
+    t0: r.t0,
+    seed: { ciphertext: bytes(r.seed_ciphertext), nonce: bytes(r.seed_nonce), keyVersion: r.key_version },
+    status: r.status,
+    lastMovingFactor: r.last_moving_factor,
+    drift: { steps: r.drift, offsetMs: r.drift_ms, ratePpm: r.drift_ppm, rateVar: r.drift_ppm_var },
+    failures: r.failures,
+    blockedUntil: r.blocked_until,
+    pendingResync: r.pending_moving_factor === null ? null : { movingFactor: r.pending_moving_factor, at: r.pending_at ?? 0 },
+    userId: r.user_id,
+    importedAt: r.imported_at,
+    lastUsedAt: r.last_used_at,
+  };
+}
+
+/** A named (prepared) statement: `pg` prepares it on each connection the first time it runs there. */
+const stmt =
+  (name: string, text: string) =>
+  (...values: unknown[]): pg.QueryConfig => ({ name: `kodeviser_${name}`, text, values });
+
+const TOKEN_COLUMNS = `t.serial, t.profile, t.digits, t.step, t.t0, t.seed_ciphertext, t.seed_nonce, t.key_version,
+  t.status, t.last_moving_factor, t.drift, t.drift_ms, t.drift_ppm, t.drift_ppm_var, t.failures, t.blocked_until,
+  t.pending_moving_factor, t.pending_at, t.imported_at, t.last_used_at`;
+// A token and its assignment, any (a.serial is unique): the active one's user, and its user ever.
+const BY_SERIAL = `SELECT ${TOKEN_COLUMNS}, CASE WHEN a.active THEN a.user_id END AS user_id, a.user_id AS owner
+  FROM tokens t LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial = $1`;
+const BY_ACTIVE_USER = `SELECT ${TOKEN_COLUMNS}, a.user_id, a.user_id AS owner
+  FROM assignments a JOIN tokens t ON t.serial = a.serial WHERE a.user_id = $1 AND a.active`;
+const AUDIT_COLUMNS = 'at, type, serial, user_id, ip, actor, reason, moving_factor';
+/** The advisory lock namespace of user IDs (pg_advisory_xact_lock's first key): "kd". */
+const USER_LOCKS = 0x6b64;
+
+export const sql = {
+  insertTokens: stmt(
+    'insert_tokens',
+    `INSERT INTO tokens (serial, profile, digits, step, t0, seed_ciphertext, seed_nonce,
+    key_version, last_moving_factor, drift, drift_ms, drift_ppm, drift_ppm_var, imported_at)
+    SELECT *, $14::bigint FROM unnest($1::text[], $2::text[], $3::integer[], $4::integer[], $5::bigint[], $6::bytea[],
+      $7::bytea[], $8::integer[], $9::bigint[], $10::bigint[], $11::bigint[], $12::float8[], $13::float8[])`,
+  ),
+  existingSerials: stmt('existing_serials', 'SELECT serial FROM tokens WHERE serial = ANY($1::text[])'),
+  tokenBySerial: stmt('token_by_serial', BY_SERIAL),
+  tokenOfUser: stmt('token_of_user', BY_ACTIVE_USER),
+  // The rows an attempt decides on, locked until its transaction ends.
+  tokenForUpdate: stmt('token_for_update', `${BY_SERIAL} FOR UPDATE OF t`),
+  tokenOfUserForUpdate: stmt('token_of_user_for_update', `${BY_ACTIVE_USER} FOR UPDATE OF t`),
+  lockUser: stmt('lock_user', `SELECT pg_advisory_xact_lock(${USER_LOCKS}, hashtext($1))`),
+  // A token and the user's active one, locked in serial order (the user's lock is held already,
+  // so which token is active cannot change meanwhile).
+  lockTokenAndUsers: stmt(
+    'lock_token_and_users',
+    `SELECT serial FROM tokens WHERE serial = $1
+      OR serial = (SELECT serial FROM assignments WHERE user_id = $2 AND active)
+    ORDER BY serial FOR UPDATE`,
+  ),
+  user: stmt('user', 'SELECT user_id, password_hash FROM users WHERE user_id = $1'),
+  // The compare-and-set and its audit event in one statement: the common accept, one round trip.
+  // $1 serial, $2 moving factor, $3 drift, $4 at, $5 user, $6 ip, $7 actor, $8 note, $9 drift_ms, $10 drift_ppm,
+  // $11 drift_ppm_var.
+  acceptAlone: stmt(
+    'accept_alone',
+    `WITH consumed AS (
+      UPDATE tokens SET last_moving_factor = $2, drift = $3, drift_ms = $9, drift_ppm = $10, drift_ppm_var = $11,
+        last_used_at = $4, pending_moving_factor = NULL, pending_at = NULL, failures = 0, blocked_until = NULL
+      WHERE serial = $1 AND last_moving_factor < $2 RETURNING serial)
+    INSERT INTO audit (${AUDIT_COLUMNS}) SELECT $4, 'accept', serial, $5, $6, $7, $8, $2 FROM consumed`,
+  ),
+  // $1 serial, $2 moving factor, $3 drift, $4 at, $5 success, $6 drift_ms, $7 drift_ppm, $8 drift_ppm_var.
+  consume: stmt(
+    'consume',
+    `UPDATE tokens SET last_moving_factor = $2, drift = $3, drift_ms = $6, drift_ppm = $7,
+      drift_ppm_var = $8, last_used_at = $4,
+      pending_moving_factor = NULL, pending_at = NULL,
+      failures = CASE WHEN $5 THEN 0 ELSE failures END,
+      blocked_until = CASE WHEN $5 THEN NULL ELSE blocked_until END
+    WHERE serial = $1 AND last_moving_factor < $2`,
+  ),
+  failures: stmt('failures', 'UPDATE tokens SET failures = $2, pending_moving_factor = NULL, pending_at = NULL WHERE serial = $1'),
+  block: stmt('block', 'UPDATE tokens SET blocked_until = $2 WHERE serial = $1'),
+  status: stmt('status', 'UPDATE tokens SET status = $2 WHERE serial = $1'),
+  startResync: stmt('start_resync', 'UPDATE tokens SET pending_moving_factor = $2, pending_at = $3 WHERE serial = $1'),
+  createUser: stmt('create_user', 'INSERT INTO users (user_id, password_hash, updated_at) VALUES ($1, $2, $3)'),
+  setPassword: stmt('set_password', 'UPDATE users SET password_hash = $2, updated_at = $3 WHERE user_id = $1'),
+  // A token's assignment is made once; the same user's may be made active again.
+  assign: stmt(
+    'assign',
+    `INSERT INTO assignments (serial, user_id, active, activated_at) VALUES ($1, $2, true, $3)
+    ON CONFLICT (serial) DO UPDATE SET active = true, activated_at = excluded.activated_at, deactivated_at = NULL
+    WHERE assignments.user_id = excluded.user_id`,
+  ),
+  deactivate: stmt('deactivate', 'UPDATE assignments SET active = false, deactivated_at = $2 WHERE serial = $1 AND active'),
+  audit: stmt(
+    'audit',
+    `INSERT INTO audit (${AUDIT_COLUMNS}) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[],
+    $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])`,
+  ),
+  ping: stmt('ping', 'SELECT 1 AS one'),
+};
+
+/** One statement per combination of filters, so each uses its index (OR-NULL tricks would not). */
+export function auditQuery(q: AuditQuery, limit: number): pg.QueryConfig {
+  const where: string[] = [];
+  const values: unknown[] = [];
+  const filter = (column: string, op: string, value: unknown, key: string): string => {
+    values.push(value);
+    where.push(`${column} ${op} $${values.length}`);
+    return key;
+  };
+  const name = [
+    q.serial !== undefined ? filter('serial', '=', q.serial, 's') : '',
+    q.userId !== undefined ? filter('user_id', '=', q.userId, 'u') : '',
+    q.since !== undefined ? filter('at', '>=', q.since, 't') : '',
+  ].join('');
+  values.push(limit);
+  return stmt(
+    `audit_query_${name}`,
+    `SELECT id, ${AUDIT_COLUMNS} FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY id DESC LIMIT $${values.length}`,
+  )(...values);
+}
+
+/** The audit events of one write, as the eight column arrays of sql.audit. */
+export function auditArrays(entries: readonly AuditEntry[]): unknown[][] {
+  const columns: unknown[][] = [[], [], [], [], [], [], [], []];
+  for (const e of entries) {
+    const row = [e.at, e.type, e.serial ?? null, e.userId ?? null, e.ip ?? null, e.actor ?? null, e.reason ?? null, e.movingFactor ?? null];
+    row.forEach((v, i) => (columns[i] as unknown[]).push(v));
+  }
+  return columns;
+}

@@ -1,0 +1,166 @@
+/**
+ * The SQLite store's audit log: appending rows, each token's chain of them, and the queries.
+ *
+ * Why a chain (sqlite-schema.ts, migration 3): every page a transaction dirties is written to
+ * the log at commit and copied back at checkpoint, so an accept should dirty only its token's
+ * page and the audit log's last pages, not indexes keyed by serial and user. A row about a token
+ * and its own user (or no user) links to the token's previous one, the token keeps the newest;
+ * every other row is unchained and found through a partial index.
+ */
+import type Database from 'better-sqlite3';
+import type { AuditEvent, AuditQuery } from '../domain/types.js';
+import { MAX_AUDIT_LIMIT, toEvent, type AuditRow } from './audit-rows.js';
+import { serialKey } from './sqlite-rows.js';
+import type { AuditEntry } from './types.js';
+
+/** Where a token's chain ends, as a read inside the write transaction found it. */
+export interface ChainHead {
+  /** The token's key in the tokens table (serialKey). */
+  key: number;
+  lastAuditId: number | null;
+  /** The user of the token's assignment, active or not. */
+  owner: string | null;
+}
+
+export interface SqliteAuditLog {
+  /** To call at each write transaction's BEGIN: the newest id is read again in it. */
+  begin(): void;
+  /** Appends a row, to its token's chain when it belongs there. */
+  append(e: AuditEntry): void;
+  /** Whether a row of `userId` about a token whose chain is `head` joins that chain. */
+  joins(head: ChainHead, userId: string | null | undefined): boolean;
+  /**
+   * The id the next row will take. The one-step accept names its row's id before inserting it,
+   * the id SQLite would give it (the largest plus one); reading MAX(id) in every accept's
+   * statement cost ~2 µs, once per transaction costs nothing. Only this connection writes while
+   * it holds the write lock, and a savepoint rolled back after an insert leaves the count ahead:
+   * a gap, never a duplicate.
+   */
+  nextId(): number;
+  /** Appends the row `id` (from nextId) to the chain at `head`, whose token already points at it. */
+  appendChained(id: number, e: AuditEntry, head: ChainHead): void;
+  query(q: AuditQuery): AuditEvent[];
+}
+
+export function createSqliteAuditLog(db: Database.Database): SqliteAuditLog {
+  const sql = {
+    lastAuditId: db.prepare('SELECT COALESCE(MAX(id), 0) FROM audit').pluck(),
+    insert: db.prepare(`INSERT INTO audit (at, type, serial, user_id, ip, actor, reason, moving_factor, chained, prev_id)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertChained: db.prepare(`INSERT INTO audit (id, at, type, serial, user_id, ip, actor, reason, moving_factor, chained, prev_id)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`),
+    head: db
+      .prepare('SELECT t.last_audit_id, a.user_id FROM tokens t LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial_key = ?')
+      .raw(),
+    setHead: db.prepare('UPDATE tokens SET last_audit_id = ? WHERE serial_key = ?'),
+    row: db.prepare('SELECT * FROM audit WHERE id = ?'),
+    tokensEverOfUser: db.prepare('SELECT serial FROM assignments WHERE user_id = ?').pluck(),
+  };
+  let lastId: number | null = null;
+  const headOf = (key: number): ChainHead | null => {
+    const h = sql.head.get(key) as [number | null, string | null] | undefined;
+    return h === undefined ? null : { key, lastAuditId: h[0], owner: h[1] };
+  };
+  const joins = (head: ChainHead, userId: string | null | undefined): boolean => userId == null || userId === head.owner;
+
+  // Without a serial or user: the log itself, newest first, one statement per filter so each uses its index.
+  const statements = new Map<string, Database.Statement>();
+  const statement = (where: string): Database.Statement => {
+    let stmt = statements.get(where);
+    if (!stmt) {
+      stmt = db.prepare(`SELECT * FROM audit ${where ? `WHERE ${where}` : ''} ORDER BY id DESC LIMIT @limit`);
+      statements.set(where, stmt);
+    }
+    return stmt;
+  };
+  /** A token's chain, newest first. */
+  function* chainOf(serial: string): Generator<AuditRow> {
+    let id = headOf(serialKey(serial))?.lastAuditId ?? null;
+    while (id !== null) {
+      const row = sql.row.get(id) as AuditRow & { prev_id: number | null };
+      yield row;
+      id = row.prev_id;
+    }
+  }
+  function queryRows(q: AuditQuery, limit: number): AuditRow[] {
+    const since = q.since !== undefined ? 'at >= @since' : '';
+    if (q.serial === undefined && q.userId === undefined) return statement(since).all({ since: q.since, limit }) as AuditRow[];
+    // The sources, each newest first: the chains of the token (or of every token the user ever
+    // had), and the rows outside any chain from their partial index.
+    const unchained =
+      q.serial !== undefined
+        ? ['chained = 0', 'serial = @serial', q.userId !== undefined ? 'user_id = @userId' : '', since]
+        : ['chained = 0', 'user_id = @userId', since];
+    const serials = q.serial !== undefined ? [q.serial] : (sql.tokensEverOfUser.all(q.userId) as string[]);
+    const keep = (r: AuditRow): boolean => (q.userId === undefined || r.user_id === q.userId) && (q.since === undefined || r.at >= q.since);
+    const params = { serial: q.serial, userId: q.userId, since: q.since, limit };
+    const sources: Array<Iterator<AuditRow>> = [
+      (statement(unchained.filter(Boolean).join(' AND ')).all(params) as AuditRow[]).values(),
+      ...serials.map((serial) => chainOf(serial)),
+    ];
+    // Merge by id, newest first, taking only the rows the filters keep.
+    const heads: Array<AuditRow | undefined> = sources.map(() => undefined);
+    const advance = (i: number): void => {
+      let r = sources[i]!.next();
+      while (!r.done && !keep(r.value)) r = sources[i]!.next();
+      heads[i] = r.done ? undefined : r.value;
+    };
+    sources.forEach((_, i) => advance(i));
+    const rows: AuditRow[] = [];
+    while (rows.length < limit) {
+      let newest = -1;
+      for (let i = 0; i < heads.length; i++) if (heads[i] && (newest < 0 || heads[i]!.id > heads[newest]!.id)) newest = i;
+      if (newest < 0) break;
+      rows.push(heads[newest]!);
+      advance(newest);
+    }
+    return rows;
+  }
+
+  return {
+    begin() {
+      lastId = null;
+    },
+    joins,
+    append(e) {
+      const serial = e.serial ?? null;
+      const userId = e.userId ?? null;
+      const head = serial === null ? null : headOf(serialKey(serial));
+      const chained = head !== null && joins(head, userId);
+      const { lastInsertRowid } = sql.insert.run(
+        e.at,
+        e.type,
+        serial,
+        userId,
+        e.ip ?? null,
+        e.actor ?? null,
+        e.reason ?? null,
+        e.movingFactor ?? null,
+        chained ? 1 : 0,
+        chained ? head.lastAuditId : null,
+      );
+      if (chained) sql.setHead.run(lastInsertRowid, head.key);
+      lastId = Number(lastInsertRowid);
+    },
+    nextId: () => (lastId ??= sql.lastAuditId.get() as number) + 1,
+    appendChained(id, e, head) {
+      sql.insertChained.run(
+        id,
+        e.at,
+        e.type,
+        e.serial ?? null,
+        e.userId ?? null,
+        e.ip ?? null,
+        e.actor ?? null,
+        e.reason ?? null,
+        e.movingFactor ?? null,
+        head.lastAuditId,
+      );
+      lastId = id;
+    },
+    query(q) {
+      const limit = Math.min(Math.max(1, Math.floor(q.limit ?? 100)), MAX_AUDIT_LIMIT);
+      return queryRows(q, limit).map(toEvent);
+    },
+  };
+}
