@@ -14,6 +14,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
 import type { Clock, TokenService } from './domain/types.js';
+import { createCredentialService } from './domain/credentials.js';
 import { createTokenService } from './domain/service.js';
 import type { TokenStore } from './store/types.js';
 import { bearerAuth } from './plugins/auth.js';
@@ -22,6 +23,7 @@ import { lazyChildLoggerFactory } from './plugins/logger.js';
 import { installMetrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { installRateLimits } from './plugins/rate-limit.js';
+import { credentialRoutes } from './routes/credentials.js';
 import { operationsRoutes } from './routes/operations.js';
 import { IMPORT_BODY_LIMIT, PSKC_CONTENT_TYPE, tokenRoutes } from './routes/tokens.js';
 import { userRoutes } from './routes/users.js';
@@ -96,12 +98,19 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const metrics = installMetrics(app);
   const perUserLimit = await installRateLimits(app, config.rateLimit);
   await installOpenApi(app);
-  const auth = bearerAuth(config.adminToken, config.serviceToken);
+  const credentials = createCredentialService({ store: opts.store, clock: opts.clock });
+  const auth = bearerAuth({
+    adminToken: config.adminToken,
+    serviceToken: config.serviceToken,
+    credentialOf: (token) => credentials.principalOf(token),
+  });
+  app.decorateRequest('principal', null);
 
   await app.register(tokenRoutes, { service, auth, pskcKey: config.pskcKey });
   await app.register(userRoutes, { service, metrics, perUserLimit });
   await app.register(validateRoutes, { service, auth, metrics });
   await app.register(operationsRoutes, { service, auth, metrics });
+  await app.register(credentialRoutes, { credentials, auth });
   await app.ready();
   return app;
 }

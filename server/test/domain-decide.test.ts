@@ -59,7 +59,8 @@ function frozen<T>(value: T): T {
 }
 
 /** A snapshot with nothing read but what `over` names. */
-const snap = (over: Partial<Snapshot> = {}): Snapshot => frozen({ token: null, tokenOwner: null, user: null, userToken: null, ...over });
+const snap = (over: Partial<Snapshot> = {}): Snapshot =>
+  frozen({ token: null, tokenOwner: null, user: null, userToken: null, credential: null, ...over });
 
 const decide = (tk: TokenRecord | null, code: string): VerifyDecision =>
   decideValidate(snap({ token: tk }), SERIAL, code, o, DEFAULT_POLICY, (): Otp => otp);

@@ -104,7 +104,7 @@ t.test('a login whose first read is stale (the user activated in between) checks
   );
   // The pre-read sees the user as before the activation: no active token, no user.
   const stale = createTokenService({
-    store: { ...store, snapshot: async () => ({ token: null, tokenOwner: null, user: null, userToken: null }) },
+    store: { ...store, snapshot: async () => ({ token: null, tokenOwner: null, user: null, userToken: null, credential: null }) },
     clock,
     masterKey: MASTER_KEY,
     scrypt: FAST_SCRYPT,

@@ -63,6 +63,7 @@ if (await requirePostgres(t)) {
     t.same((await peek.query('SELECT version, name FROM kodeviser_migrations ORDER BY version')).rows, [
       { version: 1, name: 'tokens, users, assignments, audit' },
       { version: 2, name: 'tokens: clock offset (ms) and rate (ppm)' },
+      { version: 3, name: 'credentials' },
     ]);
     await (stores[0] as TokenStore).insertTokens([row(1)], { at: 0, ip: null });
     t.equal((await (stores[2] as TokenStore).getToken(serial(1)))?.serial, serial(1), 'all three work on the same tables');
@@ -84,7 +85,7 @@ if (await requirePostgres(t)) {
     );
     t.same(
       await migratePostgres(client, [{ version: 100, name: 'extra', sql: 'CREATE TABLE extra (x int)' }, ...PG_MIGRATIONS]),
-      [1, 2, 100],
+      [1, 2, 3, 100],
     );
     t.same(await migratePostgres(client), []);
   });

@@ -11,6 +11,7 @@
  */
 import type { Test } from 'tap';
 import { makeSerial } from '@kodeviser/shared';
+import { decideRevokeCredential, type CredentialRecord } from '../src/domain/credentials.js';
 import type { Decision, Snapshot, Write } from '../src/domain/decide.js';
 import { NO_DRIFT } from '../src/domain/policy.js';
 import type { AuditEntry, NewTokenRecord, Origin, TokenDrift, TokenStore } from '../src/store/types.js';
@@ -43,6 +44,19 @@ export const row = (n: number, over: Partial<NewTokenRecord> = {}): NewTokenReco
   seed: { ciphertext: Uint8Array.of(n & 0xff, 1, 2, 3), nonce: new Uint8Array(12).fill(n & 0xff), keyVersion: 1 },
   lastMovingFactor: -1,
   drift: NO_DRIFT,
+  ...over,
+});
+
+const NOTHING: Snapshot = { token: null, tokenOwner: null, user: null, userToken: null, credential: null };
+
+const credentialRow = (n: number, over: Partial<CredentialRecord> = {}): CredentialRecord => ({
+  id: `cred-${String(n).padStart(16, '0')}`,
+  role: 'operator',
+  name: `desk ${n}`,
+  tokenHash: String(n).padStart(64, 'a'),
+  createdAt: T0 + n,
+  expiresAt: null,
+  revokedAt: null,
   ...over,
 });
 
@@ -112,8 +126,8 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
     tap.test("the snapshot: the token, its owner ever, the user and the user's active token", async (t) => {
       const store = await open(t);
       await store.insertTokens([row(1), row(2), row(3)], at());
-      t.same(await store.snapshot({}), { token: null, tokenOwner: null, user: null, userToken: null }, 'an empty key reads nothing');
-      t.same(await store.snapshot({ serial: serial(9), userId: 'nobody' }), { token: null, tokenOwner: null, user: null, userToken: null });
+      t.same(await store.snapshot({}), NOTHING, 'an empty key reads nothing');
+      t.same(await store.snapshot({ serial: serial(9), userId: 'nobody', credentialId: 'cred-0' }), NOTHING);
       await applyWrites(store, bindWrites(1, 0, 'alice', at()));
       await applyWrites(store, bindWrites(2, 0, 'alice', at(), 1));
       const seen = await store.snapshot({ serial: serial(1), userId: 'alice' });
@@ -129,6 +143,47 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       t.same(own.userToken, own.token, "the user's active token, asked for by its serial too");
       t.match(await store.snapshot({ userId: 'alice' }), { token: null, tokenOwner: null, userToken: { serial: serial(2) } });
       t.match(await store.snapshot({ serial: serial(3) }), { token: { serial: serial(3) }, tokenOwner: null, user: null, userToken: null });
+    });
+
+    tap.test('credentials: created, read by id and by token hash, listed, revoked once among concurrent revocations', async (t) => {
+      const store = await open(t);
+      const other = await store.another();
+      const expiring = credentialRow(2, { role: 'proofing', expiresAt: T0 + 99 });
+      await applyWrites(store, [{ kind: 'create-credential', credential: credentialRow(1) }]);
+      await applyWrites(store, [{ kind: 'create-credential', credential: expiring }]);
+      await t.rejects(
+        applyWrites(store, [{ kind: 'create-credential', credential: credentialRow(1, { tokenHash: 'b'.repeat(64) }) }]),
+        'an id taken',
+      );
+      await t.rejects(
+        applyWrites(store, [{ kind: 'create-credential', credential: credentialRow(3, { tokenHash: expiring.tokenHash }) }]),
+        'a token hash taken',
+      );
+      t.same(await store.snapshot({ credentialId: expiring.id }), { ...NOTHING, credential: expiring });
+      t.same(await other.getCredential({ tokenHash: expiring.tokenHash }), expiring, 'by its hash, on another instance');
+      t.equal(await store.getCredential({ tokenHash: 'c'.repeat(64) }), null);
+      t.same(await store.listCredentials(), [credentialRow(1), expiring], 'oldest first');
+      const o = { ...at(50), actor: 'admin' };
+      const revocations = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          (i % 2 ? other : store).attempt({ credentialId: credentialRow(1).id }, (s) => decideRevokeCredential(s, o)),
+        ),
+      );
+      t.ok(
+        revocations.every((r) => r?.revokedAt === T0 + 50),
+        'every one answers revoked',
+      );
+      t.equal(
+        (await store.queryAudit({})).filter((e) => e.type === 'credential-revoke').length,
+        1,
+        'one revocation written: each decided on the row as the one before left it',
+      );
+      t.match(await store.getCredential({ tokenHash: credentialRow(1).tokenHash }), { revokedAt: T0 + 50 });
+      await t.rejects(
+        applyWrites(store, [{ kind: 'revoke-credential', id: credentialRow(1).id, at: T0 }]),
+        'a revoked credential is not revoked again',
+      );
+      await t.rejects(applyWrites(store, [{ kind: 'revoke-credential', id: 'cred-none', at: T0 }]), 'nor an unknown one');
     });
 
     tap.test('one active token per user is a database constraint, and a write that cannot apply rolls its attempt back', async (t) => {

@@ -8,6 +8,7 @@
  */
 import type { Otp } from '@kodeviser/shared';
 import type { AuditEntry, Origin, PendingResync, TokenDrift, TokenRecord, UserRecord } from '../store/types.js';
+import type { CredentialRecord } from './credentials.js';
 import { failureConsequence, findConsecutive, matchCode, type CodeMatch, type PolicyOptions } from './policy.js';
 import type { AuditType, RejectReason, ResyncOutcome, TokenStatus, VerifyOutcome } from './types.js';
 
@@ -24,6 +25,8 @@ export interface Snapshot {
   user: UserRecord | null;
   /** The key user's active token (it may be `token` itself). */
   userToken: TokenRecord | null;
+  /** The key's credential (domain/credentials.ts). */
+  credential: CredentialRecord | null;
 }
 
 /** What the password check found, against which stored hash; null: not checked (the token was blocked). */
@@ -50,6 +53,9 @@ export type Write =
   | { kind: 'assign'; serial: string; userId: string; at: number }
   /** The token's active assignment ends. */
   | { kind: 'deactivate'; serial: string; at: number }
+  /** A new credential (its id must be new). */
+  | { kind: 'create-credential'; credential: CredentialRecord }
+  | { kind: 'revoke-credential'; id: string; at: number }
   | { kind: 'audit'; entry: AuditEntry };
 
 export interface Decision<T> {

@@ -1,17 +1,11 @@
 /**
  * Errors of admin requests that cannot apply, coded like Node's and KodeviserError: routes branch
  * on `code` (ERR_DUPLICATE_SERIAL → 409, ERR_UNKNOWN_TOKEN → 404, ERR_TOKEN_STATE → 409,
- * ERR_ASSIGNED_ELSEWHERE → 409, ERR_USER_CHANGED → 409, ERR_SEED → 500). Bad arguments throw KodeviserError from
+ * ERR_UNKNOWN_CREDENTIAL → 404, ERR_SEED → 500). Bad arguments throw KodeviserError from
  * @kodeviser/shared (→ 400).
  */
 export type ServiceErrorCode =
-  | 'ERR_DUPLICATE_SERIAL'
-  | 'ERR_UNKNOWN_TOKEN'
-  | 'ERR_TOKEN_STATE'
-  | 'ERR_ASSIGNED_ELSEWHERE'
-  | 'ERR_USER_CHANGED'
-  | 'ERR_SEED'
-  | 'ERR_STORE_CLOSED';
+  'ERR_DUPLICATE_SERIAL' | 'ERR_UNKNOWN_TOKEN' | 'ERR_TOKEN_STATE' | 'ERR_UNKNOWN_CREDENTIAL' | 'ERR_SEED' | 'ERR_STORE_CLOSED';
 
 export class ServiceError extends Error {
   readonly code: ServiceErrorCode;

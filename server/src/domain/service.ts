@@ -175,7 +175,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     at: clock.now(),
     ip: ctx.ip,
     userId,
-    ...(actor !== undefined ? { actor } : {}),
+    actor: actor ?? null,
   });
 
   /** What a decided failure cost a token, in the server log (the audit log has it too). */
@@ -329,7 +329,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       const otp = requireString(req.otp, 'otp');
       requireContext(ctx);
       const d = await store.attempt({ serial }, (snapshot) => {
-        const decided = decideValidate(snapshot, serial, otp, origin(ctx, snapshot.token?.userId ?? null), policy, otpOf);
+        const decided = decideValidate(snapshot, serial, otp, origin(ctx, snapshot.token?.userId ?? null, ctx.actor), policy, otpOf);
         return { result: decided, writes: decided.writes };
       });
       logConsequences(d.writes);

@@ -19,6 +19,8 @@ export interface Clock {
 export interface RequestContext {
   /** The client's IP address, as the HTTP layer resolved it. */
   ip: string;
+  /** The bearer the request came with, when it needs one (plugins/auth.ts): the audit log's actor. */
+  actor?: string;
 }
 
 /**
@@ -36,8 +38,7 @@ export type RejectReason =
   | 'locked' // locked after too many failures or by an admin: needs an admin unlock
   | 'revoked'
   | 'assigned-elsewhere' // activate: the token is bound to another user
-  | 'owner-not-proven' // activate for an existing user without its active device's code and its password
-  | 'user-changed'; // activate: the user was created, or its device replaced, while the request was decided
+  | 'owner-not-proven'; // activate for an existing user without its active device's code and its password
 
 export interface ActivationRequest {
   userId: string;
@@ -115,7 +116,19 @@ export interface TokenInfo {
 }
 
 export type AuditType =
-  'import' | 'activate' | 'deactivate' | 'accept' | 'reject' | 'block' | 'lock' | 'unlock' | 'revoke' | 'resync-started' | 'resync';
+  | 'import'
+  | 'activate'
+  | 'deactivate'
+  | 'accept'
+  | 'reject'
+  | 'block'
+  | 'lock'
+  | 'unlock'
+  | 'revoke'
+  | 'resync-started'
+  | 'resync'
+  | 'credential-create'
+  | 'credential-revoke';
 
 /** An entry of the append-only audit log. Never holds a code, a password or a key. */
 export interface AuditEvent {

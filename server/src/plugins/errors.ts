@@ -71,8 +71,7 @@ const SERVICE_CODES: Readonly<Record<string, { status: number; error: string }>>
   ERR_DUPLICATE_SERIAL: { status: 409, error: 'duplicate-serial' },
   ERR_UNKNOWN_TOKEN: { status: 404, error: 'unknown-token' },
   ERR_TOKEN_STATE: { status: 409, error: 'token-state' },
-  ERR_ASSIGNED_ELSEWHERE: { status: 409, error: 'assigned-elsewhere' },
-  ERR_USER_CHANGED: { status: 409, error: 'user-changed' },
+  ERR_UNKNOWN_CREDENTIAL: { status: 404, error: 'unknown-credential' },
   ERR_STORE_CLOSED: { status: 503, error: 'unavailable' },
 };
 

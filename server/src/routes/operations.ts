@@ -93,7 +93,7 @@ export async function operationsRoutes(app: FastifyInstance, { service, auth, me
   app.get<{ Querystring: { serial?: string; userId?: string; since?: string; limit?: string } }>(
     '/v1/audit',
     {
-      onRequest: auth.requireAdmin,
+      onRequest: auth.require('admin'),
       schema: {
         tags: ['operations'],
         summary: 'The audit log, newest first (admin)',

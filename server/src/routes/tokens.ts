@@ -26,8 +26,6 @@ export const PSKC_CONTENT_TYPE = 'application/pskc+xml';
 /** A PSKC document or a JSON batch may be large; every other route keeps the 16 KiB default. */
 export const IMPORT_BODY_LIMIT = 1024 * 1024;
 export const MAX_IMPORT_RECORDS = 10_000;
-/** The audit log's actor for these routes: there is one admin credential, so one name. */
-const ADMIN_ACTOR = 'admin';
 
 interface JsonImportBody {
   tokens: Array<{ serial: string; profile: ProfileName; keyHex: string; digits?: number; step?: number; t0?: number; counter?: number }>;
@@ -154,7 +152,9 @@ export interface TokenRoutesOptions {
 
 export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey }: TokenRoutesOptions): Promise<void> {
   const ctx = (request: FastifyRequest) => ({ ip: request.ip });
-  const admin = { onRequest: auth.requireAdmin, schema: { tags: ['tokens'], security: bearerSecurity } };
+  /** The audit log's actor: who the bearer is (plugins/auth.ts). */
+  const actor = (request: FastifyRequest): string => request.principal?.actor ?? 'admin';
+  const admin = { onRequest: auth.require('admin'), schema: { tags: ['tokens'], security: bearerSecurity } };
 
   app.post<{ Body: JsonImportBody | string; Headers: { 'x-pskc-key'?: string } }>(
     '/v1/tokens',
@@ -206,7 +206,7 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
       } else {
         records = fromJson(request.body);
       }
-      const { imported } = await service.importTokens(records, ADMIN_ACTOR);
+      const { imported } = await service.importTokens(records, actor(request));
       return reply.code(201).send({ imported });
     },
   );
@@ -249,7 +249,7 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
           response: { 200: tokenInfoSchema, ...errorResponses(401, 404, 409) },
         },
       },
-      async (request) => actions[action].call(service, parseSerial(request.params.serial), ADMIN_ACTOR, ctx(request)),
+      async (request) => actions[action].call(service, parseSerial(request.params.serial), actor(request), ctx(request)),
     );
   }
 
@@ -285,7 +285,7 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
     },
     async (request) => {
       const serial = parseSerial(request.params.serial);
-      const outcome = await service.resync(serial, request.body.otp1, request.body.otp2, ADMIN_ACTOR, ctx(request));
+      const outcome = await service.resync(serial, request.body.otp1, request.body.otp2, actor(request), ctx(request));
       if (outcome.result !== 'resynced') {
         throw new HttpError(
           409,

@@ -27,7 +27,7 @@ export async function validateRoutes(app: FastifyInstance, { service, auth, metr
   app.post<{ Body: { serial: string; otp: string } }>(
     '/v1/validate',
     {
-      onRequest: auth.requireAdminOrService,
+      onRequest: auth.require('admin', 'service'),
       config: { rateLimit: false },
       schema: {
         tags: ['validation'],
@@ -72,7 +72,10 @@ export async function validateRoutes(app: FastifyInstance, { service, auth, metr
     },
     async (request, reply) => {
       const serial = parseSerial(request.body.serial);
-      const outcome = await service.validate({ serial, otp: request.body.otp }, { ip: request.ip });
+      const outcome = await service.validate(
+        { serial, otp: request.body.otp },
+        request.principal === null ? { ip: request.ip } : { ip: request.ip, actor: request.principal.actor },
+      );
       metrics.countOutcome('validate', outcome.result, outcomeReason(outcome));
       switch (outcome.result) {
         case 'accept':

@@ -18,6 +18,15 @@ export function commonAccept(writes: readonly Write[]): { consume: Extract<Write
  * unit, said it would: a broken invariant, never an outcome. Thrown, it rolls the unit back.
  */
 export function unapplied(w: Write): Error {
-  const about = 'serial' in w ? `token ${w.serial}` : 'userId' in w ? `user ${w.userId}` : 'the audit log';
+  const about =
+    'serial' in w
+      ? `token ${w.serial}`
+      : 'userId' in w
+        ? `user ${w.userId}`
+        : 'id' in w
+          ? `credential ${w.id}`
+          : w.kind === 'create-credential'
+            ? `credential ${w.credential.id}`
+            : 'the audit log';
   return new Error(`the store could not apply '${w.kind}' to ${about} as decided: a broken invariant`);
 }

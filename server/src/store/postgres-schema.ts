@@ -100,6 +100,21 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       UPDATE tokens SET drift_ms = drift * step * 1000 WHERE drift <> 0;
     `,
   },
+  {
+    version: 3,
+    name: 'credentials',
+    sql: `
+      CREATE TABLE credentials (
+        id         text   PRIMARY KEY,
+        role       text   NOT NULL CHECK (role IN ('operator', 'proofing', 'service')),
+        name       text   NOT NULL,
+        token_hash text   NOT NULL UNIQUE,
+        created_at bigint NOT NULL,
+        expires_at bigint,
+        revoked_at bigint
+      );
+    `,
+  },
 ];
 
 /**

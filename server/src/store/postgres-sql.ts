@@ -5,7 +5,8 @@
 import type pg from 'pg';
 import type { ProfileName } from '@kodeviser/shared';
 import type { AuditQuery, TokenStatus } from '../domain/types.js';
-import type { AuditEntry, TokenRecord } from './types.js';
+import type { AuditEntry, TokenRecord, UserRecord } from './types.js';
+import { CREDENTIAL_COLUMNS } from './credential-rows.js';
 
 export interface TokenRow {
   serial: string;
@@ -86,16 +87,21 @@ export const sql = {
   tokenOfUser: stmt('token_of_user', BY_ACTIVE_USER),
   // The rows an attempt decides on, locked until its transaction ends.
   tokenForUpdate: stmt('token_for_update', `${BY_SERIAL} FOR UPDATE OF t`),
-  tokenOfUserForUpdate: stmt('token_of_user_for_update', `${BY_ACTIVE_USER} FOR UPDATE OF t`),
   lockUser: stmt('lock_user', `SELECT pg_advisory_xact_lock(${USER_LOCKS}, hashtext($1))`),
-  // A token and the user's active one, locked in serial order (the user's lock is held already,
-  // so which token is active cannot change meanwhile).
-  lockTokenAndUsers: stmt(
-    'lock_token_and_users',
-    `SELECT serial FROM tokens WHERE serial = $1
-      OR serial = (SELECT serial FROM assignments WHERE user_id = $2 AND active)
+  // The key's token and the user's active one, locked in serial order (the user's lock is held
+  // already, so which token is active cannot change meanwhile).
+  lockTokens: stmt(
+    'lock_tokens',
+    `SELECT serial FROM tokens WHERE serial = $1::text
+      OR serial = (SELECT serial FROM assignments WHERE user_id = $2::text AND active)
     ORDER BY serial FOR UPDATE`,
   ),
+  lockCredential: stmt('lock_credential', 'SELECT id FROM credentials WHERE id = $1 FOR UPDATE'),
+  credentialById: stmt('credential_by_id', `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1`),
+  credentialByHash: stmt('credential_by_hash', `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE token_hash = $1`),
+  credentials: stmt('credentials', `SELECT ${CREDENTIAL_COLUMNS} FROM credentials ORDER BY created_at, id`),
+  createCredential: stmt('create_credential', `INSERT INTO credentials (${CREDENTIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`),
+  revokeCredential: stmt('revoke_credential', 'UPDATE credentials SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL'),
   user: stmt('user', 'SELECT user_id, password_hash FROM users WHERE user_id = $1'),
   // The compare-and-set and its audit event in one statement: the common accept, one round trip.
   // $1 serial, $2 moving factor, $3 drift, $4 at, $5 user, $6 ip, $7 actor, $8 note, $9 drift_ms, $10 drift_ppm,
@@ -171,3 +177,9 @@ export function auditArrays(entries: readonly AuditEntry[]): unknown[][] {
   }
   return columns;
 }
+
+export interface UserRow {
+  user_id: string;
+  password_hash: string;
+}
+export const userOf = (r: UserRow | undefined): UserRecord | null => (r ? { userId: r.user_id, passwordHash: r.password_hash } : null);

@@ -26,12 +26,14 @@
  */
 import pg from 'pg';
 import { KodeviserError } from '@kodeviser/shared';
+import type { CredentialRecord } from '../domain/credentials.js';
 import type { Decision, Snapshot, Write } from '../domain/decide.js';
 import { DuplicateSerialError, ServiceError } from '../domain/errors.js';
 import { commonAccept, unapplied } from './apply.js';
+import { credentialOf, type CredentialRow } from './credential-rows.js';
 import { MAX_AUDIT_LIMIT, toEvent, type AuditRow } from './audit-rows.js';
 import { migratePostgres } from './postgres-schema.js';
-import { auditArrays, auditQuery, sql, toRecord, type TokenRow } from './postgres-sql.js';
+import { auditArrays, auditQuery, sql, toRecord, userOf, type TokenRow, type UserRow } from './postgres-sql.js';
 import type { AttemptKey, AuditEntry, NewTokenRecord, Origin, TokenStore, UserRecord } from './types.js';
 
 export interface PostgresStoreOptions {
@@ -152,6 +154,14 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       case 'deactivate':
         query = sql.deactivate(w.serial, w.at);
         break;
+      case 'create-credential': {
+        const c = w.credential;
+        query = sql.createCredential(c.id, c.role, c.name, c.tokenHash, c.createdAt, c.expiresAt, c.revokedAt);
+        break;
+      }
+      case 'revoke-credential':
+        query = sql.revokeCredential(w.id, w.at);
+        break;
       case 'audit':
         audit.push(w.entry);
         return;
@@ -159,51 +169,49 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
     if ((await client.query(query)).rowCount !== 1) throw unapplied(w);
   }
 
-  type Rows = { token: TokenRow | undefined; user: UserRecord | null; userToken: TokenRow | undefined };
-  const userOf = (r: { user_id: string; password_hash: string } | undefined): UserRecord | null =>
-    r ? { userId: r.user_id, passwordHash: r.password_hash } : null;
-  const snapshotOf = ({ token, user, userToken }: Rows): Snapshot => {
+  type Rows = {
+    token: TokenRow | undefined;
+    user: UserRecord | null;
+    userToken: TokenRow | undefined;
+    credential: CredentialRecord | null;
+  };
+  const snapshotOf = ({ token, user, userToken, credential }: Rows): Snapshot => {
     const record = token ? toRecord(token) : null;
     return {
       token: record,
       tokenOwner: token?.owner ?? null,
       user,
       userToken: userToken === undefined ? null : userToken.serial === token?.serial ? record : toRecord(userToken),
+      credential,
     };
   };
   /** The rows of `key`, read with `q` (the pool, in parallel; or a transaction's connection, in turn), without locks. */
   async function readKey(q: pg.Pool | pg.PoolClient, key: AttemptKey): Promise<Rows> {
+    const { serial, userId, credentialId } = key;
     const reads = [
-      () => (key.serial === undefined ? undefined : q.query<TokenRow>(sql.tokenBySerial(key.serial)).then((r) => r.rows[0])),
+      () => (serial === undefined ? undefined : q.query<TokenRow>(sql.tokenBySerial(serial)).then((r) => r.rows[0])),
+      () => (userId === undefined ? null : q.query<UserRow>(sql.user(userId)).then((r) => userOf(r.rows[0]))),
+      () => (userId === undefined ? undefined : q.query<TokenRow>(sql.tokenOfUser(userId)).then((r) => r.rows[0])),
       () =>
-        key.userId === undefined
-          ? null
-          : q.query<{ user_id: string; password_hash: string }>(sql.user(key.userId)).then((r) => userOf(r.rows[0])),
-      () => (key.userId === undefined ? undefined : q.query<TokenRow>(sql.tokenOfUser(key.userId)).then((r) => r.rows[0])),
+        credentialId === undefined ? null : q.query<CredentialRow>(sql.credentialById(credentialId)).then((r) => credentialOf(r.rows[0])),
     ] as const;
     if (q instanceof pg.Pool) {
-      const [token, user, userToken] = await Promise.all(reads.map((read) => read()));
-      return { token, user, userToken } as Rows;
+      const [token, user, userToken, credential] = await Promise.all(reads.map((read) => read()));
+      return { token, user, userToken, credential } as Rows;
     }
-    return { token: await reads[0](), user: await reads[1](), userToken: await reads[2]() };
+    return { token: await reads[0](), user: await reads[1](), userToken: await reads[2](), credential: await reads[3]() };
   }
-  /** The rows of `key`, locked until the transaction ends: the user first, then the tokens. */
+  /** The rows of `key`, locked until the transaction ends: the credential, the user, then the tokens. */
   async function lockKey(client: pg.PoolClient, key: AttemptKey): Promise<Rows> {
-    const { serial, userId } = key;
-    if (userId === undefined) {
-      return {
-        token: serial === undefined ? undefined : (await client.query<TokenRow>(sql.tokenForUpdate(serial))).rows[0],
-        user: null,
-        userToken: undefined,
-      };
+    const { serial, userId, credentialId } = key;
+    if (userId === undefined && credentialId === undefined) {
+      // An attempt on a token alone (every validation): its row, locked, in one statement.
+      const token = serial === undefined ? undefined : (await client.query<TokenRow>(sql.tokenForUpdate(serial))).rows[0];
+      return { token, user: null, userToken: undefined, credential: null };
     }
-    await client.query(sql.lockUser(userId));
-    if (serial === undefined) {
-      const userToken = (await client.query<TokenRow>(sql.tokenOfUserForUpdate(userId))).rows[0];
-      const user = userOf((await client.query<{ user_id: string; password_hash: string }>(sql.user(userId))).rows[0]);
-      return { token: undefined, user, userToken };
-    }
-    await client.query(sql.lockTokenAndUsers(serial, userId));
+    if (credentialId !== undefined) await client.query(sql.lockCredential(credentialId));
+    if (userId !== undefined) await client.query(sql.lockUser(userId));
+    if (serial !== undefined || userId !== undefined) await client.query(sql.lockTokens(serial ?? null, userId ?? null));
     return readKey(client, key);
   }
 
@@ -275,6 +283,12 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
         return result;
       });
     },
+
+    getCredential: ({ tokenHash }) =>
+      run(async () => credentialOf((await pool.query<CredentialRow>(sql.credentialByHash(tokenHash))).rows[0])),
+
+    listCredentials: () =>
+      run(async () => (await pool.query<CredentialRow>(sql.credentials())).rows.map((r) => credentialOf(r) as CredentialRecord)),
 
     queryAudit: (query) =>
       run(async () => {

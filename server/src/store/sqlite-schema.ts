@@ -186,6 +186,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE tokens_by_number RENAME TO tokens;
     `,
   },
+  {
+    version: 5,
+    name: 'credentials',
+    sql: `
+      CREATE TABLE credentials (
+        id         TEXT    PRIMARY KEY,
+        role       TEXT    NOT NULL CHECK (role IN ('operator', 'proofing', 'service')),
+        name       TEXT    NOT NULL,
+        token_hash TEXT    NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        revoked_at INTEGER
+      );
+    `,
+  },
 ];
 
 /** Applies the migrations `db` has not seen; returns the versions applied. */

@@ -53,6 +53,9 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
       ON CONFLICT (serial) DO UPDATE SET active = 1, activated_at = excluded.activated_at, deactivated_at = NULL
       WHERE assignments.user_id = excluded.user_id`),
     deactivate: db.prepare('UPDATE assignments SET active = 0, deactivated_at = ? WHERE serial = ? AND active = 1'),
+    createCredential: db.prepare(`INSERT INTO credentials (id, role, name, token_hash, created_at, expires_at, revoked_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    revokeCredential: db.prepare('UPDATE credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
   };
   const changed = (w: Write, r: Database.RunResult): void => {
     if (r.changes !== 1) throw unapplied(w);
@@ -98,6 +101,12 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
           return changed(w, sql.assign.run(w.serial, w.userId, w.at));
         case 'deactivate':
           return changed(w, sql.deactivate.run(w.at, w.serial));
+        case 'create-credential': {
+          const c = w.credential;
+          return changed(w, sql.createCredential.run(c.id, c.role, c.name, c.tokenHash, c.createdAt, c.expiresAt, c.revokedAt));
+        }
+        case 'revoke-credential':
+          return changed(w, sql.revokeCredential.run(w.at, w.id));
         case 'audit':
           return log.append(w.entry);
       }

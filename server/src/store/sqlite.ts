@@ -34,8 +34,10 @@
 import { closeSync, fdatasync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { DuplicateSerialError, ServiceError } from '../domain/errors.js';
+import type { CredentialRecord } from '../domain/credentials.js';
 import type { Decision, Snapshot } from '../domain/decide.js';
 import { commonAccept } from './apply.js';
+import { CREDENTIAL_COLUMNS, credentialOf, type CredentialRow } from './credential-rows.js';
 import { createGroupCommit, type GroupCommit } from './group-commit.js';
 import { createSqliteAuditLog } from './sqlite-audit.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
@@ -114,6 +116,9 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     tokenBySerial: db.prepare(BY_SERIAL).raw(),
     tokenOfUser: db.prepare(BY_ACTIVE_USER).raw(),
     user: db.prepare('SELECT user_id, password_hash FROM users WHERE user_id = ?').raw(),
+    credentialById: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = ?`),
+    credentialByHash: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE token_hash = ?`),
+    credentials: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials ORDER BY created_at, id`),
     ping: db.prepare('SELECT 1').pluck(),
     // The group commit's transaction: it stays open across turns of the event loop while a sync
     // runs (group-commit.ts), so it cannot be a db.transaction() function.
@@ -150,22 +155,31 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     return writes.submit(op);
   };
 
-  /** The rows of `key`, as raw token rows (whose chain heads the common accept needs) and the user. */
-  function readKey(key: AttemptKey): { token: TokenRow | undefined; user: UserRecord | null; userToken: TokenRow | undefined } {
+  type Rows = {
+    token: TokenRow | undefined;
+    user: UserRecord | null;
+    userToken: TokenRow | undefined;
+    credential: CredentialRecord | null;
+  };
+  /** The rows of `key`, the tokens as raw rows (whose chain heads the common accept needs). */
+  function readKey(key: AttemptKey): Rows {
     const token = key.serial === undefined ? undefined : (sql.tokenBySerial.get(serialKey(key.serial)) as TokenRow | undefined);
-    if (key.userId === undefined) return { token, user: null, userToken: undefined };
+    const credential =
+      key.credentialId === undefined ? null : credentialOf(sql.credentialById.get(key.credentialId) as CredentialRow | undefined);
+    if (key.userId === undefined) return { token, user: null, userToken: undefined, credential };
     const u = sql.user.get(key.userId) as [string, string] | undefined;
     const userToken =
       token !== undefined && col(token, 'userId') === key.userId ? token : (sql.tokenOfUser.get(key.userId) as TokenRow | undefined);
-    return { token, user: u ? { userId: u[0], passwordHash: u[1] } : null, userToken };
+    return { token, user: u ? { userId: u[0], passwordHash: u[1] } : null, userToken, credential };
   }
-  const snapshotOf = (rows: ReturnType<typeof readKey>): Snapshot => {
+  const snapshotOf = (rows: Rows): Snapshot => {
     const token = rows.token ? toRecord(rows.token) : null;
     return {
       token,
       tokenOwner: rows.token ? col(rows.token, 'owner') : null,
       user: rows.user,
       userToken: rows.userToken === rows.token ? token : rows.userToken ? toRecord(rows.userToken) : null,
+      credential: rows.credential,
     };
   };
 
@@ -222,6 +236,10 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
         return result;
       });
     },
+
+    getCredential: ({ tokenHash }) => reads.read(() => credentialOf(sql.credentialByHash.get(tokenHash) as CredentialRow | undefined)),
+
+    listCredentials: () => reads.read(() => (sql.credentials.all() as CredentialRow[]).map((r) => credentialOf(r) as CredentialRecord)),
 
     queryAudit: (query) => reads.read(() => log.query(query)),
 

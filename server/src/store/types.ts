@@ -12,6 +12,7 @@
  * and passwords hashed (security/password.ts).
  */
 import type { ProfileName } from '@kodeviser/shared';
+import type { CredentialRecord } from '../domain/credentials.js';
 import type { Decision, Snapshot } from '../domain/decide.js';
 import type { AuditEvent, AuditQuery, AuditType, TokenStatus } from '../domain/types.js';
 
@@ -91,12 +92,13 @@ export type AuditEntry = Pick<AuditEvent, 'at' | 'type'> & Partial<Omit<AuditEve
 
 /**
  * What an attempt is about, the rows its snapshot (domain/decide.ts) holds: a token by its
- * serial, a user (and the user's active token), or both. An empty key reads nothing (an attempt
- * that only writes the audit log).
+ * serial, a user (and the user's active token), a credential, or several. An empty key reads
+ * nothing (an attempt that only writes the audit log).
  */
 export interface AttemptKey {
   serial?: string;
   userId?: string;
+  credentialId?: string;
 }
 
 export interface TokenStore {
@@ -117,6 +119,10 @@ export interface TokenStore {
    * synchronous and must not call the store.
    */
   attempt<T>(key: AttemptKey, decide: (snapshot: Snapshot) => Decision<T>): Promise<T>;
+  /** A credential by its token's hash (domain/credentials.ts), revoked or expired too. */
+  getCredential(by: { tokenHash: string }): Promise<CredentialRecord | null>;
+  /** Every credential, oldest first. */
+  listCredentials(): Promise<CredentialRecord[]>;
   queryAudit(query: AuditQuery): Promise<AuditEvent[]>;
   ping(): Promise<boolean>;
   /** Commits what is queued, then closes. Later calls reject with ERR_STORE_CLOSED. */
