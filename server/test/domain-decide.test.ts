@@ -5,6 +5,7 @@
 import t from 'tap';
 import { createOtp, makeSerial, type Otp } from '@kodeviser/shared';
 import {
+  EMPTY_SNAPSHOT,
   decideActivate,
   decideAuthenticate,
   decideResync,
@@ -59,8 +60,7 @@ function frozen<T>(value: T): T {
 }
 
 /** A snapshot with nothing read but what `over` names. */
-const snap = (over: Partial<Snapshot> = {}): Snapshot =>
-  frozen({ token: null, tokenOwner: null, user: null, userToken: null, credential: null, ...over });
+const snap = (over: Partial<Snapshot> = {}): Snapshot => frozen({ ...EMPTY_SNAPSHOT, ...over });
 
 const decide = (tk: TokenRecord | null, code: string): VerifyDecision =>
   decideValidate(snap({ token: tk }), SERIAL, code, o, DEFAULT_POLICY, (): Otp => otp);
@@ -177,11 +177,12 @@ t.test('pure: the same inputs, the same decision; the snapshot is never changed'
 });
 
 t.test('authenticate: both factors always evaluated, never said which failed; a spent code stays spent', async (t) => {
-  const user = { userId: 'dora', passwordHash: 'scrypt$hash-1' };
+  const user: UserRecord = { userId: 'dora', passwordHash: 'scrypt$hash-1', identityHash: null };
+  const HASH = 'scrypt$hash-1';
   const uo: Origin = { ...o, userId: 'dora' };
   const ub = { ...base, userId: 'dora' };
-  const right = { ok: true, against: user.passwordHash };
-  const wrong = { ok: false, against: user.passwordHash };
+  const right = { ok: true, against: HASH };
+  const wrong = { ok: false, against: HASH };
   const auth = (tk: TokenRecord | null, u: typeof user | null, code: string, pw: Parameters<typeof decideAuthenticate>[2]) =>
     decideAuthenticate(snap({ user: u, userToken: tk }), code, pw, uo, DEFAULT_POLICY, (): Otp => otp);
 
@@ -235,10 +236,10 @@ t.test('authenticate: both factors always evaluated, never said which failed; a 
 const OLD = makeSerial('400000002');
 const oldOtp = createOtp({ profile: 'hotp-sha1', key: new TextEncoder().encode('98765432109876543210') });
 const otpOf = (tk: TokenRecord): Otp => (tk.serial === OLD ? oldOtp : otp);
-const dora: UserRecord = { userId: 'dora', passwordHash: 'scrypt$hash-1' };
+const dora: UserRecord = { userId: 'dora', passwordHash: 'scrypt$hash-1', identityHash: null };
 const oldToken = (over: Partial<TokenRecord> = {}): TokenRecord => token({ serial: OLD, userId: 'dora', lastMovingFactor: 20, ...over });
-const right = { ok: true, against: dora.passwordHash };
-const wrong = { ok: false, against: dora.passwordHash };
+const right = { ok: true, against: 'scrypt$hash-1' };
+const wrong = { ok: false, against: 'scrypt$hash-1' };
 
 /** Activates SERIAL for `userId` (dora unless said) with SERIAL's code of `over.otp`. */
 function activate(s: Partial<Snapshot>, over: Partial<ActivationAttempt> = {}): VerifyDecision | null {
@@ -266,7 +267,11 @@ t.test('activate a new user: the code spent, the user created, the token assigne
   const fresh = { token: token() };
   t.same(activate(fresh, { userId: 'erin' }), {
     result: { result: 'accept', serial: SERIAL, movingFactor: 12 },
-    writes: [consume(SERIAL, 12), { kind: 'create-user', userId: 'erin', passwordHash: 'scrypt$hash-2', at: AT }, ...bound('erin', 12)],
+    writes: [
+      consume(SERIAL, 12),
+      { kind: 'create-user', userId: 'erin', passwordHash: 'scrypt$hash-2', identityHash: null, at: AT },
+      ...bound('erin', 12),
+    ],
   });
   t.same(
     activate(fresh, { userId: 'erin' })?.writes,

@@ -3,6 +3,7 @@
 // failure blocks and every later attempt is refused as blocked, not counted.
 import t, { type Test } from 'tap';
 import { openPostgresStore } from '../src/store/postgres.js';
+import { EMPTY_SNAPSHOT } from '../src/domain/decide.js';
 import { createTokenService } from '../src/domain/service.js';
 import type { TokenService } from '../src/domain/types.js';
 import { FakeClock } from './helpers/clock.js';
@@ -104,7 +105,10 @@ t.test('a login whose first read is stale (the user activated in between) checks
   );
   // The pre-read sees the user as before the activation: no active token, no user.
   const stale = createTokenService({
-    store: { ...store, snapshot: async () => ({ token: null, tokenOwner: null, user: null, userToken: null, credential: null }) },
+    store: {
+      ...store,
+      snapshot: async () => EMPTY_SNAPSHOT,
+    },
     clock,
     masterKey: MASTER_KEY,
     scrypt: FAST_SCRYPT,

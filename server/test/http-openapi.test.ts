@@ -44,6 +44,7 @@ t.test('OpenAPI 3 document: valid, every route, request and response schemas', a
     '/v1/audit': ['get'],
     '/v1/credentials': ['post', 'get'],
     '/v1/credentials/{id}': ['delete'],
+    '/v1/proofs': ['post'],
     '/healthz': ['get'],
     '/readyz': ['get'],
     '/metrics': ['get'],
@@ -67,7 +68,13 @@ t.test('OpenAPI 3 document: valid, every route, request and response schemas', a
         const content = op.responses[s]!.content;
         t.ok(content && Object.values(content).every((c) => c.schema), `${method.toUpperCase()} ${path} ${s}: a response schema`);
       }
-      if (path.startsWith('/v1/tokens') || path.startsWith('/v1/credentials') || path === '/v1/audit' || path === '/v1/validate') {
+      if (
+        path.startsWith('/v1/tokens') ||
+        path.startsWith('/v1/credentials') ||
+        path === '/v1/proofs' ||
+        path === '/v1/audit' ||
+        path === '/v1/validate'
+      ) {
         t.same(op.security, [{ bearer: [] }], `${path}: bearer auth declared`);
         t.ok(statuses.includes('401'), `${path}: 401 documented`);
       }

@@ -12,7 +12,7 @@
 import type { Test } from 'tap';
 import { makeSerial } from '@kodeviser/shared';
 import { decideRevokeCredential, type CredentialRecord } from '../src/domain/credentials.js';
-import type { Decision, Snapshot, Write } from '../src/domain/decide.js';
+import { EMPTY_SNAPSHOT, type Decision, type Snapshot, type Write } from '../src/domain/decide.js';
 import { NO_DRIFT } from '../src/domain/policy.js';
 import type { AuditEntry, NewTokenRecord, Origin, TokenDrift, TokenStore } from '../src/store/types.js';
 import { applyWrites, audited, consumed, spend } from './helpers/writes.js';
@@ -47,7 +47,7 @@ export const row = (n: number, over: Partial<NewTokenRecord> = {}): NewTokenReco
   ...over,
 });
 
-const NOTHING: Snapshot = { token: null, tokenOwner: null, user: null, userToken: null, credential: null };
+const NOTHING = EMPTY_SNAPSHOT;
 
 const credentialRow = (n: number, over: Partial<CredentialRecord> = {}): CredentialRecord => ({
   id: `cred-${String(n).padStart(16, '0')}`,
@@ -67,7 +67,7 @@ function bindWrites(n: number, movingFactor: number, userId: string, o: Origin, 
   const writes: Write[] = [
     consumed(s, movingFactor, { at: o.at }),
     replaces === undefined
-      ? { kind: 'create-user', userId, passwordHash: `h${n}`, at: o.at }
+      ? { kind: 'create-user', userId, passwordHash: `h${n}`, identityHash: null, at: o.at }
       : { kind: 'set-password', userId, passwordHash: `h${n}`, at: o.at },
   ];
   if (replaces !== undefined && replaces !== n) {
@@ -221,12 +221,15 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
             { kind: 'assign', serial: serial(2), userId: 'alice', at: T0 },
           ],
         ],
-        ['a user created twice', [consumed(serial(2), 0), { kind: 'create-user', userId: 'alice', passwordHash: 'x', at: T0 }]],
+        [
+          'a user created twice',
+          [consumed(serial(2), 0), { kind: 'create-user', userId: 'alice', passwordHash: 'x', identityHash: null, at: T0 }],
+        ],
         [
           "alice's token bound to bob",
           [
             consumed(serial(2), 0),
-            { kind: 'create-user', userId: 'bob', passwordHash: 'x', at: T0 },
+            { kind: 'create-user', userId: 'bob', passwordHash: 'x', identityHash: null, at: T0 },
             { kind: 'assign', serial: serial(1), userId: 'bob', at: T0 },
           ],
         ],

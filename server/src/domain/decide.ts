@@ -7,8 +7,9 @@
  * are when they are written.
  */
 import type { Otp } from '@kodeviser/shared';
-import type { AuditEntry, Origin, PendingResync, TokenDrift, TokenRecord, UserRecord } from '../store/types.js';
+import type { AuditEntry, Origin, PendingResync, SealedSeed, TokenDrift, TokenRecord, UserRecord } from '../store/types.js';
 import type { CredentialRecord } from './credentials.js';
+import type { ProofRecord } from './identity.js';
 import { failureConsequence, findConsecutive, matchCode, type CodeMatch, type PolicyOptions } from './policy.js';
 import type { AuditType, RejectReason, ResyncOutcome, TokenStatus, VerifyOutcome } from './types.js';
 
@@ -27,7 +28,22 @@ export interface Snapshot {
   userToken: TokenRecord | null;
   /** The key's credential (domain/credentials.ts). */
   credential: CredentialRecord | null;
+  /** The user linked to the key's identity (domain/identity.ts). */
+  identityUser: UserRecord | null;
+  /** The key's sealed secret (e.g. the identity key). */
+  secret: SealedSeed | null;
 }
+
+/** A snapshot of a key that names nothing, or whose rows do not exist. */
+export const EMPTY_SNAPSHOT: Snapshot = Object.freeze({
+  token: null,
+  tokenOwner: null,
+  user: null,
+  userToken: null,
+  credential: null,
+  identityUser: null,
+  secret: null,
+});
 
 /** What the password check found, against which stored hash; null: not checked (the token was blocked). */
 export type PasswordCheck = { ok: boolean; against: string } | null;
@@ -46,8 +62,8 @@ export type Write =
   | { kind: 'status'; serial: string; status: TokenStatus }
   /** A wide-window match waits for its consecutive code. */
   | { kind: 'start-resync'; serial: string; pending: PendingResync }
-  /** A new user (none may have the ID yet). */
-  | { kind: 'create-user'; userId: string; passwordHash: string; at: number }
+  /** A new user (none may have the ID, or the identity, yet): without a password until an activation sets one. */
+  | { kind: 'create-user'; userId: string; passwordHash: string | null; identityHash: string | null; at: number }
   | { kind: 'set-password'; userId: string; passwordHash: string; at: number }
   /** The token becomes the user's active one (the user must have none active). */
   | { kind: 'assign'; serial: string; userId: string; at: number }
@@ -56,6 +72,9 @@ export type Write =
   /** A new credential (its id must be new). */
   | { kind: 'create-credential'; credential: CredentialRecord }
   | { kind: 'revoke-credential'; id: string; at: number }
+  | { kind: 'create-proof'; proof: ProofRecord }
+  /** A secret sealed under the master key, stored once under its name. */
+  | { kind: 'create-secret'; name: string; sealed: SealedSeed }
   | { kind: 'audit'; entry: AuditEntry };
 
 export interface Decision<T> {
@@ -316,7 +335,9 @@ export function decideActivate(
   const writes: Write[] = [
     ...before,
     { kind: 'consume', serial, movingFactor: match.movingFactor, drift: match.drift, at: o.at, success: true },
-    user === null ? { kind: 'create-user', userId, passwordHash, at: o.at } : { kind: 'set-password', userId, passwordHash, at: o.at },
+    user === null
+      ? { kind: 'create-user', userId, passwordHash, identityHash: null, at: o.at }
+      : { kind: 'set-password', userId, passwordHash, at: o.at },
   ];
   if (userToken !== null && userToken.serial !== serial) {
     writes.push(

@@ -289,7 +289,12 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
         if (isBlocked(token, o.at)) return { passwordHash: null, current: null };
         const [passwordHash, current] = await Promise.all([
           passwords.hash(password),
-          checkPassword(currentPassword ?? password, currentPassword === undefined ? undefined : user?.passwordHash, userToken, o.at),
+          checkPassword(
+            currentPassword ?? password,
+            currentPassword === undefined ? undefined : (user?.passwordHash ?? undefined),
+            userToken,
+            o.at,
+          ),
         ]);
         return { passwordHash, current };
       };
@@ -319,7 +324,8 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       // A user without an active token costs the same hash as one with.
       return verify(
         { userId },
-        ({ userToken, user }) => checkPassword(password, userToken === null ? undefined : user?.passwordHash, userToken, o.at),
+        ({ userToken, user }) =>
+          checkPassword(password, userToken === null ? undefined : (user?.passwordHash ?? undefined), userToken, o.at),
         (snapshot, check) => decideAuthenticate(snapshot, otp, check, o, policy, otpOf),
       );
     },

@@ -128,7 +128,8 @@ export type AuditType =
   | 'resync-started'
   | 'resync'
   | 'credential-create'
-  | 'credential-revoke';
+  | 'credential-revoke'
+  | 'proof';
 
 /** An entry of the append-only audit log. Never holds a code, a password or a key. */
 export interface AuditEvent {

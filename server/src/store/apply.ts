@@ -18,15 +18,25 @@ export function commonAccept(writes: readonly Write[]): { consume: Extract<Write
  * unit, said it would: a broken invariant, never an outcome. Thrown, it rolls the unit back.
  */
 export function unapplied(w: Write): Error {
-  const about =
-    'serial' in w
-      ? `token ${w.serial}`
-      : 'userId' in w
-        ? `user ${w.userId}`
-        : 'id' in w
-          ? `credential ${w.id}`
-          : w.kind === 'create-credential'
-            ? `credential ${w.credential.id}`
-            : 'the audit log';
-  return new Error(`the store could not apply '${w.kind}' to ${about} as decided: a broken invariant`);
+  return new Error(`the store could not apply '${w.kind}' to ${about(w)} as decided: a broken invariant`);
+}
+
+function about(w: Write): string {
+  switch (w.kind) {
+    case 'create-user':
+    case 'set-password':
+      return `user ${w.userId}`;
+    case 'create-credential':
+      return `credential ${w.credential.id}`;
+    case 'revoke-credential':
+      return `credential ${w.id}`;
+    case 'create-proof':
+      return `a proof for user ${w.proof.userId}`;
+    case 'create-secret':
+      return `secret ${w.name}`;
+    case 'audit':
+      return 'the audit log';
+    default:
+      return `token ${w.serial}`;
+  }
 }

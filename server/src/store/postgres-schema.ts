@@ -115,6 +115,28 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'identities: users without a password yet, linked to an identity; proofs; sealed secrets',
+    sql: `
+      ALTER TABLE users ALTER COLUMN password_hash DROP NOT NULL, ADD COLUMN identity_hash text UNIQUE;
+      CREATE TABLE proofs (
+        id_hash       text   PRIMARY KEY,
+        user_id       text   NOT NULL REFERENCES users (user_id),
+        document_hash text   NOT NULL,
+        actor         text   NOT NULL,
+        created_at    bigint NOT NULL,
+        expires_at    bigint NOT NULL,
+        used_at       bigint
+      );
+      CREATE TABLE secrets (
+        name        text    PRIMARY KEY,
+        ciphertext  bytea   NOT NULL,
+        nonce       bytea   NOT NULL,
+        key_version integer NOT NULL
+      );
+    `,
+  },
 ];
 
 /**

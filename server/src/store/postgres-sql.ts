@@ -5,8 +5,8 @@
 import type pg from 'pg';
 import type { ProfileName } from '@kodeviser/shared';
 import type { AuditQuery, TokenStatus } from '../domain/types.js';
-import type { AuditEntry, TokenRecord, UserRecord } from './types.js';
-import { CREDENTIAL_COLUMNS } from './credential-rows.js';
+import type { AuditEntry, TokenRecord } from './types.js';
+import { CREDENTIAL_COLUMNS, USER_COLUMNS } from './rows.js';
 
 export interface TokenRow {
   serial: string;
@@ -71,8 +71,8 @@ const BY_SERIAL = `SELECT ${TOKEN_COLUMNS}, CASE WHEN a.active THEN a.user_id EN
 const BY_ACTIVE_USER = `SELECT ${TOKEN_COLUMNS}, a.user_id, a.user_id AS owner
   FROM assignments a JOIN tokens t ON t.serial = a.serial WHERE a.user_id = $1 AND a.active`;
 const AUDIT_COLUMNS = 'at, type, serial, user_id, ip, actor, reason, moving_factor';
-/** The advisory lock namespace of user IDs (pg_advisory_xact_lock's first key): "kd". */
-const USER_LOCKS = 0x6b64;
+/** The advisory lock namespace of names (a user ID, an identity, a secret; pg_advisory_xact_lock's first key): "kd". */
+const NAME_LOCKS = 0x6b64;
 
 export const sql = {
   insertTokens: stmt(
@@ -87,7 +87,7 @@ export const sql = {
   tokenOfUser: stmt('token_of_user', BY_ACTIVE_USER),
   // The rows an attempt decides on, locked until its transaction ends.
   tokenForUpdate: stmt('token_for_update', `${BY_SERIAL} FOR UPDATE OF t`),
-  lockUser: stmt('lock_user', `SELECT pg_advisory_xact_lock(${USER_LOCKS}, hashtext($1))`),
+  lockName: stmt('lock_name', `SELECT pg_advisory_xact_lock(${NAME_LOCKS}, hashtext($1))`),
   // The key's token and the user's active one, locked in serial order (the user's lock is held
   // already, so which token is active cannot change meanwhile).
   lockTokens: stmt(
@@ -101,8 +101,15 @@ export const sql = {
   credentialByHash: stmt('credential_by_hash', `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE token_hash = $1`),
   credentials: stmt('credentials', `SELECT ${CREDENTIAL_COLUMNS} FROM credentials ORDER BY created_at, id`),
   createCredential: stmt('create_credential', `INSERT INTO credentials (${CREDENTIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`),
+  createProof: stmt(
+    'create_proof',
+    'INSERT INTO proofs (id_hash, user_id, document_hash, actor, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+  ),
+  createSecret: stmt('create_secret', 'INSERT INTO secrets (name, ciphertext, nonce, key_version) VALUES ($1, $2, $3, $4)'),
   revokeCredential: stmt('revoke_credential', 'UPDATE credentials SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL'),
-  user: stmt('user', 'SELECT user_id, password_hash FROM users WHERE user_id = $1'),
+  user: stmt('user', `SELECT ${USER_COLUMNS} FROM users WHERE user_id = $1`),
+  userByIdentity: stmt('user_by_identity', `SELECT ${USER_COLUMNS} FROM users WHERE identity_hash = $1`),
+  secret: stmt('secret', 'SELECT ciphertext, nonce, key_version FROM secrets WHERE name = $1'),
   // The compare-and-set and its audit event in one statement: the common accept, one round trip.
   // $1 serial, $2 moving factor, $3 drift, $4 at, $5 user, $6 ip, $7 actor, $8 note, $9 drift_ms, $10 drift_ppm,
   // $11 drift_ppm_var.
@@ -128,7 +135,7 @@ export const sql = {
   block: stmt('block', 'UPDATE tokens SET blocked_until = $2 WHERE serial = $1'),
   status: stmt('status', 'UPDATE tokens SET status = $2 WHERE serial = $1'),
   startResync: stmt('start_resync', 'UPDATE tokens SET pending_moving_factor = $2, pending_at = $3 WHERE serial = $1'),
-  createUser: stmt('create_user', 'INSERT INTO users (user_id, password_hash, updated_at) VALUES ($1, $2, $3)'),
+  createUser: stmt('create_user', 'INSERT INTO users (user_id, password_hash, identity_hash, updated_at) VALUES ($1, $2, $3, $4)'),
   setPassword: stmt('set_password', 'UPDATE users SET password_hash = $2, updated_at = $3 WHERE user_id = $1'),
   // A token's assignment is made once; the same user's may be made active again.
   assign: stmt(
@@ -177,9 +184,3 @@ export function auditArrays(entries: readonly AuditEntry[]): unknown[][] {
   }
   return columns;
 }
-
-export interface UserRow {
-  user_id: string;
-  password_hash: string;
-}
-export const userOf = (r: UserRow | undefined): UserRecord | null => (r ? { userId: r.user_id, passwordHash: r.password_hash } : null);

@@ -30,11 +30,11 @@ import type { CredentialRecord } from '../domain/credentials.js';
 import type { Decision, Snapshot, Write } from '../domain/decide.js';
 import { DuplicateSerialError, ServiceError } from '../domain/errors.js';
 import { commonAccept, unapplied } from './apply.js';
-import { credentialOf, type CredentialRow } from './credential-rows.js';
+import { credentialOf, secretOf, userOf, type CredentialRow, type SecretRow, type UserRow } from './rows.js';
 import { MAX_AUDIT_LIMIT, toEvent, type AuditRow } from './audit-rows.js';
 import { migratePostgres } from './postgres-schema.js';
-import { auditArrays, auditQuery, sql, toRecord, userOf, type TokenRow, type UserRow } from './postgres-sql.js';
-import type { AttemptKey, AuditEntry, NewTokenRecord, Origin, TokenStore, UserRecord } from './types.js';
+import { auditArrays, auditQuery, sql, toRecord, type TokenRow } from './postgres-sql.js';
+import type { AttemptKey, AuditEntry, NewTokenRecord, Origin, SealedSeed, TokenStore, UserRecord } from './types.js';
 
 export interface PostgresStoreOptions {
   /** Connections at most (default 10). */
@@ -143,7 +143,7 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
         query = sql.startResync(w.serial, w.pending.movingFactor, w.pending.at);
         break;
       case 'create-user':
-        query = sql.createUser(w.userId, w.passwordHash, w.at);
+        query = sql.createUser(w.userId, w.passwordHash, w.identityHash, w.at);
         break;
       case 'set-password':
         query = sql.setPassword(w.userId, w.passwordHash, w.at);
@@ -162,6 +162,14 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       case 'revoke-credential':
         query = sql.revokeCredential(w.id, w.at);
         break;
+      case 'create-proof': {
+        const p = w.proof;
+        query = sql.createProof(p.idHash, p.userId, p.documentHash, p.actor, p.createdAt, p.expiresAt, p.usedAt);
+        break;
+      }
+      case 'create-secret':
+        query = sql.createSecret(w.name, buffer(w.sealed.ciphertext), buffer(w.sealed.nonce), w.sealed.keyVersion);
+        break;
       case 'audit':
         audit.push(w.entry);
         return;
@@ -169,48 +177,59 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
     if ((await client.query(query)).rowCount !== 1) throw unapplied(w);
   }
 
-  type Rows = {
-    token: TokenRow | undefined;
-    user: UserRecord | null;
-    userToken: TokenRow | undefined;
-    credential: CredentialRecord | null;
-  };
-  const snapshotOf = ({ token, user, userToken, credential }: Rows): Snapshot => {
+  type Others = Omit<Snapshot, 'token' | 'tokenOwner' | 'userToken'>;
+  type Rows = { token: TokenRow | undefined; userToken: TokenRow | undefined; others: Others };
+  const NOTHING_ELSE: Others = Object.freeze({ user: null, credential: null, identityUser: null, secret: null });
+  const snapshotOf = ({ token, userToken, others }: Rows): Snapshot => {
     const record = token ? toRecord(token) : null;
     return {
       token: record,
       tokenOwner: token?.owner ?? null,
-      user,
       userToken: userToken === undefined ? null : userToken.serial === token?.serial ? record : toRecord(userToken),
-      credential,
+      user: others.user,
+      credential: others.credential,
+      identityUser: others.identityUser,
+      secret: others.secret,
     };
   };
   /** The rows of `key`, read with `q` (the pool, in parallel; or a transaction's connection, in turn), without locks. */
   async function readKey(q: pg.Pool | pg.PoolClient, key: AttemptKey): Promise<Rows> {
-    const { serial, userId, credentialId } = key;
+    const { serial, userId, credentialId, identityHash, secretName } = key;
+    const row = <R>(query: pg.QueryConfig) => q.query<R & pg.QueryResultRow>(query).then((r) => r.rows[0]);
     const reads = [
-      () => (serial === undefined ? undefined : q.query<TokenRow>(sql.tokenBySerial(serial)).then((r) => r.rows[0])),
-      () => (userId === undefined ? null : q.query<UserRow>(sql.user(userId)).then((r) => userOf(r.rows[0]))),
-      () => (userId === undefined ? undefined : q.query<TokenRow>(sql.tokenOfUser(userId)).then((r) => r.rows[0])),
-      () =>
-        credentialId === undefined ? null : q.query<CredentialRow>(sql.credentialById(credentialId)).then((r) => credentialOf(r.rows[0])),
+      () => (serial === undefined ? undefined : row<TokenRow>(sql.tokenBySerial(serial))),
+      () => (userId === undefined ? undefined : row<TokenRow>(sql.tokenOfUser(userId))),
+      () => (userId === undefined ? null : row<UserRow>(sql.user(userId)).then(userOf)),
+      () => (credentialId === undefined ? null : row<CredentialRow>(sql.credentialById(credentialId)).then(credentialOf)),
+      () => (identityHash === undefined ? null : row<UserRow>(sql.userByIdentity(identityHash)).then(userOf)),
+      () => (secretName === undefined ? null : row<SecretRow>(sql.secret(secretName)).then(secretOf)),
     ] as const;
-    if (q instanceof pg.Pool) {
-      const [token, user, userToken, credential] = await Promise.all(reads.map((read) => read()));
-      return { token, user, userToken, credential } as Rows;
-    }
-    return { token: await reads[0](), user: await reads[1](), userToken: await reads[2](), credential: await reads[3]() };
+    const [token, userToken, user, credential, identityUser, secret] = (
+      q instanceof pg.Pool
+        ? await Promise.all(reads.map((read) => read()))
+        : await reads.reduce<Promise<unknown[]>>(async (done, read) => [...(await done), await read()], Promise.resolve([]))
+    ) as [TokenRow | undefined, TokenRow | undefined, UserRecord | null, CredentialRecord | null, UserRecord | null, SealedSeed | null];
+    return { token, userToken, others: { user, credential, identityUser, secret } };
   }
-  /** The rows of `key`, locked until the transaction ends: the credential, the user, then the tokens. */
+  /**
+   * The rows of `key`, locked until the transaction ends: the credential's row; an advisory lock
+   * for each name the key holds (the user, the identity, the secret: rows that may not exist yet),
+   * taken in one order; then the tokens.
+   */
   async function lockKey(client: pg.PoolClient, key: AttemptKey): Promise<Rows> {
-    const { serial, userId, credentialId } = key;
-    if (userId === undefined && credentialId === undefined) {
+    const { serial, userId, credentialId, identityHash, secretName } = key;
+    if (userId === undefined && credentialId === undefined && identityHash === undefined && secretName === undefined) {
       // An attempt on a token alone (every validation): its row, locked, in one statement.
       const token = serial === undefined ? undefined : (await client.query<TokenRow>(sql.tokenForUpdate(serial))).rows[0];
-      return { token, user: null, userToken: undefined, credential: null };
+      return { token, userToken: undefined, others: NOTHING_ELSE };
     }
     if (credentialId !== undefined) await client.query(sql.lockCredential(credentialId));
-    if (userId !== undefined) await client.query(sql.lockUser(userId));
+    const names = [
+      userId === undefined ? null : `user:${userId}`,
+      identityHash === undefined ? null : `identity:${identityHash}`,
+      secretName === undefined ? null : `secret:${secretName}`,
+    ];
+    for (const name of names.filter((n) => n !== null).sort()) await client.query(sql.lockName(name));
     if (serial !== undefined || userId !== undefined) await client.query(sql.lockTokens(serial ?? null, userId ?? null));
     return readKey(client, key);
   }

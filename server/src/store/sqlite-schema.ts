@@ -201,6 +201,41 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'identities: users without a password yet, linked to an identity; proofs; sealed secrets',
+    // SQLite cannot drop a column's NOT NULL in place: the users table is rebuilt (the
+    // assignments' reference to it is by name, and is checked before the migration commits).
+    rebuildsTables: true,
+    sql: `
+      CREATE TABLE users_v6 (
+        user_id       TEXT    PRIMARY KEY,
+        password_hash TEXT,
+        updated_at    INTEGER NOT NULL,
+        identity_hash TEXT    UNIQUE
+      ) WITHOUT ROWID;
+      INSERT INTO users_v6 (user_id, password_hash, updated_at) SELECT user_id, password_hash, updated_at FROM users;
+      DROP TABLE users;
+      ALTER TABLE users_v6 RENAME TO users;
+
+      CREATE TABLE proofs (
+        id_hash       TEXT    PRIMARY KEY,
+        user_id       TEXT    NOT NULL REFERENCES users (user_id),
+        document_hash TEXT    NOT NULL,
+        actor         TEXT    NOT NULL,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        used_at       INTEGER
+      ) WITHOUT ROWID;
+
+      CREATE TABLE secrets (
+        name        TEXT    PRIMARY KEY,
+        ciphertext  BLOB    NOT NULL,
+        nonce       BLOB    NOT NULL,
+        key_version INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** Applies the migrations `db` has not seen; returns the versions applied. */

@@ -46,7 +46,7 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
     block: db.prepare('UPDATE tokens SET blocked_until = ? WHERE serial_key = ?'),
     status: db.prepare('UPDATE tokens SET status = ? WHERE serial_key = ?'),
     startResync: db.prepare('UPDATE tokens SET pending_moving_factor = ?, pending_at = ? WHERE serial_key = ?'),
-    createUser: db.prepare('INSERT INTO users (user_id, password_hash, updated_at) VALUES (?, ?, ?)'),
+    createUser: db.prepare('INSERT INTO users (user_id, password_hash, identity_hash, updated_at) VALUES (?, ?, ?, ?)'),
     setPassword: db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE user_id = ?'),
     // A token's assignment is made once; the same user's may be made active again.
     assign: db.prepare(`INSERT INTO assignments (serial, user_id, active, activated_at) VALUES (?, ?, 1, ?)
@@ -56,6 +56,9 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
     createCredential: db.prepare(`INSERT INTO credentials (id, role, name, token_hash, created_at, expires_at, revoked_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`),
     revokeCredential: db.prepare('UPDATE credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    createProof: db.prepare(`INSERT INTO proofs (id_hash, user_id, document_hash, actor, created_at, expires_at, used_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    createSecret: db.prepare('INSERT INTO secrets (name, ciphertext, nonce, key_version) VALUES (?, ?, ?, ?)'),
   };
   const changed = (w: Write, r: Database.RunResult): void => {
     if (r.changes !== 1) throw unapplied(w);
@@ -94,7 +97,7 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
         case 'start-resync':
           return changed(w, sql.startResync.run(w.pending.movingFactor, w.pending.at, serialKey(w.serial)));
         case 'create-user':
-          return changed(w, sql.createUser.run(w.userId, w.passwordHash, w.at));
+          return changed(w, sql.createUser.run(w.userId, w.passwordHash, w.identityHash, w.at));
         case 'set-password':
           return changed(w, sql.setPassword.run(w.passwordHash, w.at, w.userId));
         case 'assign':
@@ -107,6 +110,12 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
         }
         case 'revoke-credential':
           return changed(w, sql.revokeCredential.run(w.at, w.id));
+        case 'create-proof': {
+          const p = w.proof;
+          return changed(w, sql.createProof.run(p.idHash, p.userId, p.documentHash, p.actor, p.createdAt, p.expiresAt, p.usedAt));
+        }
+        case 'create-secret':
+          return changed(w, sql.createSecret.run(w.name, w.sealed.ciphertext, w.sealed.nonce, w.sealed.keyVersion));
         case 'audit':
           return log.append(w.entry);
       }

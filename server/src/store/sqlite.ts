@@ -37,7 +37,16 @@ import { DuplicateSerialError, ServiceError } from '../domain/errors.js';
 import type { CredentialRecord } from '../domain/credentials.js';
 import type { Decision, Snapshot } from '../domain/decide.js';
 import { commonAccept } from './apply.js';
-import { CREDENTIAL_COLUMNS, credentialOf, type CredentialRow } from './credential-rows.js';
+import {
+  CREDENTIAL_COLUMNS,
+  credentialOf,
+  secretOf,
+  USER_COLUMNS,
+  userOf,
+  type CredentialRow,
+  type SecretRow,
+  type UserRow,
+} from './rows.js';
 import { createGroupCommit, type GroupCommit } from './group-commit.js';
 import { createSqliteAuditLog } from './sqlite-audit.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
@@ -45,7 +54,7 @@ import { createReadBatcher } from './sqlite-reads.js';
 import { BY_ACTIVE_USER, BY_SERIAL, col, driftParams, serialKey, toRecord, type TokenRow } from './sqlite-rows.js';
 import { migrate } from './sqlite-schema.js';
 import { createSqliteWriter } from './sqlite-writes.js';
-import type { AttemptKey, NewTokenRecord, Origin, TokenStore, UserRecord } from './types.js';
+import type { AttemptKey, NewTokenRecord, Origin, TokenStore } from './types.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -115,7 +124,9 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
         @driftMs, @driftPpm, @driftPpmVar, @at)`),
     tokenBySerial: db.prepare(BY_SERIAL).raw(),
     tokenOfUser: db.prepare(BY_ACTIVE_USER).raw(),
-    user: db.prepare('SELECT user_id, password_hash FROM users WHERE user_id = ?').raw(),
+    user: db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE user_id = ?`),
+    userByIdentity: db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE identity_hash = ?`),
+    secret: db.prepare('SELECT ciphertext, nonce, key_version FROM secrets WHERE name = ?'),
     credentialById: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = ?`),
     credentialByHash: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE token_hash = ?`),
     credentials: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials ORDER BY created_at, id`),
@@ -155,31 +166,41 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     return writes.submit(op);
   };
 
-  type Rows = {
-    token: TokenRow | undefined;
-    user: UserRecord | null;
-    userToken: TokenRow | undefined;
-    credential: CredentialRecord | null;
-  };
+  type Others = Omit<Snapshot, 'token' | 'tokenOwner' | 'userToken'>;
+  type Rows = { token: TokenRow | undefined; userToken: TokenRow | undefined; others: Others };
+  const NOTHING_ELSE: Others = Object.freeze({ user: null, credential: null, identityUser: null, secret: null });
   /** The rows of `key`, the tokens as raw rows (whose chain heads the common accept needs). */
   function readKey(key: AttemptKey): Rows {
-    const token = key.serial === undefined ? undefined : (sql.tokenBySerial.get(serialKey(key.serial)) as TokenRow | undefined);
-    const credential =
-      key.credentialId === undefined ? null : credentialOf(sql.credentialById.get(key.credentialId) as CredentialRow | undefined);
-    if (key.userId === undefined) return { token, user: null, userToken: undefined, credential };
-    const u = sql.user.get(key.userId) as [string, string] | undefined;
+    const { serial, userId, credentialId, identityHash, secretName } = key;
+    const token = serial === undefined ? undefined : (sql.tokenBySerial.get(serialKey(serial)) as TokenRow | undefined);
+    if (userId === undefined && credentialId === undefined && identityHash === undefined && secretName === undefined) {
+      return { token, userToken: undefined, others: NOTHING_ELSE };
+    }
     const userToken =
-      token !== undefined && col(token, 'userId') === key.userId ? token : (sql.tokenOfUser.get(key.userId) as TokenRow | undefined);
-    return { token, user: u ? { userId: u[0], passwordHash: u[1] } : null, userToken, credential };
+      userId === undefined
+        ? undefined
+        : token !== undefined && col(token, 'userId') === userId
+          ? token
+          : (sql.tokenOfUser.get(userId) as TokenRow | undefined);
+    const others: Others = {
+      user: userId === undefined ? null : userOf(sql.user.get(userId) as UserRow | undefined),
+      credential: credentialId === undefined ? null : credentialOf(sql.credentialById.get(credentialId) as CredentialRow | undefined),
+      identityUser: identityHash === undefined ? null : userOf(sql.userByIdentity.get(identityHash) as UserRow | undefined),
+      secret: secretName === undefined ? null : secretOf(sql.secret.get(secretName) as SecretRow | undefined),
+    };
+    return { token, userToken, others };
   }
-  const snapshotOf = (rows: Rows): Snapshot => {
-    const token = rows.token ? toRecord(rows.token) : null;
+  const snapshotOf = ({ token: row, userToken, others }: Rows): Snapshot => {
+    const token = row ? toRecord(row) : null;
     return {
       token,
-      tokenOwner: rows.token ? col(rows.token, 'owner') : null,
-      user: rows.user,
-      userToken: rows.userToken === rows.token ? token : rows.userToken ? toRecord(rows.userToken) : null,
-      credential: rows.credential,
+      tokenOwner: row ? col(row, 'owner') : null,
+      userToken: userToken === row ? token : userToken ? toRecord(userToken) : null,
+      // Named one by one: a spread here is V8's slow path, on every validation.
+      user: others.user,
+      credential: others.credential,
+      identityUser: others.identityUser,
+      secret: others.secret,
     };
   };
 

@@ -75,8 +75,10 @@ export type NewTokenRecord = Pick<TokenRecord, 'serial' | 'profile' | 'digits' |
 
 export interface UserRecord {
   userId: string;
-  /** `scrypt$N$r$p$salt$hash` (security/password.ts). */
-  passwordHash: string;
+  /** `scrypt$N$r$p$salt$hash` (security/password.ts); null until an activation sets one. */
+  passwordHash: string | null;
+  /** The keyed hash of the user's national ID (domain/identity.ts); null for a user from before identities. */
+  identityHash: string | null;
 }
 
 /** Where a request came from; written with every audit event of the write. */
@@ -92,13 +94,17 @@ export type AuditEntry = Pick<AuditEvent, 'at' | 'type'> & Partial<Omit<AuditEve
 
 /**
  * What an attempt is about, the rows its snapshot (domain/decide.ts) holds: a token by its
- * serial, a user (and the user's active token), a credential, or several. An empty key reads
+ * serial, a user (and the user's active token), a credential, an identity, a secret, or several. An empty key reads
  * nothing (an attempt that only writes the audit log).
  */
 export interface AttemptKey {
   serial?: string;
   userId?: string;
   credentialId?: string;
+  /** A national ID's keyed hash: the user linked to it. */
+  identityHash?: string;
+  /** A sealed secret's name. */
+  secretName?: string;
 }
 
 export interface TokenStore {

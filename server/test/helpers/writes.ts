@@ -51,7 +51,9 @@ export const activateWrites = (
   const existing = bind.existing === true || bind.replaces !== undefined;
   return [
     consumed(serial, movingFactor, { at: o.at }),
-    existing ? { kind: 'set-password', userId, passwordHash, at: o.at } : { kind: 'create-user', userId, passwordHash, at: o.at },
+    existing
+      ? { kind: 'set-password', userId, passwordHash, at: o.at }
+      : { kind: 'create-user', userId, passwordHash, identityHash: null, at: o.at },
     ...(bind.replaces !== undefined
       ? [
           { kind: 'deactivate', serial: bind.replaces, at: o.at } as const,

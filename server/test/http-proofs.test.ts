@@ -1,0 +1,163 @@
+// Proofs of identity over HTTP, on SQLite and on PostgreSQL: one national ID is one user whatever
+// document shows it; a user ID and an identity never change hands; concurrent first proofs make
+// one user; the numbers never reach a reply, the audit log or the server log.
+import t, { type Test } from 'tap';
+import type { FastifyInstance } from 'fastify';
+import { createIdentityService } from '../src/domain/identity.js';
+import { join } from 'node:path';
+import { createSeedVault } from '../src/security/seed-vault.js';
+import { openSqliteStore } from '../src/store/sqlite.js';
+import { tempDir } from './helpers/db.js';
+import { openPostgresStore } from '../src/store/postgres.js';
+import type { TokenStore } from '../src/store/types.js';
+import { admin, asService, device, importDevices, post, testApp } from './http-helpers.js';
+import { requirePostgres, tempSchema } from './helpers/postgres.js';
+
+const CPR = '0101901234';
+const passport = (number = 'X123 45-67') => ({ type: 'passport', country: 'dk', number });
+
+async function credential(app: FastifyInstance, role: 'operator' | 'proofing' | 'service'): Promise<Record<string, string>> {
+  const res = await post(app, '/v1/credentials', { role, name: `${role} for tests` }, admin);
+  return { authorization: `Bearer ${res.json().token}` };
+}
+
+function proofSuite(t: Test, openStore?: (t: Test) => Promise<TokenStore>): void {
+  t.test('one national ID is one user; user IDs and identities never change hands', async (t) => {
+    const { app, clock, log } = await testApp(t, { captureLog: true, ...(openStore ? { store: await openStore(t) } : {}) });
+    const operator = await credential(app, 'operator');
+    const proofing = await credential(app, 'proofing');
+    const prove = (body: unknown, headers = operator) => post(app, '/v1/proofs', body, headers);
+
+    const first = await prove({ identity: { nationalId: CPR, document: passport() }, userId: 'anna' });
+    t.equal(first.statusCode, 201);
+    t.match(
+      first.json(),
+      { proofId: /^[A-Za-z0-9_-]{22}$/, userId: 'anna', expiresAt: clock.now() + 15 * 60_000 },
+      '128 random bits, 15 minutes',
+    );
+    const renewed = await prove({ identity: { nationalId: '010190-1234', document: passport('Y99') } }, proofing);
+    t.same([renewed.statusCode, renewed.json().userId], [201, 'anna'], 'a renewed passport, in the app: the same person');
+    t.not(renewed.json().proofId, first.json().proofId, 'a new proof each time');
+    const card = await prove({
+      identity: { nationalId: CPR, document: { type: 'driving-licence', country: 'DK', number: '1' } },
+      userId: 'anna',
+    });
+    t.same([card.statusCode, card.json().userId], [201, 'anna'], 'another document, the user named: the same user');
+
+    const elsewhere = await prove({ identity: { nationalId: CPR, document: passport() }, userId: 'mallory' });
+    t.same([elsewhere.statusCode, elsewhere.json().error], [409, 'identity-linked-elsewhere'], 'an identity never takes another user ID');
+    const taken = await prove({ identity: { nationalId: '0202801234', document: passport('Z1') }, userId: 'anna' });
+    t.same([taken.statusCode, taken.json().error], [409, 'user-linked-elsewhere'], "a user ID never takes another person's identity");
+    const generated = await prove({ identity: { nationalId: '0202801234', document: passport('Z1') } });
+    t.match(generated.json(), { userId: /^kv-[0-9a-f]{12}$/ }, 'no user ID asked for: one is made');
+
+    // A user from before identities (activated with a device alone) is not linked by a proof alone.
+    const d = device();
+    await importDevices(app, d);
+    t.equal(
+      (await post(app, '/v1/activate', { userId: 'old-timer', serial: d.serial, otp: d.press(), password: 'old-password-1' })).statusCode,
+      200,
+    );
+    const old = await prove({ identity: { nationalId: '0303701234', document: passport('Q7') }, userId: 'old-timer' });
+    t.same([old.statusCode, old.json().error], [409, 'owner-proof-required'], "linking it needs its owner's device and password");
+    t.equal(
+      (await post(app, '/v1/authenticate', { userId: 'old-timer', otp: d.press(), password: 'old-password-1' })).statusCode,
+      200,
+      'the old user is untouched',
+    );
+
+    for (const [who, headers] of [
+      ['the admin', admin],
+      ['the service token', asService],
+      ['a service credential', await credential(app, 'service')],
+      ['nobody', {}],
+    ] as const) {
+      t.equal((await prove({ identity: { nationalId: CPR, document: passport() } }, headers)).statusCode, 401, `${who}: 401`);
+    }
+
+    const events = (await app.inject({ method: 'GET', url: '/v1/audit?limit=1000', headers: admin })).json().events;
+    const proofs = events.filter((e: { type: string }) => e.type === 'proof');
+    t.equal(proofs.length, 4, 'every proof audited');
+    t.match(proofs.at(-1), { userId: 'anna', actor: /^cred-/, reason: 'new user' }, 'by the credential that made it');
+    const everything = JSON.stringify(events) + log() + first.body + renewed.body + card.body;
+    for (const secret of [CPR, '010190-1234', 'X1234567', 'X123 45-67', '0202801234', 'Z1', 'Y99']) {
+      t.notOk(everything.includes(secret), `${secret}: in no reply, audit row or log line`);
+    }
+  });
+
+  t.test('ten first proofs of one person at once make one user', async (t) => {
+    const { app } = await testApp(t, openStore ? { store: await openStore(t) } : {});
+    const operator = await credential(app, 'operator');
+    const anyId = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        post(app, '/v1/proofs', { identity: { nationalId: '0404041234', document: passport(`A${i}`) } }, operator),
+      ),
+    );
+    t.same(
+      anyId.map((r) => r.statusCode),
+      Array(10).fill(201),
+    );
+    t.equal(new Set(anyId.map((r) => r.json().userId)).size, 1, 'no user ID asked for: all for one user');
+    const named = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        post(app, '/v1/proofs', { identity: { nationalId: '0505051234', document: passport() }, userId: `claimant-${i}` }, operator),
+      ),
+    );
+    t.equal(named.filter((r) => r.statusCode === 201).length, 1, 'each asking for a user ID: one gets the identity');
+    t.same(
+      named.filter((r) => r.statusCode !== 201).map((r) => r.json().error),
+      Array(9).fill('identity-linked-elsewhere'),
+      'the others are told it is taken',
+    );
+  });
+
+  t.test('bad input: a 4xx {error, message}, the numbers never echoed', async (t) => {
+    const { app } = await testApp(t, openStore ? { store: await openStore(t) } : {});
+    const operator = await credential(app, 'operator');
+    for (const identity of [
+      { nationalId: '3213991234', document: passport() },
+      { nationalId: '123', document: passport() },
+      { nationalId: CPR, document: { ...passport(), type: 'library-card' } },
+      { nationalId: CPR, document: { ...passport(), country: 'DNK' } },
+      { nationalId: CPR, document: { ...passport(), number: 'X#1' } },
+      { nationalId: CPR, document: { ...passport(), number: ' - ' } },
+      { nationalId: CPR },
+      { nationalId: CPR, document: passport(), extra: 1 },
+    ]) {
+      const res = await post(app, '/v1/proofs', { identity }, operator);
+      t.equal(res.statusCode, 400, JSON.stringify(identity));
+      t.match(res.json(), { error: String, message: String });
+      t.notOk(res.body.includes('3213991234') || res.body.includes('X#1'), 'nothing of the input echoed');
+    }
+  });
+}
+
+t.test('SQLite', async (t) => proofSuite(t));
+if (await requirePostgres(t, undefined, 'the proof tests on PostgreSQL skipped')) {
+  t.test('PostgreSQL', async (t) =>
+    proofSuite(t, async (t) => {
+      const { url } = await tempSchema(t);
+      return openPostgresStore(url, { poolSize: 6 });
+    }),
+  );
+}
+
+t.test('the identity key is made once, kept sealed, and the same for every server on the store', async (t) => {
+  const store = openSqliteStore(join(tempDir(t), 'k.db'));
+  t.teardown(() => store.close());
+  const masterKey = Uint8Array.from({ length: 32 }, (_, i) => i);
+  const server = (key = masterKey) => createIdentityService({ store, clock: { now: () => 0 }, vault: createSeedVault({ masterKey: key }) });
+  const evidence = { nationalId: CPR, document: { type: 'passport' as const, country: 'DK', number: 'X1' } };
+  const [a, b] = await Promise.all([
+    server().prove({ identity: evidence }, 'op', { ip: '::1' }),
+    server().prove({ identity: evidence }, 'op', { ip: '::1' }),
+  ]);
+  t.ok('userId' in a && 'userId' in b && a.userId === b.userId, 'two servers starting at once: one key, one user');
+  const later = await server().prove({ identity: evidence }, 'op', { ip: '::1' });
+  t.same('userId' in later && later.userId, 'userId' in a && a.userId, 'a server started later finds the same user');
+  await t.rejects(
+    server(new Uint8Array(32).fill(9)).prove({ identity: evidence }, 'op', { ip: '::1' }),
+    { code: 'ERR_SEED' },
+    'under another master key the sealed key does not open',
+  );
+});
