@@ -15,9 +15,7 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
 import type { Clock, TokenService } from './domain/types.js';
 import { createCredentialService } from './domain/credentials.js';
-import { createIdentityService } from './domain/identity.js';
 import { createTokenService } from './domain/service.js';
-import { createSeedVault } from './security/seed-vault.js';
 import type { TokenStore } from './store/types.js';
 import { bearerAuth } from './plugins/auth.js';
 import { HttpError, clientErrorHandler, errorBodySchema, installErrorHandlers, sendError } from './plugins/errors.js';
@@ -108,18 +106,13 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     credentialOf: (token) => credentials.principalOf(token),
   });
   app.decorateRequest('principal', null);
-  const identities = createIdentityService({
-    store: opts.store,
-    clock: opts.clock,
-    vault: createSeedVault({ masterKey: config.masterKey }),
-  });
 
   await app.register(tokenRoutes, { service, auth, pskcKey: config.pskcKey });
   await app.register(userRoutes, { service, metrics, perUserLimit });
   await app.register(validateRoutes, { service, auth, metrics });
   await app.register(operationsRoutes, { service, auth, metrics });
   await app.register(credentialRoutes, { credentials, auth });
-  await app.register(proofRoutes, { identities, auth });
+  await app.register(proofRoutes, { service, auth, metrics, perUserLimit });
   await app.ready();
   return app;
 }

@@ -45,6 +45,7 @@ t.test('OpenAPI 3 document: valid, every route, request and response schemas', a
     '/v1/credentials': ['post', 'get'],
     '/v1/credentials/{id}': ['delete'],
     '/v1/proofs': ['post'],
+    '/v1/proofs/self': ['post'],
     '/healthz': ['get'],
     '/readyz': ['get'],
     '/metrics': ['get'],

@@ -3,15 +3,15 @@
 // one user; the numbers never reach a reply, the audit log or the server log.
 import t, { type Test } from 'tap';
 import type { FastifyInstance } from 'fastify';
-import { createIdentityService } from '../src/domain/identity.js';
+import { createTokenService } from '../src/domain/service.js';
 import { join } from 'node:path';
-import { createSeedVault } from '../src/security/seed-vault.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { tempDir } from './helpers/db.js';
 import { openPostgresStore } from '../src/store/postgres.js';
 import type { TokenStore } from '../src/store/types.js';
 import { admin, asService, device, importDevices, post, testApp } from './http-helpers.js';
 import { requirePostgres, tempSchema } from './helpers/postgres.js';
+import { FAST_SCRYPT } from './helpers/service.js';
 
 const CPR = '0101901234';
 const passport = (number = 'X123 45-67') => ({ type: 'passport', country: 'dk', number });
@@ -58,13 +58,27 @@ function proofSuite(t: Test, openStore?: (t: Test) => Promise<TokenStore>): void
       (await post(app, '/v1/activate', { userId: 'old-timer', serial: d.serial, otp: d.press(), password: 'old-password-1' })).statusCode,
       200,
     );
-    const old = await prove({ identity: { nationalId: '0303701234', document: passport('Q7') }, userId: 'old-timer' });
+    const oldTimer = { identity: { nationalId: '0303701234', document: passport('Q7') }, userId: 'old-timer' };
+    const old = await prove(oldTimer);
     t.same([old.statusCode, old.json().error], [409, 'owner-proof-required'], "linking it needs its owner's device and password");
     t.equal(
       (await post(app, '/v1/authenticate', { userId: 'old-timer', otp: d.press(), password: 'old-password-1' })).statusCode,
       200,
       'the old user is untouched',
     );
+    const guessed = await prove({ ...oldTimer, owner: { otp: d.press(), password: 'guessed-password' } });
+    t.same([guessed.statusCode, guessed.json().error], [409, 'owner-not-proven'], "a stranger's ID check with a guessed password");
+    t.match((await app.inject({ url: `/v1/tokens/${d.serial}`, headers: admin })).json(), { failures: 1 }, 'counted as a failed login');
+    const linked = await prove({ ...oldTimer, owner: { otp: d.press(), password: 'old-password-1' } });
+    t.same([linked.statusCode, linked.json().userId], [201, 'old-timer'], "the owner's code and password link it");
+    const again = await prove({ identity: { nationalId: '0303701234', document: passport('Q8') } });
+    t.equal(again.json().userId, 'old-timer', 'from now on the identity finds it');
+    const other = await prove({
+      identity: { nationalId: '0606601234', document: passport('R1') },
+      userId: 'old-timer',
+      owner: { otp: d.press(), password: 'old-password-1' },
+    });
+    t.same([other.statusCode, other.json().error], [409, 'user-linked-elsewhere'], 'and no other identity takes it, owner or not');
 
     for (const [who, headers] of [
       ['the admin', admin],
@@ -77,10 +91,10 @@ function proofSuite(t: Test, openStore?: (t: Test) => Promise<TokenStore>): void
 
     const events = (await app.inject({ method: 'GET', url: '/v1/audit?limit=1000', headers: admin })).json().events;
     const proofs = events.filter((e: { type: string }) => e.type === 'proof');
-    t.equal(proofs.length, 4, 'every proof audited');
+    t.equal(proofs.length, 6, 'every proof audited');
     t.match(proofs.at(-1), { userId: 'anna', actor: /^cred-/, reason: 'new user' }, 'by the credential that made it');
     const everything = JSON.stringify(events) + log() + first.body + renewed.body + card.body;
-    for (const secret of [CPR, '010190-1234', 'X1234567', 'X123 45-67', '0202801234', 'Z1', 'Y99']) {
+    for (const secret of [CPR, '010190-1234', 'X1234567', 'X123 45-67', '0202801234', 'Z1', 'Y99', '0303701234', 'old-password-1']) {
       t.notOk(everything.includes(secret), `${secret}: in no reply, audit row or log line`);
     }
   });
@@ -109,6 +123,36 @@ function proofSuite(t: Test, openStore?: (t: Test) => Promise<TokenStore>): void
       Array(9).fill('identity-linked-elsewhere'),
       'the others are told it is taken',
     );
+  });
+
+  t.test("the owner's own proof: a login that approves adding a device", async (t) => {
+    const { app } = await testApp(t, openStore ? { store: await openStore(t) } : {});
+    const d = device();
+    await importDevices(app, d);
+    t.equal(
+      (await post(app, '/v1/activate', { userId: 'self', serial: d.serial, otp: d.press(), password: 'self-password-1' })).statusCode,
+      200,
+    );
+    const self = (otp: string, password = 'self-password-1', userId = 'self') => post(app, '/v1/proofs/self', { userId, otp, password });
+    const made = await self(d.press());
+    t.equal(made.statusCode, 201);
+    t.match(made.json(), { proofId: /^[A-Za-z0-9_-]{22}$/, userId: 'self', expiresAt: Number });
+    const events = (await app.inject({ url: '/v1/audit?userId=self', headers: admin })).json().events;
+    t.match(
+      events.slice(0, 3),
+      [{ type: 'proof', reason: 'self' }, { type: 'approve', reason: 'Add a new code display', serial: d.serial }, { type: 'accept' }],
+      'audited as an approval of its fixed text, then the proof',
+    );
+    const replayed = await self(d.otp.generate(d.counter - 1));
+    t.same([replayed.statusCode, replayed.json()], [401, { result: 'reject' }], 'a code spent already');
+    t.same(
+      [(await self(d.press(), 'wrong-password-1')).statusCode, (await self('000000')).statusCode],
+      [401, 401],
+      'the same reject whichever factor',
+    );
+    const blocked = await self(d.press());
+    t.same([blocked.statusCode, blocked.json().result], [429, 'blocked'], 'the third failure blocked the device, as a login would');
+    t.same((await self('123456', 'whatever-pw', 'nobody')).json(), { result: 'reject' }, 'an unknown user: the same reject');
   });
 
   t.test('bad input: a 4xx {error, message}, the numbers never echoed', async (t) => {
@@ -146,17 +190,15 @@ t.test('the identity key is made once, kept sealed, and the same for every serve
   const store = openSqliteStore(join(tempDir(t), 'k.db'));
   t.teardown(() => store.close());
   const masterKey = Uint8Array.from({ length: 32 }, (_, i) => i);
-  const server = (key = masterKey) => createIdentityService({ store, clock: { now: () => 0 }, vault: createSeedVault({ masterKey: key }) });
+  const server = (key = masterKey) => createTokenService({ store, clock: { now: () => 0 }, masterKey: key, scrypt: FAST_SCRYPT });
   const evidence = { nationalId: CPR, document: { type: 'passport' as const, country: 'DK', number: 'X1' } };
-  const [a, b] = await Promise.all([
-    server().prove({ identity: evidence }, 'op', { ip: '::1' }),
-    server().prove({ identity: evidence }, 'op', { ip: '::1' }),
-  ]);
+  const ctx = { ip: '::1', actor: 'op' };
+  const [a, b] = await Promise.all([server().prove({ identity: evidence }, ctx), server().prove({ identity: evidence }, ctx)]);
   t.ok('userId' in a && 'userId' in b && a.userId === b.userId, 'two servers starting at once: one key, one user');
-  const later = await server().prove({ identity: evidence }, 'op', { ip: '::1' });
+  const later = await server().prove({ identity: evidence }, ctx);
   t.same('userId' in later && later.userId, 'userId' in a && a.userId, 'a server started later finds the same user');
   await t.rejects(
-    server(new Uint8Array(32).fill(9)).prove({ identity: evidence }, 'op', { ip: '::1' }),
+    server(new Uint8Array(32).fill(9)).prove({ identity: evidence }, ctx),
     { code: 'ERR_SEED' },
     'under another master key the sealed key does not open',
   );

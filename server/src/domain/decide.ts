@@ -73,6 +73,8 @@ export type Write =
   | { kind: 'create-credential'; credential: CredentialRecord }
   | { kind: 'revoke-credential'; id: string; at: number }
   | { kind: 'create-proof'; proof: ProofRecord }
+  /** A user from before identities linked to one (it must have none). */
+  | { kind: 'link-identity'; userId: string; identityHash: string }
   /** A secret sealed under the master key, stored once under its name. */
   | { kind: 'create-secret'; name: string; sealed: SealedSeed }
   | { kind: 'audit'; entry: AuditEntry };
@@ -204,7 +206,14 @@ function answer(token: TokenRecord, match: CodeMatch, o: Origin, policy: PolicyO
  * which failed; a right code with a wrong password is spent (whoever watched it typed cannot
  * replay it with the right one) and counts as a failure.
  */
-function withPassword(token: TokenRecord, code: string, passwordOk: boolean, o: Origin, policy: PolicyOptions, otp: Otp): VerifyDecision {
+export function withPassword(
+  token: TokenRecord,
+  code: string,
+  passwordOk: boolean,
+  o: Origin,
+  policy: PolicyOptions,
+  otp: Otp,
+): VerifyDecision {
   const match = matchCode(otp, token, code, o.at, policy);
   if (passwordOk) return answer(token, match, o, policy);
   const spent = match.kind === 'accept' ? { movingFactor: match.movingFactor, drift: match.drift } : undefined;

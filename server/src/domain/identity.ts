@@ -11,10 +11,12 @@
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { KodeviserError } from '@kodeviser/shared';
-import type { Decision, Snapshot, Write } from './decide.js';
+import { decideAuthenticate, gate, withPassword, type Decision, type PasswordCheck, type Snapshot, type Write } from './decide.js';
+import type { PolicyOptions } from './policy.js';
 import type { SeedVault } from '../security/seed-vault.js';
-import type { Origin, TokenStore } from '../store/types.js';
-import type { Clock } from './types.js';
+import type { Otp } from '@kodeviser/shared';
+import type { Origin, TokenRecord, TokenStore } from '../store/types.js';
+import type { VerifyOutcome } from './types.js';
 
 export const DOCUMENT_TYPES = ['passport', 'id-card', 'driving-licence'] as const;
 export type DocumentType = (typeof DOCUMENT_TYPES)[number];
@@ -32,8 +34,8 @@ export interface ProofRecord {
   /** SHA-256 of the proof id, hex. */
   idHash: string;
   userId: string;
-  /** The keyed hash of the document shown (identity.ts), for the audit of who showed what. */
-  documentHash: string;
+  /** The keyed hash of the document shown; null for the owner's own proof (a login). */
+  documentHash: string | null;
   /** The credential (or 'admin') that made it. */
   actor: string;
   createdAt: number;
@@ -97,8 +99,10 @@ export type ProofRefusal =
   | 'identity-linked-elsewhere'
   /** the user ID is another identity's */
   | 'user-linked-elsewhere'
-  /** the user existed before identities: linking needs its owner's device and password too */
-  | 'owner-proof-required';
+  /** the user existed before identities: linking needs its owner's device code and password too */
+  | 'owner-proof-required'
+  /** the owner's code and password, given for that, did not check out (counted as a failed login) */
+  | 'owner-not-proven';
 
 export interface ProofAttempt {
   nationalIdHash: string;
@@ -108,76 +112,132 @@ export interface ProofAttempt {
   /** The user ID the person gets when none is asked for and the identity has none yet. */
   newUserId: string;
   idHash: string;
+  /** For a user from before identities: a code of its active device and the password, as checked. */
+  owner?: { otp: string; password: PasswordCheck };
+}
+
+export type ProofResult = { userId: string; expiresAt: number } | { refused: ProofRefusal };
+
+/** The writes of a proof for `userId` made now, and its audit row. */
+function proofWrites(userId: string, idHash: string, documentHash: string | null, o: Origin, reason: string | null): Write[] {
+  return [
+    {
+      kind: 'create-proof',
+      proof: { idHash, userId, documentHash, actor: o.actor ?? userId, createdAt: o.at, expiresAt: o.at + PROOF_TTL_MS, usedAt: null },
+    },
+    {
+      kind: 'audit',
+      entry: { at: o.at, type: 'proof', serial: null, userId, ip: o.ip, actor: o.actor ?? null, reason, movingFactor: null },
+    },
+  ];
 }
 
 /**
  * A proof of identity (POST /v1/proofs), decided on the identity's user and the user asked for:
  * the first proof of an identity creates its user (the ID asked for if free, else a new one);
- * a later one is for that user, and naming another user is refused. A proof does not change the
- * user's password or device: it only allows the activation or reset that spends it.
+ * a later one is for that user, and naming another user is refused. A user from before
+ * identities is linked only with its owner's proof in the same request, decided as a login on its
+ * active device (a failure counts as one) — else anyone who passes an ID check could take a
+ * stranger's account. A proof does not change the user's password or device: it only allows the
+ * activation or reset that spends it. Null when the owner's password must be checked first.
  */
 export function decideProof(
-  { user, identityUser }: Snapshot,
+  { user, userToken, identityUser }: Snapshot,
   a: ProofAttempt,
   o: Origin & { actor: string },
-): Decision<{ userId: string; expiresAt: number } | { refused: ProofRefusal }> {
-  const refuse = (refused: ProofRefusal) => ({ result: { refused }, writes: [] });
-  let userId: string;
-  const writes: Write[] = [];
-  let created = false;
+  policy: PolicyOptions,
+  otpOf: (token: TokenRecord) => Otp,
+): Decision<ProofResult> | null {
+  const refuse = (refused: ProofRefusal, writes: readonly Write[] = []) => ({ result: { refused }, writes });
+  const expiresAt = o.at + PROOF_TTL_MS;
   if (identityUser !== null) {
     if (a.userId !== undefined && a.userId !== identityUser.userId) return refuse('identity-linked-elsewhere');
-    userId = identityUser.userId;
-  } else if (a.userId !== undefined && user !== null) {
-    return refuse(user.identityHash !== null ? 'user-linked-elsewhere' : 'owner-proof-required');
-  } else {
-    userId = a.userId ?? a.newUserId;
-    writes.push({ kind: 'create-user', userId, passwordHash: null, identityHash: a.nationalIdHash, at: o.at });
-    created = true;
+    const userId = identityUser.userId;
+    return { result: { userId, expiresAt }, writes: proofWrites(userId, a.idHash, a.documentHash, o, null) };
   }
-  const expiresAt = o.at + PROOF_TTL_MS;
-  writes.push(
-    {
-      kind: 'create-proof',
-      proof: { idHash: a.idHash, userId, documentHash: a.documentHash, actor: o.actor, createdAt: o.at, expiresAt, usedAt: null },
-    },
-    {
-      kind: 'audit',
-      entry: {
-        at: o.at,
-        type: 'proof',
-        serial: null,
-        userId,
-        ip: o.ip,
-        actor: o.actor,
-        reason: created ? 'new user' : null,
-        movingFactor: null,
+  if (a.userId === undefined || user === null) {
+    const userId = a.userId ?? a.newUserId;
+    return {
+      result: { userId, expiresAt },
+      writes: [
+        { kind: 'create-user', userId, passwordHash: null, identityHash: a.nationalIdHash, at: o.at },
+        ...proofWrites(userId, a.idHash, a.documentHash, o, 'new user'),
+      ],
+    };
+  }
+  if (user.identityHash !== null) return refuse('user-linked-elsewhere');
+  if (a.owner === undefined || userToken === null) return refuse('owner-proof-required');
+  const as = { ...o, userId: user.userId };
+  const gated = gate(userToken, as);
+  if (gated) return refuse('owner-not-proven', gated.writes);
+  const { password } = a.owner;
+  if (password === null || password.against !== user.passwordHash) return null;
+  const login = withPassword(userToken, a.owner.otp, password.ok, as, policy, otpOf(userToken));
+  if (login.result.result !== 'accept') return refuse('owner-not-proven', login.writes);
+  return {
+    result: { userId: user.userId, expiresAt },
+    writes: [
+      ...login.writes,
+      { kind: 'link-identity', userId: user.userId, identityHash: a.nationalIdHash },
+      ...proofWrites(user.userId, a.idHash, a.documentHash, o, 'identity linked'),
+    ],
+  };
+}
+
+/** The fixed text of the approval a self proof is. */
+export const SELF_PROOF_ACTION = 'Add a new code display';
+
+/**
+ * The owner's own proof (POST /v1/proofs/self): "add or replace my device with my current login",
+ * an approval of SELF_PROOF_ACTION decided as a login (failures counted, blocks held), which on
+ * success also makes a proof for the user. Null as decideAuthenticate's.
+ */
+export function decideSelfProof(
+  s: Snapshot,
+  code: string,
+  password: PasswordCheck,
+  idHash: string,
+  o: Origin,
+  policy: PolicyOptions,
+  otpOf: (token: TokenRecord) => Otp,
+): Decision<{ outcome: VerifyOutcome; proof: { userId: string; expiresAt: number } | null }> | null {
+  const login = decideAuthenticate(s, code, password, o, policy, otpOf);
+  if (login === null) return null;
+  const { user } = s;
+  if (login.result.result !== 'accept' || user === null) return { result: { outcome: login.result, proof: null }, writes: login.writes };
+  const userId = user.userId;
+  return {
+    result: { outcome: login.result, proof: { userId, expiresAt: o.at + PROOF_TTL_MS } },
+    writes: [
+      ...login.writes,
+      {
+        kind: 'audit',
+        entry: {
+          at: o.at,
+          type: 'approve',
+          serial: login.result.serial,
+          userId,
+          ip: o.ip,
+          actor: null,
+          reason: SELF_PROOF_ACTION,
+          movingFactor: null,
+        },
       },
-    },
-  );
-  return { result: { userId, expiresAt }, writes };
+      ...proofWrites(userId, idHash, null, o, 'self'),
+    ],
+  };
 }
 
 /** The identity key's name in the store's sealed secrets. */
 export const IDENTITY_KEY = 'identity-key';
 
-export interface IdentityService {
-  /**
-   * A proof of identity, made by an operator or the proofing back-end (`actor`): the user it is
-   * for, its id (shown once) and when it expires; or why it cannot be made.
-   */
-  prove(
-    req: { identity: IdentityEvidence; userId?: string },
-    actor: string,
-    ctx: { ip: string },
-  ): Promise<{ proofId: string; userId: string; expiresAt: number } | { refused: ProofRefusal }>;
-}
-
-export function createIdentityService(opts: { store: TokenStore; clock: Clock; vault: SeedVault }): IdentityService {
-  const { store, clock, vault } = opts;
+/**
+ * The identity key: read, or made and stored by the first server that needs it (an attempt, so
+ * two servers starting at once keep one), then kept.
+ */
+export function identityKeyOf(store: TokenStore, vault: SeedVault): () => Promise<Uint8Array> {
   let key: Promise<Uint8Array> | null = null;
-  /** The identity key: read, or made and stored by the first server that needs it. */
-  const identityKey = (): Promise<Uint8Array> =>
+  return () =>
     (key ??= (async () => {
       const made = vault.seal(IDENTITY_KEY, randomBytes(32));
       const sealed = await store.attempt({ secretName: IDENTITY_KEY }, ({ secret }) =>
@@ -190,28 +250,4 @@ export function createIdentityService(opts: { store: TokenStore; clock: Clock; v
       key = null;
       throw e;
     }));
-
-  return {
-    async prove(req, actor, ctx) {
-      const identity = { nationalId: parseNationalId(req.identity?.nationalId), document: parseDocument(req.identity?.document) };
-      if (req.userId !== undefined && (typeof req.userId !== 'string' || req.userId.length === 0)) {
-        throw new KodeviserError('ERR_ARGUMENT', 'userId must be a non-empty string');
-      }
-      const { nationalIdHash, documentHash } = identityHashes(await identityKey(), identity);
-      const { proofId, idHash } = newProofId();
-      const o = { at: clock.now(), ip: ctx.ip, userId: null, actor };
-      const attempt: ProofAttempt = {
-        nationalIdHash,
-        documentHash,
-        newUserId: newUserId(),
-        idHash,
-        ...(req.userId !== undefined ? { userId: req.userId } : {}),
-      };
-      const result = await store.attempt(
-        { identityHash: nationalIdHash, ...(req.userId !== undefined ? { userId: req.userId } : {}) },
-        (s) => decideProof(s, attempt, o),
-      );
-      return 'refused' in result ? result : { proofId, ...result };
-    },
-  };
 }

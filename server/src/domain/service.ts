@@ -31,23 +31,23 @@ import {
   type Decision,
   type PasswordCheck,
   type Snapshot,
-  type VerifyDecision,
   type Write,
 } from './decide.js';
 import { Doorkeeper } from './doorkeeper.js';
+import {
+  decideProof,
+  decideSelfProof,
+  identityHashes,
+  identityKeyOf,
+  newProofId,
+  newUserId,
+  parseDocument,
+  parseNationalId,
+  type ProofResult,
+} from './identity.js';
 import { DuplicateSerialError, ServiceError } from './errors.js';
 import { DEFAULT_POLICY, driftNow, importedDrift, NO_DRIFT, type PolicyOptions } from './policy.js';
-import type {
-  AuditEvent,
-  AuditQuery,
-  Clock,
-  RequestContext,
-  TokenImport,
-  TokenInfo,
-  TokenService,
-  TokenStatus,
-  VerifyOutcome,
-} from './types.js';
+import type { AuditEvent, AuditQuery, Clock, RequestContext, TokenImport, TokenInfo, TokenService, TokenStatus } from './types.js';
 
 export interface TokenServiceOptions {
   store: TokenStore;
@@ -148,6 +148,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   const policy: PolicyOptions = { ...DEFAULT_POLICY, ...opts.policy };
   const vault = createSeedVault({ masterKey: opts.masterKey, ...(opts.keyVersion !== undefined ? { keyVersion: opts.keyVersion } : {}) });
   const passwords = createPasswordHasher(opts.scrypt ?? DEFAULT_SCRYPT_PARAMS);
+  const identityKey = identityKeyOf(store, vault);
   const otpCacheSize = opts.otpCacheSize ?? 20_000;
   if (!Number.isSafeInteger(otpCacheSize) || otpCacheSize < 1) {
     throw new KodeviserError('ERR_ARGUMENT', `otpCacheSize must be a positive integer, got ${String(otpCacheSize)}`);
@@ -187,29 +188,45 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   }
 
   /**
-   * An end user's attempt on `key`: `decide` on the snapshot inside the store's unit, which may
-   * ask (null) for the work before it to be done again on the snapshot it saw (`prepare`: a
-   * password hashed or checked); a loop, as each round is made on newer rows.
+   * An attempt on `key` whose decision needs work done first, outside the store's unit (a
+   * password hashed or checked: `prepare`, on a snapshot read just before): `decide` runs on the
+   * snapshot inside the unit and may ask (null) for the work to be done again on the snapshot it
+   * saw; a loop, as each round is made on newer rows.
    */
-  async function verify<W>(
+  async function decidePrepared<W, R>(
     key: AttemptKey,
     prepare: (s: Snapshot) => Promise<W>,
-    decide: (s: Snapshot, work: W) => VerifyDecision | null,
-  ): Promise<VerifyOutcome> {
+    decide: (s: Snapshot, work: W) => Decision<R> | null,
+  ): Promise<R> {
     let work = await prepare(await store.snapshot(key));
     for (;;) {
       const prepared = work;
-      const d = await store.attempt<VerifyDecision | { again: Snapshot }>(key, (s) => {
+      const d = await store.attempt<{ decided: Decision<R> } | { again: Snapshot }>(key, (s) => {
         const decided = decide(s, prepared);
-        return decided === null ? { result: { again: s }, writes: [] } : { result: decided, writes: decided.writes };
+        return decided === null ? { result: { again: s }, writes: [] } : { result: { decided }, writes: decided.writes };
       });
       if ('again' in d) {
         work = await prepare(d.again);
         continue;
       }
-      logConsequences(d.writes);
-      return d.result;
+      logConsequences(d.decided.writes);
+      return d.decided.result;
     }
+  }
+
+  /** A login's password check on the snapshot: a user without an active token costs the same hash as one with. */
+  const loginCheck =
+    (password: string, at: number) =>
+    ({ userToken, user }: Snapshot): Promise<PasswordCheck> =>
+      checkPassword(password, userToken === null ? undefined : (user?.passwordHash ?? undefined), userToken, at);
+
+  /** A login's arguments, checked. */
+  function loginArgs(req: { userId: string; otp: string; password: string }, ctx: RequestContext) {
+    const userId = requireString(req.userId, 'userId');
+    const otp = requireString(req.otp, 'otp');
+    const password = requireString(req.password, 'password');
+    requireContext(ctx);
+    return { userId, otp, password, o: origin(ctx, userId) };
   }
 
   /** `password` against `hash` (or against nothing, for the same time); null while `token` is blocked. */
@@ -298,7 +315,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
         ]);
         return { passwordHash, current };
       };
-      return verify({ serial, userId }, prepare, (snapshot, work) =>
+      return decidePrepared({ serial, userId }, prepare, (snapshot, work) =>
         decideActivate(
           snapshot,
           {
@@ -315,19 +332,42 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       );
     },
 
-    async authenticate(req, ctx) {
-      const userId = requireString(req.userId, 'userId');
-      const otp = requireString(req.otp, 'otp');
-      const password = requireString(req.password, 'password');
+    async prove(req, ctx) {
       requireContext(ctx);
-      const o = origin(ctx, userId);
-      // A user without an active token costs the same hash as one with.
-      return verify(
-        { userId },
-        ({ userToken, user }) =>
-          checkPassword(password, userToken === null ? undefined : (user?.passwordHash ?? undefined), userToken, o.at),
-        (snapshot, check) => decideAuthenticate(snapshot, otp, check, o, policy, otpOf),
+      const actor = requireString(ctx.actor, 'ctx.actor');
+      const identity = { nationalId: parseNationalId(req.identity?.nationalId), document: parseDocument(req.identity?.document) };
+      const userId = req.userId === undefined ? undefined : requireString(req.userId, 'userId');
+      const owner =
+        req.owner === undefined
+          ? undefined
+          : { otp: requireString(req.owner.otp, 'owner.otp'), password: requireString(req.owner.password, 'owner.password') };
+      const { nationalIdHash, documentHash } = identityHashes(await identityKey(), identity);
+      const { proofId, idHash } = newProofId();
+      const o = { ...origin(ctx, null, actor), actor };
+      const attempt = { nationalIdHash, documentHash, newUserId: newUserId(), idHash, ...(userId !== undefined ? { userId } : {}) };
+      const key = { identityHash: nationalIdHash, ...(userId !== undefined ? { userId } : {}) };
+      // The owner's password is checked only when a user from before identities is to be linked.
+      const result = await decidePrepared<PasswordCheck, ProofResult>(
+        key,
+        async (s) => (owner === undefined ? null : checkPassword(owner.password, s.user?.passwordHash ?? undefined, s.userToken, o.at)),
+        (s, checked) =>
+          decideProof(s, owner === undefined ? attempt : { ...attempt, owner: { otp: owner.otp, password: checked } }, o, policy, otpOf),
       );
+      return 'refused' in result ? result : { proofId, ...result };
+    },
+
+    async proveSelf(req, ctx) {
+      const { userId, otp, password, o } = loginArgs(req, ctx);
+      const { proofId, idHash } = newProofId();
+      const { outcome, proof } = await decidePrepared({ userId }, loginCheck(password, o.at), (s, check) =>
+        decideSelfProof(s, otp, check, idHash, o, policy, otpOf),
+      );
+      return { outcome, proof: proof === null ? null : { proofId, ...proof } };
+    },
+
+    async authenticate(req, ctx) {
+      const { otp, password, o, userId } = loginArgs(req, ctx);
+      return decidePrepared({ userId }, loginCheck(password, o.at), (s, check) => decideAuthenticate(s, otp, check, o, policy, otpOf));
     },
 
     async validate(req, ctx) {

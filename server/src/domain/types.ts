@@ -8,6 +8,7 @@
  * cannot apply (`ServiceError`, see errors.ts).
  */
 import type { ProfileName } from '@kodeviser/shared';
+import type { IdentityEvidence, ProofRefusal } from './identity.js';
 
 /** Injected so that every time-dependent rule is testable with a fake clock. */
 export interface Clock {
@@ -129,7 +130,8 @@ export type AuditType =
   | 'resync'
   | 'credential-create'
   | 'credential-revoke'
-  | 'proof';
+  | 'proof'
+  | 'approve';
 
 /** An entry of the append-only audit log. Never holds a code, a password or a key. */
 export interface AuditEvent {
@@ -180,6 +182,19 @@ export interface TokenService {
   activate(req: ActivationRequest, ctx: RequestContext): Promise<VerifyOutcome>;
   /** The user's active token's code AND the user's password; the outcome never says which failed. */
   authenticate(req: { userId: string; otp: string; password: string }, ctx: RequestContext): Promise<VerifyOutcome>;
+  /**
+   * A proof of identity by an operator or the proofing back-end (`ctx.actor`): the user it is for,
+   * its id (shown once) and when it expires; or why it cannot be made (domain/identity.ts).
+   */
+  prove(
+    req: { identity: IdentityEvidence; userId?: string; owner?: { otp: string; password: string } },
+    ctx: RequestContext & { actor: string },
+  ): Promise<{ proofId: string; userId: string; expiresAt: number } | { refused: ProofRefusal }>;
+  /** The owner's own proof: a login that, accepted, also gives a proof for the user. */
+  proveSelf(
+    req: { userId: string; otp: string; password: string },
+    ctx: RequestContext,
+  ): Promise<{ outcome: VerifyOutcome; proof: { proofId: string; userId: string; expiresAt: number } | null }>;
   /** A code against a token by serial. */
   validate(req: { serial: string; otp: string }, ctx: RequestContext): Promise<VerifyOutcome>;
   audit(query: AuditQuery): Promise<AuditEvent[]>;

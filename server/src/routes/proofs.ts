@@ -4,23 +4,43 @@
  * reply names the user the proof is for and the proof id (shown once), which the activation or
  * password reset it allows spends. Neither number is ever stored, logged or returned.
  */
-import type { FastifyInstance } from 'fastify';
-import { DOCUMENT_TYPES, type IdentityEvidence, type IdentityService, type ProofRefusal } from '../domain/identity.js';
+import type { FastifyInstance, FastifyReply, preHandlerHookHandler } from 'fastify';
+import { DOCUMENT_TYPES, SELF_PROOF_ACTION, type IdentityEvidence, type ProofRefusal } from '../domain/identity.js';
+import type { TokenService } from '../domain/types.js';
+import type { Metrics } from '../plugins/metrics.js';
 import type { BearerAuth } from '../plugins/auth.js';
 import { HttpError } from '../plugins/errors.js';
-import { bearerSecurity, errorResponses, userIdSchema } from './schemas.js';
+import { bearerSecurity, errorResponses, otpSchema, passwordSchema, userIdSchema } from './schemas.js';
+import { blockedOrRateLimited, outcomeReason, sendUserOutcome, userResultSchema } from './users.js';
 
 const REFUSALS: Readonly<Record<ProofRefusal, string>> = {
   'identity-linked-elsewhere': 'this identity belongs to another user ID',
   'user-linked-elsewhere': 'this user ID belongs to another identity',
-  'owner-proof-required': "this user ID exists from before identities: linking it needs its owner's device and password",
+  'owner-proof-required': "this user ID exists from before identities: linking it needs its owner's device code and password (owner)",
+  'owner-not-proven': "the owner's code and password did not check out (counted as a failed login)",
 };
 
-export async function proofRoutes(
-  app: FastifyInstance,
-  { identities, auth }: { identities: IdentityService; auth: BearerAuth },
-): Promise<void> {
-  app.post<{ Body: { identity: IdentityEvidence; userId?: string } }>(
+export interface ProofRoutesOptions {
+  service: TokenService;
+  auth: BearerAuth;
+  metrics: Metrics;
+  /** the per-userId limiter (a preHandler), or null when the limit is off */
+  perUserLimit: preHandlerHookHandler | null;
+}
+
+const proofSchema = {
+  type: 'object',
+  required: ['proofId', 'userId', 'expiresAt'],
+  additionalProperties: false,
+  properties: {
+    proofId: { type: 'string', description: '128 random bits: give it to the person, it is never shown again' },
+    userId: { type: 'string' },
+    expiresAt: { type: 'integer', description: 'unix ms' },
+  },
+} as const;
+
+export async function proofRoutes(app: FastifyInstance, { service, auth, metrics, perUserLimit }: ProofRoutesOptions): Promise<void> {
+  app.post<{ Body: { identity: IdentityEvidence; userId?: string; owner?: { otp: string; password: string } } }>(
     '/v1/proofs',
     {
       onRequest: auth.require('operator', 'proofing'),
@@ -59,28 +79,50 @@ export async function proofRoutes(
               },
             },
             userId: { ...userIdSchema, description: 'the user ID the person asks for (first proof), or the one they have' },
-          },
-        },
-        response: {
-          201: {
-            type: 'object',
-            required: ['proofId', 'userId', 'expiresAt'],
-            additionalProperties: false,
-            properties: {
-              proofId: { type: 'string', description: '128 random bits: give it to the person, it is never shown again' },
-              userId: { type: 'string' },
-              expiresAt: { type: 'integer', description: 'unix ms' },
+            owner: {
+              type: 'object',
+              description: 'linking a user from before identities: a code of its active device and its password, typed by its owner',
+              required: ['otp', 'password'],
+              additionalProperties: false,
+              properties: { otp: otpSchema, password: passwordSchema },
             },
           },
-          ...errorResponses(401, 409),
         },
+        response: { 201: proofSchema, ...errorResponses(401, 409) },
       },
     },
     async (request, reply) => {
       const actor = request.principal?.actor ?? 'unknown';
-      const result = await identities.prove(request.body, actor, { ip: request.ip });
+      const result = await service.prove(request.body, { ip: request.ip, actor });
       if ('refused' in result) throw new HttpError(409, result.refused, REFUSALS[result.refused]);
       return reply.code(201).send(result);
+    },
+  );
+
+  app.post<{ Body: { userId: string; otp: string; password: string } }>(
+    '/v1/proofs/self',
+    {
+      ...(perUserLimit ? { preHandler: perUserLimit } : {}),
+      schema: {
+        tags: ['identity'],
+        summary: `The owner's own proof, with the current login: an approval of "${SELF_PROOF_ACTION}"`,
+        description:
+          'User ID, a code of the active device and the password, as a login (failures counted, blocks held, the same ' +
+          'reject whichever factor was wrong); accepted, it gives a proof that allows adding or replacing a device.',
+        body: {
+          type: 'object',
+          required: ['userId', 'otp', 'password'],
+          additionalProperties: false,
+          properties: { userId: userIdSchema, otp: otpSchema, password: passwordSchema },
+        },
+        response: { ...errorResponses(), 201: proofSchema, 401: userResultSchema, 429: blockedOrRateLimited },
+      },
+    },
+    async (request, reply: FastifyReply) => {
+      const { outcome, proof } = await service.proveSelf(request.body, { ip: request.ip });
+      metrics.countOutcome('prove-self', outcome.result, outcomeReason(outcome));
+      if (proof !== null) return reply.code(201).send(proof);
+      return sendUserOutcome(reply, outcome.result === 'accept' ? { result: 'reject', reason: 'not-activated' } : outcome);
     },
   );
 }

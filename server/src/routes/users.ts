@@ -35,7 +35,7 @@ const blockedSchema = {
  * A 429 is either the token's block (from the service) or a rate limit (from @fastify/rate-limit,
  * as an Error body); fast-json-stringify picks the branch that matches.
  */
-const blockedOrRateLimited = {
+export const blockedOrRateLimited = {
   description: 'blocked after failed attempts, or rate limited; Retry-After says when to try again',
   anyOf: [blockedSchema, errorRef],
 } as const;

@@ -25,6 +25,7 @@ function about(w: Write): string {
   switch (w.kind) {
     case 'create-user':
     case 'set-password':
+    case 'link-identity':
       return `user ${w.userId}`;
     case 'create-credential':
       return `credential ${w.credential.id}`;

@@ -123,7 +123,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE TABLE proofs (
         id_hash       text   PRIMARY KEY,
         user_id       text   NOT NULL REFERENCES users (user_id),
-        document_hash text   NOT NULL,
+        document_hash text,
         actor         text   NOT NULL,
         created_at    bigint NOT NULL,
         expires_at    bigint NOT NULL,

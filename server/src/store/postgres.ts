@@ -167,6 +167,9 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
         query = sql.createProof(p.idHash, p.userId, p.documentHash, p.actor, p.createdAt, p.expiresAt, p.usedAt);
         break;
       }
+      case 'link-identity':
+        query = sql.linkIdentity(w.userId, w.identityHash);
+        break;
       case 'create-secret':
         query = sql.createSecret(w.name, buffer(w.sealed.ciphertext), buffer(w.sealed.nonce), w.sealed.keyVersion);
         break;

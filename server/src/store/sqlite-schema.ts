@@ -221,7 +221,7 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE proofs (
         id_hash       TEXT    PRIMARY KEY,
         user_id       TEXT    NOT NULL REFERENCES users (user_id),
-        document_hash TEXT    NOT NULL,
+        document_hash TEXT,
         actor         TEXT    NOT NULL,
         created_at    INTEGER NOT NULL,
         expires_at    INTEGER NOT NULL,

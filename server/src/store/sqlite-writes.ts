@@ -58,6 +58,7 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
     revokeCredential: db.prepare('UPDATE credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
     createProof: db.prepare(`INSERT INTO proofs (id_hash, user_id, document_hash, actor, created_at, expires_at, used_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    linkIdentity: db.prepare('UPDATE users SET identity_hash = ? WHERE user_id = ? AND identity_hash IS NULL'),
     createSecret: db.prepare('INSERT INTO secrets (name, ciphertext, nonce, key_version) VALUES (?, ?, ?, ?)'),
   };
   const changed = (w: Write, r: Database.RunResult): void => {
@@ -114,6 +115,8 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
           const p = w.proof;
           return changed(w, sql.createProof.run(p.idHash, p.userId, p.documentHash, p.actor, p.createdAt, p.expiresAt, p.usedAt));
         }
+        case 'link-identity':
+          return changed(w, sql.linkIdentity.run(w.identityHash, w.userId));
         case 'create-secret':
           return changed(w, sql.createSecret.run(w.name, w.sealed.ciphertext, w.sealed.nonce, w.sealed.keyVersion));
         case 'audit':
