@@ -190,15 +190,18 @@ t.test('admin lock, unlock, revoke', async (t) => {
   t.same(await v(0), { result: 'reject', reason: 'locked', serial: tok.serial });
   t.match(await service.lock(tok.serial, 'admin', CTX), { status: 'locked' }, 'locking twice is harmless');
   await service.unlock(tok.serial, 'admin', CTX);
-  t.equal((await service.activate({ userId: 'gus', serial: tok.serial, otp: tok.otp.generate(0), password: 'pw' }, CTX)).result, 'accept');
+  t.equal(
+    (await service.activate({ userId: 'gus', serial: tok.serial, otp: tok.otp.generate(0), password: 'pw-passphrase' }, CTX)).result,
+    'accept',
+  );
   await service.lock(tok.serial, 'admin', CTX);
   t.same(
-    await service.authenticate({ userId: 'gus', otp: tok.otp.generate(1), password: 'pw' }, CTX),
+    await service.authenticate({ userId: 'gus', otp: tok.otp.generate(1), password: 'pw-passphrase' }, CTX),
     { result: 'reject', reason: 'locked', serial: tok.serial },
     'a locked token does not log in',
   );
   t.same(
-    await service.activate({ userId: 'gus', serial: tok.serial, otp: tok.otp.generate(1), password: 'pw' }, CTX),
+    await service.activate({ userId: 'gus', serial: tok.serial, otp: tok.otp.generate(1), password: 'pw-passphrase' }, CTX),
     { result: 'reject', reason: 'locked', serial: tok.serial },
     'nor activates',
   );
@@ -231,13 +234,13 @@ t.test('activation binds one active device per user and sets the password', asyn
   const { service, clock } = serviceFixture(t);
   const a = await importToken(service, 'hotp-sha1');
   const b = await importToken(service, 'totp-sha1');
-  t.same(await service.activate({ userId: 'alice', serial: a.serial, otp: a.otp.generate(0), password: 'pw-1' }, CTX), {
+  t.same(await service.activate({ userId: 'alice', serial: a.serial, otp: a.otp.generate(0), password: 'pw-1-passphrase' }, CTX), {
     result: 'accept',
     serial: a.serial,
     movingFactor: 0,
   });
   t.match(await service.getToken(a.serial), { userId: 'alice' });
-  t.same(await service.authenticate({ userId: 'alice', otp: a.otp.generate(1), password: 'pw-1' }, CTX), {
+  t.same(await service.authenticate({ userId: 'alice', otp: a.otp.generate(1), password: 'pw-1-passphrase' }, CTX), {
     result: 'accept',
     serial: a.serial,
     movingFactor: 1,
@@ -248,46 +251,53 @@ t.test('activation binds one active device per user and sets the password', asyn
     userId: 'alice',
     serial: b.serial,
     otp: b.otp.generate(bStep),
-    password: 'pw-2',
+    password: 'pw-2-passphrase',
     currentOtp: a.otp.generate(2),
-    currentPassword: 'pw-1',
+    currentPassword: 'pw-1-passphrase',
   };
   t.same((await service.activate(replacement, CTX)).result, 'accept', "a new device, with the owner's proof");
   t.match(await service.getToken(a.serial), { userId: null }, 'the old one is deactivated');
   t.same(
-    (await service.authenticate({ userId: 'alice', otp: a.otp.generate(3), password: 'pw-2' }, CTX)).result,
+    (await service.authenticate({ userId: 'alice', otp: a.otp.generate(3), password: 'pw-2-passphrase' }, CTX)).result,
     'reject',
     'the old device no longer logs in',
   );
-  t.same(await service.authenticate({ userId: 'alice', otp: b.otp.generate(bStep + 1), password: 'pw-2' }, CTX), {
+  t.same(await service.authenticate({ userId: 'alice', otp: b.otp.generate(bStep + 1), password: 'pw-2-passphrase' }, CTX), {
     result: 'accept',
     serial: b.serial,
     movingFactor: bStep + 1,
   });
 
-  t.same(await service.activate({ userId: 'bob', serial: b.serial, otp: b.otp.generate(bStep - 1), password: 'x' }, CTX), {
+  t.same(await service.activate({ userId: 'bob', serial: b.serial, otp: b.otp.generate(bStep - 1), password: 'x-passphrase' }, CTX), {
     result: 'reject',
     reason: 'assigned-elsewhere',
     serial: b.serial,
   });
   t.same(
-    await service.activate({ userId: 'bob', serial: a.serial, otp: a.otp.generate(4), password: 'x' }, CTX),
+    await service.activate({ userId: 'bob', serial: a.serial, otp: a.otp.generate(4), password: 'x-passphrase' }, CTX),
     { result: 'reject', reason: 'assigned-elsewhere', serial: a.serial },
     'nor a token once bound to alice',
   );
   const unknown = newSerial();
-  t.same(await service.activate({ userId: 'bob', serial: unknown, otp: '123456', password: 'x' }, CTX), {
+  t.same(await service.activate({ userId: 'bob', serial: unknown, otp: '123456', password: 'x-passphrase' }, CTX), {
     result: 'reject',
     reason: 'unknown-token',
     serial: unknown,
   });
   const failedActivation = await service.activate(
-    { userId: 'alice', serial: a.serial, otp: '000000', password: 'pw-3', currentOtp: b.otp.generate(bStep + 1), currentPassword: 'pw-2' },
+    {
+      userId: 'alice',
+      serial: a.serial,
+      otp: '000000',
+      password: 'pw-3-passphrase',
+      currentOtp: b.otp.generate(bStep + 1),
+      currentPassword: 'pw-2-passphrase',
+    },
     CTX,
   );
   t.equal(failedActivation.result, 'reject');
   t.same(
-    (await service.authenticate({ userId: 'alice', otp: b.otp.generate(bStep + 2), password: 'pw-2' }, CTX)).result,
+    (await service.authenticate({ userId: 'alice', otp: b.otp.generate(bStep + 2), password: 'pw-2-passphrase' }, CTX)).result,
     'accept',
     'a failed activation does not change the password',
   );
@@ -359,24 +369,24 @@ t.test("activation never takes over an existing user: a new device binds only wi
 t.test('authenticate checks code and password, never says which failed, and spends a right code with a wrong password', async (t) => {
   const { service } = serviceFixture(t);
   const tok = await importToken(service, 'hotp-sha512');
-  await service.activate({ userId: 'dora', serial: tok.serial, otp: tok.otp.generate(0), password: 'secret' }, CTX);
+  await service.activate({ userId: 'dora', serial: tok.serial, otp: tok.otp.generate(0), password: 'secret-passphrase' }, CTX);
   const auth = (c: number | string, password: string) =>
     service.authenticate({ userId: 'dora', otp: typeof c === 'number' ? tok.otp.generate(c) : c, password }, CTX);
 
   const wrongPw = await auth(1, 'guess');
   t.same(wrongPw, { result: 'reject', reason: 'bad-password', serial: tok.serial });
-  t.same(await auth(1, 'secret'), { result: 'reject', reason: 'replay', serial: tok.serial }, 'the code was consumed');
-  t.same(await auth('xxxxxx', 'secret'), { result: 'reject', reason: 'bad-otp', serial: tok.serial });
+  t.same(await auth(1, 'secret-passphrase'), { result: 'reject', reason: 'replay', serial: tok.serial }, 'the code was consumed');
+  t.same(await auth('xxxxxx', 'secret-passphrase'), { result: 'reject', reason: 'bad-otp', serial: tok.serial });
   t.match(await service.getToken(tok.serial), { failures: 3, blockedUntil: Number }, 'all three counted');
   t.same(
     Object.keys(wrongPw).sort(),
     ['reason', 'result', 'serial'],
     'a wrong password differs from a wrong code only in the audit reason',
   );
-  t.same((await auth(2, 'secret')).result, 'blocked', 'three failures of either kind block');
+  t.same((await auth(2, 'secret-passphrase')).result, 'blocked', 'three failures of either kind block');
 
   const fresh = await importToken(service, 'hotp-sha1');
-  await service.activate({ userId: 'emil', serial: fresh.serial, otp: fresh.otp.generate(0), password: 'pw' }, CTX);
+  await service.activate({ userId: 'emil', serial: fresh.serial, otp: fresh.otp.generate(0), password: 'pw-passphrase' }, CTX);
   t.same(await service.authenticate({ userId: 'emil', otp: 'zzzzzz', password: 'nope' }, CTX), {
     result: 'reject',
     reason: 'bad-otp-and-password',
@@ -388,11 +398,11 @@ t.test('authenticate checks code and password, never says which failed, and spen
     'a wide code with a wrong password starts nothing',
   );
   t.match(await service.getToken(fresh.serial), { resyncPending: false });
-  t.same(await service.authenticate({ userId: 'emil', otp: fresh.otp.generate(50), password: 'pw' }, CTX), {
+  t.same(await service.authenticate({ userId: 'emil', otp: fresh.otp.generate(50), password: 'pw-passphrase' }, CTX), {
     result: 'resync-started',
     serial: fresh.serial,
   });
-  t.same(await service.authenticate({ userId: 'nobody', otp: '123456', password: 'pw' }, CTX), {
+  t.same(await service.authenticate({ userId: 'nobody', otp: '123456', password: 'pw-passphrase' }, CTX), {
     result: 'reject',
     reason: 'not-activated',
   });
@@ -470,7 +480,7 @@ t.test('seeds are unreadable at rest and useless without the master key', async 
   await t.rejects(other.validate({ serial: tok.serial, otp: tok.otp.generate(0) }, CTX), { code: 'ERR_SEED' });
   t.match(await service.getToken(tok.serial), { failures: 0, lastMovingFactor: null }, 'nothing counted against the token');
   await t.rejects(
-    other.activate({ userId: 'u', serial: tok.serial, otp: tok.otp.generate(0), password: 'p' }, CTX),
+    other.activate({ userId: 'u', serial: tok.serial, otp: tok.otp.generate(0), password: 'p-passphrase' }, CTX),
     { code: 'ERR_SEED' },
     'activation too',
   );
@@ -533,7 +543,7 @@ t.test('arguments are checked with coded errors naming them', async (t) => {
   await t.rejects(service.validate({ serial: 'x', otp: '1' }, CTX), { code: 'ERR_SERIAL' });
   await t.rejects(service.validate({ serial: newSerial(), otp: 5 as never }, CTX), { code: 'ERR_ARGUMENT', message: /otp/ });
   await t.rejects(service.authenticate({ userId: 'u', otp: '1', password: '' }, CTX), { message: /password/ });
-  await t.rejects(service.activate({ userId: '', serial: newSerial(), otp: '1', password: 'p' }, CTX), { message: /userId/ });
+  await t.rejects(service.activate({ userId: '', serial: newSerial(), otp: '1', password: 'p-passphrase' }, CTX), { message: /userId/ });
   await t.rejects(service.importTokens([], ''), { message: /actor/ });
   t.equal(await service.getToken(newSerial()), null);
 });

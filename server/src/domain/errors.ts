@@ -1,11 +1,17 @@
 /**
  * Errors of admin requests that cannot apply, coded like Node's and KodeviserError: routes branch
  * on `code` (ERR_DUPLICATE_SERIAL → 409, ERR_UNKNOWN_TOKEN → 404, ERR_TOKEN_STATE → 409,
- * ERR_UNKNOWN_CREDENTIAL → 404, ERR_SEED → 500). Bad arguments throw KodeviserError from
+ * ERR_UNKNOWN_CREDENTIAL → 404, ERR_WEAK_PASSWORD → 400, ERR_SEED → 500). Bad arguments throw KodeviserError from
  * @kodeviser/shared (→ 400).
  */
 export type ServiceErrorCode =
-  'ERR_DUPLICATE_SERIAL' | 'ERR_UNKNOWN_TOKEN' | 'ERR_TOKEN_STATE' | 'ERR_UNKNOWN_CREDENTIAL' | 'ERR_SEED' | 'ERR_STORE_CLOSED';
+  | 'ERR_DUPLICATE_SERIAL'
+  | 'ERR_UNKNOWN_TOKEN'
+  | 'ERR_TOKEN_STATE'
+  | 'ERR_UNKNOWN_CREDENTIAL'
+  | 'ERR_WEAK_PASSWORD'
+  | 'ERR_SEED'
+  | 'ERR_STORE_CLOSED';
 
 export class ServiceError extends Error {
   readonly code: ServiceErrorCode;

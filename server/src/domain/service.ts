@@ -18,6 +18,7 @@ import { createOtp, isProfileName, KodeviserError, parseSerial, type Otp } from 
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { createPasswordHasher, DEFAULT_SCRYPT_PARAMS, type ScryptParams } from '../security/password.js';
+import { weakPassword } from '../security/common-passwords.js';
 import { createSeedVault } from '../security/seed-vault.js';
 import type { AttemptKey, NewTokenRecord, Origin, TokenRecord, TokenStore } from '../store/types.js';
 import {
@@ -295,6 +296,8 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       const serial = parseSerial(req.serial);
       const otp = requireString(req.otp, 'otp');
       const password = requireString(req.password, 'password');
+      const weak = weakPassword(password);
+      if (weak !== null) throw new ServiceError('ERR_WEAK_PASSWORD', weak);
       const currentOtp = req.currentOtp === undefined ? undefined : requireString(req.currentOtp, 'currentOtp');
       const currentPassword = req.currentPassword === undefined ? undefined : requireString(req.currentPassword, 'currentPassword');
       requireContext(ctx);

@@ -72,6 +72,7 @@ const SERVICE_CODES: Readonly<Record<string, { status: number; error: string }>>
   ERR_UNKNOWN_TOKEN: { status: 404, error: 'unknown-token' },
   ERR_TOKEN_STATE: { status: 409, error: 'token-state' },
   ERR_UNKNOWN_CREDENTIAL: { status: 404, error: 'unknown-credential' },
+  ERR_WEAK_PASSWORD: { status: 400, error: 'weak-password' },
   ERR_STORE_CLOSED: { status: 503, error: 'unavailable' },
 };
 
