@@ -139,3 +139,36 @@ if (await requirePostgres(t, undefined, 'the credential tests on PostgreSQL skip
     }),
   );
 }
+
+t.test('a lost device: revoked by an operator or the proofing back-end; a locked one unlocked by an operator', async (t) => {
+  const { app } = await testApp(t);
+  const make = async (role: string) =>
+    ({ authorization: `Bearer ${(await post(app, '/v1/credentials', { role, name: role }, admin)).json().token}` }) as Record<
+      string,
+      string
+    >;
+  const [operator, proofing, service] = [await make('operator'), await make('proofing'), await make('service')];
+  const [a, b] = [device(), device()];
+  await importDevices(app, a, b);
+  const act = (d: { serial: string }, action: string, headers: Record<string, string>) =>
+    post(app, `/v1/tokens/${d.serial}/${action}`, {}, headers);
+
+  t.equal((await act(a, 'lock', operator)).statusCode, 401, 'locking stays the admin’s');
+  t.equal((await act(a, 'lock', admin)).statusCode, 200);
+  t.equal((await act(a, 'unlock', proofing)).statusCode, 401, 'the app does not unlock');
+  t.equal((await act(a, 'unlock', service)).statusCode, 401, 'nor does a service');
+  const unlocked = await act(a, 'unlock', operator);
+  t.same([unlocked.statusCode, unlocked.json().status], [200, 'enabled'], 'an operator unlocks at the counter');
+  t.equal((await act(a, 'revoke', service)).statusCode, 401, 'a service does not revoke');
+  t.same((await act(a, 'revoke', proofing)).json().status, 'revoked', 'lost, reported in the app');
+  t.same((await act(b, 'revoke', operator)).json().status, 'revoked', 'lost, reported at a service centre');
+  const events = (await app.inject({ url: '/v1/audit', headers: admin })).json().events;
+  const actorOf = (type: string, serial: string) =>
+    events.find((e: { type: string; serial: string }) => e.type === type && e.serial === serial)?.actor;
+  t.match(
+    [actorOf('unlock', a.serial), actorOf('revoke', a.serial), actorOf('revoke', b.serial)],
+    [/^cred-/, /^cred-/, /^cred-/],
+    'audited under the credentials',
+  );
+  t.not(actorOf('revoke', a.serial), actorOf('revoke', b.serial), 'each its own');
+});

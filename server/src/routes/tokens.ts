@@ -18,7 +18,7 @@ import { parsePskc } from '@kodeviser/shared/pskc';
 import type { ProfileName } from '@kodeviser/shared';
 import type { PskcKey } from '@kodeviser/shared/pskc';
 import type { TokenImport, TokenInfo, TokenService } from '../domain/types.js';
-import type { BearerAuth } from '../plugins/auth.js';
+import type { BearerAuth, Role } from '../plugins/auth.js';
 import { HttpError } from '../plugins/errors.js';
 import { bearerSecurity, errorResponses, otpSchema, profileSchema, serialParams, serialSchema } from './schemas.js';
 
@@ -233,15 +233,22 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
 
   const actions = { lock: service.lock, unlock: service.unlock, revoke: service.revoke } as const;
   const summaries = {
-    lock: 'Lock a token (no code is checked until it is unlocked)',
-    unlock: 'Unlock a token and clear its failure count',
-    revoke: 'Revoke a token for good',
+    lock: 'Lock a token (no code is checked until it is unlocked; admin)',
+    unlock: 'Unlock a token and clear its failure count (admin, or an operator at a service centre)',
+    revoke: 'Revoke a token for good: a lost device (admin, an operator, or the proofing back-end)',
   } as const;
+  // A lost device is reported at a service centre or in the app; a locked one is unlocked at the
+  // counter, where the owner shows ID. Every action is audited under the credential that made it.
+  const roles: Readonly<Record<keyof typeof actions, Role[]>> = {
+    lock: ['admin'],
+    unlock: ['admin', 'operator'],
+    revoke: ['admin', 'operator', 'proofing'],
+  };
   for (const action of ['lock', 'unlock', 'revoke'] as const) {
     app.post<{ Params: { serial: string } }>(
       `/v1/tokens/:serial/${action}`,
       {
-        onRequest: admin.onRequest,
+        onRequest: auth.require(...roles[action]),
         schema: {
           ...admin.schema,
           summary: summaries[action],
