@@ -6,12 +6,13 @@
  * SHA-256 (a token that random needs no slow hash: nothing smaller than the token itself can be
  * guessed); every action by a credential is audited with its id as the actor.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { KodeviserError } from '@kodeviser/shared';
-import type { Decision, Snapshot, Write } from './decide.js';
+import { audit, auditEntry, type Decision, type Snapshot, type Write } from './decide.js';
 import { ServiceError } from './errors.js';
-import type { AuditEntry, Origin, TokenStore } from '../store/types.js';
-import type { Clock, RequestContext } from './types.js';
+import { secretDigest } from '../security/secret-digest.js';
+import type { Origin, TokenStore } from '../store/types.js';
+import type { AuditType, Clock, RequestContext } from './types.js';
 
 export const CREDENTIAL_ROLES = ['operator', 'proofing', 'service'] as const;
 export type CredentialRole = (typeof CREDENTIAL_ROLES)[number];
@@ -46,16 +47,13 @@ export const CREDENTIAL_TOKEN_PREFIX = 'kvc_';
 const TOKEN_PATTERN = /^kvc_[A-Za-z0-9_-]{43}$/;
 export const MAX_NAME_LENGTH = 100;
 
-export const tokenHash = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
 const infoOf = ({ tokenHash: _hash, ...info }: CredentialRecord): CredentialInfo => info;
 
 /** Whether `c` may act at `at`. */
 export const isUsable = (c: CredentialRecord, at: number): boolean => c.revokedAt === null && (c.expiresAt === null || at < c.expiresAt);
 
-const auditOf = (o: Origin, type: AuditEntry['type'], c: CredentialRecord): Write => ({
-  kind: 'audit',
-  entry: { at: o.at, type, serial: null, userId: null, ip: o.ip, actor: o.actor ?? null, reason: `${c.id} ${c.role}`, movingFactor: null },
-});
+const auditOf = (o: Origin, type: AuditType, c: CredentialRecord): Write =>
+  audit(auditEntry(o, type, null, `${c.id} ${c.role}`, null, null));
 
 /** A new credential, unless its id is taken (ids are random: only a broken generator gets there). */
 export function decideCreateCredential({ credential }: Snapshot, c: CredentialRecord, o: Origin): Decision<CredentialInfo | null> {
@@ -106,7 +104,7 @@ export function createCredentialService({ store, clock }: { store: TokenStore; c
         id: `cred-${randomBytes(8).toString('hex')}`,
         role: req.role,
         name,
-        tokenHash: tokenHash(token),
+        tokenHash: secretDigest(token),
         createdAt: o.at,
         expiresAt: req.expiresAt ?? null,
         revokedAt: null,
@@ -127,7 +125,7 @@ export function createCredentialService({ store, clock }: { store: TokenStore; c
 
     async principalOf(token) {
       if (!TOKEN_PATTERN.test(token)) return null;
-      const c = await store.getCredential({ tokenHash: tokenHash(token) });
+      const c = await store.getCredential({ tokenHash: secretDigest(token) });
       return c !== null && isUsable(c, clock.now()) ? { role: c.role, actor: c.id } : null;
     },
   };

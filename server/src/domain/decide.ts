@@ -90,7 +90,7 @@ export type VerifyDecision = Decision<VerifyOutcome>;
  * An audit row of the attempt from `o`, every field named: a literal of one shape, as a spread
  * of the origin with fields added is V8's slow path (25 % of a validation's CPU, measured).
  */
-function auditEntry(
+export function auditEntry(
   o: Origin,
   type: AuditType,
   serial: string | null,
@@ -101,7 +101,7 @@ function auditEntry(
   return { at: o.at, type, serial, userId, ip: o.ip, actor: o.actor ?? null, reason, movingFactor };
 }
 
-const audit = (entry: AuditEntry): Write => ({ kind: 'audit', entry });
+export const audit = (entry: AuditEntry): Write => ({ kind: 'audit', entry });
 
 /** A refusal that changes nothing but the audit log. */
 export function refusal(o: Origin, reason: RejectReason, serial: string | null): VerifyDecision {

@@ -9,10 +9,21 @@
  * and a master-key rotation re-seals the key and keeps every link. A proof is ≥ 128 random bits
  * (stored as its SHA-256), bound to its user, valid for 15 minutes, spent by what it allows.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { KodeviserError } from '@kodeviser/shared';
-import { decideAuthenticate, gate, withPassword, type Decision, type PasswordCheck, type Snapshot, type Write } from './decide.js';
+import {
+  audit,
+  auditEntry,
+  decideAuthenticate,
+  gate,
+  withPassword,
+  type Decision,
+  type PasswordCheck,
+  type Snapshot,
+  type Write,
+} from './decide.js';
 import type { PolicyOptions } from './policy.js';
+import { secretDigest } from '../security/secret-digest.js';
 import type { SeedVault } from '../security/seed-vault.js';
 import type { Otp } from '@kodeviser/shared';
 import type { Origin, TokenRecord, TokenStore } from '../store/types.js';
@@ -86,9 +97,8 @@ export function identityHashes(key: Uint8Array, e: IdentityEvidence): { national
 /** A new proof id (128 random bits, base64url) and the hash it is stored as. */
 export function newProofId(): { proofId: string; idHash: string } {
   const proofId = randomBytes(16).toString('base64url');
-  return { proofId, idHash: proofIdHash(proofId) };
+  return { proofId, idHash: secretDigest(proofId) };
 }
-export const proofIdHash = (proofId: string): string => createHash('sha256').update(proofId, 'utf8').digest('hex');
 
 /** A user ID for a person who named none: `kv-` and 48 random bits. */
 export const newUserId = (): string => `kv-${randomBytes(6).toString('hex')}`;
@@ -125,10 +135,7 @@ function proofWrites(userId: string, idHash: string, documentHash: string | null
       kind: 'create-proof',
       proof: { idHash, userId, documentHash, actor: o.actor ?? userId, createdAt: o.at, expiresAt: o.at + PROOF_TTL_MS, usedAt: null },
     },
-    {
-      kind: 'audit',
-      entry: { at: o.at, type: 'proof', serial: null, userId, ip: o.ip, actor: o.actor ?? null, reason, movingFactor: null },
-    },
+    audit(auditEntry(o, 'proof', null, reason, null, userId)),
   ];
 }
 
@@ -210,19 +217,7 @@ export function decideSelfProof(
     result: { outcome: login.result, proof: { userId, expiresAt: o.at + PROOF_TTL_MS } },
     writes: [
       ...login.writes,
-      {
-        kind: 'audit',
-        entry: {
-          at: o.at,
-          type: 'approve',
-          serial: login.result.serial,
-          userId,
-          ip: o.ip,
-          actor: null,
-          reason: SELF_PROOF_ACTION,
-          movingFactor: null,
-        },
-      },
+      audit(auditEntry(o, 'approve', login.result.serial, SELF_PROOF_ACTION, null, userId)),
       ...proofWrites(userId, idHash, null, o, 'self'),
     ],
   };

@@ -304,11 +304,13 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       const o = origin(ctx, userId);
       // The new password's hash and the current password's check, in parallel (the check against
       // nothing when there is nothing to check, for the same time); neither while the token is blocked.
+      // The new password is hashed once, however many rounds the decision asks for.
       type Work = { passwordHash: string | null; current: PasswordCheck };
+      let hashed: Promise<string> | null = null;
       const prepare = async ({ token, user, userToken }: Snapshot): Promise<Work> => {
         if (isBlocked(token, o.at)) return { passwordHash: null, current: null };
         const [passwordHash, current] = await Promise.all([
-          passwords.hash(password),
+          (hashed ??= passwords.hash(password)),
           checkPassword(
             currentPassword ?? password,
             currentPassword === undefined ? undefined : (user?.passwordHash ?? undefined),
@@ -352,7 +354,10 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       // The owner's password is checked only when a user from before identities is to be linked.
       const result = await decidePrepared<PasswordCheck, ProofResult>(
         key,
-        async (s) => (owner === undefined ? null : checkPassword(owner.password, s.user?.passwordHash ?? undefined, s.userToken, o.at)),
+        async (s) =>
+          owner === undefined || s.identityUser !== null || s.user === null || s.user.identityHash !== null
+            ? null
+            : checkPassword(owner.password, s.user.passwordHash ?? undefined, s.userToken, o.at),
         (s, checked) =>
           decideProof(s, owner === undefined ? attempt : { ...attempt, owner: { otp: owner.otp, password: checked } }, o, policy, otpOf),
       );

@@ -207,11 +207,18 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       () => (identityHash === undefined ? null : row<UserRow>(sql.userByIdentity(identityHash)).then(userOf)),
       () => (secretName === undefined ? null : row<SecretRow>(sql.secret(secretName)).then(secretOf)),
     ] as const;
-    const [token, userToken, user, credential, identityUser, secret] = (
-      q instanceof pg.Pool
-        ? await Promise.all(reads.map((read) => read()))
-        : await reads.reduce<Promise<unknown[]>>(async (done, read) => [...(await done), await read()], Promise.resolve([]))
-    ) as [TokenRow | undefined, TokenRow | undefined, UserRecord | null, CredentialRecord | null, UserRecord | null, SealedSeed | null];
+    // A connection runs one query at a time: in a transaction they are sent in turn.
+    const values: unknown[] = [];
+    if (q instanceof pg.Pool) values.push(...(await Promise.all(reads.map((read) => read()))));
+    else for (const read of reads) values.push(await read());
+    const [token, userToken, user, credential, identityUser, secret] = values as [
+      TokenRow | undefined,
+      TokenRow | undefined,
+      UserRecord | null,
+      CredentialRecord | null,
+      UserRecord | null,
+      SealedSeed | null,
+    ];
     return { token, userToken, others: { user, credential, identityUser, secret } };
   }
   /**

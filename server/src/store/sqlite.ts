@@ -190,6 +190,13 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     };
     return { token, userToken, others };
   }
+  /** The token row of `serial` among those read (no array or closure made: every accept asks). */
+  const rowOf = ({ token, userToken }: Rows, serial: string): TokenRow | undefined =>
+    token !== undefined && col(token, 'serial') === serial
+      ? token
+      : userToken !== undefined && col(userToken, 'serial') === serial
+        ? userToken
+        : undefined;
   const snapshotOf = ({ token: row, userToken, others }: Rows): Snapshot => {
     const token = row ? toRecord(row) : null;
     return {
@@ -245,7 +252,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
         const { result, writes } = decide(snapshotOf(rows));
         // The common accept, whose audit row joins the token's chain at the head just read.
         const accept = commonAccept(writes);
-        const row = accept === null ? undefined : [rows.token, rows.userToken].find((r) => r && col(r, 'serial') === accept.consume.serial);
+        const row = accept === null ? undefined : rowOf(rows, accept.consume.serial);
         if (accept !== null && row !== undefined) {
           const head = { key: serialKey(accept.consume.serial), lastAuditId: col(row, 'lastAuditId'), owner: col(row, 'owner') };
           if (log.joins(head, accept.entry.userId)) {
