@@ -1,18 +1,16 @@
 // The pure decision (domain/decide.ts) alone, table by table: a snapshot and an attempt in, the
 // outcome and the writes out, with no store and no clock. Every rule is here: the gate, the
-// windows' three answers, what each consecutive failure costs, who may activate a token (and the
-// owner's proof), the admin's resync and status changes.
+// windows' three answers, what each consecutive failure costs, a login, the admin's resync and
+// status changes (the life cycle's decisions: domain-lifecycle.test.ts).
 import t from 'tap';
 import { createOtp, makeSerial, type Otp } from '@kodeviser/shared';
 import {
   EMPTY_SNAPSHOT,
-  decideActivate,
   decideAuthenticate,
   decideResync,
   decideStatus,
   decideValidate,
   failure,
-  type ActivationAttempt,
   type Decision,
   type Snapshot,
   type VerifyDecision,
@@ -20,61 +18,10 @@ import {
 } from '../src/domain/decide.js';
 import { DEFAULT_POLICY, NO_DRIFT } from '../src/domain/policy.js';
 import type { Origin, TokenRecord, UserRecord } from '../src/store/types.js';
-import { activateWrites } from './helpers/writes.js';
-
-const AT = Date.UTC(2026, 5, 1, 12);
-const SERIAL = makeSerial('400000001');
-const KEY = new TextEncoder().encode('12345678901234567890');
-const otp = createOtp({ profile: 'hotp-sha1', key: KEY });
-const o: Origin = { at: AT, ip: '192.0.2.9', userId: null };
-const base = { at: AT, ip: '192.0.2.9', userId: null, actor: null, reason: null, movingFactor: null };
-
-function token(over: Partial<TokenRecord> = {}): TokenRecord {
-  return {
-    serial: SERIAL,
-    profile: 'hotp-sha1',
-    digits: 6,
-    step: 30,
-    t0: 0,
-    seed: { ciphertext: new Uint8Array(0), nonce: new Uint8Array(0), keyVersion: 1 },
-    status: 'enabled',
-    lastMovingFactor: 9,
-    drift: NO_DRIFT,
-    failures: 0,
-    blockedUntil: null,
-    pendingResync: null,
-    userId: null,
-    importedAt: AT - 86_400_000,
-    lastUsedAt: AT - 3_600_000,
-    ...over,
-  };
-}
-
-/** Object.freeze all the way down: a decision that changed its snapshot would throw. */
-function frozen<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !ArrayBuffer.isView(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) frozen(v);
-  }
-  return value;
-}
-
-/** A snapshot with nothing read but what `over` names. */
-const snap = (over: Partial<Snapshot> = {}): Snapshot => frozen({ ...EMPTY_SNAPSHOT, ...over });
+import { AT, base, consequence, frozen, KEY, o, otp, SERIAL, snap, token } from './helpers/decisions.js';
 
 const decide = (tk: TokenRecord | null, code: string): VerifyDecision =>
   decideValidate(snap({ token: tk }), SERIAL, code, o, DEFAULT_POLICY, (): Otp => otp);
-
-/**
- * What a decision's failure cost, as its writes say: 'locked' (a 'status' write to locked),
- * 'blocked' (a 'block' write with an end), or null; of `serial`'s writes only.
- */
-function consequence(d: Decision<unknown> | null, serial = SERIAL): 'locked' | 'blocked' | null {
-  const mine = (d?.writes ?? []).filter((w) => 'serial' in w && w.serial === serial);
-  if (mine.some((w) => w.kind === 'status' && w.status === 'locked')) return 'locked';
-  if (mine.some((w) => w.kind === 'block' && w.until !== null)) return 'blocked';
-  return null;
-}
 
 t.test('the gate: unknown, not enabled, blocked (not even checked), a block that has ended', async (t) => {
   t.same(decide(null, otp.generate(10)), {
@@ -232,21 +179,10 @@ t.test('authenticate: both factors always evaluated, never said which failed; a 
   t.equal(consequence(auth(token({ failures: 99 }), user, 'abcdef', wrong)), 'locked', 'and toward the lock');
 });
 
-// Activation: SERIAL is the token to activate; OLD the active device of the existing user dora.
 const OLD = makeSerial('400000002');
 const oldOtp = createOtp({ profile: 'hotp-sha1', key: new TextEncoder().encode('98765432109876543210') });
 const otpOf = (tk: TokenRecord): Otp => (tk.serial === OLD ? oldOtp : otp);
-const dora: UserRecord = { userId: 'dora', passwordHash: 'scrypt$hash-1', identityHash: null };
-const oldToken = (over: Partial<TokenRecord> = {}): TokenRecord => token({ serial: OLD, userId: 'dora', lastMovingFactor: 20, ...over });
-const right = { ok: true, against: 'scrypt$hash-1' };
-const wrong = { ok: false, against: 'scrypt$hash-1' };
 
-/** Activates SERIAL for `userId` (dora unless said) with SERIAL's code of `over.otp`. */
-function activate(s: Partial<Snapshot>, over: Partial<ActivationAttempt> = {}): VerifyDecision | null {
-  const a: ActivationAttempt = { userId: 'dora', serial: SERIAL, otp: otp.generate(12), passwordHash: 'scrypt$hash-2', ...over };
-  return decideActivate(snap(s), a, { ...o, userId: a.userId }, DEFAULT_POLICY, otpOf);
-}
-const as = (userId: string) => ({ ...base, userId });
 const consume = (serial: string, movingFactor: number, success = true): Write => ({
   kind: 'consume',
   serial,
@@ -255,289 +191,6 @@ const consume = (serial: string, movingFactor: number, success = true): Write =>
   at: AT,
   success,
 });
-const row = (userId: string, entry: Record<string, unknown>): Write => ({ kind: 'audit', entry: { ...as(userId), ...entry } }) as Write;
-/** The writes of a proven activation of SERIAL at `movingFactor` for `userId`, after its user's writes. */
-const bound = (userId: string, movingFactor: number): Write[] => [
-  { kind: 'assign', serial: SERIAL, userId, at: AT },
-  row(userId, { type: 'activate', serial: SERIAL }),
-  row(userId, { type: 'accept', serial: SERIAL, movingFactor }),
-];
-
-t.test('activate a new user: the code spent, the user created, the token assigned, audited in that order', async (t) => {
-  const fresh = { token: token() };
-  t.same(activate(fresh, { userId: 'erin' }), {
-    result: { result: 'accept', serial: SERIAL, movingFactor: 12 },
-    writes: [
-      consume(SERIAL, 12),
-      { kind: 'create-user', userId: 'erin', passwordHash: 'scrypt$hash-2', identityHash: null, at: AT },
-      ...bound('erin', 12),
-    ],
-  });
-  t.same(
-    activate(fresh, { userId: 'erin' })?.writes,
-    activateWrites(SERIAL, 12, { ...o, userId: 'erin' }, { userId: 'erin', passwordHash: 'scrypt$hash-2' }),
-    "the store tests' activation (helpers/writes.ts) is this one",
-  );
-  t.same(
-    activate(fresh, { userId: 'erin', proof: { otp: oldOtp.generate(21), password: null } })?.writes.map((w) => w.kind),
-    ['consume', 'create-user', 'assign', 'audit', 'audit'],
-    'a proof for a user that does not exist is not needed, nor looked at',
-  );
-  t.same(
-    activate({ token: token({ pendingResync: { movingFactor: 60, at: AT - 1000 } }) }, { userId: 'erin', otp: otp.generate(61) })
-      ?.writes[4],
-    row('erin', { type: 'accept', serial: SERIAL, movingFactor: 61, reason: 'resync' }),
-    'an activation may complete a resync',
-  );
-  t.same(activate(fresh, { userId: 'erin', otp: 'abcdef' }), {
-    result: { result: 'reject', reason: 'bad-otp', serial: SERIAL },
-    writes: [{ kind: 'failures', serial: SERIAL, failures: 1 }, row('erin', { type: 'reject', serial: SERIAL, reason: 'bad-otp' })],
-  });
-  t.same(activate(fresh, { userId: 'erin', otp: otp.generate(60) })?.result, { result: 'resync-started', serial: SERIAL });
-  t.equal(consequence(activate({ token: token({ failures: 2 }) }, { userId: 'erin', otp: 'abcdef' })), 'blocked');
-});
-
-t.test('activate: an unknown token, one owned by another user, the gate, and a password to hash first', async (t) => {
-  t.same(activate({}, { userId: 'erin' }), {
-    result: { result: 'reject', reason: 'unknown-token', serial: SERIAL },
-    writes: [row('erin', { type: 'reject', serial: SERIAL, reason: 'unknown-token' })],
-  });
-  for (const tk of [token({ userId: 'mallory' }), token({ status: 'locked' }), token({ blockedUntil: AT + 1000 })]) {
-    t.same(
-      activate({ token: tk, tokenOwner: 'mallory' }, { userId: 'erin', passwordHash: null }),
-      {
-        result: { result: 'reject', reason: 'assigned-elsewhere', serial: SERIAL },
-        writes: [row('erin', { type: 'reject', serial: SERIAL, reason: 'assigned-elsewhere' })],
-      },
-      `another user's token (${tk.status}, blocked ${tk.blockedUntil !== null}): refused before anything`,
-    );
-  }
-  t.same(
-    activate({ token: token() }, { userId: 'erin', passwordHash: null }),
-    null,
-    'a token nobody owned, not blocked: the password is hashed first',
-  );
-  for (const status of ['locked', 'revoked'] as const) {
-    t.same(activate({ token: token({ status }) }, { userId: 'erin', passwordHash: null })?.result, {
-      result: 'reject',
-      reason: status,
-      serial: SERIAL,
-    });
-  }
-  t.same(activate({ token: token({ blockedUntil: AT + 1000 }) }, { userId: 'erin', passwordHash: null }), {
-    result: { result: 'blocked', retryAfterSeconds: 1, serial: SERIAL },
-    writes: [row('erin', { type: 'reject', serial: SERIAL, reason: 'blocked' })],
-  });
-});
-
-t.test('activate for an existing user without the proof of its owner: a failure of the new token', async (t) => {
-  const existing = { token: token(), user: dora, userToken: oldToken() };
-  t.same(activate(existing), {
-    result: { result: 'reject', reason: 'owner-not-proven', serial: SERIAL },
-    writes: [
-      consume(SERIAL, 12, false),
-      { kind: 'failures', serial: SERIAL, failures: 1 },
-      row('dora', { type: 'reject', serial: SERIAL, reason: 'owner-not-proven', movingFactor: 12 }),
-    ],
-  });
-  t.same(
-    activate(existing, { otp: 'abcdef' })?.writes,
-    [{ kind: 'failures', serial: SERIAL, failures: 1 }, row('dora', { type: 'reject', serial: SERIAL, reason: 'owner-not-proven' })],
-    'a wrong code is not spent',
-  );
-  t.equal(consequence(activate({ ...existing, token: token({ failures: 2 }) })), 'blocked', 'counted toward the block');
-  t.match(
-    activate({ token: token(), user: dora }, { proof: { otp: oldOtp.generate(21), password: right } }),
-    { result: { reason: 'owner-not-proven' }, writes: [{ kind: 'consume', serial: SERIAL, success: false }] },
-    'a user without an active device has nothing to prove it with',
-  );
-  t.match(
-    activate({ token: token(), tokenOwner: 'dora', user: dora, userToken: oldToken() }),
-    { result: { reason: 'owner-not-proven' } },
-    'nor may the user take back a device of its own without the proof',
-  );
-});
-
-t.test('activate for an existing user with the proof: the active device spent, replaced, the password set', async (t) => {
-  const existing = { token: token(), user: dora, userToken: oldToken() };
-  const proof = { otp: oldOtp.generate(21), password: right };
-  const replaced: Write[] = [
-    consume(OLD, 21),
-    row('dora', { type: 'accept', serial: OLD, movingFactor: 21 }),
-    consume(SERIAL, 12),
-    { kind: 'set-password', userId: 'dora', passwordHash: 'scrypt$hash-2', at: AT },
-    { kind: 'deactivate', serial: OLD, at: AT },
-    row('dora', { type: 'deactivate', serial: OLD, reason: `replaced by ${SERIAL}` }),
-    ...bound('dora', 12),
-  ];
-  t.same(activate(existing, { proof }), { result: { result: 'accept', serial: SERIAL, movingFactor: 12 }, writes: replaced });
-  t.same(
-    replaced.slice(2),
-    activateWrites(SERIAL, 12, { ...o, userId: 'dora' }, { userId: 'dora', passwordHash: 'scrypt$hash-2', replaces: OLD }),
-    "the store tests' replacing activation (helpers/writes.ts) is this one",
-  );
-  t.same(
-    activate({ ...existing, tokenOwner: 'dora' }, { proof })?.writes,
-    replaced,
-    'a device the user had before is taken back the same way',
-  );
-  const proven = (before: Write[]) => before.slice(0, 2);
-  t.same(
-    activate(existing, { proof, otp: 'abcdef' }),
-    {
-      result: { result: 'reject', reason: 'bad-otp', serial: SERIAL },
-      writes: [
-        ...proven(replaced),
-        { kind: 'failures', serial: SERIAL, failures: 1 },
-        row('dora', { type: 'reject', serial: SERIAL, reason: 'bad-otp' }),
-      ],
-    },
-    "proven, but the new token's code is wrong: the proof is spent, the new token counts a failure",
-  );
-  t.same(
-    activate(existing, { proof, otp: otp.generate(60) })
-      ?.writes.slice(2)
-      .map((w) => w.kind),
-    ['start-resync', 'audit'],
-    'or starts a resync',
-  );
-});
-
-t.test("activate: a proof that fails counts on the owner's device, and the new token fails as not proven", async (t) => {
-  const existing = { token: token(), user: dora, userToken: oldToken() };
-  const notProven: Write[] = [
-    consume(SERIAL, 12, false),
-    { kind: 'failures', serial: SERIAL, failures: 1 },
-    row('dora', { type: 'reject', serial: SERIAL, reason: 'owner-not-proven', movingFactor: 12 }),
-  ];
-  t.same(activate(existing, { proof: { otp: oldOtp.generate(21), password: wrong } }), {
-    result: { result: 'reject', reason: 'owner-not-proven', serial: SERIAL },
-    writes: [
-      consume(OLD, 21, false),
-      { kind: 'failures', serial: OLD, failures: 1 },
-      row('dora', { type: 'reject', serial: OLD, reason: 'bad-password', movingFactor: 21 }),
-      ...notProven,
-    ],
-  });
-  t.same(
-    activate(existing, { proof: { otp: 'abcdef', password: right } })?.writes,
-    [{ kind: 'failures', serial: OLD, failures: 1 }, row('dora', { type: 'reject', serial: OLD, reason: 'bad-otp' }), ...notProven],
-    'a wrong code of the active device',
-  );
-  const wide = activate(existing, { proof: { otp: oldOtp.generate(100), password: right } });
-  t.same(
-    wide?.writes.slice(0, 2),
-    [
-      { kind: 'start-resync', serial: OLD, pending: { movingFactor: 100, at: AT } },
-      row('dora', { type: 'resync-started', serial: OLD, movingFactor: 100 }),
-    ],
-    "a wide code of the active device starts that device's resync, and proves nothing",
-  );
-  t.match(wide?.result, { reason: 'owner-not-proven' });
-  t.equal(
-    consequence(
-      activate({ ...existing, userToken: oldToken({ failures: 2 }) }, { proof: { otp: oldOtp.generate(21), password: wrong } }),
-      OLD,
-    ),
-    'blocked',
-    "the owner's device is blocked as a login would block it",
-  );
-
-  // The active device blocked or locked: its code is not checked, the refusal audited, and nothing proven.
-  const blocked = activate(
-    { ...existing, userToken: oldToken({ blockedUntil: AT + 5000 }) },
-    { proof: { otp: oldOtp.generate(21), password: null } },
-  );
-  t.same(blocked, {
-    result: { result: 'reject', reason: 'owner-not-proven', serial: SERIAL },
-    writes: [row('dora', { type: 'reject', serial: OLD, reason: 'blocked' }), ...notProven],
-  });
-  t.same(
-    activate({ ...existing, userToken: oldToken({ status: 'locked' }) }, { proof: { otp: oldOtp.generate(21), password: right } })?.writes,
-    [row('dora', { type: 'reject', serial: OLD, reason: 'locked' }), ...notProven],
-    'a locked device proves nothing',
-  );
-
-  // The password must have been checked, against the hash the user has now.
-  t.equal(activate(existing, { proof: { otp: oldOtp.generate(21), password: null } }), null, 'not checked (the device was blocked then)');
-  t.equal(
-    activate(existing, { proof: { otp: oldOtp.generate(21), password: { ok: true, against: 'scrypt$hash-0' } } }),
-    null,
-    'checked against a hash since replaced',
-  );
-  t.equal(
-    activate(existing, { proof: { otp: oldOtp.generate(21), password: right }, passwordHash: null }),
-    null,
-    'the new password not hashed',
-  );
-});
-
-t.test("activate the user's own active device again: the proof and the activation on one token", async (t) => {
-  const own = token({ userId: 'dora' });
-  const s = { token: own, tokenOwner: 'dora', user: dora, userToken: own };
-  t.same(
-    activate(s, { otp: otp.generate(11), proof: { otp: otp.generate(10), password: right } }),
-    {
-      result: { result: 'accept', serial: SERIAL, movingFactor: 11 },
-      writes: [
-        consume(SERIAL, 10),
-        row('dora', { type: 'accept', serial: SERIAL, movingFactor: 10 }),
-        consume(SERIAL, 11),
-        { kind: 'set-password', userId: 'dora', passwordHash: 'scrypt$hash-2', at: AT },
-        ...bound('dora', 11),
-      ],
-    },
-    'the proof spends its code, the activation a later one; nothing deactivated',
-  );
-  t.same(
-    activate(s, { otp: otp.generate(10), proof: { otp: otp.generate(10), password: right } }),
-    {
-      result: { result: 'reject', reason: 'replay', serial: SERIAL },
-      writes: [
-        consume(SERIAL, 10),
-        row('dora', { type: 'accept', serial: SERIAL, movingFactor: 10 }),
-        { kind: 'failures', serial: SERIAL, failures: 1 },
-        row('dora', { type: 'reject', serial: SERIAL, reason: 'replay' }),
-      ],
-    },
-    'the same code twice: the activation decides on the token as the proof left it',
-  );
-  t.same(
-    activate(
-      { ...s, token: token({ userId: 'dora', failures: 2 }), userToken: token({ userId: 'dora', failures: 2 }) },
-      {
-        otp: otp.generate(11),
-        proof: { otp: otp.generate(10), password: right },
-      },
-    )?.result,
-    { result: 'accept', serial: SERIAL, movingFactor: 11 },
-    "the proof's accept cleared the failures the activation would count on",
-  );
-  const notProven: Array<[string, Parameters<typeof activate>[1], number, string]> = [
-    [
-      "the proof failed on this very token: that failure is the attempt's, counted once",
-      { otp: otp.generate(11), proof: { otp: otp.generate(10), password: wrong } },
-      10,
-      'bad-password',
-    ],
-    ['without a proof: a failure like any other token’s, the right code spent', { otp: otp.generate(11) }, 11, 'owner-not-proven'],
-  ];
-  for (const [what, attempt, spent, reason] of notProven) {
-    t.same(
-      activate(s, attempt),
-      {
-        result: { result: 'reject', reason: 'owner-not-proven', serial: SERIAL },
-        writes: [
-          consume(SERIAL, spent, false),
-          { kind: 'failures', serial: SERIAL, failures: 1 },
-          row('dora', { type: 'reject', serial: SERIAL, reason, movingFactor: spent }),
-        ],
-      },
-      what,
-    );
-  }
-});
-
 const admin: Origin = { at: AT, ip: '192.0.2.9', userId: null, actor: 'admin' };
 const ab = { ...base, actor: 'admin' };
 
@@ -618,7 +271,7 @@ t.test('admin status: lock, unlock (failures and block cleared), revoke (unassig
     result: token({ status: 'revoked', userId: null, failures: 2 }),
     writes: [
       { kind: 'status', serial: SERIAL, status: 'revoked' },
-      { kind: 'deactivate', serial: SERIAL, at: AT },
+      { kind: 'deactivate', serial: SERIAL, at: AT, replacedBy: null },
       audit('revoke', 'dora'),
     ],
   });
@@ -629,7 +282,7 @@ t.test('admin status: lock, unlock (failures and block cleared), revoke (unassig
   );
   t.same(
     status(token({ status: 'locked', userId: 'dora' }), 'revoked').writes[1],
-    { kind: 'deactivate', serial: SERIAL, at: AT },
+    { kind: 'deactivate', serial: SERIAL, at: AT, replacedBy: null },
     'a locked one too',
   );
   for (const to of ['enabled', 'locked', 'revoked'] as const) {

@@ -16,6 +16,7 @@ import { openSqliteStore } from '../src/store/sqlite.js';
 import type { TokenStore } from '../src/store/types.js';
 import { FakeClock } from './helpers/clock.js';
 import { tempDir, type TapLike } from './helpers/db.js';
+import { identityOf } from '../../test/helpers/identities.js';
 
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
 export const SERVICE_TOKEN = 'service-token-for-tests-0123456789';
@@ -143,4 +144,41 @@ export function post(
   headers: Record<string, string> = {},
 ): Promise<LightMyRequestResponse> {
   return app.inject({ method: 'POST', url, payload: payload as Record<string, unknown>, headers });
+}
+
+export type CredentialRole = 'operator' | 'proofing' | 'service';
+
+/** A new credential of `role`, made by the admin: its bearer header. */
+export async function credential(app: FastifyInstance, role: CredentialRole): Promise<Record<string, string>> {
+  const res = await post(app, '/v1/credentials', { role, name: `${role} for tests` }, admin);
+  if (res.statusCode !== 201) throw new Error(`credential failed: ${res.statusCode} ${res.body}`);
+  return { authorization: `Bearer ${res.json().token}` };
+}
+
+const operators = new WeakMap<FastifyInstance, Promise<Record<string, string>>>();
+/** The operator credential of `app`'s tests, made once. */
+export function operatorOf(app: FastifyInstance): Promise<Record<string, string>> {
+  let made = operators.get(app);
+  if (made === undefined) {
+    made = credential(app, 'operator');
+    operators.set(app, made);
+  }
+  return made;
+}
+
+/** A proof of identity for `userId` (its test identity), by the app's operator: the proof id. */
+export async function proofFor(app: FastifyInstance, userId: string): Promise<string> {
+  const res = await post(app, '/v1/proofs', { identity: identityOf(userId), userId }, await operatorOf(app));
+  if (res.statusCode !== 201) throw new Error(`proof failed: ${res.statusCode} ${res.body}`);
+  return res.json().proofId as string;
+}
+
+/** POST /v1/activate as a user does it after an operator's proof of identity for `userId`. */
+export async function activate(
+  app: FastifyInstance,
+  req: { userId: string; serial: string; otp: string; password: string },
+  headers: Record<string, string> = {},
+): Promise<LightMyRequestResponse> {
+  const { userId, ...rest } = req;
+  return post(app, '/v1/activate', { proofId: await proofFor(app, userId), ...rest }, headers);
 }

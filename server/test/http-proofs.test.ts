@@ -9,17 +9,12 @@ import { openSqliteStore } from '../src/store/sqlite.js';
 import { tempDir } from './helpers/db.js';
 import { openPostgresStore } from '../src/store/postgres.js';
 import type { TokenStore } from '../src/store/types.js';
-import { admin, asService, device, importDevices, post, testApp } from './http-helpers.js';
+import { admin, asService, credential, device, importDevices, post, testApp } from './http-helpers.js';
 import { requirePostgres, tempSchema } from './helpers/postgres.js';
 import { FAST_SCRYPT } from './helpers/service.js';
 
 const CPR = '0101901234';
 const passport = (number = 'X123 45-67') => ({ type: 'passport', country: 'dk', number });
-
-async function credential(app: FastifyInstance, role: 'operator' | 'proofing' | 'service'): Promise<Record<string, string>> {
-  const res = await post(app, '/v1/credentials', { role, name: `${role} for tests` }, admin);
-  return { authorization: `Bearer ${res.json().token}` };
-}
 
 function proofSuite(t: Test, openStore?: (t: Test) => Promise<TokenStore>): void {
   t.test('one national ID is one user; user IDs and identities never change hands', async (t) => {

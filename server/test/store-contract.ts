@@ -72,7 +72,7 @@ function bindWrites(n: number, movingFactor: number, userId: string, o: Origin, 
   ];
   if (replaces !== undefined && replaces !== n) {
     writes.push(
-      { kind: 'deactivate', serial: serial(replaces), at: o.at },
+      { kind: 'deactivate', serial: serial(replaces), at: o.at, replacedBy: s },
       audited({ ...entry, type: 'deactivate', serial: serial(replaces), reason: `replaced by ${s}` }),
     );
   }
@@ -238,7 +238,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
           [consumed(serial(2), 0), audited({ at: T0, type: 'accept', serial: serial(2) }), consumed(serial(2), 0)],
         ],
         ['a password for nobody', [consumed(serial(2), 0), { kind: 'set-password', userId: 'nobody', passwordHash: 'x', at: T0 }]],
-        ['a token not active deactivated', [consumed(serial(2), 0), { kind: 'deactivate', serial: serial(2), at: T0 }]],
+        ['a token not active deactivated', [consumed(serial(2), 0), { kind: 'deactivate', serial: serial(2), at: T0, replacedBy: null }]],
         ['an unknown token', [consumed(serial(2), 0), { kind: 'failures', serial: serial(9), failures: 1 }]],
       ];
       for (const [what, writes] of attempts) {
@@ -266,7 +266,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
         ],
       );
       await applyWrites(store, [
-        { kind: 'deactivate', serial: serial(2), at: T0 },
+        { kind: 'deactivate', serial: serial(2), at: T0, replacedBy: null },
         { kind: 'assign', serial: serial(1), userId: 'alice', at: T0 },
       ]);
       t.equal((await store.snapshot({ userId: 'alice' })).userToken?.serial, serial(1), "a token's former user may have it back");
@@ -546,7 +546,7 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       await applyWrites(store, bindWrites(3, 0, 'bob', at(65)));
       await applyWrites(store, [
         { kind: 'status', serial: serial(2), status: 'revoked' },
-        { kind: 'deactivate', serial: serial(2), at: T0 + 70 },
+        { kind: 'deactivate', serial: serial(2), at: T0 + 70, replacedBy: null },
         audited({ at: T0 + 70, type: 'revoke', serial: serial(2), userId: 'alice', actor: 'admin' }),
       ]);
       await log({ at: T0 + 1, type: 'reject', serial: serial(2), userId: 'alice', reason: 'revoked' });

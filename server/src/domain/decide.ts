@@ -32,6 +32,8 @@ export interface Snapshot {
   identityUser: UserRecord | null;
   /** The key's sealed secret (e.g. the identity key). */
   secret: SealedSeed | null;
+  /** The key's proof of identity, used or expired too. */
+  proof: ProofRecord | null;
 }
 
 /** A snapshot of a key that names nothing, or whose rows do not exist. */
@@ -43,6 +45,7 @@ export const EMPTY_SNAPSHOT: Snapshot = Object.freeze({
   credential: null,
   identityUser: null,
   secret: null,
+  proof: null,
 });
 
 /** What the password check found, against which stored hash; null: not checked (the token was blocked). */
@@ -67,12 +70,14 @@ export type Write =
   | { kind: 'set-password'; userId: string; passwordHash: string; at: number }
   /** The token becomes the user's active one (the user must have none active). */
   | { kind: 'assign'; serial: string; userId: string; at: number }
-  /** The token's active assignment ends. */
-  | { kind: 'deactivate'; serial: string; at: number }
+  /** The token's active assignment ends; `replacedBy`: the token that became the user's active one instead. */
+  | { kind: 'deactivate'; serial: string; at: number; replacedBy: string | null }
   /** A new credential (its id must be new). */
   | { kind: 'create-credential'; credential: CredentialRecord }
   | { kind: 'revoke-credential'; id: string; at: number }
   | { kind: 'create-proof'; proof: ProofRecord }
+  /** The proof is spent (it must not be yet). */
+  | { kind: 'use-proof'; idHash: string; at: number }
   /** A user from before identities linked to one (it must have none). */
   | { kind: 'link-identity'; userId: string; identityHash: string }
   /** A secret sealed under the master key, stored once under its name. */
@@ -190,7 +195,7 @@ function resyncStarted(serial: string, movingFactor: number, o: Origin): VerifyD
 }
 
 /** What a code's match means once every other factor is right: accepted, a resync started, or a failure. */
-function answer(token: TokenRecord, match: CodeMatch, o: Origin, policy: PolicyOptions): VerifyDecision {
+export function answer(token: TokenRecord, match: CodeMatch, o: Origin, policy: PolicyOptions): VerifyDecision {
   switch (match.kind) {
     case 'accept':
       return accepted(token.serial, match, o);
@@ -260,20 +265,6 @@ export function decideAuthenticate(
   return withPassword(token, code, password.ok, o, policy, otpOf(token));
 }
 
-export interface ActivationAttempt {
-  userId: string;
-  serial: string;
-  /** A code of the token to activate. */
-  otp: string;
-  /** The hash of the user's password from now on; null: not hashed yet (the token was blocked). */
-  passwordHash: string | null;
-  /**
-   * What proves the owner of an existing user: a code of the user's active token and the current
-   * password, as checked; absent when the request brought none.
-   */
-  proof?: { otp: string; password: PasswordCheck };
-}
-
 /** `token` as `writes` leave it (the ones an attempt on it makes). */
 function afterWrites(token: TokenRecord, writes: readonly Write[]): TokenRecord {
   let t = token;
@@ -288,78 +279,6 @@ function afterWrites(token: TokenRecord, writes: readonly Write[]): TokenRecord 
     else if (w.kind === 'start-resync') t = { ...t, pendingResync: w.pending };
   }
   return t;
-}
-
-/**
- * Activation (POST /v1/activate): a code of the token binds it to the user and sets the user's
- * password. A code proves possession of the token only, so it creates new users only: an existing
- * user is bound to another device only when the same request proves its owner as a login would,
- * with a code of the user's active device (spent, or counted as that device's failure) and the
- * current password; that device is then deactivated. A token serves one user in its life. Null
- * when a password must be hashed or checked first (as decideAuthenticate).
- */
-export function decideActivate(
-  s: Snapshot,
-  a: ActivationAttempt,
-  o: Origin,
-  policy: PolicyOptions,
-  otpOf: (token: TokenRecord) => Otp,
-): VerifyDecision | null {
-  const { token, user, userToken } = s;
-  if (token === null) return refusal(o, 'unknown-token', a.serial);
-  const { serial } = token;
-  if (s.tokenOwner !== null && s.tokenOwner !== a.userId) return refusal(o, 'assigned-elsewhere', serial);
-  const gated = gate(token, o);
-  if (gated) return gated;
-  if (a.passwordHash === null) return null;
-
-  // The owner's proof, decided on the user's active token as a login on it would be.
-  let proof: VerifyDecision | null = null;
-  if (user !== null && userToken !== null && a.proof !== undefined) {
-    proof = gate(userToken, o);
-    if (proof === null) {
-      const { password } = a.proof;
-      if (password === null || password.against !== user.passwordHash) return null;
-      proof = withPassword(userToken, a.proof.otp, password.ok, o, policy, otpOf(userToken));
-    }
-  }
-  const proven = user === null || proof?.result.result === 'accept';
-  const before = proof?.writes ?? [];
-  if (!proven && proof !== null && userToken?.serial === serial) {
-    // The proof failed on this very token: that failure is the attempt's.
-    return { result: { result: 'reject', reason: 'owner-not-proven', serial }, writes: before };
-  }
-  const current = userToken?.serial === serial ? afterWrites(token, before) : token;
-  const match = matchCode(otpOf(token), current, a.otp, o.at, policy);
-  if (!proven) {
-    const spent = match.kind === 'accept' ? { movingFactor: match.movingFactor, drift: match.drift } : undefined;
-    const failed = failure(current, o, 'owner-not-proven', policy, spent);
-    return { result: failed.result, writes: [...before, ...failed.writes] };
-  }
-  if (match.kind !== 'accept') {
-    const d = answer(current, match, o, policy);
-    return { result: d.result, writes: [...before, ...d.writes] };
-  }
-  const { userId, passwordHash } = a;
-  const writes: Write[] = [
-    ...before,
-    { kind: 'consume', serial, movingFactor: match.movingFactor, drift: match.drift, at: o.at, success: true },
-    user === null
-      ? { kind: 'create-user', userId, passwordHash, identityHash: null, at: o.at }
-      : { kind: 'set-password', userId, passwordHash, at: o.at },
-  ];
-  if (userToken !== null && userToken.serial !== serial) {
-    writes.push(
-      { kind: 'deactivate', serial: userToken.serial, at: o.at },
-      audit(auditEntry(o, 'deactivate', userToken.serial, `replaced by ${serial}`, null, userId)),
-    );
-  }
-  writes.push(
-    { kind: 'assign', serial, userId, at: o.at },
-    audit(auditEntry(o, 'activate', serial, null, null, userId)),
-    audit(auditEntry(o, 'accept', serial, match.completesResync ? 'resync' : null, match.movingFactor, userId)),
-  );
-  return { result: { result: 'accept', serial, movingFactor: match.movingFactor }, writes };
 }
 
 /** Why an admin's request cannot apply to the token at all (the service throws for it). */
@@ -417,7 +336,7 @@ export function decideStatus({ token }: Snapshot, to: TokenStatus, o: Origin): D
   const writes: Write[] = [{ kind: 'status', serial, status: to }];
   if (to === 'enabled') writes.push({ kind: 'failures', serial, failures: 0 }, { kind: 'block', serial, until: null });
   const formerUser = to === 'revoked' ? token.userId : null;
-  if (formerUser !== null) writes.push({ kind: 'deactivate', serial, at: o.at });
+  if (formerUser !== null) writes.push({ kind: 'deactivate', serial, at: o.at, replacedBy: null });
   writes.push(audit(auditEntry(o, STATUS_EVENT[to], serial, null, null, formerUser)));
   const after = afterWrites(token, writes);
   return { result: formerUser !== null ? { ...after, userId: null } : after, writes };

@@ -21,8 +21,9 @@ import { createPasswordHasher, DEFAULT_SCRYPT_PARAMS, type ScryptParams } from '
 import { weakPassword } from '../security/common-passwords.js';
 import { createSeedVault } from '../security/seed-vault.js';
 import type { AttemptKey, NewTokenRecord, Origin, TokenRecord, TokenStore } from '../store/types.js';
+import { decideActivate, decidePasswordChange, decidePasswordReset } from './lifecycle.js';
+import { secretDigest } from '../security/secret-digest.js';
 import {
-  decideActivate,
   decideAuthenticate,
   decideResync,
   decideStatus,
@@ -237,6 +238,39 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     return { ok: await passwords.verify(password, hash), against: hash };
   }
 
+  /** A new password, checked against the rule (security/common-passwords.ts); else ERR_WEAK_PASSWORD. */
+  function newPasswordOf(password: unknown, argName: string): string {
+    const p = requireString(password, argName);
+    const weak = weakPassword(p);
+    if (weak !== null) throw new ServiceError('ERR_WEAK_PASSWORD', weak);
+    return p;
+  }
+
+  /** The arguments of an attempt that spends a proof: the proof id's hash and the new password. */
+  function proofArgs(proofId: unknown, password: unknown, passwordArg: string): { proofIdHash: string; password: string } {
+    const id = requireString(proofId, 'proofId');
+    return { proofIdHash: secretDigest(id), password: newPasswordOf(password, passwordArg) };
+  }
+
+  /**
+   * The key of an attempt that spends the proof: the proof, and its user as read a moment before
+   * (a proof's user never changes, so the unit reads the same one), with `more`.
+   */
+  async function proofKey(proofIdHash: string, more: AttemptKey): Promise<AttemptKey> {
+    const { proof } = await store.snapshot({ proofIdHash });
+    return proof === null ? { ...more, proofIdHash } : { ...more, proofIdHash, userId: proof.userId };
+  }
+
+  /**
+   * The preparation of a new password's hash, made once however many rounds the decision asks
+   * for; not while `blocked` says the attempt will be answered by a block (an attacker's trickle
+   * must not buy hashes), and otherwise always, whatever else is wrong, for the same timing.
+   */
+  function newPasswordHash(password: string, blocked: (s: Snapshot) => boolean): (s: Snapshot) => Promise<string | null> {
+    let hashed: Promise<string> | null = null;
+    return async (s) => (blocked(s) ? null : (hashed ??= passwords.hash(password)));
+  }
+
   /** An admin's action decided in the store's unit, its refusals thrown. */
   async function administer<T>(serial: string, decide: (s: Snapshot) => Decision<T | AdminRefusal>): Promise<T> {
     const result = await store.attempt({ serial }, decide);
@@ -292,48 +326,39 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     },
 
     async activate(req, ctx) {
-      const userId = requireString(req.userId, 'userId');
+      const { proofIdHash, password } = proofArgs(req.proofId, req.password, 'password');
       const serial = parseSerial(req.serial);
       const otp = requireString(req.otp, 'otp');
-      const password = requireString(req.password, 'password');
-      const weak = weakPassword(password);
-      if (weak !== null) throw new ServiceError('ERR_WEAK_PASSWORD', weak);
-      const currentOtp = req.currentOtp === undefined ? undefined : requireString(req.currentOtp, 'currentOtp');
-      const currentPassword = req.currentPassword === undefined ? undefined : requireString(req.currentPassword, 'currentPassword');
       requireContext(ctx);
-      const o = origin(ctx, userId);
-      // The new password's hash and the current password's check, in parallel (the check against
-      // nothing when there is nothing to check, for the same time); neither while the token is blocked.
-      // The new password is hashed once, however many rounds the decision asks for.
-      type Work = { passwordHash: string | null; current: PasswordCheck };
-      let hashed: Promise<string> | null = null;
-      const prepare = async ({ token, user, userToken }: Snapshot): Promise<Work> => {
-        if (isBlocked(token, o.at)) return { passwordHash: null, current: null };
-        const [passwordHash, current] = await Promise.all([
-          (hashed ??= passwords.hash(password)),
-          checkPassword(
-            currentPassword ?? password,
-            currentPassword === undefined ? undefined : (user?.passwordHash ?? undefined),
-            userToken,
-            o.at,
-          ),
-        ]);
-        return { passwordHash, current };
-      };
-      return decidePrepared({ serial, userId }, prepare, (snapshot, work) =>
-        decideActivate(
-          snapshot,
-          {
-            userId,
-            serial,
-            otp,
-            passwordHash: work.passwordHash,
-            ...(currentOtp !== undefined && currentPassword !== undefined ? { proof: { otp: currentOtp, password: work.current } } : {}),
-          },
-          o,
-          policy,
-          otpOf,
-        ),
+      const o = origin(ctx, null);
+      return decidePrepared(
+        await proofKey(proofIdHash, { serial }),
+        newPasswordHash(password, ({ token, proof }) => isBlocked(token, o.at) && proof !== null),
+        (snapshot, passwordHash) => decideActivate(snapshot, { serial, otp, passwordHash }, o, policy, otpOf),
+      );
+    },
+
+    async changePassword(req, ctx) {
+      const { userId, otp, password: oldPassword, o } = loginArgs({ ...req, password: req.oldPassword }, ctx);
+      const newPassword = newPasswordOf(req.newPassword, 'newPassword');
+      const hashNew = newPasswordHash(newPassword, ({ userToken }) => isBlocked(userToken, o.at));
+      const check = loginCheck(oldPassword, o.at);
+      return decidePrepared(
+        { userId },
+        (s) => Promise.all([check(s), hashNew(s)]),
+        (s, [old, newHash]) => decidePasswordChange(s, otp, old, newHash, o, policy, otpOf),
+      );
+    },
+
+    async resetPassword(req, ctx) {
+      const { proofIdHash, password } = proofArgs(req.proofId, req.newPassword, 'newPassword');
+      const otp = requireString(req.otp, 'otp');
+      requireContext(ctx);
+      const o = origin(ctx, null);
+      return decidePrepared(
+        await proofKey(proofIdHash, {}),
+        newPasswordHash(password, ({ userToken, proof }) => isBlocked(userToken, o.at) && proof !== null),
+        (snapshot, newHash) => decidePasswordReset(snapshot, otp, newHash, o, policy, otpOf),
       );
     },
 

@@ -39,18 +39,22 @@ export type RejectReason =
   | 'locked' // locked after too many failures or by an admin: needs an admin unlock
   | 'revoked'
   | 'assigned-elsewhere' // activate: the token is bound to another user
-  | 'owner-not-proven'; // activate for an existing user without its active device's code and its password
+  | 'owner-not-proven' // a proof's link of a user from before identities: the owner's code or password failed
+  | 'proof-unknown' // activate, password reset: no proof with that id (or its user is gone)
+  | 'proof-expired' // older than its 15 minutes
+  | 'proof-used'; // spent by an activation or reset already
 
 export interface ActivationRequest {
-  userId: string;
+  /** A proof of identity (POST /v1/proofs, /v1/proofs/self) for the user the device is for. */
+  proofId: string;
   serial: string;
   otp: string;
   /** The user's password from now on. */
   password: string;
-  /** For an existing user: a code of the device active now, and the password in force now. */
-  currentOtp?: string;
-  currentPassword?: string;
 }
+
+/** An activation's outcome: accepted, it names the user the proof was for. */
+export type ActivationOutcome = Exclude<VerifyOutcome, { result: 'accept' }> | (Extract<VerifyOutcome, { result: 'accept' }> & { userId: string });
 
 export type VerifyOutcome =
   | { result: 'accept'; serial: string; movingFactor: number }
@@ -131,7 +135,8 @@ export type AuditType =
   | 'credential-create'
   | 'credential-revoke'
   | 'proof'
-  | 'approve';
+  | 'approve'
+  | 'password';
 
 /** An entry of the append-only audit log. Never holds a code, a password or a key. */
 export interface AuditEvent {
@@ -174,12 +179,18 @@ export interface TokenService {
   /** Two consecutive codes searched in a large window. */
   resync(serial: string, otp1: string, otp2: string, actor: string, ctx: RequestContext): Promise<ResyncOutcome>;
   /**
-   * Binds the token to the user and sets the user's password, once the code checks out. A user ID
-   * that exists already is bound only when the request proves its owner: `currentOtp` from the
-   * user's active device and `currentPassword`; that device is then deactivated (one active device
-   * per user).
+   * Binds the token to the proof's user and sets the user's password, once the code checks out,
+   * spending the proof; the user's active device, if any, is deactivated (one active device per
+   * user). Every refusal is the same to the caller.
    */
-  activate(req: ActivationRequest, ctx: RequestContext): Promise<VerifyOutcome>;
+  activate(req: ActivationRequest, ctx: RequestContext): Promise<ActivationOutcome>;
+  /** A login with the old password that, accepted, sets the new one. */
+  changePassword(
+    req: { userId: string; otp: string; oldPassword: string; newPassword: string },
+    ctx: RequestContext,
+  ): Promise<VerifyOutcome>;
+  /** A forgotten password: a proof and a code of the user's active device set a new one, spending the proof. */
+  resetPassword(req: { proofId: string; otp: string; newPassword: string }, ctx: RequestContext): Promise<VerifyOutcome>;
   /** The user's active token's code AND the user's password; the outcome never says which failed. */
   authenticate(req: { userId: string; otp: string; password: string }, ctx: RequestContext): Promise<VerifyOutcome>;
   /**

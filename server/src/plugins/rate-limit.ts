@@ -1,6 +1,6 @@
 /**
- * Rate limits (@fastify/rate-limit): one per client IP on every route, and one per userId on
- * activate/authenticate. Counted in memory, per instance — or, with REDIS_URL, in the plugin's
+ * Rate limits (@fastify/rate-limit): one per client IP on every route, and one per user (perUserKey)
+ * on the routes that check a user's code. Counted in memory, per instance — or, with REDIS_URL, in the plugin's
  * Redis store (one Lua INCR+PEXPIRE per request), so that several instances behind a load
  * balancer share one count. Should Redis stop answering, requests pass unlimited rather than
  * fail (skipOnError): these limits are about volume, and the defence against guessing — the
@@ -16,10 +16,23 @@ import rateLimit from '@fastify/rate-limit';
 import { Redis } from 'ioredis';
 import type { RateLimitConfig } from '../config.js';
 import { HttpError } from './errors.js';
+import { secretDigest } from '../security/secret-digest.js';
 
 function refusal(ttlInSeconds: number, what: string): HttpError {
   const seconds = Math.max(1, ttlInSeconds);
   return new HttpError(429, 'rate-limited', `too many requests ${what}; retry in ${seconds} s`, { 'retry-after': String(seconds) });
+}
+
+/**
+ * What a per-user limit counts on: the user ID; for a request that names none, the device it is
+ * about (activation), else the proof it spends (reset), as a digest (a proof id is a secret, and
+ * the key goes to Redis).
+ */
+function perUserKey(request: FastifyRequest): string {
+  const body = (request.body ?? {}) as { userId?: unknown; serial?: unknown; proofId?: unknown };
+  if (typeof body.userId === 'string') return `user:${body.userId}`;
+  if (typeof body.serial === 'string') return `serial:${body.serial.replace(/-/g, '')}`;
+  return `proof:${typeof body.proofId === 'string' ? secretDigest(body.proofId) : ''}`;
 }
 
 /** Registers the per-IP limit; returns the per-userId limiter (null when it is off). */
@@ -53,7 +66,7 @@ export async function installRateLimits(app: FastifyInstance, limits: RateLimitC
   const check = app.createRateLimit({
     max: limits.perUser,
     timeWindow: limits.windowMs,
-    keyGenerator: (request: FastifyRequest) => `user:${(request.body as { userId?: unknown } | undefined)?.userId as string}`,
+    keyGenerator: perUserKey,
   });
   return async (request) => {
     const r = await check(request);

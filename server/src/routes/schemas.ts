@@ -36,6 +36,12 @@ export const passwordSchema = {
   description: "the user's password (at least 8 characters, NIST SP 800-63B §5.1.1.2)",
 } as const;
 
+export const proofIdSchema = {
+  type: 'string',
+  pattern: '^[A-Za-z0-9_-]{1,64}$',
+  description: 'a proof of identity (POST /v1/proofs or /v1/proofs/self), valid 15 minutes, spent by its first use',
+} as const;
+
 export const profileSchema = { type: 'string', enum: [...PROFILES], description: 'OTP profile (docs/otp-algorithms.md)' } as const;
 
 export const errorRef = { $ref: 'Error#' } as const;

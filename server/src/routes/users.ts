@@ -1,6 +1,7 @@
 /**
- * Activation and login, the two things an end user does (the MitID flow: serial and code to
- * activate, then user ID + code + password to log in).
+ * What an end user does (the MitID flow): activate a device with a proof of identity, serial and
+ * code; log in with user ID + code + password; change the password, or reset a forgotten one with
+ * a proof.
  *
  * The answer is `200 {result:"accept"}` or `401 {result:"reject"}` and never says which factor
  * failed, whether the user exists, or that a resync has started (OWASP Authentication Cheat
@@ -14,7 +15,7 @@ import type { FastifyInstance, FastifyReply, preHandlerHookHandler } from 'fasti
 import { parseSerial } from '@kodeviser/shared';
 import type { ActivationRequest, TokenService, VerifyOutcome } from '../domain/types.js';
 import type { Metrics } from '../plugins/metrics.js';
-import { errorRef, errorResponses, otpSchema, passwordSchema, serialSchema, userIdSchema } from './schemas.js';
+import { errorRef, errorResponses, otpSchema, passwordSchema, proofIdSchema, serialSchema, userIdSchema } from './schemas.js';
 
 export const userResultSchema = {
   type: 'object',
@@ -29,6 +30,13 @@ const blockedSchema = {
   additionalProperties: false,
   description: 'too many failed attempts: the token is blocked for a while (Retry-After says how long)',
   properties: { result: { type: 'string', enum: ['blocked'] }, retryAfterSeconds: { type: 'integer' } },
+} as const;
+
+const activatedSchema = {
+  type: 'object',
+  required: ['result', 'userId'],
+  additionalProperties: false,
+  properties: { result: { type: 'string', enum: ['accept'] }, userId: { type: 'string', description: "the proof's user" } },
 } as const;
 
 /**
@@ -77,30 +85,77 @@ export async function userRoutes(app: FastifyInstance, { service, metrics, perUs
       ...preHandler,
       schema: {
         tags: ['users'],
-        summary: "Activate a token for a user: serial from the back of the device, a code, and the user's new password",
+        summary: "Activate a device for the proof's user: serial from the back of the device, a code, and the user's new password",
         description:
-          'A new user ID needs only the new device. An existing user replaces its device only with proof in ' +
-          'the same request: currentOtp from the device active now and currentPassword; without it the answer is ' +
-          'the same 401 reject as for a wrong code.',
+          'The proof (POST /v1/proofs or /v1/proofs/self) says whose device it is, and is spent by the activation. ' +
+          "The user's active device, if any, is deactivated (replaced by this one). Every refusal (no, expired or " +
+          'used proof; a wrong code; a serial unknown, revoked or another user\'s) is the same 401.',
         body: {
           type: 'object',
-          required: ['userId', 'serial', 'otp', 'password'],
+          required: ['proofId', 'serial', 'otp', 'password'],
+          additionalProperties: false,
+          properties: { proofId: proofIdSchema, serial: serialSchema, otp: otpSchema, password: passwordSchema },
+        },
+        response: { ...userResponses, 200: activatedSchema },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await service.activate({ ...request.body, serial: parseSerial(request.body.serial) }, { ip: request.ip });
+      metrics.countOutcome('activate', outcome.result, outcomeReason(outcome));
+      if (outcome.result === 'accept') return reply.code(200).send({ result: 'accept', userId: outcome.userId });
+      return sendUserOutcome(reply, outcome);
+    },
+  );
+
+  app.post<{ Body: { userId: string; otp: string; oldPassword: string; newPassword: string } }>(
+    '/v1/users/self/password',
+    {
+      ...preHandler,
+      schema: {
+        tags: ['users'],
+        summary: 'Change the password: user ID, a code of the active device, the old password and the new one',
+        description: 'Decided as a login (a failure counts as one); every refusal is the same 401.',
+        body: {
+          type: 'object',
+          required: ['userId', 'otp', 'oldPassword', 'newPassword'],
           additionalProperties: false,
           properties: {
             userId: userIdSchema,
-            serial: serialSchema,
             otp: otpSchema,
-            password: passwordSchema,
-            currentOtp: { ...otpSchema, description: 'an existing user: a code of the device active now' },
-            currentPassword: { ...passwordSchema, description: 'an existing user: the password in force now' },
+            oldPassword: { ...passwordSchema, minLength: 1, description: 'the password in force now' },
+            newPassword: passwordSchema,
           },
         },
         response: userResponses,
       },
     },
     async (request, reply) => {
-      const outcome = await service.activate({ ...request.body, serial: parseSerial(request.body.serial) }, { ip: request.ip });
-      metrics.countOutcome('activate', outcome.result, outcomeReason(outcome));
+      const outcome = await service.changePassword(request.body, { ip: request.ip });
+      metrics.countOutcome('password-change', outcome.result, outcomeReason(outcome));
+      return sendUserOutcome(reply, outcome);
+    },
+  );
+
+  app.post<{ Body: { proofId: string; otp: string; newPassword: string } }>(
+    '/v1/users/self/password-reset',
+    {
+      ...preHandler,
+      schema: {
+        tags: ['users'],
+        summary: 'Reset a forgotten password: a proof of identity, a code of the active device and the new password',
+        description: 'The proof is spent; a wrong code counts against the device as any failure. Every refusal is the same 401.',
+        body: {
+          type: 'object',
+          required: ['proofId', 'otp', 'newPassword'],
+          additionalProperties: false,
+          properties: { proofId: proofIdSchema, otp: otpSchema, newPassword: passwordSchema },
+        },
+        response: userResponses,
+      },
+    },
+    async (request, reply) => {
+      const outcome = await service.resetPassword(request.body, { ip: request.ip });
+      metrics.countOutcome('password-reset', outcome.result, outcomeReason(outcome));
       return sendUserOutcome(reply, outcome);
     },
   );

@@ -33,6 +33,8 @@ function about(w: Write): string {
       return `credential ${w.id}`;
     case 'create-proof':
       return `a proof for user ${w.proof.userId}`;
+    case 'use-proof':
+      return 'a proof';
     case 'create-secret':
       return `secret ${w.name}`;
     case 'audit':

@@ -137,6 +137,15 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'life cycle: which device replaced an assignment; when a user was created',
+    sql: `
+      ALTER TABLE assignments ADD COLUMN replaced_by text;
+      ALTER TABLE users ADD COLUMN created_at bigint;
+      UPDATE users SET created_at = updated_at;
+    `,
+  },
 ];
 
 /**

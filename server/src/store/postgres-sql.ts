@@ -6,7 +6,7 @@ import type pg from 'pg';
 import type { ProfileName } from '@kodeviser/shared';
 import type { AuditQuery, TokenStatus } from '../domain/types.js';
 import type { AuditEntry, TokenRecord } from './types.js';
-import { CREDENTIAL_COLUMNS, USER_COLUMNS } from './rows.js';
+import { CREDENTIAL_COLUMNS, PROOF_COLUMNS, USER_COLUMNS } from './rows.js';
 
 export interface TokenRow {
   serial: string;
@@ -111,6 +111,8 @@ export const sql = {
   user: stmt('user', `SELECT ${USER_COLUMNS} FROM users WHERE user_id = $1`),
   userByIdentity: stmt('user_by_identity', `SELECT ${USER_COLUMNS} FROM users WHERE identity_hash = $1`),
   secret: stmt('secret', 'SELECT ciphertext, nonce, key_version FROM secrets WHERE name = $1'),
+  proof: stmt('proof', `SELECT ${PROOF_COLUMNS} FROM proofs WHERE id_hash = $1`),
+  useProof: stmt('use_proof', 'UPDATE proofs SET used_at = $1 WHERE id_hash = $2 AND used_at IS NULL'),
   // The compare-and-set and its audit event in one statement: the common accept, one round trip.
   // $1 serial, $2 moving factor, $3 drift, $4 at, $5 user, $6 ip, $7 actor, $8 note, $9 drift_ms, $10 drift_ppm,
   // $11 drift_ppm_var.
@@ -136,7 +138,7 @@ export const sql = {
   block: stmt('block', 'UPDATE tokens SET blocked_until = $2 WHERE serial = $1'),
   status: stmt('status', 'UPDATE tokens SET status = $2 WHERE serial = $1'),
   startResync: stmt('start_resync', 'UPDATE tokens SET pending_moving_factor = $2, pending_at = $3 WHERE serial = $1'),
-  createUser: stmt('create_user', 'INSERT INTO users (user_id, password_hash, identity_hash, updated_at) VALUES ($1, $2, $3, $4)'),
+  createUser: stmt('create_user', 'INSERT INTO users (user_id, password_hash, identity_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)'),
   setPassword: stmt('set_password', 'UPDATE users SET password_hash = $2, updated_at = $3 WHERE user_id = $1'),
   // A token's assignment is made once; the same user's may be made active again.
   assign: stmt(
@@ -145,7 +147,7 @@ export const sql = {
     ON CONFLICT (serial) DO UPDATE SET active = true, activated_at = excluded.activated_at, deactivated_at = NULL
     WHERE assignments.user_id = excluded.user_id`,
   ),
-  deactivate: stmt('deactivate', 'UPDATE assignments SET active = false, deactivated_at = $2 WHERE serial = $1 AND active'),
+  deactivate: stmt('deactivate', 'UPDATE assignments SET active = false, deactivated_at = $2, replaced_by = $3 WHERE serial = $1 AND active'),
   audit: stmt(
     'audit',
     `INSERT INTO audit (${AUDIT_COLUMNS}) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[],

@@ -27,10 +27,11 @@
 import pg from 'pg';
 import { KodeviserError } from '@kodeviser/shared';
 import type { CredentialRecord } from '../domain/credentials.js';
+import type { ProofRecord } from '../domain/identity.js';
 import type { Decision, Snapshot, Write } from '../domain/decide.js';
 import { DuplicateSerialError, ServiceError } from '../domain/errors.js';
 import { commonAccept, unapplied } from './apply.js';
-import { credentialOf, secretOf, userOf, type CredentialRow, type SecretRow, type UserRow } from './rows.js';
+import { credentialOf, proofOf, secretOf, userOf, type CredentialRow, type ProofRow, type SecretRow, type UserRow } from './rows.js';
 import { MAX_AUDIT_LIMIT, toEvent, type AuditRow } from './audit-rows.js';
 import { migratePostgres } from './postgres-schema.js';
 import { auditArrays, auditQuery, sql, toRecord, type TokenRow } from './postgres-sql.js';
@@ -152,7 +153,7 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
         query = sql.assign(w.serial, w.userId, w.at);
         break;
       case 'deactivate':
-        query = sql.deactivate(w.serial, w.at);
+        query = sql.deactivate(w.serial, w.at, w.replacedBy);
         break;
       case 'create-credential': {
         const c = w.credential;
@@ -167,6 +168,9 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
         query = sql.createProof(p.idHash, p.userId, p.documentHash, p.actor, p.createdAt, p.expiresAt, p.usedAt);
         break;
       }
+      case 'use-proof':
+        query = sql.useProof(w.at, w.idHash);
+        break;
       case 'link-identity':
         query = sql.linkIdentity(w.userId, w.identityHash);
         break;
@@ -182,7 +186,13 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
 
   type Others = Omit<Snapshot, 'token' | 'tokenOwner' | 'userToken'>;
   type Rows = { token: TokenRow | undefined; userToken: TokenRow | undefined; others: Others };
-  const NOTHING_ELSE: Others = Object.freeze({ user: null, credential: null, identityUser: null, secret: null });
+  const NOTHING_ELSE: Others = Object.freeze({ user: null, credential: null, identityUser: null, secret: null, proof: null });
+  const onlyTokens = (k: AttemptKey): boolean =>
+    k.userId === undefined &&
+    k.credentialId === undefined &&
+    k.identityHash === undefined &&
+    k.secretName === undefined &&
+    k.proofIdHash === undefined;
   const snapshotOf = ({ token, userToken, others }: Rows): Snapshot => {
     const record = token ? toRecord(token) : null;
     return {
@@ -193,11 +203,12 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       credential: others.credential,
       identityUser: others.identityUser,
       secret: others.secret,
+      proof: others.proof,
     };
   };
   /** The rows of `key`, read with `q` (the pool, in parallel; or a transaction's connection, in turn), without locks. */
   async function readKey(q: pg.Pool | pg.PoolClient, key: AttemptKey): Promise<Rows> {
-    const { serial, userId, credentialId, identityHash, secretName } = key;
+    const { serial, userId, credentialId, identityHash, secretName, proofIdHash } = key;
     const row = <R>(query: pg.QueryConfig) => q.query<R & pg.QueryResultRow>(query).then((r) => r.rows[0]);
     const reads = [
       () => (serial === undefined ? undefined : row<TokenRow>(sql.tokenBySerial(serial))),
@@ -206,29 +217,31 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       () => (credentialId === undefined ? null : row<CredentialRow>(sql.credentialById(credentialId)).then(credentialOf)),
       () => (identityHash === undefined ? null : row<UserRow>(sql.userByIdentity(identityHash)).then(userOf)),
       () => (secretName === undefined ? null : row<SecretRow>(sql.secret(secretName)).then(secretOf)),
+      () => (proofIdHash === undefined ? null : row<ProofRow>(sql.proof(proofIdHash)).then(proofOf)),
     ] as const;
     // A connection runs one query at a time: in a transaction they are sent in turn.
     const values: unknown[] = [];
     if (q instanceof pg.Pool) values.push(...(await Promise.all(reads.map((read) => read()))));
     else for (const read of reads) values.push(await read());
-    const [token, userToken, user, credential, identityUser, secret] = values as [
+    const [token, userToken, user, credential, identityUser, secret, proof] = values as [
       TokenRow | undefined,
       TokenRow | undefined,
       UserRecord | null,
       CredentialRecord | null,
       UserRecord | null,
       SealedSeed | null,
+      ProofRecord | null,
     ];
-    return { token, userToken, others: { user, credential, identityUser, secret } };
+    return { token, userToken, others: { user, credential, identityUser, secret, proof } };
   }
   /**
    * The rows of `key`, locked until the transaction ends: the credential's row; an advisory lock
-   * for each name the key holds (the user, the identity, the secret: rows that may not exist yet),
-   * taken in one order; then the tokens.
+   * for each name the key holds (the user, the identity, the secret, the proof: rows that may not
+   * exist yet, or whose spending must be decided one at a time), taken in one order; then the tokens.
    */
   async function lockKey(client: pg.PoolClient, key: AttemptKey): Promise<Rows> {
-    const { serial, userId, credentialId, identityHash, secretName } = key;
-    if (userId === undefined && credentialId === undefined && identityHash === undefined && secretName === undefined) {
+    const { serial, userId, credentialId, identityHash, secretName, proofIdHash } = key;
+    if (onlyTokens(key)) {
       // An attempt on a token alone (every validation): its row, locked, in one statement.
       const token = serial === undefined ? undefined : (await client.query<TokenRow>(sql.tokenForUpdate(serial))).rows[0];
       return { token, userToken: undefined, others: NOTHING_ELSE };
@@ -238,6 +251,7 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       userId === undefined ? null : `user:${userId}`,
       identityHash === undefined ? null : `identity:${identityHash}`,
       secretName === undefined ? null : `secret:${secretName}`,
+      proofIdHash === undefined ? null : `proof:${proofIdHash}`,
     ];
     for (const name of names.filter((n) => n !== null).sort()) await client.query(sql.lockName(name));
     if (serial !== undefined || userId !== undefined) await client.query(sql.lockTokens(serial ?? null, userId ?? null));

@@ -3,6 +3,7 @@
  * are each store's own), the same columns in SQLite and PostgreSQL, and their mapping to records.
  */
 import type { CredentialRecord, CredentialRole } from '../domain/credentials.js';
+import type { ProofRecord } from '../domain/identity.js';
 import type { SealedSeed, UserRecord } from './types.js';
 
 export const CREDENTIAL_COLUMNS = 'id, role, name, token_hash, created_at, expires_at, revoked_at';
@@ -50,3 +51,27 @@ export interface SecretRow {
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 export const secretOf = (r: SecretRow | undefined): SealedSeed | null =>
   r === undefined ? null : { ciphertext: bytes(r.ciphertext), nonce: bytes(r.nonce), keyVersion: r.key_version };
+
+export const PROOF_COLUMNS = 'id_hash, user_id, document_hash, actor, created_at, expires_at, used_at';
+
+export interface ProofRow {
+  id_hash: string;
+  user_id: string;
+  document_hash: string | null;
+  actor: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+export const proofOf = (r: ProofRow | undefined): ProofRecord | null =>
+  r === undefined
+    ? null
+    : {
+        idHash: r.id_hash,
+        userId: r.user_id,
+        documentHash: r.document_hash,
+        actor: r.actor,
+        createdAt: r.created_at,
+        expiresAt: r.expires_at,
+        usedAt: r.used_at,
+      };

@@ -236,6 +236,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 7,
+    name: 'life cycle: which device replaced an assignment; when a user was created',
+    sql: `
+      ALTER TABLE assignments ADD COLUMN replaced_by TEXT;
+      ALTER TABLE users ADD COLUMN created_at INTEGER;
+      UPDATE users SET created_at = updated_at;
+    `,
+  },
 ];
 
 /** Applies the migrations `db` has not seen; returns the versions applied. */

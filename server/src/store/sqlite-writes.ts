@@ -46,18 +46,19 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
     block: db.prepare('UPDATE tokens SET blocked_until = ? WHERE serial_key = ?'),
     status: db.prepare('UPDATE tokens SET status = ? WHERE serial_key = ?'),
     startResync: db.prepare('UPDATE tokens SET pending_moving_factor = ?, pending_at = ? WHERE serial_key = ?'),
-    createUser: db.prepare('INSERT INTO users (user_id, password_hash, identity_hash, updated_at) VALUES (?, ?, ?, ?)'),
+    createUser: db.prepare('INSERT INTO users (user_id, password_hash, identity_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)'),
     setPassword: db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE user_id = ?'),
     // A token's assignment is made once; the same user's may be made active again.
     assign: db.prepare(`INSERT INTO assignments (serial, user_id, active, activated_at) VALUES (?, ?, 1, ?)
       ON CONFLICT (serial) DO UPDATE SET active = 1, activated_at = excluded.activated_at, deactivated_at = NULL
       WHERE assignments.user_id = excluded.user_id`),
-    deactivate: db.prepare('UPDATE assignments SET active = 0, deactivated_at = ? WHERE serial = ? AND active = 1'),
+    deactivate: db.prepare('UPDATE assignments SET active = 0, deactivated_at = ?, replaced_by = ? WHERE serial = ? AND active = 1'),
     createCredential: db.prepare(`INSERT INTO credentials (id, role, name, token_hash, created_at, expires_at, revoked_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`),
     revokeCredential: db.prepare('UPDATE credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
     createProof: db.prepare(`INSERT INTO proofs (id_hash, user_id, document_hash, actor, created_at, expires_at, used_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    useProof: db.prepare('UPDATE proofs SET used_at = ? WHERE id_hash = ? AND used_at IS NULL'),
     linkIdentity: db.prepare('UPDATE users SET identity_hash = ? WHERE user_id = ? AND identity_hash IS NULL'),
     createSecret: db.prepare('INSERT INTO secrets (name, ciphertext, nonce, key_version) VALUES (?, ?, ?, ?)'),
   };
@@ -98,13 +99,13 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
         case 'start-resync':
           return changed(w, sql.startResync.run(w.pending.movingFactor, w.pending.at, serialKey(w.serial)));
         case 'create-user':
-          return changed(w, sql.createUser.run(w.userId, w.passwordHash, w.identityHash, w.at));
+          return changed(w, sql.createUser.run(w.userId, w.passwordHash, w.identityHash, w.at, w.at));
         case 'set-password':
           return changed(w, sql.setPassword.run(w.passwordHash, w.at, w.userId));
         case 'assign':
           return changed(w, sql.assign.run(w.serial, w.userId, w.at));
         case 'deactivate':
-          return changed(w, sql.deactivate.run(w.at, w.serial));
+          return changed(w, sql.deactivate.run(w.at, w.replacedBy, w.serial));
         case 'create-credential': {
           const c = w.credential;
           return changed(w, sql.createCredential.run(c.id, c.role, c.name, c.tokenHash, c.createdAt, c.expiresAt, c.revokedAt));
@@ -115,6 +116,8 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
           const p = w.proof;
           return changed(w, sql.createProof.run(p.idHash, p.userId, p.documentHash, p.actor, p.createdAt, p.expiresAt, p.usedAt));
         }
+        case 'use-proof':
+          return changed(w, sql.useProof.run(w.at, w.idHash));
         case 'link-identity':
           return changed(w, sql.linkIdentity.run(w.identityHash, w.userId));
         case 'create-secret':

@@ -40,10 +40,13 @@ import { commonAccept } from './apply.js';
 import {
   CREDENTIAL_COLUMNS,
   credentialOf,
+  PROOF_COLUMNS,
+  proofOf,
   secretOf,
   USER_COLUMNS,
   userOf,
   type CredentialRow,
+  type ProofRow,
   type SecretRow,
   type UserRow,
 } from './rows.js';
@@ -128,6 +131,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     userByIdentity: db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE identity_hash = ?`),
     secret: db.prepare('SELECT ciphertext, nonce, key_version FROM secrets WHERE name = ?'),
     credentialById: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = ?`),
+    proof: db.prepare(`SELECT ${PROOF_COLUMNS} FROM proofs WHERE id_hash = ?`),
     credentialByHash: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE token_hash = ?`),
     credentials: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials ORDER BY created_at, id`),
     ping: db.prepare('SELECT 1').pluck(),
@@ -168,12 +172,18 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
 
   type Others = Omit<Snapshot, 'token' | 'tokenOwner' | 'userToken'>;
   type Rows = { token: TokenRow | undefined; userToken: TokenRow | undefined; others: Others };
-  const NOTHING_ELSE: Others = Object.freeze({ user: null, credential: null, identityUser: null, secret: null });
+  const NOTHING_ELSE: Others = Object.freeze({ user: null, credential: null, identityUser: null, secret: null, proof: null });
   /** The rows of `key`, the tokens as raw rows (whose chain heads the common accept needs). */
   function readKey(key: AttemptKey): Rows {
-    const { serial, userId, credentialId, identityHash, secretName } = key;
+    const { serial, userId, credentialId, identityHash, secretName, proofIdHash } = key;
     const token = serial === undefined ? undefined : (sql.tokenBySerial.get(serialKey(serial)) as TokenRow | undefined);
-    if (userId === undefined && credentialId === undefined && identityHash === undefined && secretName === undefined) {
+    if (
+      userId === undefined &&
+      credentialId === undefined &&
+      identityHash === undefined &&
+      secretName === undefined &&
+      proofIdHash === undefined
+    ) {
       return { token, userToken: undefined, others: NOTHING_ELSE };
     }
     const userToken =
@@ -187,6 +197,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       credential: credentialId === undefined ? null : credentialOf(sql.credentialById.get(credentialId) as CredentialRow | undefined),
       identityUser: identityHash === undefined ? null : userOf(sql.userByIdentity.get(identityHash) as UserRow | undefined),
       secret: secretName === undefined ? null : secretOf(sql.secret.get(secretName) as SecretRow | undefined),
+      proof: proofIdHash === undefined ? null : proofOf(sql.proof.get(proofIdHash) as ProofRow | undefined),
     };
     return { token, userToken, others };
   }
@@ -208,6 +219,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       credential: others.credential,
       identityUser: others.identityUser,
       secret: others.secret,
+      proof: others.proof,
     };
   };
 

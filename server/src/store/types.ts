@@ -94,8 +94,8 @@ export type AuditEntry = Pick<AuditEvent, 'at' | 'type'> & Partial<Omit<AuditEve
 
 /**
  * What an attempt is about, the rows its snapshot (domain/decide.ts) holds: a token by its
- * serial, a user (and the user's active token), a credential, an identity, a secret, or several. An empty key reads
- * nothing (an attempt that only writes the audit log).
+ * serial, a user (and the user's active token), a credential, an identity, a secret, a proof, or several.
+ * An empty key reads nothing (an attempt that only writes the audit log).
  */
 export interface AttemptKey {
   serial?: string;
@@ -105,6 +105,8 @@ export interface AttemptKey {
   identityHash?: string;
   /** A sealed secret's name. */
   secretName?: string;
+  /** A proof of identity by the SHA-256 of its id (domain/identity.ts). */
+  proofIdHash?: string;
 }
 
 export interface TokenStore {

@@ -4,7 +4,8 @@
  */
 import { createOtp, makeSerial, type Otp, type ProfileName } from '@kodeviser/shared';
 import { createTokenService, type TokenServiceOptions } from '../../src/domain/service.js';
-import type { TokenService } from '../../src/domain/types.js';
+import type { ActivationOutcome, TokenService } from '../../src/domain/types.js';
+import { identityOf } from '../../../test/helpers/identities.js';
 import { openSqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite.js';
 import type { TokenStore } from '../../src/store/types.js';
 import { FakeClock } from './clock.js';
@@ -71,4 +72,24 @@ export async function importToken(
 /** The totp step of the fake clock. */
 export function stepOf(token: TestToken, clock: FakeClock): number {
   return token.otp.stepAt(Math.floor(clock.now() / 1000));
+}
+
+/** The credential id the test proofs are made under (the audit's actor). */
+export const TEST_OPERATOR = 'cred-test-operator';
+
+/** A proof of identity for `userId` (its test identity, helpers/identities.ts), by TEST_OPERATOR. */
+export async function proofFor(service: TokenService, userId: string, ctx: { ip: string } = CTX): Promise<string> {
+  const made = await service.prove({ identity: identityOf(userId), userId }, { ...ctx, actor: TEST_OPERATOR });
+  if ('refused' in made) throw new Error(`no proof for ${userId}: ${made.refused}`);
+  return made.proofId;
+}
+
+/** Activation as the service now asks for it: a proof for `userId`, then the device's code and the new password. */
+export async function activateUser(
+  service: TokenService,
+  req: { userId: string; serial: string; otp: string; password: string },
+  ctx: { ip: string } = CTX,
+): Promise<ActivationOutcome> {
+  const { userId, ...rest } = req;
+  return service.activate({ proofId: await proofFor(service, userId, ctx), ...rest }, ctx);
 }

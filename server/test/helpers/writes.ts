@@ -36,7 +36,7 @@ export const acceptWrites = (
 ];
 
 /**
- * An activation's writes, as decideActivate makes them: the code spent, the user created (or,
+ * An activation's writes, in decideActivate's shape: the code spent, the user created (or,
  * `existing`, its password set), the token it `replaces` deactivated, the token assigned, and the
  * 'activate' and 'accept' rows under the user.
  */
@@ -56,7 +56,7 @@ export const activateWrites = (
       : { kind: 'create-user', userId, passwordHash, identityHash: null, at: o.at },
     ...(bind.replaces !== undefined
       ? [
-          { kind: 'deactivate', serial: bind.replaces, at: o.at } as const,
+          { kind: 'deactivate', serial: bind.replaces, at: o.at, replacedBy: serial } as const,
           audited({ ...row, type: 'deactivate', serial: bind.replaces, reason: `replaced by ${serial}`, movingFactor: null }),
         ]
       : []),
