@@ -65,6 +65,7 @@ if (await requirePostgres(t)) {
       { version: 2, name: 'tokens: clock offset (ms) and rate (ppm)' },
       { version: 3, name: 'credentials' },
       { version: 4, name: 'identities: users without a password yet, linked to an identity; proofs; sealed secrets' },
+      { version: 5, name: 'life cycle: which device replaced an assignment; when a user was created' },
     ]);
     await (stores[0] as TokenStore).insertTokens([row(1)], { at: 0, ip: null });
     t.equal((await (stores[2] as TokenStore).getToken(serial(1)))?.serial, serial(1), 'all three work on the same tables');
@@ -86,7 +87,7 @@ if (await requirePostgres(t)) {
     );
     t.same(
       await migratePostgres(client, [{ version: 100, name: 'extra', sql: 'CREATE TABLE extra (x int)' }, ...PG_MIGRATIONS]),
-      [1, 2, 3, 4, 100],
+      [1, 2, 3, 4, 5, 100],
     );
     t.same(await migratePostgres(client), []);
   });

@@ -186,6 +186,47 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       await t.rejects(applyWrites(store, [{ kind: 'revoke-credential', id: 'cred-none', at: T0 }]), 'nor an unknown one');
     });
 
+    tap.test('proofs: created, read by their hash with their user, spent once among concurrent spends on two instances', async (t) => {
+      const store = await open(t);
+      const other = await store.another();
+      const proof = {
+        idHash: 'p'.repeat(64),
+        userId: 'carol',
+        documentHash: 'd1',
+        actor: 'cred-1',
+        createdAt: T0,
+        expiresAt: T0 + 900_000,
+        usedAt: null,
+      };
+      await applyWrites(store, [
+        { kind: 'create-user', userId: 'carol', passwordHash: null, identityHash: 'i1', at: T0 },
+        { kind: 'create-proof', proof },
+      ]);
+      await t.rejects(
+        applyWrites(store, [{ kind: 'create-proof', proof: { ...proof, userId: 'nobody', idHash: 'q'.repeat(64) } }]),
+        'a proof of no user',
+      );
+      t.same(await other.snapshot({ proofIdHash: proof.idHash }), { ...NOTHING, proof }, 'by its hash, on another instance');
+      t.match(await store.snapshot({ proofIdHash: proof.idHash, userId: 'carol' }), {
+        proof,
+        user: { userId: 'carol', passwordHash: null, identityHash: 'i1' },
+      });
+      t.equal((await store.snapshot({ proofIdHash: 'r'.repeat(64) })).proof, null);
+      // Each spends the proof when the snapshot shows it unspent, as the decisions do.
+      const spends = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          (i % 2 ? other : store).attempt({ proofIdHash: proof.idHash, userId: 'carol' }, ({ proof: p }) =>
+            p?.usedAt === null
+              ? { result: 'spent', writes: [{ kind: 'use-proof', idHash: proof.idHash, at: T0 + i }] }
+              : { result: 'refused', writes: [] },
+          ),
+        ),
+      );
+      t.same(spends.filter((r) => r === 'spent').length, 1, 'one spend; the others saw it spent');
+      t.match((await store.snapshot({ proofIdHash: proof.idHash })).proof, { usedAt: Number });
+      await t.rejects(applyWrites(store, [{ kind: 'use-proof', idHash: proof.idHash, at: T0 }]), 'a spent proof is not spent again');
+    });
+
     tap.test('one active token per user is a database constraint, and a write that cannot apply rolls its attempt back', async (t) => {
       const store = await open(t);
       await store.insertTokens([row(1), row(2)], at());
