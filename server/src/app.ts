@@ -25,6 +25,7 @@ import { installOpenApi } from './plugins/openapi.js';
 import { installRateLimits } from './plugins/rate-limit.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { operationsRoutes } from './routes/operations.js';
+import { accountRoutes } from './routes/accounts.js';
 import { proofRoutes } from './routes/proofs.js';
 import { IMPORT_BODY_LIMIT, PSKC_CONTENT_TYPE, tokenRoutes } from './routes/tokens.js';
 import { userRoutes } from './routes/users.js';
@@ -113,6 +114,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(operationsRoutes, { service, auth, metrics });
   await app.register(credentialRoutes, { credentials, auth });
   await app.register(proofRoutes, { service, auth, metrics, perUserLimit });
+  await app.register(accountRoutes, { service, auth });
   await app.ready();
   return app;
 }

@@ -150,6 +150,12 @@ t.test('authenticate: both factors always evaluated, never said which failed; a 
   );
   t.equal(auth(token(), user, otp.generate(10), null), null, 'not blocked any more: check the password first');
   t.equal(auth(token(), user, otp.generate(10), { ok: true, against: 'scrypt$hash-0' }), null, 'checked against a hash since replaced');
+  t.match(
+    auth(token(), { ...user, passwordHash: null }, otp.generate(10), { ok: false, against: '' })?.result,
+    { result: 'reject', reason: 'bad-password' },
+    'a password cleared (a reinstated device): checked against nothing, a failure, never asked for again',
+  );
+  t.equal(auth(token(), { ...user, passwordHash: null }, otp.generate(10), wrong), null, 'checked against a hash cleared since');
 
   t.same(auth(token(), user, otp.generate(10), right)?.writes[1], {
     kind: 'audit',

@@ -4,7 +4,17 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { bytesToHex } from '@kodeviser/shared';
 import { createTokenService } from '../src/domain/service.js';
-import { CTX, importToken, MASTER_KEY, newSerial, serviceFixture, stepOf } from './helpers/service.js';
+import {
+  activateUser,
+  CTX,
+  importToken,
+  MASTER_KEY,
+  newSerial,
+  proofFor,
+  serviceFixture,
+  stepOf,
+  TEST_OPERATOR,
+} from './helpers/service.js';
 
 const ATTACKER = { ip: '203.0.113.66' };
 
@@ -191,7 +201,7 @@ t.test('admin lock, unlock, revoke', async (t) => {
   t.match(await service.lock(tok.serial, 'admin', CTX), { status: 'locked' }, 'locking twice is harmless');
   await service.unlock(tok.serial, 'admin', CTX);
   t.equal(
-    (await service.activate({ userId: 'gus', serial: tok.serial, otp: tok.otp.generate(0), password: 'pw-passphrase' }, CTX)).result,
+    (await activateUser(service, { userId: 'gus', serial: tok.serial, otp: tok.otp.generate(0), password: 'pw-passphrase' })).result,
     'accept',
   );
   await service.lock(tok.serial, 'admin', CTX);
@@ -201,9 +211,9 @@ t.test('admin lock, unlock, revoke', async (t) => {
     'a locked token does not log in',
   );
   t.same(
-    await service.activate({ userId: 'gus', serial: tok.serial, otp: tok.otp.generate(1), password: 'pw-passphrase' }, CTX),
+    await activateUser(service, { userId: 'gus', serial: tok.serial, otp: tok.otp.generate(1), password: 'pw-passphrase' }),
     { result: 'reject', reason: 'locked', serial: tok.serial },
-    'nor activates',
+    'nor activates, with a proof',
   );
   t.match(await service.unlock(tok.serial, 'admin', CTX), { status: 'enabled' });
   t.same((await v(1)).result, 'accept');
@@ -234,10 +244,11 @@ t.test('activation binds one active device per user and sets the password', asyn
   const { service, clock } = serviceFixture(t);
   const a = await importToken(service, 'hotp-sha1');
   const b = await importToken(service, 'totp-sha1');
-  t.same(await service.activate({ userId: 'alice', serial: a.serial, otp: a.otp.generate(0), password: 'pw-1-passphrase' }, CTX), {
+  t.same(await activateUser(service, { userId: 'alice', serial: a.serial, otp: a.otp.generate(0), password: 'pw-1-passphrase' }), {
     result: 'accept',
     serial: a.serial,
     movingFactor: 0,
+    userId: 'alice',
   });
   t.match(await service.getToken(a.serial), { userId: 'alice' });
   t.same(await service.authenticate({ userId: 'alice', otp: a.otp.generate(1), password: 'pw-1-passphrase' }, CTX), {
@@ -246,17 +257,19 @@ t.test('activation binds one active device per user and sets the password', asyn
     movingFactor: 1,
   });
 
+  // A second device for alice, with a new proof (an operator's): the first is deactivated.
   const bStep = stepOf(b, clock);
-  const replacement = {
-    userId: 'alice',
-    serial: b.serial,
-    otp: b.otp.generate(bStep),
-    password: 'pw-2-passphrase',
-    currentOtp: a.otp.generate(2),
-    currentPassword: 'pw-1-passphrase',
-  };
-  t.same((await service.activate(replacement, CTX)).result, 'accept', "a new device, with the owner's proof");
+  t.same(
+    await activateUser(service, { userId: 'alice', serial: b.serial, otp: b.otp.generate(bStep), password: 'pw-2-passphrase' }),
+    { result: 'accept', serial: b.serial, movingFactor: bStep, userId: 'alice' },
+    'a new device, with a new proof',
+  );
   t.match(await service.getToken(a.serial), { userId: null }, 'the old one is deactivated');
+  t.match(
+    (await service.audit({ serial: a.serial })).find((e) => e.type === 'deactivate'),
+    { userId: 'alice', reason: `replaced by ${b.serial}` },
+    'replaced by the new one, in the audit log',
+  );
   t.same(
     (await service.authenticate({ userId: 'alice', otp: a.otp.generate(3), password: 'pw-2-passphrase' }, CTX)).result,
     'reject',
@@ -268,71 +281,100 @@ t.test('activation binds one active device per user and sets the password', asyn
     movingFactor: bStep + 1,
   });
 
-  t.same(await service.activate({ userId: 'bob', serial: b.serial, otp: b.otp.generate(bStep - 1), password: 'x-passphrase' }, CTX), {
+  const bobProof = await proofFor(service, 'bob');
+  t.same(await service.activate({ proofId: bobProof, serial: b.serial, otp: b.otp.generate(bStep - 1), password: 'x-passphrase' }, CTX), {
     result: 'reject',
     reason: 'assigned-elsewhere',
     serial: b.serial,
   });
   t.same(
-    await service.activate({ userId: 'bob', serial: a.serial, otp: a.otp.generate(4), password: 'x-passphrase' }, CTX),
+    await service.activate({ proofId: bobProof, serial: a.serial, otp: a.otp.generate(4), password: 'x-passphrase' }, CTX),
     { result: 'reject', reason: 'assigned-elsewhere', serial: a.serial },
     'nor a token once bound to alice',
   );
   const unknown = newSerial();
-  t.same(await service.activate({ userId: 'bob', serial: unknown, otp: '123456', password: 'x-passphrase' }, CTX), {
+  t.same(await service.activate({ proofId: bobProof, serial: unknown, otp: '123456', password: 'x-passphrase' }, CTX), {
     result: 'reject',
     reason: 'unknown-token',
     serial: unknown,
   });
+  const aliceProof = await proofFor(service, 'alice');
   const failedActivation = await service.activate(
-    {
-      userId: 'alice',
-      serial: a.serial,
-      otp: '000000',
-      password: 'pw-3-passphrase',
-      currentOtp: b.otp.generate(bStep + 1),
-      currentPassword: 'pw-2-passphrase',
-    },
+    { proofId: aliceProof, serial: a.serial, otp: '000000', password: 'pw-3-passphrase' },
     CTX,
   );
-  t.equal(failedActivation.result, 'reject');
+  t.same(failedActivation, { result: 'reject', reason: 'bad-otp', serial: a.serial });
+  t.match(await service.getToken(b.serial), { userId: 'alice' }, 'a failed activation deactivates nothing');
   t.same(
     (await service.authenticate({ userId: 'alice', otp: b.otp.generate(bStep + 2), password: 'pw-2-passphrase' }, CTX)).result,
     'accept',
     'a failed activation does not change the password',
   );
+  const c = await importToken(service);
+  t.same(
+    await service.activate({ proofId: bobProof, serial: c.serial, otp: c.otp.generate(0), password: 'x-passphrase' }, CTX),
+    { result: 'accept', serial: c.serial, movingFactor: 0, userId: 'bob' },
+    'refused attempts do not spend a proof',
+  );
+  t.same(
+    await service.activate({ proofId: aliceProof, serial: a.serial, otp: a.otp.generate(5), password: 'pw-3-passphrase' }, CTX),
+    { result: 'accept', serial: a.serial, movingFactor: 5, userId: 'alice' },
+    'nor a failed code: the same proof takes her former device back',
+  );
+  t.match(await service.getToken(b.serial), { userId: null }, 'and that replaces b in turn');
 });
 
-t.test("activation never takes over an existing user: a new device binds only with its owner's proof", async (t) => {
-  const { service } = serviceFixture(t);
-  const [victim, spare, next] = [await importToken(service), await importToken(service), await importToken(service)];
+t.test('replacing a device needs a new proof: spent, expired, unknown and foreign proofs are refused', async (t) => {
+  const { service, clock } = serviceFixture(t);
+  const [victim, spare, next, other, bobs] = [
+    await importToken(service),
+    await importToken(service),
+    await importToken(service),
+    await importToken(service),
+    await importToken(service),
+  ];
   const presses = new Map<typeof victim, number>();
   const press = (d: typeof victim) => {
     const counter = presses.get(d) ?? 0;
     presses.set(d, counter + 1);
     return d.otp.generate(counter);
   };
-  t.equal(
-    (await service.activate({ userId: 'demo', serial: victim.serial, otp: press(victim), password: 'victim-pw-1' }, CTX)).result,
-    'accept',
-  );
+  const firstProof = await proofFor(service, 'demo');
+  t.same(await service.activate({ proofId: firstProof, serial: victim.serial, otp: press(victim), password: 'victim-pw-1' }, CTX), {
+    result: 'accept',
+    serial: victim.serial,
+    movingFactor: 0,
+    userId: 'demo',
+  });
 
-  const takeover = (extra: { currentOtp?: string; currentPassword?: string } = {}) =>
-    service.activate({ userId: 'demo', serial: spare.serial, otp: press(spare), password: 'attacker-pw-1', ...extra }, ATTACKER);
-  t.same(await takeover(), { result: 'reject', reason: 'owner-not-proven', serial: spare.serial }, 'a spare device alone');
+  // Without a proof of its own an attacker cannot even name the user: the request has no user ID.
+  const takeover = (proofId: string) =>
+    service.activate({ proofId, serial: spare.serial, otp: press(spare), password: 'attacker-pw-1' }, ATTACKER);
+  t.same(await takeover(firstProof), { result: 'reject', reason: 'proof-used', serial: spare.serial }, "the owner's proof, once spent");
   t.same(
-    await takeover({ currentOtp: '000000', currentPassword: 'victim-pw-1' }),
-    { result: 'reject', reason: 'owner-not-proven', serial: spare.serial },
-    'a guessed code of the active device',
+    await takeover('bm90LWEtcHJvb2YtYXQtYWxs'),
+    { result: 'reject', reason: 'proof-unknown', serial: spare.serial },
+    'a made-up proof id',
   );
+  const stale = await proofFor(service, 'demo');
+  clock.advance(15 * 60_000);
+  t.same(await takeover(stale), { result: 'reject', reason: 'proof-expired', serial: spare.serial }, 'a proof 15 minutes old');
+  const selfGuess = await service.proveSelf({ userId: 'demo', otp: press(victim), password: 'guess-pw-1' }, ATTACKER);
   t.same(
-    await takeover({ currentOtp: press(victim), currentPassword: 'guess-pw-1' }),
-    { result: 'reject', reason: 'owner-not-proven', serial: spare.serial },
-    'a code of the active device, a wrong password',
+    selfGuess,
+    { outcome: { result: 'reject', reason: 'bad-password', serial: victim.serial }, proof: null },
+    'a self proof with a guessed password: no proof',
   );
-  t.match(await service.getToken(spare.serial), { userId: null, failures: 3 }, 'the spare stays unassigned, every try counted against it');
-  const spareAudit = await service.audit({ serial: spare.serial, limit: 1 });
-  t.match(spareAudit[0], { type: 'block' }, "three tries block the attacker's token");
+  t.match(await service.getToken(spare.serial), { userId: null }, 'the spare stays unassigned');
+  t.match(
+    (await service.audit({ serial: spare.serial, limit: 3 })).map((e) => [e.type, e.reason, e.userId]),
+    [
+      ['reject', 'proof-expired', 'demo'],
+      ['reject', 'proof-unknown', null],
+      ['reject', 'proof-used', 'demo'],
+    ],
+    'each refusal audited with its reason',
+  );
   t.same(
     (await service.authenticate({ userId: 'demo', otp: press(victim), password: 'victim-pw-1' }, CTX)).result,
     'accept',
@@ -344,21 +386,52 @@ t.test("activation never takes over an existing user: a new device binds only wi
     'the attacker cannot log in',
   );
 
-  // The owner replaces the device: a code of the active one and the current password, in the same request.
-  const proof = { currentOtp: press(victim), currentPassword: 'victim-pw-1' };
-  t.same(await service.activate({ userId: 'demo', serial: next.serial, otp: press(next), password: 'victim-pw-2', ...proof }, CTX), {
+  // The owner replaces the device with a self proof: a login with the active device and the password.
+  const self = await service.proveSelf({ userId: 'demo', otp: press(victim), password: 'victim-pw-1' }, CTX);
+  t.match(self, { outcome: { result: 'accept', serial: victim.serial }, proof: { proofId: String, userId: 'demo' } });
+  const selfProof = self.proof?.proofId as string;
+  t.same(await service.activate({ proofId: selfProof, serial: next.serial, otp: press(next), password: 'victim-pw-2' }, CTX), {
     result: 'accept',
     serial: next.serial,
     movingFactor: 0,
+    userId: 'demo',
   });
-  const other = await importToken(service);
-  t.same(
-    await service.activate({ userId: 'demo', serial: other.serial, otp: press(other), password: 'x-password', ...proof }, ATTACKER),
-    { result: 'reject', reason: 'owner-not-proven', serial: other.serial },
-    'the same proof again: spent, and of a device no longer active',
+  t.match(await service.getToken(victim.serial), { userId: null }, 'the old device is deactivated');
+  t.match(
+    (await service.audit({ serial: victim.serial })).find((e) => e.type === 'deactivate'),
+    { userId: 'demo', reason: `replaced by ${next.serial}` },
   );
-  t.match(await service.getToken(victim.serial), { userId: null });
-  t.same((await service.authenticate({ userId: 'demo', otp: press(next), password: 'victim-pw-2' }, CTX)).result, 'accept');
+  t.same(
+    await service.activate({ proofId: selfProof, serial: other.serial, otp: press(other), password: 'x-password' }, ATTACKER),
+    { result: 'reject', reason: 'proof-used', serial: other.serial },
+    'the same self proof again: spent',
+  );
+  t.match(await service.getToken(next.serial), { userId: 'demo' }, 'and the replacement stands');
+
+  // A token that serves another user is never the proof's user's.
+  t.equal((await activateUser(service, { userId: 'bob', serial: bobs.serial, otp: press(bobs), password: 'bob-pw-1' })).result, 'accept');
+  t.same(
+    await service.activate(
+      { proofId: await proofFor(service, 'demo'), serial: bobs.serial, otp: press(bobs), password: 'x-password' },
+      CTX,
+    ),
+    { result: 'reject', reason: 'assigned-elsewhere', serial: bobs.serial },
+    "demo's proof on bob's device",
+  );
+  t.match(await service.getToken(bobs.serial), { userId: 'bob' }, 'bob keeps it');
+
+  // An operator's proof replaces it as well, just within its 15 minutes.
+  const operatorProof = await proofFor(service, 'demo');
+  clock.advance(15 * 60_000 - 1);
+  t.same(await service.activate({ proofId: operatorProof, serial: other.serial, otp: press(other), password: 'victim-pw-3' }, CTX), {
+    result: 'accept',
+    serial: other.serial,
+    movingFactor: 1,
+    userId: 'demo',
+  });
+  t.match(await service.getToken(next.serial), { userId: null });
+  t.match((await service.audit({ serial: other.serial, limit: 2 }))[1], { type: 'activate', reason: `proof by ${TEST_OPERATOR}` });
+  t.same((await service.authenticate({ userId: 'demo', otp: press(other), password: 'victim-pw-3' }, CTX)).result, 'accept');
   t.same(
     (await service.authenticate({ userId: 'demo', otp: press(victim), password: 'victim-pw-1' }, CTX)).result,
     'reject',
@@ -369,7 +442,7 @@ t.test("activation never takes over an existing user: a new device binds only wi
 t.test('authenticate checks code and password, never says which failed, and spends a right code with a wrong password', async (t) => {
   const { service } = serviceFixture(t);
   const tok = await importToken(service, 'hotp-sha512');
-  await service.activate({ userId: 'dora', serial: tok.serial, otp: tok.otp.generate(0), password: 'secret-passphrase' }, CTX);
+  await activateUser(service, { userId: 'dora', serial: tok.serial, otp: tok.otp.generate(0), password: 'secret-passphrase' });
   const auth = (c: number | string, password: string) =>
     service.authenticate({ userId: 'dora', otp: typeof c === 'number' ? tok.otp.generate(c) : c, password }, CTX);
 
@@ -386,7 +459,7 @@ t.test('authenticate checks code and password, never says which failed, and spen
   t.same((await auth(2, 'secret-passphrase')).result, 'blocked', 'three failures of either kind block');
 
   const fresh = await importToken(service, 'hotp-sha1');
-  await service.activate({ userId: 'emil', serial: fresh.serial, otp: fresh.otp.generate(0), password: 'pw-passphrase' }, CTX);
+  await activateUser(service, { userId: 'emil', serial: fresh.serial, otp: fresh.otp.generate(0), password: 'pw-passphrase' });
   t.same(await service.authenticate({ userId: 'emil', otp: 'zzzzzz', password: 'nope' }, CTX), {
     result: 'reject',
     reason: 'bad-otp-and-password',
@@ -479,10 +552,17 @@ t.test('seeds are unreadable at rest and useless without the master key', async 
   const other = createTokenService({ store, clock: { now: () => Date.UTC(2026, 0, 1) }, masterKey: MASTER_KEY.map((b) => b ^ 1) });
   await t.rejects(other.validate({ serial: tok.serial, otp: tok.otp.generate(0) }, CTX), { code: 'ERR_SEED' });
   t.match(await service.getToken(tok.serial), { failures: 0, lastMovingFactor: null }, 'nothing counted against the token');
+  // The proof is made under the right key (the identity key is sealed under it too).
+  const proofId = await proofFor(service, 'u');
   await t.rejects(
-    other.activate({ userId: 'u', serial: tok.serial, otp: tok.otp.generate(0), password: 'p-passphrase' }, CTX),
+    other.activate({ proofId, serial: tok.serial, otp: tok.otp.generate(0), password: 'p-passphrase' }, CTX),
     { code: 'ERR_SEED' },
     'activation too',
+  );
+  t.same(
+    await service.activate({ proofId, serial: tok.serial, otp: tok.otp.generate(0), password: 'p-passphrase' }, CTX),
+    { result: 'accept', serial: tok.serial, movingFactor: 0, userId: 'u' },
+    'nothing spent: neither the code nor the proof',
   );
   const v2 = createTokenService({ store, clock: { now: () => 0 }, masterKey: MASTER_KEY, keyVersion: 2 });
   await t.rejects(v2.validate({ serial: tok.serial, otp: tok.otp.generate(0) }, CTX), { code: 'ERR_SEED', message: /version 1/ });
@@ -521,14 +601,35 @@ t.test('admin resync with two consecutive codes', async (t) => {
 t.test('the audit log never holds a code, a password or a key; queries are checked', async (t) => {
   const { service } = serviceFixture(t);
   const tok = await importToken(service, 'hotp-sha1');
-  const codes = [0, 1, 2, 3].map((c) => tok.otp.generate(c));
-  await service.activate({ userId: 'fred', serial: tok.serial, otp: codes[0] as string, password: 'hunter2-password' }, CTX);
-  await service.authenticate({ userId: 'fred', otp: codes[1] as string, password: 'wrong-password' }, CTX);
-  await service.authenticate({ userId: 'fred', otp: codes[2] as string, password: 'hunter2-password' }, CTX);
-  await service.validate({ serial: tok.serial, otp: codes[3] as string }, CTX);
+  const codes = [0, 1, 2, 3, 4, 5, 6].map((c) => tok.otp.generate(c));
+  const code = (i: number) => codes[i] as string;
+  const activationProof = await proofFor(service, 'fred');
+  const accepted = (r: { result: string }) => t.equal(r.result, 'accept');
+  accepted(await service.activate({ proofId: activationProof, serial: tok.serial, otp: code(0), password: 'hunter2-password' }, CTX));
+  await service.authenticate({ userId: 'fred', otp: code(1), password: 'wrong-password' }, CTX);
+  await service.authenticate({ userId: 'fred', otp: code(2), password: 'hunter2-password' }, CTX);
+  await service.validate({ serial: tok.serial, otp: code(3) }, CTX);
   await service.validate({ serial: tok.serial, otp: '424242' }, CTX);
+  const self = await service.proveSelf({ userId: 'fred', otp: code(4), password: 'hunter2-password' }, CTX);
+  accepted(self.outcome);
+  accepted(
+    await service.changePassword({ userId: 'fred', otp: code(5), oldPassword: 'hunter2-password', newPassword: 'changed-pw-77' }, CTX),
+  );
+  const resetProof = await proofFor(service, 'fred');
+  accepted(await service.resetPassword({ proofId: resetProof, otp: code(6), newPassword: 'reset-pw-88' }, CTX));
   const all = JSON.stringify(await service.audit({ limit: 1000 }));
-  for (const secret of [...codes, '424242', 'hunter2', 'wrong-password', bytesToHex(tok.key)]) {
+  t.match(all, /"type":"password"/, 'the password change and reset are audited');
+  const proofIds = [activationProof, self.proof?.proofId as string, resetProof];
+  for (const secret of [
+    ...codes,
+    '424242',
+    'hunter2',
+    'wrong-password',
+    'changed-pw-77',
+    'reset-pw-88',
+    ...proofIds,
+    bytesToHex(tok.key),
+  ]) {
     t.notOk(all.includes(`"${secret}`) || all.includes(secret), `no ${secret.slice(0, 3)}… in the audit log`);
   }
   await t.rejects(service.audit({ serial: 'nope' }), { code: 'ERR_SERIAL' });
@@ -543,7 +644,17 @@ t.test('arguments are checked with coded errors naming them', async (t) => {
   await t.rejects(service.validate({ serial: 'x', otp: '1' }, CTX), { code: 'ERR_SERIAL' });
   await t.rejects(service.validate({ serial: newSerial(), otp: 5 as never }, CTX), { code: 'ERR_ARGUMENT', message: /otp/ });
   await t.rejects(service.authenticate({ userId: 'u', otp: '1', password: '' }, CTX), { message: /password/ });
-  await t.rejects(service.activate({ userId: '', serial: newSerial(), otp: '1', password: 'p-passphrase' }, CTX), { message: /userId/ });
+  await t.rejects(service.activate({ proofId: '', serial: newSerial(), otp: '1', password: 'p-passphrase' }, CTX), {
+    code: 'ERR_ARGUMENT',
+    message: /proofId/,
+  });
+  await t.rejects(service.activate({ proofId: 'p', serial: newSerial(), otp: '1', password: 'password1' }, CTX), {
+    code: 'ERR_WEAK_PASSWORD',
+  });
+  await t.rejects(service.resetPassword({ proofId: 'p', otp: '1', newPassword: '' }, CTX), { message: /newPassword/ });
+  await t.rejects(service.changePassword({ userId: 'u', otp: '1', oldPassword: 'old-password', newPassword: 'short' }, CTX), {
+    code: 'ERR_WEAK_PASSWORD',
+  });
   await t.rejects(service.importTokens([], ''), { message: /actor/ });
   t.equal(await service.getToken(newSerial()), null);
 });

@@ -1,10 +1,11 @@
 // The block under concurrency, over HTTP with the rate limits off, on SQLite and on PostgreSQL:
 // 25 wrong logins for one user at once (wrong password with right codes, then wrong codes with the
-// right password) count 3 failures, and every later one is 429 {result: "blocked"} with Retry-After.
+// right password), or 25 password changes with the wrong old password, count 3 failures, and every
+// later one is 429 {result: "blocked"} with Retry-After.
 import t, { type Test } from 'tap';
 import { openPostgresStore } from '../src/store/postgres.js';
 import type { TokenStore } from '../src/store/types.js';
-import { admin, device, importDevices, post, testApp } from './http-helpers.js';
+import { activate, admin, device, importDevices, post, testApp } from './http-helpers.js';
 import { requirePostgres, tempSchema } from './helpers/postgres.js';
 
 function blockRace(t: Test, openStore?: (t: Test) => Promise<TokenStore>): void {
@@ -14,7 +15,7 @@ function blockRace(t: Test, openStore?: (t: Test) => Promise<TokenStore>): void 
       const d = device();
       await importDevices(app, d);
       const userId = `racer-${wrong}`;
-      t.equal((await post(app, '/v1/activate', { userId, serial: d.serial, otp: d.press(), password: 'right-password' })).statusCode, 200);
+      t.equal((await activate(app, { userId, serial: d.serial, otp: d.press(), password: 'right-password' })).statusCode, 200);
       const replies = await Promise.all(
         Array.from({ length: 25 }, () =>
           post(app, '/v1/authenticate', {
@@ -36,6 +37,29 @@ function blockRace(t: Test, openStore?: (t: Test) => Promise<TokenStore>): void 
       t.equal(token.failures, 3, 'three failures counted, no more');
     });
   }
+  t.test('25 password changes at once with the wrong old password', async (t) => {
+    const { app } = await testApp(t, openStore ? { store: await openStore(t) } : {});
+    const d = device();
+    await importDevices(app, d);
+    t.equal((await activate(app, { userId: 'changer', serial: d.serial, otp: d.press(), password: 'right-password' })).statusCode, 200);
+    const replies = await Promise.all(
+      Array.from({ length: 25 }, () =>
+        post(app, '/v1/users/self/password', {
+          userId: 'changer',
+          otp: d.press(),
+          oldPassword: 'wrong-password',
+          newPassword: 'new-password-1',
+        }),
+      ),
+    );
+    t.same(replies.map((r) => r.statusCode).sort(), [...Array(3).fill(401), ...Array(22).fill(429)], 'three rejects, then blocked');
+    t.equal((await app.inject({ url: `/v1/tokens/${d.serial}`, headers: admin })).json().failures, 3, 'three failures counted, no more');
+    t.equal(
+      (await post(app, '/v1/authenticate', { userId: 'changer', otp: d.press(), password: 'new-password-1' })).statusCode,
+      429,
+      'still blocked',
+    );
+  });
 }
 
 t.test('SQLite', async (t) => blockRace(t));

@@ -47,7 +47,7 @@ t.test('every bad-input class is a 4xx JSON error naming the problem', async (t)
   const { app } = await testApp(t);
   const d = device();
   await importDevices(app, d);
-  const good = { userId: 'alice', serial: d.serial, otp: '123456', password: 'long enough password' };
+  const good = { proofId: 'bm90LWEtcHJvb2YtYXQtYWxs', serial: d.serial, otp: '123456', password: 'long enough password' };
   const json = { 'content-type': 'application/json' };
   const cases: Array<[string, () => Promise<LightMyRequestResponse>, number, string | RegExp, RegExp | string]> = [
     [
@@ -56,6 +56,49 @@ t.test('every bad-input class is a 4xx JSON error naming the problem', async (t)
       400,
       'bad-request',
       "body must have required property 'password'",
+    ],
+    [
+      'missing proof',
+      () => post(app, '/v1/activate', { ...good, proofId: undefined }),
+      400,
+      'bad-request',
+      "body must have required property 'proofId'",
+    ],
+    [
+      'a user ID instead of a proof (the old activation)',
+      () => post(app, '/v1/activate', { ...good, proofId: undefined, userId: 'alice' }),
+      400,
+      'bad-request',
+      "body must have required property 'proofId'",
+    ],
+    [
+      'a proof id that is no proof id',
+      () => post(app, '/v1/activate', { ...good, proofId: 'a proof/with spaces' }),
+      400,
+      'bad-request',
+      /body\/proofId must match pattern/,
+    ],
+    [
+      'password reset without its new password',
+      () => post(app, '/v1/users/self/password-reset', { proofId: good.proofId, otp: '123456' }),
+      400,
+      'bad-request',
+      "body must have required property 'newPassword'",
+    ],
+    [
+      'password change with a common new password',
+      () =>
+        post(app, '/v1/users/self/password', { userId: 'a', otp: '123456', oldPassword: 'long enough password', newPassword: 'iloveyou1' }),
+      400,
+      'weak-password',
+      'the password is one of the most commonly used ones: choose another',
+    ],
+    [
+      'password change with a short new password',
+      () => post(app, '/v1/users/self/password', { userId: 'a', otp: '123456', oldPassword: 'x', newPassword: 'short' }),
+      400,
+      'bad-request',
+      'body/newPassword must NOT have fewer than 8 characters',
     ],
     [
       'unknown field',
@@ -130,7 +173,7 @@ t.test('every bad-input class is a 4xx JSON error naming the problem', async (t)
     ],
     [
       'malformed JSON',
-      () => app.inject({ method: 'POST', url: '/v1/activate', headers: json, payload: '{"userId": "alice", "otp": "12' }),
+      () => app.inject({ method: 'POST', url: '/v1/activate', headers: json, payload: '{"proofId": "bm90", "otp": "12' }),
       400,
       'bad-request',
       'the body is not valid JSON',

@@ -8,7 +8,21 @@ import t from 'tap';
 import { Writable } from 'node:stream';
 import { writePskc } from '@kodeviser/shared/pskc';
 import { createLogger } from '../src/plugins/logger.js';
-import { ADMIN_TOKEN, PSKC_KEY_HEX, SERVICE_TOKEN, admin, asService, device, newSerial, post, testApp } from './http-helpers.js';
+import { identityOf } from '../../test/helpers/identities.js';
+import {
+  ADMIN_TOKEN,
+  PSKC_KEY_HEX,
+  SERVICE_TOKEN,
+  admin,
+  asService,
+  device,
+  importDevices,
+  newSerial,
+  operatorOf,
+  post,
+  proofFor,
+  testApp,
+} from './http-helpers.js';
 
 t.test('a whole session at trace level leaks no code, password, key or token', async (t) => {
   const { app, log } = await testApp(t, { captureLog: true, rateLimit: { perUser: 3 } });
@@ -40,11 +54,26 @@ t.test('a whole session at trace level leaks no code, password, key or token', a
     201,
   );
 
+  // Every proof id, credential token and identity number of the session is a secret too.
+  const operator = await operatorOf(app);
+  keep((operator.authorization as string).replace(/^Bearer /, ''));
+  const proof = async (userId: string) => {
+    keep(identityOf(userId).nationalId);
+    return keep(await proofFor(app, userId));
+  };
+
   const password = keep('session password 1');
-  t.equal((await post(app, '/v1/activate', { userId: 'erin', serial: a.serial, otp: keep(a.press()), password })).statusCode, 200);
+  t.equal(
+    (await post(app, '/v1/activate', { proofId: await proof('erin'), serial: a.serial, otp: keep(a.press()), password })).statusCode,
+    200,
+  );
   t.equal((await post(app, '/v1/authenticate', { userId: 'erin', otp: keep(a.press()), password })).statusCode, 200);
   t.equal(
     (await post(app, '/v1/authenticate', { userId: 'erin', otp: keep(a.press()), password: keep('the wrong password') })).statusCode,
+    401,
+  );
+  t.equal(
+    (await post(app, '/v1/proofs/self', { userId: 'erin', otp: keep(a.press()), password: keep('a guessed password') })).statusCode,
     401,
   );
   t.equal(
@@ -53,6 +82,58 @@ t.test('a whole session at trace level leaks no code, password, key or token', a
     'per-user limit reached',
   );
   t.equal((await post(app, '/v1/validate', { serial: b.serial, otp: keep(b.press()) }, asService)).statusCode, 200);
+
+  // The life cycle of another user: a self proof, a replacement with it, a password change, a
+  // reset with an operator's proof, and a spent proof tried again.
+  const [c, e] = [device(), device()];
+  keep(c.keyHex);
+  keep(e.keyHex);
+  await importDevices(app, c, e);
+  const fayPassword = keep('fay password 1');
+  t.equal(
+    (await post(app, '/v1/activate', { proofId: await proof('fay'), serial: c.serial, otp: keep(c.press()), password: fayPassword }))
+      .statusCode,
+    200,
+  );
+  const self = await post(app, '/v1/proofs/self', { userId: 'fay', otp: keep(c.press()), password: fayPassword });
+  t.equal(self.statusCode, 201);
+  const selfProof = keep(self.json().proofId as string);
+  const fayPassword2 = keep('fay password 2');
+  t.equal(
+    (await post(app, '/v1/activate', { proofId: selfProof, serial: e.serial, otp: keep(e.press()), password: fayPassword2 })).statusCode,
+    200,
+    'the device replaced with a self proof',
+  );
+  const fayPassword3 = keep('fay password 3');
+  t.equal(
+    (
+      await post(app, '/v1/users/self/password', {
+        userId: 'fay',
+        otp: keep(e.press()),
+        oldPassword: fayPassword2,
+        newPassword: fayPassword3,
+      })
+    ).statusCode,
+    200,
+  );
+  const resetProof = await proof('fay');
+  t.equal(
+    (await post(app, '/v1/users/self/password-reset', { proofId: resetProof, otp: keep(e.press()), newPassword: keep('fay password 4') }))
+      .statusCode,
+    200,
+  );
+  t.equal(
+    (await post(app, '/v1/users/self/password-reset', { proofId: resetProof, otp: keep(e.press()), newPassword: keep('fay password 5') }))
+      .statusCode,
+    401,
+    'a spent proof',
+  );
+  t.equal(
+    (await post(app, '/v1/activate', { proofId: selfProof, serial: c.serial, otp: keep(c.press()), password: keep('fay password 6') }))
+      .statusCode,
+    401,
+    'a spent self proof',
+  );
   t.equal((await post(app, '/v1/tokens/' + b.serial + '/resync', { otp1: keep('271828'), otp2: keep('314159') }, admin)).statusCode, 409);
   // A malformed body and a schema violation that carry a password.
   t.equal(
@@ -67,9 +148,26 @@ t.test('a whole session at trace level leaks no code, password, key or token', a
     400,
   );
   t.equal(
-    (await post(app, '/v1/activate', { userId: 'x', serial: newSerial(), otp: keep('55555'), password: keep('schema-violation-password') }))
-      .statusCode,
+    (
+      await post(app, '/v1/activate', {
+        proofId: keep('schemaViolationProof0'),
+        serial: newSerial(),
+        otp: keep('55555'),
+        password: keep('schema-violation-password'),
+      })
+    ).statusCode,
     400,
+  );
+  t.equal(
+    (
+      await post(app, '/v1/users/self/password-reset', {
+        proofId: keep('weakPasswordProof000'),
+        otp: keep('424242'),
+        newPassword: keep('password123'),
+      })
+    ).statusCode,
+    400,
+    'a weak new password: a 400 naming the rule, not the password',
   );
   t.equal(
     (await post(app, '/v1/validate', { serial: a.serial, otp: '000000' }, { authorization: `Bearer ${keep('a-wrong-bearer-token-0000')}` }))
@@ -81,6 +179,9 @@ t.test('a whole session at trace level leaks no code, password, key or token', a
 
   const text = log();
   t.match(text, /"url":"\/v1\/authenticate"/, 'the log does record the requests');
+  for (const url of ['/v1/proofs', '/v1/proofs/self', '/v1/users/self/password', '/v1/users/self/password-reset']) {
+    t.ok(text.includes(`"url":"${url}"`), `${url} too`);
+  }
   t.match(text, /"statusCode":401/, 'and their outcomes');
   t.ok(text.split('\n').length > 30, 'many lines at trace level');
   // Bounded by non-digits: a 6-digit code may occur by chance inside a longer number (a float
@@ -132,4 +233,46 @@ t.test('redaction censors secrets in objects that might be logged', async (t) =>
   }
   t.match(line, /curl/, 'harmless fields stay');
   t.match(line, /\[redacted\]/);
+});
+
+t.test('redaction censors the secrets of the proof and password flows in objects that might be logged', async (t) => {
+  const lines: string[] = [];
+  const logger = createLogger(
+    'info',
+    new Writable({
+      write(c: Buffer, _e, done) {
+        lines.push(c.toString());
+        done();
+      },
+    }),
+  );
+  logger.info(
+    {
+      req: { body: { proofId: 'req-body-proof-id', otp: '135790', newPassword: 'req-body-new-password' } },
+      body: {
+        userId: 'fay',
+        otp: '246801',
+        oldPassword: 'body-old-password',
+        newPassword: 'body-new-password',
+        identity: { nationalId: '0101901234', document: { type: 'passport', country: 'DK', number: 'DOCNO4242' } },
+      },
+      proofId: 'top-level-proof-id',
+    },
+    'a careless line of the new flows',
+  );
+  const line = lines.join('');
+  t.match(line, /fay/, 'harmless fields stay');
+  for (const s of ['135790', '246801']) t.notOk(line.includes(s), `${s} censored`);
+  // A proof id is a bearer secret for 15 minutes, and a password is a password whatever its field is called.
+  for (const s of [
+    'req-body-proof-id',
+    'req-body-new-password',
+    'body-old-password',
+    'body-new-password',
+    'top-level-proof-id',
+    '0101901234',
+    'DOCNO4242',
+  ]) {
+    t.notOk(line.includes(s), `${s} censored`);
+  }
 });

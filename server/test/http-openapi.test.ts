@@ -38,8 +38,12 @@ t.test('OpenAPI 3 document: valid, every route, request and response schemas', a
     '/v1/tokens/{serial}/unlock': ['post'],
     '/v1/tokens/{serial}/revoke': ['post'],
     '/v1/tokens/{serial}/resync': ['post'],
+    '/v1/tokens/{serial}/reinstate': ['post'],
     '/v1/activate': ['post'],
     '/v1/authenticate': ['post'],
+    '/v1/users/self/password': ['post'],
+    '/v1/users/self/password-reset': ['post'],
+    '/v1/users/{userId}': ['get'],
     '/v1/validate': ['post'],
     '/v1/audit': ['get'],
     '/v1/credentials': ['post', 'get'],
@@ -73,6 +77,7 @@ t.test('OpenAPI 3 document: valid, every route, request and response schemas', a
         path.startsWith('/v1/tokens') ||
         path.startsWith('/v1/credentials') ||
         path === '/v1/proofs' ||
+        path === '/v1/users/{userId}' ||
         path === '/v1/audit' ||
         path === '/v1/validate'
       ) {
@@ -84,6 +89,48 @@ t.test('OpenAPI 3 document: valid, every route, request and response schemas', a
   const imp = doc.paths['/v1/tokens']!.post!;
   t.same(Object.keys(imp.requestBody!.content).sort(), ['application/json', 'application/pskc+xml'], 'import: JSON or PSKC');
   t.ok(doc.paths['/v1/authenticate']!.post!.responses['429'], 'authenticate: 429 documented');
+
+  // The user routes of the proof flow: their request bodies and answers.
+  const jsonBody = (path: string) =>
+    doc.paths[path]!.post!.requestBody!.content['application/json']!.schema as { required: string[]; properties: Record<string, unknown> };
+  const jsonResponse = (path: string, status: string) => doc.paths[path]!.post!.responses[status]!.content!['application/json']!.schema;
+  const activation = jsonBody('/v1/activate');
+  t.same(activation.required, ['proofId', 'serial', 'otp', 'password'], 'activate: a proof, no user ID');
+  t.same(Object.keys(activation.properties).sort(), ['otp', 'password', 'proofId', 'serial']);
+  t.match(activation.properties.proofId, { type: 'string', pattern: String });
+  t.match(
+    jsonResponse('/v1/activate', '200'),
+    { required: ['result', 'userId'], properties: { result: { enum: ['accept'] }, userId: { type: 'string' } } },
+    "activate: the accept names the proof's user",
+  );
+  t.match(jsonResponse('/v1/activate', '401'), { properties: { result: { enum: ['accept', 'reject'] } } });
+  t.same(
+    jsonBody('/v1/users/self/password').required,
+    ['userId', 'otp', 'oldPassword', 'newPassword'],
+    'password change: a login and the new one',
+  );
+  t.match(jsonBody('/v1/users/self/password').properties, {
+    newPassword: { type: 'string', minLength: 8 },
+    oldPassword: { type: 'string' },
+  });
+  t.same(
+    jsonBody('/v1/users/self/password-reset').required,
+    ['proofId', 'otp', 'newPassword'],
+    'password reset: a proof, a code, the new one',
+  );
+  t.match(jsonBody('/v1/users/self/password-reset').properties, { proofId: { type: 'string' }, newPassword: { minLength: 8 } });
+  for (const path of ['/v1/activate', '/v1/users/self/password', '/v1/users/self/password-reset', '/v1/proofs/self']) {
+    const responses = doc.paths[path]!.post!.responses;
+    t.ok(
+      ['200', '201'].some((s) => s in responses) && '401' in responses && '429' in responses,
+      `${path}: success, 401 and 429 documented`,
+    );
+    t.ok(responses['400'], `${path}: 400 documented`);
+  }
+  for (const path of ['/v1/users/self/password', '/v1/users/self/password-reset']) {
+    t.match(jsonResponse(path, '200'), { properties: { result: { enum: ['accept', 'reject'] } } }, `${path}: the generic answer`);
+    t.notOk(doc.paths[path]!.post!.security, `${path}: no bearer (the user's own factors)`);
+  }
 
   const ui = await app.inject({ url: '/docs/' });
   t.equal(ui.statusCode, 200);

@@ -9,16 +9,33 @@ import { openSqliteStore } from '../src/store/sqlite.js';
 import { tempDir } from './helpers/db.js';
 import { openPostgresStore } from '../src/store/postgres.js';
 import type { TokenStore } from '../src/store/types.js';
-import { admin, asService, credential, device, importDevices, post, testApp } from './http-helpers.js';
+import { activate, admin, asService, credential, device, importDevices, post, testApp, type Device } from './http-helpers.js';
 import { requirePostgres, tempSchema } from './helpers/postgres.js';
 import { FAST_SCRYPT } from './helpers/service.js';
+import { activateWrites, applyWrites } from './helpers/writes.js';
+import { createPasswordHasher } from '../src/security/password.js';
 
 const CPR = '0101901234';
 const passport = (number = 'X123 45-67') => ({ type: 'passport', country: 'dk', number });
 
+/**
+ * A user from before identities, as a database migrated from then holds one: created by an
+ * activation with a device alone (no identity linked), its device `d` active and its code 0 spent.
+ * Written to the store directly, since every activation now spends a proof, which links one.
+ */
+async function legacyUser(store: TokenStore, d: Device, userId: string, password: string, at: number): Promise<void> {
+  const passwordHash = await createPasswordHasher(FAST_SCRYPT).hash(password);
+  d.press();
+  await applyWrites(store, activateWrites(d.serial, 0, { at, ip: '192.0.2.1', userId }, { userId, passwordHash }), { serial: d.serial });
+}
+
 function proofSuite(t: Test, openStore?: (t: Test) => Promise<TokenStore>): void {
+  /** The suite's store: PostgreSQL's, or a SQLite file of the test's own (the app closes it). */
+  const storeFor = async (t: Test): Promise<TokenStore> => (openStore ? openStore(t) : openSqliteStore(join(tempDir(t), 'kodeviser.db')));
+
   t.test('one national ID is one user; user IDs and identities never change hands', async (t) => {
-    const { app, clock, log } = await testApp(t, { captureLog: true, ...(openStore ? { store: await openStore(t) } : {}) });
+    const store = await storeFor(t);
+    const { app, clock, log } = await testApp(t, { captureLog: true, store });
     const operator = await credential(app, 'operator');
     const proofing = await credential(app, 'proofing');
     const prove = (body: unknown, headers = operator) => post(app, '/v1/proofs', body, headers);
@@ -49,9 +66,11 @@ function proofSuite(t: Test, openStore?: (t: Test) => Promise<TokenStore>): void
     // A user from before identities (activated with a device alone) is not linked by a proof alone.
     const d = device();
     await importDevices(app, d);
+    await legacyUser(store, d, 'old-timer', 'old-password-1', clock.now());
     t.equal(
-      (await post(app, '/v1/activate', { userId: 'old-timer', serial: d.serial, otp: d.press(), password: 'old-password-1' })).statusCode,
+      (await post(app, '/v1/authenticate', { userId: 'old-timer', otp: d.press(), password: 'old-password-1' })).statusCode,
       200,
+      'the old user logs in as before',
     );
     const oldTimer = { identity: { nationalId: '0303701234', document: passport('Q7') }, userId: 'old-timer' };
     const old = await prove(oldTimer);
@@ -66,6 +85,16 @@ function proofSuite(t: Test, openStore?: (t: Test) => Promise<TokenStore>): void
     t.match((await app.inject({ url: `/v1/tokens/${d.serial}`, headers: admin })).json(), { failures: 1 }, 'counted as a failed login');
     const linked = await prove({ ...oldTimer, owner: { otp: d.press(), password: 'old-password-1' } });
     t.same([linked.statusCode, linked.json().userId], [201, 'old-timer'], "the owner's code and password link it");
+    const e = device();
+    await importDevices(app, e);
+    const moved = await post(app, '/v1/activate', {
+      proofId: linked.json().proofId,
+      serial: e.serial,
+      otp: e.press(),
+      password: 'old-password-2',
+    });
+    t.same([moved.statusCode, moved.json()], [200, { result: 'accept', userId: 'old-timer' }], 'and its proof replaces the device');
+    t.equal((await app.inject({ url: `/v1/tokens/${d.serial}`, headers: admin })).json().userId, null, 'the old device deactivated');
     const again = await prove({ identity: { nationalId: '0303701234', document: passport('Q8') } });
     t.equal(again.json().userId, 'old-timer', 'from now on the identity finds it');
     const other = await prove({
@@ -89,7 +118,24 @@ function proofSuite(t: Test, openStore?: (t: Test) => Promise<TokenStore>): void
     t.equal(proofs.length, 6, 'every proof audited');
     t.match(proofs.at(-1), { userId: 'anna', actor: /^cred-/, reason: 'new user' }, 'by the credential that made it');
     const everything = JSON.stringify(events) + log() + first.body + renewed.body + card.body;
-    for (const secret of [CPR, '010190-1234', 'X1234567', 'X123 45-67', '0202801234', 'Z1', 'Y99', '0303701234', 'old-password-1']) {
+    const proofIds = [first, renewed, card, generated, linked].map((r) => r.json().proofId as string);
+    t.equal(new Set(proofIds).size, 5);
+    t.notOk(
+      proofIds.some((id) => JSON.stringify(events).includes(id) || log().includes(id)),
+      'no proof id in an audit row or a log line',
+    );
+    for (const secret of [
+      CPR,
+      '010190-1234',
+      'X1234567',
+      'X123 45-67',
+      '0202801234',
+      'Z1',
+      'Y99',
+      '0303701234',
+      'old-password-1',
+      'old-password-2',
+    ]) {
       t.notOk(everything.includes(secret), `${secret}: in no reply, audit row or log line`);
     }
   });
@@ -121,13 +167,10 @@ function proofSuite(t: Test, openStore?: (t: Test) => Promise<TokenStore>): void
   });
 
   t.test("the owner's own proof: a login that approves adding a device", async (t) => {
-    const { app } = await testApp(t, openStore ? { store: await openStore(t) } : {});
+    const { app, clock } = await testApp(t, openStore ? { store: await openStore(t) } : {});
     const d = device();
     await importDevices(app, d);
-    t.equal(
-      (await post(app, '/v1/activate', { userId: 'self', serial: d.serial, otp: d.press(), password: 'self-password-1' })).statusCode,
-      200,
-    );
+    t.equal((await activate(app, { userId: 'self', serial: d.serial, otp: d.press(), password: 'self-password-1' })).statusCode, 200);
     const self = (otp: string, password = 'self-password-1', userId = 'self') => post(app, '/v1/proofs/self', { userId, otp, password });
     const made = await self(d.press());
     t.equal(made.statusCode, 201);
@@ -148,6 +191,33 @@ function proofSuite(t: Test, openStore?: (t: Test) => Promise<TokenStore>): void
     const blocked = await self(d.press());
     t.same([blocked.statusCode, blocked.json().result], [429, 'blocked'], 'the third failure blocked the device, as a login would');
     t.same((await self('123456', 'whatever-pw', 'nobody')).json(), { result: 'reject' }, 'an unknown user: the same reject');
+
+    // The proof made before: it replaces the device (once), within its 15 minutes.
+    const [e, f] = [device(), device()];
+    await importDevices(app, e, f);
+    const serialUser = async (x: Device) => (await app.inject({ url: `/v1/tokens/${x.serial}`, headers: admin })).json().userId;
+    const proofId = made.json().proofId as string;
+    const replaced = await post(app, '/v1/activate', { proofId, serial: e.serial, otp: e.press(), password: 'self-password-2' });
+    t.same([replaced.statusCode, replaced.json()], [200, { result: 'accept', userId: 'self' }], 'the self proof adds a device');
+    t.same([await serialUser(d), await serialUser(e)], [null, 'self'], 'replacing the one active before');
+    const spent = await post(app, '/v1/activate', { proofId, serial: f.serial, otp: f.press(), password: 'self-password-3' });
+    t.same([spent.statusCode, spent.json()], [401, { result: 'reject' }], 'once');
+    const later = await self(e.press(), 'self-password-2');
+    t.equal(later.statusCode, 201, 'a new self proof, with the new device');
+    clock.advance(15 * 60_000);
+    const expired = await post(app, '/v1/activate', {
+      proofId: later.json().proofId,
+      serial: f.serial,
+      otp: f.press(),
+      password: 'self-password-3',
+    });
+    t.same([expired.statusCode, expired.json()], [401, { result: 'reject' }], 'not after 15 minutes');
+    t.equal(await serialUser(f), null, 'f stays free');
+    const reasons = (await app.inject({ url: `/v1/audit?serial=${f.serial}`, headers: admin }))
+      .json()
+      .events.filter((x: { type: string }) => x.type === 'reject')
+      .map((x: { reason: string }) => x.reason);
+    t.same(reasons, ['proof-expired', 'proof-used'], 'the reasons, in the audit log only');
   });
 
   t.test('bad input: a 4xx {error, message}, the numbers never echoed', async (t) => {

@@ -5,7 +5,19 @@
  */
 import t from 'tap';
 import { createOtp, formatSerial } from '@kodeviser/shared';
-import { ADMIN_TOKEN, SERVICE_TOKEN, admin, asService, device, importDevices, newSerial, post, testApp } from './http-helpers.js';
+import {
+  ADMIN_TOKEN,
+  SERVICE_TOKEN,
+  activate,
+  admin,
+  asService,
+  device,
+  importDevices,
+  newSerial,
+  post,
+  proofFor,
+  testApp,
+} from './http-helpers.js';
 
 t.test('POST /v1/tokens (JSON): imports all or nothing; 409 names the duplicate', async (t) => {
   const { app } = await testApp(t);
@@ -202,13 +214,25 @@ t.test('activate and authenticate: accept, reject without saying why, 429 + Retr
   await importDevices(app, d);
   const password = 'correct horse battery';
 
-  const wrongActivation = await post(app, '/v1/activate', { userId: 'alice', serial: d.serial, otp: '000000', password });
+  const noProof = await post(app, '/v1/activate', { userId: 'alice', serial: d.serial, otp: d.otp.generate(d.counter), password });
+  t.same([noProof.statusCode, noProof.json().error], [400, 'bad-request'], 'a user ID is no proof: the old body is refused');
+  const wrongActivation = await activate(app, { userId: 'alice', serial: d.serial, otp: '000000', password });
   t.equal(wrongActivation.statusCode, 401);
   t.same(wrongActivation.json(), { result: 'reject' });
-  const activated = await post(app, '/v1/activate', { userId: 'alice', serial: formatSerial(d.serial), otp: d.press(), password });
+  const proofId = await proofFor(app, 'alice');
+  const activated = await post(app, '/v1/activate', { proofId, serial: formatSerial(d.serial), otp: d.press(), password });
   t.equal(activated.statusCode, 200);
-  t.same(activated.json(), { result: 'accept' });
+  t.same(activated.json(), { result: 'accept', userId: 'alice' }, "the reply names the proof's user");
   t.equal((await app.inject({ url: `/v1/tokens/${d.serial}`, headers: admin })).json().userId, 'alice', 'the token is bound to the user');
+  const other = device();
+  await importDevices(app, other);
+  for (const [name, id] of [
+    ['a spent proof', proofId],
+    ['an unknown proof', 'bm90LWEtcHJvb2YtYXQtYWxs'],
+  ] as const) {
+    const refused = await post(app, '/v1/activate', { proofId: id, serial: other.serial, otp: other.otp.generate(0), password });
+    t.same([refused.statusCode, refused.json(), refused.headers['retry-after']], [401, { result: 'reject' }, undefined], name);
+  }
 
   const login = await post(app, '/v1/authenticate', { userId: 'alice', otp: d.press(), password });
   t.same([login.statusCode, login.json()], [200, { result: 'accept' }]);
@@ -237,6 +261,45 @@ t.test('activate and authenticate: accept, reject without saying why, 429 + Retr
   clock.advance(31_000);
   const after = await post(app, '/v1/authenticate', { userId: 'alice', otp: d.press(), password });
   t.same([after.statusCode, after.json()], [200, { result: 'accept' }], 'the block ends by itself');
+});
+
+t.test('password change and reset: a login or a proof, the same generic reject, a weak new password refused', async (t) => {
+  const { app } = await testApp(t);
+  const d = device();
+  await importDevices(app, d);
+  t.equal((await activate(app, { userId: 'pat', serial: d.serial, otp: d.press(), password: 'first password' })).statusCode, 200);
+  const login = (password: string) => post(app, '/v1/authenticate', { userId: 'pat', otp: d.press(), password });
+  const change = (oldPassword: string, newPassword: string) =>
+    post(app, '/v1/users/self/password', { userId: 'pat', otp: d.press(), oldPassword, newPassword });
+
+  const wrongOld = await change('not the password', 'second password');
+  t.same([wrongOld.statusCode, wrongOld.json()], [401, { result: 'reject' }], 'a wrong old password');
+  const weak = await change('first password', 'password123');
+  t.same([weak.statusCode, weak.json().error], [400, 'weak-password'], 'a common new password');
+  const changed = await change('first password', 'second password');
+  t.same([changed.statusCode, changed.json()], [200, { result: 'accept' }]);
+  t.equal((await login('first password')).statusCode, 401, 'the old password no longer logs in');
+  t.equal((await login('second password')).statusCode, 200, 'the new one does');
+
+  const reset = (proofId: string, otp = d.press(), newPassword = 'third password') =>
+    post(app, '/v1/users/self/password-reset', { proofId, otp, newPassword });
+  const proofId = await proofFor(app, 'pat');
+  const wrongCode = await reset(proofId, '000000');
+  t.same([wrongCode.statusCode, wrongCode.json()], [401, { result: 'reject' }], 'a proof with a wrong code of the device');
+  t.same([(await reset(proofId)).statusCode, (await login('third password')).statusCode], [200, 200], 'a proof and a code reset it');
+  const again = await reset(proofId, d.press(), 'fourth password');
+  t.same([again.statusCode, again.json()], [401, { result: 'reject' }], 'the proof is spent');
+  t.equal((await reset('bm90LWEtcHJvb2YtYXQtYWxs')).statusCode, 401, 'an unknown proof');
+  t.equal((await login('third password')).statusCode, 200, 'the password stays the reset one');
+  const noProof = await post(app, '/v1/users/self/password-reset', { userId: 'pat', otp: d.press(), newPassword: 'fifth password' });
+  t.equal(noProof.statusCode, 400, 'a user ID is no proof');
+  const types = (
+    (await app.inject({ url: '/v1/audit?userId=pat', headers: admin })).json().events as Array<{ type: string; reason: string }>
+  )
+    .filter((e) => e.type === 'password')
+    .map((e) => e.reason);
+  t.equal(types.length, 2, 'one change, one reset');
+  t.match(types, [/^reset with proof by cred-/, 'changed'], 'both audited, newest first');
 });
 
 t.test('lock, unlock, revoke', async (t) => {
@@ -339,7 +402,7 @@ t.test('GET /v1/audit: filters and limits; bad filters are 400', async (t) => {
   clock.advance(60_000);
   await post(app, '/v1/validate', { serial: a.serial, otp: a.press() }, admin);
   await post(app, '/v1/validate', { serial: a.serial, otp: '000000' }, admin);
-  await post(app, '/v1/activate', { userId: 'bob', serial: b.serial, otp: b.press(), password: 'bobs password' });
+  t.equal((await activate(app, { userId: 'bob', serial: b.serial, otp: b.press(), password: 'bobs password' })).statusCode, 200);
 
   const all = await app.inject({ url: '/v1/audit', headers: admin });
   t.equal(all.statusCode, 200);
@@ -434,7 +497,7 @@ t.test('an unexpected error is a 500 with a generic message', async (t) => {
   t.same(res.json(), { error: 'internal', message: 'internal server error' });
 });
 
-t.test('rate limits: per client IP on every route, per userId on activate/authenticate', async (t) => {
+t.test('rate limits: per client IP on every route, per user on the user routes, per device on activation', async (t) => {
   const perIp = await testApp(t, { rateLimit: { perIp: 3 } });
   for (let i = 0; i < 3; i++) t.equal((await perIp.app.inject({ url: '/healthz' })).statusCode, 200);
   const limited = await perIp.app.inject({ url: '/healthz' });
@@ -474,12 +537,32 @@ t.test('rate limits: per client IP on every route, per userId on activate/authen
   t.ok(Number(userLimited.headers['retry-after']) > 0);
   const elsewhere = await perUser.app.inject({
     method: 'POST',
-    url: '/v1/activate',
-    payload: { ...body('carol'), serial: newSerial() },
+    url: '/v1/users/self/password',
+    payload: { userId: 'carol', otp: '123456', oldPassword: 'some password', newPassword: 'other password' },
     remoteAddress: '198.51.100.9',
   });
-  t.equal(elsewhere.statusCode, 429, 'the per-user limit holds across addresses and across activate/authenticate');
+  t.equal(elsewhere.statusCode, 429, 'the per-user limit holds across addresses and across the routes that name the user');
   t.equal((await post(perUser.app, '/v1/authenticate', body('dave'))).statusCode, 401, 'another user is not limited');
+
+  // An activation names no user: it is counted on its device, whoever's proof it brings.
+  const target = device();
+  await importDevices(perUser.app, target);
+  const activation = async (userId: string, serial: string, remoteAddress: string) =>
+    perUser.app.inject({
+      method: 'POST',
+      url: '/v1/activate',
+      payload: { proofId: await proofFor(perUser.app, userId), serial, otp: '000000', password: 'some password' },
+      remoteAddress,
+    });
+  t.equal((await activation('frank', target.serial, '198.51.100.10')).statusCode, 401);
+  t.equal((await activation('gina', target.serial, '198.51.100.11')).statusCode, 401);
+  const deviceLimited = await activation('hans', formatSerial(target.serial), '198.51.100.12');
+  t.same(
+    [deviceLimited.statusCode, deviceLimited.json().error],
+    [429, 'rate-limited'],
+    'a third activation of one device, from a third address, with a third proof (the serial printed)',
+  );
+  t.equal((await activation('hans', newSerial(), '198.51.100.12')).statusCode, 401, 'another device is not limited');
 });
 
 t.test('behind a trusted proxy the client is the X-Forwarded-For address; otherwise the socket peer', async (t) => {

@@ -22,6 +22,8 @@ export interface Snapshot {
   token: TokenRecord | null;
   /** The user `token` was ever bound to, active or not: a token serves one user in its life. */
   tokenOwner: string | null;
+  /** When `token`'s assignment ended, and the token that replaced it (null: revoked); null while active or never assigned. */
+  tokenEnded: { at: number; replacedBy: string | null } | null;
   /** The key's user; null when there is none, or the key names no user. */
   user: UserRecord | null;
   /** The key user's active token (it may be `token` itself). */
@@ -40,6 +42,7 @@ export interface Snapshot {
 export const EMPTY_SNAPSHOT: Snapshot = Object.freeze({
   token: null,
   tokenOwner: null,
+  tokenEnded: null,
   user: null,
   userToken: null,
   credential: null,
@@ -48,8 +51,15 @@ export const EMPTY_SNAPSHOT: Snapshot = Object.freeze({
   proof: null,
 });
 
-/** What the password check found, against which stored hash; null: not checked (the token was blocked). */
+/**
+ * What the password check found, against which stored hash ('' for none: a user whose password
+ * was cleared is checked against nothing, and fails); null: not checked (the token was blocked).
+ */
 export type PasswordCheck = { ok: boolean; against: string } | null;
+
+/** Whether `password` was checked against the hash `user` has now (else it must be checked again). */
+export const checkedAgainst = (password: PasswordCheck, user: UserRecord): password is { ok: boolean; against: string } =>
+  password !== null && password.against === (user.passwordHash ?? '');
 
 /** One change to the store's rows; the store translates each into its SQL, in order. */
 export type Write =
@@ -67,7 +77,8 @@ export type Write =
   | { kind: 'start-resync'; serial: string; pending: PendingResync }
   /** A new user (none may have the ID, or the identity, yet): without a password until an activation sets one. */
   | { kind: 'create-user'; userId: string; passwordHash: string | null; identityHash: string | null; at: number }
-  | { kind: 'set-password'; userId: string; passwordHash: string; at: number }
+  /** null: none until a reset sets one (a login checks against nothing). */
+  | { kind: 'set-password'; userId: string; passwordHash: string | null; at: number }
   /** The token becomes the user's active one (the user must have none active). */
   | { kind: 'assign'; serial: string; userId: string; at: number }
   /** The token's active assignment ends; `replacedBy`: the token that became the user's active one instead. */
@@ -261,7 +272,7 @@ export function decideAuthenticate(
   if (token === null || user === null) return refusal(o, 'not-activated', null);
   const gated = gate(token, o);
   if (gated) return gated;
-  if (password === null || password.against !== user.passwordHash) return null;
+  if (!checkedAgainst(password, user)) return null;
   return withPassword(token, code, password.ok, o, policy, otpOf(token));
 }
 

@@ -10,6 +10,9 @@ export type ServiceErrorCode =
   | 'ERR_TOKEN_STATE'
   | 'ERR_UNKNOWN_CREDENTIAL'
   | 'ERR_WEAK_PASSWORD'
+  | 'ERR_NOT_REPLACED'
+  | 'ERR_TOO_LATE'
+  | 'ERR_UNKNOWN_USER'
   | 'ERR_SEED'
   | 'ERR_STORE_CLOSED';
 

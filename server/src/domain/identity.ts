@@ -14,6 +14,7 @@ import { KodeviserError } from '@kodeviser/shared';
 import {
   audit,
   auditEntry,
+  checkedAgainst,
   decideAuthenticate,
   gate,
   withPassword,
@@ -47,7 +48,7 @@ export interface ProofRecord {
   userId: string;
   /** The keyed hash of the document shown; null for the owner's own proof (a login). */
   documentHash: string | null;
-  /** The credential (or 'admin') that made it. */
+  /** The credential (or 'admin') that made it; 'self' for the owner's own proof. */
   actor: string;
   createdAt: number;
   expiresAt: number;
@@ -133,7 +134,7 @@ function proofWrites(userId: string, idHash: string, documentHash: string | null
   return [
     {
       kind: 'create-proof',
-      proof: { idHash, userId, documentHash, actor: o.actor ?? userId, createdAt: o.at, expiresAt: o.at + PROOF_TTL_MS, usedAt: null },
+      proof: { idHash, userId, documentHash, actor: o.actor ?? 'self', createdAt: o.at, expiresAt: o.at + PROOF_TTL_MS, usedAt: null },
     },
     audit(auditEntry(o, 'proof', null, reason, null, userId)),
   ];
@@ -178,7 +179,7 @@ export function decideProof(
   const gated = gate(userToken, as);
   if (gated) return refuse('owner-not-proven', gated.writes);
   const { password } = a.owner;
-  if (password === null || password.against !== user.passwordHash) return null;
+  if (!checkedAgainst(password, user)) return null;
   const login = withPassword(userToken, a.owner.otp, password.ok, as, policy, otpOf(userToken));
   if (login.result.result !== 'accept') return refuse('owner-not-proven', login.writes);
   return {

@@ -137,7 +137,8 @@ export function decidePasswordReset(
 ): VerifyDecision | null {
   const { user, userToken: token, proof } = s;
   const unspendable = proofRefusal(s, o.at);
-  if (unspendable !== null || user === null || proof === null) return refusal({ ...o, userId: proof?.userId ?? null }, unspendable ?? 'proof-unknown', null);
+  if (unspendable !== null || user === null || proof === null)
+    return refusal({ ...o, userId: proof?.userId ?? null }, unspendable ?? 'proof-unknown', null);
   const as: Origin = { ...o, userId: user.userId };
   if (token === null) return refusal(as, 'not-activated', null);
   const gated = gate(token, as);
@@ -155,4 +156,55 @@ export function decidePasswordReset(
       audit(auditEntry(as, 'password', token.serial, `reset with proof by ${proof.actor}`, null)),
     ],
   };
+}
+
+/** How long an operator may reverse a replacement. */
+export const REINSTATE_WITHIN_MS = 7 * 86_400_000;
+
+export type ReinstateRefusal =
+  | { refused: 'unknown-token' }
+  /** revoked: for good */
+  | { refused: 'token-state'; status: 'revoked' }
+  /** active, never assigned, ended otherwise than by a replacement, or replaced again since */
+  | { refused: 'not-replaced' }
+  | { refused: 'too-late' };
+
+export interface Reinstated {
+  serial: string;
+  userId: string;
+  /** The replacement, revoked; null when it was no longer active. */
+  revoked: string | null;
+}
+
+/**
+ * An operator reverses a replacement (POST /v1/tokens/:serial/reinstate) within a week: the way
+ * back when a device was replaced without its owner. On the snapshot of the old token and its
+ * owner: the replacement (if still the owner's active device) is revoked for good, the old device
+ * is active again, and the password is cleared, since whoever made the replacement chose it: the
+ * owner sets a new one with a proof and the old device (decidePasswordReset).
+ */
+export function decideReinstate(s: Snapshot, o: Origin): Decision<Reinstated | ReinstateRefusal> {
+  const { token, tokenOwner: userId, tokenEnded: ended, userToken } = s;
+  const refuse = (r: ReinstateRefusal) => ({ result: r, writes: [] });
+  if (token === null) return refuse({ refused: 'unknown-token' });
+  if (token.status === 'revoked') return refuse({ refused: 'token-state', status: 'revoked' });
+  if (userId === null || ended === null || ended.replacedBy === null) return refuse({ refused: 'not-replaced' });
+  if (userToken !== null && userToken.serial !== ended.replacedBy) return refuse({ refused: 'not-replaced' });
+  if (o.at - ended.at > REINSTATE_WITHIN_MS) return refuse({ refused: 'too-late' });
+  const { serial } = token;
+  const as: Origin = { ...o, userId };
+  const writes: Write[] = [];
+  if (userToken !== null) {
+    writes.push(
+      { kind: 'status', serial: userToken.serial, status: 'revoked' },
+      { kind: 'deactivate', serial: userToken.serial, at: o.at, replacedBy: null },
+      audit(auditEntry(as, 'revoke', userToken.serial, `replacement of ${serial} reversed`, null)),
+    );
+  }
+  writes.push(
+    { kind: 'assign', serial, userId, at: o.at },
+    { kind: 'set-password', userId, passwordHash: null, at: o.at },
+    audit(auditEntry(as, 'activate', serial, `reinstated: replacement by ${ended.replacedBy} reversed; password cleared`, null)),
+  );
+  return { result: { serial, userId, revoked: userToken?.serial ?? null }, writes };
 }

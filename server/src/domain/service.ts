@@ -20,8 +20,8 @@ import type { Logger } from 'pino';
 import { createPasswordHasher, DEFAULT_SCRYPT_PARAMS, type ScryptParams } from '../security/password.js';
 import { weakPassword } from '../security/common-passwords.js';
 import { createSeedVault } from '../security/seed-vault.js';
-import type { AttemptKey, NewTokenRecord, Origin, TokenRecord, TokenStore } from '../store/types.js';
-import { decideActivate, decidePasswordChange, decidePasswordReset } from './lifecycle.js';
+import type { AttemptKey, NewTokenRecord, Origin, TokenRecord, TokenStore, UserHistory } from '../store/types.js';
+import { decideActivate, decidePasswordChange, decidePasswordReset, decideReinstate } from './lifecycle.js';
 import { secretDigest } from '../security/secret-digest.js';
 import {
   decideAuthenticate,
@@ -49,7 +49,17 @@ import {
 } from './identity.js';
 import { DuplicateSerialError, ServiceError } from './errors.js';
 import { DEFAULT_POLICY, driftNow, importedDrift, NO_DRIFT, type PolicyOptions } from './policy.js';
-import type { AuditEvent, AuditQuery, Clock, RequestContext, TokenImport, TokenInfo, TokenService, TokenStatus } from './types.js';
+import type {
+  AuditEvent,
+  AuditQuery,
+  Clock,
+  RequestContext,
+  TokenImport,
+  TokenInfo,
+  TokenService,
+  TokenStatus,
+  UserView,
+} from './types.js';
 
 export interface TokenServiceOptions {
   store: TokenStore;
@@ -96,6 +106,29 @@ function toInfo(t: TokenRecord, nowMs: number): TokenInfo {
     userId: t.userId,
     importedAt: t.importedAt,
     lastUsedAt: t.lastUsedAt,
+  };
+}
+
+/** A user's history as an operator sees it. */
+function toUserView(h: UserHistory): UserView {
+  const active = h.devices.find((d) => d.deactivatedAt === null) ?? null;
+  const used = h.devices.map((d) => d.lastUsedAt).filter((at): at is number => at !== null);
+  return {
+    userId: h.userId,
+    createdAt: h.createdAt,
+    identityLinked: h.identityLinked,
+    activeDevice: active === null ? null : { serial: active.serial, profile: active.profile, activatedAt: active.activatedAt },
+    pastDevices: h.devices
+      .filter((d) => d.deactivatedAt !== null)
+      .map((d) => ({
+        serial: d.serial,
+        profile: d.profile,
+        activatedAt: d.activatedAt,
+        endedAt: d.deactivatedAt as number,
+        ended: d.replacedBy !== null ? 'replaced' : d.status === 'revoked' ? 'revoked' : 'deactivated',
+        replacedBy: d.replacedBy,
+      })),
+    lastUsedAt: used.length === 0 ? null : Math.max(...used),
   };
 }
 
@@ -401,6 +434,39 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     async authenticate(req, ctx) {
       const { otp, password, o, userId } = loginArgs(req, ctx);
       return decidePrepared({ userId }, loginCheck(password, o.at), (s, check) => decideAuthenticate(s, otp, check, o, policy, otpOf));
+    },
+
+    async getUser(userId) {
+      const history = await store.getUserHistory(requireString(userId, 'userId'));
+      return history === null ? null : toUserView(history);
+    },
+
+    async reinstate(serial, actor, ctx) {
+      const s = parseSerial(serial);
+      requireString(actor, 'actor');
+      requireContext(ctx);
+      const o = origin(ctx, null, actor);
+      const owner = (await store.snapshot({ serial: s })).tokenOwner;
+      const result = await store.attempt(owner === null ? { serial: s } : { serial: s, userId: owner }, (snapshot) =>
+        decideReinstate(snapshot, o),
+      );
+      if ('refused' in result) {
+        switch (result.refused) {
+          case 'unknown-token':
+            throw new ServiceError('ERR_UNKNOWN_TOKEN', `no token with serial ${s}`, s);
+          case 'token-state':
+            throw new ServiceError('ERR_TOKEN_STATE', `token ${s} is revoked`, s);
+          case 'not-replaced':
+            throw new ServiceError(
+              'ERR_NOT_REPLACED',
+              `token ${s} was not replaced by its owner's device active now (it is active, never assigned, revoked, or replaced again since)`,
+              s,
+            );
+          case 'too-late':
+            throw new ServiceError('ERR_TOO_LATE', `token ${s} was replaced more than 7 days ago`, s);
+        }
+      }
+      return result;
     },
 
     async validate(req, ctx) {

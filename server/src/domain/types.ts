@@ -54,7 +54,8 @@ export interface ActivationRequest {
 }
 
 /** An activation's outcome: accepted, it names the user the proof was for. */
-export type ActivationOutcome = Exclude<VerifyOutcome, { result: 'accept' }> | (Extract<VerifyOutcome, { result: 'accept' }> & { userId: string });
+export type ActivationOutcome =
+  Exclude<VerifyOutcome, { result: 'accept' }> | (Extract<VerifyOutcome, { result: 'accept' }> & { userId: string });
 
 export type VerifyOutcome =
   | { result: 'accept'; serial: string; movingFactor: number }
@@ -153,6 +154,26 @@ export interface AuditEvent {
   movingFactor: number | null;
 }
 
+/** What an admin or an operator sees of a user (GET /v1/users/:userId): never a hash, an identity number or a key. */
+export interface UserView {
+  userId: string;
+  createdAt: number;
+  /** Whether a national identity is linked (never which). */
+  identityLinked: boolean;
+  activeDevice: { serial: string; profile: ProfileName; activatedAt: number } | null;
+  pastDevices: Array<{
+    serial: string;
+    profile: ProfileName;
+    activatedAt: number;
+    endedAt: number;
+    /** replaced: by `replacedBy` (an operator may reinstate it within 7 days); revoked: lost, for good; deactivated: otherwise */
+    ended: 'replaced' | 'revoked' | 'deactivated';
+    replacedBy: string | null;
+  }>;
+  /** The last accepted code of any of its devices (a login, an approval, a validation), unix ms. */
+  lastUsedAt: number | null;
+}
+
 export interface AuditQuery {
   serial?: string;
   userId?: string;
@@ -206,6 +227,14 @@ export interface TokenService {
     req: { userId: string; otp: string; password: string },
     ctx: RequestContext,
   ): Promise<{ outcome: VerifyOutcome; proof: { proofId: string; userId: string; expiresAt: number } | null }>;
+  /** A user as an operator sees it; null when there is none. */
+  getUser(userId: string): Promise<UserView | null>;
+  /**
+   * An operator reverses a replacement within 7 days: `serial` (the replaced device) active again,
+   * its replacement revoked, the password cleared. Throws ServiceError ERR_UNKNOWN_TOKEN,
+   * ERR_TOKEN_STATE (revoked), ERR_NOT_REPLACED, ERR_TOO_LATE.
+   */
+  reinstate(serial: string, actor: string, ctx: RequestContext): Promise<{ serial: string; userId: string; revoked: string | null }>;
   /** A code against a token by serial. */
   validate(req: { serial: string; otp: string }, ctx: RequestContext): Promise<VerifyOutcome>;
   audit(query: AuditQuery): Promise<AuditEvent[]>;

@@ -73,6 +73,9 @@ const SERVICE_CODES: Readonly<Record<string, { status: number; error: string }>>
   ERR_TOKEN_STATE: { status: 409, error: 'token-state' },
   ERR_UNKNOWN_CREDENTIAL: { status: 404, error: 'unknown-credential' },
   ERR_WEAK_PASSWORD: { status: 400, error: 'weak-password' },
+  ERR_NOT_REPLACED: { status: 409, error: 'not-replaced' },
+  ERR_TOO_LATE: { status: 409, error: 'too-late' },
+  ERR_UNKNOWN_USER: { status: 404, error: 'unknown-user' },
   ERR_STORE_CLOSED: { status: 503, error: 'unavailable' },
 };
 

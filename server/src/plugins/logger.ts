@@ -3,14 +3,29 @@
  * authentication passwords, session tokens, keys): request bodies are not logged at all — fastify's
  * request serializer writes method, url, host and remote address only — and pino's `redact`
  * censors the places a secret could still turn up should someone log a request or a body object:
- * the Authorization and X-PSKC-Key headers and the body fields that carry codes, passwords or keys.
+ * the Authorization and X-PSKC-Key headers and the body fields that carry codes, passwords, proofs,
+ * keys or identity numbers.
  */
 import pino from 'pino';
 import type { Bindings, ChildLoggerOptions, DestinationStream, Logger } from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
 import type { LogLevel } from '../config.js';
 
-const SECRET_FIELDS = ['otp', 'otp1', 'otp2', 'password', 'keyHex', 'key', 'adminToken', 'serviceToken', 'masterKey'];
+const SECRET_FIELDS = [
+  'otp',
+  'otp1',
+  'otp2',
+  'password',
+  'oldPassword',
+  'newPassword',
+  'proofId',
+  'keyHex',
+  'key',
+  'adminToken',
+  'serviceToken',
+  'masterKey',
+  'nationalId',
+];
 
 export const REDACT_PATHS: readonly string[] = [
   'req.headers.authorization',
@@ -21,6 +36,7 @@ export const REDACT_PATHS: readonly string[] = [
   ...SECRET_FIELDS.flatMap((f) => [f, `body.${f}`, `req.body.${f}`, `*.${f}`]),
   'body.tokens[*].keyHex',
   'req.body.tokens[*].keyHex',
+  ...['body', 'req.body'].flatMap((b) => [`${b}.identity.nationalId`, `${b}.identity.document.number`]),
 ];
 
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {

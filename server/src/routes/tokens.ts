@@ -260,6 +260,35 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
     );
   }
 
+  app.post<{ Params: { serial: string } }>(
+    '/v1/tokens/:serial/reinstate',
+    {
+      onRequest: auth.require('admin', 'operator'),
+      schema: {
+        ...admin.schema,
+        summary: 'Reverse a replacement within 7 days: this (replaced) device active again, its replacement revoked (operator)',
+        description:
+          'The way back when a device was replaced without its owner. The password is cleared, since whoever made the ' +
+          'replacement chose it: the owner sets a new one with a proof and this device (POST /v1/users/self/password-reset).',
+        params: serialParams,
+        response: {
+          200: {
+            type: 'object',
+            required: ['serial', 'userId', 'revoked'],
+            additionalProperties: false,
+            properties: {
+              serial: { type: 'string', description: 'the device active again' },
+              userId: { type: 'string' },
+              revoked: { type: ['string', 'null'], description: 'the replacement, revoked; null when it was no longer active' },
+            },
+          },
+          ...errorResponses(401, 404, 409),
+        },
+      },
+    },
+    async (request) => service.reinstate(parseSerial(request.params.serial), actor(request), ctx(request)),
+  );
+
   app.post<{ Params: { serial: string }; Body: { otp1: string; otp2: string } }>(
     '/v1/tokens/:serial/resync',
     {

@@ -89,7 +89,7 @@ export async function userRoutes(app: FastifyInstance, { service, metrics, perUs
         description:
           'The proof (POST /v1/proofs or /v1/proofs/self) says whose device it is, and is spent by the activation. ' +
           "The user's active device, if any, is deactivated (replaced by this one). Every refusal (no, expired or " +
-          'used proof; a wrong code; a serial unknown, revoked or another user\'s) is the same 401.',
+          "used proof; a wrong code; a serial unknown, revoked or another user's) is the same 401.",
         body: {
           type: 'object',
           required: ['proofId', 'serial', 'otp', 'password'],

@@ -6,7 +6,7 @@ import type pg from 'pg';
 import type { ProfileName } from '@kodeviser/shared';
 import type { AuditQuery, TokenStatus } from '../domain/types.js';
 import type { AuditEntry, TokenRecord } from './types.js';
-import { CREDENTIAL_COLUMNS, PROOF_COLUMNS, USER_COLUMNS } from './rows.js';
+import { CREDENTIAL_COLUMNS, PROOF_COLUMNS, USER_COLUMNS, USER_HISTORY_SQL } from './rows.js';
 
 export interface TokenRow {
   serial: string;
@@ -33,6 +33,9 @@ export interface TokenRow {
   user_id: string | null;
   /** The user of its assignment, active or not (a token has one at most in its life). */
   owner: string | null;
+  /** When its assignment ended, and the token that replaced it. */
+  ended_at: number | null;
+  replaced_by: string | null;
 }
 
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -66,9 +69,10 @@ const TOKEN_COLUMNS = `t.serial, t.profile, t.digits, t.step, t.t0, t.seed_ciphe
   t.status, t.last_moving_factor, t.drift, t.drift_ms, t.drift_ppm, t.drift_ppm_var, t.failures, t.blocked_until,
   t.pending_moving_factor, t.pending_at, t.imported_at, t.last_used_at`;
 // A token and its assignment, any (a.serial is unique): the active one's user, and its user ever.
-const BY_SERIAL = `SELECT ${TOKEN_COLUMNS}, CASE WHEN a.active THEN a.user_id END AS user_id, a.user_id AS owner
+const BY_SERIAL = `SELECT ${TOKEN_COLUMNS}, CASE WHEN a.active THEN a.user_id END AS user_id, a.user_id AS owner,
+  a.deactivated_at AS ended_at, a.replaced_by
   FROM tokens t LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial = $1`;
-const BY_ACTIVE_USER = `SELECT ${TOKEN_COLUMNS}, a.user_id, a.user_id AS owner
+const BY_ACTIVE_USER = `SELECT ${TOKEN_COLUMNS}, a.user_id, a.user_id AS owner, a.deactivated_at AS ended_at, a.replaced_by
   FROM assignments a JOIN tokens t ON t.serial = a.serial WHERE a.user_id = $1 AND a.active`;
 const AUDIT_COLUMNS = 'at, type, serial, user_id, ip, actor, reason, moving_factor';
 /** The advisory lock namespace of names (a user ID, an identity, a secret; pg_advisory_xact_lock's first key): "kd". */
@@ -111,6 +115,7 @@ export const sql = {
   user: stmt('user', `SELECT ${USER_COLUMNS} FROM users WHERE user_id = $1`),
   userByIdentity: stmt('user_by_identity', `SELECT ${USER_COLUMNS} FROM users WHERE identity_hash = $1`),
   secret: stmt('secret', 'SELECT ciphertext, nonce, key_version FROM secrets WHERE name = $1'),
+  userHistory: stmt('user_history', USER_HISTORY_SQL('$1')),
   proof: stmt('proof', `SELECT ${PROOF_COLUMNS} FROM proofs WHERE id_hash = $1`),
   useProof: stmt('use_proof', 'UPDATE proofs SET used_at = $1 WHERE id_hash = $2 AND used_at IS NULL'),
   // The compare-and-set and its audit event in one statement: the common accept, one round trip.
@@ -138,16 +143,22 @@ export const sql = {
   block: stmt('block', 'UPDATE tokens SET blocked_until = $2 WHERE serial = $1'),
   status: stmt('status', 'UPDATE tokens SET status = $2 WHERE serial = $1'),
   startResync: stmt('start_resync', 'UPDATE tokens SET pending_moving_factor = $2, pending_at = $3 WHERE serial = $1'),
-  createUser: stmt('create_user', 'INSERT INTO users (user_id, password_hash, identity_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)'),
+  createUser: stmt(
+    'create_user',
+    'INSERT INTO users (user_id, password_hash, identity_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)',
+  ),
   setPassword: stmt('set_password', 'UPDATE users SET password_hash = $2, updated_at = $3 WHERE user_id = $1'),
   // A token's assignment is made once; the same user's may be made active again.
   assign: stmt(
     'assign',
     `INSERT INTO assignments (serial, user_id, active, activated_at) VALUES ($1, $2, true, $3)
-    ON CONFLICT (serial) DO UPDATE SET active = true, activated_at = excluded.activated_at, deactivated_at = NULL
+    ON CONFLICT (serial) DO UPDATE SET active = true, activated_at = excluded.activated_at, deactivated_at = NULL, replaced_by = NULL
     WHERE assignments.user_id = excluded.user_id`,
   ),
-  deactivate: stmt('deactivate', 'UPDATE assignments SET active = false, deactivated_at = $2, replaced_by = $3 WHERE serial = $1 AND active'),
+  deactivate: stmt(
+    'deactivate',
+    'UPDATE assignments SET active = false, deactivated_at = $2, replaced_by = $3 WHERE serial = $1 AND active',
+  ),
   audit: stmt(
     'audit',
     `INSERT INTO audit (${AUDIT_COLUMNS}) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[],

@@ -31,7 +31,18 @@ import type { ProofRecord } from '../domain/identity.js';
 import type { Decision, Snapshot, Write } from '../domain/decide.js';
 import { DuplicateSerialError, ServiceError } from '../domain/errors.js';
 import { commonAccept, unapplied } from './apply.js';
-import { credentialOf, proofOf, secretOf, userOf, type CredentialRow, type ProofRow, type SecretRow, type UserRow } from './rows.js';
+import {
+  credentialOf,
+  proofOf,
+  secretOf,
+  userHistoryOf,
+  userOf,
+  type UserHistoryRow,
+  type CredentialRow,
+  type ProofRow,
+  type SecretRow,
+  type UserRow,
+} from './rows.js';
 import { MAX_AUDIT_LIMIT, toEvent, type AuditRow } from './audit-rows.js';
 import { migratePostgres } from './postgres-schema.js';
 import { auditArrays, auditQuery, sql, toRecord, type TokenRow } from './postgres-sql.js';
@@ -184,7 +195,7 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
     if ((await client.query(query)).rowCount !== 1) throw unapplied(w);
   }
 
-  type Others = Omit<Snapshot, 'token' | 'tokenOwner' | 'userToken'>;
+  type Others = Omit<Snapshot, 'token' | 'tokenOwner' | 'tokenEnded' | 'userToken'>;
   type Rows = { token: TokenRow | undefined; userToken: TokenRow | undefined; others: Others };
   const NOTHING_ELSE: Others = Object.freeze({ user: null, credential: null, identityUser: null, secret: null, proof: null });
   const onlyTokens = (k: AttemptKey): boolean =>
@@ -198,6 +209,7 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
     return {
       token: record,
       tokenOwner: token?.owner ?? null,
+      tokenEnded: token === undefined || token.ended_at === null ? null : { at: token.ended_at, replacedBy: token.replaced_by },
       userToken: userToken === undefined ? null : userToken.serial === token?.serial ? record : toRecord(userToken),
       user: others.user,
       credential: others.credential,
@@ -327,6 +339,7 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       });
     },
 
+    getUserHistory: (userId) => run(async () => userHistoryOf((await pool.query<UserHistoryRow>(sql.userHistory(userId))).rows)),
     getCredential: ({ tokenHash }) =>
       run(async () => credentialOf((await pool.query<CredentialRow>(sql.credentialByHash(tokenHash))).rows[0])),
 

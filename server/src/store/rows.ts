@@ -4,7 +4,9 @@
  */
 import type { CredentialRecord, CredentialRole } from '../domain/credentials.js';
 import type { ProofRecord } from '../domain/identity.js';
-import type { SealedSeed, UserRecord } from './types.js';
+import type { ProfileName } from '@kodeviser/shared';
+import type { TokenStatus } from '../domain/types.js';
+import type { SealedSeed, UserHistory, UserRecord } from './types.js';
 
 export const CREDENTIAL_COLUMNS = 'id, role, name, token_hash, created_at, expires_at, revoked_at';
 
@@ -75,3 +77,46 @@ export const proofOf = (r: ProofRow | undefined): ProofRecord | null =>
         expiresAt: r.expires_at,
         usedAt: r.used_at,
       };
+
+/** A user and its devices, from one row per assignment (the user's columns repeated; none for a user without any). */
+export const USER_HISTORY_SQL = (
+  param: string,
+) => `SELECT u.user_id, u.created_at, u.updated_at, u.identity_hash IS NOT NULL AS identity_linked,
+    a.serial, t.profile, t.status, a.activated_at, a.deactivated_at, a.replaced_by, t.last_used_at
+  FROM users u LEFT JOIN assignments a ON a.user_id = u.user_id LEFT JOIN tokens t ON t.serial = a.serial
+  WHERE u.user_id = ${param} ORDER BY a.activated_at, a.serial`;
+
+export interface UserHistoryRow {
+  user_id: string;
+  created_at: number | null;
+  updated_at: number;
+  identity_linked: boolean | number;
+  serial: string | null;
+  profile: string | null;
+  status: TokenStatus | null;
+  activated_at: number | null;
+  deactivated_at: number | null;
+  replaced_by: string | null;
+  last_used_at: number | null;
+}
+
+export function userHistoryOf(rows: readonly UserHistoryRow[]): UserHistory | null {
+  const [first] = rows;
+  if (first === undefined) return null;
+  return {
+    userId: first.user_id,
+    createdAt: first.created_at ?? first.updated_at,
+    identityLinked: Boolean(first.identity_linked),
+    devices: rows
+      .filter((r) => r.serial !== null)
+      .map((r) => ({
+        serial: r.serial as string,
+        profile: r.profile as ProfileName,
+        status: r.status as TokenStatus,
+        activatedAt: r.activated_at as number,
+        deactivatedAt: r.deactivated_at,
+        replacedBy: r.replaced_by,
+        lastUsedAt: r.last_used_at,
+      })),
+  };
+}

@@ -39,6 +39,9 @@ export interface TokenColumns {
   owner: string | null;
   /** The newest row of the token's audit chain (sqlite-schema.ts, migration 3). */
   lastAuditId: number | null;
+  /** When its assignment ended, and the token that replaced it. */
+  endedAt: number | null;
+  replacedBy: string | null;
 }
 
 // The seed's bytes come as hex text: better-sqlite3 makes each BLOB a Buffer with its own backing
@@ -68,6 +71,8 @@ const COLUMN_SQL: Readonly<Record<keyof TokenColumns, string>> = {
   userId: 'CASE WHEN a.active = 1 THEN a.user_id END',
   owner: 'a.user_id',
   lastAuditId: 't.last_audit_id',
+  endedAt: 'a.deactivated_at',
+  replacedBy: 'a.replaced_by',
 };
 
 /** A token read: an array of TokenColumns' values, in COL's order. */
@@ -100,6 +105,12 @@ const hexBytes = (hex: string): Uint8Array => {
   const b = Buffer.from(hex, 'hex');
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 };
+
+/** When the row's assignment ended, as the Snapshot's tokenEnded. */
+export function endedOf(r: TokenRow): { at: number; replacedBy: string | null } | null {
+  const at = col(r, 'endedAt');
+  return at === null ? null : { at, replacedBy: col(r, 'replacedBy') };
+}
 
 export function toRecord(r: TokenRow): TokenRecord {
   const pendingMovingFactor = col(r, 'pendingMovingFactor');

@@ -50,7 +50,7 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
     setPassword: db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE user_id = ?'),
     // A token's assignment is made once; the same user's may be made active again.
     assign: db.prepare(`INSERT INTO assignments (serial, user_id, active, activated_at) VALUES (?, ?, 1, ?)
-      ON CONFLICT (serial) DO UPDATE SET active = 1, activated_at = excluded.activated_at, deactivated_at = NULL
+      ON CONFLICT (serial) DO UPDATE SET active = 1, activated_at = excluded.activated_at, deactivated_at = NULL, replaced_by = NULL
       WHERE assignments.user_id = excluded.user_id`),
     deactivate: db.prepare('UPDATE assignments SET active = 0, deactivated_at = ?, replaced_by = ? WHERE serial = ? AND active = 1'),
     createCredential: db.prepare(`INSERT INTO credentials (id, role, name, token_hash, created_at, expires_at, revoked_at)

@@ -44,6 +44,9 @@ import {
   proofOf,
   secretOf,
   USER_COLUMNS,
+  USER_HISTORY_SQL,
+  userHistoryOf,
+  type UserHistoryRow,
   userOf,
   type CredentialRow,
   type ProofRow,
@@ -54,7 +57,7 @@ import { createGroupCommit, type GroupCommit } from './group-commit.js';
 import { createSqliteAuditLog } from './sqlite-audit.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
 import { createReadBatcher } from './sqlite-reads.js';
-import { BY_ACTIVE_USER, BY_SERIAL, col, driftParams, serialKey, toRecord, type TokenRow } from './sqlite-rows.js';
+import { BY_ACTIVE_USER, BY_SERIAL, col, driftParams, endedOf, serialKey, toRecord, type TokenRow } from './sqlite-rows.js';
 import { migrate } from './sqlite-schema.js';
 import { createSqliteWriter } from './sqlite-writes.js';
 import type { AttemptKey, NewTokenRecord, Origin, TokenStore } from './types.js';
@@ -132,6 +135,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     secret: db.prepare('SELECT ciphertext, nonce, key_version FROM secrets WHERE name = ?'),
     credentialById: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = ?`),
     proof: db.prepare(`SELECT ${PROOF_COLUMNS} FROM proofs WHERE id_hash = ?`),
+    userHistory: db.prepare(USER_HISTORY_SQL('?')),
     credentialByHash: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE token_hash = ?`),
     credentials: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials ORDER BY created_at, id`),
     ping: db.prepare('SELECT 1').pluck(),
@@ -170,7 +174,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     return writes.submit(op);
   };
 
-  type Others = Omit<Snapshot, 'token' | 'tokenOwner' | 'userToken'>;
+  type Others = Omit<Snapshot, 'token' | 'tokenOwner' | 'tokenEnded' | 'userToken'>;
   type Rows = { token: TokenRow | undefined; userToken: TokenRow | undefined; others: Others };
   const NOTHING_ELSE: Others = Object.freeze({ user: null, credential: null, identityUser: null, secret: null, proof: null });
   /** The rows of `key`, the tokens as raw rows (whose chain heads the common accept needs). */
@@ -213,6 +217,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     return {
       token,
       tokenOwner: row ? col(row, 'owner') : null,
+      tokenEnded: row ? endedOf(row) : null,
       userToken: userToken === row ? token : userToken ? toRecord(userToken) : null,
       // Named one by one: a spread here is V8's slow path, on every validation.
       user: others.user,
@@ -277,6 +282,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       });
     },
 
+    getUserHistory: (userId) => reads.read(() => userHistoryOf(sql.userHistory.all(userId) as UserHistoryRow[])),
     getCredential: ({ tokenHash }) => reads.read(() => credentialOf(sql.credentialByHash.get(tokenHash) as CredentialRow | undefined)),
 
     listCredentials: () => reads.read(() => (sql.credentials.all() as CredentialRow[]).map((r) => credentialOf(r) as CredentialRecord)),

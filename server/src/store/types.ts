@@ -81,6 +81,24 @@ export interface UserRecord {
   identityHash: string | null;
 }
 
+/** A user's life as the rows keep it (never a hash). */
+export interface UserHistory {
+  userId: string;
+  createdAt: number;
+  identityLinked: boolean;
+  devices: Array<{
+    serial: string;
+    profile: ProfileName;
+    status: TokenStatus;
+    activatedAt: number;
+    /** null while active */
+    deactivatedAt: number | null;
+    /** the device that replaced it */
+    replacedBy: string | null;
+    lastUsedAt: number | null;
+  }>;
+}
+
 /** Where a request came from; written with every audit event of the write. */
 export interface Origin {
   at: number;
@@ -127,6 +145,8 @@ export interface TokenStore {
    * synchronous and must not call the store.
    */
   attempt<T>(key: AttemptKey, decide: (snapshot: Snapshot) => Decision<T>): Promise<T>;
+  /** A user and every device it ever had, oldest first; null when there is no such user. */
+  getUserHistory(userId: string): Promise<UserHistory | null>;
   /** A credential by its token's hash (domain/credentials.ts), revoked or expired too. */
   getCredential(by: { tokenHash: string }): Promise<CredentialRecord | null>;
   /** Every credential, oldest first. */
