@@ -1,6 +1,7 @@
 // A user's life over HTTP, on SQLite and on PostgreSQL: the password changed with the current
 // login, a forgotten one reset with a proof; the user as an operator sees it; a replacement that
 // was not the owner's doing reversed by an operator within 7 days.
+import { readFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import type { FastifyInstance } from 'fastify';
 import { openPostgresStore } from '../src/store/postgres.js';
@@ -149,6 +150,75 @@ function lifeSuite(t: Test, openStore?: (t: Test) => Promise<TokenStore>): void 
       { actor: /^cred-/, userId: 'ida', reason: `reinstated: replacement by ${attackers.serial} reversed; password cleared` },
       'audited under the operator',
     );
+  });
+
+  t.test("erasure: the user's data deleted, its devices revoked, the audit log untouched but no longer saying whose", async (t) => {
+    const { app, config } = await open(t);
+    const [first, second, kept] = [device(), device(), device()];
+    await importDevices(app, first, second, kept);
+    const audit = async (query: string) =>
+      (await app.inject({ method: 'GET', url: `/v1/audit?${query}`, headers: admin })).json().events as Array<{
+        type: string;
+        userId: string | null;
+        reason: string | null;
+      }>;
+    await activate(app, { userId: 'erasable-user-7', serial: first.serial, otp: first.press(), password: 'erase-pw-one' });
+    await activate(app, { userId: 'erasable-user-7', serial: second.serial, otp: second.press(), password: 'erase-pw-two' });
+    await login(app, 'erasable-user-7', second, 'erase-pw-two');
+    await activate(app, { userId: 'kept-user-7', serial: kept.serial, otp: kept.press(), password: 'kept-pw-one' });
+    const before = await audit('userId=erasable-user-7');
+    t.ok(before.length >= 6 && before.every((e) => e.userId === 'erasable-user-7'), 'the log names the user while the mapping exists');
+
+    const erase = (userId: string, headers = admin) => app.inject({ method: 'DELETE', url: `/v1/users/${userId}`, headers });
+    t.equal((await erase('erasable-user-7', (await operatorOf(app)) as typeof admin)).statusCode, 401, 'an operator may not');
+    t.match([(await erase('nobody')).statusCode, (await erase('nobody')).json()], [404, { error: 'unknown-user' }]);
+    const erased = await erase('erasable-user-7');
+    t.same([erased.statusCode, erased.body], [204, '']);
+    t.equal((await erase('erasable-user-7')).statusCode, 404, 'once');
+
+    t.equal((await userOf(app, 'erasable-user-7')).statusCode, 404);
+    t.same(await audit('userId=erasable-user-7'), [], 'no row answers to the user ID any more');
+    const rows = await audit(`serial=${first.serial}`);
+    t.ok(rows.length >= 4, 'the rows are all still there');
+    t.ok(
+      rows.every((e) => e.userId === null),
+      'naming nobody',
+    );
+    t.match(
+      (await audit('limit=5')).find((e) => e.type === 'erase'),
+      { userId: null, reason: 'personal data erased' },
+    );
+    t.equal((await audit('userId=kept-user-7')).length, 3, "another user's rows still name it");
+    for (const d of [first, second]) {
+      t.match(
+        (await app.inject({ method: 'GET', url: `/v1/tokens/${d.serial}`, headers: admin })).json(),
+        { status: 'revoked', userId: null },
+        'every device it ever had revoked: no one else may activate it',
+      );
+    }
+    // (A login naming the erased user ID now would be audited with the ID as typed, as for any
+    // user ID no user has: the scan below would find that, so it is not tried here.)
+    const again = await post(
+      app,
+      '/v1/proofs',
+      { identity: identityOf('erasable-user-7'), userId: 'erasable-again' },
+      await operatorOf(app),
+    );
+    t.same([again.statusCode, again.json().userId], [201, 'erasable-again'], 'the same person proven again is a new user');
+    const back = await post(app, '/v1/activate', {
+      proofId: again.json().proofId,
+      serial: second.serial,
+      otp: second.press(),
+      password: 'erase-pw-three',
+    });
+    t.equal(back.statusCode, 401, 'without the old devices');
+
+    if (config.database.kind === 'sqlite' && openStore === undefined) {
+      await app.close();
+      const file = readFileSync(config.database.path);
+      t.ok(file.includes('kept-user-7'), 'a user ID kept is in the file (the scan can see one)');
+      t.notOk(file.includes('erasable-user-7'), 'the erased user ID is nowhere in the file, free space included');
+    }
   });
 }
 

@@ -66,6 +66,7 @@ if (await requirePostgres(t)) {
       { version: 3, name: 'credentials' },
       { version: 4, name: 'identities: users without a password yet, linked to an identity; proofs; sealed secrets' },
       { version: 5, name: 'life cycle: which device replaced an assignment; when a user was created' },
+      { version: 6, name: 'audit rows name users by pseudonym, so that erasing a user leaves the log untouched' },
     ]);
     await (stores[0] as TokenStore).insertTokens([row(1)], { at: 0, ip: null });
     t.equal((await (stores[2] as TokenStore).getToken(serial(1)))?.serial, serial(1), 'all three work on the same tables');
@@ -87,9 +88,45 @@ if (await requirePostgres(t)) {
     );
     t.same(
       await migratePostgres(client, [{ version: 100, name: 'extra', sql: 'CREATE TABLE extra (x int)' }, ...PG_MIGRATIONS]),
-      [1, 2, 3, 4, 5, 100],
+      [1, 2, 3, 4, 5, 6, 100],
     );
     t.same(await migratePostgres(client), []);
+  });
+
+  t.test('migration 6 pseudonymises the audit rows of users, once; erasure then leaves them naming nobody', async (t) => {
+    const { url } = await tempSchema(t);
+    const client = await peekClient(t, url);
+    await migratePostgres(
+      client,
+      PG_MIGRATIONS.filter((m) => m.version <= 5),
+    );
+    await client.query(`
+      INSERT INTO users (user_id, password_hash, updated_at, created_at) VALUES ('alice', 'h', 0, 0), ('bob', 'h', 0, 0);
+      INSERT INTO audit (at, type, serial, user_id) VALUES (1, 'accept', NULL, 'alice'), (2, 'reject', NULL, 'bob'),
+        (3, 'reject', NULL, 'nobody'), (4, 'import', NULL, NULL);
+    `);
+    t.same(await migratePostgres(client), [6]);
+    const rows = (await client.query('SELECT user_id FROM audit ORDER BY id')).rows.map((r) => r.user_id);
+    const pseudonyms = (await client.query('SELECT pseudonym FROM users ORDER BY user_id')).rows.map((r) => r.pseudonym);
+    t.match(pseudonyms, [/^u [0-9a-f]{32}$/, /^u [0-9a-f]{32}$/]);
+    t.not(pseudonyms[0], pseudonyms[1], 'one per user');
+    t.same(rows, [pseudonyms[0], pseudonyms[1], 'nobody', null], "users' rows by pseudonym; a user ID no user had, as typed");
+    await t.rejects(client.query(`UPDATE audit SET user_id = 'x'`), /append-only/, 'the log is append-only again');
+
+    const store = await openPostgresStore(url, { poolSize: 2 });
+    t.teardown(() => store.close());
+    t.same(
+      (await store.queryAudit({})).map((e) => e.userId),
+      [null, 'nobody', 'bob', 'alice'],
+      'shown by user ID while mapped',
+    );
+    await store.attempt({ userId: 'alice' }, () => ({ result: null, writes: [{ kind: 'erase-user', userId: 'alice' }] }));
+    t.same(
+      (await store.queryAudit({})).map((e) => e.userId),
+      [null, 'nobody', 'bob', null],
+      "erased: alice's row naming nobody",
+    );
+    t.same(await store.queryAudit({ userId: 'alice' }), []);
   });
 
   t.test('a version-1 database with a whole-step drift opens and keeps accepting', async (t) => {

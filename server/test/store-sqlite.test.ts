@@ -137,7 +137,7 @@ t.test('migration 3 chains an existing audit log: every query answers as it did 
     const rows = v1
       .prepare(`SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`)
       .all(q) as AuditRow[];
-    return rows.map(toEvent);
+    return rows.map((r) => toEvent(r, new Map()));
   });
   v1.close();
 
@@ -318,7 +318,7 @@ t.test('migration 4 keys tokens by the serial as a number: rows, references, cha
     'last_moving_factor, drift, drift_ms, drift_ppm, drift_ppm_var, failures, blocked_until, pending_moving_factor, pending_at, ' +
     'imported_at, last_used_at, last_audit_id';
   const before = v3.prepare(`SELECT ${columns} FROM tokens ORDER BY serial`).all();
-  t.same(migrate(v3), [4, 5, 6, 7]);
+  t.same(migrate(v3), [4, 5, 6, 7, 8]);
   t.same(v3.prepare(`SELECT ${columns} FROM tokens ORDER BY serial`).all(), before, 'every column of every row as it was');
   t.same(
     v3.prepare('SELECT serial_key FROM tokens ORDER BY serial').pluck().all(),
@@ -345,6 +345,52 @@ t.test('migration 4 keys tokens by the serial as a number: rows, references, cha
     ['accept', 'import'],
     'the chain goes on from the migrated head',
   );
+});
+
+t.test('migration 8 pseudonymises the audit rows of users, once; erasure then leaves them naming nobody', async (t) => {
+  const path = tempDbPath(t);
+  const v7 = new Database(path);
+  migrate(
+    v7,
+    MIGRATIONS.filter((m) => m.version <= 7),
+  );
+  v7.exec(`
+    INSERT INTO tokens (serial_key, serial, profile, digits, step, t0, seed_ciphertext, seed_nonce, key_version, status,
+        last_moving_factor, failures, imported_at)
+      VALUES (${Number(serialOf(1))}, '${serialOf(1)}', 'hotp-sha1', 6, 30, 0, x'01', x'02', 1, 'enabled', 3, 0, 0);
+    INSERT INTO users (user_id, password_hash, updated_at, created_at) VALUES ('alice', 'h', 0, 0), ('bob', 'h', 0, 0);
+    INSERT INTO assignments (serial, user_id, active, activated_at) VALUES ('${serialOf(1)}', 'alice', 1, 0);
+    INSERT INTO audit (at, type, serial, user_id) VALUES (1, 'accept', NULL, 'alice'), (2, 'reject', NULL, 'bob'),
+      (3, 'reject', NULL, 'nobody'), (4, 'import', NULL, NULL);
+  `);
+  t.same(migrate(v7), [8]);
+  const rows = v7.prepare('SELECT user_id FROM audit ORDER BY id').pluck().all() as Array<string | null>;
+  const pseudonyms = v7.prepare('SELECT pseudonym FROM users ORDER BY user_id').pluck().all() as string[];
+  t.match(pseudonyms, [/^u [0-9a-f]{32}$/, /^u [0-9a-f]{32}$/]);
+  t.not(pseudonyms[0], pseudonyms[1], 'one per user');
+  t.same(rows, [pseudonyms[0], pseudonyms[1], 'nobody', null], "users' rows by pseudonym; a user ID no user had, as typed");
+  t.equal(v7.prepare('SELECT pseudonym FROM assignments').pluck().get(), pseudonyms[0], "copied to the user's assignments");
+  t.throws(() => v7.exec(`UPDATE audit SET user_id = 'x'`), /append-only/, 'the log is append-only again');
+  v7.close();
+
+  const { store } = open(t, path);
+  t.same(
+    (await store.queryAudit({})).map((e) => e.userId),
+    [null, 'nobody', 'bob', 'alice'],
+    'shown by user ID while the mapping exists',
+  );
+  t.same(
+    (await store.queryAudit({ userId: 'alice' })).map((e) => e.at),
+    [1],
+  );
+  await applyWrites(store, [{ kind: 'erase-user', userId: 'alice' }], { userId: 'alice' });
+  t.same(
+    (await store.queryAudit({})).map((e) => e.userId),
+    [null, 'nobody', 'bob', null],
+    "erased: alice's row is still there, naming nobody",
+  );
+  t.same(await store.queryAudit({ userId: 'alice' }), []);
+  t.match(await store.getToken(serialOf(1)), { status: 'revoked', userId: null }, 'her device revoked for good');
 });
 
 t.test('a migration that rebuilds tables refuses to commit broken references, and restores the foreign-key switch', (t) => {

@@ -91,6 +91,12 @@ export type Write =
   | { kind: 'use-proof'; idHash: string; at: number }
   /** A user from before identities linked to one (it must have none). */
   | { kind: 'link-identity'; userId: string; identityHash: string }
+  /**
+   * The user's personal data erased: every device it ever had revoked for good, its proofs,
+   * assignments and row (password hash, identity hash, the user ID, its pseudonym's mapping)
+   * deleted. The audit log is not touched: its rows name the user by a pseudonym nothing maps any more.
+   */
+  | { kind: 'erase-user'; userId: string }
   /** A secret sealed under the master key, stored once under its name. */
   | { kind: 'create-secret'; name: string; sealed: SealedSeed }
   | { kind: 'audit'; entry: AuditEntry };

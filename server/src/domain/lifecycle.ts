@@ -208,3 +208,18 @@ export function decideReinstate(s: Snapshot, o: Origin): Decision<Reinstated | R
   );
   return { result: { serial, userId, revoked: userToken?.serial ?? null }, writes };
 }
+
+/**
+ * Erasure of a user's personal data (DELETE /v1/users/:userId, admin): every device it ever had
+ * revoked for good (a token serves one user in its life, and the record of whose it was goes),
+ * its proofs, password hash, identity hash and user ID deleted. The append-only audit log is not
+ * rewritten: its rows name the user by a pseudonym whose mapping the erasure deletes. The erasure's
+ * own row names no user.
+ */
+export function decideErase({ user }: Snapshot, o: Origin): Decision<{ erased: boolean }> {
+  if (user === null) return { result: { erased: false }, writes: [] };
+  return {
+    result: { erased: true },
+    writes: [audit(auditEntry(o, 'erase', null, 'personal data erased', null, null)), { kind: 'erase-user', userId: user.userId }],
+  };
+}

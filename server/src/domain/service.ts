@@ -21,7 +21,7 @@ import { createPasswordHasher, DEFAULT_SCRYPT_PARAMS, type ScryptParams } from '
 import { weakPassword } from '../security/common-passwords.js';
 import { createSeedVault } from '../security/seed-vault.js';
 import type { AttemptKey, NewTokenRecord, Origin, TokenRecord, TokenStore, UserHistory } from '../store/types.js';
-import { decideActivate, decidePasswordChange, decidePasswordReset, decideReinstate } from './lifecycle.js';
+import { decideActivate, decideErase, decidePasswordChange, decidePasswordReset, decideReinstate } from './lifecycle.js';
 import { secretDigest } from '../security/secret-digest.js';
 import {
   decideAuthenticate,
@@ -439,6 +439,14 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     async getUser(userId) {
       const history = await store.getUserHistory(requireString(userId, 'userId'));
       return history === null ? null : toUserView(history);
+    },
+
+    async eraseUser(userId, actor, ctx) {
+      requireString(userId, 'userId');
+      requireString(actor, 'actor');
+      requireContext(ctx);
+      const o = origin(ctx, null, actor);
+      return (await store.attempt({ userId }, (s) => decideErase(s, o))).erased;
     },
 
     async reinstate(serial, actor, ctx) {

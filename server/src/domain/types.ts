@@ -137,7 +137,8 @@ export type AuditType =
   | 'credential-revoke'
   | 'proof'
   | 'approve'
-  | 'password';
+  | 'password'
+  | 'erase';
 
 /** An entry of the append-only audit log. Never holds a code, a password or a key. */
 export interface AuditEvent {
@@ -235,6 +236,8 @@ export interface TokenService {
    * ERR_TOKEN_STATE (revoked), ERR_NOT_REPLACED, ERR_TOO_LATE.
    */
   reinstate(serial: string, actor: string, ctx: RequestContext): Promise<{ serial: string; userId: string; revoked: string | null }>;
+  /** Erases a user's personal data (lifecycle.ts decideErase); false when there is no such user. */
+  eraseUser(userId: string, actor: string, ctx: RequestContext): Promise<boolean>;
   /** A code against a token by serial. */
   validate(req: { serial: string; otp: string }, ctx: RequestContext): Promise<VerifyOutcome>;
   audit(query: AuditQuery): Promise<AuditEvent[]>;

@@ -1,7 +1,7 @@
 /**
  * Users as staff see them (admin, or an operator at a citizen service centre): when the user was
  * created, whether an identity is linked, the active device and the past ones with why each
- * ended, the last use. Never a hash, an identity number or a key.
+ * ended, the last use. Never a hash, an identity number or a key. And a user's erasure (admin).
  */
 import type { FastifyInstance } from 'fastify';
 import type { TokenService } from '../domain/types.js';
@@ -71,6 +71,30 @@ export async function accountRoutes(app: FastifyInstance, { service, auth }: Acc
       const user = await service.getUser(request.params.userId);
       if (user === null) throw new HttpError(404, 'unknown-user', 'no such user');
       return user;
+    },
+  );
+
+  app.delete<{ Params: { userId: string } }>(
+    '/v1/users/:userId',
+    {
+      onRequest: auth.require('admin'),
+      schema: {
+        tags: ['identity'],
+        security: bearerSecurity,
+        summary: "Erase a user's personal data: its devices revoked, its password, identity and user ID deleted (admin)",
+        description:
+          'The append-only audit log is not rewritten: its rows name the user by a pseudonym whose mapping this deletes, ' +
+          'so GET /v1/audit shows them with userId null from now on.',
+        params: userParams,
+        response: { 204: { type: 'null', description: 'erased' }, ...errorResponses(401, 404) },
+      },
+    },
+    async (request, reply) => {
+      const actor = request.principal?.actor ?? 'admin';
+      if (!(await service.eraseUser(request.params.userId, actor, { ip: request.ip }))) {
+        throw new HttpError(404, 'unknown-user', 'no such user');
+      }
+      return reply.code(204).send();
     },
   );
 }

@@ -26,6 +26,7 @@ function about(w: Write): string {
     case 'create-user':
     case 'set-password':
     case 'link-identity':
+    case 'erase-user':
       return `user ${w.userId}`;
     case 'create-credential':
       return `credential ${w.credential.id}`;

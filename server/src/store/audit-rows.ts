@@ -17,13 +17,23 @@ export interface AuditRow {
   moving_factor: number | null;
 }
 
-export function toEvent(r: AuditRow): AuditEvent {
+/**
+ * Whether an audit row's user is a pseudonym (migrations: SQLite 8, PostgreSQL 6): 'u ' and 32
+ * hex digits, a space no user ID has. Other values are user IDs no user had when written.
+ */
+export const isPseudonym = (v: string | null): v is string => v !== null && v.startsWith('u ');
+
+/**
+ * The event of row `r`, its pseudonym turned back into the user ID by `users` (pseudonym → user
+ * ID, null for a user erased since: the mapping is gone, and with it who the rows were about).
+ */
+export function toEvent(r: AuditRow, users: ReadonlyMap<string, string | null>): AuditEvent {
   return {
     id: r.id,
     at: r.at,
     type: r.type,
     serial: r.serial,
-    userId: r.user_id,
+    userId: isPseudonym(r.user_id) ? (users.get(r.user_id) ?? null) : r.user_id,
     ip: r.ip,
     actor: r.actor,
     reason: r.reason,

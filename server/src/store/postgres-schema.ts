@@ -146,6 +146,19 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       UPDATE users SET created_at = updated_at;
     `,
   },
+  {
+    version: 6,
+    name: 'audit rows name users by pseudonym, so that erasing a user leaves the log untouched',
+    // Each user gets a random pseudonym (a space in it: no user ID has one); the rows written
+    // before are pseudonymised once, here, with the append-only trigger lifted for it. A row
+    // naming a user ID no user had stays as it was typed.
+    sql: `
+      ALTER TABLE users ADD COLUMN pseudonym text NOT NULL UNIQUE DEFAULT ('u ' || replace(gen_random_uuid()::text, '-', ''));
+      ALTER TABLE audit DISABLE TRIGGER audit_is_append_only;
+      UPDATE audit SET user_id = u.pseudonym FROM users u WHERE u.user_id = audit.user_id;
+      ALTER TABLE audit ENABLE TRIGGER audit_is_append_only;
+    `,
+  },
 ];
 
 /**

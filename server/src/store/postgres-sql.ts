@@ -127,7 +127,8 @@ export const sql = {
       UPDATE tokens SET last_moving_factor = $2, drift = $3, drift_ms = $9, drift_ppm = $10, drift_ppm_var = $11,
         last_used_at = $4, pending_moving_factor = NULL, pending_at = NULL, failures = 0, blocked_until = NULL
       WHERE serial = $1 AND last_moving_factor < $2 RETURNING serial)
-    INSERT INTO audit (${AUDIT_COLUMNS}) SELECT $4, 'accept', serial, $5, $6, $7, $8, $2 FROM consumed`,
+    INSERT INTO audit (${AUDIT_COLUMNS})
+      SELECT $4, 'accept', serial, COALESCE((SELECT pseudonym FROM users WHERE user_id = $5), $5), $6, $7, $8, $2 FROM consumed`,
   ),
   // $1 serial, $2 moving factor, $3 drift, $4 at, $5 success, $6 drift_ms, $7 drift_ppm, $8 drift_ppm_var.
   consume: stmt(
@@ -161,24 +162,42 @@ export const sql = {
   ),
   audit: stmt(
     'audit',
-    `INSERT INTO audit (${AUDIT_COLUMNS}) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[],
-    $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])`,
+    // A user is written as its pseudonym; a user ID no user has, as it was given; in the order given.
+    `INSERT INTO audit (${AUDIT_COLUMNS})
+      SELECT x.at, x.type, x.serial, COALESCE(u.pseudonym, x.user_id), x.ip, x.actor, x.reason, x.moving_factor
+      FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])
+        WITH ORDINALITY AS x(at, type, serial, user_id, ip, actor, reason, moving_factor, n)
+      LEFT JOIN users u ON u.user_id = x.user_id
+      ORDER BY x.n`,
   ),
   ping: stmt('ping', 'SELECT 1 AS one'),
+  pseudonymOf: stmt('pseudonym_of', 'SELECT pseudonym FROM users WHERE user_id = $1'),
+  usersOfPseudonyms: stmt('users_of_pseudonyms', 'SELECT pseudonym, user_id FROM users WHERE pseudonym = ANY($1::text[])'),
+  // Erasure (domain/decide.ts 'erase-user'): every device the user ever had revoked, its rows deleted.
+  eraseDevices: stmt(
+    'erase_devices',
+    `UPDATE tokens SET status = 'revoked' WHERE serial IN (SELECT serial FROM assignments WHERE user_id = $1)`,
+  ),
+  eraseProofs: stmt('erase_proofs', 'DELETE FROM proofs WHERE user_id = $1'),
+  eraseAssignments: stmt('erase_assignments', 'DELETE FROM assignments WHERE user_id = $1'),
+  eraseUser: stmt('erase_user', 'DELETE FROM users WHERE user_id = $1'),
 };
 
-/** One statement per combination of filters, so each uses its index (OR-NULL tricks would not). */
-export function auditQuery(q: AuditQuery, limit: number): pg.QueryConfig {
+/**
+ * One statement per combination of filters, so each uses its index (OR-NULL tricks would not). A
+ * user's rows are those naming its pseudonym (`pseudonym`) or, from before it existed, its user ID.
+ */
+export function auditQuery(q: AuditQuery, pseudonym: string | undefined, limit: number): pg.QueryConfig {
   const where: string[] = [];
   const values: unknown[] = [];
   const filter = (column: string, op: string, value: unknown, key: string): string => {
     values.push(value);
-    where.push(`${column} ${op} $${values.length}`);
+    where.push(op === '= ANY' ? `${column} = ANY($${values.length}::text[])` : `${column} ${op} $${values.length}`);
     return key;
   };
   const name = [
     q.serial !== undefined ? filter('serial', '=', q.serial, 's') : '',
-    q.userId !== undefined ? filter('user_id', '=', q.userId, 'u') : '',
+    q.userId !== undefined ? filter('user_id', '= ANY', [pseudonym ?? q.userId, q.userId], 'u') : '',
     q.since !== undefined ? filter('at', '>=', q.since, 't') : '',
   ].join('');
   values.push(limit);

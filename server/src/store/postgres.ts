@@ -43,7 +43,7 @@ import {
   type SecretRow,
   type UserRow,
 } from './rows.js';
-import { MAX_AUDIT_LIMIT, toEvent, type AuditRow } from './audit-rows.js';
+import { isPseudonym, MAX_AUDIT_LIMIT, toEvent, type AuditRow } from './audit-rows.js';
 import { migratePostgres } from './postgres-schema.js';
 import { auditArrays, auditQuery, sql, toRecord, type TokenRow } from './postgres-sql.js';
 import type { AttemptKey, AuditEntry, NewTokenRecord, Origin, SealedSeed, TokenStore, UserRecord } from './types.js';
@@ -184,6 +184,10 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
         break;
       case 'link-identity':
         query = sql.linkIdentity(w.userId, w.identityHash);
+        break;
+      case 'erase-user':
+        for (const q of [sql.eraseDevices, sql.eraseProofs, sql.eraseAssignments]) await client.query(q(w.userId));
+        query = sql.eraseUser(w.userId);
         break;
       case 'create-secret':
         query = sql.createSecret(w.name, buffer(w.sealed.ciphertext), buffer(w.sealed.nonce), w.sealed.keyVersion);
@@ -349,7 +353,19 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
     queryAudit: (query) =>
       run(async () => {
         const limit = Math.min(Math.max(1, Math.floor(query.limit ?? 100)), MAX_AUDIT_LIMIT);
-        return (await pool.query<AuditRow>(auditQuery(query, limit))).rows.map(toEvent);
+        const pseudonym =
+          query.userId === undefined
+            ? undefined
+            : (await pool.query<{ pseudonym: string }>(sql.pseudonymOf(query.userId))).rows[0]?.pseudonym;
+        const rows = (await pool.query<AuditRow>(auditQuery(query, pseudonym, limit))).rows;
+        const pseudonyms = [...new Set(rows.map((r) => r.user_id).filter(isPseudonym))];
+        const users = new Map<string, string | null>(pseudonyms.map((p) => [p, null]));
+        if (pseudonyms.length > 0) {
+          for (const u of (await pool.query<{ pseudonym: string; user_id: string }>(sql.usersOfPseudonyms(pseudonyms))).rows) {
+            users.set(u.pseudonym, u.user_id);
+          }
+        }
+        return rows.map((r) => toEvent(r, users));
       }),
 
     ping: () => run(async () => (await pool.query<{ one: number }>(sql.ping())).rows[0]?.one === 1),

@@ -9,7 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { AuditEvent, AuditQuery } from '../domain/types.js';
-import { MAX_AUDIT_LIMIT, toEvent, type AuditRow } from './audit-rows.js';
+import { isPseudonym, MAX_AUDIT_LIMIT, toEvent, type AuditRow } from './audit-rows.js';
 import { serialKey } from './sqlite-rows.js';
 import type { AuditEntry } from './types.js';
 
@@ -20,6 +20,8 @@ export interface ChainHead {
   lastAuditId: number | null;
   /** The user of the token's assignment, active or not. */
   owner: string | null;
+  /** The owner's pseudonym, which its rows carry (migration 8). */
+  pseudonym: string | null;
 }
 
 export interface SqliteAuditLog {
@@ -45,21 +47,26 @@ export interface SqliteAuditLog {
 export function createSqliteAuditLog(db: Database.Database): SqliteAuditLog {
   const sql = {
     lastAuditId: db.prepare('SELECT COALESCE(MAX(id), 0) FROM audit').pluck(),
+    // A user is written as its pseudonym; a user ID no user has, as it was given.
     insert: db.prepare(`INSERT INTO audit (at, type, serial, user_id, ip, actor, reason, moving_factor, chained, prev_id)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      VALUES (?, ?, ?, COALESCE((SELECT pseudonym FROM users WHERE user_id = ?), ?), ?, ?, ?, ?, ?, ?)`),
     insertChained: db.prepare(`INSERT INTO audit (id, at, type, serial, user_id, ip, actor, reason, moving_factor, chained, prev_id)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`),
     head: db
-      .prepare('SELECT t.last_audit_id, a.user_id FROM tokens t LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial_key = ?')
+      .prepare(
+        'SELECT t.last_audit_id, a.user_id, a.pseudonym FROM tokens t LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial_key = ?',
+      )
       .raw(),
     setHead: db.prepare('UPDATE tokens SET last_audit_id = ? WHERE serial_key = ?'),
     row: db.prepare('SELECT * FROM audit WHERE id = ?'),
+    pseudonymOf: db.prepare('SELECT pseudonym FROM users WHERE user_id = ?').pluck(),
+    userOfPseudonym: db.prepare('SELECT user_id FROM users WHERE pseudonym = ?').pluck(),
     tokensEverOfUser: db.prepare('SELECT serial FROM assignments WHERE user_id = ?').pluck(),
   };
   let lastId: number | null = null;
   const headOf = (key: number): ChainHead | null => {
-    const h = sql.head.get(key) as [number | null, string | null] | undefined;
-    return h === undefined ? null : { key, lastAuditId: h[0], owner: h[1] };
+    const h = sql.head.get(key) as [number | null, string | null, string | null] | undefined;
+    return h === undefined ? null : { key, lastAuditId: h[0], owner: h[1], pseudonym: h[2] };
   };
   const joins = (head: ChainHead, userId: string | null | undefined): boolean => userId == null || userId === head.owner;
 
@@ -82,18 +89,20 @@ export function createSqliteAuditLog(db: Database.Database): SqliteAuditLog {
       id = row.prev_id;
     }
   }
-  function queryRows(q: AuditQuery, limit: number): AuditRow[] {
+  /** The rows `q` asks for; a user's are those naming its pseudonym or, from before it existed, its user ID. */
+  function queryRows(q: AuditQuery, pseudonym: string | undefined, limit: number): AuditRow[] {
     const since = q.since !== undefined ? 'at >= @since' : '';
     if (q.serial === undefined && q.userId === undefined) return statement(since).all({ since: q.since, limit }) as AuditRow[];
     // The sources, each newest first: the chains of the token (or of every token the user ever
     // had), and the rows outside any chain from their partial index.
     const unchained =
       q.serial !== undefined
-        ? ['chained = 0', 'serial = @serial', q.userId !== undefined ? 'user_id = @userId' : '', since]
-        : ['chained = 0', 'user_id = @userId', since];
+        ? ['chained = 0', 'serial = @serial', q.userId !== undefined ? 'user_id IN (@pseudonym, @userId)' : '', since]
+        : ['chained = 0', 'user_id IN (@pseudonym, @userId)', since];
     const serials = q.serial !== undefined ? [q.serial] : (sql.tokensEverOfUser.all(q.userId) as string[]);
-    const keep = (r: AuditRow): boolean => (q.userId === undefined || r.user_id === q.userId) && (q.since === undefined || r.at >= q.since);
-    const params = { serial: q.serial, userId: q.userId, since: q.since, limit };
+    const keep = (r: AuditRow): boolean =>
+      (q.userId === undefined || r.user_id === pseudonym || r.user_id === q.userId) && (q.since === undefined || r.at >= q.since);
+    const params = { serial: q.serial, userId: q.userId, pseudonym, since: q.since, limit };
     const sources: Array<Iterator<AuditRow>> = [
       (statement(unchained.filter(Boolean).join(' AND ')).all(params) as AuditRow[]).values(),
       ...serials.map((serial) => chainOf(serial)),
@@ -132,6 +141,7 @@ export function createSqliteAuditLog(db: Database.Database): SqliteAuditLog {
         e.type,
         serial,
         userId,
+        userId,
         e.ip ?? null,
         e.actor ?? null,
         e.reason ?? null,
@@ -149,7 +159,8 @@ export function createSqliteAuditLog(db: Database.Database): SqliteAuditLog {
         e.at,
         e.type,
         e.serial ?? null,
-        e.userId ?? null,
+        // the owner's (joins: a chained row names no user or the token's owner)
+        e.userId == null ? null : (head.pseudonym ?? e.userId),
         e.ip ?? null,
         e.actor ?? null,
         e.reason ?? null,
@@ -160,7 +171,15 @@ export function createSqliteAuditLog(db: Database.Database): SqliteAuditLog {
     },
     query(q) {
       const limit = Math.min(Math.max(1, Math.floor(q.limit ?? 100)), MAX_AUDIT_LIMIT);
-      return queryRows(q, limit).map(toEvent);
+      const pseudonym = q.userId === undefined ? undefined : ((sql.pseudonymOf.get(q.userId) as string | undefined) ?? q.userId);
+      const rows = queryRows(q, pseudonym, limit);
+      const users = new Map<string, string | null>();
+      for (const r of rows) {
+        if (isPseudonym(r.user_id) && !users.has(r.user_id)) {
+          users.set(r.user_id, (sql.userOfPseudonym.get(r.user_id) as string | undefined) ?? null);
+        }
+      }
+      return rows.map((r) => toEvent(r, users));
     },
   };
 }

@@ -42,6 +42,8 @@ export interface TokenColumns {
   /** When its assignment ended, and the token that replaced it. */
   endedAt: number | null;
   replacedBy: string | null;
+  /** The owner's pseudonym in the audit log (sqlite-schema.ts, migration 8). */
+  ownerPseudonym: string | null;
 }
 
 // The seed's bytes come as hex text: better-sqlite3 makes each BLOB a Buffer with its own backing
@@ -73,6 +75,7 @@ const COLUMN_SQL: Readonly<Record<keyof TokenColumns, string>> = {
   lastAuditId: 't.last_audit_id',
   endedAt: 'a.deactivated_at',
   replacedBy: 'a.replaced_by',
+  ownerPseudonym: 'a.pseudonym',
 };
 
 /** A token read: an array of TokenColumns' values, in COL's order. */

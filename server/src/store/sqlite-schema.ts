@@ -245,6 +245,27 @@ export const MIGRATIONS: readonly Migration[] = [
       UPDATE users SET created_at = updated_at;
     `,
   },
+  {
+    version: 8,
+    name: 'audit rows name users by pseudonym, so that erasing a user leaves the log untouched',
+    // Each user gets a random pseudonym (a space in it: no user ID has one), copied into its
+    // assignments so that an accept's audit row finds it in the token's row. The rows written
+    // before are pseudonymised once, here (the append-only trigger lifted for it, as in migration
+    // 3); a row naming a user ID no user had stays as it was typed.
+    sql: `
+      ALTER TABLE users ADD COLUMN pseudonym TEXT;
+      UPDATE users SET pseudonym = 'u ' || lower(hex(randomblob(16)));
+      CREATE UNIQUE INDEX users_by_pseudonym ON users (pseudonym);
+      ALTER TABLE assignments ADD COLUMN pseudonym TEXT;
+      UPDATE assignments SET pseudonym = (SELECT u.pseudonym FROM users u WHERE u.user_id = assignments.user_id);
+
+      DROP TRIGGER audit_is_append_only_update;
+      UPDATE audit SET user_id = (SELECT u.pseudonym FROM users u WHERE u.user_id = audit.user_id)
+        WHERE user_id IN (SELECT user_id FROM users);
+      CREATE TRIGGER audit_is_append_only_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    `,
+  },
 ];
 
 /** Applies the migrations `db` has not seen; returns the versions applied. */

@@ -46,10 +46,12 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
     block: db.prepare('UPDATE tokens SET blocked_until = ? WHERE serial_key = ?'),
     status: db.prepare('UPDATE tokens SET status = ? WHERE serial_key = ?'),
     startResync: db.prepare('UPDATE tokens SET pending_moving_factor = ?, pending_at = ? WHERE serial_key = ?'),
-    createUser: db.prepare('INSERT INTO users (user_id, password_hash, identity_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)'),
+    createUser: db.prepare(`INSERT INTO users (user_id, password_hash, identity_hash, created_at, updated_at, pseudonym)
+      VALUES (?, ?, ?, ?, ?, 'u ' || lower(hex(randomblob(16))))`),
     setPassword: db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE user_id = ?'),
     // A token's assignment is made once; the same user's may be made active again.
-    assign: db.prepare(`INSERT INTO assignments (serial, user_id, active, activated_at) VALUES (?, ?, 1, ?)
+    assign: db.prepare(`INSERT INTO assignments (serial, user_id, active, activated_at, pseudonym)
+      VALUES (?, ?, 1, ?, (SELECT pseudonym FROM users WHERE user_id = ?))
       ON CONFLICT (serial) DO UPDATE SET active = 1, activated_at = excluded.activated_at, deactivated_at = NULL, replaced_by = NULL
       WHERE assignments.user_id = excluded.user_id`),
     deactivate: db.prepare('UPDATE assignments SET active = 0, deactivated_at = ?, replaced_by = ? WHERE serial = ? AND active = 1'),
@@ -60,6 +62,13 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
       VALUES (?, ?, ?, ?, ?, ?, ?)`),
     useProof: db.prepare('UPDATE proofs SET used_at = ? WHERE id_hash = ? AND used_at IS NULL'),
     linkIdentity: db.prepare('UPDATE users SET identity_hash = ? WHERE user_id = ? AND identity_hash IS NULL'),
+    // Erasure: every device the user ever had revoked (a token serves one user in its life, and
+    // the record of whose it was goes), its proofs, assignments and row deleted.
+    eraseDevices: db.prepare(`UPDATE tokens SET status = 'revoked'
+      WHERE serial_key IN (SELECT CAST(serial AS INTEGER) FROM assignments WHERE user_id = ?)`),
+    eraseProofs: db.prepare('DELETE FROM proofs WHERE user_id = ?'),
+    eraseAssignments: db.prepare('DELETE FROM assignments WHERE user_id = ?'),
+    eraseUser: db.prepare('DELETE FROM users WHERE user_id = ?'),
     createSecret: db.prepare('INSERT INTO secrets (name, ciphertext, nonce, key_version) VALUES (?, ?, ?, ?)'),
   };
   const changed = (w: Write, r: Database.RunResult): void => {
@@ -103,7 +112,7 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
         case 'set-password':
           return changed(w, sql.setPassword.run(w.passwordHash, w.at, w.userId));
         case 'assign':
-          return changed(w, sql.assign.run(w.serial, w.userId, w.at));
+          return changed(w, sql.assign.run(w.serial, w.userId, w.at, w.userId));
         case 'deactivate':
           return changed(w, sql.deactivate.run(w.at, w.replacedBy, w.serial));
         case 'create-credential': {
@@ -120,6 +129,11 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
           return changed(w, sql.useProof.run(w.at, w.idHash));
         case 'link-identity':
           return changed(w, sql.linkIdentity.run(w.identityHash, w.userId));
+        case 'erase-user':
+          sql.eraseDevices.run(w.userId);
+          sql.eraseProofs.run(w.userId);
+          sql.eraseAssignments.run(w.userId);
+          return changed(w, sql.eraseUser.run(w.userId));
         case 'create-secret':
           return changed(w, sql.createSecret.run(w.name, w.sealed.ciphertext, w.sealed.nonce, w.sealed.keyVersion));
         case 'audit':
