@@ -34,6 +34,7 @@ import pg from 'pg';
 import { createOtp, type Otp } from '@kodeviser/shared';
 import { createClient } from '../test/helpers/http-client.js';
 import { importDevices, makeDevices } from '../test/helpers/devices.js';
+import { nationalIdOf } from '../test/helpers/identities.js';
 import { freshSettings, startServerProcess, type ServerProcess } from '../test/helpers/server-process.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -264,10 +265,20 @@ async function seed(server: ServerProcess, adminToken: string, tokenCount: numbe
   const client = createClient(server.url, adminToken);
   const devices = makeDevices(tokenCount + userCount);
   for (let i = 0; i < devices.length; i += IMPORT_BATCH) await importDevices(client, devices.slice(i, i + IMPORT_BATCH));
+  // Users are activated as the service does it: an operator credential (made by the admin), and
+  // per user an operator's proof of identity (a national ID of its own) that the activation spends.
+  const credential = await client.post('/v1/credentials', { role: 'operator', name: 'load run' }, { admin: true });
+  if (credential.status !== 201) throw new Error(`creating the operator credential: ${credential.status} ${credential.text}`);
+  const operator = { authorization: `Bearer ${(credential.body as { token: string }).token}` };
   const users: Seeded['users'] = [];
   for (const [i, d] of devices.slice(tokenCount).entries()) {
     const userId = `load-user-${i}`;
-    const res = await client.post('/v1/activate', { userId, serial: d.serial, otp: d.otp.generate(0), password: PASSWORD });
+    const nationalId = nationalIdOf(i);
+    const identity = { nationalId, document: { type: 'passport', country: 'DK', number: `P${nationalId}` } };
+    const proof = await client.post('/v1/proofs', { identity, userId }, { headers: operator });
+    if (proof.status !== 201) throw new Error(`proving ${userId}: ${proof.status} ${proof.text}`);
+    const { proofId } = proof.body as { proofId: string };
+    const res = await client.post('/v1/activate', { proofId, serial: d.serial, otp: d.otp.generate(0), password: PASSWORD });
     if (res.status !== 200) throw new Error(`activating ${userId}: ${res.status} ${res.text}`);
     users.push({ userId, serial: d.serial, keyHex: d.keyHex });
   }

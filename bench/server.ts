@@ -9,7 +9,8 @@
  *   - POST /v1/validate with 10 k, 100 k and 1 M tokens in the database (seeded directly through
  *     the store in 10 k-row transactions), every request a fresh, valid hotp code of a token
  *     picked at random: the accept path, a compare-and-set write per request;
- *   - POST /v1/authenticate for activated users, whose cost is the password hash (scrypt), shown
+ *   - POST /v1/authenticate for activated users (each activated in setup with an operator's proof
+ *     of identity, as a service centre gives it), whose cost is the password hash (scrypt), shown
  *     alongside.
  * Targets: validate ≥ 40 % of the baseline's req/s, p99 < 20 ms at 50 connections, and req/s at
  * 1 M tokens within 20 % of that at 10 k.
@@ -36,6 +37,7 @@ import { DEFAULT_SCRYPT_PARAMS } from '../server/src/security/password.js';
 import { createSeedVault } from '../server/src/security/seed-vault.js';
 import { openSqliteStore } from '../server/src/store/sqlite.js';
 import type { NewTokenRecord } from '../server/src/store/types.js';
+import { nationalIdOf } from '../test/helpers/identities.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -107,6 +109,60 @@ function syncFile(path: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** POST `body` as JSON to the server; the reply, which must have status `expect`. */
+async function postJson(url: string, body: unknown, expect: number, authorization?: string): Promise<Record<string, unknown>> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(authorization !== undefined ? { authorization } : {}) },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status !== expect) throw new Error(`POST ${url}: ${res.status} ${text}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+/**
+ * Activates user-0 … user-(count-1), each with its own token (serials from USER_BASE) and pressed
+ * once (code 0), as the service does it: one operator credential (made by the admin), then per
+ * user an operator's proof of identity (a national ID of its own, nationalIdOf(u)) that the
+ * activation spends.
+ */
+async function activateUsers(serverUrl: string, count: number): Promise<void> {
+  const credential = await postJson(`${serverUrl}/v1/credentials`, { role: 'operator', name: 'bench' }, 201, `Bearer ${ADMIN_TOKEN}`);
+  const operator = `Bearer ${credential.token as string}`;
+  for (let i = 0; i < count; i += 8) {
+    await Promise.all(
+      Array.from({ length: Math.min(8, count - i) }, async (_, k) => {
+        const u = i + k;
+        const userId = `user-${u}`;
+        const nationalId = nationalIdOf(u);
+        const proof = await postJson(
+          `${serverUrl}/v1/proofs`,
+          { identity: { nationalId, document: { type: 'passport', country: 'DK', number: `P${nationalId}` } }, userId },
+          201,
+          operator,
+        );
+        const res = await fetch(`${serverUrl}/v1/activate`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            proofId: proof.proofId,
+            serial: serialOf(USER_BASE, u),
+            otp: hotp(keyOf(USER_BASE, u), 0),
+            password: PASSWORD,
+          }),
+        });
+        if (res.status !== 200) {
+          const audit = await fetch(`${serverUrl}/v1/audit?serial=${serialOf(USER_BASE, u)}`, {
+            headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+          });
+          throw new Error(`activating ${userId}: ${res.status} ${await res.text()}; audit: ${await audit.text()}`);
+        }
+      }),
+    );
   }
 }
 
@@ -431,29 +487,7 @@ export async function main(args: string[] = []): Promise<void> {
     const db = join(dir, 'users.db');
     await seed(db, USER_BASE, users);
     const server = await startServer(db, dir);
-    for (let i = 0; i < users; i += 8) {
-      await Promise.all(
-        Array.from({ length: Math.min(8, users - i) }, async (_, k) => {
-          const u = i + k;
-          const res = await fetch(`${server.url}/v1/activate`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({
-              userId: `user-${u}`,
-              serial: serialOf(USER_BASE, u),
-              otp: hotp(keyOf(USER_BASE, u), 0),
-              password: PASSWORD,
-            }),
-          });
-          if (res.status !== 200) {
-            const audit = await fetch(`${server.url}/v1/audit?serial=${serialOf(USER_BASE, u)}`, {
-              headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-            });
-            throw new Error(`activating user-${u}: ${res.status} ${await res.text()}; audit: ${await audit.text()}`);
-          }
-        }),
-      );
-    }
+    await activateUsers(server.url, users);
     // A hash-bound route: more connections than the hashing threads only queue (and time out).
     const auth = await load(
       { url: server.url, mode: 'authenticate', tokens: users, connections: Math.min(connections, 8), warmup: 0, duration },

@@ -5,14 +5,11 @@
 import t from 'tap';
 import { createOtp, makeSerial, type Otp } from '@kodeviser/shared';
 import {
-  EMPTY_SNAPSHOT,
   decideAuthenticate,
   decideResync,
   decideStatus,
   decideValidate,
   failure,
-  type Decision,
-  type Snapshot,
   type VerifyDecision,
   type Write,
 } from '../src/domain/decide.js';

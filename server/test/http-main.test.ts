@@ -187,23 +187,35 @@ t.test('npm start on a fresh data dir: the demo device is ready and the printed 
   const token = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
   t.match(out, `Generated the admin token`, 'first start: the admin token is announced');
   t.match(out, token, 'and printed');
-  const serial = /Demo token (\d{2}-\d{7}-\d) \(hotp-sha1\) is ready/.exec(out)?.[1];
+  const serial = /Demo token (\d{2}-\d{7}-\d) \(totp-sha1\) is ready/.exec(out)?.[1];
   t.ok(serial, 'the demo token is announced with its printed serial');
-  t.ok(existsSync(join(dir, 'demo-device.json')), 'the device image is in the data dir');
-  t.equal(statSync(join(dir, 'demo-device.json')).isFile(), true);
-  t.notOk(existsSync(join(dir, 'demo-device.pskc.xml')), 'the PSKC seed file is gone once imported');
-  t.match(out, `npx kodeviser press ${join(dir, 'demo-device.json')}`, 'the press command');
-
-  // Run the printed one-liners exactly as a person would paste them.
-  const oneLiners = out
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith('OTP='));
-  t.equal(oneLiners.length, 2, 'activate and authenticate one-liners');
-  for (const [i, line] of oneLiners.entries()) {
-    const r = spawnSync('bash', ['-c', line], { cwd: root, env, encoding: 'utf8' });
-    t.equal(r.stdout.trim(), '{"result":"accept"}', `${i === 0 ? 'activate' : 'authenticate'} accepts: ${r.stderr}`);
+  for (const file of ['demo-device.json', 'demo-device-2.json']) {
+    t.equal(statSync(join(dir, file)).isFile(), true, `${file}: a device image in the data dir`);
   }
+  t.equal(statSync(join(dir, 'demo-operator-token')).mode & 0o777, 0o600, "the operator's token, readable by its owner only");
+  const operatorToken = readFileSync(join(dir, 'demo-operator-token'), 'utf8').trim();
+  t.match(operatorToken, /^kvc_/);
+  t.match(out, operatorToken, 'printed once');
+  t.notOk(existsSync(join(dir, 'demo-device.pskc.xml')), 'the PSKC seed files are gone once imported');
+  t.match(out, `npx kodeviser press ${join(dir, 'demo-device.json')}`, 'the press command');
+  t.match(out, /NEXT code/, 'says where a step needs the next code');
+
+  // Run the printed one-liners exactly as a person would paste them: in one shell (the proof
+  // passes from one line to the next), each waiting for the next code where it must.
+  const lines = out.split('\n');
+  const from = lines.findIndex((l) => l.includes('Or in one go'));
+  const to = lines.findIndex((l, i) => i > from && l.trim() === '');
+  const oneGo = lines
+    .slice(from + 1, to)
+    .map((l) => l.trim())
+    .filter((l) => /^(until |[A-Z_]+=)/.test(l));
+  t.equal(oneGo.length, 4, 'log in as demo; prove, activate and log in with the second device');
+  const r = spawnSync('bash', ['-c', oneGo.join('\n')], { cwd: root, env, encoding: 'utf8', timeout: 150_000 });
+  t.equal(
+    r.stdout.trim(),
+    '{"result":"accept"}{"result":"accept","userId":"demo-2"}{"result":"accept"}',
+    `demo logs in; demo-2 is activated with a proof and logs in: ${r.stderr}`,
+  );
   first.child.kill('SIGINT');
   t.equal(await first.exit, 0, 'Ctrl-C stops it cleanly');
 
@@ -211,7 +223,8 @@ t.test('npm start on a fresh data dir: the demo device is ready and the printed 
   await second.waitFor(/Stop the server: Ctrl-C/);
   t.notMatch(second.out(), /Generated/, 'a restart generates nothing');
   t.notMatch(second.out(), token, 'and does not print the admin token again');
-  t.match(second.out(), `Demo token ${serial!} (hotp-sha1) is ready`, 'the same demo token');
+  t.match(second.out(), `Demo token ${serial!} (totp-sha1) is ready`, 'the same demo token');
+  t.notMatch(second.out(), operatorToken, "nor the operator's");
   second.child.kill('SIGTERM');
   t.equal(await second.exit, 0);
   t.equal(first.err() + second.err(), '', 'nothing on stderr');

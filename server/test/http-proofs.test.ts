@@ -2,7 +2,6 @@
 // document shows it; a user ID and an identity never change hands; concurrent first proofs make
 // one user; the numbers never reach a reply, the audit log or the server log.
 import t, { type Test } from 'tap';
-import type { FastifyInstance } from 'fastify';
 import { createTokenService } from '../src/domain/service.js';
 import { join } from 'node:path';
 import { openSqliteStore } from '../src/store/sqlite.js';

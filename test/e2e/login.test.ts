@@ -2,12 +2,14 @@
  * End to end, the user's life with one token: the real server process
  * (server/dist/main.js on SQLite, under libfaketime so a block can expire without waiting), a
  * device made and pressed by the real `kodeviser` CLI, its seed imported as PSKC over the admin
- * API. Activation, login, the same code again refused, three wrong codes, 429 with Retry-After,
- * then the block ending by time or by an admin's unlock; and one active device per user.
+ * API. Activation with an operator's proof of identity, login, the same code again refused, three
+ * wrong codes, 429 with Retry-After, then the block ending by time or by an admin's unlock; and
+ * one active device per user: a second one is activated only with a proof (the owner's own, from
+ * a login with the first), and the first then fails.
  * Time: faketime (real process). The expiry scenario skips when libfaketime is not installed.
  */
 import t, { type Test } from 'tap';
-import { activate, auditOf, importDevice, login, newUser, wrongCode } from './helpers/flows.js';
+import { activate, auditOf, importDevice, login, newUser, operatorOf, proofFor, selfProof, wrongCode } from './helpers/flows.js';
 import { DAY, MINUTE, manufacture, press } from './helpers/kodeviser.js';
 import { checkOutputForSecrets, scratchDir, startServer } from './helpers/server.js';
 
@@ -27,10 +29,11 @@ async function activatedHotpDevice(name: string) {
   const imported = await importDevice(server, device);
   if (imported.status !== 201) throw new Error(`import: ${imported.status} ${JSON.stringify(imported.body)}`);
   const user = newUser(server, name);
+  const proofId = await proofFor(server, user);
   const first = await press(server, device, later(MINUTE));
-  const res = await activate(server, user, device, first.code as string);
+  const res = await activate(server, user, device, first.code as string, proofId);
   if (res.status !== 200) throw new Error(`activate: ${res.status} ${JSON.stringify(res.body)}`);
-  return { device, user };
+  return { device, user, proofId };
 }
 
 /**
@@ -79,7 +82,7 @@ t.test(
     t.same(
       story.slice(-10),
       [
-        'activate',
+        `activate:proof by ${(await operatorOf(server)).id}`,
         'accept',
         'accept',
         'reject:replay',
@@ -111,22 +114,26 @@ t.test('… or an admin unlocks the blocked token, and login works at once', asy
 });
 
 t.test('one active device per user: its owner activating a second token makes the first one fail', async (t) => {
-  const { device: first, user } = await activatedHotpDevice('two-devices');
+  const { device: first, user, proofId: spent } = await activatedHotpDevice('two-devices');
   t.equal((await login(server, user, (await press(server, first, later(MINUTE))).code as string)).status, 200, 'the first token logs in');
 
   const second = await manufacture(server, dir, { profile: 'hotp-sha256', at: now - DAY, name: 'two-devices-b' });
   t.equal((await importDevice(server, second)).status, 201);
   const secondCode = (await press(server, second, later(MINUTE))).code as string;
-  const unproven = await activate(server, user, second, secondCode);
-  t.equal(unproven.status, 401, 'without a code of the active device, the second token is refused');
+  const unproven = await activate(server, user, second, secondCode, spent);
+  t.equal(unproven.status, 401, 'without a proof (the first activation spent its own), the second token is refused');
+  t.same(unproven.body, { result: 'reject' });
   t.equal(
     (await login(server, user, (await press(server, first, later(MINUTE))).code as string)).status,
     200,
     'and the first token still logs in',
   );
-  const proof = (await press(server, first, later(MINUTE))).code as string;
-  const activated = await activate(server, user, second, (await press(server, second, later(MINUTE))).code as string, proof);
-  t.equal(activated.status, 200, 'with one, the second token is activated for the same user');
+  const proof = await selfProof(server, user, (await press(server, first, later(MINUTE))).code as string);
+  t.equal(proof.status, 201, "the owner's own proof, with a code of the active device and the password");
+  t.equal(proof.body.userId, user.userId, 'for the same user');
+  const activated = await activate(server, user, second, (await press(server, second, later(MINUTE))).code as string, proof.body.proofId);
+  t.equal(activated.status, 200, 'with it, the second token is activated for the same user');
+  t.same(activated.body, { result: 'accept', userId: user.userId });
 
   const oldCode = (await press(server, first, later(MINUTE))).code as string;
   const refused = await login(server, user, oldCode);

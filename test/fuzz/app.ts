@@ -6,14 +6,16 @@
  * The database goes to /dev/shm when there is one: these suites test input handling, not
  * durability, and an fsync per accepted write would make them disk-bound.
  *
- * The app is seeded with hotp tokens (some assigned to a user with a known password) so that
- * valid-looking fields name things that exist and a share of the cases reaches the store.
+ * The app is seeded with hotp tokens (one activated for a user with a known password, through an
+ * operator's proof of identity) and with proofs not yet spent, for that user and for users without
+ * a device, so that valid-looking fields name things that exist and a share of the cases reaches
+ * the store: an activation or a password reset may spend a real proof.
  */
 import { existsSync } from 'node:fs';
 import fc from 'fast-check';
 import tap, { type Test } from 'tap';
 import type { InjectOptions } from 'fastify';
-import { admin, device, importDevices, testApp, type Device, type TestApp } from '../../server/test/http-helpers.js';
+import { activate, admin, device, importDevices, proofFor, testApp, type Device, type TestApp } from '../../server/test/http-helpers.js';
 import type { FuzzRequest } from './hostile.js';
 import { fuzzRoute, type FuzzReply } from './check.js';
 import { routeArbitrary, type Pools, type RouteName } from './routes.js';
@@ -28,7 +30,7 @@ export interface FuzzApp extends TestApp {
   send(req: FuzzRequest): Promise<FuzzReply>;
   /** after a run: /healthz answers and a fresh token's first code is accepted */
   stillServes(t: Test): Promise<void>;
-  /** for the routes' arbitraries: serials (imported ones, and valid ones nobody imported), codes (real and random), the user */
+  /** for the routes' arbitraries: serials (imported ones, and valid ones nobody imported), codes (real and random), the user, proofs */
   pools: Pools;
 }
 
@@ -39,12 +41,13 @@ export async function fuzzApp(t: Test): Promise<FuzzApp> {
   await importDevices(base.app, ...devices);
   const userId = 'fuzz-user';
   const first = devices[0] as Device;
-  const activated = await base.app.inject({
-    method: 'POST',
-    url: '/v1/activate',
-    payload: { userId, serial: first.serial, otp: first.press(), password: USER_PASSWORD },
-  });
+  const activated = await activate(base.app, { userId, serial: first.serial, otp: first.press(), password: USER_PASSWORD });
   if (activated.statusCode !== 200) throw new Error(`activation failed: ${activated.body}`);
+  // Proofs for the user (a new device, a reset) and for four users that have no device yet.
+  const proofIds: string[] = [];
+  for (const user of [userId, userId, 'fuzz-other-1', 'fuzz-other-2', userId, 'fuzz-other-3', 'fuzz-other-4', userId]) {
+    proofIds.push(await proofFor(base.app, user));
+  }
   const realCodes = devices.flatMap((d) => Array.from({ length: 12 }, (_, i) => d.otp.generate(d.counter + i)));
   const unknownSerial = device('hotp-sha1').serial;
   const serial = fc.oneof(
@@ -61,7 +64,7 @@ export async function fuzzApp(t: Test): Promise<FuzzApp> {
       const res = await base.app.inject(req as InjectOptions);
       return { statusCode: res.statusCode, headers: res.headers, body: res.body };
     },
-    pools: { adminAuth: ADMIN_AUTH, serial, code, userId, password: USER_PASSWORD },
+    pools: { adminAuth: ADMIN_AUTH, serial, code, userId, password: USER_PASSWORD, proofIds },
     async stillServes(t) {
       const health = await base.app.inject({ method: 'GET', url: '/healthz' });
       t.equal(health.statusCode, 200, 'still answers /healthz');
@@ -74,6 +77,19 @@ export async function fuzzApp(t: Test): Promise<FuzzApp> {
         payload: { serial: fresh.serial, otp: fresh.press() },
       });
       t.same([res.statusCode, JSON.parse(res.body).result], [200, 'accept'], 'still accepts a valid code');
+      const newcomer = device('hotp-sha1');
+      await importDevices(base.app, newcomer);
+      const joined = await activate(base.app, {
+        userId: 'fuzz-newcomer',
+        serial: newcomer.serial,
+        otp: newcomer.press(),
+        password: USER_PASSWORD,
+      });
+      t.same(
+        [joined.statusCode, JSON.parse(joined.body)],
+        [200, { result: 'accept', userId: 'fuzz-newcomer' }],
+        'still activates with a fresh proof',
+      );
     },
   };
 }

@@ -10,8 +10,9 @@
 import t from 'tap';
 import http from 'node:http';
 import fc from 'fast-check';
-import { createClient } from '../helpers/http-client.js';
+import { createClient, type Client } from '../helpers/http-client.js';
 import { importDevices, makeDevices } from '../helpers/devices.js';
+import { identityOf } from '../helpers/identities.js';
 import { freshSettings, startServerProcess } from '../helpers/server-process.js';
 import { checkReply, fuzzRoute, type FuzzReply, type Send } from './check.js';
 import { rawRequest, sendRaw } from './raw-http.js';
@@ -55,6 +56,13 @@ function httpSender(url: string): { send: Send; close(): void } {
   return { send, close: () => agent.destroy() };
 }
 
+/** A proof of identity for `userId` (its test identity) by the operator `operator` (a bearer header value). */
+async function proofFor(client: Client, operator: string, userId: string): Promise<string> {
+  const res = await client.post('/v1/proofs', { identity: identityOf(userId), userId }, { headers: { authorization: operator } });
+  if (res.status !== 201) throw new Error(`proof for ${userId}: ${res.status} ${res.text}`);
+  return (res.body as { proofId: string }).proofId;
+}
+
 t.test(`over HTTP: ${RUNS} hostile requests of every route, never a 5xx`, async (t) => {
   const settings = freshSettings({ logLevel: 'error' });
   t.teardown(settings.cleanup);
@@ -66,8 +74,15 @@ t.test(`over HTTP: ${RUNS} hostile requests of every route, never a 5xx`, async 
   const first = devices[0]!;
   const userId = 'net-fuzz-user';
   const password = 'correct horse battery';
-  const activated = await client.post('/v1/activate', { userId, serial: first.serial, otp: first.otp.generate(0), password });
-  t.equal(activated.status, 200, 'a user is activated to log in with');
+  const made = await client.post('/v1/credentials', { role: 'operator', name: 'network fuzz' }, { admin: true });
+  t.equal(made.status, 201, 'an operator credential');
+  const operator = `Bearer ${(made.body as { token: string }).token}`;
+  const proofId = await proofFor(client, operator, userId);
+  const activated = await client.post('/v1/activate', { proofId, serial: first.serial, otp: first.otp.generate(0), password });
+  t.same([activated.status, activated.body], [200, { result: 'accept', userId }], 'a user is activated through a proof, to log in with');
+  // Proofs not yet spent, for the user and for users without a device, for activations and resets to spend.
+  const proofIds: string[] = [];
+  for (const user of [userId, 'net-fuzz-other-1', userId, 'net-fuzz-other-2']) proofIds.push(await proofFor(client, operator, user));
 
   const pools = {
     adminAuth: `Bearer ${settings.adminToken}`,
@@ -75,6 +90,7 @@ t.test(`over HTTP: ${RUNS} hostile requests of every route, never a 5xx`, async 
     code: fc.oneof(fc.constantFrom(...devices.flatMap((d) => [1, 2, 3, 4].map((c) => d.otp.generate(c)))), fc.stringMatching(/^[0-9]{6}$/)),
     userId,
     password,
+    proofIds,
   };
   const sender = httpSender(server.url);
   t.teardown(sender.close);

@@ -30,6 +30,12 @@ export interface Pools {
   code: fc.Arbitrary<string>;
   userId: string;
   password: string;
+  /**
+   * Proofs of identity made in setup (POST /v1/proofs by an operator), for the user and for others:
+   * the first case to use one spends it, so later ones send a spent proof, as an attacker replaying
+   * one would.
+   */
+  proofIds: readonly string[];
 }
 
 /** JSON text of a string value. */
@@ -65,6 +71,8 @@ export const ROUTES = [
   'POST /v1/tokens/:serial/resync',
   'POST /v1/activate',
   'POST /v1/authenticate',
+  'POST /v1/users/self/password',
+  'POST /v1/users/self/password-reset',
   'POST /v1/validate',
   'GET /v1/audit',
   'GET /healthz',
@@ -79,6 +87,14 @@ export function routeArbitrary(route: RouteName, p: Pools): fc.Arbitrary<FuzzReq
   const segment = pathSegment(p.serial);
   const userId = fc.oneof(fc.constant(p.userId), fc.stringMatching(/^[\x21-\x7e]{1,20}$/), hostileString);
   const password = fc.oneof(fc.constant(p.password), fc.string({ minLength: 8, maxLength: 40 }), hostileString);
+  // A proof id: a real one (spent or not), one of the right shape nobody issued (128 bits in
+  // base64url, as the server makes them, or any length the schema lets through), or hostile.
+  const proofId = fc.oneof(
+    ...(p.proofIds.length > 0 ? [{ arbitrary: fc.constantFrom(...p.proofIds), weight: 3 }] : []),
+    { arbitrary: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('base64url')), weight: 2 },
+    { arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/), weight: 1 },
+    { arbitrary: hostileString, weight: 1 },
+  );
   const anyBody = fc.option(jsonBody({ bodyLimit: JSON_BODY_LIMIT, fields: {} }), { freq: 4 });
   // One case in six is a well-formed request with valid-looking fields, so that the service and
   // the store see plenty of traffic (verdicts, blocks) between the hostile cases.
@@ -204,9 +220,18 @@ export function routeArbitrary(route: RouteName, p: Pools): fc.Arbitrary<FuzzReq
         .tuple(method('POST'), admin, segment, jsonBody({ bodyLimit: JSON_BODY_LIMIT, fields: { otp1: str(p.code), otp2: str(p.code) } }))
         .map(([m, a, s, b]) => request(m, `/v1/tokens/${s}/resync`, { authorization: a, 'content-type': b.contentType }, b.payload));
     case 'POST /v1/activate':
-      return post('/v1/activate', { userId: str(userId), serial: str(p.serial), otp: str(p.code), password: str(password) });
+      return post('/v1/activate', { proofId: str(proofId), serial: str(p.serial), otp: str(p.code), password: str(password) });
     case 'POST /v1/authenticate':
       return post('/v1/authenticate', { userId: str(userId), otp: str(p.code), password: str(password) });
+    case 'POST /v1/users/self/password':
+      return post('/v1/users/self/password', {
+        userId: str(userId),
+        otp: str(p.code),
+        oldPassword: str(password),
+        newPassword: str(password),
+      });
+    case 'POST /v1/users/self/password-reset':
+      return post('/v1/users/self/password-reset', { proofId: str(proofId), otp: str(p.code), newPassword: str(password) });
     case 'POST /v1/validate':
       return post('/v1/validate', { serial: str(p.serial), otp: str(p.code) }, p.adminAuth);
     case 'GET /v1/audit': {
