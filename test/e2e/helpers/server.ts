@@ -22,7 +22,7 @@ import type { Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ROOT, SERVER_MAIN, ensureBuilt } from './build.js';
 
 /**
@@ -53,6 +53,9 @@ export interface E2eServer {
   readonly faketime: boolean;
   readonly adminToken: string;
   readonly pskcKeyHex: string;
+  /** Where its database and keys are (KODEVISER_DATA_DIR), and its master key: for StartOptions.dataOf. */
+  readonly dataDir: string;
+  readonly masterKey: string;
   /** The server's wall clock, unix ms, as last set (faketime) or the real clock. */
   now(): number;
   /** Moves the server's wall clock to `ms` (whole seconds) — only under faketime; never backwards. */
@@ -60,7 +63,7 @@ export interface E2eServer {
   /** Records a value that must never appear in the server's output. */
   secret(value: string): string;
   post(path: string, body: unknown, opts?: { admin?: boolean; headers?: Record<string, string> }): Promise<Reply>;
-  get(path: string, opts?: { admin?: boolean }): Promise<Reply>;
+  get(path: string, opts?: { admin?: boolean; headers?: Record<string, string> }): Promise<Reply>;
   /** Imports a PSKC seed file (as `kodeviser manufacture --pskc` wrote it) over the admin API. */
   importPskc(xml: string): Promise<Reply>;
   /** Everything the process wrote to stdout and stderr so far. */
@@ -69,7 +72,8 @@ export interface E2eServer {
   cpuSeconds(): number | null;
   /** The registered secrets found in the output (or in `text`), each with the line it is on. */
   leakedSecrets(text?: string): Array<{ secret: string; line: string }>;
-  stop(): Promise<void>;
+  /** Stops the process; its directory goes too unless `keepData` (another server takes it over: StartOptions.dataOf). */
+  stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
 export interface StartOptions {
@@ -77,6 +81,8 @@ export interface StartOptions {
   fakeStartMs?: number;
   /** default trace */
   logLevel?: string;
+  /** A stopped server (stop({ keepData: true })) whose data directory and keys this one takes over. */
+  dataOf?: E2eServer;
 }
 
 function fakeStamp(ms: number): string {
@@ -91,16 +97,16 @@ function fakeStamp(ms: number): string {
  */
 export async function startServer(t: { teardown(fn: () => unknown): void }, opts: StartOptions = {}): Promise<E2eServer> {
   ensureBuilt();
-  const dir = mkdtempSync(join(tmpdir(), 'kodeviser-e2e-'));
+  const dir = opts.dataOf ? dirname(opts.dataOf.dataDir) : mkdtempSync(join(tmpdir(), 'kodeviser-e2e-'));
   const dataDir = join(dir, 'data');
   const secrets = new Set<string>();
   const secret = (v: string) => {
     secrets.add(v);
     return v;
   };
-  const adminToken = secret(randomBytes(24).toString('base64url'));
-  const masterKey = secret(randomBytes(32).toString('hex'));
-  const pskcKeyHex = secret(randomBytes(16).toString('hex'));
+  const adminToken = secret(opts.dataOf?.adminToken ?? randomBytes(24).toString('base64url'));
+  const masterKey = secret(opts.dataOf?.masterKey ?? randomBytes(32).toString('hex'));
+  const pskcKeyHex = secret(opts.dataOf?.pskcKeyHex ?? randomBytes(16).toString('hex'));
 
   const lib = opts.fakeStartMs !== undefined ? findLibfaketime() : null;
   const clockFile = join(dir, 'faketime');
@@ -138,15 +144,15 @@ export async function startServer(t: { teardown(fn: () => unknown): void }, opts
   const orphanGuard = () => child.kill('SIGKILL');
   process.once('exit', orphanGuard);
   let stopped = false;
-  const stop = async () => {
+  const stop = async (o: { keepData?: boolean } = {}) => {
     if (stopped) return;
     stopped = true;
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
     process.off('exit', orphanGuard);
-    rmSync(dir, { recursive: true, force: true });
+    if (o.keepData !== true) rmSync(dir, { recursive: true, force: true });
   };
-  t.teardown(stop);
+  t.teardown(() => stop());
 
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the server did not start in 30 s:\n${output}`)), 30_000);
@@ -193,6 +199,8 @@ export async function startServer(t: { teardown(fn: () => unknown): void }, opts
     faketime: lib !== null,
     adminToken,
     pskcKeyHex,
+    dataDir,
+    masterKey,
     now: () => (lib ? fakeNow : Date.now()),
     setTime(ms) {
       if (!lib) throw new Error('setTime needs libfaketime');
