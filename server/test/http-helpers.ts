@@ -146,7 +146,7 @@ export function post(
   return app.inject({ method: 'POST', url, payload: payload as Record<string, unknown>, headers });
 }
 
-export type CredentialRole = 'operator' | 'proofing' | 'service';
+export type CredentialRole = 'operator' | 'proofing' | 'service' | 'metrics';
 
 /** A new credential of `role`, made by the admin: its bearer header. */
 export async function credential(app: FastifyInstance, role: CredentialRole): Promise<Record<string, string>> {

@@ -175,7 +175,7 @@ t.test('a whole session at trace level leaks no code, password, key or token', a
     401,
   );
   await app.inject({ url: '/v1/audit', headers: admin });
-  await app.inject({ url: '/metrics' });
+  await app.inject({ url: '/metrics', headers: admin });
 
   const text = log();
   t.match(text, /"url":"\/v1\/authenticate"/, 'the log does record the requests');

@@ -451,7 +451,8 @@ t.test('healthz, readyz, metrics', async (t) => {
   await post(app, '/v1/validate', { serial: d.serial, otp: '000000' }, admin);
   await post(app, '/v1/authenticate', { userId: 'nobody', otp: '000000', password: 'whatever-password' });
   await app.inject({ url: '/no/such/route' });
-  const metrics = await app.inject({ url: '/metrics' });
+  t.equal((await app.inject({ url: '/metrics' })).statusCode, 401, 'anonymous: refused');
+  const metrics = await app.inject({ url: '/metrics', headers: admin });
   t.equal(metrics.statusCode, 200);
   t.match(metrics.headers['content-type'], /^text\/plain/);
   const text = metrics.body;

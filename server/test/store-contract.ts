@@ -57,6 +57,7 @@ const credentialRow = (n: number, over: Partial<CredentialRecord> = {}): Credent
   createdAt: T0 + n,
   expiresAt: null,
   revokedAt: null,
+  serials: null,
   ...over,
 });
 
@@ -163,6 +164,12 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       t.same(await other.getCredential({ tokenHash: expiring.tokenHash }), expiring, 'by its hash, on another instance');
       t.equal(await store.getCredential({ tokenHash: 'c'.repeat(64) }), null);
       t.same(await store.listCredentials(), [credentialRow(1), expiring], 'oldest first');
+      const scoped = credentialRow(4, { role: 'service', tokenHash: 'd'.repeat(64), serials: { from: serial(1), to: serial(9) } });
+      await applyWrites(store, [{ kind: 'create-credential', credential: scoped }]);
+      t.same(await other.getCredential({ tokenHash: scoped.tokenHash }), scoped, "a service credential's serials kept");
+      const metricsRow = credentialRow(5, { role: 'metrics', tokenHash: 'e'.repeat(64) });
+      await applyWrites(store, [{ kind: 'create-credential', credential: metricsRow }]);
+      t.same(await store.getCredential({ tokenHash: metricsRow.tokenHash }), metricsRow, 'a metrics credential');
       const o = { ...at(50), actor: 'admin' };
       const revocations = await Promise.all(
         Array.from({ length: 6 }, (_, i) =>

@@ -2,19 +2,20 @@
  * Credentials: bearer tokens an admin hands to the other parties of the service, each with a
  * role — `operator` (staff at a citizen service centre), `proofing` (the back-end that checked a
  * passport's chip and face in the app), `service` (an application validating codes, as the
- * configured service token does). A token is 256 random bits, shown once and stored as its
+ * configured service token does; optionally only a range of serials, so that a leaked one cannot
+ * block every token), `metrics` (a Prometheus scraper: GET /metrics). A token is 256 random bits, shown once and stored as its
  * SHA-256 (a token that random needs no slow hash: nothing smaller than the token itself can be
  * guessed); every action by a credential is audited with its id as the actor.
  */
 import { randomBytes } from 'node:crypto';
-import { KodeviserError } from '@kodeviser/shared';
+import { KodeviserError, parseSerial } from '@kodeviser/shared';
 import { audit, auditEntry, type Decision, type Snapshot, type Write } from './decide.js';
 import { ServiceError } from './errors.js';
 import { secretDigest } from '../security/secret-digest.js';
 import type { Origin, TokenStore } from '../store/types.js';
 import type { AuditType, Clock, RequestContext } from './types.js';
 
-export const CREDENTIAL_ROLES = ['operator', 'proofing', 'service'] as const;
+export const CREDENTIAL_ROLES = ['operator', 'proofing', 'service', 'metrics'] as const;
 export type CredentialRole = (typeof CREDENTIAL_ROLES)[number];
 
 export interface CredentialRecord {
@@ -27,6 +28,13 @@ export interface CredentialRecord {
   /** Unix ms after which the token is refused; null: never. */
   expiresAt: number | null;
   revokedAt: number | null;
+  /** A service credential's serials, inclusive (ten digits each); null: every serial. */
+  serials: SerialRange | null;
+}
+
+export interface SerialRange {
+  from: string;
+  to: string;
 }
 
 /** What anyone is ever shown of a credential: never its token or the token's hash. */
@@ -37,7 +45,13 @@ export interface Principal {
   role: 'admin' | CredentialRole;
   /** The audit log's actor: 'admin', 'service', or the credential's id. */
   actor: string;
+  /** The serials a scoped service credential may validate; absent: any. */
+  serials?: SerialRange;
 }
+
+/** Whether `principal` may act on `serial` (ten digits). */
+export const inScope = (principal: Principal, serial: string): boolean =>
+  principal.serials === undefined || (serial >= principal.serials.from && serial <= principal.serials.to);
 
 /**
  * The start of every credential's token: it tells one from the configured tokens without a
@@ -71,9 +85,24 @@ export function decideRevokeCredential({ credential }: Snapshot, o: Origin): Dec
   };
 }
 
+/** `r` as a range of serials, checked: both ends serials (parseSerial), `from` ≤ `to`. */
+function serialRange(r: SerialRange): SerialRange {
+  const at = (v: string, name: string) => {
+    try {
+      return parseSerial(v);
+    } catch (e) {
+      throw new KodeviserError('ERR_ARGUMENT', `serials.${name}: ${(e as Error).message}`);
+    }
+  };
+  const from = at(r.from, 'from');
+  const to = at(r.to, 'to');
+  if (from > to) throw new KodeviserError('ERR_ARGUMENT', 'serials.from must not be after serials.to');
+  return { from, to };
+}
+
 export interface CredentialService {
   create(
-    req: { role: CredentialRole; name: string; expiresAt?: number },
+    req: { role: CredentialRole; name: string; expiresAt?: number; serials?: SerialRange },
     actor: string,
     ctx: RequestContext,
   ): Promise<CredentialInfo & { token: string }>;
@@ -99,6 +128,8 @@ export function createCredentialService({ store, clock }: { store: TokenStore; c
       if (req.expiresAt !== undefined && (!Number.isSafeInteger(req.expiresAt) || req.expiresAt <= o.at)) {
         throw new KodeviserError('ERR_ARGUMENT', 'expiresAt must be a time in the future (unix ms)');
       }
+      const serials = req.serials === undefined ? null : serialRange(req.serials);
+      if (serials !== null && req.role !== 'service') throw new KodeviserError('ERR_ARGUMENT', 'serials scope a service credential only');
       const token = CREDENTIAL_TOKEN_PREFIX + randomBytes(32).toString('base64url');
       const record: CredentialRecord = {
         id: `cred-${randomBytes(8).toString('hex')}`,
@@ -108,6 +139,7 @@ export function createCredentialService({ store, clock }: { store: TokenStore; c
         createdAt: o.at,
         expiresAt: req.expiresAt ?? null,
         revokedAt: null,
+        serials,
       };
       const info = await store.attempt({ credentialId: record.id }, (s) => decideCreateCredential(s, record, o));
       if (info === null) throw new Error(`credential id ${record.id} drawn twice`);
@@ -126,7 +158,8 @@ export function createCredentialService({ store, clock }: { store: TokenStore; c
     async principalOf(token) {
       if (!TOKEN_PATTERN.test(token)) return null;
       const c = await store.getCredential({ tokenHash: secretDigest(token) });
-      return c !== null && isUsable(c, clock.now()) ? { role: c.role, actor: c.id } : null;
+      if (c === null || !isUsable(c, clock.now())) return null;
+      return c.serials === null ? { role: c.role, actor: c.id } : { role: c.role, actor: c.id, serials: c.serials };
     },
   };
 }

@@ -1,18 +1,26 @@
 /**
- * Credentials (admin bearer): create one for an operator, a proofing back-end or a service (its
- * token shown in the reply once, never again), list them, revoke one at once.
+ * Credentials (admin bearer): create one for an operator, a proofing back-end, a service (scoped
+ * to a range of serials or not) or a metrics scraper (its token shown in the reply once, never
+ * again), list them, revoke one at once.
  */
 import type { FastifyInstance } from 'fastify';
-import { CREDENTIAL_ROLES, MAX_NAME_LENGTH, type CredentialRole, type CredentialService } from '../domain/credentials.js';
+import { CREDENTIAL_ROLES, MAX_NAME_LENGTH, type CredentialRole, type CredentialService, type SerialRange } from '../domain/credentials.js';
 import type { BearerAuth } from '../plugins/auth.js';
-import { bearerSecurity, errorResponses } from './schemas.js';
+import { bearerSecurity, errorResponses, serialSchema } from './schemas.js';
 
 const idSchema = { type: 'string', pattern: '^cred-[0-9a-f]{16}$', description: 'credential id' } as const;
+
+const serialsSchema = {
+  type: 'object',
+  required: ['from', 'to'],
+  additionalProperties: false,
+  properties: { from: serialSchema, to: serialSchema },
+} as const;
 
 const credentialInfoSchema = {
   type: 'object',
   description: 'a credential as an admin sees it: never its token',
-  required: ['id', 'role', 'name', 'createdAt', 'expiresAt', 'revokedAt'],
+  required: ['id', 'role', 'name', 'createdAt', 'expiresAt', 'revokedAt', 'serials'],
   additionalProperties: false,
   properties: {
     id: idSchema,
@@ -21,6 +29,10 @@ const credentialInfoSchema = {
     createdAt: { type: 'integer', description: 'unix ms' },
     expiresAt: { type: ['integer', 'null'], description: 'unix ms; null: never' },
     revokedAt: { type: ['integer', 'null'], description: 'unix ms; null: in force' },
+    serials: {
+      anyOf: [{ type: 'null' }, serialsSchema],
+      description: 'a service credential: the serials it may validate; null: every serial',
+    },
   },
 } as const;
 
@@ -34,7 +46,7 @@ export async function credentialRoutes(app: FastifyInstance, { credentials, auth
   const base = { tags: ['credentials'], security: bearerSecurity };
   const actor = (request: { principal: { actor: string } | null }): string => request.principal?.actor ?? 'admin';
 
-  app.post<{ Body: { role: CredentialRole; name: string; expiresAt?: number } }>(
+  app.post<{ Body: { role: CredentialRole; name: string; expiresAt?: number; serials?: SerialRange } }>(
     '/v1/credentials',
     {
       ...admin,
@@ -49,6 +61,7 @@ export async function credentialRoutes(app: FastifyInstance, { credentials, auth
             role: { type: 'string', enum: [...CREDENTIAL_ROLES] },
             name: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH, description: 'who or what holds it' },
             expiresAt: { type: 'integer', minimum: 0, description: 'unix ms after which it is refused (default: never)' },
+            serials: { ...serialsSchema, description: 'a service credential only: the serials it may validate, inclusive (default: all)' },
           },
         },
         response: {

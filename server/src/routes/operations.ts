@@ -74,14 +74,18 @@ export async function operationsRoutes(app: FastifyInstance, { service, auth, me
     },
   );
 
+  // Behind a bearer: the outcome counters' reasons (a wrong code with a right password, an unknown
+  // user) would otherwise tell an anonymous caller what each of its own attempts found.
   app.get(
     '/metrics',
     {
+      onRequest: auth.require('admin', 'metrics'),
       schema: {
         tags: ['operations'],
-        summary: 'Prometheus metrics (text exposition format)',
+        security: bearerSecurity,
+        summary: 'Prometheus metrics (text exposition format; admin, or a metrics credential)',
         produces: ['text/plain'],
-        response: { 200: { type: 'string', description: 'Prometheus text format 0.0.4' } },
+        response: { 200: { type: 'string', description: 'Prometheus text format 0.0.4' }, ...errorResponses(401) },
       },
     },
     async (_request, reply) => {

@@ -11,7 +11,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { parseSerial } from '@kodeviser/shared';
+import { inScope } from '../domain/credentials.js';
 import type { TokenService } from '../domain/types.js';
+import { HttpError } from '../plugins/errors.js';
 import type { BearerAuth } from '../plugins/auth.js';
 import type { Metrics } from '../plugins/metrics.js';
 import { bearerSecurity, errorRef, errorResponses, otpSchema, serialSchema } from './schemas.js';
@@ -50,7 +52,7 @@ export async function validateRoutes(app: FastifyInstance, { service, auth, metr
               movingFactor: { type: ['integer', 'null'], description: 'the accepted hotp counter or totp step; null unless accepted' },
             },
           },
-          ...errorResponses(401),
+          ...errorResponses(401, 403),
           429: {
             description: 'the token is blocked after failed attempts, or the caller is rate limited; Retry-After says when to try again',
             anyOf: [
@@ -72,6 +74,9 @@ export async function validateRoutes(app: FastifyInstance, { service, auth, metr
     },
     async (request, reply) => {
       const serial = parseSerial(request.body.serial);
+      if (request.principal !== null && !inScope(request.principal, serial)) {
+        throw new HttpError(403, 'forbidden', `this credential may not validate serial ${serial}`);
+      }
       const outcome = await service.validate(
         { serial, otp: request.body.otp },
         request.principal === null ? { ip: request.ip } : { ip: request.ip, actor: request.principal.actor },

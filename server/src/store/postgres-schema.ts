@@ -159,6 +159,17 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       ALTER TABLE audit ENABLE TRIGGER audit_is_append_only;
     `,
   },
+  {
+    version: 7,
+    name: 'credentials: a metrics role; a service credential scoped to a range of serials',
+    sql: `
+      ALTER TABLE credentials DROP CONSTRAINT credentials_role_check,
+        ADD CONSTRAINT credentials_role_check CHECK (role IN ('operator', 'proofing', 'service', 'metrics')),
+        ADD COLUMN serial_from text,
+        ADD COLUMN serial_to text,
+        ADD CONSTRAINT credentials_serials_check CHECK ((serial_from IS NULL) = (serial_to IS NULL));
+    `,
+  },
 ];
 
 /**

@@ -104,7 +104,10 @@ export const sql = {
   credentialById: stmt('credential_by_id', `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1`),
   credentialByHash: stmt('credential_by_hash', `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE token_hash = $1`),
   credentials: stmt('credentials', `SELECT ${CREDENTIAL_COLUMNS} FROM credentials ORDER BY created_at, id`),
-  createCredential: stmt('create_credential', `INSERT INTO credentials (${CREDENTIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`),
+  createCredential: stmt(
+    'create_credential',
+    `INSERT INTO credentials (${CREDENTIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+  ),
   createProof: stmt(
     'create_proof',
     'INSERT INTO proofs (id_hash, user_id, document_hash, actor, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',

@@ -168,7 +168,17 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
         break;
       case 'create-credential': {
         const c = w.credential;
-        query = sql.createCredential(c.id, c.role, c.name, c.tokenHash, c.createdAt, c.expiresAt, c.revokedAt);
+        query = sql.createCredential(
+          c.id,
+          c.role,
+          c.name,
+          c.tokenHash,
+          c.createdAt,
+          c.expiresAt,
+          c.revokedAt,
+          c.serials?.from ?? null,
+          c.serials?.to ?? null,
+        );
         break;
       }
       case 'revoke-credential':

@@ -8,7 +8,7 @@ import type { ProfileName } from '@kodeviser/shared';
 import type { TokenStatus } from '../domain/types.js';
 import type { SealedSeed, UserHistory, UserRecord } from './types.js';
 
-export const CREDENTIAL_COLUMNS = 'id, role, name, token_hash, created_at, expires_at, revoked_at';
+export const CREDENTIAL_COLUMNS = 'id, role, name, token_hash, created_at, expires_at, revoked_at, serial_from, serial_to';
 
 export interface CredentialRow {
   id: string;
@@ -18,6 +18,8 @@ export interface CredentialRow {
   created_at: number;
   expires_at: number | null;
   revoked_at: number | null;
+  serial_from: string | null;
+  serial_to: string | null;
 }
 
 export const credentialOf = (r: CredentialRow | undefined): CredentialRecord | null =>
@@ -31,6 +33,7 @@ export const credentialOf = (r: CredentialRow | undefined): CredentialRecord | n
         createdAt: r.created_at,
         expiresAt: r.expires_at,
         revokedAt: r.revoked_at,
+        serials: r.serial_from === null || r.serial_to === null ? null : { from: r.serial_from, to: r.serial_to },
       };
 
 export const USER_COLUMNS = 'user_id, password_hash, identity_hash';

@@ -266,6 +266,30 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     `,
   },
+  {
+    version: 9,
+    name: 'credentials: a metrics role; a service credential scoped to a range of serials',
+    // SQLite cannot change a CHECK in place: the table is rebuilt (nothing references it).
+    rebuildsTables: true,
+    sql: `
+      CREATE TABLE credentials_v9 (
+        id          TEXT    PRIMARY KEY,
+        role        TEXT    NOT NULL CHECK (role IN ('operator', 'proofing', 'service', 'metrics')),
+        name        TEXT    NOT NULL,
+        token_hash  TEXT    NOT NULL UNIQUE,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER,
+        revoked_at  INTEGER,
+        serial_from TEXT,
+        serial_to   TEXT,
+        CHECK ((serial_from IS NULL) = (serial_to IS NULL))
+      );
+      INSERT INTO credentials_v9 (id, role, name, token_hash, created_at, expires_at, revoked_at)
+        SELECT id, role, name, token_hash, created_at, expires_at, revoked_at FROM credentials;
+      DROP TABLE credentials;
+      ALTER TABLE credentials_v9 RENAME TO credentials;
+    `,
+  },
 ];
 
 /** Applies the migrations `db` has not seen; returns the versions applied. */

@@ -55,8 +55,8 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
       ON CONFLICT (serial) DO UPDATE SET active = 1, activated_at = excluded.activated_at, deactivated_at = NULL, replaced_by = NULL
       WHERE assignments.user_id = excluded.user_id`),
     deactivate: db.prepare('UPDATE assignments SET active = 0, deactivated_at = ?, replaced_by = ? WHERE serial = ? AND active = 1'),
-    createCredential: db.prepare(`INSERT INTO credentials (id, role, name, token_hash, created_at, expires_at, revoked_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    createCredential: db.prepare(`INSERT INTO credentials (id, role, name, token_hash, created_at, expires_at, revoked_at,
+      serial_from, serial_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     revokeCredential: db.prepare('UPDATE credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
     createProof: db.prepare(`INSERT INTO proofs (id_hash, user_id, document_hash, actor, created_at, expires_at, used_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`),
@@ -117,7 +117,20 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
           return changed(w, sql.deactivate.run(w.at, w.replacedBy, w.serial));
         case 'create-credential': {
           const c = w.credential;
-          return changed(w, sql.createCredential.run(c.id, c.role, c.name, c.tokenHash, c.createdAt, c.expiresAt, c.revokedAt));
+          return changed(
+            w,
+            sql.createCredential.run(
+              c.id,
+              c.role,
+              c.name,
+              c.tokenHash,
+              c.createdAt,
+              c.expiresAt,
+              c.revokedAt,
+              c.serials?.from ?? null,
+              c.serials?.to ?? null,
+            ),
+          );
         }
         case 'revoke-credential':
           return changed(w, sql.revokeCredential.run(w.at, w.id));
