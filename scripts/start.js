@@ -145,7 +145,9 @@ async function operator(started, dataDir) {
   );
   if (res.status !== 201) throw new Error(`creating the operator credential failed: ${what(res)}`);
   const pending = `${file}.pending`;
-  writeFileSync(pending, `${res.body.token}\n`, { mode: 0o600 });
+  // A new file (never a leftover of an interrupted start, whose mode would be kept): 0600 whatever the umask.
+  rmSync(pending, { force: true });
+  writeFileSync(pending, `${res.body.token}\n`, { mode: 0o600, flag: 'wx' });
   renameSync(pending, file);
   return { file, token: res.body.token, created: res.body.id };
 }

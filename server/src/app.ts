@@ -26,6 +26,8 @@ import { installRateLimits } from './plugins/rate-limit.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { operationsRoutes } from './routes/operations.js';
 import { accountRoutes } from './routes/accounts.js';
+import { Redis } from 'ioredis';
+import { memoryState, redisState, withFallback } from './security/shared-state.js';
 import { proofRoutes } from './routes/proofs.js';
 import { IMPORT_BODY_LIMIT, PSKC_CONTENT_TYPE, tokenRoutes } from './routes/tokens.js';
 import { userRoutes } from './routes/users.js';
@@ -52,6 +54,15 @@ const trustHops =
 
 export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const { config, logger } = opts;
+  // Guessing state (domain/guessing.ts, failed bearer tokens) kept where the rate limits are.
+  const redis = config.rateLimit.redisUrl ? new Redis(config.rateLimit.redisUrl, { connectTimeout: 500, maxRetriesPerRequest: 1 }) : null;
+  redis?.on('error', (e: Error) => logger.warn({ err: { type: e.name, message: e.message } }, 'shared-state Redis unavailable'));
+  const shared =
+    redis === null
+      ? memoryState()
+      : withFallback(redisState(redis), memoryState(), (e) =>
+          logger.warn({ err: { type: e.name, message: e.message } }, 'shared state kept in memory: Redis failed'),
+        );
   const service =
     opts.service ??
     createTokenService({
@@ -59,6 +70,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
       clock: opts.clock,
       masterKey: config.masterKey,
       logger,
+      guesses: shared,
       ...(config.policy ? { policy: config.policy } : {}),
     });
 
@@ -84,6 +96,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   });
   app.addHook('onClose', async () => {
     await service.close();
+    redis?.disconnect();
   });
 
   installErrorHandlers(app);
@@ -101,10 +114,12 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const perUserLimit = await installRateLimits(app, config.rateLimit);
   await installOpenApi(app);
   const credentials = createCredentialService({ store: opts.store, clock: opts.clock });
+  const bearerFailures = config.rateLimit.perIp > 0 ? (config.rateLimit.bearerFailures ?? 20) : 0;
   const auth = bearerAuth({
     adminToken: config.adminToken,
     serviceToken: config.serviceToken,
     credentialOf: (token) => credentials.principalOf(token),
+    ...(bearerFailures > 0 ? { failures: { limit: bearerFailures, windowMs: config.rateLimit.windowMs, state: shared } } : {}),
   });
   app.decorateRequest('principal', null);
 

@@ -10,7 +10,9 @@
  *  - the master key (32 bytes, hex) that encrypts the token seeds at rest — losing it loses every
  *    imported token, so an explicitly named key file that is missing is an error, never silently
  *    replaced;
- *  - the admin bearer token, printed once when it is generated and never again (nor logged).
+ *  - the admin bearer token, printed once when it is generated and never again (nor logged); in
+ *    quiet mode (KODEVISER_QUIET, --quiet: containers, whose stdout is kept) not even then, only
+ *    written to its file, and the log says where.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -27,6 +29,11 @@ export interface RateLimitConfig {
   readonly perIp: number;
   /** requests per window per userId on /v1/activate and /v1/authenticate; 0 turns it off */
   readonly perUser: number;
+  /**
+   * failed bearer tokens per window per client IP, every route (/v1/validate too), after which
+   * the address is refused (429) for the rest of the window; 0, or perIp 0, turns it off
+   */
+  readonly bearerFailures?: number;
   readonly windowMs: number;
   /**
    * redis:// or rediss:// URL of a Redis that every instance shares, so the limits count across
@@ -49,9 +56,16 @@ export interface ServerConfig {
   readonly rateLimit: RateLimitConfig;
   readonly logLevel: LogLevel;
   /**
-   * Which peers are proxies whose X-Forwarded-For names the client (Fastify's trustProxy): a
-   * number of hops, or addresses and CIDR ranges (proxy-addr's names loopback, linklocal and
-   * uniquelocal too). Absent: none, and a client's address is the socket's peer.
+   * Quiet mode (KODEVISER_QUIET=1 or --quiet): start() prints nothing but the log, so a generated
+   * admin token is never shown, only written to its 0600 file, and the log says where it is.
+   */
+  readonly quiet?: boolean;
+  /**
+   * Which peers are proxies whose X-Forwarded-For names the client (Fastify's trustProxy):
+   * addresses and CIDR ranges, comma-separated (proxy-addr's names loopback, linklocal and
+   * uniquelocal too). Absent: none, and a client's address is the socket's peer. A number of hops
+   * is never read from the environment (parseTrustProxy says why); build() still takes one from
+   * code that knows no client can reach it but through that many proxies.
    */
   readonly trustProxy?: number | string;
   /** Verification policy settings that differ from DEFAULT_POLICY (domain/policy.ts). */
@@ -90,7 +104,7 @@ function wrap(text: string, indent: number, width: number): string {
   return lines.map((l) => ' '.repeat(indent) + l).join('\n');
 }
 
-export const USAGE = `Usage: kodeviser-server [--port N] [--host ADDR] [--data-dir DIR] [--database-url URL] [--log-level LEVEL]
+export const USAGE = `Usage: kodeviser-server [--port N] [--host ADDR] [--data-dir DIR] [--database-url URL] [--log-level LEVEL] [--quiet]
 
 Environment (flags win over it):
   PORT                      TCP port (default 8080; 0: any free port)
@@ -105,14 +119,22 @@ Environment (flags win over it):
                             needs (a request may send X-PSKC-Key instead)
   KODEVISER_RATE_LIMIT_IP   requests per minute per client IP, every route but /v1/validate (default 3000; 0 = off)
   KODEVISER_RATE_LIMIT_USER requests per minute per userId on activate/authenticate (default 30; 0 = off)
+  KODEVISER_RATE_LIMIT_BEARER failed bearer tokens per minute per client IP, every route, before it is
+                            refused for the rest of the minute (default 20; 0 = off; off too with RATE_LIMIT_IP=0)
   REDIS_URL                 redis://host:port[/db][?keyPrefix=…]: rate-limit counters shared by all
                             instances (default: in memory, per instance)
   KODEVISER_POLICY          verification policy as JSON, e.g. {"hotpLookAhead":20,"lockAfter":10};
 ${wrap(`keys: ${Object.keys(DEFAULT_POLICY).join(', ')}`, 28, 100)}
   KODEVISER_TRUST_PROXY     the reverse proxies in front, whose X-Forwarded-For gives the client's
-                            address (rate limits, audit log): a hop count, or addresses and CIDR
-                            ranges, comma-separated (default: none)
+                            address (rate limits, audit log): their addresses and CIDR ranges,
+                            comma-separated, e.g. 10.0.0.5 or 10.0.0.0/8 (a chain of proxies: list
+                            each); also loopback, linklocal, uniquelocal (default: none). A hop
+                            count is refused: it trusts any peer, so a client connecting directly
+                            could choose its own address
   LOG_LEVEL                 ${LOG_LEVELS.join(', ')} (default info)
+  KODEVISER_QUIET           1 (or --quiet): print nothing but the log, for containers; a generated
+                            admin token is then only written to its file (mode 0600), never shown,
+                            and the log says where it is (default 0: printed once)
 `;
 
 function configError(message: string): KodeviserError {
@@ -140,6 +162,13 @@ function parseHexKey(name: string, text: string, ...allowed: number[]): Uint8Arr
     );
   }
   return hexToBytes(trimmed, name);
+}
+
+function parseSwitch(name: string, text: string): boolean {
+  const t = text.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(t)) return true;
+  if (['', '0', 'false', 'no', 'off'].includes(t)) return false;
+  throw configError(`${name} must be 1, true, yes or on, or 0, false, no or off, got "${text}"`);
 }
 
 function parseToken(name: string, text: string): string {
@@ -172,6 +201,8 @@ const POLICY_BOUNDS: Readonly<Record<keyof PolicyOptions, { min: number; max: nu
   firstBlockMs: { min: 0, max: 86_400_000, integer: true },
   maxBlockMs: { min: 0, max: 30 * 86_400_000, integer: true },
   lockAfter: { min: 1, max: 100_000, integer: true },
+  wrongCodesPerWindow: { min: 1, max: 100_000, integer: true },
+  wrongCodesWindowMs: { min: 60_000, max: 30 * 86_400_000, integer: true },
 };
 
 /** KODEVISER_POLICY: a JSON object of known settings, each checked, then checked together. */
@@ -210,16 +241,24 @@ export function parsePolicy(text: string): Partial<PolicyOptions> {
 const PROXY_ADDRESS_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
 
 /**
- * KODEVISER_TRUST_PROXY: a hop count, or a comma-separated list of addresses, CIDR ranges and
- * proxy-addr's names. "true" (trust every peer) is refused: any client could then write its own
- * address into X-Forwarded-For and so escape the per-IP limit and forge the audit log's addresses.
+ * KODEVISER_TRUST_PROXY: a comma-separated list of addresses, CIDR ranges and proxy-addr's names,
+ * as Fastify's trustProxy takes it. "true" (trust every peer) is refused: any client could then
+ * write its own address into X-Forwarded-For and so escape the per-IP limit and forge the audit
+ * log's addresses. So is a bare hop count, for the same reason: Fastify trusts the nearest N hops
+ * whoever they are, so a client that connects directly (past the proxy, or where there is none)
+ * is taken for the proxy. The list needs no count: proxy-addr walks X-Forwarded-For from the
+ * socket's peer back past every listed address, so it covers a chain of proxies as well.
  */
-export function parseTrustProxy(text: string): number | string {
+export function parseTrustProxy(text: string): string {
   const trimmed = text.trim();
-  if (/^[0-9]+$/.test(trimmed)) return parseInteger('KODEVISER_TRUST_PROXY', trimmed, 1, 100);
+  if (/^[0-9]+$/.test(trimmed)) {
+    throw configError(
+      `KODEVISER_TRUST_PROXY=${trimmed} is a hop count, which would trust the X-Forwarded-For of any peer that connects, so a client connecting directly could choose its own address; give the proxies' addresses or CIDR ranges instead, e.g. KODEVISER_TRUST_PROXY=10.0.0.5 or 10.0.0.0/8 (a list covers a chain of proxies too)`,
+    );
+  }
   if (/^(true|yes|on|\*)$/i.test(trimmed)) {
     throw configError(
-      "KODEVISER_TRUST_PROXY cannot trust every peer: any client could choose its own address; give a hop count or the proxies' addresses",
+      "KODEVISER_TRUST_PROXY cannot trust every peer: any client could choose its own address; give the proxies' addresses or CIDR ranges",
     );
   }
   const entries = trimmed.split(',').map((e) => e.trim());
@@ -282,6 +321,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
         'data-dir': { type: 'string' },
         'database-url': { type: 'string' },
         'log-level': { type: 'string' },
+        quiet: { type: 'boolean' },
       },
       strict: true,
       allowPositionals: false,
@@ -302,8 +342,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevelText)) {
     throw configError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevelText}"`);
   }
+  const quiet = flags.quiet === true || parseSwitch('KODEVISER_QUIET', env.KODEVISER_QUIET ?? '');
   const perIp = parseInteger('KODEVISER_RATE_LIMIT_IP', env.KODEVISER_RATE_LIMIT_IP || '3000', 0, 1e9);
   const perUser = parseInteger('KODEVISER_RATE_LIMIT_USER', env.KODEVISER_RATE_LIMIT_USER || '30', 0, 1e9);
+  const bearerFailures = parseInteger('KODEVISER_RATE_LIMIT_BEARER', env.KODEVISER_RATE_LIMIT_BEARER || '20', 0, 1e9);
   const redisUrl = env.REDIS_URL || undefined;
   if (redisUrl !== undefined && !/^rediss?:\/\/./.test(redisUrl)) {
     throw configError('REDIS_URL must be a redis:// or rediss:// URL');
@@ -360,8 +402,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
       adminToken,
       serviceToken,
       pskcKey,
-      rateLimit: { perIp, perUser, windowMs: 60_000, ...(redisUrl !== undefined ? { redisUrl } : {}) },
+      rateLimit: { perIp, perUser, bearerFailures, windowMs: 60_000, ...(redisUrl !== undefined ? { redisUrl } : {}) },
       logLevel: logLevelText as LogLevel,
+      quiet,
       ...(trustProxy !== undefined ? { trustProxy } : {}),
       ...(policy !== undefined ? { policy } : {}),
     },

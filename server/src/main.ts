@@ -1,8 +1,10 @@
 /**
  * The server process: configuration → store → app → listen. A configuration problem ends the
- * process with one line on stderr and exit code 1 (no stack trace). SIGINT (Ctrl-C) and SIGTERM
- * close the app — in-flight requests finish, new ones get 503 — then the service and its store
- * (pending group commits are committed first), then the process exits 0.
+ * process with one line on stderr and exit code 1 (no stack trace). On first start it prints the
+ * generated admin token once; in quiet mode (KODEVISER_QUIET, --quiet) it prints nothing, and the
+ * log says where the token's file is, never what is in it. SIGINT (Ctrl-C) and SIGTERM close the
+ * app — in-flight requests finish, new ones get 503 — then the service and its store (pending
+ * group commits are committed first), then the process exits 0.
  *
  * `start()` is exported so that the root `npm start` script can run the compiled server in its
  * own process and then talk to it (the demo device import); run as a script, this file starts
@@ -43,7 +45,7 @@ export interface StartOptions {
   argv?: readonly string[];
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
-  /** where the first-start notice (the generated admin token) is written; default stdout */
+  /** where the first-start notice (the generated admin token) is written, unless quiet; default stdout */
   print?: (text: string) => void;
 }
 
@@ -78,18 +80,34 @@ export async function start(opts: StartOptions = {}): Promise<Started> {
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  if (loaded.generated.masterKeyFile) {
-    print(
-      `Generated the master key in ${loaded.generated.masterKeyFile} (mode 0600). Back it up: without it the imported tokens cannot be read.`,
-    );
+  const { masterKeyFile, adminTokenFile } = loaded.generated;
+  if (config.quiet === true) {
+    // Quiet (a container, whose stdout is kept with the log): only where the files are, at warn
+    // so that LOG_LEVEL=warn keeps it. Where it listens, fastify has logged (at info).
+    if (masterKeyFile) {
+      logger.warn(
+        { file: masterKeyFile },
+        'generated the master key (mode 0600): back it up, without it the imported tokens cannot be read',
+      );
+    }
+    if (adminTokenFile) {
+      logger.warn(
+        { file: adminTokenFile },
+        'generated the admin token, kept in its file (mode 0600) and not shown (quiet mode): send it as "Authorization: Bearer <token>"',
+      );
+    }
+  } else {
+    if (masterKeyFile) {
+      print(`Generated the master key in ${masterKeyFile} (mode 0600). Back it up: without it the imported tokens cannot be read.`);
+    }
+    if (adminTokenFile) {
+      // Printed once, on generation, to the terminal — never to the log.
+      print(
+        `Generated the admin token (kept in ${adminTokenFile}, mode 0600; shown only now):\n\n  ${config.adminToken}\n\nSend it as "Authorization: Bearer <token>" to the admin API.`,
+      );
+    }
+    print(`kodeviser server listening on ${url} (API docs: ${url}/docs)`);
   }
-  if (loaded.generated.adminTokenFile) {
-    // Printed once, on generation, to the terminal — never to the log.
-    print(
-      `Generated the admin token (kept in ${loaded.generated.adminTokenFile}, mode 0600; shown only now):\n\n  ${config.adminToken}\n\nSend it as "Authorization: Bearer <token>" to the admin API.`,
-    );
-  }
-  print(`kodeviser server listening on ${url} (API docs: ${url}/docs)`);
   return { app, loaded, url, stop: () => app.close() };
 }
 

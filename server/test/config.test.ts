@@ -29,7 +29,7 @@ t.test('defaults: a fresh data dir gets a master key and an admin token, 0600, s
   t.ok(config.adminToken.length >= 40, 'a generated admin token is long');
   t.equal(config.serviceToken, null);
   t.equal(config.pskcKey, null);
-  t.same(config.rateLimit, { perIp: 3000, perUser: 30, windowMs: 60_000 });
+  t.same(config.rateLimit, { perIp: 3000, perUser: 30, bearerFailures: 20, windowMs: 60_000 });
   t.equal(config.logLevel, 'info');
   t.equal(first.generated.masterKeyFile, join(cwd, 'data', MASTER_KEY_FILE));
   t.equal(first.generated.adminTokenFile, join(cwd, 'data', ADMIN_TOKEN_FILE));
@@ -57,6 +57,7 @@ t.test('environment and flags (flags win)', async (t) => {
     KODEVISER_PSKC_KEY: '12345678901234567890123456789012',
     KODEVISER_RATE_LIMIT_IP: '0',
     KODEVISER_RATE_LIMIT_USER: '5',
+    KODEVISER_RATE_LIMIT_BEARER: '7',
     LOG_LEVEL: 'warn',
   };
   const { config, generated } = loadConfig({ env, argv: ['--port', '9001', '--log-level', 'debug'], cwd });
@@ -68,7 +69,7 @@ t.test('environment and flags (flags win)', async (t) => {
   t.equal(config.adminToken, 'admin-token-0123456789');
   t.equal(config.serviceToken, 'service-token-0123456789');
   t.equal(Buffer.from(config.pskcKey!).toString('hex'), '12345678901234567890123456789012');
-  t.same(config.rateLimit, { perIp: 0, perUser: 5, windowMs: 60_000 });
+  t.same(config.rateLimit, { perIp: 0, perUser: 5, bearerFailures: 7, windowMs: 60_000 });
   t.equal(config.logLevel, 'debug');
   t.same(generated, { masterKeyFile: null, adminTokenFile: null }, 'nothing is generated when the environment has both');
 
@@ -161,6 +162,13 @@ t.test('bad values stop the start with a message naming the variable', async (t)
       [],
       /^KODEVISER_POLICY: hotpWideLookAhead \(100\) must not be below hotpLookAhead \(200\)/,
     ],
+    [
+      'quiet neither yes nor no',
+      { KODEVISER_QUIET: 'maybe' },
+      [],
+      /^KODEVISER_QUIET must be 1, true, yes or on, or 0, false, no or off, got "maybe"$/,
+    ],
+    ['--quiet with a value', {}, ['--quiet=1'], /--quiet/],
     ['trust every proxy', { KODEVISER_TRUST_PROXY: 'true' }, [], /^KODEVISER_TRUST_PROXY cannot trust every peer/],
     [
       'trust proxy not an address',
@@ -169,7 +177,15 @@ t.test('bad values stop the start with a message naming the variable', async (t)
       /^KODEVISER_TRUST_PROXY: "proxy.example" is not an IP address, a CIDR range or one of loopback/,
     ],
     ['trust proxy prefix too long', { KODEVISER_TRUST_PROXY: '10.0.0.0/33' }, [], /"10\.0\.0\.0\/33" is not an IP address/],
-    ['trust proxy hop count 0', { KODEVISER_TRUST_PROXY: '0' }, [], /^KODEVISER_TRUST_PROXY must be an integer from 1 to 100/],
+    // A bare hop count trusts whatever peer connects: a client connecting directly would name its own address.
+    ...['0', '1', ' 2 ', '100'].map((hops): [string, Record<string, string>, string[], RegExp] => [
+      `trust proxy hop count "${hops}"`,
+      { KODEVISER_TRUST_PROXY: hops },
+      [],
+      new RegExp(
+        `^KODEVISER_TRUST_PROXY=${hops.trim()} is a hop count, which would trust the X-Forwarded-For of any peer that connects, so a client connecting directly could choose its own address; give the proxies' addresses or CIDR ranges instead, e.g\\. KODEVISER_TRUST_PROXY=10\\.0\\.0\\.5 or 10\\.0\\.0\\.0/8 \\(a list covers a chain of proxies too\\)$`,
+      ),
+    ]),
   ];
   for (const [name, env, argv, message] of cases) {
     t.throws(() => loadConfig({ env, argv, cwd }), { code: 'ERR_ARGUMENT', message }, name);
@@ -215,12 +231,24 @@ t.test('secret files: explicit file, missing file, corrupt file, loose permissio
   });
 });
 
-t.test('KODEVISER_TRUST_PROXY: hop counts, addresses, ranges and names', async (t) => {
+t.test('quiet mode: KODEVISER_QUIET or --quiet, off by default', async (t) => {
+  const cwd = tempDir(t);
+  const quiet = (env: Record<string, string>, argv: string[] = []) =>
+    loadConfig({ env: { KODEVISER_MASTER_KEY: MASTER_HEX, ...env }, argv, cwd }).config.quiet;
+  t.equal(quiet({}), false, 'off by default');
+  for (const yes of ['1', 'true', 'YES', ' on ']) t.equal(quiet({ KODEVISER_QUIET: yes }), true, `KODEVISER_QUIET=${yes}`);
+  for (const no of ['0', 'false', 'no', 'off', '']) t.equal(quiet({ KODEVISER_QUIET: no }), false, `KODEVISER_QUIET=${no}`);
+  t.equal(quiet({}, ['--quiet']), true, '--quiet');
+  t.equal(quiet({ KODEVISER_QUIET: '0' }, ['--quiet']), true, 'the flag wins');
+});
+
+t.test('KODEVISER_TRUST_PROXY: addresses, ranges and names, never a bare hop count', async (t) => {
   const cwd = tempDir(t);
   const trust = (value: string) =>
     loadConfig({ env: { KODEVISER_TRUST_PROXY: value, KODEVISER_MASTER_KEY: MASTER_HEX }, cwd }).config.trustProxy;
   t.equal(loadConfig({ env: { KODEVISER_MASTER_KEY: MASTER_HEX }, cwd }).config.trustProxy, undefined, 'none by default');
-  t.equal(trust('2'), 2);
+  t.throws(() => trust('2'), { code: 'ERR_ARGUMENT', message: /^KODEVISER_TRUST_PROXY=2 is a hop count, .* give the proxies' addresses/ });
+  t.notMatch((t.throws(() => trust('1')) as Error).message, /\n/, 'refused in one line');
   t.equal(trust(' 127.0.0.1 , 10.0.0.0/8,fd00::/8, loopback '), '127.0.0.1,10.0.0.0/8,fd00::/8,loopback');
   t.equal(trust('::1'), '::1');
 });

@@ -121,7 +121,7 @@ t.test('pure: the same inputs, the same decision; the snapshot is never changed'
 });
 
 t.test('authenticate: both factors always evaluated, never said which failed; a spent code stays spent', async (t) => {
-  const user: UserRecord = { userId: 'dora', passwordHash: 'scrypt$hash-1', identityHash: null };
+  const user: UserRecord = { userId: 'dora', passwordHash: 'scrypt$hash-1', identityHash: null, guesses: null };
   const HASH = 'scrypt$hash-1';
   const uo: Origin = { ...o, userId: 'dora' };
   const ub = { ...base, userId: 'dora' };
@@ -168,8 +168,8 @@ t.test('authenticate: both factors always evaluated, never said which failed; a 
   });
   t.same(
     auth(token(), user, 'abcdef', wrong)?.writes.map((w) => w.kind),
-    ['failures', 'audit'],
-    'a wrong code: nothing spent',
+    ['failures', 'audit', 'guesses'],
+    'a wrong code: nothing spent, one guess of the budget',
   );
   t.match(auth(token(), user, 'abcdef', wrong)?.result, { reason: 'bad-otp-and-password' });
   t.same(
@@ -196,6 +196,45 @@ const consume = (serial: string, movingFactor: number, success = true): Write =>
 });
 const admin: Origin = { at: AT, ip: '192.0.2.9', userId: null, actor: 'admin' };
 const ab = { ...base, actor: 'admin' };
+
+t.test("the user ID's guessing budget: every wrong code counts, whatever the password; nothing resets it", async (t) => {
+  const DAY = 86_400_000;
+  const u = (guesses: UserRecord['guesses']): UserRecord => ({
+    userId: 'dora',
+    passwordHash: 'scrypt$hash-1',
+    identityHash: null,
+    guesses,
+  });
+  const right = { ok: true, against: 'scrypt$hash-1' };
+  const wrong = { ok: false, against: 'scrypt$hash-1' };
+  const uo: Origin = { ...o, userId: 'dora' };
+  const auth = (user: UserRecord, code: string, pw: typeof right | null) =>
+    decideAuthenticate(snap({ user, userToken: token() }), code, pw, uo, DEFAULT_POLICY, (): Otp => otp);
+  const spent = (d: ReturnType<typeof auth>) => d?.writes.find((w) => w.kind === 'guesses');
+
+  t.same(spent(auth(u(null), 'abcdef', right)), { kind: 'guesses', userId: 'dora', budget: { windowStart: AT, count: 1 } }, 'the first');
+  t.same(
+    spent(auth(u({ windowStart: AT - 1000, count: 18 }), 'abcdef', wrong)),
+    { kind: 'guesses', userId: 'dora', budget: { windowStart: AT - 1000, count: 19 } },
+    'a wrong password too',
+  );
+  t.equal(spent(auth(u(null), otp.generate(10), wrong)), undefined, 'a right code with a wrong password is no wrong code');
+  t.equal(spent(auth(u({ windowStart: AT - 1000, count: 19 }), otp.generate(10), right)), undefined, 'an accept leaves it as it is');
+  const full = u({ windowStart: AT - 1000, count: 20 });
+  t.same(
+    auth(full, otp.generate(10), null),
+    {
+      result: { result: 'blocked', retryAfterSeconds: (DAY - 1000) / 1000, serial: SERIAL },
+      writes: [{ kind: 'audit', entry: { ...base, userId: 'dora', type: 'reject', serial: SERIAL, reason: 'guess-budget' } }],
+    },
+    'spent: answered as a block until the window ends, even a right code, the password not even checked',
+  );
+  t.same(
+    spent(auth(u({ windowStart: AT - DAY, count: 20 }), 'abcdef', right)),
+    { kind: 'guesses', userId: 'dora', budget: { windowStart: AT, count: 1 } },
+    'a window that has ended starts anew',
+  );
+});
 
 t.test('admin resync: refusals, two consecutive codes found or not, a locked token stays locked', async (t) => {
   const resync = (tk: TokenRecord | null, otp1: string, otp2: string, o = admin) =>

@@ -14,8 +14,8 @@ import { AT, base, consequence, o, otp, SERIAL, snap, token } from './helpers/de
 const OLD = makeSerial('400000002');
 const oldOtp = createOtp({ profile: 'hotp-sha1', key: new TextEncoder().encode('98765432109876543210') });
 const otpOf = (tk: TokenRecord): Otp => (tk.serial === OLD ? oldOtp : otp);
-const dora: UserRecord = { userId: 'dora', passwordHash: 'scrypt$hash-1', identityHash: 'identity-1' };
-const newcomer: UserRecord = { userId: 'dora', passwordHash: null, identityHash: 'identity-1' };
+const dora: UserRecord = { userId: 'dora', passwordHash: 'scrypt$hash-1', identityHash: 'identity-1', guesses: null };
+const newcomer: UserRecord = { userId: 'dora', passwordHash: null, identityHash: 'identity-1', guesses: null };
 const oldToken = (over: Partial<TokenRecord> = {}): TokenRecord => token({ serial: OLD, userId: 'dora', lastMovingFactor: 20, ...over });
 const PROOF: ProofRecord = {
   idHash: 'proof-hash-1',

@@ -205,16 +205,66 @@ t.test('redaction censors secrets in objects that might be logged', async (t) =>
   logger.info(
     {
       req: {
-        headers: { authorization: 'Bearer top-secret-token', 'x-pskc-key': 'aabbcc', 'user-agent': 'curl' },
-        body: { password: 'hunter22', otp: '123456' },
+        headers: {
+          authorization: 'Bearer top-secret-token',
+          'x-pskc-key': 'aabbcc',
+          'x-pskc-password': 'req-pskc-password',
+          'user-agent': 'curl',
+        },
+        body: { password: 'hunter22', otp: '123456', secret: 'req-body-secret', seed: 'req-body-seed' },
       },
-      body: { otp: '654321', otp1: '111111', otp2: '222222', password: 'pw-in-body', keyHex: 'deadbeef', tokens: [{ keyHex: 'cafebabe' }] },
-      headers: { authorization: 'Bearer other' },
+      body: {
+        otp: '654321',
+        otp1: '111111',
+        otp2: '222222',
+        password: 'pw-in-body',
+        keyHex: 'deadbeef',
+        tokens: [{ keyHex: 'cafebabe' }],
+        secret: 'body-secret',
+        seed: 'body-seed',
+        passwordHash: 'body-password-hash',
+      },
+      headers: { authorization: 'Bearer other', 'x-pskc-password': 'bare-pskc-password' },
       otp: '777777',
+      // What a store or the domain holds, should someone log a row, a record or a snapshot.
+      secret: { ciphertext: 'top-sealed-secret' },
+      seed: 'top-level-seed',
+      passwordHash: '$scrypt$top-level-hash',
+      user: { userId: 'gus', passwordHash: '$scrypt$user-hash', identityHash: 'user-identity-hash' },
+      token: { serial: '0000000042', seed: { ciphertext: 'token-seed-ciphertext' } },
+      proof: { documentHash: 'proof-document-hash' },
+      identity: { nationalId: '0202020202', document: { type: 'passport', country: 'DK', number: 'TOPDOC99' } },
+      evidence: { nationalId: '0303030303', document: { type: 'id-card', country: 'SE', number: 'NESTEDDOC7' } },
+      document: { type: 'passport', country: 'NO', number: 'BAREDOC55' },
     },
     'a careless line',
   );
   const line = lines.join('');
+  t.match(line, /gus/, 'a user id stays');
+  t.match(line, /0000000042/, 'a serial stays');
+  for (const s of [
+    'req-pskc-password',
+    'bare-pskc-password',
+    'req-body-secret',
+    'req-body-seed',
+    'body-secret',
+    'body-seed',
+    'body-password-hash',
+    'top-sealed-secret',
+    'top-level-seed',
+    'top-level-hash',
+    'user-hash',
+    'user-identity-hash',
+    'token-seed-ciphertext',
+    'proof-document-hash',
+    '0202020202',
+    'TOPDOC99',
+    '0303030303',
+    'NESTEDDOC7',
+    'BAREDOC55',
+  ]) {
+    t.notOk(line.includes(s), `${s} censored`);
+  }
   for (const s of [
     'top-secret-token',
     'aabbcc',

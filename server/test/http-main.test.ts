@@ -7,12 +7,14 @@
  */
 import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { start, StartError } from '../src/main.js';
+import { createLogger } from '../src/plugins/logger.js';
 import { tempDir } from './helpers/db.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -52,6 +54,52 @@ t.test('start(): listens, prints the admin token only when it generates it, stop
   t.equal(printed.length, 1, 'a restart prints only where it listens');
   t.notMatch(printed.join(''), token);
   await second.stop();
+});
+
+t.test('quiet mode (KODEVISER_QUIET=1 or --quiet): the generated admin token stays in its 0600 file, the log says where', async (t) => {
+  for (const [name, argv, env] of [
+    ['KODEVISER_QUIET=1', [], { KODEVISER_QUIET: '1' }],
+    ['--quiet', ['--quiet'], {}],
+  ] as const) {
+    const dir = tempDir(t);
+    const printed: string[] = [];
+    const lines: string[] = [];
+    const logger = createLogger(
+      'info',
+      new Writable({
+        write(c: Buffer, _e, done) {
+          lines.push(c.toString());
+          done();
+        },
+      }),
+    );
+    const started = await start({ argv: ['--port', '0', '--data-dir', dir, ...argv], env, logger, print: (s) => printed.push(s) });
+    const tokenFile = join(dir, 'admin-token');
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    const authorised = await fetch(`${started.url}/v1/audit`, { headers: { authorization: `Bearer ${token}` } });
+    t.equal(authorised.status, 200, `${name}: the token in the file is the admin token`);
+    await started.stop();
+    t.same(printed, [], `${name}: nothing printed`);
+    const log = lines.join('');
+    t.notOk(log.includes(token), `${name}: the log does not hold the admin token`);
+    const notices = lines.map((l) => JSON.parse(l) as { msg: string; file?: string }).filter((l) => l.file !== undefined);
+    t.match(
+      notices,
+      [
+        { file: join(dir, 'master.key'), msg: /^generated the master key \(mode 0600\): back it up/ },
+        { file: tokenFile, msg: /^generated the admin token, kept in its file \(mode 0600\) and not shown/ },
+      ],
+      `${name}: the log says where the master key and the admin token are`,
+    );
+    t.equal(statSync(tokenFile).mode & 0o777, 0o600, `${name}: the token file is 0600`);
+
+    // A restart in quiet mode generates nothing, so says nothing of it.
+    lines.length = 0;
+    const again = await start({ argv: ['--port', '0', '--data-dir', dir, ...argv], env, logger, print: (s) => printed.push(s) });
+    await again.stop();
+    t.same(printed, [], `${name}: a restart prints nothing either`);
+    t.notMatch(lines.join(''), /generated/, `${name}: nor logs anything generated`);
+  }
 });
 
 t.test('the package entry exports the app, the configuration and the process', async (t) => {
@@ -162,6 +210,7 @@ t.test('as a process: --help, a bad setting exits 1 with one line; SIGINT stops 
   const help = collect(run(['server/src/main.ts', '--help'], {}));
   t.equal(await help.exit, 0);
   t.match(help.out(), /^Usage: kodeviser-server .*KODEVISER_MASTER_KEY/s);
+  t.match(help.out(), /\[--quiet\].*KODEVISER_TRUST_PROXY .*A hop\s+count is refused.*KODEVISER_QUIET /s, 'quiet mode and trusted proxies');
 
   const bad = collect(run(['server/src/main.ts'], { PORT: '99999', KODEVISER_DATA_DIR: dir }));
   t.equal(await bad.exit, 1);
@@ -173,6 +222,20 @@ t.test('as a process: --help, a bad setting exits 1 with one line; SIGINT stops 
   good.child.kill('SIGINT');
   t.equal(await good.exit, 0, 'exit code 0 after SIGINT');
   t.equal(good.err(), '', 'nothing on stderr');
+
+  // In a container, stdout is the log: quiet, the first start's stdout holds where the admin
+  // token is, never the token.
+  const quietDir = join(dir, 'quiet');
+  const quiet = collect(run(['server/src/main.ts', '--port', '0'], { KODEVISER_DATA_DIR: quietDir, KODEVISER_QUIET: '1' }));
+  const [, quietUrl] = (await quiet.waitFor(/Server listening at (http:\/\/[0-9.:]+)/)) as [string, string];
+  t.equal((await fetch(`${quietUrl}/readyz`)).status, 200);
+  quiet.child.kill('SIGINT');
+  t.equal(await quiet.exit, 0);
+  const quietToken = readFileSync(join(quietDir, 'admin-token'), 'utf8').trim();
+  t.notOk(quiet.out().includes(quietToken), 'quiet: the admin token is not on stdout');
+  t.match(quiet.out(), `"file":"${join(quietDir, 'admin-token')}"`, 'quiet: the log says where it is');
+  t.notMatch(quiet.out(), /Generated the admin token/, 'quiet: no first-start notice');
+  t.equal(quiet.err(), '', 'quiet: nothing on stderr');
 });
 
 t.test('npm start on a fresh data dir: the demo device is ready and the printed commands work', async (t) => {
@@ -181,7 +244,16 @@ t.test('npm start on a fresh data dir: the demo device is ready and the printed 
   const startOnce = () =>
     collect(spawn(process.execPath, ['scripts/start.js', '--port', '0'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] }));
 
-  const first = startOnce();
+  // The first start runs under umask 000 (a child inherits it), and finds a world-readable
+  // leftover of an interrupted write of the operator's token: neither may loosen a secret file.
+  writeFileSync(join(dir, 'demo-operator-token.pending'), 'stale\n', { mode: 0o644 });
+  const umask = process.umask(0);
+  let first: ReturnType<typeof startOnce>;
+  try {
+    first = startOnce();
+  } finally {
+    process.umask(umask);
+  }
   await first.waitFor(/Stop the server: Ctrl-C/);
   const out = first.out();
   const token = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
@@ -192,7 +264,9 @@ t.test('npm start on a fresh data dir: the demo device is ready and the printed 
   for (const file of ['demo-device.json', 'demo-device-2.json']) {
     t.equal(statSync(join(dir, file)).isFile(), true, `${file}: a device image in the data dir`);
   }
-  t.equal(statSync(join(dir, 'demo-operator-token')).mode & 0o777, 0o600, "the operator's token, readable by its owner only");
+  for (const file of ['demo-operator-token', 'admin-token', 'master.key', 'kodeviser.db', 'demo-device.json', 'demo-device-2.json']) {
+    t.equal(statSync(join(dir, file)).mode & 0o777, 0o600, `${file}: readable by its owner only, under umask 000`);
+  }
   const operatorToken = readFileSync(join(dir, 'demo-operator-token'), 'utf8').trim();
   t.match(operatorToken, /^kvc_/);
   t.match(out, operatorToken, 'printed once');

@@ -10,6 +10,7 @@ import type { Otp } from '@kodeviser/shared';
 import type { AuditEntry, Origin, PendingResync, SealedSeed, TokenDrift, TokenRecord, UserRecord } from '../store/types.js';
 import type { CredentialRecord } from './credentials.js';
 import type { ProofRecord } from './identity.js';
+import { budgetSpentUntil, spendGuess, WRONG_CODE, type GuessBudget } from './guessing.js';
 import { failureConsequence, findConsecutive, matchCode, type CodeMatch, type PolicyOptions } from './policy.js';
 import type { AuditType, RejectReason, ResyncOutcome, TokenStatus, VerifyOutcome } from './types.js';
 
@@ -79,6 +80,8 @@ export type Write =
   | { kind: 'create-user'; userId: string; passwordHash: string | null; identityHash: string | null; at: number }
   /** null: none until a reset sets one (a login checks against nothing). */
   | { kind: 'set-password'; userId: string; passwordHash: string | null; at: number }
+  /** The user ID's wrong codes in the current window (guessing.ts), as they are now. */
+  | { kind: 'guesses'; userId: string; budget: GuessBudget }
   /** The token becomes the user's active one (the user must have none active). */
   | { kind: 'assign'; serial: string; userId: string; at: number }
   /** The token's active assignment ends; `replacedBy`: the token that became the user's active one instead. */
@@ -278,8 +281,21 @@ export function decideAuthenticate(
   if (token === null || user === null) return refusal(o, 'not-activated', null);
   const gated = gate(token, o);
   if (gated) return gated;
+  // The user ID's guessing budget, spent: answered as a block, before the password is looked at.
+  const spentUntil = budgetSpentUntil(user.guesses, o.at, policy);
+  if (spentUntil !== null) {
+    return {
+      result: { result: 'blocked', retryAfterSeconds: Math.ceil((spentUntil - o.at) / 1000), serial: token.serial },
+      writes: [audit(auditEntry(o, 'reject', token.serial, 'guess-budget', null))],
+    };
+  }
   if (!checkedAgainst(password, user)) return null;
-  return withPassword(token, code, password.ok, o, policy, otpOf(token));
+  const d = withPassword(token, code, password.ok, o, policy, otpOf(token));
+  if (d.result.result !== 'reject' || !WRONG_CODE.has(d.result.reason)) return d;
+  return {
+    result: d.result,
+    writes: [...d.writes, { kind: 'guesses', userId: user.userId, budget: spendGuess(user.guesses, o.at, policy) }],
+  };
 }
 
 /** `token` as `writes` leave it (the ones an attempt on it makes). */

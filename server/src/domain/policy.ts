@@ -45,6 +45,12 @@ export interface PolicyOptions {
   firstBlockMs: number;
   maxBlockMs: number;
   lockAfter: number;
+  /**
+   * Wrong codes a user ID may send in a window of `wrongCodesWindowMs` from the first, whatever
+   * the password and whatever accepts come between (guessing.ts): beyond, it is answered as a block.
+   */
+  wrongCodesPerWindow: number;
+  wrongCodesWindowMs: number;
 }
 
 export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
@@ -65,6 +71,8 @@ export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
   firstBlockMs: 30_000,
   maxBlockMs: 3_600_000,
   lockAfter: 100,
+  wrongCodesPerWindow: 20,
+  wrongCodesWindowMs: 86_400_000,
 });
 
 const DAY_MS = 86_400_000;

@@ -17,8 +17,10 @@
 import { createOtp, isProfileName, KodeviserError, parseSerial, type Otp } from '@kodeviser/shared';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import { createPasswordHasher, DEFAULT_SCRYPT_PARAMS, type ScryptParams } from '../security/password.js';
+import { createPasswordHasher, DEFAULT_SCRYPT_PARAMS, type PasswordHasher, type ScryptParams } from '../security/password.js';
 import { weakPassword } from '../security/common-passwords.js';
+import { memoryState, type SharedState } from '../security/shared-state.js';
+import { budgetSpentUntil, decidePhantom, phantomGate, phantomTtlMs, phantomWrites, type PhantomState } from './guessing.js';
 import { createSeedVault } from '../security/seed-vault.js';
 import type { AttemptKey, NewTokenRecord, Origin, TokenRecord, TokenStore, UserHistory } from '../store/types.js';
 import { decideActivate, decideErase, decidePasswordChange, decidePasswordReset, decideReinstate } from './lifecycle.js';
@@ -59,6 +61,7 @@ import type {
   TokenService,
   TokenStatus,
   UserView,
+  VerifyOutcome,
 } from './types.js';
 
 export interface TokenServiceOptions {
@@ -74,6 +77,10 @@ export interface TokenServiceOptions {
   scrypt?: ScryptParams;
   /** Prepared Otp objects kept (default 20 000; 0.2–2.4 KB each by profile, measured: ≤ 50 MB). */
   otpCacheSize?: number;
+  /** Where what user IDs without a device were sent is kept (guessing.ts; default: in memory). */
+  guesses?: SharedState;
+  /** The password hasher (default: scrypt with `scrypt`); tests count its work through it. */
+  passwords?: PasswordHasher;
 }
 
 function requireString(value: unknown, argName: string): string {
@@ -182,8 +189,9 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   const { store, clock, logger } = opts;
   const policy: PolicyOptions = { ...DEFAULT_POLICY, ...opts.policy };
   const vault = createSeedVault({ masterKey: opts.masterKey, ...(opts.keyVersion !== undefined ? { keyVersion: opts.keyVersion } : {}) });
-  const passwords = createPasswordHasher(opts.scrypt ?? DEFAULT_SCRYPT_PARAMS);
+  const passwords = opts.passwords ?? createPasswordHasher(opts.scrypt ?? DEFAULT_SCRYPT_PARAMS);
   const identityKey = identityKeyOf(store, vault);
+  const guesses = opts.guesses ?? memoryState();
   const otpCacheSize = opts.otpCacheSize ?? 20_000;
   if (!Number.isSafeInteger(otpCacheSize) || otpCacheSize < 1) {
     throw new KodeviserError('ERR_ARGUMENT', `otpCacheSize must be a positive integer, got ${String(otpCacheSize)}`);
@@ -232,8 +240,10 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     key: AttemptKey,
     prepare: (s: Snapshot) => Promise<W>,
     decide: (s: Snapshot, work: W) => Decision<R> | null,
+    /** The key's snapshot, when the caller has just read it. */
+    read?: Snapshot,
   ): Promise<R> {
-    let work = await prepare(await store.snapshot(key));
+    let work = await prepare(read ?? (await store.snapshot(key)));
     for (;;) {
       const prepared = work;
       const d = await store.attempt<{ decided: Decision<R> } | { again: Snapshot }>(key, (s) => {
@@ -249,11 +259,50 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     }
   }
 
-  /** A login's password check on the snapshot: a user without an active token costs the same hash as one with. */
+  /**
+   * A login's password check on the snapshot: not while the token is blocked or the user ID's
+   * guessing budget is spent (guessing.ts: answered as a block without it).
+   */
   const loginCheck =
     (password: string, at: number) =>
     ({ userToken, user }: Snapshot): Promise<PasswordCheck> =>
-      checkPassword(password, userToken === null ? undefined : (user?.passwordHash ?? undefined), userToken, at);
+      budgetSpentUntil(user?.guesses ?? null, at, policy) !== null
+        ? Promise.resolve(null)
+        : checkPassword(password, userToken === null ? undefined : (user?.passwordHash ?? undefined), userToken, at);
+
+  /**
+   * A login (authenticate, a self proof, a password change) decided by `decide`; for a user ID
+   * with no active device, the phantom's answer instead (guessing.ts: as a device that never
+   * accepts, so that the answers and their timing do not tell whether the ID exists), its state
+   * where the rate limits are, the attempt audited as before. `asResult` turns a phantom's
+   * outcome into the login's result.
+   */
+  async function login<W, R>(
+    userId: string,
+    password: string,
+    o: Origin,
+    prepare: (s: Snapshot) => Promise<W>,
+    decide: (s: Snapshot, work: W) => Decision<R> | null,
+    asResult: (outcome: VerifyOutcome) => R,
+  ): Promise<R> {
+    const snapshot = await store.snapshot({ userId });
+    if (snapshot.userToken !== null) return decidePrepared({ userId }, prepare, decide, snapshot);
+    const key = `phantom:${userId}`;
+    const gated = phantomGate(await guesses.get<PhantomState>(key), o.at, policy);
+    if (gated === null) await passwords.verifyNothing(password);
+    const outcome =
+      gated ??
+      (await guesses.update<PhantomState, VerifyOutcome>(key, (current) => {
+        const d = decidePhantom(current, o.at, policy);
+        return { value: d.state, ttlMs: phantomTtlMs(d.state, o.at, policy), result: d.outcome };
+      }));
+    // Audited on the user's rows as they are now: should a device have been activated meanwhile,
+    // the login is decided on it after all.
+    const activated = await store.attempt({ userId }, (s) =>
+      s.userToken !== null ? { result: true, writes: [] } : { result: false, writes: phantomWrites(o, outcome) },
+    );
+    return activated ? decidePrepared({ userId }, prepare, decide) : asResult(outcome);
+  }
 
   /** A login's arguments, checked. */
   function loginArgs(req: { userId: string; otp: string; password: string }, ctx: RequestContext) {
@@ -374,12 +423,18 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     async changePassword(req, ctx) {
       const { userId, otp, password: oldPassword, o } = loginArgs({ ...req, password: req.oldPassword }, ctx);
       const newPassword = newPasswordOf(req.newPassword, 'newPassword');
-      const hashNew = newPasswordHash(newPassword, ({ userToken }) => isBlocked(userToken, o.at));
+      const hashNew = newPasswordHash(
+        newPassword,
+        ({ userToken, user }) => isBlocked(userToken, o.at) || budgetSpentUntil(user?.guesses ?? null, o.at, policy) !== null,
+      );
       const check = loginCheck(oldPassword, o.at);
-      return decidePrepared(
-        { userId },
+      return login(
+        userId,
+        oldPassword,
+        o,
         (s) => Promise.all([check(s), hashNew(s)]),
         (s, [old, newHash]) => decidePasswordChange(s, otp, old, newHash, o, policy, otpOf),
+        (outcome) => outcome,
       );
     },
 
@@ -409,13 +464,16 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       const o = { ...origin(ctx, null, actor), actor };
       const attempt = { nationalIdHash, documentHash, newUserId: newUserId(), idHash, ...(userId !== undefined ? { userId } : {}) };
       const key = { identityHash: nationalIdHash, ...(userId !== undefined ? { userId } : {}) };
-      // The owner's password is checked only when a user from before identities is to be linked.
+      // The owner's password counts only when a user from before identities is to be linked, but
+      // is checked (against nothing otherwise) whenever one is given: the time taken must not tell
+      // whether the user ID is such a user.
       const result = await decidePrepared<PasswordCheck, ProofResult>(
         key,
-        async (s) =>
-          owner === undefined || s.identityUser !== null || s.user === null || s.user.identityHash !== null
-            ? null
-            : checkPassword(owner.password, s.user.passwordHash ?? undefined, s.userToken, o.at),
+        async (s) => {
+          if (owner === undefined) return null;
+          const linkable = s.identityUser === null && s.user !== null && s.user.identityHash === null;
+          return checkPassword(owner.password, linkable ? (s.user?.passwordHash ?? undefined) : undefined, s.userToken, o.at);
+        },
         (s, checked) =>
           decideProof(s, owner === undefined ? attempt : { ...attempt, owner: { otp: owner.otp, password: checked } }, o, policy, otpOf),
       );
@@ -425,15 +483,27 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     async proveSelf(req, ctx) {
       const { userId, otp, password, o } = loginArgs(req, ctx);
       const { proofId, idHash } = newProofId();
-      const { outcome, proof } = await decidePrepared({ userId }, loginCheck(password, o.at), (s, check) =>
-        decideSelfProof(s, otp, check, idHash, o, policy, otpOf),
+      const { outcome, proof } = await login(
+        userId,
+        password,
+        o,
+        loginCheck(password, o.at),
+        (s, check) => decideSelfProof(s, otp, check, idHash, o, policy, otpOf),
+        (phantom) => ({ outcome: phantom, proof: null }),
       );
       return { outcome, proof: proof === null ? null : { proofId, ...proof } };
     },
 
     async authenticate(req, ctx) {
       const { otp, password, o, userId } = loginArgs(req, ctx);
-      return decidePrepared({ userId }, loginCheck(password, o.at), (s, check) => decideAuthenticate(s, otp, check, o, policy, otpOf));
+      return login(
+        userId,
+        password,
+        o,
+        loginCheck(password, o.at),
+        (s, check) => decideAuthenticate(s, otp, check, o, policy, otpOf),
+        (outcome) => outcome,
+      );
     },
 
     async getUser(userId) {

@@ -14,6 +14,8 @@ import { createHmac } from '@kodeviser/shared';
 import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import { CREDENTIAL_TOKEN_PREFIX, type Principal } from '../domain/credentials.js';
 import { HttpError } from './errors.js';
+import { LRUCache } from 'lru-cache';
+import type { SharedState } from '../security/shared-state.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -47,11 +49,51 @@ export interface BearerAuthOptions {
   serviceToken: string | null;
   /** The credential a `kvc_` token is, while usable (domain/credentials.ts principalOf). */
   credentialOf(token: string): Promise<Principal | null>;
+  /**
+   * At most `limit` failed bearer tokens per client IP in a window of `windowMs` (counted in
+   * `state`, shared by the instances when it is Redis); beyond, the address is refused (429)
+   * for the rest of the window without its tokens being looked at. Absent: no limit.
+   */
+  failures?: { limit: number; windowMs: number; state: SharedState };
 }
 
-export function bearerAuth({ adminToken, serviceToken, credentialOf }: BearerAuthOptions): BearerAuth {
+interface FailureWindow {
+  start: number;
+  count: number;
+}
+
+export function bearerAuth({ adminToken, serviceToken, credentialOf, failures }: BearerAuthOptions): BearerAuth {
   const admin = digest(adminToken);
   const service = serviceToken === null ? null : digest(serviceToken);
+  // The addresses over the limit, and until when: looked up in this process on every request, so
+  // that /v1/validate pays no round trip to Redis (an instance learns of an address at its first
+  // failure there).
+  const refusedUntil = new LRUCache<string, number>({ max: 100_000 });
+  const tooMany = (until: number): HttpError => {
+    const seconds = Math.max(1, Math.ceil((until - Date.now()) / 1000));
+    return new HttpError(429, 'rate-limited', `too many failed bearer tokens from this address; retry in ${seconds} s`, {
+      'retry-after': String(seconds),
+    });
+  };
+  /** A failed bearer token: counted; the answer is 401, or 429 once the address is over the limit. */
+  const failed = (request: FastifyRequest, done: (e: Error) => void): void => {
+    if (failures === undefined) return done(refuse());
+    const { limit, windowMs, state } = failures;
+    const now = Date.now();
+    state
+      .update<FailureWindow, FailureWindow>(`bearer:${request.ip}`, (current) => {
+        const w = current === null || current.start + windowMs <= now ? { start: now, count: 1 } : { ...current, count: current.count + 1 };
+        return { value: w, ttlMs: w.start + windowMs - now, result: w };
+      })
+      .then(
+        (w) => {
+          if (w.count <= limit) return done(refuse());
+          refusedUntil.set(request.ip, w.start + windowMs);
+          done(tooMany(w.start + windowMs));
+        },
+        () => done(refuse()),
+      );
+  };
 
   const presented = (request: FastifyRequest): string | null => {
     const header = request.headers.authorization;
@@ -76,17 +118,24 @@ export function bearerAuth({ adminToken, serviceToken, credentialOf }: BearerAut
       // A callback hook rather than an async one: /v1/validate runs one on every request, and an
       // async hook costs a promise and a microtask turn each time; only credentials need the store.
       return (request, _reply, done) => {
+        if (failures !== undefined && refusedUntil.size > 0) {
+          const until = refusedUntil.get(request.ip);
+          if (until !== undefined && until > Date.now()) return done(tooMany(until));
+        }
         const token = presented(request);
         if (token === null) return done(refuse());
+        // A token that is no one's is counted (a guess); a real one of another role is not.
         if (!token.startsWith(CREDENTIAL_TOKEN_PREFIX)) {
           const who = configured(token);
-          if (who === null || !admits.has(who.role)) return done(refuse());
+          if (who === null) return failed(request, done);
+          if (!admits.has(who.role)) return done(refuse());
           request.principal = who;
           return done();
         }
         credentialOf(token).then(
           (who) => {
-            if (who === null || !admits.has(who.role)) return done(refuse());
+            if (who === null) return failed(request, done);
+            if (!admits.has(who.role)) return done(refuse());
             request.principal = who;
             done();
           },

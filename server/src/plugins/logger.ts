@@ -3,8 +3,11 @@
  * authentication passwords, session tokens, keys): request bodies are not logged at all — fastify's
  * request serializer writes method, url, host and remote address only — and pino's `redact`
  * censors the places a secret could still turn up should someone log a request or a body object:
- * the Authorization and X-PSKC-Key headers and the body fields that carry codes, passwords, proofs,
- * keys or identity numbers.
+ * the Authorization, X-PSKC-Key and X-PSKC-Password headers, the body fields that carry codes,
+ * passwords, proofs, keys or identity numbers, and what a store row or a domain record holds
+ * (sealed seeds and secrets, password hashes, the keyed hashes of an identity or a document).
+ * Field names are censored at the top level and one level down (pino's paths have no recursive
+ * wildcard), and in a request body.
  */
 import pino from 'pino';
 import type { Bindings, ChildLoggerOptions, DestinationStream, Logger } from 'pino';
@@ -24,18 +27,25 @@ const SECRET_FIELDS = [
   'adminToken',
   'serviceToken',
   'masterKey',
+  'secret',
+  'seed',
+  'passwordHash',
   'nationalId',
+  'identityHash',
+  'documentHash',
 ];
 
+/** Headers that carry a secret (as path steps), wherever a request's headers are logged. */
+const SECRET_HEADERS = ['.authorization', '["x-pskc-key"]', '["x-pskc-password"]', '.cookie'];
+
 export const REDACT_PATHS: readonly string[] = [
-  'req.headers.authorization',
-  'req.headers["x-pskc-key"]',
-  'req.headers.cookie',
-  'headers.authorization',
-  'headers["x-pskc-key"]',
+  ...SECRET_HEADERS.flatMap((h) => [`req.headers${h}`, `headers${h}`]),
   ...SECRET_FIELDS.flatMap((f) => [f, `body.${f}`, `req.body.${f}`, `*.${f}`]),
   'body.tokens[*].keyHex',
   'req.body.tokens[*].keyHex',
+  // An identity's document number ({identity: {nationalId, document: {type, country, number}}}).
+  'document.number',
+  '*.document.number',
   ...['body', 'req.body'].flatMap((b) => [`${b}.identity.nationalId`, `${b}.identity.document.number`]),
 ];
 

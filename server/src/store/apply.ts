@@ -27,6 +27,7 @@ function about(w: Write): string {
     case 'set-password':
     case 'link-identity':
     case 'erase-user':
+    case 'guesses':
       return `user ${w.userId}`;
     case 'create-credential':
       return `credential ${w.credential.id}`;

@@ -170,6 +170,11 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         ADD CONSTRAINT credentials_serials_check CHECK ((serial_from IS NULL) = (serial_to IS NULL));
     `,
   },
+  {
+    version: 8,
+    name: 'users: wrong codes in the current window (the guessing budget an accept does not reset)',
+    sql: `ALTER TABLE users ADD COLUMN guess_window_start bigint, ADD COLUMN guess_count integer;`,
+  },
 ];
 
 /**

@@ -120,6 +120,7 @@ export const sql = {
   secret: stmt('secret', 'SELECT ciphertext, nonce, key_version FROM secrets WHERE name = $1'),
   userHistory: stmt('user_history', USER_HISTORY_SQL('$1')),
   proof: stmt('proof', `SELECT ${PROOF_COLUMNS} FROM proofs WHERE id_hash = $1`),
+  guesses: stmt('guesses', 'UPDATE users SET guess_window_start = $2, guess_count = $3 WHERE user_id = $1'),
   useProof: stmt('use_proof', 'UPDATE proofs SET used_at = $1 WHERE id_hash = $2 AND used_at IS NULL'),
   // The compare-and-set and its audit event in one statement: the common accept, one round trip.
   // $1 serial, $2 moving factor, $3 drift, $4 at, $5 user, $6 ip, $7 actor, $8 note, $9 drift_ms, $10 drift_ppm,

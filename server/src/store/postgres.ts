@@ -189,6 +189,9 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
         query = sql.createProof(p.idHash, p.userId, p.documentHash, p.actor, p.createdAt, p.expiresAt, p.usedAt);
         break;
       }
+      case 'guesses':
+        query = sql.guesses(w.userId, w.budget.windowStart, w.budget.count);
+        break;
       case 'use-proof':
         query = sql.useProof(w.at, w.idHash);
         break;

@@ -36,16 +36,25 @@ export const credentialOf = (r: CredentialRow | undefined): CredentialRecord | n
         serials: r.serial_from === null || r.serial_to === null ? null : { from: r.serial_from, to: r.serial_to },
       };
 
-export const USER_COLUMNS = 'user_id, password_hash, identity_hash';
+export const USER_COLUMNS = 'user_id, password_hash, identity_hash, guess_window_start, guess_count';
 
 export interface UserRow {
   user_id: string;
   password_hash: string | null;
   identity_hash: string | null;
+  guess_window_start: number | null;
+  guess_count: number | null;
 }
 
 export const userOf = (r: UserRow | undefined): UserRecord | null =>
-  r === undefined ? null : { userId: r.user_id, passwordHash: r.password_hash, identityHash: r.identity_hash };
+  r === undefined
+    ? null
+    : {
+        userId: r.user_id,
+        passwordHash: r.password_hash,
+        identityHash: r.identity_hash,
+        guesses: r.guess_window_start === null ? null : { windowStart: r.guess_window_start, count: r.guess_count ?? 0 },
+      };
 
 export interface SecretRow {
   ciphertext: Buffer;

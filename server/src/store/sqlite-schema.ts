@@ -290,6 +290,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE credentials_v9 RENAME TO credentials;
     `,
   },
+  {
+    version: 10,
+    name: 'users: wrong codes in the current window (the guessing budget an accept does not reset)',
+    sql: `
+      ALTER TABLE users ADD COLUMN guess_window_start INTEGER;
+      ALTER TABLE users ADD COLUMN guess_count INTEGER;
+    `,
+  },
 ];
 
 /** Applies the migrations `db` has not seen; returns the versions applied. */

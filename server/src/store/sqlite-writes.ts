@@ -60,6 +60,7 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
     revokeCredential: db.prepare('UPDATE credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
     createProof: db.prepare(`INSERT INTO proofs (id_hash, user_id, document_hash, actor, created_at, expires_at, used_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    guesses: db.prepare('UPDATE users SET guess_window_start = ?, guess_count = ? WHERE user_id = ?'),
     useProof: db.prepare('UPDATE proofs SET used_at = ? WHERE id_hash = ? AND used_at IS NULL'),
     linkIdentity: db.prepare('UPDATE users SET identity_hash = ? WHERE user_id = ? AND identity_hash IS NULL'),
     // Erasure: every device the user ever had revoked (a token serves one user in its life, and
@@ -138,6 +139,8 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
           const p = w.proof;
           return changed(w, sql.createProof.run(p.idHash, p.userId, p.documentHash, p.actor, p.createdAt, p.expiresAt, p.usedAt));
         }
+        case 'guesses':
+          return changed(w, sql.guesses.run(w.budget.windowStart, w.budget.count, w.userId));
         case 'use-proof':
           return changed(w, sql.useProof.run(w.at, w.idHash));
         case 'link-identity':

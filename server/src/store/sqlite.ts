@@ -31,7 +31,7 @@
  * sqlite-reads.ts (read batching), group-commit.ts, sqlite-writes.ts (writes as SQL),
  * sqlite-audit.ts (the audit log and its chains), sqlite-checkpointer.ts.
  */
-import { closeSync, fdatasync, openSync } from 'node:fs';
+import { closeSync, fchmodSync, fdatasync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { DuplicateSerialError, ServiceError } from '../domain/errors.js';
 import type { CredentialRecord } from '../domain/credentials.js';
@@ -87,8 +87,31 @@ export interface SqliteStoreOptions {
  */
 const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
 
+/**
+ * Creates the database file, empty (which SQLite takes for a new database), readable by its owner
+ * only whatever the umask: SQLite would create it 0644 less the umask, and it holds the sealed
+ * seeds, the password hashes and the audit log. SQLite gives the -wal and -shm files it creates
+ * later the database file's mode. A file that is there already is left as it is; one that cannot
+ * be created is left to SQLite to report.
+ */
+function createPrivately(path: string): void {
+  if (path === '' || path === ':memory:' || path.startsWith('file:')) return;
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch {
+    return;
+  }
+  try {
+    fchmodSync(fd, 0o600); // the umask may have narrowed the mode (never widened it): be exact
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Opens the file with its pragmas and schema, and says whether group commit syncs its log. */
 function openDatabase(path: string, groupCommit: boolean): { db: Database.Database; wal: number | null } {
+  createPrivately(path);
   const db = new Database(path);
   // Every accept rewrites one row of a random token and every page it dirties is written to the
   // WAL and later checkpointed back, so smaller pages mean less I/O per commit: 1 KiB pages

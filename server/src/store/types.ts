@@ -13,6 +13,7 @@
  */
 import type { ProfileName } from '@kodeviser/shared';
 import type { CredentialRecord } from '../domain/credentials.js';
+import type { GuessBudget } from '../domain/guessing.js';
 import type { Decision, Snapshot } from '../domain/decide.js';
 import type { AuditEvent, AuditQuery, AuditType, TokenStatus } from '../domain/types.js';
 
@@ -79,6 +80,8 @@ export interface UserRecord {
   passwordHash: string | null;
   /** The keyed hash of the user's national ID (domain/identity.ts); null for a user from before identities. */
   identityHash: string | null;
+  /** Its wrong codes in the current window (domain/guessing.ts); null: none yet. */
+  guesses: GuessBudget | null;
 }
 
 /** A user's life as the rows keep it (never a hash). */
