@@ -27,7 +27,7 @@ import { credentialRoutes } from './routes/credentials.js';
 import { operationsRoutes } from './routes/operations.js';
 import { accountRoutes } from './routes/accounts.js';
 import { Redis } from 'ioredis';
-import { memoryState, redisState, withFallback } from './security/shared-state.js';
+import { memoryState, redisState, withFallback, type SharedState } from './security/shared-state.js';
 import { proofRoutes } from './routes/proofs.js';
 import { IMPORT_BODY_LIMIT, PSKC_CONTENT_TYPE, tokenRoutes } from './routes/tokens.js';
 import { userRoutes } from './routes/users.js';
@@ -44,6 +44,24 @@ export interface BuildOptions {
   logger: Logger;
   /** a ready-made service over `store` (e.g. with cheaper password hashing in tests); default: createTokenService */
   service?: TokenService;
+  /** the guessing state the service was made with (sharedStateFor); default: made here, closed with the app */
+  shared?: { state: SharedState; close(): void };
+}
+
+/**
+ * Where guessing state (domain/guessing.ts, failed bearer tokens) is kept: with the rate limits,
+ * in Redis when it is configured (in memory while it fails), else in memory.
+ */
+export function sharedStateFor(config: ServerConfig, logger: Logger): { state: SharedState; close(): void } {
+  const url = config.rateLimit.redisUrl;
+  if (!url) return { state: memoryState(), close: () => undefined };
+  const redis = new Redis(url, { connectTimeout: 500, maxRetriesPerRequest: 1 });
+  const warn = (what: string) => (e: Error) => logger.warn({ err: { type: e.name, message: e.message } }, what);
+  redis.on('error', warn('shared-state Redis unavailable'));
+  return {
+    state: withFallback(redisState(redis), memoryState(), warn('shared state kept in memory: Redis failed')),
+    close: () => redis.disconnect(),
+  };
 }
 
 /** proxy-addr's trust function for "the nearest `hops` peers are proxies". */
@@ -54,15 +72,7 @@ const trustHops =
 
 export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const { config, logger } = opts;
-  // Guessing state (domain/guessing.ts, failed bearer tokens) kept where the rate limits are.
-  const redis = config.rateLimit.redisUrl ? new Redis(config.rateLimit.redisUrl, { connectTimeout: 500, maxRetriesPerRequest: 1 }) : null;
-  redis?.on('error', (e: Error) => logger.warn({ err: { type: e.name, message: e.message } }, 'shared-state Redis unavailable'));
-  const shared =
-    redis === null
-      ? memoryState()
-      : withFallback(redisState(redis), memoryState(), (e) =>
-          logger.warn({ err: { type: e.name, message: e.message } }, 'shared state kept in memory: Redis failed'),
-        );
+  const shared = opts.shared ?? sharedStateFor(config, logger);
   const service =
     opts.service ??
     createTokenService({
@@ -70,7 +80,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
       clock: opts.clock,
       masterKey: config.masterKey,
       logger,
-      guesses: shared,
+      guesses: shared.state,
       ...(config.policy ? { policy: config.policy } : {}),
     });
 
@@ -96,7 +106,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   });
   app.addHook('onClose', async () => {
     await service.close();
-    redis?.disconnect();
+    if (opts.shared === undefined) shared.close();
   });
 
   installErrorHandlers(app);
@@ -119,7 +129,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     adminToken: config.adminToken,
     serviceToken: config.serviceToken,
     credentialOf: (token) => credentials.principalOf(token),
-    ...(bearerFailures > 0 ? { failures: { limit: bearerFailures, windowMs: config.rateLimit.windowMs, state: shared } } : {}),
+    ...(bearerFailures > 0 ? { failures: { limit: bearerFailures, windowMs: config.rateLimit.windowMs, state: shared.state } } : {}),
   });
   app.decorateRequest('principal', null);
 

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { createOtp, makeSerial, type Otp, type ProfileName } from '@kodeviser/shared';
-import { build } from '../src/app.js';
+import { build, sharedStateFor } from '../src/app.js';
 import type { ServerConfig } from '../src/config.js';
 import { createTokenService } from '../src/domain/service.js';
 import type { TokenService } from '../src/domain/types.js';
@@ -74,9 +74,11 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
     },
   });
   const logger = createLogger(config.logLevel, sink);
+  const shared = sharedStateFor(config, logger);
   const real = createTokenService({
     store,
     clock,
+    guesses: shared.state,
     masterKey: config.masterKey,
     scrypt: { N: 2 ** 4, r: 1, p: 1 },
     logger,
@@ -85,7 +87,8 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
   const service = opts.service ? opts.service(real) : real;
   // Without a service of its own, build() makes the production one from the config (real scrypt
   // cost): `ownService` tests that path.
-  const app = await build({ config, store, clock, logger, ...(opts.ownService === true ? {} : { service }) });
+  const app = await build({ config, store, clock, logger, ...(opts.ownService === true ? {} : { service, shared }) });
+  t.teardown(() => shared.close());
   t.teardown(() => app.close());
   return { app, service: real, clock, config, log: () => lines.join('') };
 }

@@ -67,6 +67,34 @@ if (await requireRedis(t, 'the shared rate-limit tests')) {
     const other = await post(apps[1]!.app, '/v1/authenticate', { userId: 'someone-else', otp: '123456', password: 'guess-guess' });
     t.not(other.statusCode, 429, 'another user is not limited');
   });
+
+  t.test('a user ID without a device is blocked on every instance alike (its state in Redis)', async (t) => {
+    const { url, prefix } = tempRedisUrl(t);
+    const apps = [await testApp(t, { rateLimit: { redisUrl: url } }), await testApp(t, { rateLimit: { redisUrl: url } })];
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      statuses.push(
+        (await post(apps[i % 2]!.app, '/v1/authenticate', { userId: 'nobody-here', otp: '000000', password: 'guess-guess' })).statusCode,
+      );
+    }
+    t.same(statuses, [401, 401, 401, 429, 429], 'blocked after the third, wherever the attempts land, as a real device');
+    const peek = new Redis(REDIS_URL);
+    t.teardown(() => peek.disconnect());
+    t.ok((await peek.keys(`${prefix}kodeviser-state:phantom:*`)).length === 1, 'the state lives in Redis, under the prefix');
+  });
+
+  t.test('failed bearer tokens are counted across instances', async (t) => {
+    const { url } = tempRedisUrl(t);
+    const apps = [
+      await testApp(t, { rateLimit: { perIp: 10_000, bearerFailures: 4, redisUrl: url } }),
+      await testApp(t, { rateLimit: { perIp: 10_000, bearerFailures: 4, redisUrl: url } }),
+    ];
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      statuses.push((await apps[i % 2]!.app.inject({ url: '/v1/audit', headers: { authorization: `Bearer guess-${i}` } })).statusCode);
+    }
+    t.same(statuses, [401, 401, 401, 401, 429, 429], 'the fifth guess, on either instance, is over the limit of four');
+  });
 }
 
 t.test('a Redis that does not answer: requests pass, the app closes promptly', async (t) => {
