@@ -12,7 +12,7 @@
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { ServerConfig } from './config.js';
+import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts, type ServerConfig } from './config.js';
 import type { Clock, TokenService } from './domain/types.js';
 import { createCredentialService } from './domain/credentials.js';
 import { createTokenService } from './domain/service.js';
@@ -22,11 +22,10 @@ import { HttpError, clientErrorHandler, errorBodySchema, installErrorHandlers, s
 import { lazyChildLoggerFactory } from './plugins/logger.js';
 import { installMetrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
-import { installRateLimits } from './plugins/rate-limit.js';
+import { installRateLimits, redisClient } from './plugins/rate-limit.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { operationsRoutes } from './routes/operations.js';
 import { accountRoutes } from './routes/accounts.js';
-import { Redis } from 'ioredis';
 import { memoryState, redisState, withFallback, type SharedState } from './security/shared-state.js';
 import { proofRoutes } from './routes/proofs.js';
 import { IMPORT_BODY_LIMIT, PSKC_CONTENT_TYPE, tokenRoutes } from './routes/tokens.js';
@@ -55,12 +54,35 @@ export interface BuildOptions {
 export function sharedStateFor(config: ServerConfig, logger: Logger): { state: SharedState; close(): void } {
   const url = config.rateLimit.redisUrl;
   if (!url) return { state: memoryState(), close: () => undefined };
-  const redis = new Redis(url, { connectTimeout: 500, maxRetriesPerRequest: 1 });
+  // Each command fails after redisTimeoutMs (a Redis that hangs): then the state is kept in memory.
+  const redis = redisClient(url, config.rateLimit.redisTimeoutMs);
   const warn = (what: string) => (e: Error) => logger.warn({ err: { type: e.name, message: e.message } }, what);
   redis.on('error', warn('shared-state Redis unavailable'));
   return {
     state: withFallback(redisState(redis), memoryState(), warn('shared state kept in memory: Redis failed')),
     close: () => redis.disconnect(),
+  };
+}
+
+/**
+ * The HTTP server's timeouts, as Fastify and Node's http.Server take them: requestTimeout (the
+ * whole request; Fastify's default is none, so a client that sends half a body held its socket
+ * for good), headersTimeout, keepAliveTimeout, and connectionTimeout (socket inactivity). Node
+ * checks for expired requests every connectionsCheckingInterval (30 s by default, which would
+ * let a request run to twice its timeout): here at most every second.
+ */
+export function httpTimeoutOptions(t: HttpTimeouts) {
+  const shortest = t.requestMs > 0 ? Math.min(t.requestMs, t.headersMs) : t.headersMs;
+  return {
+    requestTimeout: t.requestMs,
+    connectionTimeout: t.connectionMs,
+    keepAliveTimeout: t.keepAliveMs,
+    http: {
+      requireHostHeader: false,
+      requestTimeout: t.requestMs,
+      headersTimeout: t.headersMs,
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(shortest / 4))),
+    },
   };
 }
 
@@ -81,6 +103,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
       masterKey: config.masterKey,
       logger,
       guesses: shared.state,
+      ...(config.hashing ? { hashing: config.hashing } : {}),
       ...(config.policy ? { policy: config.policy } : {}),
     });
 
@@ -97,7 +120,9 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     // What Node's HTTP layer refuses — unparsable requests, and HTTP/1.1 without Host (checked
     // by installErrorHandlers rather than by Node, which would answer with no body): the same error shape.
     clientErrorHandler,
-    http: { requireHostHeader: false },
+    // Slow clients (httpTimeoutOptions): a request that has not arrived whole in time is a 408,
+    // its connection closed.
+    ...httpTimeoutOptions(config.timeouts ?? DEFAULT_HTTP_TIMEOUTS),
     // request.ip, which the per-IP limit counts and the audit log records: the socket's peer
     // unless that peer is a configured proxy (then the address X-Forwarded-For gives for it).
     // A hop count becomes the function Fastify would make of it (its types take no number).
@@ -112,6 +137,18 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   installErrorHandlers(app);
   app.addSchema(errorBodySchema);
   app.removeContentTypeParser('text/plain');
+  // A PSKC document is refused on every route but POST /v1/tokens before its body is read (the
+  // parser below would read up to IMPORT_BODY_LIMIT first), and the connection closed, so that
+  // the unread rest of the body is not drained either.
+  app.addHook('onRequest', (request, reply, done) => {
+    const type = request.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase();
+    if (type === PSKC_CONTENT_TYPE && !(request.method === 'POST' && request.routeOptions.url === '/v1/tokens')) {
+      reply.header('connection', 'close');
+      done(new HttpError(415, 'unsupported-media-type', `${PSKC_CONTENT_TYPE} is accepted by POST /v1/tokens only`));
+      return;
+    }
+    done();
+  });
   app.addContentTypeParser(PSKC_CONTENT_TYPE, { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (request, body, done) => {
     if (request.routeOptions.url !== '/v1/tokens') {
       done(new HttpError(415, 'unsupported-media-type', `${PSKC_CONTENT_TYPE} is accepted by POST /v1/tokens only`), undefined);

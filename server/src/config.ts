@@ -24,11 +24,34 @@ import { DEFAULT_POLICY, type PolicyOptions } from './domain/policy.js';
 
 export type DatabaseConfig = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string };
 
+/**
+ * How long the store waits on its database before a request fails with 503 `unavailable`, in
+ * milliseconds (DEFAULT_STORE_TIMEOUTS holds the defaults).
+ */
+export interface StoreTimeouts {
+  /**
+   * SQLite's busy timeout: how long a write waits for the write lock another process holds. SQLite
+   * waits on the event loop, so every request waits with it: keep it short.
+   */
+  readonly sqliteBusyMs: number;
+  /** PostgreSQL's statement_timeout for the store's connections; 0: PostgreSQL's own setting */
+  readonly pgStatementMs: number;
+  /** PostgreSQL's lock_timeout (a row, table or advisory lock another session holds); 0: PostgreSQL's own setting */
+  readonly pgLockMs: number;
+}
+
+export const DEFAULT_STORE_TIMEOUTS: StoreTimeouts = { sqliteBusyMs: 50, pgStatementMs: 5000, pgLockMs: 1000 };
+
 export interface RateLimitConfig {
   /** requests per window per client IP on every route; 0 turns the limit off */
   readonly perIp: number;
   /** requests per window per userId on /v1/activate and /v1/authenticate; 0 turns it off */
   readonly perUser: number;
+  /**
+   * requests per window per client IP on the routes that hash a password (authenticate, activate,
+   * self proofs, password change and reset); 0, or perIp 0, turns it off (default 30)
+   */
+  readonly loginsPerIp?: number;
   /**
    * failed bearer tokens per window per client IP, every route (/v1/validate too), after which
    * the address is refused (429) for the rest of the window; 0, or perIp 0, turns it off
@@ -40,13 +63,47 @@ export interface RateLimitConfig {
    * instances (@fastify/rate-limit's Redis store); absent: counted in memory, per instance.
    */
   readonly redisUrl?: string;
+  /**
+   * With redisUrl: how long a Redis connect or command may take before it counts as failed
+   * (default DEFAULT_REDIS_TIMEOUT_MS), so that a Redis that hangs holds no request up longer.
+   */
+  readonly redisTimeoutMs?: number;
 }
+
+/** KODEVISER_REDIS_TIMEOUT_MS's default. */
+export const DEFAULT_REDIS_TIMEOUT_MS = 500;
+
+/**
+ * How long the HTTP server waits for a client (Node's http.Server timeouts, set through Fastify).
+ * Each in milliseconds; DEFAULT_HTTP_TIMEOUTS holds the defaults.
+ */
+export interface HttpTimeouts {
+  /** a request (headers and body) must have arrived whole within this, else 408 and the socket closed; 0: no limit */
+  readonly requestMs: number;
+  /** the request's headers must have arrived within this (at most requestMs) */
+  readonly headersMs: number;
+  /** an idle keep-alive connection is closed after this */
+  readonly keepAliveMs: number;
+  /** a socket with no traffic either way for this long is closed (e.g. a client that stops reading); 0: never */
+  readonly connectionMs: number;
+}
+
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = {
+  requestMs: 30_000,
+  headersMs: 10_000,
+  // Fastify's default: longer than the 60 s idle timeout of the usual proxies and load balancers,
+  // so that they, not the server, close an idle connection (never one they are about to reuse).
+  keepAliveMs: 72_000,
+  connectionMs: 120_000,
+};
 
 export interface ServerConfig {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
   readonly database: DatabaseConfig;
+  /** How long the store waits on the database; absent: DEFAULT_STORE_TIMEOUTS */
+  readonly storeTimeouts?: StoreTimeouts;
   readonly masterKey: Uint8Array;
   readonly adminToken: string;
   /** a second bearer token that may call /v1/validate only; null when not configured */
@@ -68,8 +125,12 @@ export interface ServerConfig {
    * code that knows no client can reach it but through that many proxies.
    */
   readonly trustProxy?: number | string;
+  /** Password hashes at once and waiting (security/password.ts boundedHasher). */
+  readonly hashing?: { readonly concurrency: number; readonly queue: number };
   /** Verification policy settings that differ from DEFAULT_POLICY (domain/policy.ts). */
   readonly policy?: Partial<PolicyOptions>;
+  /** HTTP timeouts; absent: DEFAULT_HTTP_TIMEOUTS */
+  readonly timeouts?: HttpTimeouts;
 }
 
 export interface LoadedConfig {
@@ -111,6 +172,10 @@ Environment (flags win over it):
   HOST                      address to listen on (default 127.0.0.1)
   KODEVISER_DATA_DIR        data directory (default ./data): database, master key, admin token
   DATABASE_URL              sqlite:<path> (default sqlite:<data dir>/kodeviser.db) or postgres://…
+  KODEVISER_SQLITE_BUSY_TIMEOUT_MS how long a write waits for a SQLite write lock another process holds
+                            (default ${DEFAULT_STORE_TIMEOUTS.sqliteBusyMs}), then 503; every request waits with it
+  KODEVISER_PG_STATEMENT_TIMEOUT_MS PostgreSQL statement_timeout (default ${DEFAULT_STORE_TIMEOUTS.pgStatementMs}; 0 = the server's own), then 503
+  KODEVISER_PG_LOCK_TIMEOUT_MS PostgreSQL lock_timeout (default ${DEFAULT_STORE_TIMEOUTS.pgLockMs}; 0 = the server's own), then 503
   KODEVISER_MASTER_KEY      32-byte master key, hex (else KODEVISER_MASTER_KEY_FILE,
                             default <data dir>/${MASTER_KEY_FILE}, generated on first start)
   KODEVISER_ADMIN_TOKEN     admin bearer token (else <data dir>/${ADMIN_TOKEN_FILE}, generated and printed once)
@@ -119,10 +184,17 @@ Environment (flags win over it):
                             needs (a request may send X-PSKC-Key instead)
   KODEVISER_RATE_LIMIT_IP   requests per minute per client IP, every route but /v1/validate (default 3000; 0 = off)
   KODEVISER_RATE_LIMIT_USER requests per minute per userId on activate/authenticate (default 30; 0 = off)
+  KODEVISER_RATE_LIMIT_LOGIN requests per minute per client IP on the routes that hash a password
+                            (authenticate, activate, self proofs, password change and reset; default 30; 0 = off)
+  KODEVISER_HASH_CONCURRENCY password hashes (scrypt) at once (default 2)
+  KODEVISER_HASH_QUEUE      password hashes waiting for a turn (default 100); beyond, 503 busy with Retry-After
   KODEVISER_RATE_LIMIT_BEARER failed bearer tokens per minute per client IP, every route, before it is
                             refused for the rest of the minute (default 20; 0 = off; off too with RATE_LIMIT_IP=0)
   REDIS_URL                 redis://host:port[/db][?keyPrefix=…]: rate-limit counters shared by all
                             instances (default: in memory, per instance)
+  KODEVISER_REDIS_TIMEOUT_MS how long a Redis connect or command may take (default ${DEFAULT_REDIS_TIMEOUT_MS}); past it,
+                            or while Redis is down, the rate limits let requests through and the
+                            guessing state is kept in this instance's memory
   KODEVISER_POLICY          verification policy as JSON, e.g. {"hotpLookAhead":20,"lockAfter":10};
 ${wrap(`keys: ${Object.keys(DEFAULT_POLICY).join(', ')}`, 28, 100)}
   KODEVISER_TRUST_PROXY     the reverse proxies in front, whose X-Forwarded-For gives the client's
@@ -131,6 +203,11 @@ ${wrap(`keys: ${Object.keys(DEFAULT_POLICY).join(', ')}`, 28, 100)}
                             each); also loopback, linklocal, uniquelocal (default: none). A hop
                             count is refused: it trusts any peer, so a client connecting directly
                             could choose its own address
+  KODEVISER_REQUEST_TIMEOUT_MS a request must arrive whole (headers and body) within this, else 408
+                            and the connection is closed (default ${DEFAULT_HTTP_TIMEOUTS.requestMs}; 0 = no limit)
+  KODEVISER_HEADERS_TIMEOUT_MS its headers within this (default ${DEFAULT_HTTP_TIMEOUTS.headersMs}; at most the request timeout)
+  KODEVISER_KEEP_ALIVE_TIMEOUT_MS an idle keep-alive connection is closed after this (default ${DEFAULT_HTTP_TIMEOUTS.keepAliveMs})
+  KODEVISER_CONNECTION_TIMEOUT_MS a connection silent both ways this long is closed (default ${DEFAULT_HTTP_TIMEOUTS.connectionMs}; 0 = never)
   LOG_LEVEL                 ${LOG_LEVELS.join(', ')} (default info)
   KODEVISER_QUIET           1 (or --quiet): print nothing but the log, for containers; a generated
                             admin token is then only written to its file (mode 0600), never shown,
@@ -273,6 +350,45 @@ export function parseTrustProxy(text: string): string {
   return entries.join(',');
 }
 
+/** The KODEVISER_*_TIMEOUT_MS settings of the HTTP server, each checked, the headers' at most the request's. */
+export function parseHttpTimeouts(env: NodeJS.ProcessEnv): HttpTimeouts {
+  const d = DEFAULT_HTTP_TIMEOUTS;
+  const day = 86_400_000;
+  const requestMs = parseInteger('KODEVISER_REQUEST_TIMEOUT_MS', env.KODEVISER_REQUEST_TIMEOUT_MS || String(d.requestMs), 0, day);
+  const headersText = env.KODEVISER_HEADERS_TIMEOUT_MS;
+  // Unset, the headers' default never exceeds a shorter request timeout.
+  const headersMs = headersText
+    ? parseInteger('KODEVISER_HEADERS_TIMEOUT_MS', headersText, 1, day)
+    : requestMs > 0
+      ? Math.min(d.headersMs, requestMs)
+      : d.headersMs;
+  if (requestMs > 0 && headersMs > requestMs) {
+    throw configError(
+      `KODEVISER_HEADERS_TIMEOUT_MS (${headersMs}) must not exceed KODEVISER_REQUEST_TIMEOUT_MS (${requestMs}): the headers are part of the request`,
+    );
+  }
+  const keepAliveMs = parseInteger('KODEVISER_KEEP_ALIVE_TIMEOUT_MS', env.KODEVISER_KEEP_ALIVE_TIMEOUT_MS || String(d.keepAliveMs), 1, day);
+  const connectionMs = parseInteger(
+    'KODEVISER_CONNECTION_TIMEOUT_MS',
+    env.KODEVISER_CONNECTION_TIMEOUT_MS || String(d.connectionMs),
+    0,
+    day,
+  );
+  return { requestMs, headersMs, keepAliveMs, connectionMs };
+}
+
+/** KODEVISER_SQLITE_BUSY_TIMEOUT_MS, KODEVISER_PG_STATEMENT_TIMEOUT_MS and KODEVISER_PG_LOCK_TIMEOUT_MS, each checked. */
+export function parseStoreTimeouts(env: NodeJS.ProcessEnv): StoreTimeouts {
+  const d = DEFAULT_STORE_TIMEOUTS;
+  const setting = (name: string, fallback: number, max: number): number => parseInteger(name, env[name] || String(fallback), 0, max);
+  return {
+    // At most a minute: SQLite sleeps on the event loop for as long as this.
+    sqliteBusyMs: setting('KODEVISER_SQLITE_BUSY_TIMEOUT_MS', d.sqliteBusyMs, 60_000),
+    pgStatementMs: setting('KODEVISER_PG_STATEMENT_TIMEOUT_MS', d.pgStatementMs, 86_400_000),
+    pgLockMs: setting('KODEVISER_PG_LOCK_TIMEOUT_MS', d.pgLockMs, 86_400_000),
+  };
+}
+
 /** `sqlite:<path>` (resolved against `cwd`) or `postgres://…`; throws ERR_ARGUMENT naming DATABASE_URL. */
 export function parseDatabaseUrl(text: string, cwd: string): DatabaseConfig {
   if (text.startsWith('sqlite:')) {
@@ -338,6 +454,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   const host = setting(flags.host, 'HOST') ?? '127.0.0.1';
   const dataDir = resolve(cwd, setting(flags['data-dir'], 'KODEVISER_DATA_DIR') ?? './data');
   const database = parseDatabaseUrl(setting(flags['database-url'], 'DATABASE_URL') ?? `sqlite:${join(dataDir, 'kodeviser.db')}`, cwd);
+  const storeTimeouts = parseStoreTimeouts(env);
   const logLevelText = setting(flags['log-level'], 'LOG_LEVEL') ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevelText)) {
     throw configError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevelText}"`);
@@ -346,10 +463,22 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   const perIp = parseInteger('KODEVISER_RATE_LIMIT_IP', env.KODEVISER_RATE_LIMIT_IP || '3000', 0, 1e9);
   const perUser = parseInteger('KODEVISER_RATE_LIMIT_USER', env.KODEVISER_RATE_LIMIT_USER || '30', 0, 1e9);
   const bearerFailures = parseInteger('KODEVISER_RATE_LIMIT_BEARER', env.KODEVISER_RATE_LIMIT_BEARER || '20', 0, 1e9);
+  const loginsPerIp = parseInteger('KODEVISER_RATE_LIMIT_LOGIN', env.KODEVISER_RATE_LIMIT_LOGIN || '30', 0, 1e9);
+  const hashing = {
+    concurrency: parseInteger('KODEVISER_HASH_CONCURRENCY', env.KODEVISER_HASH_CONCURRENCY || '2', 1, 64),
+    queue: parseInteger('KODEVISER_HASH_QUEUE', env.KODEVISER_HASH_QUEUE || '100', 0, 1e6),
+  };
   const redisUrl = env.REDIS_URL || undefined;
   if (redisUrl !== undefined && !/^rediss?:\/\/./.test(redisUrl)) {
     throw configError('REDIS_URL must be a redis:// or rediss:// URL');
   }
+  const redisTimeoutMs = parseInteger(
+    'KODEVISER_REDIS_TIMEOUT_MS',
+    env.KODEVISER_REDIS_TIMEOUT_MS || String(DEFAULT_REDIS_TIMEOUT_MS),
+    1,
+    60_000,
+  );
+  const timeouts = parseHttpTimeouts(env);
   const policy = env.KODEVISER_POLICY ? parsePolicy(env.KODEVISER_POLICY) : undefined;
   const trustProxy = env.KODEVISER_TRUST_PROXY ? parseTrustProxy(env.KODEVISER_TRUST_PROXY) : undefined;
   const serviceToken = env.KODEVISER_SERVICE_TOKEN ? parseToken('KODEVISER_SERVICE_TOKEN', env.KODEVISER_SERVICE_TOKEN) : null;
@@ -398,13 +527,23 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
       host,
       dataDir,
       database,
+      storeTimeouts,
       masterKey,
       adminToken,
       serviceToken,
       pskcKey,
-      rateLimit: { perIp, perUser, bearerFailures, windowMs: 60_000, ...(redisUrl !== undefined ? { redisUrl } : {}) },
+      rateLimit: {
+        perIp,
+        perUser,
+        bearerFailures,
+        loginsPerIp,
+        windowMs: 60_000,
+        ...(redisUrl !== undefined ? { redisUrl, redisTimeoutMs } : {}),
+      },
+      hashing,
       logLevel: logLevelText as LogLevel,
       quiet,
+      timeouts,
       ...(trustProxy !== undefined ? { trustProxy } : {}),
       ...(policy !== undefined ? { policy } : {}),
     },

@@ -8,17 +8,18 @@
  *
  * `start()` is exported so that the root `npm start` script can run the compiled server in its
  * own process and then talk to it (the demo device import); run as a script, this file starts
- * itself.
+ * itself — or, as `main.js backup --to FILE`, copies the live SQLite database (backup.ts).
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { build } from './app.js';
+import { BACKUP_USAGE, backupCommand } from './backup.js';
 import { USAGE, loadConfig } from './config.js';
 import type { LoadedConfig } from './config.js';
 import { createLogger } from './plugins/logger.js';
-import { openStore } from './store/open.js';
+import { openStore, storeOptions } from './store/open.js';
 import type { TokenStore } from './store/types.js';
 
 /** The store DATABASE_URL names (sqlite:… or postgres://…), opened and migrated. */
@@ -63,7 +64,7 @@ export async function start(opts: StartOptions = {}): Promise<Started> {
   for (const w of loaded.warnings) logger.warn(w);
   let store: TokenStore;
   try {
-    store = await openStore(config.database);
+    store = await openStore(config.database, storeOptions(config.storeTimeouts, logger));
   } catch (e) {
     // The URL is not repeated: it may hold a password.
     throw new StartError(
@@ -111,10 +112,12 @@ export async function start(opts: StartOptions = {}): Promise<Started> {
   return { app, loaded, url, stop: () => app.close() };
 }
 
-/** Runs the server until SIGINT/SIGTERM; returns the process exit code. */
+/** Runs the server until SIGINT/SIGTERM (or, given `backup …`, the backup command); returns the process exit code. */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
+  // `backup --to FILE`: a consistent copy of the live SQLite database (backup.ts), then exit.
+  if (argv[0] === 'backup') return backupCommand(argv.slice(1));
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(USAGE);
+    process.stdout.write(`${USAGE}\n${BACKUP_USAGE}`);
     return 0;
   }
   let started: Started;

@@ -29,7 +29,7 @@ t.test('defaults: a fresh data dir gets a master key and an admin token, 0600, s
   t.ok(config.adminToken.length >= 40, 'a generated admin token is long');
   t.equal(config.serviceToken, null);
   t.equal(config.pskcKey, null);
-  t.same(config.rateLimit, { perIp: 3000, perUser: 30, bearerFailures: 20, windowMs: 60_000 });
+  t.same(config.rateLimit, { perIp: 3000, perUser: 30, bearerFailures: 20, loginsPerIp: 30, windowMs: 60_000 });
   t.equal(config.logLevel, 'info');
   t.equal(first.generated.masterKeyFile, join(cwd, 'data', MASTER_KEY_FILE));
   t.equal(first.generated.adminTokenFile, join(cwd, 'data', ADMIN_TOKEN_FILE));
@@ -69,7 +69,7 @@ t.test('environment and flags (flags win)', async (t) => {
   t.equal(config.adminToken, 'admin-token-0123456789');
   t.equal(config.serviceToken, 'service-token-0123456789');
   t.equal(Buffer.from(config.pskcKey!).toString('hex'), '12345678901234567890123456789012');
-  t.same(config.rateLimit, { perIp: 0, perUser: 5, bearerFailures: 7, windowMs: 60_000 });
+  t.same(config.rateLimit, { perIp: 0, perUser: 5, bearerFailures: 7, loginsPerIp: 30, windowMs: 60_000 });
   t.equal(config.logLevel, 'debug');
   t.same(generated, { masterKeyFile: null, adminTokenFile: null }, 'nothing is generated when the environment has both');
 
@@ -266,4 +266,41 @@ t.test('KODEVISER_POLICY: the settings given, and only those', async (t) => {
     totpRatePriorPpm: 7.5,
   });
   t.same(policy('{}'), {});
+});
+
+t.test('timeouts: KODEVISER_REDIS_TIMEOUT_MS and the HTTP server', async (t) => {
+  const cwd = tempDir(t);
+  const load = (env: Record<string, string>) => loadConfig({ env: { KODEVISER_MASTER_KEY: MASTER_HEX, ...env }, cwd }).config;
+  t.same(load({}).timeouts, { requestMs: 30_000, headersMs: 10_000, keepAliveMs: 72_000, connectionMs: 120_000 }, 'the defaults');
+  t.notOk('redisTimeoutMs' in load({}).rateLimit, 'no Redis, no Redis timeout');
+  t.equal(load({ REDIS_URL: 'redis://127.0.0.1:6379' }).rateLimit.redisTimeoutMs, 500, 'with REDIS_URL: 500 ms by default');
+  t.equal(load({ REDIS_URL: 'redis://127.0.0.1:6379', KODEVISER_REDIS_TIMEOUT_MS: '250' }).rateLimit.redisTimeoutMs, 250);
+  t.same(
+    load({
+      KODEVISER_REQUEST_TIMEOUT_MS: '20000',
+      KODEVISER_HEADERS_TIMEOUT_MS: '5000',
+      KODEVISER_KEEP_ALIVE_TIMEOUT_MS: '4000',
+      KODEVISER_CONNECTION_TIMEOUT_MS: '0',
+    }).timeouts,
+    { requestMs: 20_000, headersMs: 5000, keepAliveMs: 4000, connectionMs: 0 },
+  );
+  t.equal(
+    load({ KODEVISER_REQUEST_TIMEOUT_MS: '500' }).timeouts?.headersMs,
+    500,
+    'the headers default never exceeds a shorter request timeout',
+  );
+  t.same(load({ KODEVISER_REQUEST_TIMEOUT_MS: '0' }).timeouts?.requestMs, 0, '0: no request timeout');
+  for (const [env, message] of [
+    [{ KODEVISER_REDIS_TIMEOUT_MS: '0' }, /^KODEVISER_REDIS_TIMEOUT_MS must be an integer from 1 to 60000, got "0"$/],
+    [{ KODEVISER_REQUEST_TIMEOUT_MS: '30s' }, /^KODEVISER_REQUEST_TIMEOUT_MS must be an integer/],
+    [{ KODEVISER_HEADERS_TIMEOUT_MS: '0' }, /^KODEVISER_HEADERS_TIMEOUT_MS must be an integer from 1/],
+    [{ KODEVISER_KEEP_ALIVE_TIMEOUT_MS: '-1' }, /^KODEVISER_KEEP_ALIVE_TIMEOUT_MS must be an integer/],
+    [{ KODEVISER_CONNECTION_TIMEOUT_MS: 'never' }, /^KODEVISER_CONNECTION_TIMEOUT_MS must be an integer/],
+    [
+      { KODEVISER_REQUEST_TIMEOUT_MS: '1000', KODEVISER_HEADERS_TIMEOUT_MS: '2000' },
+      /^KODEVISER_HEADERS_TIMEOUT_MS \(2000\) must not exceed KODEVISER_REQUEST_TIMEOUT_MS \(1000\)/,
+    ],
+  ] as const) {
+    t.throws(() => load(env), { code: 'ERR_ARGUMENT', message }, JSON.stringify(env));
+  }
 });

@@ -1,15 +1,15 @@
 // The SQLite store's durability with group commit: SQLite commits without syncing
-// (synchronous=NORMAL), and the store fdatasyncs the write-ahead log itself, off the event loop,
-// before anyone hears back. fdatasync is replaced here by one the test completes by hand (it
-// still syncs for real first), so the order can be observed: no reply before the sync of the
+// (synchronous=NORMAL), and the store fdatasyncs the write-ahead log itself, on a thread of its
+// own (sync-thread.ts), before anyone hears back. That sync is replaced here by one the test
+// completes by hand (it still syncs for real first), so the order can be observed: no reply before the sync of the
 // log file, and a failed sync fails the store.
 import t, { type Test } from 'tap';
-import * as fs from 'node:fs';
 import { readlinkSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { makeSerial } from '@kodeviser/shared';
 import { NO_DRIFT } from '../src/domain/policy.js';
-import type * as SqliteModule from '../src/store/sqlite.js';
+import { fdatasyncOffPool } from '../src/store/sync-thread.js';
+import { openSqliteStore } from '../src/store/sqlite.js';
 import type { NewTokenRecord, Origin, TokenStore } from '../src/store/types.js';
 import { tempDbPath } from './helpers/db.js';
 import { spend } from './helpers/writes.js';
@@ -38,20 +38,16 @@ interface HeldSync {
 async function storeWithHeldSyncs(t: Test) {
   const held: HeldSync[] = [];
   let hold = false;
-  const { openSqliteStore } = await t.mockImport<typeof SqliteModule>('../src/store/sqlite.js', {
-    'node:fs': {
-      ...fs,
-      fdatasync(fd: number, callback: (e: NodeJS.ErrnoException | null) => void) {
-        const file = readlinkSync(`/proc/self/fd/${fd}`);
-        fs.fdatasync(fd, (e) => {
-          if (!hold || e) return callback(e);
-          held.push({ file, release: (error) => callback(error ?? null) });
-        });
-      },
-    },
-  });
+  const syncWal = (fd: number) =>
+    new Promise<void>((resolve, reject) => {
+      const file = readlinkSync(`/proc/self/fd/${fd}`);
+      fdatasyncOffPool(fd).then(() => {
+        if (!hold) return resolve();
+        held.push({ file, release: (error) => (error ? reject(error) : resolve()) });
+      }, reject);
+    });
   const path = tempDbPath(t);
-  const store: TokenStore = openSqliteStore(path);
+  const store: TokenStore = openSqliteStore(path, { syncWal });
   await store.insertTokens([row(1), row(2)], at);
   hold = true;
   return { store, path, held };
@@ -102,7 +98,6 @@ t.test('a failed sync fails the waiting writes and every later one, and the stor
 });
 
 t.test('without group commit, and in memory, writes are answered without a sync of the store own', async (t) => {
-  const { openSqliteStore } = await import('../src/store/sqlite.js');
   const path = tempDbPath(t);
   const store = openSqliteStore(path, { groupCommit: false }); // SQLite syncs inside each COMMIT (FULL)
   await store.insertTokens([row(1)], at);

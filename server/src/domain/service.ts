@@ -17,7 +17,14 @@
 import { createOtp, isProfileName, KodeviserError, parseSerial, type Otp } from '@kodeviser/shared';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import { createPasswordHasher, DEFAULT_SCRYPT_PARAMS, type PasswordHasher, type ScryptParams } from '../security/password.js';
+import {
+  boundedHasher,
+  createPasswordHasher,
+  DEFAULT_SCRYPT_PARAMS,
+  type HashingLimits,
+  type PasswordHasher,
+  type ScryptParams,
+} from '../security/password.js';
 import { weakPassword } from '../security/common-passwords.js';
 import { memoryState, type SharedState } from '../security/shared-state.js';
 import { budgetSpentUntil, decidePhantom, phantomGate, phantomTtlMs, phantomWrites, type PhantomState } from './guessing.js';
@@ -79,8 +86,10 @@ export interface TokenServiceOptions {
   otpCacheSize?: number;
   /** Where what user IDs without a device were sent is kept (guessing.ts; default: in memory). */
   guesses?: SharedState;
-  /** The password hasher (default: scrypt with `scrypt`); tests count its work through it. */
+  /** The password hasher (default: scrypt with `scrypt`, bounded by `hashing`); tests count its work through it. */
   passwords?: PasswordHasher;
+  /** Hashes at once and waiting (security/password.ts boundedHasher; default 2 and 100). */
+  hashing?: HashingLimits;
 }
 
 function requireString(value: unknown, argName: string): string {
@@ -189,7 +198,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   const { store, clock, logger } = opts;
   const policy: PolicyOptions = { ...DEFAULT_POLICY, ...opts.policy };
   const vault = createSeedVault({ masterKey: opts.masterKey, ...(opts.keyVersion !== undefined ? { keyVersion: opts.keyVersion } : {}) });
-  const passwords = opts.passwords ?? createPasswordHasher(opts.scrypt ?? DEFAULT_SCRYPT_PARAMS);
+  const passwords = opts.passwords ?? boundedHasher(createPasswordHasher(opts.scrypt ?? DEFAULT_SCRYPT_PARAMS), opts.hashing);
   const identityKey = identityKeyOf(store, vault);
   const guesses = opts.guesses ?? memoryState();
   const otpCacheSize = opts.otpCacheSize ?? 20_000;
@@ -285,6 +294,9 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     decide: (s: Snapshot, work: W) => Decision<R> | null,
     asResult: (outcome: VerifyOutcome) => R,
   ): Promise<R> {
+    // Every login hashes a password (or is blocked): with the hashing queue full, refused before
+    // anything else is done for it.
+    if (passwords.saturated?.() === true) throw new ServiceError('ERR_BUSY', 'too many logins at once: try again in a moment');
     const snapshot = await store.snapshot({ userId });
     if (snapshot.userToken !== null) return decidePrepared({ userId }, prepare, decide, snapshot);
     const key = `phantom:${userId}`;
@@ -571,6 +583,8 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       }
       return store.queryAudit(q);
     },
+
+    busy: () => passwords.saturated?.() === true,
 
     async ready() {
       try {

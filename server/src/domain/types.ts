@@ -241,6 +241,8 @@ export interface TokenService {
   /** A code against a token by serial. */
   validate(req: { serial: string; otp: string }, ctx: RequestContext): Promise<VerifyOutcome>;
   audit(query: AuditQuery): Promise<AuditEvent[]>;
+  /** Whether a request that hashes a password would be refused now (its hashing queue is full). */
+  busy(): boolean;
   /** The store answers. */
   ready(): Promise<boolean>;
   /** Waits for pending commits, then closes the store. */

@@ -5,7 +5,8 @@
  * internals). What is mapped:
  *  - fastify's own FST_ERR_* codes (schema validation, content type, body size, malformed JSON);
  *  - KodeviserError codes from @kodeviser/shared (bad serial, PSKC refused, key length …);
- *  - ServiceError codes from the token service (duplicate serial, unknown token, wrong state);
+ *  - ServiceError codes from the token service (duplicate serial, unknown token, wrong state) and
+ *    its store (unavailable: the database locked, full, read-only or out of reach → 503);
  *  - HttpError, thrown by the routes for auth, not-found and conflicts;
  *  - anything else: 500 with a generic message, logged without request data.
  * Client errors are logged at debug level with their code only: a malformed body's message could
@@ -67,7 +68,7 @@ const KODEVISER_CODES: Readonly<Record<string, string>> = {
   ERR_KEY_LENGTH: 'bad-key',
 };
 
-const SERVICE_CODES: Readonly<Record<string, { status: number; error: string }>> = {
+const SERVICE_CODES: Readonly<Record<string, { status: number; error: string; retryAfter?: number }>> = {
   ERR_DUPLICATE_SERIAL: { status: 409, error: 'duplicate-serial' },
   ERR_UNKNOWN_TOKEN: { status: 404, error: 'unknown-token' },
   ERR_TOKEN_STATE: { status: 409, error: 'token-state' },
@@ -77,6 +78,9 @@ const SERVICE_CODES: Readonly<Record<string, { status: number; error: string }>>
   ERR_TOO_LATE: { status: 409, error: 'too-late' },
   ERR_UNKNOWN_USER: { status: 404, error: 'unknown-user' },
   ERR_STORE_CLOSED: { status: 503, error: 'unavailable' },
+  ERR_BUSY: { status: 503, error: 'busy', retryAfter: 1 },
+  // The database locked by another process, its disk full, read-only, failing or out of reach.
+  ERR_UNAVAILABLE: { status: 503, error: 'unavailable', retryAfter: 1 },
 };
 
 /** The status, body and headers an error is sent with. */
@@ -87,7 +91,12 @@ export function describeError(err: FastifyError | Error): { status: number; body
   if (isServiceError(err)) {
     const known = SERVICE_CODES[err.code];
     // ERR_SEED (a seed that does not decrypt: wrong master key?) is the server's fault: 500.
-    if (known) return { status: known.status, body: { error: known.error, message: err.message } };
+    if (known) {
+      const body = { error: known.error, message: err.message };
+      return known.retryAfter === undefined
+        ? { status: known.status, body }
+        : { status: known.status, body, headers: { 'retry-after': String(known.retryAfter) } };
+    }
   }
   if (isKodeviserError(err)) {
     return { status: 400, body: { error: KODEVISER_CODES[err.code] ?? 'bad-request', message: err.message } };
@@ -113,7 +122,14 @@ export function describeError(err: FastifyError | Error): { status: number; body
 /** Sends `err` as `{error, message}`; the error handler and fastify's frameworkErrors both use it. */
 export function sendError(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const { status, body, headers } = describeError(err);
-  if (status >= 500) {
+  if (status === 503 && isServiceError(err)) {
+    // An expected condition (busy, a store unavailable): one line, no stack.
+    // With the driver's code when there is one (SQLITE_BUSY, 55P03), never its stack.
+    const cause = (err.cause as { code?: unknown } | undefined)?.code;
+    // A refusal for load (busy) at debug: a flood of them would otherwise cost a log write each.
+    const level = err.code === 'ERR_BUSY' ? 'debug' : 'warn';
+    request.log[level](typeof cause === 'string' ? { code: err.code, cause } : { code: err.code }, err.message);
+  } else if (status >= 500) {
     // The stack is for the log only. Nothing of the request body is in it.
     const fe = err as FastifyError;
     request.log.error({ err: { type: err.name, code: fe.code, message: err.message, stack: err.stack } }, 'unexpected error');

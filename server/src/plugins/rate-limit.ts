@@ -10,11 +10,15 @@
  * the per-IP limit has already run by then. Both answer 429 `{error:"rate-limited"}` with
  * Retry-After. These limits are about volume; the service's block after three wrong codes is
  * about guessing and is separate.
+ *
+ * A Redis that hangs (stopped, partitioned, swamped) rather than refusing must not hang the
+ * requests either: every Redis client here (redisClient) gives each command at most
+ * `redisTimeoutMs`, then fails it — and a failure lets the request through (skipOnError).
  */
 import type { FastifyInstance, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { Redis } from 'ioredis';
-import type { RateLimitConfig } from '../config.js';
+import { DEFAULT_REDIS_TIMEOUT_MS, type RateLimitConfig } from '../config.js';
 import { HttpError } from './errors.js';
 import { secretDigest } from '../security/secret-digest.js';
 
@@ -35,10 +39,42 @@ function perUserKey(request: FastifyRequest): string {
   return `proof:${typeof body.proofId === 'string' ? secretDigest(body.proofId) : ''}`;
 }
 
-/** Registers the per-IP limit; returns the per-userId limiter (null when it is off). */
+/**
+ * An ioredis client that holds no caller up for longer than about `timeoutMs` (ioredis's own
+ * defaults wait forever for a reply: a stopped Redis keeps its TCP connection open and never
+ * answers, so neither an error nor skipOnError ever comes):
+ *  - connectTimeout: the TCP connect;
+ *  - commandTimeout: each command, whether written or queued while (re)connecting, fails with
+ *    "Command timed out";
+ *  - socketTimeout: a connection on which a command waits that long without a byte in reply is
+ *    dropped and reconnected, so the commands after it fail at once (below) instead of each
+ *    waiting out its own timeout;
+ *  - the offline queue, on at first so that the commands of the first requests wait (at most
+ *    the timeout) for the first connection, is switched off once the client has connected or
+ *    failed: from then on, while it is not connected, a command fails at once.
+ */
+export function redisClient(url: string, timeoutMs: number = DEFAULT_REDIS_TIMEOUT_MS): Redis {
+  const redis = new Redis(url, {
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    socketTimeout: timeoutMs,
+    maxRetriesPerRequest: 1,
+  });
+  const failFast = (): void => {
+    redis.options.enableOfflineQueue = false;
+  };
+  redis.once('ready', failFast);
+  redis.once('error', failFast);
+  return redis;
+}
+
+/**
+ * Registers the per-IP limit; returns the limiter of the routes that hash a password (per IP and
+ * per user; null when both are off).
+ */
 export async function installRateLimits(app: FastifyInstance, limits: RateLimitConfig): Promise<preHandlerHookHandler | null> {
-  // The settings @fastify/rate-limit recommends: a limiter must not hold a request up for long.
-  const redis = limits.redisUrl ? new Redis(limits.redisUrl, { connectTimeout: 500, maxRetriesPerRequest: 1 }) : undefined;
+  // A limiter must not hold a request up for long: see redisClient.
+  const redis = limits.redisUrl ? redisClient(limits.redisUrl, limits.redisTimeoutMs) : undefined;
   if (redis) {
     redis.on('error', (e: Error) => app.log.warn({ err: { type: e.name, message: e.message } }, 'rate-limit Redis unavailable'));
     // disconnect, not quit: quit would wait for a Redis that is down; a count lost at shutdown is harmless.
@@ -62,14 +98,28 @@ export async function installRateLimits(app: FastifyInstance, limits: RateLimitC
     timeWindow: limits.windowMs,
     errorResponseBuilder: (_request, context) => refusal(Math.ceil(context.ttl / 1000), 'from this address'),
   });
-  if (limits.perUser <= 0) return null;
-  const check = app.createRateLimit({
-    max: limits.perUser,
-    timeWindow: limits.windowMs,
-    keyGenerator: perUserKey,
-  });
+  // The routes that hash a password (a login, an activation, a self proof, a password change or
+  // reset) cost ~100 ms of a hashing thread each: per address, no more of them than the hashing
+  // capacity can serve (default 30 a minute: a person or a test suite is never stopped by it).
+  const loginsPerIp = limits.perIp > 0 ? (limits.loginsPerIp ?? DEFAULT_LOGINS_PER_IP) : 0;
+  const perIp =
+    loginsPerIp > 0
+      ? app.createRateLimit({ max: loginsPerIp, timeWindow: limits.windowMs, keyGenerator: (request) => `login:${request.ip}` })
+      : null;
+  const perUser =
+    limits.perUser > 0 ? app.createRateLimit({ max: limits.perUser, timeWindow: limits.windowMs, keyGenerator: perUserKey }) : null;
+  if (perIp === null && perUser === null) return null;
   return async (request) => {
-    const r = await check(request);
-    if (!r.isAllowed && r.isExceeded) throw refusal(r.ttlInSeconds, 'for this user');
+    if (perIp !== null) {
+      const r = await perIp(request);
+      if (!r.isAllowed && r.isExceeded) throw refusal(r.ttlInSeconds, 'of this kind from this address');
+    }
+    if (perUser !== null) {
+      const r = await perUser(request);
+      if (!r.isAllowed && r.isExceeded) throw refusal(r.ttlInSeconds, 'for this user');
+    }
   };
 }
+
+/** Logins (and the other routes that hash a password) a minute per client address. */
+export const DEFAULT_LOGINS_PER_IP = 30;

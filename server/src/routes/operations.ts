@@ -1,6 +1,8 @@
 /**
- * Operations: liveness (/healthz: the process answers), readiness (/readyz: the database answers,
- * so a load balancer stops sending traffic when it does not — the Kubernetes probe convention),
+ * Operations: liveness (/healthz: the process answers), readiness (/readyz: the database could take
+ * a write now — not locked by another process past the store's timeout, its file writable with room
+ * on the disk, its connections working; the store's ping says how — so a load balancer stops
+ * sending traffic when it could not, the Kubernetes probe convention),
  * Prometheus metrics (/metrics) and the audit log (/v1/audit, admin).
  */
 import type { FastifyInstance } from 'fastify';
@@ -61,7 +63,11 @@ export async function operationsRoutes(app: FastifyInstance, { service, auth, me
   app.get(
     '/readyz',
     {
-      schema: { tags: ['operations'], summary: 'Readiness: the database answers', response: { 200: statusSchema, 503: statusSchema } },
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness: the database could take a write now',
+        response: { 200: statusSchema, 503: statusSchema },
+      },
     },
     async (request, reply) => {
       let ready = false;

@@ -11,7 +11,7 @@ import type { Metrics } from '../plugins/metrics.js';
 import type { BearerAuth } from '../plugins/auth.js';
 import { HttpError } from '../plugins/errors.js';
 import { bearerSecurity, errorResponses, otpSchema, passwordSchema, userIdSchema } from './schemas.js';
-import { blockedOrRateLimited, outcomeReason, sendUserOutcome, userResultSchema } from './users.js';
+import { blockedOrRateLimited, busyGate, outcomeReason, sendUserOutcome, userResultSchema } from './users.js';
 
 const REFUSALS: Readonly<Record<ProofRefusal, string>> = {
   'identity-linked-elsewhere': 'this identity belongs to another user ID',
@@ -102,6 +102,7 @@ export async function proofRoutes(app: FastifyInstance, { service, auth, metrics
   app.post<{ Body: { userId: string; otp: string; password: string } }>(
     '/v1/proofs/self',
     {
+      onRequest: busyGate(service),
       ...(perUserLimit ? { preHandler: perUserLimit } : {}),
       schema: {
         tags: ['identity'],

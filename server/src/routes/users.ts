@@ -11,7 +11,8 @@
  * Two rate limits apply: the global one per client IP, and one per userId (keyed on the body,
  * so it runs after parsing) that slows an attacker who spreads guesses over many IPs.
  */
-import type { FastifyInstance, FastifyReply, preHandlerHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, onRequestHookHandler, preHandlerHookHandler } from 'fastify';
+import { ServiceError } from '../domain/errors.js';
 import { parseSerial } from '@kodeviser/shared';
 import type { ActivationRequest, TokenService, VerifyOutcome } from '../domain/types.js';
 import type { Metrics } from '../plugins/metrics.js';
@@ -75,8 +76,26 @@ export interface UserRoutesOptions {
   perUserLimit: preHandlerHookHandler | null;
 }
 
+/** How long a refusal for load is held before it is sent: a client that retries at once waits that long. */
+export const BUSY_REFUSAL_DELAY_MS = 250;
+
+/**
+ * An onRequest hook refusing (503 busy) while the service's password hashing is saturated. The
+ * refusal is held for BUSY_REFUSAL_DELAY_MS (a timer, no work): a flood that retries as soon as it
+ * is answered would otherwise get as many refusals as the event loop can send, and take the time
+ * of every other request with them.
+ */
+export const busyGate =
+  (service: TokenService): onRequestHookHandler =>
+  (_request, _reply, done) => {
+    if (!service.busy()) return done();
+    setTimeout(() => done(new ServiceError('ERR_BUSY', 'too many logins at once: try again in a moment')), BUSY_REFUSAL_DELAY_MS);
+  };
+
 export async function userRoutes(app: FastifyInstance, { service, metrics, perUserLimit }: UserRoutesOptions): Promise<void> {
-  const preHandler = perUserLimit ? { preHandler: perUserLimit } : {};
+  // Every route here hashes a password: with the hashing queue full, refused before the body is
+  // even read (a flood of logins then costs as little as a refusal can).
+  const preHandler = { onRequest: busyGate(service), ...(perUserLimit ? { preHandler: perUserLimit } : {}) };
   const userResponses = { ...errorResponses(), 200: userResultSchema, 401: userResultSchema, 429: blockedOrRateLimited };
 
   app.post<{ Body: ActivationRequest }>(

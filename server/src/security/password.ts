@@ -12,6 +12,7 @@
  */
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { KodeviserError } from '@kodeviser/shared';
+import { ServiceError } from '../domain/errors.js';
 
 export interface ScryptParams {
   /** CPU/memory cost, a power of two. */
@@ -53,6 +54,8 @@ export interface PasswordHasher {
    * the reply time does not tell that the user does not exist.
    */
   verifyNothing(password: string): Promise<false>;
+  /** Whether one more call would be refused at once (boundedHasher): a caller may refuse before its other work. */
+  saturated?(): boolean;
 }
 
 export function createPasswordHasher(params: ScryptParams = DEFAULT_SCRYPT_PARAMS): PasswordHasher {
@@ -89,5 +92,48 @@ export function createPasswordHasher(params: ScryptParams = DEFAULT_SCRYPT_PARAM
       timingSafeEqual(key, decoyHash);
       return false;
     },
+  });
+}
+
+export interface HashingLimits {
+  /** Hashes running at once (default 2 of libuv's 4 threads: the rest stay free for files and DNS). */
+  concurrency: number;
+  /** Hashes waiting for a turn (default 100); beyond, ERR_BUSY (HTTP 503 with Retry-After). */
+  queue: number;
+}
+
+export const DEFAULT_HASHING_LIMITS: Readonly<HashingLimits> = Object.freeze({ concurrency: 2, queue: 100 });
+
+/**
+ * `hasher` with its work bounded: at most `concurrency` hashes at once and `queue` waiting, in
+ * the order asked; one more is refused at once (ServiceError ERR_BUSY), so that a flood of logins
+ * costs a refusal each, not a growing wait for everyone.
+ */
+export function boundedHasher(hasher: PasswordHasher, limits: HashingLimits = DEFAULT_HASHING_LIMITS): PasswordHasher {
+  const { concurrency, queue } = limits;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1 || !Number.isSafeInteger(queue) || queue < 0) {
+    throw new KodeviserError('ERR_ARGUMENT', 'hashing concurrency must be a positive integer and its queue a non-negative one');
+  }
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  const turn = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (running >= concurrency) {
+      if (waiting.length >= queue) throw new ServiceError('ERR_BUSY', 'too many logins at once: try again in a moment');
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    } else running++;
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next === undefined) running--;
+      else next();
+    }
+  };
+  return Object.freeze({
+    params: hasher.params,
+    hash: (password: string) => turn(() => hasher.hash(password)),
+    verify: (password: string, stored: string) => turn(() => hasher.verify(password, stored)),
+    verifyNothing: (password: string) => turn(() => hasher.verifyNothing(password)),
+    saturated: () => running >= concurrency && waiting.length >= queue,
   });
 }

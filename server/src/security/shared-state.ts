@@ -69,6 +69,8 @@ export function redisState(redis: Redis, prefix = 'kodeviser-state:'): SharedSta
 /**
  * `primary`, or `fallback` while `primary` fails (a Redis that stopped answering): these states
  * are about guessing, and a request must not fail for them; each instance then counts alone.
+ * A Redis that hangs rather than fails is made to fail by its client's timeouts (redisClient in
+ * plugins/rate-limit.ts): no command waits longer than KODEVISER_REDIS_TIMEOUT_MS.
  */
 export function withFallback(primary: SharedState, fallback: SharedState, onError: (e: Error) => void): SharedState {
   return {

@@ -23,7 +23,9 @@
  * acknowledged that a crash could still take back. A failed sync is fatal (as in PostgreSQL
  * since "fsyncgate": after a failed fsync the kernel may have dropped the dirty pages, so a retry
  * proves nothing): the writes waiting on it and every later submit reject with its error. A
- * failed commit rejects its batch only (the transaction is rolled back).
+ * failed begin or commit rejects its batch only (the transaction, if any, is rolled back), and the
+ * next batch begins afresh: a database locked by another process past the busy timeout, or a full
+ * disk, fails the writes of the time and no others, so the store recovers once the cause is gone.
  *
  * Every operation runs isolated (a savepoint), so one that throws (a duplicate serial, say) undoes
  * only its own writes and rejects only its own caller. Operations run one after another in
@@ -83,6 +85,15 @@ export function createGroupCommit(opts: GroupCommitOptions): GroupCommit {
   let syncing: Promise<void> | null = null;
   let failure: { error: unknown } | null = null;
 
+  /** A rollback that fails too (the connection's I/O failing) leaves nothing more to undo: its error is not the caller's news. */
+  const rollback = (): void => {
+    try {
+      opts.rollback();
+    } catch {
+      // The error that made the rollback needed is what the callers hear.
+    }
+  };
+
   const fail = (error: unknown, callers: Iterable<Queued>): void => {
     failure = { error };
     for (const caller of callers) caller.reject(error);
@@ -119,7 +130,7 @@ export function createGroupCommit(opts: GroupCommitOptions): GroupCommit {
       opts.commit();
     } catch (commitError) {
       // The commit itself failed (disk full, I/O error): nothing of the batch is committed.
-      opts.rollback();
+      rollback();
       for (const r of ran) r.caller.reject(commitError);
       return;
     }
@@ -141,7 +152,7 @@ export function createGroupCommit(opts: GroupCommitOptions): GroupCommit {
         syncing = null;
         // Nothing that waited is known to be durable, nor is anything committed after it; what
         // ran in the open transaction is rolled back.
-        if (open !== null) opts.rollback();
+        if (open !== null) rollback();
         fail(error, [...covered, ...unsynced, ...(open ?? [])].map((c) => c.caller).concat(queue));
         open = null;
         unsynced = [];

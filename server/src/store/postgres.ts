@@ -21,6 +21,16 @@
  * Throughput: every statement is a named prepared statement (postgres-sql.ts), and the audit
  * events of one attempt go in one INSERT … SELECT FROM unnest(arrays).
  *
+ * Faults: every connection runs with a statement_timeout and a lock_timeout (statementTimeoutMs,
+ * lockTimeoutMs; defaults 5 s and 1 s, config.ts), so a session that holds a lock the store needs
+ * (a `LOCK TABLE`, a long transaction, a migration run by hand) or a statement that hangs fails the
+ * request after that long instead of holding it and its pooled connection indefinitely. Such a
+ * timeout, a connection refused or lost, a database that is read-only or out of room or
+ * connections, is StoreUnavailableError (503 with Retry-After). A pooled connection that fails
+ * while idle is logged (one line: its code and message, never the URL, which may hold a password)
+ * and replaced by the pool. Readiness (ping) takes the lock a write would take on the tokens table,
+ * within the lock timeout, in a transaction that is not read-only.
+ *
  * bigint columns come back as JS numbers (pg returns strings by default): they hold unix ms and
  * moving factors, which the service keeps below 2^53.
  */
@@ -29,7 +39,8 @@ import { KodeviserError } from '@kodeviser/shared';
 import type { CredentialRecord } from '../domain/credentials.js';
 import type { ProofRecord } from '../domain/identity.js';
 import type { Decision, Snapshot, Write } from '../domain/decide.js';
-import { DuplicateSerialError, ServiceError } from '../domain/errors.js';
+import { DEFAULT_STORE_TIMEOUTS } from '../config.js';
+import { DuplicateSerialError, ServiceError, StoreUnavailableError } from '../domain/errors.js';
 import { commonAccept, unapplied } from './apply.js';
 import {
   credentialOf,
@@ -47,12 +58,59 @@ import { isPseudonym, MAX_AUDIT_LIMIT, toEvent, type AuditRow } from './audit-ro
 import { migratePostgres } from './postgres-schema.js';
 import { auditArrays, auditQuery, sql, toRecord, type TokenRow } from './postgres-sql.js';
 import type { AttemptKey, AuditEntry, NewTokenRecord, Origin, SealedSeed, TokenStore, UserRecord } from './types.js';
+import type { StoreLog } from './open.js';
 
 export interface PostgresStoreOptions {
   /** Connections at most (default 10). */
   poolSize?: number;
   /** How long a request waits for a free connection (or a new one) before it fails, ms (default 10 000). */
   connectionTimeoutMs?: number;
+  /** statement_timeout of every connection, ms (default 5000; 0: PostgreSQL's own setting). */
+  statementTimeoutMs?: number;
+  /** lock_timeout of every connection, ms (default 1000; 0: PostgreSQL's own setting). */
+  lockTimeoutMs?: number;
+  /** Where a pooled connection's failure and readiness changes are told (one line each). */
+  log?: StoreLog;
+}
+
+/** SQLSTATE classes and codes of a database that cannot serve now but may again (PostgreSQL, Appendix A). */
+const UNAVAILABLE_CLASSES = ['08', '53', '57P']; // connection exception; insufficient resources; shutdown, cannot connect now
+const LOCK_NOT_AVAILABLE = '55P03';
+const QUERY_CANCELED = '57014';
+const READ_ONLY_TRANSACTION = '25006';
+/** Node's errors of a connection that could not be made or was lost. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+/** pg's own errors for the same (they have no code). */
+const PG_CONNECTION_MESSAGE = /^Connection terminated|timeout exceeded when trying to connect|is not queryable/;
+
+/**
+ * The driver's error as the store's: a lock or statement timeout, a connection refused or lost, a
+ * read-only database, one out of room or connections, is StoreUnavailableError (503); anything else
+ * is returned as it is. The message names the condition, not the server (the URL may hold a password).
+ */
+export function pgFailure(e: unknown): unknown {
+  if (!(e instanceof Error) || e instanceof ServiceError) return e;
+  const code = (e as { code?: unknown }).code;
+  if (code === LOCK_NOT_AVAILABLE)
+    return new StoreUnavailableError('the database is locked by another session (lock timeout); try again', e);
+  if (code === QUERY_CANCELED) return new StoreUnavailableError('a database statement took too long (statement timeout); try again', e);
+  if (code === READ_ONLY_TRANSACTION) return new StoreUnavailableError('the database is read-only', e);
+  if (typeof code === 'string' && UNAVAILABLE_CLASSES.some((c) => code.startsWith(c))) {
+    return new StoreUnavailableError(`the database is unavailable (${code})`, e);
+  }
+  if ((typeof code === 'string' && NETWORK_CODES.has(code)) || PG_CONNECTION_MESSAGE.test(e.message)) {
+    return new StoreUnavailableError('the database cannot be reached', e);
+  }
+  return e;
 }
 
 const INT8_OID = 20;
@@ -65,10 +123,15 @@ const buffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.
  * cannot be reached, or refuses.
  */
 export async function openPostgresStore(connectionString: string, opts: PostgresStoreOptions = {}): Promise<TokenStore> {
+  const statementTimeoutMs = opts.statementTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.pgStatementMs;
+  const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.pgLockMs;
   const pool = new pg.Pool({
     connectionString,
     max: opts.poolSize ?? 10,
     connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
+    // Sent with each connection's startup (0: not sent, PostgreSQL's own setting holds).
+    ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
+    ...(lockTimeoutMs > 0 ? { lock_timeout: lockTimeoutMs } : {}),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
@@ -76,8 +139,16 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
   });
   // A pooled connection that drops while idle (a database restart) is reported here; without a
   // listener the process would exit. The pool replaces it, and the next query that needs the
-  // database fails or succeeds on its own.
-  pool.on('error', () => undefined);
+  // database fails or succeeds on its own. Its code and message only: not the client, whose
+  // parameters hold the password.
+  pool.on('error', (e: Error & { code?: string }) => {
+    opts.log?.warn({ err: { code: e.code, message: e.message } }, 'an idle PostgreSQL connection failed; the pool replaces it');
+  });
+  // A connection lost while checked out (a terminated backend, a database restart mid-transaction)
+  // emits 'error' too, and the pool listens only while the client is idle: without this, that
+  // would end the process. The query in flight, if any, fails with it (a 503), and the client is
+  // released broken, so the pool drops it.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   try {
     const client = await pool.connect();
     try {
@@ -88,7 +159,10 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
           'DATABASE_URL: synchronous_commit is off for this connection, so a crash could undo accepted codes; set it on (ALTER DATABASE … SET synchronous_commit = on)',
         );
       }
+      // A migration may wait for another instance's and rewrite big tables: no timeouts for it.
+      await client.query('SET statement_timeout = 0; SET lock_timeout = 0');
       await migratePostgres(client);
+      await client.query('RESET statement_timeout; RESET lock_timeout');
     } finally {
       client.release();
     }
@@ -98,11 +172,15 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
   }
 
   let closed = false;
+  /** The reason readiness last failed for (null: ready), so that each change is logged once. */
+  let notReady: string | null = null;
   const inFlight = new Set<Promise<unknown>>();
   /** Every method goes through here: refused once closed, and tracked so close() can wait for it. */
   const run = <T>(op: () => Promise<T>): Promise<T> => {
     if (closed) return Promise.reject(new ServiceError('ERR_STORE_CLOSED', 'the token store is closed'));
-    const p = op();
+    const p = op().catch((e: unknown) => {
+      throw pgFailure(e);
+    });
     inFlight.add(p);
     const forget = () => inFlight.delete(p);
     p.then(forget, forget);
@@ -381,7 +459,41 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
         return rows.map((r) => toEvent(r, users));
       }),
 
-    ping: () => run(async () => (await pool.query<{ one: number }>(sql.ping())).rows[0]?.one === 1),
+    /**
+     * Ready when a write could be made now: a connection (within the pool's connection timeout),
+     * a transaction that is not read-only (a standby, default_transaction_read_only), and the lock
+     * every write takes on the tokens table, within the lock timeout (an ACCESS EXCLUSIVE lock
+     * another session holds, say). Rolled back: it writes nothing.
+     */
+    async ping(): Promise<boolean> {
+      let why: string | null;
+      try {
+        why = await run(async () => {
+          const client = await pool.connect();
+          let broken: Error | undefined;
+          try {
+            await client.query('BEGIN');
+            await client.query('LOCK TABLE tokens IN ROW EXCLUSIVE MODE');
+            const { rows } = await client.query<{ writable: boolean }>(
+              "SELECT current_setting('transaction_read_only') = 'off' AS writable",
+            );
+            return rows[0]?.writable === true ? null : 'the database is read-only';
+          } finally {
+            await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+            client.release(broken);
+          }
+        });
+      } catch (e) {
+        if (closed) throw e;
+        why = (e as Error).message;
+      }
+      if (why !== notReady) {
+        if (why !== null) opts.log?.warn({ reason: why }, 'the database is not ready');
+        else opts.log?.info({}, 'the database is ready again');
+        notReady = why;
+      }
+      return why === null;
+    },
 
     async close(): Promise<void> {
       if (closed) return;

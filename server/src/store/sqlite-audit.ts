@@ -44,7 +44,14 @@ export interface SqliteAuditLog {
   query(q: AuditQuery): AuditEvent[];
 }
 
-export function createSqliteAuditLog(db: Database.Database): SqliteAuditLog {
+/** The rows one audit query reads at most (a walk of chains on the event loop: ~1 µs a row). */
+export const MAX_AUDIT_SCAN = 100_000;
+
+export function createSqliteAuditLog(
+  db: Database.Database,
+  warn?: (obj: object, msg: string) => void,
+  maxScan: number = MAX_AUDIT_SCAN,
+): SqliteAuditLog {
   const sql = {
     lastAuditId: db.prepare('SELECT COALESCE(MAX(id), 0) FROM audit').pluck(),
     // A user is written as its pseudonym; a user ID no user has, as it was given.
@@ -80,12 +87,22 @@ export function createSqliteAuditLog(db: Database.Database): SqliteAuditLog {
     }
     return stmt;
   };
-  /** A token's chain, newest first. */
+  /**
+   * A token's chain, newest first. A link to a row that is not there (an insert lost, a damaged
+   * file), or not older than the row before (ids only grow), ends the walk and is reported: the
+   * rows past it cannot be found this way, and the walk must not go on for ever.
+   */
   function* chainOf(serial: string): Generator<AuditRow> {
     let id = headOf(serialKey(serial))?.lastAuditId ?? null;
+    let newer = Number.POSITIVE_INFINITY;
     while (id !== null) {
-      const row = sql.row.get(id) as AuditRow & { prev_id: number | null };
+      const row = id < newer ? (sql.row.get(id) as (AuditRow & { prev_id: number | null }) | undefined) : undefined;
+      if (row === undefined) {
+        warn?.({ serial, at: id }, `audit chain of token ${serial} broken at row ${id}: the older rows of its chain are not searched`);
+        return;
+      }
       yield row;
+      newer = id;
       id = row.prev_id;
     }
   }
@@ -107,12 +124,29 @@ export function createSqliteAuditLog(db: Database.Database): SqliteAuditLog {
       (statement(unchained.filter(Boolean).join(' AND ')).all(params) as AuditRow[]).values(),
       ...serials.map((serial) => chainOf(serial)),
     ];
-    // Merge by id, newest first, taking only the rows the filters keep.
+    // Merge by id, newest first, taking only the rows the filters keep. The chains are walked on
+    // the event loop, so a query reads at most `maxScan` rows (a filter that keeps nothing of a
+    // long chain would read all of it) and ends there, saying so in the log.
+    let scanned = 0;
     const heads: Array<AuditRow | undefined> = sources.map(() => undefined);
     const advance = (i: number): void => {
-      let r = sources[i]!.next();
-      while (!r.done && !keep(r.value)) r = sources[i]!.next();
-      heads[i] = r.done ? undefined : r.value;
+      for (;;) {
+        if (scanned >= maxScan) {
+          if (scanned++ === maxScan) warn?.({ maxScan }, `an audit query read ${maxScan} rows and stopped there: narrow it (since)`);
+          heads[i] = undefined;
+          return;
+        }
+        const r = sources[i]!.next();
+        scanned++;
+        if (r.done) {
+          heads[i] = undefined;
+          return;
+        }
+        if (keep(r.value)) {
+          heads[i] = r.value;
+          return;
+        }
+      }
     };
     sources.forEach((_, i) => advance(i));
     const rows: AuditRow[] = [];

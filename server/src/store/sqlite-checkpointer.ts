@@ -20,7 +20,10 @@
  * checkpoint has copied all of it. The store's own autocheckpoint still does that last step,
  * now with little left to copy or sync (the log itself is synced by every group commit
  * already), so its pause is a small fraction of what it was. If the worker fails, that autocheckpoint does it all, as
- * before: slower, never wrong.
+ * before: slower, never wrong. A fault that may pass — the disk full (a checkpoint that needs the
+ * database file to grow), the database locked or failing for a while — fails that checkpoint only,
+ * and the next one tries again: the log keeps every frame until a checkpoint has copied and synced
+ * it, so nothing is lost meanwhile. Any other error ends the worker.
  *
  * The worker's code is a string run with `eval`, so it runs the same from the TypeScript sources
  * (tests, tsx) and from the compiled files; it loads the same better-sqlite3 as the store.
@@ -39,7 +42,10 @@ db.pragma('synchronous = NORMAL');
 db.pragma('wal_autocheckpoint = 0');
 const dbFile = openSync(workerData.path, 'r+');
 let copied = -1;
-// An error ends the worker (and the store's autocheckpoint does the work from then on).
+// An error ends the worker (and the store's autocheckpoint does the work from then on), but for
+// one that may pass, which fails this checkpoint only.
+const TRANSIENT = /^SQLITE_(BUSY|LOCKED|FULL|IOERR)/;
+const transient = (e) => typeof e?.code === 'string' && TRANSIENT.test(e.code);
 const checkpoint = () => {
   const [r] = db.pragma('wal_checkpoint(PASSIVE)');
   // SQLite syncs the database file only after a checkpoint that copied the whole log, which under
@@ -49,9 +55,22 @@ const checkpoint = () => {
   copied = r.checkpointed;
   return { log: r.log, checkpointed: r.checkpointed, busy: r.busy, synced };
 };
-const timer = setInterval(checkpoint, workerData.intervalMs);
+const timer = setInterval(() => {
+  try {
+    checkpoint();
+  } catch (e) {
+    if (!transient(e)) throw e;
+  }
+}, workerData.intervalMs);
 parentPort.on('message', (m) => {
-  if (m === 'checkpoint') parentPort.postMessage(checkpoint());
+  if (m === 'checkpoint') {
+    try {
+      parentPort.postMessage(checkpoint());
+    } catch (e) {
+      if (!transient(e)) throw e;
+      parentPort.postMessage({ error: { code: e.code, message: e.message } });
+    }
+  }
   if (m === 'close') {
     clearInterval(timer);
     closeSync(dbFile);
@@ -99,8 +118,13 @@ export function startCheckpointer(path: string, opts: CheckpointerOptions = {}):
     failure = e instanceof Error ? e : Object.assign(new Error(`the checkpointer failed: ${(e as { code?: string }).code}`), e);
   });
   const waiting: Array<{ resolve: (r: CheckpointReport) => void; reject: (e: Error) => void }> = [];
-  // Replies come in the order of the requests: the worker runs one message at a time.
-  worker.on('message', (m: CheckpointReport) => (waiting.shift() as (typeof waiting)[number]).resolve(m));
+  // Replies come in the order of the requests: the worker runs one message at a time. A checkpoint
+  // that failed for a reason that may pass (SQLITE_FULL, say) is its own reply's error only.
+  worker.on('message', (m: CheckpointReport | { error: { code: string; message: string } }) => {
+    const w = waiting.shift() as (typeof waiting)[number];
+    if ('error' in m) w.reject(Object.assign(new Error(`the checkpoint failed: ${m.error.message}`), { code: m.error.code }));
+    else w.resolve(m);
+  });
   let stopped = false;
   void exited.then(() => {
     stopped = true;

@@ -10,7 +10,7 @@
  * it). So with group commit (the default) the connection runs
  * synchronous=NORMAL, under which SQLite syncs the log only around checkpoints (and the log
  * header when a new log starts), and group-commit.ts makes each batch durable itself, with an
- * fdatasync of the log file on libuv's thread pool, before any of its callers hears back: the
+ * fdatasync of the log file on a thread of its own (sync-thread.ts), before any of its callers hears back: the
  * same fdatasync of the same file that FULL would issue, only off the event loop, and one for
  * every batch committed while the previous one ran. Writes go through that queue; reads are
  * batched per turn of the event loop and see what the writes before them did, of which the last
@@ -27,13 +27,27 @@
  * token read (with its audit chain's head), the compare-and-set that also moves the head, the
  * audit insert (sqlite-writes.ts).
  *
+ * Faults: SQLite waits for a lock another connection holds (another process in a write
+ * transaction, a `sqlite3` shell, a VACUUM) by sleeping in the calling thread, i.e. the event
+ * loop, up to the busy timeout: so that is short (busyTimeoutMs, default 50 ms; 5 s only while
+ * opening, when there is nothing to answer yet). Only a foreign connection can make the store's
+ * BEGIN IMMEDIATE wait: its own writes all go through the one group commit, which holds the lock
+ * itself while a batch is open. A write that finds the lock held past the timeout, or the disk full,
+ * the file read-only, an I/O error, fails its batch only, as StoreUnavailableError (503 with
+ * Retry-After); the next batch tries again, so the store recovers by itself once the lock is
+ * released. Only a failed sync of the log stops the store for good (group-commit.ts). Readiness
+ * (ping) tells the truth: the file and its log writable, room on their file system, and a write
+ * transaction begun within the busy timeout, through the group commit's own queue.
+ *
  * The parts: sqlite-schema.ts (schema and migrations), sqlite-rows.ts (a token row's columns),
  * sqlite-reads.ts (read batching), group-commit.ts, sqlite-writes.ts (writes as SQL),
  * sqlite-audit.ts (the audit log and its chains), sqlite-checkpointer.ts.
  */
-import { closeSync, fchmodSync, fdatasync, openSync } from 'node:fs';
+import { accessSync, closeSync, constants, fchmodSync, openSync, statfsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { DuplicateSerialError, ServiceError } from '../domain/errors.js';
+import { DEFAULT_STORE_TIMEOUTS } from '../config.js';
+import { DuplicateSerialError, ServiceError, StoreUnavailableError } from '../domain/errors.js';
 import type { CredentialRecord } from '../domain/credentials.js';
 import type { Decision, Snapshot } from '../domain/decide.js';
 import { commonAccept } from './apply.js';
@@ -59,8 +73,10 @@ import { startCheckpointer } from './sqlite-checkpointer.js';
 import { createReadBatcher } from './sqlite-reads.js';
 import { BY_ACTIVE_USER, BY_SERIAL, col, driftParams, endedOf, serialKey, toRecord, type TokenRow } from './sqlite-rows.js';
 import { migrate } from './sqlite-schema.js';
+import { fdatasyncOffPool } from './sync-thread.js';
 import { createSqliteWriter } from './sqlite-writes.js';
 import type { AttemptKey, NewTokenRecord, Origin, TokenStore } from './types.js';
+import type { StoreLog } from './open.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -76,6 +92,53 @@ export interface SqliteStoreOptions {
    * (default 1000; 0: SQLite's own checkpoints only).
    */
   checkpointIntervalMs?: number;
+  /**
+   * How long a write waits for the database's write lock when another process holds it, ms, before
+   * it fails as unavailable (503). SQLite waits on the calling thread, the event loop, so every
+   * request waits with it: keep it short (default 50).
+   */
+  busyTimeoutMs?: number;
+  /** Readiness: less room than this on the database's file system, bytes, is not ready (default 1 MiB). */
+  minFreeBytes?: number;
+  /** Where readiness changes are told (one line each way), and a broken audit chain. */
+  log?: StoreLog;
+  /** Rows one audit query reads at most (sqlite-audit.ts; default 100 000). */
+  maxAuditScan?: number;
+  /** How group commit makes the log durable (default: fdatasync on the sync thread, sync-thread.ts); tests hold it. */
+  syncWal?: (fd: number) => Promise<void>;
+}
+
+/**
+ * KODEVISER_SQLITE_BUSY_TIMEOUT_MS's default (config.ts), 50 ms: long enough for another
+ * process's short write transaction (an operator's UPDATE in a `sqlite3` shell), short enough that
+ * the event loop it stops does not hold every request up for long.
+ */
+const DEFAULT_BUSY_TIMEOUT_MS = DEFAULT_STORE_TIMEOUTS.sqliteBusyMs;
+const DEFAULT_MIN_FREE_BYTES = 1 << 20;
+/** While opening: migrations may wait for another process's transaction; no request waits yet. */
+const OPEN_BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * SQLite's error as the store's: a lock held past the busy timeout, a full disk, a read-only file
+ * or an I/O error is StoreUnavailableError (503, the driver's error its cause); anything else is
+ * returned as it is (a constraint, a bug: 500).
+ */
+export function storeFailure(e: unknown, busyTimeoutMs: number): unknown {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return e;
+  // The primary code, without the extended part: SQLITE_IOERR_FSYNC → IOERR.
+  switch (code.split('_')[1]) {
+    case 'BUSY':
+      return new StoreUnavailableError(`the database is locked by another process (waited ${busyTimeoutMs} ms); try again`, e);
+    case 'FULL':
+      return new StoreUnavailableError('the disk of the database is full', e);
+    case 'READONLY':
+      return new StoreUnavailableError('the database is read-only', e);
+    case 'IOERR':
+      return new StoreUnavailableError('the database could not be read or written (an I/O error)', e);
+    default:
+      return e;
+  }
 }
 
 /**
@@ -110,7 +173,7 @@ function createPrivately(path: string): void {
 }
 
 /** Opens the file with its pragmas and schema, and says whether group commit syncs its log. */
-function openDatabase(path: string, groupCommit: boolean): { db: Database.Database; wal: number | null } {
+function openDatabase(path: string, groupCommit: boolean, busyTimeoutMs: number): { db: Database.Database; wal: number | null } {
   createPrivately(path);
   const db = new Database(path);
   // Every accept rewrites one row of a random token and every page it dirties is written to the
@@ -123,7 +186,7 @@ function openDatabase(path: string, groupCommit: boolean): { db: Database.Databa
   db.pragma('wal_autocheckpoint = 10000');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
   // An erased user's rows are zeroed where they lay, not left in free space for anyone with the
   // file to read (FAST: where that costs no extra I/O, i.e. within the pages written anyway).
   db.pragma('secure_delete = FAST');
@@ -136,11 +199,13 @@ function openDatabase(path: string, groupCommit: boolean): { db: Database.Databa
   // keeps FULL and SQLite's own syncs.
   const wal = groupCommit && db.pragma('journal_mode', { simple: true }) === 'wal' ? openSync(`${db.name}-wal`, 'r+') : null;
   db.pragma(wal === null ? 'synchronous = FULL' : 'synchronous = NORMAL');
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   return { db, wal };
 }
 
 export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): TokenStore {
-  const { db, wal } = openDatabase(path, opts.groupCommit ?? true);
+  const busyTimeoutMs = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  const { db, wal } = openDatabase(path, opts.groupCommit ?? true, busyTimeoutMs);
   const checkpointIntervalMs = opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
   const checkpointer = wal !== null && checkpointIntervalMs > 0 ? startCheckpointer(db.name, { intervalMs: checkpointIntervalMs }) : null;
   // With the worker copying the log as it grows, SQLite's own checkpoint (the one that lets the
@@ -171,23 +236,46 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     commit: db.prepare('COMMIT'),
     rollback: db.prepare('ROLLBACK'),
   };
-  const log = createSqliteAuditLog(db);
+  const log = createSqliteAuditLog(db, opts.log ? (obj, msg) => opts.log?.warn(obj, msg) : undefined, opts.maxAuditScan);
   const writer = createSqliteWriter(db, log);
 
   const isolate = db.transaction((op: () => unknown) => op());
+  // SQLite rolls the whole transaction back on some errors (a full disk, an I/O error): what comes
+  // after must not run, nor commit, outside it.
+  const rolledBack = (): StoreUnavailableError =>
+    new StoreUnavailableError('the write transaction was rolled back by the database (a full disk or an I/O error); try again');
   const writes: GroupCommit = createGroupCommit({
     // IMMEDIATE takes the write lock at BEGIN, so another process cannot make our COMMIT fail as busy.
+    // Held by another process past the busy timeout: the batch fails as unavailable, the next tries again.
     begin: () => {
-      sql.begin.run();
+      try {
+        sql.begin.run();
+      } catch (e) {
+        throw storeFailure(e, busyTimeoutMs);
+      }
       log.begin();
     },
-    commit: () => sql.commit.run(),
+    commit: () => {
+      if (!db.inTransaction) throw rolledBack();
+      try {
+        sql.commit.run();
+      } catch (e) {
+        throw storeFailure(e, busyTimeoutMs);
+      }
+    },
     // A failed COMMIT may have rolled the transaction back already (an I/O error does).
     rollback: () => {
       if (db.inTransaction) sql.rollback.run();
     },
-    isolate: <T>(op: () => T) => isolate(op) as T,
-    ...(wal !== null ? { sync: () => new Promise<void>((resolve, reject) => fdatasync(wal, (e) => (e ? reject(e) : resolve()))) } : {}),
+    isolate: <T>(op: () => T): T => {
+      if (!db.inTransaction) throw rolledBack();
+      try {
+        return isolate(op) as T;
+      } catch (e) {
+        throw storeFailure(e, busyTimeoutMs);
+      }
+    },
+    ...(wal !== null ? { sync: () => (opts.syncWal ?? fdatasyncOffPool)(wal) } : {}),
     enabled: opts.groupCommit ?? true,
     ...(opts.maxBatch !== undefined ? { maxBatch: opts.maxBatch } : {}),
   });
@@ -195,9 +283,58 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
   let closed = false;
   const storeClosed = (): ServiceError => new ServiceError('ERR_STORE_CLOSED', 'the token store is closed');
   const reads = createReadBatcher(db, () => (closed ? storeClosed() : null));
+  const read = <T>(fn: () => T): Promise<T> =>
+    reads.read(() => {
+      try {
+        return fn();
+      } catch (e) {
+        throw storeFailure(e, busyTimeoutMs);
+      }
+    });
   const write = async <T>(op: () => T): Promise<T> => {
     if (closed) throw storeClosed();
     return writes.submit(op);
+  };
+
+  const file = db.memory ? null : db.name;
+  const minFreeBytes = opts.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
+  /**
+   * Why the database cannot take writes, as the file system sees it, or null: the file or its log
+   * not writable (by mode: a file made read-only is taken as meant so, even by root, whom the
+   * kernel would let write; by this process's user; a read-only file system), or no room left.
+   * A handful of system calls on the main thread, a few microseconds, once per readiness probe.
+   */
+  const unwritable = (): string | null => {
+    if (file === null) return null;
+    for (const f of [file, `${file}-wal`]) {
+      try {
+        if ((statSync(f).mode & 0o222) === 0) return `${f} is read-only`;
+        accessSync(f, constants.W_OK);
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        // The log exists only while a connection has the database open in WAL mode.
+        if (code === 'ENOENT' && f !== file) continue;
+        return `${f} is not writable (${code ?? 'error'})`;
+      }
+    }
+    let free: number;
+    try {
+      const { bavail, bsize } = statfsSync(dirname(file));
+      free = bavail * bsize;
+    } catch (e) {
+      return `the file system of ${file} cannot be asked for its room (${(e as { code?: string }).code ?? 'error'})`;
+    }
+    return free < minFreeBytes ? `the file system of ${file} has less than ${minFreeBytes} bytes free` : null;
+  };
+  /** The reason readiness last failed for (null: ready), so that each change is logged once. */
+  let notReady: string | null = null;
+  const readiness = (why: string | null): boolean => {
+    if (why !== notReady) {
+      if (why !== null) opts.log?.warn({ reason: why }, 'the database is not ready');
+      else opts.log?.info({}, 'the database is ready again');
+      notReady = why;
+    }
+    return why === null;
   };
 
   type Others = Omit<Snapshot, 'token' | 'tokenOwner' | 'tokenEnded' | 'userToken'>;
@@ -282,12 +419,12 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     },
 
     getToken: (serial) =>
-      reads.read(() => {
+      read(() => {
         const row = sql.tokenBySerial.get(serialKey(serial)) as TokenRow | undefined;
         return row ? toRecord(row) : null;
       }),
 
-    snapshot: (key) => reads.read(() => snapshotOf(readKey(key))),
+    snapshot: (key) => read(() => snapshotOf(readKey(key))),
 
     attempt<T>(key: AttemptKey, decide: (snapshot: Snapshot) => Decision<T>): Promise<T> {
       return write(() => {
@@ -313,15 +450,31 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       });
     },
 
-    getUserHistory: (userId) => reads.read(() => userHistoryOf(sql.userHistory.all(userId) as UserHistoryRow[])),
-    getCredential: ({ tokenHash }) => reads.read(() => credentialOf(sql.credentialByHash.get(tokenHash) as CredentialRow | undefined)),
+    getUserHistory: (userId) => read(() => userHistoryOf(sql.userHistory.all(userId) as UserHistoryRow[])),
+    getCredential: ({ tokenHash }) => read(() => credentialOf(sql.credentialByHash.get(tokenHash) as CredentialRow | undefined)),
 
-    listCredentials: () => reads.read(() => (sql.credentials.all() as CredentialRow[]).map((r) => credentialOf(r) as CredentialRecord)),
+    listCredentials: () => read(() => (sql.credentials.all() as CredentialRow[]).map((r) => credentialOf(r) as CredentialRecord)),
 
-    queryAudit: (query) => reads.read(() => log.query(query)),
+    queryAudit: (query) => read(() => log.query(query)),
 
-    // A store whose log could not be synced takes no more writes: not ready, so it gets restarted.
-    ping: () => reads.read(() => !writes.failed && sql.ping.get() === 1),
+    /**
+     * Ready when a write could be made now. A store whose log could not be synced takes no more
+     * writes: not ready, so it gets restarted. Then the file system (unwritable); then a write
+     * transaction, through the group commit's queue: it joins the transaction open at the time
+     * (holding the write lock already) or begins one, which fails after the busy timeout while
+     * another process holds the lock.
+     */
+    async ping(): Promise<boolean> {
+      if (writes.failed) return readiness('the write-ahead log could not be synced: restart the server');
+      const why = unwritable();
+      if (why !== null) return readiness(why);
+      try {
+        return readiness((await write(() => sql.ping.get() === 1)) ? null : 'SELECT 1 did not answer 1');
+      } catch (e) {
+        if (closed) throw e;
+        return readiness((e as Error).message);
+      }
+    },
 
     async close(): Promise<void> {
       if (closed) return;
