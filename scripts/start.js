@@ -285,7 +285,12 @@ async function run() {
     const demo = await device(started, dataDir, DEMO_DEVICE_FILE);
     const second = await device(started, dataDir, SECOND_DEVICE_FILE);
     const activatedNow = (await isDemosActiveToken(started, demo.serial)) ? null : await activateDemo(started, op, demo);
-    process.stdout.write(instructions(started.url, { op, demo, second, activatedNow }));
+    if (started.loaded.config.quiet === true) {
+      // Quiet (containers): nothing on stdout; the log says where the operator's token is, never the token.
+      started.app.log.warn({ file: op.file, demoDevice: demo.file }, 'demo ready (quiet mode: the operator token is only in its file)');
+    } else {
+      process.stdout.write(instructions(started.url, { op, demo, second, activatedNow }));
+    }
   } catch (e) {
     // The server itself is fine; only the demo is missing.
     process.stderr.write(`npm start: no demo device: ${e.message}\n`);

@@ -238,6 +238,24 @@ t.test('as a process: --help, a bad setting exits 1 with one line; SIGINT stops 
   t.equal(quiet.err(), '', 'quiet: nothing on stderr');
 });
 
+t.test('npm start --quiet (containers): the demo is made, no token reaches stdout', async (t) => {
+  const dir = tempDir(t);
+  const env = { ...coverage, PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, KODEVISER_DATA_DIR: dir, LOG_LEVEL: 'warn' };
+  const run = collect(
+    spawn(process.execPath, ['scripts/start.js', '--port', '0', '--quiet'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
+  await run.waitFor(/demo ready \(quiet mode/);
+  const operatorToken = readFileSync(join(dir, 'demo-operator-token'), 'utf8').trim();
+  const adminToken = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
+  t.notMatch(run.out(), operatorToken, "the operator's token is only in its file");
+  t.notMatch(run.out(), adminToken, "nor the admin's");
+  t.match(run.out(), `"file":"${join(dir, 'demo-operator-token')}"`, 'the log says where it is');
+  t.notMatch(run.out(), /Stop the server: Ctrl-C/, 'no instructions');
+  run.child.kill('SIGINT');
+  t.equal(await run.exit, 0);
+  t.equal(run.err(), '', 'nothing on stderr');
+});
+
 t.test('npm start on a fresh data dir: the demo device is ready and the printed commands work', async (t) => {
   const dir = tempDir(t);
   const env = { ...coverage, PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, KODEVISER_DATA_DIR: dir, LOG_LEVEL: 'warn' };
