@@ -15,7 +15,7 @@ import {
 } from '../src/domain/decide.js';
 import { DEFAULT_POLICY, NO_DRIFT } from '../src/domain/policy.js';
 import type { Origin, TokenRecord, UserRecord } from '../src/store/types.js';
-import { AT, base, consequence, frozen, KEY, o, otp, SERIAL, snap, token } from './helpers/decisions.js';
+import { AT, base, consequence, consume, frozen, KEY, o, otp, SERIAL, snap, token } from './helpers/decisions.js';
 
 const decide = (tk: TokenRecord | null, code: string): VerifyDecision =>
   decideValidate(snap({ token: tk }), SERIAL, code, o, DEFAULT_POLICY, (): Otp => otp);
@@ -186,14 +186,6 @@ const OLD = makeSerial('400000002');
 const oldOtp = createOtp({ profile: 'hotp-sha1', key: new TextEncoder().encode('98765432109876543210') });
 const otpOf = (tk: TokenRecord): Otp => (tk.serial === OLD ? oldOtp : otp);
 
-const consume = (serial: string, movingFactor: number, success = true): Write => ({
-  kind: 'consume',
-  serial,
-  movingFactor,
-  drift: NO_DRIFT,
-  at: AT,
-  success,
-});
 const admin: Origin = { at: AT, ip: '192.0.2.9', userId: null, actor: 'admin' };
 const ab = { ...base, actor: 'admin' };
 

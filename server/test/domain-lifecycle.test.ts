@@ -5,10 +5,10 @@ import { createOtp, makeSerial, type Otp } from '@kodeviser/shared';
 import type { Write } from '../src/domain/decide.js';
 import type { ProofRecord } from '../src/domain/identity.js';
 import { decideActivate, decidePasswordChange, decidePasswordReset, proofRefusal } from '../src/domain/lifecycle.js';
-import { DEFAULT_POLICY, NO_DRIFT } from '../src/domain/policy.js';
+import { DEFAULT_POLICY } from '../src/domain/policy.js';
 import type { Snapshot } from '../src/domain/decide.js';
 import type { TokenRecord, UserRecord } from '../src/store/types.js';
-import { AT, base, consequence, o, otp, SERIAL, snap, token } from './helpers/decisions.js';
+import { AT, base, consequence, consume, o, otp, SERIAL, snap, token } from './helpers/decisions.js';
 
 // SERIAL is the device to activate; OLD the active device of dora, whose proof PROOF is.
 const OLD = makeSerial('400000002');
@@ -30,14 +30,6 @@ const proven = (over: Partial<Snapshot> = {}): Partial<Snapshot> => ({ proof: PR
 
 const row = (entry: Record<string, unknown>, userId: string | null = 'dora'): Write =>
   ({ kind: 'audit', entry: { ...base, userId, ...entry } }) as Write;
-const consume = (serial: string, movingFactor: number, success = true): Write => ({
-  kind: 'consume',
-  serial,
-  movingFactor,
-  drift: NO_DRIFT,
-  at: AT,
-  success,
-});
 
 function activate(s: Partial<Snapshot>, over: { otp?: string; passwordHash?: string | null } = {}) {
   return decideActivate(

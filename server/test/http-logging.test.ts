@@ -5,10 +5,9 @@
  * And should anyone log a request's headers or a body object, the redaction paths censor them.
  */
 import t from 'tap';
-import { Writable } from 'node:stream';
 import { writePskc } from '@kodeviser/shared/pskc';
-import { createLogger } from '../src/plugins/logger.js';
 import { identityOf } from '../../test/helpers/identities.js';
+import { memoryLogger } from './helpers/log.js';
 import {
   ADMIN_TOKEN,
   PSKC_KEY_HEX,
@@ -192,16 +191,7 @@ t.test('a whole session at trace level leaks no code, password, key or token', a
 });
 
 t.test('redaction censors secrets in objects that might be logged', async (t) => {
-  const lines: string[] = [];
-  const logger = createLogger(
-    'info',
-    new Writable({
-      write(c: Buffer, _e, done) {
-        lines.push(c.toString());
-        done();
-      },
-    }),
-  );
+  const { logger, lines } = memoryLogger();
   logger.info(
     {
       req: {
@@ -286,16 +276,7 @@ t.test('redaction censors secrets in objects that might be logged', async (t) =>
 });
 
 t.test('redaction censors the secrets of the proof and password flows in objects that might be logged', async (t) => {
-  const lines: string[] = [];
-  const logger = createLogger(
-    'info',
-    new Writable({
-      write(c: Buffer, _e, done) {
-        lines.push(c.toString());
-        done();
-      },
-    }),
-  );
+  const { logger, lines } = memoryLogger();
   logger.info(
     {
       req: { body: { proofId: 'req-body-proof-id', otp: '135790', newPassword: 'req-body-new-password' } },

@@ -10,12 +10,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { start, StartError } from '../src/main.js';
-import { createLogger } from '../src/plugins/logger.js';
 import { tempDir } from './helpers/db.js';
+import { memoryLogger } from './helpers/log.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const silent = pino({ level: 'silent' });
@@ -63,16 +62,7 @@ t.test('quiet mode (KODEVISER_QUIET=1 or --quiet): the generated admin token sta
   ] as const) {
     const dir = tempDir(t);
     const printed: string[] = [];
-    const lines: string[] = [];
-    const logger = createLogger(
-      'info',
-      new Writable({
-        write(c: Buffer, _e, done) {
-          lines.push(c.toString());
-          done();
-        },
-      }),
-    );
+    const { logger, lines } = memoryLogger();
     const started = await start({ argv: ['--port', '0', '--data-dir', dir, ...argv], env, logger, print: (s) => printed.push(s) });
     const tokenFile = join(dir, 'admin-token');
     const token = readFileSync(tokenFile, 'utf8').trim();

@@ -11,16 +11,15 @@ import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
-import { makeSerial } from '@kodeviser/shared';
 import { loadConfig } from '../src/config.js';
 import { StoreUnavailableError } from '../src/domain/errors.js';
-import { NO_DRIFT } from '../src/domain/policy.js';
 import { describeError } from '../src/plugins/errors.js';
 import { storeOptions } from '../src/store/open.js';
 import { openSqliteStore, storeFailure } from '../src/store/sqlite.js';
-import type { NewTokenRecord, Origin } from '../src/store/types.js';
+import type { Origin } from '../src/store/types.js';
 import { asService, device, importDevices, post, testApp } from './http-helpers.js';
 import { tempDir } from './helpers/db.js';
+import { row, serial } from './store-contract.js';
 import { spend } from './helpers/writes.js';
 
 /** A second connection to the file, as another process would have: it waits for no lock. */
@@ -76,17 +75,6 @@ t.test('a write lock held by another connection: 503 at once, readiness says so,
 
 const T0 = Date.UTC(2026, 0, 1);
 const at: Origin = { at: T0, ip: '198.51.100.7' };
-const serial = (n: number) => makeSerial(String(410_000_000 + n));
-const row = (n: number): NewTokenRecord => ({
-  serial: serial(n),
-  profile: 'hotp-sha1',
-  digits: 6,
-  step: 30,
-  t0: 0,
-  seed: { ciphertext: Uint8Array.of(n, 1, 2, 3), nonce: new Uint8Array(12).fill(n), keyVersion: 1 },
-  lastMovingFactor: -1,
-  drift: NO_DRIFT,
-});
 
 t.test('the store: a foreign lock fails writes and the ping fast, and never poisons the group commit', async (t) => {
   const path = join(tempDir(t), 'k.db');

@@ -2,24 +2,13 @@
 // lost, a file damaged) must end the walk and be reported, never loop on the event loop.
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { makeSerial } from '@kodeviser/shared';
-import { NO_DRIFT } from '../src/domain/policy.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
-import type { NewTokenRecord } from '../src/store/types.js';
 import { tempDbPath } from './helpers/db.js';
+import { row as rowOf, serial as serialOf } from './store-contract.js';
 import { spend } from './helpers/writes.js';
 
-const serial = makeSerial('400000001');
-const row: NewTokenRecord = {
-  serial,
-  profile: 'hotp-sha1',
-  digits: 6,
-  step: 30,
-  t0: 0,
-  seed: { ciphertext: Uint8Array.of(1, 2, 3), nonce: new Uint8Array(12), keyVersion: 1 },
-  lastMovingFactor: -1,
-  drift: NO_DRIFT,
-};
+const serial = serialOf(1);
+const row = rowOf(1);
 
 t.test('a broken chain ends the walk: the rows before the break, and a warning', async (t) => {
   const path = tempDbPath(t);

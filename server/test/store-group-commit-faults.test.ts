@@ -2,32 +2,7 @@
 // full disk): the batch of the time fails, the next one begins afresh; only a failed sync is final.
 import t from 'tap';
 import { createGroupCommit } from '../src/store/group-commit.js';
-
-function fakeDb() {
-  const log: string[] = [];
-  let inTransaction = false;
-  return {
-    log,
-    begin() {
-      if (inTransaction) throw new Error('begin inside a transaction');
-      inTransaction = true;
-      log.push('begin');
-    },
-    commit() {
-      if (!inTransaction) throw new Error('commit outside a transaction');
-      inTransaction = false;
-      log.push('commit');
-    },
-    rollback() {
-      if (inTransaction) log.push('rollback');
-      inTransaction = false;
-    },
-    isolate<T>(op: () => T): T {
-      if (!inTransaction) throw new Error('isolate outside a transaction');
-      return op();
-    },
-  };
-}
+import { fakeDb } from './helpers/fake-group-db.js';
 
 const busy = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
 

@@ -1,32 +1,7 @@
 // The group-commit queue on a fake transaction runner: batching, isolation, settling after commit.
 import t from 'tap';
 import { createGroupCommit } from '../src/store/group-commit.js';
-
-function fakeDb() {
-  const log: string[] = [];
-  let inTransaction = false;
-  return {
-    log,
-    begin() {
-      if (inTransaction) throw new Error('begin inside a transaction');
-      inTransaction = true;
-      log.push('begin');
-    },
-    commit() {
-      if (!inTransaction) throw new Error('commit outside a transaction');
-      inTransaction = false;
-      log.push('commit');
-    },
-    rollback() {
-      if (inTransaction) log.push('rollback');
-      inTransaction = false;
-    },
-    isolate<T>(op: () => T): T {
-      if (!inTransaction) throw new Error('isolate outside a transaction');
-      return op();
-    },
-  };
-}
+import { fakeDb } from './helpers/fake-group-db.js';
 
 t.test('writes of one turn share one transaction, and settle only after its commit', async (t) => {
   const db = fakeDb();

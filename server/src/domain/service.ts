@@ -294,9 +294,6 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     decide: (s: Snapshot, work: W) => Decision<R> | null,
     asResult: (outcome: VerifyOutcome) => R,
   ): Promise<R> {
-    // Every login hashes a password (or is blocked): with the hashing queue full, refused before
-    // anything else is done for it.
-    if (passwords.saturated?.() === true) throw new ServiceError('ERR_BUSY', 'too many logins at once: try again in a moment');
     const snapshot = await store.snapshot({ userId });
     if (snapshot.userToken !== null) return decidePrepared({ userId }, prepare, decide, snapshot);
     const key = `phantom:${userId}`;

@@ -12,7 +12,7 @@
  * so it runs after parsing) that slows an attacker who spreads guesses over many IPs.
  */
 import type { FastifyInstance, FastifyReply, onRequestHookHandler, preHandlerHookHandler } from 'fastify';
-import { ServiceError } from '../domain/errors.js';
+import { hashingBusy } from '../security/password.js';
 import { parseSerial } from '@kodeviser/shared';
 import type { ActivationRequest, TokenService, VerifyOutcome } from '../domain/types.js';
 import type { Metrics } from '../plugins/metrics.js';
@@ -89,7 +89,7 @@ export const busyGate =
   (service: TokenService): onRequestHookHandler =>
   (_request, _reply, done) => {
     if (!service.busy()) return done();
-    setTimeout(() => done(new ServiceError('ERR_BUSY', 'too many logins at once: try again in a moment')), BUSY_REFUSAL_DELAY_MS);
+    setTimeout(() => done(hashingBusy()), BUSY_REFUSAL_DELAY_MS);
   };
 
 export async function userRoutes(app: FastifyInstance, { service, metrics, perUserLimit }: UserRoutesOptions): Promise<void> {

@@ -102,6 +102,9 @@ export interface HashingLimits {
   queue: number;
 }
 
+/** The refusal of a hash beyond the queue (HTTP 503 busy). */
+export const hashingBusy = (): ServiceError => new ServiceError('ERR_BUSY', 'too many logins at once: try again in a moment');
+
 export const DEFAULT_HASHING_LIMITS: Readonly<HashingLimits> = Object.freeze({ concurrency: 2, queue: 100 });
 
 /**
@@ -118,7 +121,7 @@ export function boundedHasher(hasher: PasswordHasher, limits: HashingLimits = DE
   const waiting: Array<() => void> = [];
   const turn = async <T>(work: () => Promise<T>): Promise<T> => {
     if (running >= concurrency) {
-      if (waiting.length >= queue) throw new ServiceError('ERR_BUSY', 'too many logins at once: try again in a moment');
+      if (waiting.length >= queue) throw hashingBusy();
       await new Promise<void>((resolve) => waiting.push(resolve));
     } else running++;
     try {

@@ -108,10 +108,7 @@ export const sql = {
     'create_credential',
     `INSERT INTO credentials (${CREDENTIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
   ),
-  createProof: stmt(
-    'create_proof',
-    'INSERT INTO proofs (id_hash, user_id, document_hash, actor, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-  ),
+  createProof: stmt('create_proof', `INSERT INTO proofs (${PROOF_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`),
   linkIdentity: stmt('link_identity', 'UPDATE users SET identity_hash = $2 WHERE user_id = $1 AND identity_hash IS NULL'),
   createSecret: stmt('create_secret', 'INSERT INTO secrets (name, ciphertext, nonce, key_version) VALUES ($1, $2, $3, $4)'),
   revokeCredential: stmt('revoke_credential', 'UPDATE credentials SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL'),

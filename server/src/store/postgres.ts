@@ -44,7 +44,9 @@ import { DuplicateSerialError, ServiceError, StoreUnavailableError } from '../do
 import { commonAccept, unapplied } from './apply.js';
 import {
   credentialOf,
+  credentialValues,
   proofOf,
+  proofValues,
   secretOf,
   userHistoryOf,
   userOf,
@@ -244,29 +246,15 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       case 'deactivate':
         query = sql.deactivate(w.serial, w.at, w.replacedBy);
         break;
-      case 'create-credential': {
-        const c = w.credential;
-        query = sql.createCredential(
-          c.id,
-          c.role,
-          c.name,
-          c.tokenHash,
-          c.createdAt,
-          c.expiresAt,
-          c.revokedAt,
-          c.serials?.from ?? null,
-          c.serials?.to ?? null,
-        );
+      case 'create-credential':
+        query = sql.createCredential(...credentialValues(w.credential));
         break;
-      }
       case 'revoke-credential':
         query = sql.revokeCredential(w.id, w.at);
         break;
-      case 'create-proof': {
-        const p = w.proof;
-        query = sql.createProof(p.idHash, p.userId, p.documentHash, p.actor, p.createdAt, p.expiresAt, p.usedAt);
+      case 'create-proof':
+        query = sql.createProof(...proofValues(w.proof));
         break;
-      }
       case 'guesses':
         query = sql.guesses(w.userId, w.budget.windowStart, w.budget.count);
         break;

@@ -22,6 +22,19 @@ export interface CredentialRow {
   serial_to: string | null;
 }
 
+/** A credential's values in CREDENTIAL_COLUMNS' order, for an INSERT. */
+export const credentialValues = (c: CredentialRecord): unknown[] => [
+  c.id,
+  c.role,
+  c.name,
+  c.tokenHash,
+  c.createdAt,
+  c.expiresAt,
+  c.revokedAt,
+  c.serials?.from ?? null,
+  c.serials?.to ?? null,
+];
+
 export const credentialOf = (r: CredentialRow | undefined): CredentialRecord | null =>
   r === undefined
     ? null
@@ -77,6 +90,9 @@ export interface ProofRow {
   expires_at: number;
   used_at: number | null;
 }
+/** A proof's values in PROOF_COLUMNS' order, for an INSERT. */
+export const proofValues = (p: ProofRecord): unknown[] => [p.idHash, p.userId, p.documentHash, p.actor, p.createdAt, p.expiresAt, p.usedAt];
+
 export const proofOf = (r: ProofRow | undefined): ProofRecord | null =>
   r === undefined
     ? null

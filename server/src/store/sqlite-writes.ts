@@ -12,6 +12,7 @@
 import type Database from 'better-sqlite3';
 import type { Write } from '../domain/decide.js';
 import { unapplied } from './apply.js';
+import { CREDENTIAL_COLUMNS, credentialValues, PROOF_COLUMNS, proofValues } from './rows.js';
 import type { ChainHead, SqliteAuditLog } from './sqlite-audit.js';
 import { serialKey } from './sqlite-rows.js';
 import type { AuditEntry } from './types.js';
@@ -55,11 +56,9 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
       ON CONFLICT (serial) DO UPDATE SET active = 1, activated_at = excluded.activated_at, deactivated_at = NULL, replaced_by = NULL
       WHERE assignments.user_id = excluded.user_id`),
     deactivate: db.prepare('UPDATE assignments SET active = 0, deactivated_at = ?, replaced_by = ? WHERE serial = ? AND active = 1'),
-    createCredential: db.prepare(`INSERT INTO credentials (id, role, name, token_hash, created_at, expires_at, revoked_at,
-      serial_from, serial_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    createCredential: db.prepare(`INSERT INTO credentials (${CREDENTIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     revokeCredential: db.prepare('UPDATE credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
-    createProof: db.prepare(`INSERT INTO proofs (id_hash, user_id, document_hash, actor, created_at, expires_at, used_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    createProof: db.prepare(`INSERT INTO proofs (${PROOF_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`),
     guesses: db.prepare('UPDATE users SET guess_window_start = ?, guess_count = ? WHERE user_id = ?'),
     useProof: db.prepare('UPDATE proofs SET used_at = ? WHERE id_hash = ? AND used_at IS NULL'),
     linkIdentity: db.prepare('UPDATE users SET identity_hash = ? WHERE user_id = ? AND identity_hash IS NULL'),
@@ -116,29 +115,12 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
           return changed(w, sql.assign.run(w.serial, w.userId, w.at, w.userId));
         case 'deactivate':
           return changed(w, sql.deactivate.run(w.at, w.replacedBy, w.serial));
-        case 'create-credential': {
-          const c = w.credential;
-          return changed(
-            w,
-            sql.createCredential.run(
-              c.id,
-              c.role,
-              c.name,
-              c.tokenHash,
-              c.createdAt,
-              c.expiresAt,
-              c.revokedAt,
-              c.serials?.from ?? null,
-              c.serials?.to ?? null,
-            ),
-          );
-        }
+        case 'create-credential':
+          return changed(w, sql.createCredential.run(...credentialValues(w.credential)));
         case 'revoke-credential':
           return changed(w, sql.revokeCredential.run(w.at, w.id));
-        case 'create-proof': {
-          const p = w.proof;
-          return changed(w, sql.createProof.run(p.idHash, p.userId, p.documentHash, p.actor, p.createdAt, p.expiresAt, p.usedAt));
-        }
+        case 'create-proof':
+          return changed(w, sql.createProof.run(...proofValues(w.proof)));
         case 'guesses':
           return changed(w, sql.guesses.run(w.budget.windowStart, w.budget.count, w.userId));
         case 'use-proof':

@@ -2,7 +2,7 @@
 // (hotp-sha1, the RFC 4226 key, at moving factor 9), snapshots frozen all the way down, and what a
 // decision's failure cost.
 import { createOtp, makeSerial } from '@kodeviser/shared';
-import { EMPTY_SNAPSHOT, type Decision, type Snapshot } from '../../src/domain/decide.js';
+import { EMPTY_SNAPSHOT, type Decision, type Snapshot, type Write } from '../../src/domain/decide.js';
 import { NO_DRIFT } from '../../src/domain/policy.js';
 import type { Origin, TokenRecord } from '../../src/store/types.js';
 
@@ -56,3 +56,13 @@ export function consequence(d: Decision<unknown> | null, serial = SERIAL): 'lock
   if (mine.some((w) => w.kind === 'block' && w.until !== null)) return 'blocked';
   return null;
 }
+
+/** The consume write of `movingFactor` of `serial` at AT (`success`: an accept's, clearing failures and block). */
+export const consume = (serial: string, movingFactor: number, success = true): Write => ({
+  kind: 'consume',
+  serial,
+  movingFactor,
+  drift: NO_DRIFT,
+  at: AT,
+  success,
+});
