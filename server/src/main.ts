@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { build } from './app.js';
+import { AUDIT_USAGE, auditCommand } from './audit-command.js';
 import { BACKUP_USAGE, backupCommand } from './backup.js';
 import { USAGE, loadConfig } from './config.js';
 import type { LoadedConfig } from './config.js';
@@ -116,8 +117,10 @@ export async function start(opts: StartOptions = {}): Promise<Started> {
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
   // `backup --to FILE`: a consistent copy of the live SQLite database (backup.ts), then exit.
   if (argv[0] === 'backup') return backupCommand(argv.slice(1));
+  // `audit verify|checkpoint|archive|key`: the audit log's chains and checkpoints (audit-command.ts).
+  if (argv[0] === 'audit') return auditCommand(argv.slice(1));
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`${USAGE}\n${BACKUP_USAGE}`);
+    process.stdout.write(`${USAGE}\n${BACKUP_USAGE}\n${AUDIT_USAGE}`);
     return 0;
   }
   let started: Started;

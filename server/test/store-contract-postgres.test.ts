@@ -5,6 +5,8 @@
 import t, { type Test } from 'tap';
 import { createServer } from 'node:net';
 import pg from 'pg';
+import { verifyLog } from '../src/audit-log.js';
+import { checkpointKey } from '../src/security/audit-checkpoint.js';
 import { openPostgresStore } from '../src/store/postgres.js';
 import { PG_MIGRATIONS, migratePostgres } from '../src/store/postgres-schema.js';
 import { openStore } from '../src/store/open.js';
@@ -69,6 +71,7 @@ if (await requirePostgres(t)) {
       { version: 6, name: 'audit rows name users by pseudonym, so that erasing a user leaves the log untouched' },
       { version: 7, name: 'credentials: a metrics role; a service credential scoped to a range of serials' },
       { version: 8, name: 'users: wrong codes in the current window (the guessing budget an accept does not reset)' },
+      { version: 9, name: 'audit: hash chains per lane (tamper-evident), repeats counted, checkpoints, pruning of archived rows' },
     ]);
     await (stores[0] as TokenStore).insertTokens([row(1)], { at: 0, ip: null });
     t.equal((await (stores[2] as TokenStore).getToken(serial(1)))?.serial, serial(1), 'all three work on the same tables');
@@ -90,7 +93,7 @@ if (await requirePostgres(t)) {
     );
     t.same(
       await migratePostgres(client, [{ version: 100, name: 'extra', sql: 'CREATE TABLE extra (x int)' }, ...PG_MIGRATIONS]),
-      [1, 2, 3, 4, 5, 6, 7, 8, 100],
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 100],
     );
     t.same(await migratePostgres(client), []);
   });
@@ -107,7 +110,7 @@ if (await requirePostgres(t)) {
       INSERT INTO audit (at, type, serial, user_id) VALUES (1, 'accept', NULL, 'alice'), (2, 'reject', NULL, 'bob'),
         (3, 'reject', NULL, 'nobody'), (4, 'import', NULL, NULL);
     `);
-    t.same(await migratePostgres(client), [6, 7, 8]);
+    t.same(await migratePostgres(client), [6, 7, 8, 9]);
     const rows = (await client.query('SELECT user_id FROM audit ORDER BY id')).rows.map((r) => r.user_id);
     const pseudonyms = (await client.query('SELECT pseudonym FROM users ORDER BY user_id')).rows.map((r) => r.pseudonym);
     t.match(pseudonyms, [/^u [0-9a-f]{32}$/, /^u [0-9a-f]{32}$/]);
@@ -129,6 +132,11 @@ if (await requirePostgres(t)) {
       "erased: alice's row naming nobody",
     );
     t.same(await store.queryAudit({ userId: 'alice' }), []);
+    // Migration 9 chained the rows from before it in a lane of their own; later rows in the store's.
+    await store.attempt({}, () => ({ result: null, writes: [{ kind: 'audit', entry: { at: 5, type: 'reject', reason: 'later' } }] }));
+    const chain = await verifyLog(store.auditArchive, await checkpointKey(new Uint8Array(32)));
+    t.same(chain.breaks, [], 'the whole log verifies, old rows and new');
+    t.same([chain.rows, chain.heads.size], [5, 2], 'the four rows from before in one lane, the later one in another');
   });
 
   t.test('a version-1 database with a whole-step drift opens and keeps accepting', async (t) => {

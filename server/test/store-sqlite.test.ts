@@ -4,6 +4,8 @@
 // queries, ack after commit, close) runs on SQLite and PostgreSQL alike in store-contract.ts,
 // through store-contract-sqlite.test.ts.
 import t from 'tap';
+import { verifyLog } from '../src/audit-log.js';
+import { checkpointKey } from '../src/security/audit-checkpoint.js';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, migrate } from '../src/store/sqlite-schema.js';
 import { toEvent, type AuditRow } from '../src/store/audit-rows.js';
@@ -137,7 +139,7 @@ t.test('migration 3 chains an existing audit log: every query answers as it did 
     const rows = v1
       .prepare(`SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`)
       .all(q) as AuditRow[];
-    return rows.map((r) => toEvent(r, new Map()));
+    return rows.map((r) => ({ ...toEvent(r, new Map()), repeats: 1 }));
   });
   v1.close();
 
@@ -318,7 +320,7 @@ t.test('migration 4 keys tokens by the serial as a number: rows, references, cha
     'last_moving_factor, drift, drift_ms, drift_ppm, drift_ppm_var, failures, blocked_until, pending_moving_factor, pending_at, ' +
     'imported_at, last_used_at, last_audit_id';
   const before = v3.prepare(`SELECT ${columns} FROM tokens ORDER BY serial`).all();
-  t.same(migrate(v3), [4, 5, 6, 7, 8, 9, 10]);
+  t.same(migrate(v3), [4, 5, 6, 7, 8, 9, 10, 11]);
   t.same(v3.prepare(`SELECT ${columns} FROM tokens ORDER BY serial`).all(), before, 'every column of every row as it was');
   t.same(
     v3.prepare('SELECT serial_key FROM tokens ORDER BY serial').pluck().all(),
@@ -363,7 +365,7 @@ t.test('migration 8 pseudonymises the audit rows of users, once; erasure then le
     INSERT INTO audit (at, type, serial, user_id) VALUES (1, 'accept', NULL, 'alice'), (2, 'reject', NULL, 'bob'),
       (3, 'reject', NULL, 'nobody'), (4, 'import', NULL, NULL);
   `);
-  t.same(migrate(v7), [8, 9, 10]);
+  t.same(migrate(v7), [8, 9, 10, 11]);
   const rows = v7.prepare('SELECT user_id FROM audit ORDER BY id').pluck().all() as Array<string | null>;
   const pseudonyms = v7.prepare('SELECT pseudonym FROM users ORDER BY user_id').pluck().all() as string[];
   t.match(pseudonyms, [/^u [0-9a-f]{32}$/, /^u [0-9a-f]{32}$/]);
@@ -391,6 +393,11 @@ t.test('migration 8 pseudonymises the audit rows of users, once; erasure then le
   );
   t.same(await store.queryAudit({ userId: 'alice' }), []);
   t.match(await store.getToken(serialOf(1)), { status: 'revoked', userId: null }, 'her device revoked for good');
+  // Migration 11 chained the rows from before it in a lane of their own; later rows in the store's.
+  await applyWrites(store, [{ kind: 'audit', entry: { at: 5, type: 'reject', reason: 'later' } }]);
+  const chain = await verifyLog(store.auditArchive, await checkpointKey(new Uint8Array(32)));
+  t.same(chain.breaks, [], 'the whole log verifies, old rows and new');
+  t.same([chain.rows, chain.heads.size], [5, 2], 'the four rows from before in one lane, the later one in another');
 });
 
 t.test('a migration that rebuilds tables refuses to commit broken references, and restores the foreign-key switch', (t) => {

@@ -138,7 +138,8 @@ export type AuditType =
   | 'proof'
   | 'approve'
   | 'password'
-  | 'erase';
+  | 'erase'
+  | 'archive';
 
 /** An entry of the append-only audit log. Never holds a code, a password or a key. */
 export interface AuditEvent {
@@ -153,6 +154,11 @@ export interface AuditEvent {
   actor: string | null;
   reason: string | null;
   movingFactor: number | null;
+  /**
+   * How many refusals alike this row stands for (service.ts: repeats of a refusal from one address
+   * are counted, not each written); 1 for every other row.
+   */
+  repeats: number;
 }
 
 /** What an admin or an operator sees of a user (GET /v1/users/:userId): never a hash, an identity number or a key. */

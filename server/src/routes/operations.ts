@@ -28,7 +28,7 @@ const statusSchema = {
 
 const auditEventSchema = {
   type: 'object',
-  required: ['id', 'at', 'type', 'serial', 'userId', 'ip', 'actor', 'reason', 'movingFactor'],
+  required: ['id', 'at', 'type', 'serial', 'userId', 'ip', 'actor', 'reason', 'movingFactor', 'repeats'],
   additionalProperties: false,
   properties: {
     id: { type: 'integer' },
@@ -40,6 +40,11 @@ const auditEventSchema = {
     actor: { type: ['string', 'null'] },
     reason: { type: ['string', 'null'] },
     movingFactor: { type: ['integer', 'null'] },
+    repeats: {
+      type: 'integer',
+      minimum: 1,
+      description: 'how many refusals alike the row stands for (counted, not each written); 1 for every other row',
+    },
   },
 } as const;
 

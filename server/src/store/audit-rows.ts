@@ -15,6 +15,7 @@ export interface AuditRow {
   actor: string | null;
   reason: string | null;
   moving_factor: number | null;
+  repeats: number;
 }
 
 /**
@@ -38,6 +39,7 @@ export function toEvent(r: AuditRow, users: ReadonlyMap<string, string | null>):
     actor: r.actor,
     reason: r.reason,
     movingFactor: r.moving_factor,
+    repeats: r.repeats,
   };
 }
 

@@ -13,7 +13,8 @@
  * Rules the database itself enforces, so no code path (nor a hand-typed SQL session) can break them:
  * - one active token per user: a partial unique index on assignments (user_id) WHERE active;
  * - one user per token: assignments.serial is the primary key;
- * - the audit log is append-only: a trigger refuses UPDATE, DELETE and TRUNCATE on it;
+ * - the audit log is append-only: triggers refuse UPDATE and TRUNCATE on it, and DELETE of a row
+ *   no checkpoint has archived (migration 9); each row's hash is made by the database (audit_chain);
  * - a token's status is one of three.
  */
 import type { ClientBase } from 'pg';
@@ -174,6 +175,93 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     version: 8,
     name: 'users: wrong codes in the current window (the guessing budget an accept does not reset)',
     sql: `ALTER TABLE users ADD COLUMN guess_window_start bigint, ADD COLUMN guess_count integer;`,
+  },
+  {
+    version: 9,
+    name: 'audit: hash chains per lane (tamper-evident), repeats counted, checkpoints, pruning of archived rows',
+    // audit-chain.ts says why lanes and what a row's hash covers; here the database makes the
+    // hash, in a trigger, from the row as stored (its user's pseudonym resolved): the lane's head
+    // is its row in audit_lanes, locked by the first row of a transaction and written with the
+    // rows, so a rollback takes it back with them. The rows written before are chained here, in id order, in a lane of their own.
+    // A row may be deleted only once a checkpoint says it was archived; checkpoints never change.
+    sql: `
+      ALTER TABLE audit ADD COLUMN repeats integer NOT NULL DEFAULT 1 CHECK (repeats >= 1),
+        ADD COLUMN lane bigint, ADD COLUMN hash bytea;
+      CREATE TABLE audit_lanes (
+        id        bigserial PRIMARY KEY,
+        opened_at bigint    NOT NULL,
+        head      bytea     NOT NULL DEFAULT '\\x${'00'.repeat(32)}'::bytea
+      );
+      CREATE TABLE audit_checkpoints (
+        id           bigserial PRIMARY KEY,
+        at           bigint NOT NULL,
+        up_to_id     bigint NOT NULL,
+        pruned_to_id bigint,
+        jws          text   NOT NULL
+      );
+      CREATE TRIGGER audit_checkpoints_are_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_checkpoints
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_is_append_only();
+
+      CREATE FUNCTION audit_field(v text) RETURNS text IMMUTABLE LANGUAGE sql
+        AS $$ SELECT CASE WHEN v IS NULL THEN '-' ELSE octet_length(v)::text || ':' || v END $$;
+      CREATE FUNCTION audit_content(r audit) RETURNS bytea STABLE LANGUAGE sql AS $$
+        SELECT convert_to(concat_ws(',', 'v1', audit_field(r.id::text), audit_field(r.lane::text), audit_field(r.at::text),
+          audit_field(r.type), audit_field(r.serial), audit_field(r.user_id), audit_field(r.ip), audit_field(r.actor),
+          audit_field(r.reason), audit_field(r.moving_factor::text), audit_field(r.repeats::text)), 'UTF8') $$;
+      -- The head as it stands in this transaction is kept in a transaction-local setting and
+      -- written to audit_lanes once per statement: updating the lane's row for each row would
+      -- leave a chain of dead versions that every later update in the transaction walks (an
+      -- import of 10 000 tokens, quadratic).
+      CREATE FUNCTION audit_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+          setting text := 'kodeviser.audit_head_' || NEW.lane;
+          prev bytea := decode(NULLIF(current_setting(setting, true), ''), 'hex');
+        BEGIN
+          IF NEW.lane IS NULL THEN RAISE EXCEPTION 'an audit row needs a lane'; END IF;
+          IF prev IS NULL THEN
+            SELECT head INTO prev FROM audit_lanes WHERE id = NEW.lane FOR UPDATE;
+            IF NOT FOUND THEN RAISE EXCEPTION 'no audit lane %', NEW.lane; END IF;
+          END IF;
+          NEW.hash := sha256(prev || audit_content(NEW));
+          PERFORM set_config(setting, encode(NEW.hash, 'hex'), true);
+          RETURN NEW;
+        END $$;
+      CREATE FUNCTION audit_lane_heads() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          UPDATE audit_lanes l SET head = n.hash
+            FROM (SELECT DISTINCT ON (lane) lane, hash FROM inserted ORDER BY lane, id DESC) n WHERE l.id = n.lane;
+          RETURN NULL;
+        END $$;
+
+      DROP TRIGGER audit_is_append_only ON audit;
+      DO $$
+        DECLARE r audit; l bigint; h bytea := '\\x${'00'.repeat(32)}'::bytea;
+        BEGIN
+          IF EXISTS (SELECT 1 FROM audit) THEN
+            INSERT INTO audit_lanes (opened_at) VALUES ((extract(epoch FROM now()) * 1000)::bigint) RETURNING id INTO l;
+            FOR r IN SELECT * FROM audit ORDER BY id LOOP
+              r.lane := l;
+              h := sha256(h || audit_content(r));
+              UPDATE audit SET lane = l, hash = h WHERE id = r.id;
+            END LOOP;
+            UPDATE audit_lanes SET head = h WHERE id = l;
+          END IF;
+        END $$;
+      CREATE TRIGGER audit_is_append_only BEFORE UPDATE OR TRUNCATE ON audit
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_is_append_only();
+      CREATE FUNCTION audit_only_archived_rows_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF OLD.id > COALESCE((SELECT max(pruned_to_id) FROM audit_checkpoints), 0) THEN
+            RAISE EXCEPTION 'the audit log is append-only: only rows archived under a checkpoint may be pruned';
+          END IF;
+          RETURN OLD;
+        END $$;
+      CREATE TRIGGER audit_only_archived_rows_deleted BEFORE DELETE ON audit
+        FOR EACH ROW EXECUTE FUNCTION audit_only_archived_rows_deleted();
+      CREATE TRIGGER audit_chain BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION audit_chain();
+      CREATE TRIGGER audit_lane_heads AFTER INSERT ON audit REFERENCING NEW TABLE AS inserted
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_lane_heads();
+    `,
   },
 ];
 

@@ -74,7 +74,7 @@ const BY_SERIAL = `SELECT ${TOKEN_COLUMNS}, CASE WHEN a.active THEN a.user_id EN
   FROM tokens t LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial = $1`;
 const BY_ACTIVE_USER = `SELECT ${TOKEN_COLUMNS}, a.user_id, a.user_id AS owner, a.deactivated_at AS ended_at, a.replaced_by
   FROM assignments a JOIN tokens t ON t.serial = a.serial WHERE a.user_id = $1 AND a.active`;
-const AUDIT_COLUMNS = 'at, type, serial, user_id, ip, actor, reason, moving_factor';
+const AUDIT_COLUMNS = 'at, type, serial, user_id, ip, actor, reason, moving_factor, repeats';
 /** The advisory lock namespace of names (a user ID, an identity, a secret; pg_advisory_xact_lock's first key): "kd". */
 const NAME_LOCKS = 0x6b64;
 
@@ -121,15 +121,16 @@ export const sql = {
   useProof: stmt('use_proof', 'UPDATE proofs SET used_at = $1 WHERE id_hash = $2 AND used_at IS NULL'),
   // The compare-and-set and its audit event in one statement: the common accept, one round trip.
   // $1 serial, $2 moving factor, $3 drift, $4 at, $5 user, $6 ip, $7 actor, $8 note, $9 drift_ms, $10 drift_ppm,
-  // $11 drift_ppm_var.
+  // $11 drift_ppm_var, $12 lane (the trigger audit_chain makes the row's hash).
   acceptAlone: stmt(
     'accept_alone',
     `WITH consumed AS (
       UPDATE tokens SET last_moving_factor = $2, drift = $3, drift_ms = $9, drift_ppm = $10, drift_ppm_var = $11,
         last_used_at = $4, pending_moving_factor = NULL, pending_at = NULL, failures = 0, blocked_until = NULL
       WHERE serial = $1 AND last_moving_factor < $2 RETURNING serial)
-    INSERT INTO audit (${AUDIT_COLUMNS})
-      SELECT $4, 'accept', serial, COALESCE((SELECT pseudonym FROM users WHERE user_id = $5), $5), $6, $7, $8, $2 FROM consumed`,
+    INSERT INTO audit (${AUDIT_COLUMNS}, lane)
+      SELECT $4, 'accept', serial, COALESCE((SELECT pseudonym FROM users WHERE user_id = $5), $5), $6, $7, $8, $2, 1, $12
+      FROM consumed`,
   ),
   // $1 serial, $2 moving factor, $3 drift, $4 at, $5 success, $6 drift_ms, $7 drift_ppm, $8 drift_ppm_var.
   consume: stmt(
@@ -164,14 +165,29 @@ export const sql = {
   audit: stmt(
     'audit',
     // A user is written as its pseudonym; a user ID no user has, as it was given; in the order given.
-    `INSERT INTO audit (${AUDIT_COLUMNS})
-      SELECT x.at, x.type, x.serial, COALESCE(u.pseudonym, x.user_id), x.ip, x.actor, x.reason, x.moving_factor
-      FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])
-        WITH ORDINALITY AS x(at, type, serial, user_id, ip, actor, reason, moving_factor, n)
+    `INSERT INTO audit (${AUDIT_COLUMNS}, lane)
+      SELECT x.at, x.type, x.serial, COALESCE(u.pseudonym, x.user_id), x.ip, x.actor, x.reason, x.moving_factor, x.repeats, $10
+      FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::integer[])
+        WITH ORDINALITY AS x(at, type, serial, user_id, ip, actor, reason, moving_factor, repeats, n)
       LEFT JOIN users u ON u.user_id = x.user_id
       ORDER BY x.n`,
   ),
   ping: stmt('ping', 'SELECT 1 AS one'),
+  claimLane: stmt('claim_lane', 'INSERT INTO audit_lanes (opened_at) VALUES ($1) RETURNING id'),
+  chainRows: stmt(
+    'chain_rows',
+    `SELECT id, at, type, serial, user_id, ip, actor, reason, moving_factor, repeats, lane, hash
+    FROM audit WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3`,
+  ),
+  newestAuditId: stmt('newest_audit_id', 'SELECT COALESCE(MAX(id), 0) AS id FROM audit'),
+  lastAuditIdAt: stmt('last_audit_id_at', 'SELECT COALESCE(MAX(id), 0) AS id FROM audit WHERE at < $1'),
+  checkpoints: stmt(
+    'checkpoints',
+    'SELECT id, at, up_to_id AS "upToId", pruned_to_id AS "prunedToId", jws FROM audit_checkpoints ORDER BY id',
+  ),
+  addCheckpoint: stmt('add_checkpoint', 'INSERT INTO audit_checkpoints (at, up_to_id, pruned_to_id, jws) VALUES ($1, $2, $3, $4)'),
+  prunedTo: stmt('pruned_to', 'SELECT COALESCE(MAX(pruned_to_id), 0) AS id FROM audit_checkpoints'),
+  deleteAudit: stmt('delete_audit', 'DELETE FROM audit WHERE id > $1 AND id <= $2'),
   pseudonymOf: stmt('pseudonym_of', 'SELECT pseudonym FROM users WHERE user_id = $1'),
   usersOfPseudonyms: stmt('users_of_pseudonyms', 'SELECT pseudonym, user_id FROM users WHERE pseudonym = ANY($1::text[])'),
   // Erasure (domain/decide.ts 'erase-user'): every device the user ever had revoked, its rows deleted.
@@ -209,11 +225,21 @@ export function auditQuery(q: AuditQuery, pseudonym: string | undefined, limit: 
   )(...values);
 }
 
-/** The audit events of one write, as the eight column arrays of sql.audit. */
+/** The audit events of one write, as the nine column arrays of sql.audit (its lane follows them). */
 export function auditArrays(entries: readonly AuditEntry[]): unknown[][] {
-  const columns: unknown[][] = [[], [], [], [], [], [], [], []];
+  const columns: unknown[][] = [[], [], [], [], [], [], [], [], []];
   for (const e of entries) {
-    const row = [e.at, e.type, e.serial ?? null, e.userId ?? null, e.ip ?? null, e.actor ?? null, e.reason ?? null, e.movingFactor ?? null];
+    const row = [
+      e.at,
+      e.type,
+      e.serial ?? null,
+      e.userId ?? null,
+      e.ip ?? null,
+      e.actor ?? null,
+      e.reason ?? null,
+      e.movingFactor ?? null,
+      e.repeats ?? 1,
+    ];
     row.forEach((v, i) => (columns[i] as unknown[]).push(v));
   }
   return columns;

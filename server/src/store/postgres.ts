@@ -59,7 +59,8 @@ import {
 import { isPseudonym, MAX_AUDIT_LIMIT, toEvent, type AuditRow } from './audit-rows.js';
 import { migratePostgres } from './postgres-schema.js';
 import { auditArrays, auditQuery, sql, toRecord, type TokenRow } from './postgres-sql.js';
-import type { AttemptKey, AuditEntry, NewTokenRecord, Origin, SealedSeed, TokenStore, UserRecord } from './types.js';
+import type { ChainRow } from './audit-chain.js';
+import type { AttemptKey, AuditEntry, NewTokenRecord, Origin, SealedSeed, StoredCheckpoint, TokenStore, UserRecord } from './types.js';
 import type { StoreLog } from './open.js';
 
 export interface PostgresStoreOptions {
@@ -124,6 +125,9 @@ const buffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.
  * checks that commits are durable and brings the schema up to date. Rejects when PostgreSQL
  * cannot be reached, or refuses.
  */
+/** Ids per pruning statement (each its own transaction). */
+const PRUNE_CHUNK = 5000;
+
 export async function openPostgresStore(connectionString: string, opts: PostgresStoreOptions = {}): Promise<TokenStore> {
   const statementTimeoutMs = opts.statementTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.pgStatementMs;
   const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.pgLockMs;
@@ -190,18 +194,29 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
   };
 
   /**
+   * The audit lanes (audit-chain.ts) of this process not in use: a transaction takes one for
+   * the rows it appends and gives it back at its end, so there are as many as connections ever
+   * wrote at once here. A new one is claimed (committed at once, before BEGIN) when none is free.
+   */
+  const freeLanes: number[] = [];
+  const takeLane = async (client: pg.PoolClient): Promise<number> =>
+    freeLanes.pop() ?? Number((await client.query<{ id: string }>(sql.claimLane(Date.now()))).rows[0]!.id);
+
+  /**
    * BEGIN … COMMIT on one pooled connection, the audit events `work` collected inserted last,
    * in one statement. Resolves after COMMIT returned, i.e. durably; rolls back on any throw.
    */
-  const transaction = <T>(work: (client: pg.PoolClient, audit: AuditEntry[]) => Promise<T>): Promise<T> =>
+  const transaction = <T>(work: (client: pg.PoolClient, audit: AuditEntry[], lane: number) => Promise<T>): Promise<T> =>
     run(async () => {
       const client = await pool.connect();
       let broken: Error | undefined;
+      let lane: number | null = null;
       try {
+        lane = await takeLane(client);
         await client.query('BEGIN');
         const events: AuditEntry[] = [];
-        const result = await work(client, events);
-        if (events.length > 0) await client.query(sql.audit(...auditArrays(events)));
+        const result = await work(client, events, lane);
+        if (events.length > 0) await client.query(sql.audit(...auditArrays(events), lane));
         await client.query('COMMIT');
         return result;
       } catch (e) {
@@ -210,6 +225,8 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
         throw e;
       } finally {
         client.release(broken);
+        // Its head is in the database, committed or rolled back with the rows: free as it is.
+        if (lane !== null) freeLanes.push(lane);
       }
     });
 
@@ -392,7 +409,7 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
     snapshot: (key) => run(async () => snapshotOf(await readKey(pool, key))),
 
     attempt<T>(key: AttemptKey, decide: (snapshot: Snapshot) => Decision<T>): Promise<T> {
-      return transaction(async (client, audit) => {
+      return transaction(async (client, audit, lane) => {
         const { result, writes } = decide(snapshotOf(await lockKey(client, key)));
         // The common accept: the update and its audit row in one statement.
         const accept = commonAccept(writes);
@@ -412,6 +429,7 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
               d.offsetMs,
               d.ratePpm,
               d.rateVar,
+              lane,
             ),
           );
           if (written.rowCount !== 1) throw unapplied(c);
@@ -420,6 +438,44 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
         for (const w of writes) await apply(client, audit, w);
         return result;
       });
+    },
+
+    auditArchive: {
+      rows: (after, upTo, limit) =>
+        run(async () =>
+          (await pool.query<ChainRow & { hash: Buffer | null }>(sql.chainRows(after, upTo, limit))).rows.map((r) => ({
+            ...r,
+            hash: r.hash === null ? null : new Uint8Array(r.hash),
+          })),
+        ),
+      // Inserts take ROW EXCLUSIVE, which SHARE waits for: once it is granted every row there is
+      // has committed, and every later one gets a larger id.
+      boundary: () =>
+        transaction(async (client) => {
+          await client.query('LOCK TABLE audit IN SHARE MODE');
+          return (await client.query<{ id: number }>(sql.newestAuditId())).rows[0]!.id;
+        }),
+      lastIdAt: (at) => run(async () => (await pool.query<{ id: number }>(sql.lastAuditIdAt(at))).rows[0]!.id),
+      checkpoints: () => run(async () => (await pool.query<StoredCheckpoint>(sql.checkpoints())).rows),
+      addCheckpoint: (cp) =>
+        run(async () => {
+          await pool.query(sql.addCheckpoint(cp.at, cp.upToId, cp.prunedToId, cp.jws));
+        }),
+      async prune(cp, entry) {
+        const prunedTo = cp.prunedToId ?? 0;
+        const from = await transaction(async (client, audit) => {
+          const start = (await client.query<{ id: number }>(sql.prunedTo())).rows[0]!.id;
+          await client.query(sql.addCheckpoint(cp.at, cp.upToId, cp.prunedToId, cp.jws));
+          audit.push(entry);
+          return start;
+        });
+        let deleted = 0;
+        for (let after = from; after < prunedTo; after += PRUNE_CHUNK) {
+          const upTo = Math.min(after + PRUNE_CHUNK, prunedTo);
+          deleted += await run(async () => (await pool.query(sql.deleteAudit(after, upTo))).rowCount ?? 0);
+        }
+        return deleted;
+      },
     },
 
     getUserHistory: (userId) => run(async () => userHistoryOf((await pool.query<UserHistoryRow>(sql.userHistory(userId))).rows)),

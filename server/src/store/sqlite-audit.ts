@@ -9,9 +9,10 @@
  */
 import type Database from 'better-sqlite3';
 import type { AuditEvent, AuditQuery } from '../domain/types.js';
+import { chainHash, GENESIS, type ChainContent, type ChainRow } from './audit-chain.js';
 import { isPseudonym, MAX_AUDIT_LIMIT, toEvent, type AuditRow } from './audit-rows.js';
 import { serialKey } from './sqlite-rows.js';
-import type { AuditEntry } from './types.js';
+import type { AuditEntry, StoredCheckpoint } from './types.js';
 
 /** Where a token's chain ends, as a read inside the write transaction found it. */
 export interface ChainHead {
@@ -24,9 +25,17 @@ export interface ChainHead {
   pseudonym: string | null;
 }
 
+/** Where this connection's lane stood at a savepoint (opaque). */
+export type LaneMark = unknown;
+
 export interface SqliteAuditLog {
   /** To call at each write transaction's BEGIN: the newest id is read again in it. */
   begin(): void;
+  /** To call when the write transaction rolled back: the lane's head goes back to where BEGIN found it. */
+  rollback(): void;
+  /** Where the lane stands now, for `restore` after a savepoint rolled back. */
+  mark(): LaneMark;
+  restore(mark: LaneMark): void;
   /** Appends a row, to its token's chain when it belongs there. */
   append(e: AuditEntry): void;
   /** Whether a row of `userId` about a token whose chain is `head` joins that chain. */
@@ -42,6 +51,16 @@ export interface SqliteAuditLog {
   /** Appends the row `id` (from nextId) to the chain at `head`, whose token already points at it. */
   appendChained(id: number, e: AuditEntry, head: ChainHead): void;
   query(q: AuditQuery): AuditEvent[];
+  /** The audit archive's reads and writes, each synchronous: the store runs them as its reads and writes. */
+  archive: {
+    rows(after: number, upTo: number, limit: number): ChainRow[];
+    newestId(): number;
+    lastIdAt(at: number): number;
+    checkpoints(): StoredCheckpoint[];
+    addCheckpoint(cp: Omit<StoredCheckpoint, 'id'>): void;
+    /** Deletes the rows of ids in (after, upTo]; the trigger refuses those no checkpoint archived. */
+    deleteRows(after: number, upTo: number): number;
+  };
 }
 
 /** The rows one audit query reads at most (a walk of chains on the event loop: ~1 µs a row). */
@@ -54,11 +73,17 @@ export function createSqliteAuditLog(
 ): SqliteAuditLog {
   const sql = {
     lastAuditId: db.prepare('SELECT COALESCE(MAX(id), 0) FROM audit').pluck(),
-    // A user is written as its pseudonym; a user ID no user has, as it was given.
-    insert: db.prepare(`INSERT INTO audit (at, type, serial, user_id, ip, actor, reason, moving_factor, chained, prev_id)
-      VALUES (?, ?, ?, COALESCE((SELECT pseudonym FROM users WHERE user_id = ?), ?), ?, ?, ?, ?, ?, ?)`),
-    insertChained: db.prepare(`INSERT INTO audit (id, at, type, serial, user_id, ip, actor, reason, moving_factor, chained, prev_id)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`),
+    insert: db.prepare(`INSERT INTO audit (id, at, type, serial, user_id, ip, actor, reason, moving_factor, repeats, lane, hash,
+      chained, prev_id) VALUES (@id, @at, @type, @serial, @user_id, @ip, @actor, @reason, @moving_factor, @repeats, @lane, @hash,
+      @chained, @prev_id)`),
+    claimLane: db.prepare('INSERT INTO audit_lanes (opened_at) VALUES (?)'),
+    chainRows: db.prepare(`SELECT id, at, type, serial, user_id, ip, actor, reason, moving_factor, repeats, lane, hash
+      FROM audit WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`),
+    lastIdAt: db.prepare('SELECT COALESCE(MAX(id), 0) FROM audit WHERE at < ?').pluck(),
+    checkpoints: db.prepare('SELECT id, at, up_to_id AS upToId, pruned_to_id AS prunedToId, jws FROM audit_checkpoints ORDER BY id'),
+    addCheckpoint: db.prepare('INSERT INTO audit_checkpoints (at, up_to_id, pruned_to_id, jws) VALUES (?, ?, ?, ?)'),
+    deleteRows: db.prepare('DELETE FROM audit WHERE id > ? AND id <= ?'),
+    prunedTo: db.prepare('SELECT COALESCE(MAX(pruned_to_id), 0) FROM audit_checkpoints').pluck(),
     head: db
       .prepare(
         'SELECT t.last_audit_id, a.user_id, a.pseudonym FROM tokens t LEFT JOIN assignments a ON a.serial = t.serial WHERE t.serial_key = ?',
@@ -71,6 +96,16 @@ export function createSqliteAuditLog(
     tokensEverOfUser: db.prepare('SELECT serial FROM assignments WHERE user_id = ?').pluck(),
   };
   let lastId: number | null = null;
+  /**
+   * This connection's lane (audit-chain.ts) and its head, replaced (never changed) by each
+   * append so that a mark is the object itself; claimed inside the first write transaction that
+   * appends, so a rollback of that transaction takes the claim back too.
+   */
+  type Lane = { id: number; head: Uint8Array } | null;
+  let lane: Lane = null;
+  let atBegin: Lane = null;
+  /** The row ids up to which the log was pruned: a chain that reaches them ends there, whole. */
+  let prunedTo = sql.prunedTo.get() as number;
   const headOf = (key: number): ChainHead | null => {
     const h = sql.head.get(key) as [number | null, string | null, string | null] | undefined;
     return h === undefined ? null : { key, lastAuditId: h[0], owner: h[1], pseudonym: h[2] };
@@ -97,6 +132,7 @@ export function createSqliteAuditLog(
     let newer = Number.POSITIVE_INFINITY;
     while (id !== null) {
       const row = id < newer ? (sql.row.get(id) as (AuditRow & { prev_id: number | null }) | undefined) : undefined;
+      if (row === undefined && id < newer && id <= (prunedTo = Math.max(prunedTo, sql.prunedTo.get() as number))) return;
       if (row === undefined) {
         warn?.({ serial, at: id }, `audit chain of token ${serial} broken at row ${id}: the older rows of its chain are not searched`);
         return;
@@ -160,9 +196,42 @@ export function createSqliteAuditLog(
     return rows;
   }
 
+  /** Writes row `r` (its user as stored) to the lane, hashed after the lane's head. */
+  const insert = (r: Omit<ChainContent, 'lane'>, chained: boolean, prevId: number | null): void => {
+    if (lane === null) lane = { id: Number(sql.claimLane.run(r.at).lastInsertRowid), head: GENESIS };
+    const row = { ...r, lane: lane.id };
+    const hash = chainHash(lane.head, row);
+    sql.insert.run({ ...row, hash, chained: chained ? 1 : 0, prev_id: prevId });
+    lane = { id: lane.id, head: hash };
+    lastId = r.id;
+  };
+  const content = (id: number, e: AuditEntry, userId: string | null): Omit<ChainContent, 'lane'> => ({
+    id,
+    at: e.at,
+    type: e.type,
+    serial: e.serial ?? null,
+    user_id: userId,
+    ip: e.ip ?? null,
+    actor: e.actor ?? null,
+    reason: e.reason ?? null,
+    moving_factor: e.movingFactor ?? null,
+    repeats: e.repeats ?? 1,
+  });
+  const nextId = (): number => (lastId ??= sql.lastAuditId.get() as number) + 1;
+
   return {
     begin() {
       lastId = null;
+      atBegin = lane;
+    },
+    rollback() {
+      lastId = null;
+      lane = atBegin;
+    },
+    mark: () => lane,
+    restore(mark) {
+      lastId = null;
+      lane = mark as Lane;
     },
     joins,
     append(e) {
@@ -170,38 +239,16 @@ export function createSqliteAuditLog(
       const userId = e.userId ?? null;
       const head = serial === null ? null : headOf(serialKey(serial));
       const chained = head !== null && joins(head, userId);
-      const { lastInsertRowid } = sql.insert.run(
-        e.at,
-        e.type,
-        serial,
-        userId,
-        userId,
-        e.ip ?? null,
-        e.actor ?? null,
-        e.reason ?? null,
-        e.movingFactor ?? null,
-        chained ? 1 : 0,
-        chained ? head.lastAuditId : null,
-      );
-      if (chained) sql.setHead.run(lastInsertRowid, head.key);
-      lastId = Number(lastInsertRowid);
+      const id = nextId();
+      // A user is written as its pseudonym; a user ID no user has, as it was given.
+      const stored = userId === null ? null : ((sql.pseudonymOf.get(userId) as string | undefined) ?? userId);
+      insert(content(id, e, stored), chained, chained ? head.lastAuditId : null);
+      if (chained) sql.setHead.run(id, head.key);
     },
-    nextId: () => (lastId ??= sql.lastAuditId.get() as number) + 1,
+    nextId,
     appendChained(id, e, head) {
-      sql.insertChained.run(
-        id,
-        e.at,
-        e.type,
-        e.serial ?? null,
-        // the owner's (joins: a chained row names no user or the token's owner)
-        e.userId == null ? null : (head.pseudonym ?? e.userId),
-        e.ip ?? null,
-        e.actor ?? null,
-        e.reason ?? null,
-        e.movingFactor ?? null,
-        head.lastAuditId,
-      );
-      lastId = id;
+      // the owner's (joins: a chained row names no user or the token's owner)
+      insert(content(id, e, e.userId == null ? null : (head.pseudonym ?? e.userId)), true, head.lastAuditId);
     },
     query(q) {
       const limit = Math.min(Math.max(1, Math.floor(q.limit ?? 100)), MAX_AUDIT_LIMIT);
@@ -214,6 +261,22 @@ export function createSqliteAuditLog(
         }
       }
       return rows.map((r) => toEvent(r, users));
+    },
+    archive: {
+      rows: (after, upTo, limit) =>
+        (sql.chainRows.all(after, upTo, limit) as Array<ChainRow & { hash: Buffer | null }>).map((r) => ({
+          ...r,
+          hash: r.hash === null ? null : new Uint8Array(r.hash),
+        })),
+      newestId: () => sql.lastAuditId.get() as number,
+      lastIdAt: (at) => sql.lastIdAt.get(at) as number,
+      checkpoints: () => sql.checkpoints.all() as StoredCheckpoint[],
+      addCheckpoint: (cp) => void sql.addCheckpoint.run(cp.at, cp.upToId, cp.prunedToId, cp.jws),
+      deleteRows(after, upTo) {
+        const n = sql.deleteRows.run(after, upTo).changes;
+        prunedTo = Math.max(prunedTo, upTo);
+        return n;
+      },
     },
   };
 }

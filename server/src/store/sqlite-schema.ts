@@ -7,7 +7,8 @@
  * Rules the database itself enforces, so no code path can break them:
  * - one active token per user: a partial unique index on assignments(user_id) WHERE active = 1;
  * - one user per token: assignments.serial is the primary key;
- * - the audit log is append-only: triggers abort any UPDATE or DELETE on it;
+ * - the audit log is append-only: triggers abort any UPDATE, and any DELETE of a row no
+ *   checkpoint has archived (migration 11; audit-archive.ts);
  * - a token's status is one of three.
  *
  * The audit log of one token is a chain (migration 3): audit.prev_id points at the token's
@@ -17,6 +18,7 @@
  * user event with no token) are indexed by the partial indexes audit_unchained_by_*.
  */
 import type Database from 'better-sqlite3';
+import { chainHash, GENESIS, type ChainContent } from './audit-chain.js';
 
 export interface Migration {
   version: number;
@@ -28,6 +30,8 @@ export interface Migration {
    * neither fails nor cascades, and the references are checked (foreign_key_check) before it commits.
    */
   rebuildsTables?: boolean;
+  /** What SQL cannot do, run after `sql` in the same transaction. */
+  run?: (db: Database.Database) => void;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -298,6 +302,59 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE users ADD COLUMN guess_count INTEGER;
     `,
   },
+  {
+    version: 11,
+    name: 'audit: hash chains per lane (tamper-evident), repeats counted, checkpoints, pruning of archived rows',
+    // audit-chain.ts says why lanes and what a row's hash covers. The rows written before are
+    // chained here, in id order, in a lane of their own. A row may be deleted only once a
+    // checkpoint (signed, audit-checkpoint.ts) says it was archived; checkpoints are never changed.
+    sql: `
+      ALTER TABLE audit ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1 CHECK (repeats >= 1);
+      ALTER TABLE audit ADD COLUMN lane INTEGER;
+      ALTER TABLE audit ADD COLUMN hash BLOB;
+      CREATE TABLE audit_lanes (
+        id        INTEGER PRIMARY KEY,
+        opened_at INTEGER NOT NULL
+      );
+      CREATE TABLE audit_checkpoints (
+        id           INTEGER PRIMARY KEY,
+        at           INTEGER NOT NULL,
+        up_to_id     INTEGER NOT NULL,
+        pruned_to_id INTEGER,
+        jws          TEXT    NOT NULL
+      );
+      CREATE TRIGGER audit_checkpoints_are_append_only_update BEFORE UPDATE ON audit_checkpoints
+        BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+      CREATE TRIGGER audit_checkpoints_are_append_only_delete BEFORE DELETE ON audit_checkpoints
+        BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+      DROP TRIGGER audit_is_append_only_delete;
+      CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
+        WHEN OLD.id > COALESCE((SELECT max(pruned_to_id) FROM audit_checkpoints), 0)
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: only rows archived under a checkpoint may be pruned'); END;
+    `,
+    run: (db) => {
+      if (db.prepare('SELECT 1 FROM audit LIMIT 1').get() === undefined) return;
+      const lane = Number(db.prepare('INSERT INTO audit_lanes (opened_at) VALUES (?)').run(Date.now()).lastInsertRowid);
+      const batch = db.prepare(
+        'SELECT id, at, type, serial, user_id, ip, actor, reason, moving_factor FROM audit WHERE id > ? ORDER BY id LIMIT 10000',
+      );
+      const set = db.prepare('UPDATE audit SET lane = ?, hash = ? WHERE id = ?');
+      db.exec('DROP TRIGGER audit_is_append_only_update');
+      let head = GENESIS;
+      let after = 0;
+      for (;;) {
+        const rows = batch.all(after) as Array<Omit<ChainContent, 'lane' | 'repeats'>>;
+        if (rows.length === 0) break;
+        for (const r of rows) {
+          head = chainHash(head, { ...r, lane, repeats: 1 });
+          set.run(lane, head, r.id);
+          after = r.id;
+        }
+      }
+      db.exec(`CREATE TRIGGER audit_is_append_only_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;`);
+    },
+  },
 ];
 
 /** Applies the migrations `db` has not seen; returns the versions applied. */
@@ -315,6 +372,7 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
     try {
       db.transaction(() => {
         db.exec(m.sql);
+        m.run?.(db);
         if (m.rebuildsTables) {
           const broken = db.pragma('foreign_key_check') as Array<{ table: string; parent: string }>;
           if (broken.length > 0) {

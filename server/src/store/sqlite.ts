@@ -203,6 +203,9 @@ function openDatabase(path: string, groupCommit: boolean, busyTimeoutMs: number)
   return { db, wal };
 }
 
+/** Ids per pruning transaction: ~10 ms of the write lock each. */
+const PRUNE_CHUNK = 5000;
+
 export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): TokenStore {
   const busyTimeoutMs = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const { db, wal } = openDatabase(path, opts.groupCommit ?? true, busyTimeoutMs);
@@ -248,12 +251,12 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     // IMMEDIATE takes the write lock at BEGIN, so another process cannot make our COMMIT fail as busy.
     // Held by another process past the busy timeout: the batch fails as unavailable, the next tries again.
     begin: () => {
+      log.begin();
       try {
         sql.begin.run();
       } catch (e) {
         throw storeFailure(e, busyTimeoutMs);
       }
-      log.begin();
     },
     commit: () => {
       if (!db.inTransaction) throw rolledBack();
@@ -266,12 +269,15 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     // A failed COMMIT may have rolled the transaction back already (an I/O error does).
     rollback: () => {
       if (db.inTransaction) sql.rollback.run();
+      log.rollback();
     },
     isolate: <T>(op: () => T): T => {
       if (!db.inTransaction) throw rolledBack();
+      const mark = log.mark();
       try {
         return isolate(op) as T;
       } catch (e) {
+        log.restore(mark);
         throw storeFailure(e, busyTimeoutMs);
       }
     },
@@ -456,6 +462,29 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     listCredentials: () => read(() => (sql.credentials.all() as CredentialRow[]).map((r) => credentialOf(r) as CredentialRecord)),
 
     queryAudit: (query) => read(() => log.query(query)),
+
+    auditArchive: {
+      rows: (after, upTo, limit) => read(() => log.archive.rows(after, upTo, limit)),
+      boundary: () => read(() => log.archive.newestId()),
+      lastIdAt: (at) => read(() => log.archive.lastIdAt(at)),
+      checkpoints: () => read(() => log.archive.checkpoints()),
+      addCheckpoint: (cp) => write(() => log.archive.addCheckpoint(cp)),
+      async prune(cp, entry) {
+        const prunedTo = cp.prunedToId ?? 0;
+        const from = await write(() => {
+          const start = Math.max(0, ...log.archive.checkpoints().map((c) => c.prunedToId ?? 0));
+          log.archive.addCheckpoint(cp);
+          log.append(entry);
+          return start;
+        });
+        let deleted = 0;
+        for (let after = from; after < prunedTo; after += PRUNE_CHUNK) {
+          const upTo = Math.min(after + PRUNE_CHUNK, prunedTo);
+          deleted += await write(() => log.archive.deleteRows(after, upTo));
+        }
+        return deleted;
+      },
+    },
 
     /**
      * Ready when a write could be made now. A store whose log could not be synced takes no more

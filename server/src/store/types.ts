@@ -16,6 +16,7 @@ import type { CredentialRecord } from '../domain/credentials.js';
 import type { GuessBudget } from '../domain/guessing.js';
 import type { Decision, Snapshot } from '../domain/decide.js';
 import type { AuditEvent, AuditQuery, AuditType, TokenStatus } from '../domain/types.js';
+import type { ChainRow } from './audit-chain.js';
 
 /** A seed encrypted under the master key of `keyVersion` (AES-256-GCM, the serial as AAD). */
 export interface SealedSeed {
@@ -130,6 +131,39 @@ export interface AttemptKey {
   proofIdHash?: string;
 }
 
+/** A signed checkpoint of the audit log as stored (audit-checkpoint.ts makes and reads the JWS). */
+export interface StoredCheckpoint {
+  id: number;
+  at: number;
+  /** The newest row it covers. */
+  upToId: number;
+  /** The rows up to this id were archived and may be deleted; null: a checkpoint only. */
+  prunedToId: number | null;
+  /** The checkpoint itself, a compact JWS. */
+  jws: string;
+}
+
+/**
+ * What the audit command (audit-command.ts) needs of a store to verify, checkpoint and archive the
+ * log; the requests never use it.
+ */
+export interface AuditArchive {
+  /** The rows with `after` < id ≤ `upTo`, oldest first, at most `limit`, with their lanes and hashes. */
+  rows(after: number, upTo: number, limit: number): Promise<ChainRow[]>;
+  /** An id at or below which every row there will ever be is committed (the newest now, PostgreSQL: after in-flight writes end). */
+  boundary(): Promise<number>;
+  /** The newest row from before `at` (unix ms), or 0. */
+  lastIdAt(at: number): Promise<number>;
+  checkpoints(): Promise<StoredCheckpoint[]>;
+  addCheckpoint(cp: Omit<StoredCheckpoint, 'id'>): Promise<void>;
+  /**
+   * Records `cp` (its prunedToId set) with the audit row `entry`, then deletes the rows up to
+   * cp.prunedToId in transactions of a few thousand rows each, so the writes of a server on the
+   * same database wait for one of them at most. Returns the rows deleted.
+   */
+  prune(cp: Omit<StoredCheckpoint, 'id'>, entry: AuditEntry): Promise<number>;
+}
+
 export interface TokenStore {
   /** All or nothing; throws DuplicateSerialError naming the first serial that exists. Writes one 'import' event each. */
   insertTokens(tokens: readonly NewTokenRecord[], origin: Origin): Promise<void>;
@@ -155,6 +189,7 @@ export interface TokenStore {
   /** Every credential, oldest first. */
   listCredentials(): Promise<CredentialRecord[]>;
   queryAudit(query: AuditQuery): Promise<AuditEvent[]>;
+  readonly auditArchive: AuditArchive;
   ping(): Promise<boolean>;
   /** Commits what is queued, then closes. Later calls reject with ERR_STORE_CLOSED. */
   close(): Promise<void>;
