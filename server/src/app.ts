@@ -104,6 +104,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
       logger,
       guesses: shared.state,
       ...(config.hashing ? { hashing: config.hashing } : {}),
+      ...(config.auditRepeatWindowMs !== undefined ? { auditRepeats: { windowMs: config.auditRepeatWindowMs } } : {}),
       ...(config.policy ? { policy: config.policy } : {}),
     });
 

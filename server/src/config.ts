@@ -127,6 +127,11 @@ export interface ServerConfig {
   readonly trustProxy?: number | string;
   /** Password hashes at once and waiting (security/password.ts boundedHasher). */
   readonly hashing?: { readonly concurrency: number; readonly queue: number };
+  /**
+   * How long repeats of an anonymous refusal from one address are counted into one audit row
+   * (security/audit-repeats.ts); 0: every refusal is a row. Absent: the service's default (60 s).
+   */
+  readonly auditRepeatWindowMs?: number;
   /** Verification policy settings that differ from DEFAULT_POLICY (domain/policy.ts). */
   readonly policy?: Partial<PolicyOptions>;
   /** HTTP timeouts; absent: DEFAULT_HTTP_TIMEOUTS */
@@ -188,6 +193,9 @@ Environment (flags win over it):
                             (authenticate, activate, self proofs, password change and reset; default 30; 0 = off)
   KODEVISER_HASH_CONCURRENCY password hashes (scrypt) at once (default 2)
   KODEVISER_HASH_QUEUE      password hashes waiting for a turn (default 100); beyond, 503 busy with Retry-After
+  KODEVISER_AUDIT_REPEAT_WINDOW_MS repeats of a refusal without credentials (an unknown user ID or proof)
+                            from one address within this are one audit row that counts them, not a
+                            row each (default 60000; 0 = a row each)
   KODEVISER_RATE_LIMIT_BEARER failed bearer tokens per minute per client IP, every route, before it is
                             refused for the rest of the minute (default 20; 0 = off; off too with RATE_LIMIT_IP=0)
   REDIS_URL                 redis://host:port[/db][?keyPrefix=…]: rate-limit counters shared by all
@@ -468,6 +476,12 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     concurrency: parseInteger('KODEVISER_HASH_CONCURRENCY', env.KODEVISER_HASH_CONCURRENCY || '2', 1, 64),
     queue: parseInteger('KODEVISER_HASH_QUEUE', env.KODEVISER_HASH_QUEUE || '100', 0, 1e6),
   };
+  const auditRepeatWindowMs = parseInteger(
+    'KODEVISER_AUDIT_REPEAT_WINDOW_MS',
+    env.KODEVISER_AUDIT_REPEAT_WINDOW_MS || '60000',
+    0,
+    3_600_000,
+  );
   const redisUrl = env.REDIS_URL || undefined;
   if (redisUrl !== undefined && !/^rediss?:\/\/./.test(redisUrl)) {
     throw configError('REDIS_URL must be a redis:// or rediss:// URL');
@@ -541,6 +555,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
         ...(redisUrl !== undefined ? { redisUrl, redisTimeoutMs } : {}),
       },
       hashing,
+      auditRepeatWindowMs,
       logLevel: logLevelText as LogLevel,
       quiet,
       timeouts,

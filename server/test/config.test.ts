@@ -30,6 +30,7 @@ t.test('defaults: a fresh data dir gets a master key and an admin token, 0600, s
   t.equal(config.serviceToken, null);
   t.equal(config.pskcKey, null);
   t.same(config.rateLimit, { perIp: 3000, perUser: 30, bearerFailures: 20, loginsPerIp: 30, windowMs: 60_000 });
+  t.equal(config.auditRepeatWindowMs, 60_000);
   t.equal(config.logLevel, 'info');
   t.equal(first.generated.masterKeyFile, join(cwd, 'data', MASTER_KEY_FILE));
   t.equal(first.generated.adminTokenFile, join(cwd, 'data', ADMIN_TOKEN_FILE));
@@ -58,6 +59,7 @@ t.test('environment and flags (flags win)', async (t) => {
     KODEVISER_RATE_LIMIT_IP: '0',
     KODEVISER_RATE_LIMIT_USER: '5',
     KODEVISER_RATE_LIMIT_BEARER: '7',
+    KODEVISER_AUDIT_REPEAT_WINDOW_MS: '0',
     LOG_LEVEL: 'warn',
   };
   const { config, generated } = loadConfig({ env, argv: ['--port', '9001', '--log-level', 'debug'], cwd });
@@ -70,6 +72,7 @@ t.test('environment and flags (flags win)', async (t) => {
   t.equal(config.serviceToken, 'service-token-0123456789');
   t.equal(Buffer.from(config.pskcKey!).toString('hex'), '12345678901234567890123456789012');
   t.same(config.rateLimit, { perIp: 0, perUser: 5, bearerFailures: 7, loginsPerIp: 30, windowMs: 60_000 });
+  t.equal(config.auditRepeatWindowMs, 0, 'every refusal a row');
   t.equal(config.logLevel, 'debug');
   t.same(generated, { masterKeyFile: null, adminTokenFile: null }, 'nothing is generated when the environment has both');
 
@@ -128,6 +131,12 @@ t.test('bad values stop the start with a message naming the variable', async (t)
     ],
     ['log level', { LOG_LEVEL: 'loud' }, [], /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/],
     ['rate limit', { KODEVISER_RATE_LIMIT_USER: '-3' }, [], /^KODEVISER_RATE_LIMIT_USER must be an integer/],
+    [
+      'audit repeat window',
+      { KODEVISER_AUDIT_REPEAT_WINDOW_MS: '1m' },
+      [],
+      /^KODEVISER_AUDIT_REPEAT_WINDOW_MS must be an integer from 0 to/,
+    ],
     ['unknown flag', {}, ['--prot', '80'], /Unknown option '--prot'/],
     ['positional argument', {}, ['serve'], /Unexpected argument 'serve'/],
     [

@@ -46,6 +46,8 @@ export interface TestAppOptions {
   service?: (real: TokenService) => TokenService;
   /** the store to run on instead of a fresh SQLite file (the app closes it) */
   store?: TokenStore;
+  /** KODEVISER_AUDIT_REPEAT_WINDOW_MS (default: the service's, 60 s) */
+  auditRepeatWindowMs?: number;
 }
 
 export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<TestApp> {
@@ -65,6 +67,7 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
     logLevel: opts.captureLog ? 'trace' : 'silent',
     ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
     ...(opts.policy !== undefined ? { policy: opts.policy } : {}),
+    ...(opts.auditRepeatWindowMs !== undefined ? { auditRepeatWindowMs: opts.auditRepeatWindowMs } : {}),
   };
   const lines: string[] = [];
   const sink = new Writable({
@@ -83,6 +86,7 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
     scrypt: { N: 2 ** 4, r: 1, p: 1 },
     logger,
     ...(config.policy ? { policy: config.policy } : {}),
+    ...(config.auditRepeatWindowMs !== undefined ? { auditRepeats: { windowMs: config.auditRepeatWindowMs } } : {}),
   });
   const service = opts.service ? opts.service(real) : real;
   // Without a service of its own, build() makes the production one from the config (real scrypt

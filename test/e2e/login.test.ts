@@ -79,8 +79,11 @@ t.test(
     const after = await login(server, user, third.code as string);
     t.equal(after.status, 200, 'after the block, the code refused during it (never consumed) logs in');
     const story = (await auditOf(server, device)).reverse().map((e) => (e.reason === null ? e.type : `${e.type}:${e.reason}`));
+    // The second refusal while blocked (the right code) changed nothing, and came from the same
+    // address for the same reason within a minute of the first: it is counted, not written; the
+    // row standing for it is written when the minute ends (server/src/security/audit-repeats.ts).
     t.same(
-      story.slice(-10),
+      story.slice(-9),
       [
         `activate:proof by ${(await operatorOf(server)).id}`,
         'accept',
@@ -90,9 +93,8 @@ t.test(
         'reject:bad-otp',
         'block:3 consecutive failures: 30 s',
         'reject:blocked',
-        'reject:blocked',
         'accept',
-      ].slice(-10),
+      ],
       'the audit log tells the story',
     );
   },

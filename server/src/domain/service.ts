@@ -27,12 +27,15 @@ import {
 } from '../security/password.js';
 import { weakPassword } from '../security/common-passwords.js';
 import { memoryState, type SharedState } from '../security/shared-state.js';
+import { auditRepeats, type AuditRepeats } from '../security/audit-repeats.js';
+import { repeatable, repeatKey } from './repeats.js';
 import { budgetSpentUntil, decidePhantom, phantomGate, phantomTtlMs, phantomWrites, type PhantomState } from './guessing.js';
 import { createSeedVault } from '../security/seed-vault.js';
-import type { AttemptKey, NewTokenRecord, Origin, TokenRecord, TokenStore, UserHistory } from '../store/types.js';
+import type { AttemptKey, AuditEntry, NewTokenRecord, Origin, TokenRecord, TokenStore, UserHistory } from '../store/types.js';
 import { decideActivate, decideErase, decidePasswordChange, decidePasswordReset, decideReinstate } from './lifecycle.js';
 import { secretDigest } from '../security/secret-digest.js';
 import {
+  audit,
   decideAuthenticate,
   decideResync,
   decideStatus,
@@ -90,6 +93,12 @@ export interface TokenServiceOptions {
   passwords?: PasswordHasher;
   /** Hashes at once and waiting (security/password.ts boundedHasher; default 2 and 100). */
   hashing?: HashingLimits;
+  /**
+   * Repeats of an anonymous refusal from one address counted, one row standing for those of a
+   * window (domain/repeats.ts, security/audit-repeats.ts; default: windows of 60 s, at most
+   * 10 000 open); false or a window of 0: every refusal is a row of its own.
+   */
+  auditRepeats?: { windowMs: number; maxKeys?: number } | false;
 }
 
 function requireString(value: unknown, argName: string): string {
@@ -211,6 +220,22 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   const otps = new LRUCache<string, Otp>({ max: otpCacheSize });
   // Admitted on a second validation within the last `otpCacheSize` new tokens (doorkeeper.ts).
   const doorkeeper = new Doorkeeper(otpCacheSize);
+  const repeatsOptions = opts.auditRepeats ?? { windowMs: 60_000 };
+  const repeats: AuditRepeats | null =
+    repeatsOptions === false || repeatsOptions.windowMs === 0
+      ? null
+      : auditRepeats({
+          windowMs: repeatsOptions.windowMs,
+          ...(repeatsOptions.maxKeys !== undefined ? { maxKeys: repeatsOptions.maxKeys } : {}),
+          now: () => clock.now(),
+          // Straight to the store, not through attempt(): a summary row is never counted again.
+          write: (entry) => store.attempt({}, () => ({ result: undefined, writes: [audit(entry)] })),
+          onError: (e, entry) =>
+            logger?.error(
+              { err: { type: (e as Error).name, message: (e as Error).message }, reason: entry.reason, repeats: entry.repeats },
+              'the audit row of repeated refusals could not be written',
+            ),
+        });
 
   function otpOf(t: TokenRecord): Otp {
     const key = `${t.serial}:${t.seed.keyVersion}`;
@@ -240,6 +265,28 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   }
 
   /**
+   * Every attempt of the service (TokenStore.attempt): an anonymous refusal (domain/repeats.ts)
+   * whose key has a window open is dropped from the writes, to be counted instead. The counter
+   * is told what became of the refusal only once the unit has committed, so that it counts
+   * exactly the refusals made (security/audit-repeats.ts).
+   */
+  async function attempt<T>(key: AttemptKey, decide: (s: Snapshot) => Decision<T>): Promise<T> {
+    if (repeats === null) return store.attempt(key, decide);
+    let refusal = null as { key: string; entry: AuditEntry; counted: boolean } | null;
+    const result = await store.attempt(key, (s) => {
+      const decided = decide(s);
+      const entry = repeatable(decided.writes);
+      if (entry === null) return decided;
+      const repeat = repeatKey(entry);
+      refusal = { key: repeat, entry, counted: repeats.isOpen(repeat) };
+      return refusal.counted ? { result: decided.result, writes: [] } : decided;
+    });
+    if (refusal?.counted === true) repeats.count(refusal.key, refusal.entry);
+    else if (refusal !== null) repeats.opened(refusal.key);
+    return result;
+  }
+
+  /**
    * An attempt on `key` whose decision needs work done first, outside the store's unit (a
    * password hashed or checked: `prepare`, on a snapshot read just before): `decide` runs on the
    * snapshot inside the unit and may ask (null) for the work to be done again on the snapshot it
@@ -255,7 +302,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     let work = await prepare(read ?? (await store.snapshot(key)));
     for (;;) {
       const prepared = work;
-      const d = await store.attempt<{ decided: Decision<R> } | { again: Snapshot }>(key, (s) => {
+      const d = await attempt<{ decided: Decision<R> } | { again: Snapshot }>(key, (s) => {
         const decided = decide(s, prepared);
         return decided === null ? { result: { again: s }, writes: [] } : { result: { decided }, writes: decided.writes };
       });
@@ -307,7 +354,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       }));
     // Audited on the user's rows as they are now: should a device have been activated meanwhile,
     // the login is decided on it after all.
-    const activated = await store.attempt({ userId }, (s) =>
+    const activated = await attempt({ userId }, (s) =>
       s.userToken !== null ? { result: true, writes: [] } : { result: false, writes: phantomWrites(o, outcome) },
     );
     return activated ? decidePrepared({ userId }, prepare, decide) : asResult(outcome);
@@ -364,7 +411,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
 
   /** An admin's action decided in the store's unit, its refusals thrown. */
   async function administer<T>(serial: string, decide: (s: Snapshot) => Decision<T | AdminRefusal>): Promise<T> {
-    const result = await store.attempt({ serial }, decide);
+    const result = await attempt({ serial }, decide);
     if (typeof result === 'object' && result !== null && 'refused' in result) {
       if (result.refused === 'unknown-token') throw new ServiceError('ERR_UNKNOWN_TOKEN', `no token with serial ${serial}`, serial);
       throw new ServiceError('ERR_TOKEN_STATE', `token ${serial} is ${result.status}`, serial);
@@ -525,7 +572,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       requireString(actor, 'actor');
       requireContext(ctx);
       const o = origin(ctx, null, actor);
-      return (await store.attempt({ userId }, (s) => decideErase(s, o))).erased;
+      return (await attempt({ userId }, (s) => decideErase(s, o))).erased;
     },
 
     async reinstate(serial, actor, ctx) {
@@ -534,7 +581,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       requireContext(ctx);
       const o = origin(ctx, null, actor);
       const owner = (await store.snapshot({ serial: s })).tokenOwner;
-      const result = await store.attempt(owner === null ? { serial: s } : { serial: s, userId: owner }, (snapshot) =>
+      const result = await attempt(owner === null ? { serial: s } : { serial: s, userId: owner }, (snapshot) =>
         decideReinstate(snapshot, o),
       );
       if ('refused' in result) {
@@ -560,7 +607,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       const serial = parseSerial(req.serial);
       const otp = requireString(req.otp, 'otp');
       requireContext(ctx);
-      const d = await store.attempt({ serial }, (snapshot) => {
+      const d = await attempt({ serial }, (snapshot) => {
         const decided = decideValidate(snapshot, serial, otp, origin(ctx, snapshot.token?.userId ?? null, ctx.actor), policy, otpOf);
         return { result: decided, writes: decided.writes };
       });
@@ -591,6 +638,10 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       }
     },
 
-    close: () => store.close(),
+    async close() {
+      // The counted refusals first, while the store still takes their rows.
+      await repeats?.close();
+      await store.close();
+    },
   };
 }
