@@ -171,7 +171,9 @@ export async function auditCommand(argv: readonly string[], opts: AuditCommandOp
         return 1;
       }
       out(checkpoint);
-      out(`checkpoint made up to row ${report.upTo} (${report.heads.size} lanes); keep a copy of the line above apart from the database`);
+      out(
+        `checkpoint made up to row ${report.upTo} (${report.heads.size} lane${report.heads.size === 1 ? '' : 's'}); keep a copy of the line above apart from the database`,
+      );
       return 0;
     }
     const to = resolve(cwd, flags.to!);

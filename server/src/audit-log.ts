@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { KodeviserError } from '@kodeviser/shared';
+import { isKodeviserError, KodeviserError, movingFactorFromJson, movingFactorToJson } from '@kodeviser/shared';
 import { followChains, fromHex, sameHash, toHex, type ChainBreak, type ChainRow, type LaneHead } from './store/audit-chain.js';
 import type { AuditArchive, StoredCheckpoint } from './store/types.js';
 import {
@@ -158,7 +158,13 @@ interface ArchiveHeader {
   start: string | null;
 }
 
-const rowLine = (r: ChainRow): string => JSON.stringify({ ...r, hash: r.hash === null ? null : toHex(r.hash) });
+/** A row as a line of JSON: its moving factor as JSON writes one (a decimal string above 2^53 − 1), its hash in hex. */
+const rowLine = (r: ChainRow): string =>
+  JSON.stringify({
+    ...r,
+    moving_factor: r.moving_factor === null ? null : movingFactorToJson(r.moving_factor),
+    hash: r.hash === null ? null : toHex(r.hash),
+  });
 
 /**
  * Archives the rows from before `before` (unix ms) to the new file `to` (mode 0600) and prunes
@@ -293,10 +299,11 @@ export async function verifyArchive(file: string, key: CheckpointKey): Promise<A
   for (const [i, line] of body.entries()) {
     digest.update(`${line}\n`);
     try {
-      const r = JSON.parse(line) as ChainRow & { hash: string | null };
-      followChains([{ ...r, hash: r.hash === null ? null : fromHex(r.hash) }], heads, breaks);
-    } catch {
-      problems.push(`line ${i + 2} is not JSON`);
+      const r = JSON.parse(line) as Omit<ChainRow, 'moving_factor' | 'hash'> & { moving_factor: unknown; hash: string | null };
+      const movingFactor = r.moving_factor === null ? null : movingFactorFromJson(r.moving_factor, `line ${i + 2}: moving_factor`);
+      followChains([{ ...r, moving_factor: movingFactor, hash: r.hash === null ? null : fromHex(r.hash) }], heads, breaks);
+    } catch (e) {
+      problems.push(isKodeviserError(e) ? e.message : `line ${i + 2} is not JSON`);
     }
   }
   for (const b of breaks.slice(0, 10))

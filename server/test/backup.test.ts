@@ -119,7 +119,7 @@ t.test('a backup taken while the server writes is one consistent snapshot; resto
       t.ok(accepts.length > 0, `${d.serial}: its accepts are audited`);
       t.equal(
         token?.lastMovingFactor,
-        Math.max(...accepts.map((e) => e.movingFactor ?? -1)),
+        Math.max(...accepts.map((e) => Number(e.movingFactor ?? -1))),
         `${d.serial}: its last accepted counter is its last audited accept (token and audit from one snapshot)`,
       );
     }

@@ -1,7 +1,7 @@
 // The pure verification policy: window edges, drift, the never-backwards rule, resync and the
 // failure schedule, each checked at the exact edge where breaking the rule would change the answer.
 import t from 'tap';
-import { createOtp } from '@kodeviser/shared';
+import { createOtp, MAX_MOVING_FACTOR } from '@kodeviser/shared';
 import {
   DEFAULT_POLICY,
   driftNow,
@@ -387,6 +387,68 @@ t.test('admin resync: two consecutive codes in a large window', async (t) => {
     null,
     'window wholly spent',
   );
+});
+
+t.test('hotp above 2^53: the windows exactly, in bigints and across 2^53; none reaches beyond 2^63 − 1', async (t) => {
+  const HUGE = 16887061004979670n;
+  const MAX = MAX_MOVING_FACTOR;
+  const accept = (movingFactor: number | bigint, completesResync = false) => ({
+    kind: 'accept',
+    movingFactor,
+    drift: NO_DRIFT,
+    completesResync,
+  });
+  const tok = token({ lastMovingFactor: HUGE - 1n });
+  t.strictSame(matchCode(hotp, tok, hotp.generate(HUGE), NOW), accept(HUGE));
+  t.strictSame(matchCode(hotp, tok, hotp.generate(HUGE + 9n), NOW), accept(HUGE + 9n), 'last + 10 is in');
+  t.strictSame(
+    matchCode(hotp, tok, hotp.generate(HUGE + 10n), NOW),
+    { kind: 'wide', movingFactor: HUGE + 10n },
+    'last + 11 only starts a resync',
+  );
+  t.strictSame(matchCode(hotp, token({ lastMovingFactor: HUGE }), hotp.generate(HUGE), NOW), { kind: 'none', reason: 'replay' });
+  const live = { movingFactor: HUGE + 40n, at: NOW - 1000 };
+  t.strictSame(
+    matchCode(hotp, token({ lastMovingFactor: HUGE - 1n, pendingResync: live }), hotp.generate(HUGE + 41n), NOW),
+    accept(HUGE + 41n, true),
+  );
+
+  // Across 2^53: the window's ends a number and a bigint, each match in its one representation.
+  const safe = token({ lastMovingFactor: Number.MAX_SAFE_INTEGER - 2 });
+  t.strictSame(matchCode(hotp, safe, hotp.generate(Number.MAX_SAFE_INTEGER), NOW), accept(Number.MAX_SAFE_INTEGER));
+  t.strictSame(matchCode(hotp, safe, hotp.generate(2n ** 53n + 3n), NOW), accept(2n ** 53n + 3n));
+  t.strictSame(matchCode(hotp, token({ lastMovingFactor: 2n ** 53n }), hotp.generate(Number.MAX_SAFE_INTEGER), NOW), {
+    kind: 'none',
+    reason: 'replay',
+  });
+
+  // The limit: 2^63 − 1 is the last moving factor a token accepts; after it, no code is next.
+  t.strictSame(
+    matchCode(hotp, token({ lastMovingFactor: MAX - 5n }), hotp.generate(MAX), NOW),
+    accept(MAX),
+    'the window is cut at the limit',
+  );
+  const spent = token({ lastMovingFactor: MAX });
+  t.strictSame(matchCode(hotp, spent, hotp.generate(MAX - 1n), NOW), { kind: 'none', reason: 'replay' });
+  const recent = new Set([MAX, MAX - 1n, MAX - 2n].map((c) => hotp.generate(c)));
+  const other = ['000000', '000001', '000002', '000003'].find((code) => !recent.has(code)) as string;
+  t.strictSame(matchCode(hotp, spent, other, NOW), { kind: 'none', reason: 'bad-otp' }, 'no window at all after the limit');
+  const pendingAtMax = token({ lastMovingFactor: MAX - 60n, pendingResync: { movingFactor: MAX, at: NOW - 1000 } });
+  t.strictSame(
+    matchCode(hotp, pendingAtMax, hotp.generate(MAX - 59n), NOW),
+    accept(MAX - 59n),
+    'a resync pending at the limit has no consecutive code',
+  );
+  t.strictSame(matchCode(hotp, token({ lastMovingFactor: MAX - 60n }), hotp.generate(MAX), NOW), { kind: 'wide', movingFactor: MAX });
+
+  t.strictSame(findConsecutive(hotp, token({ lastMovingFactor: HUGE }), hotp.generate(HUGE + 500n), hotp.generate(HUGE + 501n), NOW), {
+    movingFactor: HUGE + 501n,
+    drift: NO_DRIFT,
+  });
+  const nearMax = token({ lastMovingFactor: MAX - 10n });
+  t.strictSame(findConsecutive(hotp, nearMax, hotp.generate(MAX - 1n), hotp.generate(MAX), NOW), { movingFactor: MAX, drift: NO_DRIFT });
+  t.equal(findConsecutive(hotp, nearMax, hotp.generate(MAX), '123456', NOW), null, 'a first code at the limit has no second');
+  t.equal(findConsecutive(hotp, spent, hotp.generate(MAX - 1n), hotp.generate(MAX), NOW), null, 'nothing after the limit');
 });
 
 t.test('totp: an admin resync sets the offset but is no rate measurement (its codes may be minutes old)', async (t) => {

@@ -267,6 +267,17 @@ t.test('malformed and hostile PSKC documents are 400 bad-pskc', async (t) => {
       /DOCTYPE|ENTITY/i,
     ],
     ['no KeyPackage', '<KeyContainer Version="1.0" xmlns="urn:ietf:params:xml:ns:keyprov:pskc"/>', /KeyPackage/],
+    // As deep as fits the 1 MiB body: a parser that recursed per level would overflow its stack (a 500).
+    [
+      '140 000 nested elements',
+      `<KeyContainer Version="1.0" xmlns="urn:ietf:params:xml:ns:keyprov:pskc">${'<a>'.repeat(140_000)}${'</a>'.repeat(140_000)}</KeyContainer>`,
+      /nested/,
+    ],
+    [
+      '40 000 nested KeyPackages',
+      `<KeyContainer Version="1.0" xmlns="urn:ietf:params:xml:ns:keyprov:pskc">${'<KeyPackage>'.repeat(40_000)}${'</KeyPackage>'.repeat(40_000)}</KeyContainer>`,
+      /nested/,
+    ],
   ];
   for (const [name, xml, message] of cases) {
     isErrorBody(t, await app.inject({ method: 'POST', url: '/v1/tokens', headers: pskc, payload: xml }), 400, 'bad-pskc', message, name);

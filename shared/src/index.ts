@@ -8,5 +8,6 @@ export * from './des.js';
 export * from './cmac.js';
 export * from './gcm.js';
 export * from './hmac.js';
+export * from './moving-factor.js';
 export * from './otp.js';
 export * from './serial.js';

@@ -13,6 +13,7 @@ import { createCmac } from './cmac.js';
 import { createTdea } from './des.js';
 import { KodeviserError } from './errors.js';
 import { createHmac } from './hmac.js';
+import { addToMovingFactor, movingFactorDistance, requireMovingFactor, type MovingFactor } from './moving-factor.js';
 
 export type Mode = 'hotp' | 'totp';
 export type Primitive = 'sha1' | 'sha256' | 'sha512' | 'aes128' | 'aes192' | 'aes256' | 'tdes';
@@ -107,17 +108,22 @@ export interface Otp {
   readonly digits: number;
   readonly step: number;
   readonly t0: number;
-  /** The code for moving factor c (hotp counter or totp step); c a safe non-negative integer. */
-  generate(c: number): string;
+  /** The code for moving factor c (hotp counter or totp step, moving-factor.ts: up to 2^63 − 1). */
+  generate(c: MovingFactor): string;
   /**
    * Searches c in [from, to] (inclusive), nearest to `expected` first (default `from`; on a tie
    * the earlier step first); returns the matched moving factor or null. Each comparison is
    * constant-time. A code of the wrong length or with non-digits is simply no match. The whole
    * window is computed every time unless `search.stopAtMatch`: then the search ends at the match,
    * so its time tells where in the window the code matched (only for callers that disclose the
-   * matched moving factor anyway).
+   * matched moving factor anyway). `expected` may lie outside the window, even below 0: it is
+   * clamped into it.
    */
-  verify(code: string, window: { from: number; to: number; expected?: number }, search?: { stopAtMatch?: boolean }): number | null;
+  verify(
+    code: string,
+    window: { from: MovingFactor; to: MovingFactor; expected?: MovingFactor },
+    search?: { stopAtMatch?: boolean },
+  ): MovingFactor | null;
   /** totp: the step for a unix time in seconds: floor((t − t0) / step). */
   stepAt(unixSeconds: number): number;
 }
@@ -171,12 +177,6 @@ function truncateBlockCipherMac(mac: Uint8Array): number {
   return (((mac[o] as number) & 0x7f) << 24) | ((mac[o + 1] as number) << 16) | ((mac[o + 2] as number) << 8) | (mac[o + 3] as number);
 }
 
-function checkMovingFactor(c: number, argName: string): void {
-  if (!Number.isSafeInteger(c) || c < 0) {
-    throw new KodeviserError('ERR_MOVING_FACTOR', `${argName} must be a safe non-negative integer, got ${String(c)}`);
-  }
-}
-
 /** Leading zeros by count, so that a code is its number's digits with at most one concatenation. */
 const ZEROS: readonly string[] = ['', '0', '00', '000', '0000', '00000', '000000', '0000000'];
 
@@ -206,12 +206,14 @@ export function createOtp(opts: OtpOptions): Otp {
 
   const truncatedMac = keyedTruncatedMac(primitive, key);
   const modulus = 10 ** digits;
-  /** The code of moving factor c as an integer below 10^digits; c already checked. */
-  const codeValue = (c: number): number => truncatedMac(Math.floor(c / 2 ** 32), c >>> 0) % modulus;
+  /** The code of the moving factor of 32-bit halves `high` and `low`, as an integer below 10^digits. */
+  const codeValue = (high: number, low: number): number => truncatedMac(high, low) % modulus;
 
-  const generate = (c: number): string => {
-    checkMovingFactor(c, 'c');
-    const text = String(codeValue(c));
+  const generate = (c: MovingFactor): string => {
+    requireMovingFactor(c, 'c');
+    const value =
+      typeof c === 'number' ? codeValue(Math.floor(c / 2 ** 32), c >>> 0) : codeValue(Number(c >> 32n), Number(c & 0xffffffffn));
+    const text = String(value);
     return (ZEROS[digits - text.length] as string) + text;
   };
 
@@ -237,38 +239,51 @@ export function createOtp(opts: OtpOptions): Otp {
      * matches the window's first candidate, and one code costs one MAC instead of the window's
      * ten. The digits are still compared without a branch, and a miss still costs the window.
      */
-    verify(code: string, window: { from: number; to: number; expected?: number }, search?: { stopAtMatch?: boolean }): number | null {
+    verify(
+      code: string,
+      window: { from: MovingFactor; to: MovingFactor; expected?: MovingFactor },
+      search?: { stopAtMatch?: boolean },
+    ): MovingFactor | null {
       if (typeof code !== 'string') throw new KodeviserError('ERR_ARGUMENT', 'code must be a string');
       if (typeof window !== 'object' || window === null) throw new KodeviserError('ERR_ARGUMENT', 'window must be an object');
       const { from, to, expected = from } = window;
-      checkMovingFactor(from, 'window.from');
-      checkMovingFactor(to, 'window.to');
+      requireMovingFactor(from, 'window.from');
+      requireMovingFactor(to, 'window.to');
       if (to < from) throw new KodeviserError('ERR_MOVING_FACTOR', `window.to (${to}) must not be below window.from (${from})`);
-      if (!Number.isSafeInteger(expected)) throw new KodeviserError('ERR_MOVING_FACTOR', 'window.expected must be a safe integer');
+      if (typeof expected !== 'bigint' && !Number.isSafeInteger(expected)) {
+        throw new KodeviserError('ERR_MOVING_FACTOR', 'window.expected must be a safe integer, or a bigint');
+      }
       if (search !== undefined && (typeof search !== 'object' || search === null)) {
         throw new KodeviserError('ERR_ARGUMENT', 'search must be an object when given');
       }
       const stopAtMatch = search?.stopAtMatch === true;
       const wanted = parseCode(code, digits);
       if (wanted < 0) return null;
+      // The walk is in offsets k from `from`, plain numbers whatever the moving factors are (a
+      // window is small): candidate from + k is the counter whose low word is fromLow + k, with
+      // its carry into the high word.
+      const span = movingFactorDistance(from, to);
+      const fromHigh = typeof from === 'number' ? Math.floor(from / 2 ** 32) : Number(from >> 32n);
+      const fromLow = typeof from === 'number' ? from >>> 0 : Number(from & 0xffffffffn);
       // Walk outwards from `expected`, clamped into the window: expected, −1, +1, −2, +2, …; the
       // first match in this order is the nearest, the earlier step on a tie. Which candidates
       // exist depends on the window alone, so skipping the ones outside it leaks nothing.
-      const centre = Math.min(Math.max(expected, from), to);
-      const last = 2 * Math.max(centre - from, to - centre);
+      const centre = Math.min(Math.max(movingFactorDistance(from, expected), 0), span);
+      const last = 2 * Math.max(centre, span - centre);
       let found = 0;
       let match = 0;
       for (let i = 0; i <= last; i++) {
         const d = Math.floor((i + 1) / 2);
-        const c = i % 2 === 1 ? centre - d : centre + d;
-        if (c < from || c > to) continue;
-        const diff = codeValue(c) ^ wanted;
+        const k = i % 2 === 1 ? centre - d : centre + d;
+        if (k < 0 || k > span) continue;
+        const low = fromLow + k;
+        const diff = codeValue(fromHigh + Math.floor(low / 2 ** 32), low >>> 0) ^ wanted;
         const equal = ((diff | -diff) >>> 31) ^ 1; // 1 when diff is 0, without a branch
-        match += (equal & (found ^ 1)) * (c - match);
+        match += (equal & (found ^ 1)) * (k - match);
         found |= equal;
         if (stopAtMatch && found === 1) break;
       }
-      return found === 1 ? match : null;
+      return found === 1 ? addToMovingFactor(from, match) : null;
     },
     stepAt(unixSeconds: number): number {
       if (mode !== 'totp') throw new KodeviserError('ERR_ARGUMENT', `stepAt is for totp profiles, not ${profile}`);
@@ -283,6 +298,6 @@ export function createOtp(opts: OtpOptions): Otp {
   });
 }
 
-export function generateOtp(opts: OtpOptions, c: number): string {
+export function generateOtp(opts: OtpOptions, c: MovingFactor): string {
   return createOtp(opts).generate(c);
 }

@@ -60,6 +60,12 @@ export const PBKDF2_PRFS: ReadonlyMap<string, typeof sha1> = new Map([
   [`${XMLDSIG_MORE}hmac-sha256`, sha256],
   [`${XMLDSIG_MORE}hmac-sha512`, sha512],
 ]);
+/** The same PRFs by their hash's name, as node:crypto and OpenSSL call it. */
+export const PBKDF2_PRF_HASHES: ReadonlyMap<string, 'sha1' | 'sha256' | 'sha512'> = new Map([
+  [HMAC_SHA1, 'sha1'],
+  [`${XMLDSIG_MORE}hmac-sha256`, 'sha256'],
+  [`${XMLDSIG_MORE}hmac-sha512`, 'sha512'],
+]);
 
 const BLOCK = 16;
 

@@ -40,6 +40,9 @@ const parser = new XMLParser({
   ignoreDeclaration: true,
   ignorePiTags: true,
   cdataPropName: '#cdata',
+  // A PSKC document is under ten levels deep; buildNode recurses per level. Set here rather than
+  // left to the library's default (100 in 5.x), which a release could change.
+  maxNestedTags: 32,
 });
 
 function refuse(problem: string): never {

@@ -15,8 +15,9 @@
  * `urn:kodeviser:params:pskc:<profile>`.
  */
 import { randomBytes as cryptoRandomBytes } from '@noble/hashes/utils.js';
-import { bytesToBase64, constantTimeEqual, requireBytes } from './bytes.js';
+import { bytesToBase64, bytesToHex, constantTimeEqual, requireBytes } from './bytes.js';
 import { KodeviserError, type KodeviserErrorCode } from './errors.js';
+import { movingFactorFromBigInt, parseMovingFactor, requireMovingFactor, type MovingFactor } from './moving-factor.js';
 import { isProfileName, PROFILES, type ProfileName } from './otp.js';
 import {
   AES128_CBC,
@@ -26,6 +27,7 @@ import {
   encryptCbc,
   HMAC_SHA1,
   PBKDF2_PRFS,
+  PBKDF2_PRF_HASHES,
   VALUE_CIPHER_NAMES,
   VALUE_CIPHERS,
   valueMac,
@@ -64,8 +66,11 @@ export interface PskcKey {
   serial?: string;
   manufacturer?: string;
   issuer?: string;
-  /** Data/Counter */
-  counter?: number;
+  /**
+   * Data/Counter: RFC 6030 allows up to 2^64 − 1; kodeviser carries up to 2^63 − 1 exactly
+   * (moving-factor.ts: a bigint above 2^53 − 1) and refuses a larger one.
+   */
+  counter?: MovingFactor;
   /** Data/Time (T0, unix seconds) */
   time?: number;
   /** Data/TimeInterval (the step, seconds) */
@@ -86,7 +91,8 @@ export interface PskcKeyInput {
   serial?: string;
   manufacturer?: string;
   issuer?: string;
-  counter?: number;
+  /** up to 2^63 − 1 (moving-factor.ts) */
+  counter?: MovingFactor;
   time?: number;
   timeInterval?: number;
   timeDrift?: number;
@@ -103,6 +109,38 @@ export interface ParsePskcOptions {
    * secret by accident.
    */
   allowKeyReferences?: boolean;
+  /** Keys of DerivedKeys derived already (by a caller that runs PBKDF2 elsewhere), by derivationId. */
+  derivedKeys?: ReadonlyMap<string, Uint8Array>;
+  /**
+   * Instead of running PBKDF2 here (up to MAX_PBKDF2_ITERATIONS, seconds of CPU), throw
+   * PskcDerivationNeeded naming the derivation; the caller runs it where it likes and parses again
+   * with the key in `derivedKeys` (the parse itself is cheap).
+   */
+  deferDerivation?: boolean;
+}
+
+/** A PBKDF2 derivation (RFC 8018 §5.2) a DerivedKey needs: password, then these. */
+export interface PskcDerivation {
+  salt: Uint8Array;
+  iterations: number;
+  keyBytes: number;
+  /** the PRF's hash (HMAC-SHA1 unless the document names another) */
+  hash: 'sha1' | 'sha256' | 'sha512';
+}
+
+/** What names a derivation in ParsePskcOptions.derivedKeys. */
+export const derivationId = (d: PskcDerivation): string => `${bytesToHex(d.salt)}:${d.iterations}:${d.keyBytes}:${d.hash}`;
+
+/** Thrown by parsePskc with `deferDerivation`: run `derivation` with the password, then parse again. */
+export class PskcDerivationNeeded extends KodeviserError {
+  readonly derivation: PskcDerivation;
+  readonly id: string;
+  constructor(derivation: PskcDerivation, where: string) {
+    super('ERR_PSKC_DECRYPT', `${where}: the key must be derived first (PBKDF2, ${derivation.iterations} iterations)`);
+    this.name = 'PskcDerivationNeeded';
+    this.derivation = derivation;
+    this.id = derivationId(derivation);
+  }
 }
 
 export interface WritePskcOptions {
@@ -283,8 +321,10 @@ class Keyring {
     if (kdf !== PBKDF2) fail('ERR_PSKC_DECRYPT', `${at}: KeyDerivationMethod "${kdf}" is not supported (only PBKDF2)`);
     // PKCS #5's schema leaves the parameters' children unqualified (figure 7); a writer with PSKC as
     // its default namespace puts them in PSKC's, and some qualify them with pkcs5: all three are read.
-    const local = ['', PKCS5, PSKC_NAMESPACE] as const;
-    const params = requiredChild(method, PKCS5, 'PBKDF2-params', at);
+    // XML Encryption 1.1 (§5.4.2) defines the same PBKDF2-params in its own namespace, which is
+    // what python-pskc writes (with the PRF's URI as the element's text, not its Algorithm).
+    const local = ['', PKCS5, PSKC_NAMESPACE, XENC11] as const;
+    const params = requiredChild(method, [PKCS5, XENC11], 'PBKDF2-params', at);
     const salt = requiredChild(params, local, 'Salt', at);
     const specified = optionalChild(salt, local, 'Specified', at) ?? fail('ERR_PSKC_DECRYPT', `${at}: only a Specified salt is supported`);
     const saltBytes = readBase64Binary(specified.text, `${at} Salt`);
@@ -296,8 +336,16 @@ class Keyring {
     if (keyLength !== undefined && parseInteger(keyLength.text.trim(), `${at} KeyLength`, 1) !== keyBytes) {
       fail('ERR_PSKC_DECRYPT', `${at}: KeyLength ${keyLength.text.trim()} does not match the ${keyBytes}-byte key of the cipher`);
     }
-    const prfUri = optionalChild(params, local, 'PRF', at)?.attributes.get('Algorithm') ?? HMAC_SHA1;
+    const prfElement = optionalChild(params, local, 'PRF', at);
+    const prfUri = prfElement?.attributes.get('Algorithm') ?? (prfElement?.text.trim() || HMAC_SHA1);
     const prf = PBKDF2_PRFS.get(prfUri) ?? fail('ERR_PSKC_DECRYPT', `${at}: PRF "${prfUri}" is not supported`);
+    const derivation: PskcDerivation = { salt: saltBytes, iterations, keyBytes, hash: PBKDF2_PRF_HASHES.get(prfUri)! };
+    const derivedAlready = this.#opts.derivedKeys?.get(derivationId(derivation));
+    if (derivedAlready !== undefined) {
+      if (derivedAlready.length !== keyBytes) fail('ERR_ARGUMENT', `derivedKeys: the key for ${at} must be ${keyBytes} bytes`);
+      return derivedAlready;
+    }
+    if (this.#opts.deferDerivation === true) throw new PskcDerivationNeeded(derivation, at);
     const password =
       this.#opts.password ??
       fail('ERR_PSKC_DECRYPT', `password required for ${where} (EncryptionKey ${name === undefined ? 'DerivedKey' : `"${name}"`})`);
@@ -306,13 +354,7 @@ class Keyring {
 }
 
 /** A Data child (Secret, Counter, …) as bytes: PlainValue via `plain`, EncryptedValue authenticated then decrypted. */
-function readValue(
-  value: XmlElement,
-  what: string,
-  where: string,
-  keyring: Keyring,
-  plain: (text: string) => Uint8Array | number,
-): Uint8Array | number {
+function readValue<T>(value: XmlElement, what: string, where: string, keyring: Keyring, plain: (text: string) => T): T | Uint8Array {
   const plainValue = optionalChild(value, PSKC_NAMESPACE, 'PlainValue', where);
   const encrypted = optionalChild(value, PSKC_NAMESPACE, 'EncryptedValue', where);
   if (plainValue !== undefined && encrypted !== undefined) fail('ERR_PSKC', `${where}: ${what} has both PlainValue and EncryptedValue`);
@@ -332,13 +374,32 @@ function readValue(
   return decrypt();
 }
 
-/** An encrypted integer is its unsigned big-endian bytes, as python-pskc and others write it. */
+/**
+ * An encrypted integer is its unsigned big-endian bytes, as python-pskc and others write it: up
+ * to 8, RFC 6030's 64-bit Counter.
+ */
+function decryptedInteger(read: Uint8Array, what: string, where: string): bigint {
+  if (read.length === 0 || read.length > 8) fail('ERR_PSKC', `${where}: encrypted ${what} must be 1 to 8 bytes, got ${read.length}`);
+  return read.reduce((n, b) => (n << 8n) | BigInt(b), 0n);
+}
+
 function readIntegerValue(value: XmlElement, what: string, where: string, keyring: Keyring, min: number): number {
   const read = readValue(value, what, where, keyring, (text) => parseInteger(text.trim(), `${where}: ${what}`, min));
   if (typeof read === 'number') return read;
-  if (read.length === 0 || read.length > 8) fail('ERR_PSKC', `${where}: encrypted ${what} must be 1 to 8 bytes, got ${read.length}`);
-  const number = read.reduce((n, b) => n * 256 + b, 0);
-  return parseInteger(String(number), `${where}: ${what}`, min);
+  return parseInteger(String(decryptedInteger(read, what, where)), `${where}: ${what}`, min);
+}
+
+/** Data/Counter, read whole (up to 2^64 − 1) and refused above 2^63 − 1 naming that limit. */
+function readCounterValue(value: XmlElement, where: string, keyring: Keyring): MovingFactor {
+  const what = `${where}: Counter`;
+  const read = readValue(value, 'Counter', where, keyring, (text) => {
+    // xsd:unsignedLong's lexical form: digits, an optional + (and a − only before a zero)
+    const digits = /^(?:\+|-(?=0+$))?([0-9]+)$/.exec(text.trim())?.[1];
+    return digits === undefined
+      ? fail('ERR_PSKC', `${what} must be an integer ≥ 0, got "${text.trim().slice(0, 40)}"`)
+      : parseMovingFactor(digits, what, 'ERR_PSKC');
+  });
+  return read instanceof Uint8Array ? movingFactorFromBigInt(decryptedInteger(read, 'Counter', where), what, 'ERR_PSKC') : read;
 }
 
 function readKey(pkg: XmlElement, index: number, keyring: Keyring, opts: ParsePskcOptions): PskcKey {
@@ -364,7 +425,9 @@ function readKey(pkg: XmlElement, index: number, keyring: Keyring, opts: ParsePs
   if (format !== undefined) {
     out.digits = parseInteger(format.attributes.get('Length') ?? '', `${where}: ResponseFormat Length`, 1);
     if (profile !== null) {
-      const encoding = format.attributes.get('Encoding');
+      // The schema requires Encoding, but python-pskc leaves it out unless told: an OTP profile's
+      // codes are decimal digits, so a missing one can only mean DECIMAL; any other is refused.
+      const encoding = format.attributes.get('Encoding') ?? 'DECIMAL';
       if (encoding !== 'DECIMAL')
         fail('ERR_PSKC', `${where}: ResponseFormat Encoding must be DECIMAL for ${profile}, got "${encoding ?? ''}"`);
       if (format.attributes.get('CheckDigits') === 'true')
@@ -394,8 +457,9 @@ function readKey(pkg: XmlElement, index: number, keyring: Keyring, opts: ParsePs
     if (keyProfileId !== undefined) out.keyProfileId = keyProfileId;
   }
   if (data !== undefined) {
+    const counter = optionalChild(data, PSKC_NAMESPACE, 'Counter', where);
+    if (counter !== undefined) out.counter = readCounterValue(counter, where, keyring);
     const integers = [
-      ['Counter', 'counter', 0],
       ['Time', 'time', -Infinity],
       ['TimeInterval', 'timeInterval', 1],
       ['TimeDrift', 'timeDrift', -Infinity],
@@ -571,8 +635,11 @@ function writeKeyPackage(key: PskcKeyInput, i: number, protect: Protection): str
         <pskc:Secret>
 ${protect.secret(secret, '          ')}        </pskc:Secret>\n`;
   // the moving factors are not secret (RFC 6030 §4.1 lets them travel in plain)
+  if (key.counter !== undefined) {
+    const counter = requireMovingFactor(key.counter, `${arg}.counter`, 'ERR_ARGUMENT');
+    xml += `        <pskc:Counter><pskc:PlainValue>${counter}</pskc:PlainValue></pskc:Counter>\n`;
+  }
   const integers = [
-    ['counter', 'Counter', 0],
     ['time', 'Time', -Infinity],
     ['timeInterval', 'TimeInterval', 1],
     ['timeDrift', 'TimeDrift', -Infinity],

@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import t from 'tap';
-import { bytesToHex, createOtp, type ProfileName } from '@kodeviser/shared';
+import { bytesToHex, createOtp, MAX_MOVING_FACTOR, normalizeMovingFactor, type ProfileName } from '@kodeviser/shared';
 
 const oathtool = ((): boolean => {
   try {
@@ -35,6 +35,22 @@ t.test('hotp-sha1/256/512 equal oathtool over 40 counters each, across 2^32', { 
         Array.from({ length: 40 }, (_, i) => otp.generate(start + i)),
         expected,
         `${hash}, ${key.length}-byte key, from ${start}`,
+      );
+    }
+  }
+});
+
+t.test('hotp-sha1 equals oathtool above 2^53, up to 2^63 − 1 (the counter as a bigint)', { skip }, async (t) => {
+  const starts = [2n ** 53n - 5n, 16887061004979670n, 2n ** 62n + 2n ** 32n - 5n, MAX_MOVING_FACTOR - 9n];
+  for (const [k, key] of KEYS.entries()) {
+    const digits = 6 + (k % 3);
+    const otp = createOtp({ profile: 'hotp-sha1', key, digits });
+    for (const start of starts) {
+      const expected = run(['--hotp', '-c', String(start), '-d', String(digits), '-w', '9', bytesToHex(key)]);
+      t.same(
+        Array.from({ length: 10 }, (_, i) => otp.generate(normalizeMovingFactor(start + BigInt(i)))),
+        expected,
+        `${key.length}-byte key, ${digits} digits, from ${start}`,
       );
     }
   }

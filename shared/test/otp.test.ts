@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { HOTP, Secret } from 'otpauth';
 import t from 'tap';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import {
   bytesToHex,
   createAes,
@@ -10,6 +10,8 @@ import {
   generateOtp,
   hexToBytes,
   isProfileName,
+  MAX_MOVING_FACTOR,
+  normalizeMovingFactor,
   parseProfile,
   PRIMITIVE_FACTS,
   profileInfo,
@@ -129,6 +131,77 @@ t.test('hotp-sha* agrees with otpauth for random keys, counters and digits', asy
     { numRuns: 150 },
   );
   t.pass('150 random cases');
+});
+
+/** RFC 4226 §5.3 by node:crypto: HMAC of the 8-byte big-endian counter, dynamically truncated. */
+function nodeHotp(hash: 'sha1' | 'sha256' | 'sha512', key: Uint8Array, counter: bigint, digits: number): string {
+  const message = Buffer.alloc(8);
+  message.writeBigUInt64BE(counter);
+  const mac = createHmac(hash, key).update(message).digest();
+  const value = mac.readUInt32BE((mac[mac.length - 1] as number) & 0x0f) & 0x7fffffff;
+  return String(value % 10 ** digits).padStart(digits, '0');
+}
+
+t.test('hotp above 2^53 and up to 2^63 − 1 is the 8-byte counter exactly, as node:crypto computes it', async (t) => {
+  const edges = [2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 16887061004979670n, 2n ** 62n + 2n ** 32n - 1n, 2n ** 62n + 2n ** 32n];
+  const counters = [...edges, MAX_MOVING_FACTOR - 1n, MAX_MOVING_FACTOR];
+  for (const hash of ['sha1', 'sha256', 'sha512'] as const) {
+    for (const digits of [6, 7, 8]) {
+      const key = Uint8Array.from({ length: 20 + digits }, (_, i) => i * 29 + digits);
+      const otp = createOtp({ profile: `hotp-${hash}`, key, digits });
+      for (const c of counters)
+        t.equal(otp.generate(normalizeMovingFactor(c)), nodeHotp(hash, key, c, digits), `${hash}, ${digits} digits, c=${c}`);
+    }
+  }
+  fc.assert(
+    fc.property(
+      fc.constantFrom('sha1', 'sha256', 'sha512' as const),
+      fc.uint8Array({ minLength: 1, maxLength: 80 }),
+      fc.bigInt({ min: 2n ** 53n, max: MAX_MOVING_FACTOR }),
+      fc.integer({ min: 6, max: 8 }),
+      (hash, key, c, digits) => createOtp({ profile: `hotp-${hash}`, key, digits }).generate(c) === nodeHotp(hash, key, c, digits),
+    ),
+    { numRuns: 300 },
+  );
+  t.pass('300 random counters above 2^53');
+  t.throws(() => createOtp({ profile: 'hotp-sha1', key: new Uint8Array(20) }).generate(2n ** 63n), {
+    code: 'ERR_MOVING_FACTOR',
+    message: 'c 9223372036854775808 is above the limit 9223372036854775807 (2^63 − 1)',
+  });
+});
+
+t.test('verify above 2^53: windows of bigints, and across 2^53, find the exact moving factor', async (t) => {
+  const key = new Uint8Array(20).fill(7);
+  const otp = createOtp({ profile: 'hotp-sha1', key });
+  const windows: Array<[bigint, bigint]> = [
+    [2n ** 53n - 4n, 2n ** 53n + 5n], // from a number to a bigint
+    [16887061004979670n, 16887061004979680n],
+    [2n ** 62n + 2n ** 32n - 5n, 2n ** 62n + 2n ** 32n + 5n], // the low word's carry into the high one
+    [MAX_MOVING_FACTOR - 9n, MAX_MOVING_FACTOR],
+  ];
+  for (const [from, to] of windows) {
+    const window = { from: normalizeMovingFactor(from), to: normalizeMovingFactor(to) };
+    for (let c = from; c <= to; c++) {
+      const code = nodeHotp('sha1', key, c, 6);
+      // the nearest match to `from` is c unless an earlier counter of the window has the same code
+      let first = from;
+      while (nodeHotp('sha1', key, first, 6) !== code) first++;
+      t.equal(otp.verify(code, window), normalizeMovingFactor(first), `c=${c} in [${from}, ${to}]`);
+      t.equal(otp.verify(code, { from: normalizeMovingFactor(c), to: normalizeMovingFactor(c) }), normalizeMovingFactor(c));
+      t.equal(otp.verify(code, { ...window, expected: normalizeMovingFactor(c) }, { stopAtMatch: true }), normalizeMovingFactor(c));
+    }
+  }
+  t.equal(otp.verify(nodeHotp('sha1', key, 2n ** 53n + 2n, 6), { from: 2n ** 53n + 3n, to: 2n ** 53n + 9n }), null, 'below the window');
+  t.equal(
+    typeof otp.verify(nodeHotp('sha1', key, 2n ** 53n - 1n, 6), { from: Number.MAX_SAFE_INTEGER - 3, to: 2n ** 53n + 1n }),
+    'number',
+    'a match in the safe range is a number',
+  );
+  t.throws(() => otp.verify('123456', { from: MAX_MOVING_FACTOR, to: 2n ** 63n }), {
+    code: 'ERR_MOVING_FACTOR',
+    message: 'window.to 9223372036854775808 is above the limit 9223372036854775807 (2^63 − 1)',
+  });
+  t.throws(() => otp.verify('123456', { from: 5n, to: 9n }), { code: 'ERR_MOVING_FACTOR', message: /^window.from must be an integer/ });
 });
 
 t.test('every profile: codes have the configured digits and the properties the doc promises', async (t) => {

@@ -76,7 +76,8 @@ t.test('random keys round-trip (fast-check, 200 runs)', async (t) => {
       serial: fc.option(text, { nil: undefined }),
       manufacturer: fc.option(text, { nil: undefined }),
       issuer: fc.option(text, { nil: undefined }),
-      counter: fc.option(fc.maxSafeNat(), { nil: undefined }),
+      // up to 2^63 − 1: a number below 2^53, a bigint above (moving-factor.ts)
+      counter: fc.option(fc.oneof(fc.maxSafeNat(), fc.bigInt({ min: 2n ** 53n, max: 2n ** 63n - 1n })), { nil: undefined }),
       time: fc.option(fc.integer({ min: -1e12, max: 1e12 }), { nil: undefined }),
       timeInterval: fc.option(fc.integer({ min: 1, max: 3600 }), { nil: undefined }),
       timeDrift: fc.option(fc.integer({ min: -1000, max: 1000 }), { nil: undefined }),
@@ -192,6 +193,7 @@ t.test('writePskc refuses bad input, naming the argument', async (t) => {
   const good: PskcKeyInput = { id: 'a', profile: 'hotp-sha1', secret: new Uint8Array(20), digits: 6 };
   const bad = (patch: Record<string, unknown>): PskcKeyInput[] => [{ ...good, ...patch } as PskcKeyInput];
   const textRule = 'must be a non-empty string of printable XML characters without surrounding spaces';
+  const counterRule = 'must be an integer from 0 to 2^63 − 1 (a number up to 2^53 − 1, a bigint above)';
   const cases: Array<[string, () => string, string, string]> = [
     ['not an array', () => writePskc('x' as unknown as PskcKeyInput[]), 'ERR_ARGUMENT', 'keys must be a non-empty array'],
     ['no keys', () => writePskc([]), 'ERR_ARGUMENT', 'keys must be a non-empty array'],
@@ -213,8 +215,20 @@ t.test('writePskc refuses bad input, naming the argument', async (t) => {
     ['an empty secret', () => writePskc(bad({ secret: new Uint8Array(0) })), 'ERR_KEY_LENGTH', 'keys[0].secret must not be empty'],
     ['9 digits', () => writePskc(bad({ digits: 9 })), 'ERR_DIGITS', 'keys[0].digits must be 6, 7 or 8'],
     ['6.5 digits', () => writePskc(bad({ digits: 6.5 })), 'ERR_DIGITS', 'keys[0].digits must be 6, 7 or 8'],
-    ['a negative counter', () => writePskc(bad({ counter: -1 })), 'ERR_ARGUMENT', 'keys[0].counter must be a safe integer ≥ 0'],
-    ['an unsafe counter', () => writePskc(bad({ counter: 2 ** 53 })), 'ERR_ARGUMENT', 'keys[0].counter must be a safe integer ≥ 0'],
+    ['a negative counter', () => writePskc(bad({ counter: -1 })), 'ERR_ARGUMENT', `keys[0].counter ${counterRule}, got -1`],
+    [
+      'an unsafe number for a counter',
+      () => writePskc(bad({ counter: 2 ** 53 })),
+      'ERR_ARGUMENT',
+      `keys[0].counter ${counterRule}, got 9007199254740992`,
+    ],
+    ['a small bigint for a counter', () => writePskc(bad({ counter: 5n })), 'ERR_ARGUMENT', `keys[0].counter ${counterRule}, got 5n`],
+    [
+      'a counter of 2^63',
+      () => writePskc(bad({ counter: 2n ** 63n })),
+      'ERR_ARGUMENT',
+      'keys[0].counter 9223372036854775808 is above the limit 9223372036854775807 (2^63 − 1)',
+    ],
     ['a zero step', () => writePskc(bad({ timeInterval: 0 })), 'ERR_ARGUMENT', 'keys[0].timeInterval must be a safe integer ≥ 1'],
     ['a fractional drift', () => writePskc(bad({ timeDrift: 0.5 })), 'ERR_ARGUMENT', 'keys[0].timeDrift must be a safe integer'],
     ['a string time', () => writePskc(bad({ time: '0' })), 'ERR_ARGUMENT', 'keys[0].time must be a safe integer'],

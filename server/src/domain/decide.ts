@@ -6,7 +6,7 @@
  * wording) is written here once, and holds under concurrency: the decision sees the rows as they
  * are when they are written.
  */
-import type { Otp } from '@kodeviser/shared';
+import type { MovingFactor, Otp } from '@kodeviser/shared';
 import type { AuditEntry, Origin, PendingResync, SealedSeed, TokenDrift, TokenRecord, UserRecord } from '../store/types.js';
 import type { CredentialRecord } from './credentials.js';
 import type { ProofRecord } from './identity.js';
@@ -68,7 +68,7 @@ export type Write =
    * The moving factor is spent (it must be above the last spent one) and the clock measured; any
    * pending resync ends; `success` also clears failures and block.
    */
-  | { kind: 'consume'; serial: string; movingFactor: number; drift: TokenDrift; at: number; success: boolean }
+  | { kind: 'consume'; serial: string; movingFactor: MovingFactor; drift: TokenDrift; at: number; success: boolean }
   /** The consecutive failures now; any pending resync is cancelled with them. */
   | { kind: 'failures'; serial: string; failures: number }
   /** Codes are not checked before `until` (unix ms); null: not blocked. */
@@ -120,7 +120,7 @@ export function auditEntry(
   type: AuditType,
   serial: string | null,
   reason: string | null,
-  movingFactor: number | null,
+  movingFactor: MovingFactor | null,
   userId: string | null = o.userId ?? null,
 ): AuditEntry {
   return { at: o.at, type, serial, userId, ip: o.ip, actor: o.actor ?? null, reason, movingFactor };
@@ -167,7 +167,7 @@ export function failure(
   o: Origin,
   reason: RejectReason,
   policy: PolicyOptions,
-  spent?: { movingFactor: number; drift: TokenDrift },
+  spent?: { movingFactor: MovingFactor; drift: TokenDrift },
 ): VerifyDecision {
   const { serial } = token;
   const failures = token.failures + 1;
@@ -204,7 +204,7 @@ function accepted(serial: string, match: Extract<CodeMatch, { kind: 'accept' }>,
 }
 
 /** A code found only in the wide window: remembered until its consecutive code completes it. */
-function resyncStarted(serial: string, movingFactor: number, o: Origin): VerifyDecision {
+function resyncStarted(serial: string, movingFactor: MovingFactor, o: Origin): VerifyDecision {
   return {
     result: { result: 'resync-started', serial },
     writes: [

@@ -17,9 +17,12 @@
  * - Failures (NIST SP 800-63B §5.2.2): from the `blockAfter`-th consecutive failure the token is
  *   blocked for `firstBlockMs`, doubling up to `maxBlockMs`, and codes are not checked while it
  *   is; the `lockAfter`-th locks it until an admin unlocks it. An accept resets the count.
+ * - Moving factors go up to 2^63 − 1, what the stores keep (@kodeviser/shared moving-factor.ts):
+ *   no window reaches beyond, so a hotp token that accepted 2^63 − 1 accepts no code after it.
+ *   A totp step is always a plain number (the clock's reach is far below 2^53).
  */
-import type { Otp } from '@kodeviser/shared';
-import type { TokenDrift, TokenRecord } from '../store/types.js';
+import { addToMovingFactor, isMovingFactor, MAX_MOVING_FACTOR, movingFactorDistance, type MovingFactor, type Otp } from '@kodeviser/shared';
+import type { PendingResync, TokenDrift, TokenRecord } from '../store/types.js';
 
 export interface PolicyOptions {
   hotpLookAhead: number;
@@ -99,21 +102,27 @@ export interface StepClock {
 
 export type CodeMatch =
   /** Accept this moving factor (compare-and-set in the store) and record `drift`. */
-  | { kind: 'accept'; movingFactor: number; drift: TokenDrift; completesResync: boolean }
+  | { kind: 'accept'; movingFactor: MovingFactor; drift: TokenDrift; completesResync: boolean }
   /** Matched only in the wide window: remember it, accept nothing. */
-  | { kind: 'wide'; movingFactor: number }
+  | { kind: 'wide'; movingFactor: MovingFactor }
   | { kind: 'none'; reason: 'bad-otp' | 'resync-mismatch' | 'replay' };
 
 interface Window {
-  from: number;
-  to: number;
-  expected: number;
+  from: MovingFactor;
+  to: MovingFactor;
+  expected: MovingFactor;
 }
 
-/** [from, to] cut to the moving factors above `last` (and ≥ 0); null when nothing is left. */
-function above(last: number, from: number, to: number, expected: number): Window | null {
-  const lo = Math.max(from, last + 1, 0);
-  return lo > to ? null : { from: lo, to, expected };
+/**
+ * [from, to] cut to the moving factors above `last` (and ≥ 0) and up to 2^63 − 1; null when
+ * nothing is left.
+ */
+function above(last: MovingFactor, from: MovingFactor, to: MovingFactor, expected: MovingFactor): Window | null {
+  const next = addToMovingFactor(last, 1);
+  let lo = from > next ? from : next;
+  if (lo < 0) lo = 0;
+  const hi = typeof to === 'bigint' && to > MAX_MOVING_FACTOR ? MAX_MOVING_FACTOR : to;
+  return lo > hi ? null : { from: lo, to: hi, expected };
 }
 
 /** The step a clock reading `ms` (unix ms) is in; negative before T0 (so no window reaches it). */
@@ -221,12 +230,13 @@ export function matchCode(
   disclosed = false,
 ): CodeMatch {
   const last = token.lastMovingFactor;
-  const driftOf = (movingFactor: number) => (otp.mode === 'totp' ? measureDrift(otp, token, movingFactor, nowMs, p) : token.drift);
+  const driftOf = (movingFactor: MovingFactor) =>
+    otp.mode === 'totp' ? measureDrift(otp, token, Number(movingFactor), nowMs, p) : token.drift;
   const live = pendingIsLive(token, nowMs, p);
 
   if (live) {
-    const next = (token.pendingResync as { movingFactor: number }).movingFactor + 1;
-    if (otp.verify(code, { from: next, to: next }) !== null) {
+    const next = addToMovingFactor((token.pendingResync as PendingResync).movingFactor, 1);
+    if (isMovingFactor(next) && otp.verify(code, { from: next, to: next }) !== null) {
       return { kind: 'accept', movingFactor: next, drift: driftOf(next), completesResync: true };
     }
   }
@@ -234,8 +244,9 @@ export function matchCode(
   let normal: Window | null;
   let wide: Window | null;
   if (otp.mode === 'hotp') {
-    normal = above(last, last + 1, last + p.hotpLookAhead, last + 1);
-    wide = above(last, last + p.hotpLookAhead + 1, last + p.hotpWideLookAhead, last + 1);
+    const next = addToMovingFactor(last, 1);
+    normal = above(last, next, addToMovingFactor(last, p.hotpLookAhead), next);
+    wide = above(last, addToMovingFactor(last, p.hotpLookAhead + 1), addToMovingFactor(last, p.hotpWideLookAhead), next);
   } else {
     const expected = expectedStep(otp, token, nowMs);
     const reach = Math.min(p.totpWideWindow + idleWidening(token, nowMs, p), p.totpWideWindowMax);
@@ -250,8 +261,9 @@ export function matchCode(
   const inWide = wide ? otp.verify(code, wide) : null;
   if (inWide !== null) return { kind: 'wide', movingFactor: inWide };
   // Only for the audit log: a code of one of the last few spent moving factors is a replay.
-  if (last >= 0 && otp.verify(code, { from: Math.max(0, last - REPLAY_LOOK_BACK + 1), to: last, expected: last }) !== null) {
-    return { kind: 'none', reason: 'replay' };
+  if (last >= 0) {
+    const back = addToMovingFactor(last, 1 - REPLAY_LOOK_BACK);
+    if (otp.verify(code, { from: back > 0 ? back : 0, to: last, expected: last }) !== null) return { kind: 'none', reason: 'replay' };
   }
   return { kind: 'none', reason: live ? 'resync-mismatch' : 'bad-otp' };
 }
@@ -269,23 +281,30 @@ export function findConsecutive(
   otp2: string,
   nowMs: number,
   p: PolicyOptions = DEFAULT_POLICY,
-): { movingFactor: number; drift: TokenDrift } | null {
+): { movingFactor: MovingFactor; drift: TokenDrift } | null {
   const last = token.lastMovingFactor;
   let window: Window | null;
   if (otp.mode === 'hotp') {
-    window = above(last, last + 1, last + p.adminHotpWindow, last + 1);
+    const next = addToMovingFactor(last, 1);
+    window = above(last, next, addToMovingFactor(last, p.adminHotpWindow), next);
   } else {
     const step = stepOfMs(otp, nowMs);
-    window = above(last, step - p.adminTotpWindow, step + p.adminTotpWindow, Math.max(expectedStep(otp, token, nowMs), last + 1));
+    const expected = Math.max(expectedStep(otp, token, nowMs), Number(last) + 1);
+    window = above(last, step - p.adminTotpWindow, step + p.adminTotpWindow, expected);
   }
   if (!window) return null;
+  // Offsets k from the window's start, as in Otp.verify: the window is small, its ends may be bigints.
   const { from, to, expected } = window;
-  const centre = Math.min(Math.max(expected, from), to);
-  for (let d = 0; centre - d >= from || centre + d <= to; d++) {
-    for (const c of d === 0 ? [centre] : [centre - d, centre + d]) {
-      if (c < from || c > to) continue;
-      if (otp.verify(otp1, { from: c, to: c }) !== null && otp.verify(otp2, { from: c + 1, to: c + 1 }) !== null) {
-        return { movingFactor: c + 1, drift: otp.mode === 'totp' ? adminMeasuredDrift(otp, token, c + 1, nowMs, p) : token.drift };
+  const span = movingFactorDistance(from, to);
+  const centre = Math.min(Math.max(movingFactorDistance(from, expected), 0), span);
+  for (let d = 0; centre - d >= 0 || centre + d <= span; d++) {
+    for (const k of d === 0 ? [centre] : [centre - d, centre + d]) {
+      if (k < 0 || k > span) continue;
+      const c = addToMovingFactor(from, k);
+      const next = addToMovingFactor(c, 1);
+      if (!isMovingFactor(next)) continue; // c is 2^63 − 1: there is no next code
+      if (otp.verify(otp1, { from: c, to: c }) !== null && otp.verify(otp2, { from: next, to: next }) !== null) {
+        return { movingFactor: next, drift: otp.mode === 'totp' ? adminMeasuredDrift(otp, token, Number(next), nowMs, p) : token.drift };
       }
     }
   }

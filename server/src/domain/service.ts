@@ -14,7 +14,7 @@
  * - otherwise always, whether or not the user or token exists, so neither the reply nor its
  *   timing tells which factor was wrong, or whether the user has a device.
  */
-import { createOtp, isProfileName, KodeviserError, parseSerial, type Otp } from '@kodeviser/shared';
+import { addToMovingFactor, createOtp, isProfileName, KodeviserError, parseSerial, requireMovingFactor, type Otp } from '@kodeviser/shared';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import {
@@ -182,10 +182,7 @@ function checkImport(r: TokenImport, i: number): Omit<NewTokenRecord, 'seed'> & 
       ...(r.t0 !== undefined ? { t0: r.t0 } : {}),
     }),
   );
-  const counter = r.counter ?? 0;
-  if (!Number.isSafeInteger(counter) || counter < 0) {
-    throw new KodeviserError('ERR_MOVING_FACTOR', `${at}.counter must be a non-negative integer, got ${String(r.counter)}`);
-  }
+  const counter = requireMovingFactor(r.counter ?? 0, `${at}.counter`);
   const drift = r.drift ?? 0;
   if (!Number.isSafeInteger(drift)) {
     throw new KodeviserError('ERR_ARGUMENT', `${at}.drift must be an integer number of steps, got ${String(r.drift)}`);
@@ -198,7 +195,7 @@ function checkImport(r: TokenImport, i: number): Omit<NewTokenRecord, 'seed'> & 
     step: otp.step,
     t0: otp.t0,
     key: r.key,
-    lastMovingFactor: hotp ? counter - 1 : -1,
+    lastMovingFactor: hotp ? addToMovingFactor(counter, -1) : -1,
     drift: hotp ? NO_DRIFT : importedDrift(drift, otp.step),
   };
 }

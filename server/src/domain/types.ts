@@ -7,7 +7,7 @@
  * exceptions; exceptions are for bad arguments (`KodeviserError`) and for admin requests that
  * cannot apply (`ServiceError`, see errors.ts).
  */
-import type { ProfileName } from '@kodeviser/shared';
+import type { MovingFactor, ProfileName } from '@kodeviser/shared';
 import type { IdentityEvidence, ProofRefusal } from './identity.js';
 
 /** Injected so that every time-dependent rule is testable with a fake clock. */
@@ -58,7 +58,7 @@ export type ActivationOutcome =
   Exclude<VerifyOutcome, { result: 'accept' }> | (Extract<VerifyOutcome, { result: 'accept' }> & { userId: string });
 
 export type VerifyOutcome =
-  | { result: 'accept'; serial: string; movingFactor: number }
+  | { result: 'accept'; serial: string; movingFactor: MovingFactor }
   /** `reason` is for the audit log, never for the end user. `serial` is absent when unknown. */
   | { result: 'reject'; reason: RejectReason; serial?: string }
   /** Too many consecutive failures: HTTP 429 with Retry-After. The code was not checked. */
@@ -81,8 +81,8 @@ export interface TokenImport {
   step?: number;
   /** totp T0 in unix seconds, default 0. */
   t0?: number;
-  /** hotp: the counter of the token's next code (default 0). */
-  counter?: number;
+  /** hotp: the counter of the token's next code (default 0), up to 2^63 − 1. */
+  counter?: MovingFactor;
   /** totp: the token's known clock offset in steps (PSKC TimeDrift), default 0. */
   drift?: number;
 }
@@ -99,7 +99,7 @@ export interface TokenInfo {
   t0: number;
   status: TokenStatus;
   /** The last accepted moving factor (hotp counter or totp step); null before the first. */
-  lastMovingFactor: number | null;
+  lastMovingFactor: MovingFactor | null;
   /**
    * totp: the step the token's clock is predicted to be in now minus the server's step (the
    * centre of the window a code is checked in). 0 for hotp.
@@ -153,7 +153,7 @@ export interface AuditEvent {
   /** Who did an admin action (the admin's name), null for end-user requests. */
   actor: string | null;
   reason: string | null;
-  movingFactor: number | null;
+  movingFactor: MovingFactor | null;
   /**
    * How many refusals alike this row stands for (service.ts: repeats of a refusal from one address
    * are counted, not each written); 1 for every other row.
@@ -192,7 +192,7 @@ export interface AuditQuery {
 
 export type ResyncOutcome =
   /** `drift`: the token's step minus the server's at the resync, whole steps. */
-  | { result: 'resynced'; serial: string; movingFactor: number; drift: number }
+  | { result: 'resynced'; serial: string; movingFactor: MovingFactor; drift: number }
   /** The two codes were not found as consecutive codes in the admin window. */
   | { result: 'not-found'; serial: string };
 

@@ -6,12 +6,12 @@
  * Prometheus metrics (/metrics) and the audit log (/v1/audit, admin).
  */
 import type { FastifyInstance } from 'fastify';
-import { parseSerial } from '@kodeviser/shared';
+import { movingFactorToJson, parseSerial } from '@kodeviser/shared';
 import type { AuditQuery, TokenService } from '../domain/types.js';
 import type { BearerAuth } from '../plugins/auth.js';
 import { HttpError } from '../plugins/errors.js';
 import type { Metrics } from '../plugins/metrics.js';
-import { bearerSecurity, errorResponses, serialSchema, userIdSchema } from './schemas.js';
+import { bearerSecurity, errorResponses, movingFactorSchema, serialSchema, userIdSchema } from './schemas.js';
 
 export interface OperationsRoutesOptions {
   service: TokenService;
@@ -39,7 +39,7 @@ const auditEventSchema = {
     ip: { type: ['string', 'null'] },
     actor: { type: ['string', 'null'] },
     reason: { type: ['string', 'null'] },
-    movingFactor: { type: ['integer', 'null'] },
+    movingFactor: movingFactorSchema('the hotp counter or totp step the event is about', true),
     repeats: {
       type: 'integer',
       minimum: 1,
@@ -141,7 +141,10 @@ export async function operationsRoutes(app: FastifyInstance, { service, auth, me
       if (q.userId !== undefined) query.userId = q.userId;
       if (q.since !== undefined) query.since = parseSince(q.since);
       if (q.limit !== undefined) query.limit = Number(q.limit);
-      return { events: await service.audit(query) };
+      const events = await service.audit(query);
+      return {
+        events: events.map((e) => (typeof e.movingFactor === 'bigint' ? { ...e, movingFactor: movingFactorToJson(e.movingFactor) } : e)),
+      };
     },
   );
 }

@@ -42,6 +42,19 @@ export const proofIdSchema = {
   description: 'a proof of identity (POST /v1/proofs or /v1/proofs/self), valid 15 minutes, spent by its first use',
 } as const;
 
+/**
+ * A moving factor in a reply: up to 2^63 − 1 (@kodeviser/shared moving-factor.ts), an integer up to
+ * 2^53 − 1 and a decimal string above, which a JSON number would round in most readers. Replies
+ * write it with movingFactorToJson (fast-json-stringify refuses a bigint here rather than print it).
+ */
+export function movingFactorSchema(description: string, nullable: boolean) {
+  return {
+    type: nullable ? ['integer', 'string', 'null'] : ['integer', 'string'],
+    pattern: '^[0-9]+$',
+    description: `${description}; a decimal string when above 2^53 − 1 (9007199254740991)`,
+  } as const;
+}
+
 export const profileSchema = { type: 'string', enum: [...PROFILES], description: 'OTP profile (docs/otp-algorithms.md)' } as const;
 
 export const errorRef = { $ref: 'Error#' } as const;

@@ -6,21 +6,24 @@
  * into a TokenImport before the service sees any, and the service imports them in one transaction
  * (a duplicate serial → 409 naming it, nothing imported). A PSKC document's secrets are decrypted
  * with the pre-shared key from the request's X-PSKC-Key header or, failing that, the configured
- * KODEVISER_PSKC_KEY; a tampered document (ValueMAC mismatch) is refused whole by parsePskc.
+ * KODEVISER_PSKC_KEY, or with a key derived from the X-PSKC-Password header (PBKDF2, off the event
+ * loop: security/pskc-password.ts); a tampered document (ValueMAC mismatch), or one read with a
+ * wrong key or password, is refused whole by parsePskc.
  *
  * A PSKC key's serial is DeviceInfo/SerialNo, or the Key Id when there is none; it must be a
  * kodeviser serial (10 digits, Luhn) — a vendor serial of another format is refused naming the
  * key rather than silently mapped, since the user types this serial at activation.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { KodeviserError, hexToBytes, parseSerial } from '@kodeviser/shared';
+import { KodeviserError, hexToBytes, movingFactorFromJson, movingFactorToJson, parseSerial } from '@kodeviser/shared';
 import { parsePskc } from '@kodeviser/shared/pskc';
 import type { ProfileName } from '@kodeviser/shared';
 import type { PskcKey } from '@kodeviser/shared/pskc';
 import type { TokenImport, TokenInfo, TokenService } from '../domain/types.js';
 import type { BearerAuth, Role } from '../plugins/auth.js';
 import { HttpError } from '../plugins/errors.js';
-import { bearerSecurity, errorResponses, otpSchema, profileSchema, serialParams, serialSchema } from './schemas.js';
+import { parsePskcWithPassword } from '../security/pskc-password.js';
+import { bearerSecurity, errorResponses, movingFactorSchema, otpSchema, profileSchema, serialParams, serialSchema } from './schemas.js';
 
 export const PSKC_CONTENT_TYPE = 'application/pskc+xml';
 /** A PSKC document or a JSON batch may be large; every other route keeps the 16 KiB default. */
@@ -28,7 +31,15 @@ export const IMPORT_BODY_LIMIT = 1024 * 1024;
 export const MAX_IMPORT_RECORDS = 10_000;
 
 interface JsonImportBody {
-  tokens: Array<{ serial: string; profile: ProfileName; keyHex: string; digits?: number; step?: number; t0?: number; counter?: number }>;
+  tokens: Array<{
+    serial: string;
+    profile: ProfileName;
+    keyHex: string;
+    digits?: number;
+    step?: number;
+    t0?: number;
+    counter?: number | string;
+  }>;
 }
 
 const jsonImportSchema = {
@@ -51,7 +62,15 @@ const jsonImportSchema = {
           digits: { type: 'integer', minimum: 6, maximum: 8, default: 6 },
           step: { type: 'integer', enum: [30, 60], description: 'totp time step in seconds (default 30)' },
           t0: { type: 'integer', minimum: 0, description: 'totp T0, unix seconds (default 0)' },
-          counter: { type: 'integer', minimum: 0, description: 'hotp: counter of the next code (default 0)' },
+          counter: {
+            // anyOf, not a type list: Ajv's strict mode warns on a union type in a request schema
+            anyOf: [
+              { type: 'integer', minimum: 0 },
+              { type: 'string', pattern: '^[0-9]+$' },
+            ],
+            description:
+              'hotp: counter of the next code (default 0), up to 2^63 − 1 (9223372036854775807); above 2^53 − 1 (9007199254740991) as a decimal string, which a JSON number cannot carry exactly',
+          },
         },
       },
     },
@@ -87,7 +106,7 @@ const tokenInfoSchema = {
     step: { type: 'integer' },
     t0: { type: 'integer' },
     status: { type: 'string', enum: ['enabled', 'locked', 'revoked'] },
-    lastMovingFactor: { type: ['integer', 'null'], description: 'last accepted hotp counter or totp step' },
+    lastMovingFactor: movingFactorSchema('last accepted hotp counter or totp step', true),
     drift: { type: 'integer', description: "totp: the step the token's clock is predicted to be in now minus the server's (0 for hotp)" },
     driftSeconds: { type: 'number', description: "totp: the token's clock minus the server's now, as predicted, seconds (0 for hotp)" },
     driftPpm: {
@@ -113,10 +132,14 @@ function fromJson(body: JsonImportBody): TokenImport[] {
     if (t.digits !== undefined) record.digits = t.digits;
     if (t.step !== undefined) record.step = t.step;
     if (t.t0 !== undefined) record.t0 = t.t0;
-    if (t.counter !== undefined) record.counter = t.counter;
+    if (t.counter !== undefined) record.counter = movingFactorFromJson(t.counter, `tokens[${i}].counter`);
     return record;
   });
 }
+
+/** A token as a reply carries it: its moving factor as JSON writes one (movingFactorSchema). */
+const tokenInfoJson = (info: TokenInfo) =>
+  typeof info.lastMovingFactor === 'bigint' ? { ...info, lastMovingFactor: movingFactorToJson(info.lastMovingFactor) } : info;
 
 function parseSerialOf(text: string, where: string): string {
   try {
@@ -156,7 +179,7 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
   const actor = (request: FastifyRequest): string => request.principal?.actor ?? 'admin';
   const admin = { onRequest: auth.require('admin'), schema: { tags: ['tokens'], security: bearerSecurity } };
 
-  app.post<{ Body: JsonImportBody | string; Headers: { 'x-pskc-key'?: string } }>(
+  app.post<{ Body: JsonImportBody | string; Headers: { 'x-pskc-key'?: string; 'x-pskc-password'?: string } }>(
     '/v1/tokens',
     {
       onRequest: admin.onRequest,
@@ -172,6 +195,13 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
               pattern: '^([0-9a-fA-F]{16}){2,4}$',
               description:
                 'PSKC pre-shared key, hex: 16 bytes (aes128-cbc, kw-aes128), 24 (aes192-cbc, tripledes-cbc, kw-aes192) or 32 (aes256-cbc, kw-aes256)',
+            },
+            'x-pskc-password': {
+              type: 'string',
+              minLength: 1,
+              maxLength: 1024,
+              description:
+                'the password of a PSKC document whose key is derived from one (RFC 6030 §6.2, PBKDF2 up to 10 000 000 iterations); never logged',
             },
           },
         },
@@ -201,8 +231,16 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
       }
       if (typeof request.body === 'string') {
         const header = request.headers['x-pskc-key'];
+        const password = request.headers['x-pskc-password'];
+        if (header !== undefined && password !== undefined) {
+          throw new HttpError(400, 'bad-request', 'give X-PSKC-Key or X-PSKC-Password, not both: a document is protected by one of them');
+        }
         const preSharedKey = header !== undefined ? hexToBytes(header, 'X-PSKC-Key') : pskcKey;
-        records = parsePskc(request.body, preSharedKey ? { preSharedKey } : {}).map(fromPskcKey);
+        const keys =
+          password !== undefined
+            ? await parsePskcWithPassword(request.body, password)
+            : parsePskc(request.body, preSharedKey ? { preSharedKey } : {});
+        records = keys.map(fromPskcKey);
       } else {
         records = fromJson(request.body);
       }
@@ -228,7 +266,7 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
         response: { 200: tokenInfoSchema, ...errorResponses(401, 404) },
       },
     },
-    async (request) => getToken(parseSerial(request.params.serial)),
+    async (request) => tokenInfoJson(await getToken(parseSerial(request.params.serial))),
   );
 
   const actions = { lock: service.lock, unlock: service.unlock, revoke: service.revoke } as const;
@@ -256,7 +294,8 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
           response: { 200: tokenInfoSchema, ...errorResponses(401, 404, 409) },
         },
       },
-      async (request) => actions[action].call(service, parseSerial(request.params.serial), actor(request), ctx(request)),
+      async (request) =>
+        tokenInfoJson(await actions[action].call(service, parseSerial(request.params.serial), actor(request), ctx(request))),
     );
   }
 
@@ -311,7 +350,7 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
             properties: {
               result: { type: 'string', enum: ['resynced'] },
               serial: { type: 'string' },
-              movingFactor: { type: 'integer', description: 'the moving factor of otp2, now the last accepted' },
+              movingFactor: movingFactorSchema('the moving factor of otp2, now the last accepted', false),
               drift: { type: 'integer', description: "totp: the token's step minus the server's, whole steps (0 for hotp)" },
             },
           },
@@ -329,7 +368,7 @@ export async function tokenRoutes(app: FastifyInstance, { service, auth, pskcKey
           `otp1 and otp2 are not two consecutive codes of token ${serial} within the resync window`,
         );
       }
-      return outcome;
+      return { ...outcome, movingFactor: movingFactorToJson(outcome.movingFactor) };
     },
   );
 }

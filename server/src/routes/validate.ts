@@ -10,13 +10,13 @@
  * guessing is stopped per token by the service's block after three wrong codes.
  */
 import type { FastifyInstance } from 'fastify';
-import { parseSerial } from '@kodeviser/shared';
+import { movingFactorToJson, parseSerial } from '@kodeviser/shared';
 import { inScope } from '../domain/credentials.js';
 import type { TokenService } from '../domain/types.js';
 import { HttpError } from '../plugins/errors.js';
 import type { BearerAuth } from '../plugins/auth.js';
 import type { Metrics } from '../plugins/metrics.js';
-import { bearerSecurity, errorRef, errorResponses, otpSchema, serialSchema } from './schemas.js';
+import { bearerSecurity, errorRef, errorResponses, movingFactorSchema, otpSchema, serialSchema } from './schemas.js';
 import { outcomeReason } from './users.js';
 
 export interface ValidateRoutesOptions {
@@ -49,7 +49,7 @@ export async function validateRoutes(app: FastifyInstance, { service, auth, metr
             properties: {
               result: { type: 'string', enum: ['accept', 'reject', 'resync-started'] },
               serial: { type: 'string' },
-              movingFactor: { type: ['integer', 'null'], description: 'the accepted hotp counter or totp step; null unless accepted' },
+              movingFactor: movingFactorSchema('the accepted hotp counter or totp step; null unless accepted', true),
             },
           },
           ...errorResponses(401, 403),
@@ -84,7 +84,7 @@ export async function validateRoutes(app: FastifyInstance, { service, auth, metr
       metrics.countOutcome('validate', outcome.result, outcomeReason(outcome));
       switch (outcome.result) {
         case 'accept':
-          return { result: 'accept', serial, movingFactor: outcome.movingFactor };
+          return { result: 'accept', serial, movingFactor: movingFactorToJson(outcome.movingFactor) };
         case 'blocked':
           return reply
             .code(429)

@@ -17,6 +17,7 @@
  * The id is hashed too, so rows cannot be renumbered; within a lane ids only grow.
  */
 import { createHash } from 'node:crypto';
+import type { MovingFactor } from '@kodeviser/shared';
 
 /** The head of a lane before its first row. */
 export const GENESIS: Uint8Array = new Uint8Array(32);
@@ -32,7 +33,8 @@ export interface ChainContent {
   ip: string | null;
   actor: string | null;
   reason: string | null;
-  moving_factor: number | null;
+  /** Hashed as its decimal digits, whichever its representation: a number, a bigint (above 2^53 − 1) or the text of one. */
+  moving_factor: MovingFactor | null;
   repeats: number;
 }
 
@@ -42,9 +44,9 @@ export interface ChainRow extends Omit<ChainContent, 'lane'> {
   hash: Uint8Array | null;
 }
 
-const field = (v: string | number | null): string => {
+const field = (v: string | number | bigint | null): string => {
   if (v === null) return '-';
-  const text = typeof v === 'number' ? String(v) : v;
+  const text = typeof v === 'string' ? v : String(v);
   return `${Buffer.byteLength(text, 'utf8')}:${text}`;
 };
 

@@ -3,6 +3,7 @@
  * SQLite and PostgreSQL, snake_case), its mapping to the AuditEvent the service sees, and the cap
  * on one audit query.
  */
+import type { MovingFactor } from '@kodeviser/shared';
 import type { AuditEvent, AuditType } from '../domain/types.js';
 
 export interface AuditRow {
@@ -14,7 +15,7 @@ export interface AuditRow {
   ip: string | null;
   actor: string | null;
   reason: string | null;
-  moving_factor: number | null;
+  moving_factor: MovingFactor | null;
   repeats: number;
 }
 

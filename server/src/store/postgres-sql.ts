@@ -3,7 +3,7 @@
  * per connection), and the mapping of its rows.
  */
 import type pg from 'pg';
-import type { ProfileName } from '@kodeviser/shared';
+import type { MovingFactor, ProfileName } from '@kodeviser/shared';
 import type { AuditQuery, TokenStatus } from '../domain/types.js';
 import type { AuditEntry, TokenRecord } from './types.js';
 import { CREDENTIAL_COLUMNS, PROOF_COLUMNS, USER_COLUMNS, USER_HISTORY_SQL } from './rows.js';
@@ -18,14 +18,15 @@ export interface TokenRow {
   seed_nonce: Buffer;
   key_version: number;
   status: TokenStatus;
-  last_moving_factor: number;
+  /** int8s come exactly, a bigint above 2^53 − 1 (postgres.ts parseInt8) */
+  last_moving_factor: MovingFactor;
   drift: number;
   drift_ms: number;
   drift_ppm: number;
   drift_ppm_var: number | null;
   failures: number;
   blocked_until: number | null;
-  pending_moving_factor: number | null;
+  pending_moving_factor: MovingFactor | null;
   pending_at: number | null;
   imported_at: number;
   last_used_at: number | null;

@@ -35,7 +35,7 @@
  * moving factors, which the service keeps below 2^53.
  */
 import pg from 'pg';
-import { KodeviserError } from '@kodeviser/shared';
+import { KodeviserError, normalizeMovingFactor, type MovingFactor } from '@kodeviser/shared';
 import type { CredentialRecord } from '../domain/credentials.js';
 import type { ProofRecord } from '../domain/identity.js';
 import type { Decision, Snapshot, Write } from '../domain/decide.js';
@@ -117,6 +117,15 @@ export function pgFailure(e: unknown): unknown {
 }
 
 const INT8_OID = 20;
+/**
+ * An int8 as a Number, except one beyond 2^53 − 1, which a Number would round: a BigInt, in the
+ * one representation of a moving factor (@kodeviser/shared moving-factor.ts), the only int8
+ * columns that reach that far.
+ */
+const parseInt8 = (text: string): MovingFactor => {
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : normalizeMovingFactor(BigInt(text));
+};
 const UNIQUE_VIOLATION = '23505';
 const buffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
@@ -140,7 +149,7 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
     ...(lockTimeoutMs > 0 ? { lock_timeout: lockTimeoutMs } : {}),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+        oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
   // A pooled connection that drops while idle (a database restart) is reported here; without a

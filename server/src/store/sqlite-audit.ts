@@ -11,7 +11,7 @@ import type Database from 'better-sqlite3';
 import type { AuditEvent, AuditQuery } from '../domain/types.js';
 import { chainHash, GENESIS, type ChainContent, type ChainRow } from './audit-chain.js';
 import { isPseudonym, MAX_AUDIT_LIMIT, toEvent, type AuditRow } from './audit-rows.js';
-import { serialKey } from './sqlite-rows.js';
+import { exactMovingFactorSql, readMovingFactor, serialKey } from './sqlite-rows.js';
 import type { AuditEntry, StoredCheckpoint } from './types.js';
 
 /** Where a token's chain ends, as a read inside the write transaction found it. */
@@ -63,6 +63,14 @@ export interface SqliteAuditLog {
   };
 }
 
+/** An audit row's columns, its moving factor read exactly (sqlite-rows.ts exactMovingFactorSql). */
+const ROW_COLUMNS = `id, at, type, serial, user_id, ip, actor, reason, ${exactMovingFactorSql('moving_factor')} AS moving_factor, repeats`;
+
+/** A row as read with ROW_COLUMNS: a moving factor above 2^53 − 1 as its decimal text. */
+type ReadRow<R extends { moving_factor: unknown }> = Omit<R, 'moving_factor'> & { moving_factor: number | string | null };
+const exactRow = <R extends { moving_factor: unknown }>(r: ReadRow<R>): R =>
+  (typeof r.moving_factor === 'string' ? { ...r, moving_factor: readMovingFactor(r.moving_factor) } : r) as R;
+
 /** The rows one audit query reads at most (a walk of chains on the event loop: ~1 µs a row). */
 export const MAX_AUDIT_SCAN = 100_000;
 
@@ -77,8 +85,7 @@ export function createSqliteAuditLog(
       chained, prev_id) VALUES (@id, @at, @type, @serial, @user_id, @ip, @actor, @reason, @moving_factor, @repeats, @lane, @hash,
       @chained, @prev_id)`),
     claimLane: db.prepare('INSERT INTO audit_lanes (opened_at) VALUES (?)'),
-    chainRows: db.prepare(`SELECT id, at, type, serial, user_id, ip, actor, reason, moving_factor, repeats, lane, hash
-      FROM audit WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`),
+    chainRows: db.prepare(`SELECT ${ROW_COLUMNS}, lane, hash FROM audit WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`),
     lastIdAt: db.prepare('SELECT COALESCE(MAX(id), 0) FROM audit WHERE at < ?').pluck(),
     checkpoints: db.prepare('SELECT id, at, up_to_id AS upToId, pruned_to_id AS prunedToId, jws FROM audit_checkpoints ORDER BY id'),
     addCheckpoint: db.prepare('INSERT INTO audit_checkpoints (at, up_to_id, pruned_to_id, jws) VALUES (?, ?, ?, ?)'),
@@ -90,7 +97,7 @@ export function createSqliteAuditLog(
       )
       .raw(),
     setHead: db.prepare('UPDATE tokens SET last_audit_id = ? WHERE serial_key = ?'),
-    row: db.prepare('SELECT * FROM audit WHERE id = ?'),
+    row: db.prepare(`SELECT ${ROW_COLUMNS}, prev_id FROM audit WHERE id = ?`),
     pseudonymOf: db.prepare('SELECT pseudonym FROM users WHERE user_id = ?').pluck(),
     userOfPseudonym: db.prepare('SELECT user_id FROM users WHERE pseudonym = ?').pluck(),
     tokensEverOfUser: db.prepare('SELECT serial FROM assignments WHERE user_id = ?').pluck(),
@@ -117,7 +124,7 @@ export function createSqliteAuditLog(
   const statement = (where: string): Database.Statement => {
     let stmt = statements.get(where);
     if (!stmt) {
-      stmt = db.prepare(`SELECT * FROM audit ${where ? `WHERE ${where}` : ''} ORDER BY id DESC LIMIT @limit`);
+      stmt = db.prepare(`SELECT ${ROW_COLUMNS} FROM audit ${where ? `WHERE ${where}` : ''} ORDER BY id DESC LIMIT @limit`);
       statements.set(where, stmt);
     }
     return stmt;
@@ -127,11 +134,11 @@ export function createSqliteAuditLog(
    * file), or not older than the row before (ids only grow), ends the walk and is reported: the
    * rows past it cannot be found this way, and the walk must not go on for ever.
    */
-  function* chainOf(serial: string): Generator<AuditRow> {
+  function* chainOf(serial: string): Generator<ReadRow<AuditRow>> {
     let id = headOf(serialKey(serial))?.lastAuditId ?? null;
     let newer = Number.POSITIVE_INFINITY;
     while (id !== null) {
-      const row = id < newer ? (sql.row.get(id) as (AuditRow & { prev_id: number | null }) | undefined) : undefined;
+      const row = id < newer ? (sql.row.get(id) as (ReadRow<AuditRow> & { prev_id: number | null }) | undefined) : undefined;
       if (row === undefined && id < newer && id <= (prunedTo = Math.max(prunedTo, sql.prunedTo.get() as number))) return;
       if (row === undefined) {
         warn?.({ serial, at: id }, `audit chain of token ${serial} broken at row ${id}: the older rows of its chain are not searched`);
@@ -143,9 +150,10 @@ export function createSqliteAuditLog(
     }
   }
   /** The rows `q` asks for; a user's are those naming its pseudonym or, from before it existed, its user ID. */
-  function queryRows(q: AuditQuery, pseudonym: string | undefined, limit: number): AuditRow[] {
+  function queryRows(q: AuditQuery, pseudonym: string | undefined, limit: number): Array<ReadRow<AuditRow>> {
     const since = q.since !== undefined ? 'at >= @since' : '';
-    if (q.serial === undefined && q.userId === undefined) return statement(since).all({ since: q.since, limit }) as AuditRow[];
+    if (q.serial === undefined && q.userId === undefined)
+      return statement(since).all({ since: q.since, limit }) as Array<ReadRow<AuditRow>>;
     // The sources, each newest first: the chains of the token (or of every token the user ever
     // had), and the rows outside any chain from their partial index.
     const unchained =
@@ -153,18 +161,18 @@ export function createSqliteAuditLog(
         ? ['chained = 0', 'serial = @serial', q.userId !== undefined ? 'user_id IN (@pseudonym, @userId)' : '', since]
         : ['chained = 0', 'user_id IN (@pseudonym, @userId)', since];
     const serials = q.serial !== undefined ? [q.serial] : (sql.tokensEverOfUser.all(q.userId) as string[]);
-    const keep = (r: AuditRow): boolean =>
+    const keep = (r: ReadRow<AuditRow>): boolean =>
       (q.userId === undefined || r.user_id === pseudonym || r.user_id === q.userId) && (q.since === undefined || r.at >= q.since);
     const params = { serial: q.serial, userId: q.userId, pseudonym, since: q.since, limit };
-    const sources: Array<Iterator<AuditRow>> = [
-      (statement(unchained.filter(Boolean).join(' AND ')).all(params) as AuditRow[]).values(),
+    const sources: Array<Iterator<ReadRow<AuditRow>>> = [
+      (statement(unchained.filter(Boolean).join(' AND ')).all(params) as Array<ReadRow<AuditRow>>).values(),
       ...serials.map((serial) => chainOf(serial)),
     ];
     // Merge by id, newest first, taking only the rows the filters keep. The chains are walked on
     // the event loop, so a query reads at most `maxScan` rows (a filter that keeps nothing of a
     // long chain would read all of it) and ends there, saying so in the log.
     let scanned = 0;
-    const heads: Array<AuditRow | undefined> = sources.map(() => undefined);
+    const heads: Array<ReadRow<AuditRow> | undefined> = sources.map(() => undefined);
     const advance = (i: number): void => {
       for (;;) {
         if (scanned >= maxScan) {
@@ -185,7 +193,7 @@ export function createSqliteAuditLog(
       }
     };
     sources.forEach((_, i) => advance(i));
-    const rows: AuditRow[] = [];
+    const rows: Array<ReadRow<AuditRow>> = [];
     while (rows.length < limit) {
       let newest = -1;
       for (let i = 0; i < heads.length; i++) if (heads[i] && (newest < 0 || heads[i]!.id > heads[newest]!.id)) newest = i;
@@ -260,12 +268,12 @@ export function createSqliteAuditLog(
           users.set(r.user_id, (sql.userOfPseudonym.get(r.user_id) as string | undefined) ?? null);
         }
       }
-      return rows.map((r) => toEvent(r, users));
+      return rows.map((r) => toEvent(exactRow<AuditRow>(r), users));
     },
     archive: {
       rows: (after, upTo, limit) =>
-        (sql.chainRows.all(after, upTo, limit) as Array<ChainRow & { hash: Buffer | null }>).map((r) => ({
-          ...r,
+        (sql.chainRows.all(after, upTo, limit) as Array<ReadRow<ChainRow> & { hash: Buffer | null }>).map((r) => ({
+          ...exactRow<ChainRow>(r),
           hash: r.hash === null ? null : new Uint8Array(r.hash),
         })),
       newestId: () => sql.lastAuditId.get() as number,

@@ -7,7 +7,7 @@
  * property per column each time (~20 µs a read here, a sixth of a validation's store time), an
  * array row does not.
  */
-import type { ProfileName } from '@kodeviser/shared';
+import type { MovingFactor, ProfileName } from '@kodeviser/shared';
 import type { TokenStatus } from '../domain/types.js';
 import type { TokenDrift, TokenRecord } from './types.js';
 
@@ -22,14 +22,15 @@ export interface TokenColumns {
   seedNonceHex: string;
   keyVersion: number;
   status: TokenStatus;
-  lastMovingFactor: number;
+  /** As exactMovingFactorSql reads it. */
+  lastMovingFactor: number | string;
   drift: number;
   driftMs: number;
   driftPpm: number;
   driftPpmVar: number | null;
   failures: number;
   blockedUntil: number | null;
-  pendingMovingFactor: number | null;
+  pendingMovingFactor: number | string | null;
   pendingAt: number | null;
   importedAt: number;
   lastUsedAt: number | null;
@@ -46,6 +47,19 @@ export interface TokenColumns {
   ownerPseudonym: string | null;
 }
 
+/**
+ * A moving-factor column (up to 2^63 − 1) read exactly: better-sqlite3 reads an INTEGER as a
+ * double, which loses digits above 2^53 − 1, so such a value is read as its decimal text instead,
+ * for readMovingFactor; every other as the plain number, for one comparison in SQLite (reading
+ * every integer of the statement as a BigInt, better-sqlite3's safeIntegers, would cost each read).
+ */
+export function exactMovingFactorSql(column: string): string {
+  return `CASE WHEN ${column} > ${Number.MAX_SAFE_INTEGER} THEN CAST(${column} AS TEXT) ELSE ${column} END`;
+}
+
+/** A value exactMovingFactorSql read, as the moving factor (its text only ever above 2^53 − 1). */
+export const readMovingFactor = (value: number | string): MovingFactor => (typeof value === 'string' ? BigInt(value) : value);
+
 // The seed's bytes come as hex text: better-sqlite3 makes each BLOB a Buffer with its own backing
 // store, ~1.1 µs apiece measured here (two per read, the read's largest cost after the lookup),
 // where hex() and Buffer.from(…, 'hex') from Node's pool cost ~0.2 µs.
@@ -59,14 +73,14 @@ const COLUMN_SQL: Readonly<Record<keyof TokenColumns, string>> = {
   seedNonceHex: 'hex(t.seed_nonce)',
   keyVersion: 't.key_version',
   status: 't.status',
-  lastMovingFactor: 't.last_moving_factor',
+  lastMovingFactor: exactMovingFactorSql('t.last_moving_factor'),
   drift: 't.drift',
   driftMs: 't.drift_ms',
   driftPpm: 't.drift_ppm',
   driftPpmVar: 't.drift_ppm_var',
   failures: 't.failures',
   blockedUntil: 't.blocked_until',
-  pendingMovingFactor: 't.pending_moving_factor',
+  pendingMovingFactor: exactMovingFactorSql('t.pending_moving_factor'),
   pendingAt: 't.pending_at',
   importedAt: 't.imported_at',
   lastUsedAt: 't.last_used_at',
@@ -125,11 +139,12 @@ export function toRecord(r: TokenRow): TokenRecord {
     t0: col(r, 't0'),
     seed: { ciphertext: hexBytes(col(r, 'seedCiphertextHex')), nonce: hexBytes(col(r, 'seedNonceHex')), keyVersion: col(r, 'keyVersion') },
     status: col(r, 'status'),
-    lastMovingFactor: col(r, 'lastMovingFactor'),
+    lastMovingFactor: readMovingFactor(col(r, 'lastMovingFactor')),
     drift: { steps: col(r, 'drift'), offsetMs: col(r, 'driftMs'), ratePpm: col(r, 'driftPpm'), rateVar: col(r, 'driftPpmVar') },
     failures: col(r, 'failures'),
     blockedUntil: col(r, 'blockedUntil'),
-    pendingResync: pendingMovingFactor === null ? null : { movingFactor: pendingMovingFactor, at: col(r, 'pendingAt') ?? 0 },
+    pendingResync:
+      pendingMovingFactor === null ? null : { movingFactor: readMovingFactor(pendingMovingFactor), at: col(r, 'pendingAt') ?? 0 },
     userId: col(r, 'userId'),
     importedAt: col(r, 'importedAt'),
     lastUsedAt: col(r, 'lastUsedAt'),

@@ -11,7 +11,7 @@
  * The store never sees a plaintext seed or password: seeds arrive sealed (security/seed-vault.ts)
  * and passwords hashed (security/password.ts).
  */
-import type { ProfileName } from '@kodeviser/shared';
+import type { MovingFactor, ProfileName } from '@kodeviser/shared';
 import type { CredentialRecord } from '../domain/credentials.js';
 import type { GuessBudget } from '../domain/guessing.js';
 import type { Decision, Snapshot } from '../domain/decide.js';
@@ -27,7 +27,7 @@ export interface SealedSeed {
 
 export interface PendingResync {
   /** The moving factor the wide-window code matched. */
-  movingFactor: number;
+  movingFactor: MovingFactor;
   /** Unix ms when it matched. */
   at: number;
 }
@@ -61,8 +61,11 @@ export interface TokenRecord {
   t0: number;
   seed: SealedSeed;
   status: TokenStatus;
-  /** The last accepted moving factor; -1 before the first (a hotp token imported at counter c has c − 1). */
-  lastMovingFactor: number;
+  /**
+   * The last accepted moving factor, up to 2^63 − 1 (@kodeviser/shared moving-factor.ts: a bigint
+   * above 2^53 − 1); -1 before the first (a hotp token imported at counter c has c − 1).
+   */
+  lastMovingFactor: MovingFactor;
   drift: TokenDrift;
   failures: number;
   blockedUntil: number | null;
