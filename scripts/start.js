@@ -250,8 +250,9 @@ ${demoState}
        ${pressAndSend(second, 'NEXT', 0, '/v1/authenticate', login(SECOND_USER, SECOND_PASSWORD, fromShell('OTP')))}
 
   A proof answers 201 {"proofId","userId","expiresAt"}, an activation {"result":"accept","userId":"${SECOND_USER}"}, a login
-  {"result":"accept"}. A wrong or reused code, or a used or expired proof, gets 401 {"result":"reject"}, and after
-  three wrong codes the token is blocked for a while (429 with Retry-After). One active token per user:
+  {"result":"accept","receipt":"…"} (a signed receipt: README, "Approvals and receipts"). A wrong or reused code,
+  or a used or expired proof, gets 401 {"result":"reject"}, and after three wrong codes the token is blocked for a
+  while (429 with Retry-After). One active token per user:
   activating another token with a proof of ${DEMO_USER}'s identity retires ${DEMO_USER}'s (the next npm start activates the
   demo token again).
   API docs, and the same requests from the browser (Authorize with the operator's token): ${url}/docs

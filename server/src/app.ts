@@ -26,8 +26,10 @@ import { installRateLimits, redisClient } from './plugins/rate-limit.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { operationsRoutes } from './routes/operations.js';
 import { accountRoutes } from './routes/accounts.js';
+import { receiptRoutes } from './routes/receipts.js';
 import { memoryState, redisState, withFallback, type SharedState } from './security/shared-state.js';
 import { proofRoutes } from './routes/proofs.js';
+import { orderRoutes } from './routes/orders.js';
 import { IMPORT_BODY_LIMIT, PSKC_CONTENT_TYPE, tokenRoutes } from './routes/tokens.js';
 import { userRoutes } from './routes/users.js';
 import { validateRoutes } from './routes/validate.js';
@@ -106,6 +108,8 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
       ...(config.hashing ? { hashing: config.hashing } : {}),
       ...(config.auditRepeatWindowMs !== undefined ? { auditRepeats: { windowMs: config.auditRepeatWindowMs } } : {}),
       ...(config.policy ? { policy: config.policy } : {}),
+      ...(config.orderPolicy ? { orders: { policy: config.orderPolicy } } : {}),
+      ...(config.issuer !== undefined ? { issuer: config.issuer } : {}),
     });
 
   const app = Fastify({
@@ -129,6 +133,15 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     // A hop count becomes the function Fastify would make of it (its types take no number).
     trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : (config.trustProxy ?? false),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  // A receipt key exists from the first start (made now if this is it), not from the first login.
+  // A database that cannot answer yet does not stop the start: the first login makes it then.
+  app.addHook('onReady', async () => {
+    await service
+      .receiptKeys()
+      .catch((e: unknown) =>
+        app.log.warn({ err: { message: (e as Error).message } }, 'the receipt keys could not be read or made at start'),
+      );
   });
   app.addHook('onClose', async () => {
     await service.close();
@@ -178,6 +191,8 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(credentialRoutes, { credentials, auth });
   await app.register(proofRoutes, { service, auth, metrics, perUserLimit });
   await app.register(accountRoutes, { service, auth });
+  await app.register(orderRoutes, { service, auth, rateLimit: config.rateLimit });
+  await app.register(receiptRoutes, { service, auth });
   await app.ready();
   return app;
 }

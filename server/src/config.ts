@@ -21,6 +21,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KodeviserError, hexToBytes } from '@kodeviser/shared';
 import { DEFAULT_POLICY, type PolicyOptions } from './domain/policy.js';
+import { DEFAULT_ORDER_POLICY, orderPolicyOf, type OrderPolicy } from './domain/orders.js';
 
 export type DatabaseConfig = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string };
 
@@ -52,6 +53,10 @@ export interface RateLimitConfig {
    * self proofs, password change and reset); 0, or perIp 0, turns it off (default 30)
    */
   readonly loginsPerIp?: number;
+  /**
+   * orders (POST /v1/orders) an hour per client IP; 0, or perIp 0, turns it off (default 30)
+   */
+  readonly ordersPerIp?: number;
   /**
    * failed bearer tokens per window per client IP, every route (/v1/validate too), after which
    * the address is refused (429) for the rest of the window; 0, or perIp 0, turns it off
@@ -132,8 +137,12 @@ export interface ServerConfig {
    * (security/audit-repeats.ts); 0: every refusal is a row. Absent: the service's default (60 s).
    */
   readonly auditRepeatWindowMs?: number;
+  /** The receipts' `iss` (security/receipts.ts); absent: "kodeviser". */
+  readonly issuer?: string;
   /** Verification policy settings that differ from DEFAULT_POLICY (domain/policy.ts). */
   readonly policy?: Partial<PolicyOptions>;
+  /** Order settings (prices, free count, delivery windows) that differ from DEFAULT_ORDER_POLICY (domain/orders.ts). */
+  readonly orderPolicy?: Partial<OrderPolicy>;
   /** HTTP timeouts; absent: DEFAULT_HTTP_TIMEOUTS */
   readonly timeouts?: HttpTimeouts;
 }
@@ -191,6 +200,8 @@ Environment (flags win over it):
   KODEVISER_RATE_LIMIT_USER requests per minute per userId on activate/authenticate (default 30; 0 = off)
   KODEVISER_RATE_LIMIT_LOGIN requests per minute per client IP on the routes that hash a password
                             (authenticate, activate, self proofs, password change and reset; default 30; 0 = off)
+  KODEVISER_RATE_LIMIT_ORDERS orders (POST /v1/orders) an hour per client IP (default 30; 0 = off; off too
+                            with RATE_LIMIT_IP=0)
   KODEVISER_HASH_CONCURRENCY password hashes (scrypt) at once (default 2)
   KODEVISER_HASH_QUEUE      password hashes waiting for a turn (default 100); beyond, 503 busy with Retry-After
   KODEVISER_AUDIT_REPEAT_WINDOW_MS repeats of a refusal without credentials (an unknown user ID or proof)
@@ -205,6 +216,9 @@ Environment (flags win over it):
                             guessing state is kept in this instance's memory
   KODEVISER_POLICY          verification policy as JSON, e.g. {"hotpLookAhead":20,"lockAfter":10};
 ${wrap(`keys: ${Object.keys(DEFAULT_POLICY).join(', ')}`, 28, 100)}
+  KODEVISER_ORDER_POLICY    orders as JSON, e.g. {"priceOre":4176,"freeOrders":3,"domesticDays":[3,7],
+                            "abroadDays":[6,12]} (those are the defaults): the price in øre, a user's
+                            free orders, and the delivery windows in Danish business days
   KODEVISER_TRUST_PROXY     the reverse proxies in front, whose X-Forwarded-For gives the client's
                             address (rate limits, audit log): their addresses and CIDR ranges,
                             comma-separated, e.g. 10.0.0.5 or 10.0.0.0/8 (a chain of proxies: list
@@ -216,6 +230,7 @@ ${wrap(`keys: ${Object.keys(DEFAULT_POLICY).join(', ')}`, 28, 100)}
   KODEVISER_HEADERS_TIMEOUT_MS its headers within this (default ${DEFAULT_HTTP_TIMEOUTS.headersMs}; at most the request timeout)
   KODEVISER_KEEP_ALIVE_TIMEOUT_MS an idle keep-alive connection is closed after this (default ${DEFAULT_HTTP_TIMEOUTS.keepAliveMs})
   KODEVISER_CONNECTION_TIMEOUT_MS a connection silent both ways this long is closed (default ${DEFAULT_HTTP_TIMEOUTS.connectionMs}; 0 = never)
+  KODEVISER_ISSUER          the receipts' iss, e.g. this server's public URL (default kodeviser)
   LOG_LEVEL                 ${LOG_LEVELS.join(', ')} (default info)
   KODEVISER_QUIET           1 (or --quiet): print nothing but the log, for containers; a generated
                             admin token is then only written to its file (mode 0600), never shown,
@@ -320,6 +335,30 @@ export function parsePolicy(text: string): Partial<PolicyOptions> {
   atLeast('totpWideWindow', 'totpWindow');
   atLeast('totpWideWindowMax', 'totpWideWindow');
   atLeast('maxBlockMs', 'firstBlockMs');
+  return policy;
+}
+
+/** KODEVISER_ORDER_POLICY: a JSON object of known settings, checked together (domain/orders.ts orderPolicyOf). */
+export function parseOrderPolicy(text: string): Partial<OrderPolicy> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw configError('KODEVISER_ORDER_POLICY must be a JSON object, e.g. {"freeOrders":3}; it does not parse');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw configError('KODEVISER_ORDER_POLICY must be a JSON object');
+  for (const key of Object.keys(value)) {
+    if (!Object.hasOwn(DEFAULT_ORDER_POLICY, key)) {
+      throw configError(`KODEVISER_ORDER_POLICY: unknown setting "${key}"; known: ${Object.keys(DEFAULT_ORDER_POLICY).join(', ')}`);
+    }
+  }
+  const policy = value as Partial<OrderPolicy>;
+  try {
+    orderPolicyOf(policy);
+  } catch (e) {
+    throw configError(`KODEVISER_ORDER_POLICY: ${(e as Error).message}`);
+  }
   return policy;
 }
 
@@ -472,6 +511,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   const perUser = parseInteger('KODEVISER_RATE_LIMIT_USER', env.KODEVISER_RATE_LIMIT_USER || '30', 0, 1e9);
   const bearerFailures = parseInteger('KODEVISER_RATE_LIMIT_BEARER', env.KODEVISER_RATE_LIMIT_BEARER || '20', 0, 1e9);
   const loginsPerIp = parseInteger('KODEVISER_RATE_LIMIT_LOGIN', env.KODEVISER_RATE_LIMIT_LOGIN || '30', 0, 1e9);
+  const ordersPerIp = parseInteger('KODEVISER_RATE_LIMIT_ORDERS', env.KODEVISER_RATE_LIMIT_ORDERS || '30', 0, 1e9);
   const hashing = {
     concurrency: parseInteger('KODEVISER_HASH_CONCURRENCY', env.KODEVISER_HASH_CONCURRENCY || '2', 1, 64),
     queue: parseInteger('KODEVISER_HASH_QUEUE', env.KODEVISER_HASH_QUEUE || '100', 0, 1e6),
@@ -482,6 +522,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     0,
     3_600_000,
   );
+  const issuer = env.KODEVISER_ISSUER || undefined;
+  if (issuer !== undefined && !/^[\x21-\x7e]{1,256}$/.test(issuer)) {
+    throw configError('KODEVISER_ISSUER must be 1 to 256 printable characters without spaces (a URL, say)');
+  }
   const redisUrl = env.REDIS_URL || undefined;
   if (redisUrl !== undefined && !/^rediss?:\/\/./.test(redisUrl)) {
     throw configError('REDIS_URL must be a redis:// or rediss:// URL');
@@ -494,6 +538,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   );
   const timeouts = parseHttpTimeouts(env);
   const policy = env.KODEVISER_POLICY ? parsePolicy(env.KODEVISER_POLICY) : undefined;
+  const orderPolicy = env.KODEVISER_ORDER_POLICY ? parseOrderPolicy(env.KODEVISER_ORDER_POLICY) : undefined;
   const trustProxy = env.KODEVISER_TRUST_PROXY ? parseTrustProxy(env.KODEVISER_TRUST_PROXY) : undefined;
   const serviceToken = env.KODEVISER_SERVICE_TOKEN ? parseToken('KODEVISER_SERVICE_TOKEN', env.KODEVISER_SERVICE_TOKEN) : null;
   const pskcKey = env.KODEVISER_PSKC_KEY ? parseHexKey('KODEVISER_PSKC_KEY', env.KODEVISER_PSKC_KEY, 16, 24, 32) : null;
@@ -551,16 +596,19 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
         perUser,
         bearerFailures,
         loginsPerIp,
+        ordersPerIp,
         windowMs: 60_000,
         ...(redisUrl !== undefined ? { redisUrl, redisTimeoutMs } : {}),
       },
       hashing,
       auditRepeatWindowMs,
+      ...(issuer !== undefined ? { issuer } : {}),
       logLevel: logLevelText as LogLevel,
       quiet,
       timeouts,
       ...(trustProxy !== undefined ? { trustProxy } : {}),
       ...(policy !== undefined ? { policy } : {}),
+      ...(orderPolicy !== undefined ? { orderPolicy } : {}),
     },
     generated: { masterKeyFile, adminTokenFile },
     warnings,

@@ -29,7 +29,7 @@ t.test('defaults: a fresh data dir gets a master key and an admin token, 0600, s
   t.ok(config.adminToken.length >= 40, 'a generated admin token is long');
   t.equal(config.serviceToken, null);
   t.equal(config.pskcKey, null);
-  t.same(config.rateLimit, { perIp: 3000, perUser: 30, bearerFailures: 20, loginsPerIp: 30, windowMs: 60_000 });
+  t.same(config.rateLimit, { perIp: 3000, perUser: 30, bearerFailures: 20, loginsPerIp: 30, ordersPerIp: 30, windowMs: 60_000 });
   t.equal(config.auditRepeatWindowMs, 60_000);
   t.equal(config.logLevel, 'info');
   t.equal(first.generated.masterKeyFile, join(cwd, 'data', MASTER_KEY_FILE));
@@ -71,7 +71,7 @@ t.test('environment and flags (flags win)', async (t) => {
   t.equal(config.adminToken, 'admin-token-0123456789');
   t.equal(config.serviceToken, 'service-token-0123456789');
   t.equal(Buffer.from(config.pskcKey!).toString('hex'), '12345678901234567890123456789012');
-  t.same(config.rateLimit, { perIp: 0, perUser: 5, bearerFailures: 7, loginsPerIp: 30, windowMs: 60_000 });
+  t.same(config.rateLimit, { perIp: 0, perUser: 5, bearerFailures: 7, loginsPerIp: 30, ordersPerIp: 30, windowMs: 60_000 });
   t.equal(config.auditRepeatWindowMs, 0, 'every refusal a row');
   t.equal(config.logLevel, 'debug');
   t.same(generated, { masterKeyFile: null, adminTokenFile: null }, 'nothing is generated when the environment has both');
@@ -275,6 +275,37 @@ t.test('KODEVISER_POLICY: the settings given, and only those', async (t) => {
     totpRatePriorPpm: 7.5,
   });
   t.same(policy('{}'), {});
+});
+
+t.test('orders: KODEVISER_RATE_LIMIT_ORDERS and KODEVISER_ORDER_POLICY', async (t) => {
+  const cwd = tempDir(t);
+  const load = (env: Record<string, string>) => loadConfig({ env: { KODEVISER_MASTER_KEY: MASTER_HEX, ...env }, cwd }).config;
+  t.equal(load({}).rateLimit.ordersPerIp, 30, 'thirty an hour by default');
+  t.equal(load({ KODEVISER_RATE_LIMIT_ORDERS: '0' }).rateLimit.ordersPerIp, 0, 'off');
+  t.equal(load({ KODEVISER_RATE_LIMIT_ORDERS: '100' }).rateLimit.ordersPerIp, 100);
+  t.equal(load({}).orderPolicy, undefined, 'the defaults by default');
+  t.same(load({ KODEVISER_ORDER_POLICY: '{"priceOre":5000,"freeOrders":1,"abroadDays":[5,15]}' }).orderPolicy, {
+    priceOre: 5000,
+    freeOrders: 1,
+    abroadDays: [5, 15],
+  });
+  const cases: Array<[string, string, RegExp]> = [
+    ['not JSON', '{priceOre: 1}', /^KODEVISER_ORDER_POLICY must be a JSON object, e\.g\. .* it does not parse$/],
+    ['not an object', '[1]', /^KODEVISER_ORDER_POLICY must be a JSON object$/],
+    [
+      'an unknown setting',
+      '{"price":1}',
+      /^KODEVISER_ORDER_POLICY: unknown setting "price"; known: priceOre, freeOrders, domesticDays, abroadDays$/,
+    ],
+    ['a negative price', '{"priceOre":-1}', /^KODEVISER_ORDER_POLICY: priceOre must be an integer/],
+    ['a fraction of an øre', '{"priceOre":41.76}', /^KODEVISER_ORDER_POLICY: priceOre must be an integer/],
+    ['a window backwards', '{"domesticDays":[7,3]}', /^KODEVISER_ORDER_POLICY: domesticDays must be \[earliest, latest\]/],
+    ['a window of one number', '{"abroadDays":6}', /^KODEVISER_ORDER_POLICY: abroadDays must be \[earliest, latest\]/],
+  ];
+  for (const [what, value, message] of cases) {
+    t.throws(() => load({ KODEVISER_ORDER_POLICY: value }), { code: 'ERR_ARGUMENT', message }, what);
+  }
+  t.throws(() => load({ KODEVISER_RATE_LIMIT_ORDERS: 'many' }), { message: /^KODEVISER_RATE_LIMIT_ORDERS must be an integer/ });
 });
 
 t.test('timeouts: KODEVISER_REDIS_TIMEOUT_MS and the HTTP server', async (t) => {

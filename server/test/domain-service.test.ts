@@ -251,10 +251,11 @@ t.test('activation binds one active device per user and sets the password', asyn
     userId: 'alice',
   });
   t.match(await service.getToken(a.serial), { userId: 'alice' });
-  t.same(await service.authenticate({ userId: 'alice', otp: a.otp.generate(1), password: 'pw-1-passphrase' }, CTX), {
+  t.match(await service.authenticate({ userId: 'alice', otp: a.otp.generate(1), password: 'pw-1-passphrase' }, CTX), {
     result: 'accept',
     serial: a.serial,
     movingFactor: 1,
+    receipt: /^eyJ/,
   });
 
   // A second device for alice, with a new proof (an operator's): the first is deactivated.
@@ -275,10 +276,11 @@ t.test('activation binds one active device per user and sets the password', asyn
     'reject',
     'the old device no longer logs in',
   );
-  t.same(await service.authenticate({ userId: 'alice', otp: b.otp.generate(bStep + 1), password: 'pw-2-passphrase' }, CTX), {
+  t.match(await service.authenticate({ userId: 'alice', otp: b.otp.generate(bStep + 1), password: 'pw-2-passphrase' }, CTX), {
     result: 'accept',
     serial: b.serial,
     movingFactor: bStep + 1,
+    receipt: /^eyJ/,
   });
 
   const bobProof = await proofFor(service, 'bob');

@@ -20,6 +20,12 @@ t.test('POST routes with an empty body and no Content-Type: a 4xx JSON error, ne
     ['/v1/validate', admin],
     ['/v1/tokens/1234567897/resync', admin],
     ['/v1/tokens/1234567897/lock', admin],
+    ['/v1/orders', {}],
+    [`/v1/orders/ord_${'a'.repeat(26)}/payment`, admin],
+    [`/v1/orders/ord_${'a'.repeat(26)}/fulfil`, admin],
+    [`/v1/orders/ord_${'a'.repeat(26)}/delivered`, admin],
+    [`/v1/orders/ord_${'a'.repeat(26)}/collected`, operator],
+    [`/v1/orders/ord_${'a'.repeat(26)}/cancel`, operator],
   ] as const) {
     const res = await app.inject({ method: 'POST', url, headers, payload: '' });
     t.ok(res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 401, `${url}: ${res.statusCode} ${res.body}`);

@@ -48,6 +48,8 @@ export interface TestAppOptions {
   store?: TokenStore;
   /** KODEVISER_AUDIT_REPEAT_WINDOW_MS (default: the service's, 60 s) */
   auditRepeatWindowMs?: number;
+  /** KODEVISER_ORDER_POLICY (default: domain/orders.ts DEFAULT_ORDER_POLICY) */
+  orderPolicy?: ServerConfig['orderPolicy'];
 }
 
 export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<TestApp> {
@@ -68,6 +70,7 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
     ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
     ...(opts.policy !== undefined ? { policy: opts.policy } : {}),
     ...(opts.auditRepeatWindowMs !== undefined ? { auditRepeatWindowMs: opts.auditRepeatWindowMs } : {}),
+    ...(opts.orderPolicy !== undefined ? { orderPolicy: opts.orderPolicy } : {}),
   };
   const lines: string[] = [];
   const sink = new Writable({
@@ -87,6 +90,7 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
     logger,
     ...(config.policy ? { policy: config.policy } : {}),
     ...(config.auditRepeatWindowMs !== undefined ? { auditRepeats: { windowMs: config.auditRepeatWindowMs } } : {}),
+    ...(config.orderPolicy !== undefined ? { orders: { policy: config.orderPolicy } } : {}),
   });
   const service = opts.service ? opts.service(real) : real;
   // Without a service of its own, build() makes the production one from the config (real scrypt

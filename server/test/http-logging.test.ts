@@ -307,3 +307,69 @@ t.test('redaction censors the secrets of the proof and password flows in objects
     t.notOk(line.includes(s), `${s} censored`);
   }
 });
+
+t.test("orders at trace level: no address, tracking token or proof id in the log, not even a request's URL", async (t) => {
+  const { app, log } = await testApp(t, { captureLog: true });
+  const address = { name: 'Vera Lund', street: 'Solsikkevej 12', postcode: 'SW1A 1AA', city: 'Westminster', country: 'GB' };
+  const proofId = await proofFor(app, 'vera');
+  const placed = await post(app, '/v1/orders', { proofId, delivery: { method: 'post', address } });
+  t.equal(placed.statusCode, 201);
+  const { orderId, trackingToken } = placed.json() as { orderId: string; trackingToken: string };
+  t.equal((await app.inject({ url: `/v1/orders/${orderId}?tracking=${trackingToken}` })).statusCode, 200);
+  t.equal((await app.inject({ url: `/v1/orders/${orderId}?tracking=${'x'.repeat(43)}` })).statusCode, 404);
+  t.equal((await app.inject({ url: `/v1/orders/${orderId}?tracking=${trackingToken.slice(1)}` })).statusCode, 400, 'a malformed one');
+  t.equal((await app.inject({ url: `/v1/orders/${orderId}`, headers: admin })).statusCode, 200, 'the whole order, to staff');
+  t.equal((await app.inject({ url: `/v1/orders/${orderId}/status?x=1&tracking=${trackingToken}` })).statusCode, 404, 'no such route');
+  // Refused input that carries an address: the 400 names the field, never the value.
+  const refused = await post(app, '/v1/orders', {
+    delivery: { method: 'post', address: { ...address, country: 'gb', street: 'Solsikkevej 13' } },
+  });
+  t.equal(refused.statusCode, 400);
+  t.notMatch(refused.body, /Solsikkevej/);
+  const blank = await post(app, '/v1/orders', {
+    delivery: { method: 'post', address: { ...address, name: '  ', street: 'Solsikkevej 14' } },
+  });
+  t.equal(blank.statusCode, 400);
+  t.notMatch(blank.body, /Solsikkevej/);
+
+  const text = log();
+  t.match(text, /"url":"\/v1\/orders"/, 'the log records the requests');
+  t.ok(text.includes(`"url":"/v1/orders/${orderId}?tracking=[redacted]"`), "the tracking request's line, its token censored");
+  t.ok(text.includes(`"url":"/v1/orders/${orderId}/status?x=1&tracking=[redacted]"`), 'a URL no route serves, too');
+  for (const secret of [...Object.values(address).filter((v) => v !== 'GB'), 'Solsikkevej', trackingToken.slice(1), proofId]) {
+    t.notOk(text.includes(secret), `the log does not contain ${secret.slice(0, 4)}…`);
+  }
+});
+
+t.test('redaction censors an order’s address and tracking token in objects that might be logged', async (t) => {
+  const { logger, lines } = memoryLogger();
+  logger.info(
+    {
+      body: { delivery: { method: 'post', address: { street: 'body-street' } } },
+      req: { body: { delivery: { address: { street: 'req-street' } } }, query: { tracking: 'req-query-tracking' } },
+      order: { orderId: 'ord_x', delivery: { method: 'post', address: { street: 'order-street' } } },
+      snapshot: { order: { delivery: { address: { street: 'nested-street' } } } },
+      delivery: { address: 'bare-address' },
+      address: 'top-address',
+      trackingToken: 'top-tracking-token',
+      placed: { trackingToken: 'nested-tracking-token' },
+    },
+    'a careless line of orders',
+  );
+  const line = lines.join('');
+  t.match(line, /ord_x/, 'an order id stays');
+  t.match(line, /"method":"post"/, 'the method of delivery stays');
+  for (const s of [
+    'body-street',
+    'req-street',
+    'req-query-tracking',
+    'order-street',
+    'nested-street',
+    'bare-address',
+    'top-address',
+    'top-tracking-token',
+    'nested-tracking-token',
+  ]) {
+    t.notOk(line.includes(s), `${s} censored`);
+  }
+});

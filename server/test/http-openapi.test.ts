@@ -53,6 +53,15 @@ t.test('OpenAPI 3 document: valid, every route, request and response schemas', a
     '/healthz': ['get'],
     '/readyz': ['get'],
     '/metrics': ['get'],
+    '/v1/orders': ['post', 'get'],
+    '/v1/orders/{id}': ['get'],
+    '/v1/orders/{id}/payment': ['post'],
+    '/v1/orders/{id}/fulfil': ['post'],
+    '/v1/orders/{id}/delivered': ['post'],
+    '/v1/orders/{id}/collected': ['post'],
+    '/v1/orders/{id}/cancel': ['post'],
+    '/.well-known/jwks.json': ['get'],
+    '/v1/receipt-keys/rotate': ['post'],
   };
   t.same(Object.keys(doc.paths).sort(), Object.keys(expected).sort(), "exactly the API routes (the UI's own are hidden)");
   for (const [path, methods] of Object.entries(expected)) {
@@ -63,7 +72,8 @@ t.test('OpenAPI 3 document: valid, every route, request and response schemas', a
       t.ok(op.summary, `${path}: a summary`);
       t.ok(op.tags?.length, `${path}: a tag`);
       const input = op.requestBody !== undefined || (op.parameters?.length ?? 0) > 0;
-      if (!['/healthz', '/readyz', '/metrics'].includes(path)) t.ok(input, `${method.toUpperCase()} ${path}: request schema`);
+      if (!['/healthz', '/readyz', '/metrics', '/.well-known/jwks.json', '/v1/receipt-keys/rotate'].includes(path))
+        t.ok(input, `${method.toUpperCase()} ${path}: request schema`);
       const statuses = Object.keys(op.responses);
       t.ok(
         statuses.some((s) => s.startsWith('2')),
@@ -131,6 +141,24 @@ t.test('OpenAPI 3 document: valid, every route, request and response schemas', a
     t.match(jsonResponse(path, '200'), { properties: { result: { enum: ['accept', 'reject'] } } }, `${path}: the generic answer`);
     t.notOk(doc.paths[path]!.post!.security, `${path}: no bearer (the user's own factors)`);
   }
+
+  // Orders: public to place (no bearer), staff for the rest; the tracking view without one.
+  t.same(jsonBody('/v1/orders').required, ['delivery'], 'an order: a delivery, a proof if any');
+  t.notOk(doc.paths['/v1/orders']!.post!.security, 'anyone may order');
+  t.match(jsonResponse('/v1/orders', '201'), {
+    required: ['orderId', 'trackingToken', 'status', 'priceOre', 'currency', 'userId', 'expectedBy'],
+  });
+  t.ok(doc.paths['/v1/orders']!.post!.responses['429'], 'its per-address limit documented');
+  for (const path of ['payment', 'fulfil', 'delivered', 'collected', 'cancel']) {
+    const op = doc.paths[`/v1/orders/{id}/${path}`]!.post!;
+    t.same(op.security, [{ bearer: [] }], `${path}: bearer auth declared`);
+    t.ok(
+      ['401', '404', '409'].every((s) => s in op.responses),
+      `${path}: 401, 404 and 409 documented`,
+    );
+  }
+  t.same(doc.paths['/v1/orders/{id}']!.get!.security, [{ bearer: [] }, {}], 'a bearer, or the tracking token instead');
+  t.same(doc.paths['/v1/orders']!.get!.security, [{ bearer: [] }]);
 
   const ui = await app.inject({ url: '/docs/' });
   t.equal(ui.statusCode, 200);

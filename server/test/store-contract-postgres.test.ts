@@ -72,6 +72,7 @@ if (await requirePostgres(t)) {
       { version: 7, name: 'credentials: a metrics role; a service credential scoped to a range of serials' },
       { version: 8, name: 'users: wrong codes in the current window (the guessing budget an accept does not reset)' },
       { version: 9, name: 'audit: hash chains per lane (tamper-evident), repeats counted, checkpoints, pruning of archived rows' },
+      { version: 10, name: 'orders of code displays' },
     ]);
     await (stores[0] as TokenStore).insertTokens([row(1)], { at: 0, ip: null });
     t.equal((await (stores[2] as TokenStore).getToken(serial(1)))?.serial, serial(1), 'all three work on the same tables');
@@ -93,7 +94,7 @@ if (await requirePostgres(t)) {
     );
     t.same(
       await migratePostgres(client, [{ version: 100, name: 'extra', sql: 'CREATE TABLE extra (x int)' }, ...PG_MIGRATIONS]),
-      [1, 2, 3, 4, 5, 6, 7, 8, 9, 100],
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100],
     );
     t.same(await migratePostgres(client), []);
   });
@@ -110,7 +111,7 @@ if (await requirePostgres(t)) {
       INSERT INTO audit (at, type, serial, user_id) VALUES (1, 'accept', NULL, 'alice'), (2, 'reject', NULL, 'bob'),
         (3, 'reject', NULL, 'nobody'), (4, 'import', NULL, NULL);
     `);
-    t.same(await migratePostgres(client), [6, 7, 8, 9]);
+    t.same(await migratePostgres(client), [6, 7, 8, 9, 10]);
     const rows = (await client.query('SELECT user_id FROM audit ORDER BY id')).rows.map((r) => r.user_id);
     const pseudonyms = (await client.query('SELECT pseudonym FROM users ORDER BY user_id')).rows.map((r) => r.pseudonym);
     t.match(pseudonyms, [/^u [0-9a-f]{32}$/, /^u [0-9a-f]{32}$/]);

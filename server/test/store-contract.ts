@@ -14,6 +14,14 @@ import { makeSerial } from '@kodeviser/shared';
 import { decideRevokeCredential, type CredentialRecord } from '../src/domain/credentials.js';
 import { EMPTY_SNAPSHOT, type Decision, type Snapshot, type Write } from '../src/domain/decide.js';
 import { NO_DRIFT } from '../src/domain/policy.js';
+import {
+  decideOrderStep,
+  decidePlaceOrder,
+  DEFAULT_ORDER_POLICY,
+  newOrderId,
+  type Delivery,
+  type OrderRecord,
+} from '../src/domain/orders.js';
 import type { AuditEntry, NewTokenRecord, Origin, TokenDrift, TokenStore } from '../src/store/types.js';
 import { applyWrites, audited, consumed, spend } from './helpers/writes.js';
 
@@ -60,6 +68,33 @@ const credentialRow = (n: number, over: Partial<CredentialRecord> = {}): Credent
   serials: null,
   ...over,
 });
+
+const HOME: Delivery = {
+  method: 'post',
+  address: { name: 'Ida Holm', street: 'Nørregade 7, 2. tv', postcode: '8000', city: 'Aarhus C', country: 'DK' },
+};
+const orderRow = (n: number, over: Partial<OrderRecord> = {}): OrderRecord => ({
+  id: `ord_${String.fromCharCode(97 + n).repeat(26)}`,
+  trackingHash: String(n).padStart(64, 't'),
+  userId: 'ida',
+  status: 'placed',
+  priceOre: 0,
+  delivery: HOME,
+  createdAt: T0 + n,
+  updatedAt: T0 + n,
+  expectedBy: { earliest: '2026-01-06', latest: '2026-01-12' },
+  paymentReference: null,
+  serial: null,
+  ...over,
+});
+/** A user with a proof of 15 minutes from T0: the writes. */
+const userWithProof = (userId: string, idHash: string): Write[] => [
+  { kind: 'create-user', userId, passwordHash: null, identityHash: `identity-${userId}`, at: T0 },
+  {
+    kind: 'create-proof',
+    proof: { idHash, userId, documentHash: null, actor: 'cred-1', createdAt: T0, expiresAt: T0 + 900_000, usedAt: null },
+  },
+];
 
 /** The writes of an activation that binds token `n` to `userId` (a new user, or replacing `replaces`). */
 function bindWrites(n: number, movingFactor: number, userId: string, o: Origin, replaces?: number): Write[] {
@@ -232,6 +267,135 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       t.same(spends.filter((r) => r === 'spent').length, 1, 'one spend; the others saw it spent');
       t.match((await store.snapshot({ proofIdHash: proof.idHash })).proof, { usedAt: Number });
       await t.rejects(applyWrites(store, [{ kind: 'use-proof', idHash: proof.idHash, at: T0 }]), 'a spent proof is not spent again');
+    });
+
+    tap.test('orders: created, read by id, tracking hash and status, stepped only from the status the decision saw', async (t) => {
+      const store = await open(t);
+      const other = await store.another();
+      await store.insertTokens([row(1), row(2)], at());
+      await applyWrites(store, userWithProof('ida', 'p'.repeat(64)));
+      const pickup = orderRow(1, { delivery: { method: 'pickup', centre: 'Borgerservice Aarhus' } });
+      const anonymous = orderRow(2, { userId: null, status: 'awaiting-payment', priceOre: 4176 });
+      const home = orderRow(3);
+      for (const o of [pickup, anonymous, home]) await applyWrites(store, [{ kind: 'create-order', order: o }]);
+      await t.rejects(applyWrites(store, [{ kind: 'create-order', order: orderRow(1, { trackingHash: 'x'.repeat(64) }) }]), 'an id taken');
+      await t.rejects(
+        applyWrites(store, [{ kind: 'create-order', order: orderRow(4, { trackingHash: home.trackingHash }) }]),
+        'a tracking hash taken',
+      );
+      await t.rejects(applyWrites(store, [{ kind: 'create-order', order: orderRow(5, { userId: 'nobody' }) }]), 'an order of no user');
+      await t.rejects(store.raw(`UPDATE orders SET status = 'lost' WHERE id = '${home.id}'`), /check/i, 'a status is one of seven');
+
+      t.same(await other.getOrder(home.id), home, 'read back whole on another instance, the address too');
+      t.same(await other.getOrder(pickup.id), pickup);
+      t.same(await store.getOrderByTracking(anonymous.trackingHash), anonymous, 'by its tracking hash');
+      t.equal(await store.getOrder('ord_nothing'), null);
+      t.equal(await store.getOrderByTracking('0'.repeat(64)), null);
+      t.same(
+        (await store.listOrders({ limit: 10 })).map((o) => o.id),
+        [home.id, anonymous.id, pickup.id],
+        'newest first',
+      );
+      t.same(
+        (await store.listOrders({ status: 'placed', limit: 10 })).map((o) => o.id),
+        [home.id, pickup.id],
+      );
+      t.same(
+        (await store.listOrders({ limit: 1 })).map((o) => o.id),
+        [home.id],
+        'at most the limit',
+      );
+      t.match(await store.snapshot({ orderId: home.id, userId: 'ida' }), { order: home, userOrders: 2, user: { userId: 'ida' } });
+      t.match(await store.snapshot({ userId: 'ida' }), { order: null, userOrders: 0 }, "a user's orders are read with an order's key only");
+
+      // A step applies from the status the decision saw, and only from it.
+      const o = { ...at(50), actor: 'admin' };
+      const ship = { kind: 'update-order', id: home.id, from: 'placed', to: 'shipped', at: T0 + 50, serial: serial(1) } as const;
+      await applyWrites(store, [ship]);
+      t.match(await store.getOrder(home.id), { status: 'shipped', serial: serial(1), updatedAt: T0 + 50 });
+      await t.rejects(applyWrites(other, [ship]), 'not from a status it is no longer at');
+      await t.rejects(
+        applyWrites(store, [{ kind: 'update-order', id: pickup.id, from: 'placed', to: 'ready-for-pickup', at: T0, serial: serial(1) }]),
+        'a serial sent with one order at most',
+      );
+      await t.rejects(
+        applyWrites(store, [{ kind: 'update-order', id: pickup.id, from: 'placed', to: 'ready-for-pickup', at: T0, serial: serial(9) }]),
+        'a serial of a device the store has',
+      );
+      t.match(await store.getOrder(pickup.id), { status: 'placed', serial: null }, 'nothing written');
+      t.match(await store.snapshot({ orderId: pickup.id, serial: serial(1) }), {
+        order: { id: pickup.id },
+        orderOfSerial: { id: home.id },
+      });
+      t.equal((await store.snapshot({ orderId: pickup.id, serial: serial(2) })).orderOfSerial, null);
+      await applyWrites(store, [
+        { kind: 'update-order', id: anonymous.id, from: 'awaiting-payment', to: 'placed', at: T0 + 60, paymentReference: 'psp-1' },
+      ]);
+      t.match(await other.getOrder(anonymous.id), { status: 'placed', paymentReference: 'psp-1', serial: null });
+
+      // Steps decided on two instances at once: each on the row as the one before left it.
+      const steps = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          (i % 2 ? other : store).attempt({ orderId: pickup.id }, (s) =>
+            decideOrderStep(s, i < 3 ? { kind: 'cancel' } : { kind: 'fulfil', serial: serial(2) }, o),
+          ),
+        ),
+      );
+      const taken = steps.filter((r) => !('refused' in r));
+      t.equal(taken.length, 1, 'one step taken');
+      t.ok(
+        steps.every((r) => !('refused' in r) || (r.refused === 'illegal-transition' && r.status === (taken[0] as OrderRecord).status)),
+        'the others refused, naming the status it left',
+      );
+      t.equal((await store.queryAudit({})).filter((e) => e.type === 'order').length, 1, 'one step audited');
+      t.equal((await store.listOrders({ status: 'placed', limit: 10 })).length, 1, 'the anonymous order, paid');
+    });
+
+    tap.test("one user's orders placed at once on two instances are priced one after the other: never four free", async (t) => {
+      const store = await open(t);
+      const other = await store.another();
+      for (let round = 0; round < 3; round++) {
+        const userId = `buyer-${round}`;
+        const idHash = String(round).padStart(64, 'p');
+        await applyWrites(store, userWithProof(userId, idHash));
+        const placed = await Promise.all(
+          Array.from({ length: 4 }, (_, i) => {
+            const orderId = newOrderId();
+            const n = { id: orderId, trackingHash: `${round}${i}`.padStart(64, 'h'), delivery: HOME, withProof: true };
+            return (i % 2 ? other : store).attempt({ orderId, proofIdHash: idHash, userId }, (s) =>
+              decidePlaceOrder(s, n, at(round * 10 + i), DEFAULT_ORDER_POLICY, () => false),
+            );
+          }),
+        );
+        t.same(
+          placed.map((p) => ('refused' in p ? -1 : p.priceOre)).sort((a, b) => a - b),
+          [0, 0, 0, 4176],
+          `round ${round}: three free, the fourth paid`,
+        );
+        t.same(placed.map((p) => ('refused' in p ? p.refused : p.status)).sort(), ['awaiting-payment', 'placed', 'placed', 'placed']);
+      }
+      t.equal((await store.listOrders({ limit: 100 })).length, 12);
+    });
+
+    tap.test('erasing a user deletes its orders (their addresses) and revokes the devices they sent', async (t) => {
+      const store = await open(t);
+      await store.insertTokens([row(1), row(2)], at());
+      await applyWrites(store, userWithProof('ida', 'p'.repeat(64)));
+      const sent = orderRow(1, { status: 'shipped', serial: serial(1) });
+      const waiting = orderRow(2);
+      const anonymous = orderRow(3, { userId: null, status: 'awaiting-payment', priceOre: 4176 });
+      await applyWrites(
+        store,
+        [sent, waiting, anonymous].map((order) => ({ kind: 'create-order', order }) as const),
+      );
+      await applyWrites(store, [{ kind: 'erase-user', userId: 'ida' }]);
+      t.equal(await store.getOrder(sent.id), null, 'its orders are gone');
+      t.equal(await store.getOrder(waiting.id), null);
+      t.same(await store.getOrder(anonymous.id), anonymous, "another's order stays");
+      t.match(await store.getToken(serial(1)), { status: 'revoked' }, 'the device sent to it revoked for good');
+      t.match(await store.getToken(serial(2)), { status: 'enabled' }, 'no other');
+      const [left] = await store.raw(`SELECT count(*) AS n FROM orders WHERE address LIKE '%Nørregade%'`);
+      t.equal(Number(left?.n), 1, "only the anonymous order's address is left");
     });
 
     tap.test('one active token per user is a database constraint, and a write that cannot apply rolls its attempt back', async (t) => {

@@ -320,7 +320,7 @@ t.test('migration 4 keys tokens by the serial as a number: rows, references, cha
     'last_moving_factor, drift, drift_ms, drift_ppm, drift_ppm_var, failures, blocked_until, pending_moving_factor, pending_at, ' +
     'imported_at, last_used_at, last_audit_id';
   const before = v3.prepare(`SELECT ${columns} FROM tokens ORDER BY serial`).all();
-  t.same(migrate(v3), [4, 5, 6, 7, 8, 9, 10, 11]);
+  t.same(migrate(v3), [4, 5, 6, 7, 8, 9, 10, 11, 12]);
   t.same(v3.prepare(`SELECT ${columns} FROM tokens ORDER BY serial`).all(), before, 'every column of every row as it was');
   t.same(
     v3.prepare('SELECT serial_key FROM tokens ORDER BY serial').pluck().all(),
@@ -365,7 +365,7 @@ t.test('migration 8 pseudonymises the audit rows of users, once; erasure then le
     INSERT INTO audit (at, type, serial, user_id) VALUES (1, 'accept', NULL, 'alice'), (2, 'reject', NULL, 'bob'),
       (3, 'reject', NULL, 'nobody'), (4, 'import', NULL, NULL);
   `);
-  t.same(migrate(v7), [8, 9, 10, 11]);
+  t.same(migrate(v7), [8, 9, 10, 11, 12]);
   const rows = v7.prepare('SELECT user_id FROM audit ORDER BY id').pluck().all() as Array<string | null>;
   const pseudonyms = v7.prepare('SELECT pseudonym FROM users ORDER BY user_id').pluck().all() as string[];
   t.match(pseudonyms, [/^u [0-9a-f]{32}$/, /^u [0-9a-f]{32}$/]);

@@ -64,7 +64,7 @@ t.test(
     t.equal(second.movingFactor, 1, 'the second press shows counter 1');
     const ok = await login(server, user, second.code as string);
     t.equal(ok.status, 200);
-    t.same(ok.body, { result: 'accept' }, 'login with the next code');
+    t.match(ok.body, { result: 'accept', receipt: /^eyJ/ }, 'login with the next code');
     const replay = await login(server, user, second.code as string);
     t.equal(replay.status, 401, 'the same code again');
     t.same(replay.body, { result: 'reject' });
@@ -78,7 +78,10 @@ t.test(
     later(31_000);
     const after = await login(server, user, third.code as string);
     t.equal(after.status, 200, 'after the block, the code refused during it (never consumed) logs in');
-    const story = (await auditOf(server, device)).reverse().map((e) => (e.reason === null ? e.type : `${e.type}:${e.reason}`));
+    // An accept's row names the receipt it was given (a random jti): <jti> here.
+    const story = (await auditOf(server, device))
+      .reverse()
+      .map((e) => (e.reason === null ? e.type : `${e.type}:${e.reason.replace(/receipt [\w-]{22}$/, 'receipt <jti>')}`));
     // The second refusal while blocked (the right code) changed nothing, and came from the same
     // address for the same reason within a minute of the first: it is counted, not written; the
     // row standing for it is written when the minute ends (server/src/security/audit-repeats.ts).
@@ -87,13 +90,13 @@ t.test(
       [
         `activate:proof by ${(await operatorOf(server)).id}`,
         'accept',
-        'accept',
+        'accept:LOG_ON receipt <jti>',
         'reject:replay',
         'reject:bad-otp',
         'reject:bad-otp',
         'block:3 consecutive failures: 30 s',
         'reject:blocked',
-        'accept',
+        'accept:LOG_ON receipt <jti>',
       ],
       'the audit log tells the story',
     );
@@ -112,7 +115,7 @@ t.test('… or an admin unlocks the blocked token, and login works at once', asy
   t.match(unlocked.body, { serial: device.serial, status: 'enabled', failures: 0, blockedUntil: null });
   const ok = await login(server, user, code);
   t.equal(ok.status, 200, 'login right after the unlock');
-  t.same(ok.body, { result: 'accept' });
+  t.match(ok.body, { result: 'accept', receipt: /^eyJ/ });
 });
 
 t.test('one active device per user: its owner activating a second token makes the first one fail', async (t) => {

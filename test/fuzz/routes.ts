@@ -75,6 +75,8 @@ export const ROUTES = [
   'POST /v1/users/self/password-reset',
   'POST /v1/validate',
   'GET /v1/audit',
+  'POST /v1/orders',
+  'GET /v1/orders/:id',
   'GET /healthz',
   'GET /readyz',
   'GET /metrics',
@@ -262,6 +264,33 @@ export function routeArbitrary(route: RouteName, p: Pools): fc.Arbitrary<FuzzReq
       return fc
         .tuple(method('GET'), admin, params)
         .map(([m, a, ps]) => request(m, `/v1/audit${ps.length ? `?${ps.join('&')}` : ''}`, { authorization: a }));
+    }
+    case 'POST /v1/orders': {
+      // An address, or a centre, of right-looking and hostile fields.
+      const text = (valid: string) => str(fc.oneof({ arbitrary: fc.constant(valid), weight: 3 }, { arbitrary: hostileString, weight: 1 }));
+      const address = jsonObject({
+        name: text('Ida Holm'),
+        street: text('Nørregade 7'),
+        postcode: text('8000'),
+        city: text('Aarhus C'),
+        country: str(fc.oneof(fc.constantFrom('DK', 'SE', 'dk', 'XX'), hostileString)),
+      });
+      const delivery = fc.oneof(
+        jsonObject({ method: str(fc.constantFrom('post', 'pickup', 'drone')), address }),
+        jsonObject({ method: str(fc.constantFrom('pickup', 'post')), centre: text('Borgerservice Aarhus') }),
+      );
+      return post('/v1/orders', { proofId: str(proofId), delivery });
+    }
+    case 'GET /v1/orders/:id': {
+      const id = pathSegment(fc.oneof(fc.constant(`ord_${'a'.repeat(26)}`), fc.stringMatching(/^ord_[a-z2-7]{26}$/)));
+      const tracking = fc.oneof(
+        query,
+        fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `?tracking=${Buffer.from(b).toString('base64url')}`),
+        hostileString.map((v) => `?tracking=${pct(v)}`),
+      );
+      return fc
+        .tuple(method('GET'), fc.option(admin, { freq: 2 }), id, tracking)
+        .map(([m, a, i, q]) => request(m, `/v1/orders/${i}${q}`, { authorization: a ?? null }));
     }
     case 'GET /healthz':
     case 'GET /readyz':

@@ -10,9 +10,10 @@ import type { MovingFactor, Otp } from '@kodeviser/shared';
 import type { AuditEntry, Origin, PendingResync, SealedSeed, TokenDrift, TokenRecord, UserRecord } from '../store/types.js';
 import type { CredentialRecord } from './credentials.js';
 import type { ProofRecord } from './identity.js';
+import type { OrderRecord, OrderWrite } from './orders.js';
 import { budgetSpentUntil, spendGuess, WRONG_CODE, type GuessBudget } from './guessing.js';
 import { failureConsequence, findConsecutive, matchCode, type CodeMatch, type PolicyOptions } from './policy.js';
-import type { AuditType, RejectReason, ResyncOutcome, TokenStatus, VerifyOutcome } from './types.js';
+import type { Action, AuditType, RejectReason, ResyncOutcome, TokenStatus, VerifyOutcome } from './types.js';
 
 /**
  * What the store reads for a decision, inside the atomic unit that applies it, for the attempt's
@@ -37,6 +38,15 @@ export interface Snapshot {
   secret: SealedSeed | null;
   /** The key's proof of identity, used or expired too. */
   proof: ProofRecord | null;
+  /** The key's order (domain/orders.ts). */
+  order: OrderRecord | null;
+  /**
+   * The key user's orders, cancelled ones not counted; read only when the key names an order too
+   * (the decisions about orders are the only ones that need it), else 0.
+   */
+  userOrders: number;
+  /** The order the key's serial was sent with; read only when the key names an order too, else null. */
+  orderOfSerial: OrderRecord | null;
 }
 
 /** A snapshot of a key that names nothing, or whose rows do not exist. */
@@ -50,6 +60,9 @@ export const EMPTY_SNAPSHOT: Snapshot = Object.freeze({
   identityUser: null,
   secret: null,
   proof: null,
+  order: null,
+  userOrders: 0,
+  orderOfSerial: null,
 });
 
 /**
@@ -95,13 +108,16 @@ export type Write =
   /** A user from before identities linked to one (it must have none). */
   | { kind: 'link-identity'; userId: string; identityHash: string }
   /**
-   * The user's personal data erased: every device it ever had revoked for good, its proofs,
-   * assignments and row (password hash, identity hash, the user ID, its pseudonym's mapping)
-   * deleted. The audit log is not touched: its rows name the user by a pseudonym nothing maps any more.
+   * The user's personal data erased: every device it ever had revoked for good (those its orders
+   * sent too), its proofs, orders (their addresses), assignments and row (password hash, identity
+   * hash, the user ID, its pseudonym's mapping) deleted. The audit log is not touched: its rows
+   * name the user by a pseudonym nothing maps any more.
    */
   | { kind: 'erase-user'; userId: string }
   /** A secret sealed under the master key, stored once under its name. */
   | { kind: 'create-secret'; name: string; sealed: SealedSeed }
+  /** An order placed, or a step of its life (domain/orders.ts). */
+  | OrderWrite
   | { kind: 'audit'; entry: AuditEntry };
 
 export interface Decision<T> {
@@ -277,6 +293,7 @@ export function decideAuthenticate(
   o: Origin,
   policy: PolicyOptions,
   otpOf: (token: TokenRecord) => Otp,
+  approval?: ApprovalNote,
 ): VerifyDecision | null {
   if (token === null || user === null) return refusal(o, 'not-activated', null);
   const gated = gate(token, o);
@@ -290,11 +307,34 @@ export function decideAuthenticate(
     };
   }
   if (!checkedAgainst(password, user)) return null;
-  const d = withPassword(token, code, password.ok, o, policy, otpOf(token));
+  const d = noteApproval(withPassword(token, code, password.ok, o, policy, otpOf(token)), approval);
   if (d.result.result !== 'reject' || !WRONG_CODE.has(d.result.reason)) return d;
   return {
     result: d.result,
     writes: [...d.writes, { kind: 'guesses', userId: user.userId, budget: spendGuess(user.guesses, o.at, policy) }],
+  };
+}
+
+/** What an accepted login approved, for its audit row (security/receipts.ts signs the receipt). */
+export interface ApprovalNote {
+  action: Action;
+  /** base64url(SHA-256(UTF-8 text)), when there is a text. */
+  textSha256: string | null;
+  /** The receipt's id, chosen before the decision so that the accept's row names it. */
+  jti: string;
+}
+
+/** The accept's audit row says what was approved and which receipt was issued for it. */
+function noteApproval(d: VerifyDecision, approval: ApprovalNote | undefined): VerifyDecision {
+  if (approval === undefined || d.result.result !== 'accept') return d;
+  const note = `${approval.action}${approval.textSha256 === null ? '' : ` text ${approval.textSha256}`} receipt ${approval.jti}`;
+  return {
+    result: d.result,
+    writes: d.writes.map((w) =>
+      w.kind === 'audit' && w.entry.type === 'accept'
+        ? audit({ ...w.entry, reason: w.entry.reason ? `${w.entry.reason}; ${note}` : note })
+        : w,
+    ),
   };
 }
 

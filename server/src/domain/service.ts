@@ -31,11 +31,14 @@ import { auditRepeats, type AuditRepeats } from '../security/audit-repeats.js';
 import { repeatable, repeatKey } from './repeats.js';
 import { budgetSpentUntil, decidePhantom, phantomGate, phantomTtlMs, phantomWrites, type PhantomState } from './guessing.js';
 import { createSeedVault } from '../security/seed-vault.js';
+import { receiptKeys } from '../security/receipt-keys.js';
+import { newJti, signReceipt, textSha256, type Approval } from '../security/receipts.js';
 import type { AttemptKey, AuditEntry, NewTokenRecord, Origin, TokenRecord, TokenStore, UserHistory } from '../store/types.js';
 import { decideActivate, decideErase, decidePasswordChange, decidePasswordReset, decideReinstate } from './lifecycle.js';
 import { secretDigest } from '../security/secret-digest.js';
 import {
   audit,
+  auditEntry,
   decideAuthenticate,
   decideResync,
   decideStatus,
@@ -60,10 +63,14 @@ import {
   type ProofResult,
 } from './identity.js';
 import { DuplicateSerialError, ServiceError } from './errors.js';
+import { createOrderService } from './order-service.js';
+import type { IsHoliday, OrderPolicy } from './orders.js';
 import { DEFAULT_POLICY, driftNow, importedDrift, NO_DRIFT, type PolicyOptions } from './policy.js';
+import { ACTIONS, MAX_REFERENCE_TEXT } from './types.js';
 import type {
   AuditEvent,
   AuditQuery,
+  AuthenticateRequest,
   Clock,
   RequestContext,
   TokenImport,
@@ -93,12 +100,16 @@ export interface TokenServiceOptions {
   passwords?: PasswordHasher;
   /** Hashes at once and waiting (security/password.ts boundedHasher; default 2 and 100). */
   hashing?: HashingLimits;
+  /** The receipts' `iss` (KODEVISER_ISSUER; default "kodeviser"). */
+  issuer?: string;
   /**
    * Repeats of an anonymous refusal from one address counted, one row standing for those of a
    * window (domain/repeats.ts, security/audit-repeats.ts; default: windows of 60 s, at most
    * 10 000 open); false or a window of 0: every refusal is a row of its own.
    */
   auditRepeats?: { windowMs: number; maxKeys?: number } | false;
+  /** Orders (domain/orders.ts): the policy's settings that differ from its defaults; the holidays (default Denmark's). */
+  orders?: { policy?: Partial<OrderPolicy>; isHoliday?: IsHoliday };
 }
 
 function requireString(value: unknown, argName: string): string {
@@ -206,6 +217,8 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
   const vault = createSeedVault({ masterKey: opts.masterKey, ...(opts.keyVersion !== undefined ? { keyVersion: opts.keyVersion } : {}) });
   const passwords = opts.passwords ?? boundedHasher(createPasswordHasher(opts.scrypt ?? DEFAULT_SCRYPT_PARAMS), opts.hashing);
   const identityKey = identityKeyOf(store, vault);
+  const receipts = receiptKeys(store, vault, () => clock.now());
+  const issuer = opts.issuer ?? 'kodeviser';
   const guesses = opts.guesses ?? memoryState();
   const otpCacheSize = opts.otpCacheSize ?? 20_000;
   if (!Number.isSafeInteger(otpCacheSize) || otpCacheSize < 1) {
@@ -357,6 +370,24 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     return activated ? decidePrepared({ userId }, prepare, decide) : asResult(outcome);
   }
 
+  /** What a login approves (security/receipts.ts), its arguments checked; LOG_ON unless said. */
+  function approvalOf(req: AuthenticateRequest): Approval {
+    const action = req.action ?? 'LOG_ON';
+    if (!ACTIONS.includes(action)) throw new KodeviserError('ERR_ARGUMENT', `action must be one of ${ACTIONS.join(', ')}`);
+    const optional = (v: unknown, argName: string): string | null => (v === undefined ? null : requireString(v, argName));
+    const text = optional(req.referenceText, 'referenceText');
+    if (text !== null && [...text].length > MAX_REFERENCE_TEXT) {
+      throw new KodeviserError('ERR_ARGUMENT', `referenceText must be at most ${MAX_REFERENCE_TEXT} characters`);
+    }
+    return {
+      action,
+      textSha256: text === null ? null : textSha256(text),
+      audience: optional(req.audience, 'audience'),
+      nonce: optional(req.nonce, 'nonce'),
+      jti: newJti(),
+    };
+  }
+
   /** A login's arguments, checked. */
   function loginArgs(req: { userId: string; otp: string; password: string }, ctx: RequestContext) {
     const userId = requireString(req.userId, 'userId');
@@ -415,6 +446,8 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     }
     return result as T;
   }
+
+  const orders = createOrderService({ store, clock, attempt, ...opts.orders });
 
   async function setStatus(serial: string, to: TokenStatus, actor: string, ctx: RequestContext): Promise<TokenInfo> {
     const s = parseSerial(serial);
@@ -549,14 +582,35 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
 
     async authenticate(req, ctx) {
       const { otp, password, o, userId } = loginArgs(req, ctx);
-      return login(
+      const approval = approvalOf(req);
+      // The key first: a store that cannot give it fails the login before a code is spent.
+      const key = await receipts.current();
+      const outcome = await login(
         userId,
         password,
         o,
         loginCheck(password, o.at),
-        (s, check) => decideAuthenticate(s, otp, check, o, policy, otpOf),
-        (outcome) => outcome,
+        (s, check) => decideAuthenticate(s, otp, check, o, policy, otpOf, approval),
+        (phantom) => phantom,
       );
+      if (outcome.result !== 'accept') return outcome;
+      // Signed once the accept is durable: a receipt is never issued for a login a crash took back.
+      const receipt = await signReceipt({ issuer, userId, serial: outcome.serial, at: o.at, approval }, key);
+      return { ...outcome, receipt };
+    },
+
+    receiptKeys: () => receipts.published(),
+
+    async rotateReceiptKeys(actor, ctx) {
+      requireString(actor, 'actor');
+      requireContext(ctx);
+      const o = origin(ctx, null, actor);
+      const key = await receipts.rotate();
+      await store.attempt({}, () => ({
+        result: undefined,
+        writes: [audit(auditEntry(o, 'receipt-key', null, `rotated: generation ${key.generation}, kid ${key.kid}`, null))],
+      }));
+      return { kid: key.kid, keys: (await receipts.published()).length };
     },
 
     async getUser(userId) {
@@ -611,6 +665,8 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       logConsequences(d.writes);
       return d.result;
     },
+
+    ...orders,
 
     async audit(query: AuditQuery): Promise<AuditEvent[]> {
       const q: AuditQuery = { ...query };

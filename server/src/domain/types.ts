@@ -9,6 +9,7 @@
  */
 import type { MovingFactor, ProfileName } from '@kodeviser/shared';
 import type { IdentityEvidence, ProofRefusal } from './identity.js';
+import type { Delivery, OrderRefusal, OrderStatus, OrderStepRequest, OrderTracking, OrderView, PlacedOrder } from './orders.js';
 
 /** Injected so that every time-dependent rule is testable with a fake clock. */
 export interface Clock {
@@ -121,6 +122,29 @@ export interface TokenInfo {
   lastUsedAt: number | null;
 }
 
+/** What a login or an approval is (the receipt's `action`); LOG_ON unless said. */
+export const ACTIONS = ['LOG_ON', 'APPROVE', 'CONFIRM', 'ACCEPT', 'SIGN'] as const;
+export type Action = (typeof ACTIONS)[number];
+/** The longest text an approval shows (what a user can be expected to read on a phone). */
+export const MAX_REFERENCE_TEXT = 130;
+
+export interface AuthenticateRequest {
+  userId: string;
+  otp: string;
+  password: string;
+  action?: Action;
+  /** The text being approved, at most MAX_REFERENCE_TEXT characters. */
+  referenceText?: string;
+  /** Who the receipt is for (its `aud`), e.g. the application's client id. */
+  audience?: string;
+  /** The application's nonce, echoed in the receipt. */
+  nonce?: string;
+}
+
+/** A login's outcome; an accept with its receipt (a compact JWS). */
+export type AuthenticateOutcome =
+  Exclude<VerifyOutcome, { result: 'accept' }> | (Extract<VerifyOutcome, { result: 'accept' }> & { receipt: string });
+
 export type AuditType =
   | 'import'
   | 'activate'
@@ -139,7 +163,9 @@ export type AuditType =
   | 'approve'
   | 'password'
   | 'erase'
-  | 'archive';
+  | 'archive'
+  | 'receipt-key'
+  | 'order';
 
 /** An entry of the append-only audit log. Never holds a code, a password or a key. */
 export interface AuditEvent {
@@ -219,8 +245,15 @@ export interface TokenService {
   ): Promise<VerifyOutcome>;
   /** A forgotten password: a proof and a code of the user's active device set a new one, spending the proof. */
   resetPassword(req: { proofId: string; otp: string; newPassword: string }, ctx: RequestContext): Promise<VerifyOutcome>;
-  /** The user's active token's code AND the user's password; the outcome never says which failed. */
-  authenticate(req: { userId: string; otp: string; password: string }, ctx: RequestContext): Promise<VerifyOutcome>;
+  /**
+   * The user's active token's code AND the user's password; the outcome never says which failed.
+   * An accept carries a signed receipt of what was approved (security/receipts.ts).
+   */
+  authenticate(req: AuthenticateRequest, ctx: RequestContext): Promise<AuthenticateOutcome>;
+  /** The receipt keys' public JWKs, newest first (GET /.well-known/jwks.json). */
+  receiptKeys(): Promise<object[]>;
+  /** A new receipt key signs from now on; the old ones stay published. Returns the new key's kid. */
+  rotateReceiptKeys(actor: string, ctx: RequestContext): Promise<{ kid: string; keys: number }>;
   /**
    * A proof of identity by an operator or the proofing back-end (`ctx.actor`): the user it is for,
    * its id (shown once) and when it expires; or why it cannot be made (domain/identity.ts).
@@ -246,6 +279,20 @@ export interface TokenService {
   eraseUser(userId: string, actor: string, ctx: RequestContext): Promise<boolean>;
   /** A code against a token by serial. */
   validate(req: { serial: string; otp: string }, ctx: RequestContext): Promise<VerifyOutcome>;
+  /**
+   * Places an order (domain/orders.ts): with a proof (not spent: it must exist, be its user's and
+   * not have expired) the user's, priced on its earlier orders; without, anonymous and paid. A
+   * proof that cannot tell whose the order is, is one refusal whether unknown or expired.
+   */
+  placeOrder(req: { proofId?: string; delivery: Delivery }, ctx: RequestContext): Promise<PlacedOrder | { refused: 'proof' }>;
+  /** A step of an order's life by `actor` (admin or operator), or why it cannot be taken. */
+  orderStep(orderId: string, step: OrderStepRequest, actor: string, ctx: RequestContext): Promise<OrderView | OrderRefusal>;
+  /** An order as staff see it; null when there is none. */
+  getOrder(orderId: string): Promise<OrderView | null>;
+  /** An order as its tracking token shows it; null when there is none or the token is not its (the same). */
+  trackOrder(orderId: string, trackingToken: string): Promise<OrderTracking | null>;
+  /** Orders, of `status` if given, newest first (default 100, at most 1000). */
+  listOrders(query: { status?: OrderStatus; limit?: number }): Promise<OrderView[]>;
   audit(query: AuditQuery): Promise<AuditEvent[]>;
   /** Whether a request that hashes a password would be refused now (its hashing queue is full). */
   busy(): boolean;

@@ -4,14 +4,15 @@
  * request serializer writes method, url, host and remote address only — and pino's `redact`
  * censors the places a secret could still turn up should someone log a request or a body object:
  * the Authorization, X-PSKC-Key and X-PSKC-Password headers, the body fields that carry codes,
- * passwords, proofs, keys or identity numbers, and what a store row or a domain record holds
- * (sealed seeds and secrets, password hashes, the keyed hashes of an identity or a document).
+ * passwords, proofs, keys, identity numbers or tracking tokens, an order's address, and what a
+ * store row or a domain record holds (sealed seeds and secrets, password hashes, the keyed hashes
+ * of an identity or a document).
  * Field names are censored at the top level and one level down (pino's paths have no recursive
- * wildcard), and in a request body.
+ * wildcard), and in a request body; the request line's URL has its tracking token censored.
  */
 import pino from 'pino';
 import type { Bindings, ChildLoggerOptions, DestinationStream, Logger } from 'pino';
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { LogLevel } from '../config.js';
 
 const SECRET_FIELDS = [
@@ -33,6 +34,9 @@ const SECRET_FIELDS = [
   'nationalId',
   'identityHash',
   'documentHash',
+  // An order's tracking token (POST /v1/orders answers it; GET /v1/orders/:id?tracking= takes it).
+  'trackingToken',
+  'tracking',
 ];
 
 /** Headers that carry a secret (as path steps), wherever a request's headers are logged. */
@@ -47,10 +51,41 @@ export const REDACT_PATHS: readonly string[] = [
   'document.number',
   '*.document.number',
   ...['body', 'req.body'].flatMap((b) => [`${b}.identity.nationalId`, `${b}.identity.document.number`]),
+  // An order's address is personal data ({delivery: {method, address}}, an order record's delivery).
+  'address',
+  'delivery.address',
+  '*.delivery.address',
+  ...['body', 'req.body', 'order', '*.order'].map((b) => `${b}.delivery.address`),
+  'query.tracking',
+  'req.query.tracking',
 ];
 
+/** `url` with the value of every `tracking` parameter censored: an order's tracking token travels in a query string. */
+export const censorUrl = (url: string): string => (url.includes('tracking=') ? url.replace(/([?&]tracking=)[^&#]*/g, '$1[redacted]') : url);
+
+/**
+ * fastify's request line (its own serializer's fields: the method, the URL, the host and the
+ * peer), the URL censored (censorUrl), whether or not the request found a route; any other
+ * object logged as `req` as it is, for the redaction.
+ */
+function requestLine(req: unknown): unknown {
+  if (typeof req !== 'object' || req === null || !('raw' in req)) return req;
+  const r = req as FastifyRequest;
+  return {
+    method: r.method,
+    url: censorUrl(r.url),
+    version: r.headers?.['accept-version'],
+    host: r.host,
+    remoteAddress: r.ip,
+    remotePort: r.socket?.remotePort,
+  };
+}
+
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
-  return pino({ level, redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } }, destination ?? pino.destination(1));
+  return pino(
+    { level, redact: { paths: [...REDACT_PATHS], censor: '[redacted]' }, serializers: { req: requestLine } },
+    destination ?? pino.destination(1),
+  );
 }
 
 type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';

@@ -31,6 +31,7 @@ export async function installOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'users', description: 'activation and login' },
         { name: 'validation', description: 'code validation for trusted services' },
         { name: 'operations', description: 'health, readiness, metrics, audit' },
+        { name: 'orders', description: 'orders of code displays: placed, paid, fulfilled, delivered or collected' },
       ],
     },
   });

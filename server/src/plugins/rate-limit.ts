@@ -15,7 +15,7 @@
  * requests either: every Redis client here (redisClient) gives each command at most
  * `redisTimeoutMs`, then fails it — and a failure lets the request through (skipOnError).
  */
-import type { FastifyInstance, FastifyRequest, preHandlerHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { Redis } from 'ioredis';
 import { DEFAULT_REDIS_TIMEOUT_MS, type RateLimitConfig } from '../config.js';
@@ -123,3 +123,24 @@ export async function installRateLimits(app: FastifyInstance, limits: RateLimitC
 
 /** Logins (and the other routes that hash a password) a minute per client address. */
 export const DEFAULT_LOGINS_PER_IP = 30;
+
+/** Orders (POST /v1/orders) an hour per client address, by default. */
+export const DEFAULT_ORDERS_PER_IP = 30;
+export const ORDERS_WINDOW_MS = 3_600_000;
+
+/**
+ * The limit of POST /v1/orders, an onRequest hook (its body is not read when over it): orders an
+ * hour per client address, counted where the other limits are (Redis when configured). Anyone may
+ * order, and an anonymous order costs nothing until it is paid, so an address that orders more
+ * than a household would is refused (429 with Retry-After). Null when it is off (0, or the per-IP
+ * limit off).
+ */
+export function ordersLimit(app: FastifyInstance, limits: RateLimitConfig): onRequestHookHandler | null {
+  const max = limits.perIp > 0 ? (limits.ordersPerIp ?? DEFAULT_ORDERS_PER_IP) : 0;
+  if (max === 0) return null;
+  const limiter = app.createRateLimit({ max, timeWindow: ORDERS_WINDOW_MS, keyGenerator: (request) => `orders:${request.ip}` });
+  return async (request) => {
+    const r = await limiter(request);
+    if (!r.isAllowed && r.isExceeded) throw refusal(r.ttlInSeconds, 'of orders from this address');
+  };
+}

@@ -14,7 +14,8 @@
 import type { FastifyInstance, FastifyReply, onRequestHookHandler, preHandlerHookHandler } from 'fastify';
 import { hashingBusy } from '../security/password.js';
 import { parseSerial } from '@kodeviser/shared';
-import type { ActivationRequest, TokenService, VerifyOutcome } from '../domain/types.js';
+import { ACTIONS, MAX_REFERENCE_TEXT } from '../domain/types.js';
+import type { ActivationRequest, AuthenticateRequest, TokenService, VerifyOutcome } from '../domain/types.js';
 import type { Metrics } from '../plugins/metrics.js';
 import { errorRef, errorResponses, otpSchema, passwordSchema, proofIdSchema, serialSchema, userIdSchema } from './schemas.js';
 
@@ -38,6 +39,16 @@ const activatedSchema = {
   required: ['result', 'userId'],
   additionalProperties: false,
   properties: { result: { type: 'string', enum: ['accept'] }, userId: { type: 'string', description: "the proof's user" } },
+} as const;
+
+const authenticatedSchema = {
+  type: 'object',
+  required: ['result', 'receipt'],
+  additionalProperties: false,
+  properties: {
+    result: { type: 'string', enum: ['accept'] },
+    receipt: { type: 'string', description: 'a compact JWS, typ kodeviser-receipt+jwt (EdDSA)' },
+  },
 } as const;
 
 /**
@@ -179,25 +190,43 @@ export async function userRoutes(app: FastifyInstance, { service, metrics, perUs
     },
   );
 
-  app.post<{ Body: { userId: string; otp: string; password: string } }>(
+  app.post<{ Body: AuthenticateRequest }>(
     '/v1/authenticate',
     {
       ...preHandler,
       schema: {
         tags: ['users'],
-        summary: "Log in: user ID, the code shown by the user's active token, and the password",
+        summary: "Log in or approve: user ID, the code shown by the user's active token, and the password",
+        description:
+          'An accept answers with a receipt: a JWT signed with EdDSA (verify it with GET /.well-known/jwks.json) ' +
+          'naming the user, the device, the action and, for an approval, the SHA-256 of the text approved ' +
+          '(transaction_text_sha256), with `aud` and `nonce` when given; it expires after 5 minutes.',
         body: {
           type: 'object',
           required: ['userId', 'otp', 'password'],
           additionalProperties: false,
-          properties: { userId: userIdSchema, otp: otpSchema, password: passwordSchema },
+          properties: {
+            userId: userIdSchema,
+            otp: otpSchema,
+            password: passwordSchema,
+            action: { type: 'string', enum: [...ACTIONS], default: 'LOG_ON', description: 'what the user does' },
+            referenceText: {
+              type: 'string',
+              minLength: 1,
+              maxLength: MAX_REFERENCE_TEXT,
+              description: 'the text shown to the user and approved (its SHA-256 is in the receipt)',
+            },
+            audience: { type: 'string', minLength: 1, maxLength: 256, description: "the receipt's aud: who asked (a client id)" },
+            nonce: { type: 'string', minLength: 1, maxLength: 256, description: "echoed in the receipt's nonce" },
+          },
         },
-        response: userResponses,
+        response: { ...userResponses, 200: authenticatedSchema },
       },
     },
     async (request, reply) => {
       const outcome = await service.authenticate(request.body, { ip: request.ip });
       metrics.countOutcome('authenticate', outcome.result, outcomeReason(outcome));
+      if (outcome.result === 'accept') return reply.code(200).send({ result: 'accept', receipt: outcome.receipt });
       return sendUserOutcome(reply, outcome);
     },
   );

@@ -39,6 +39,10 @@ function about(w: Write): string {
       return 'a proof';
     case 'create-secret':
       return `secret ${w.name}`;
+    case 'create-order':
+      return `order ${w.order.id}`;
+    case 'update-order':
+      return `order ${w.id} (from ${w.from})`;
     case 'audit':
       return 'the audit log';
     default:

@@ -263,6 +263,35 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         FOR EACH STATEMENT EXECUTE FUNCTION audit_lane_heads();
     `,
   },
+  {
+    version: 10,
+    name: 'orders of code displays',
+    // As SQLite's version 12 (sqlite-schema.ts).
+    sql: `
+      CREATE TABLE orders (
+        id                text   PRIMARY KEY,
+        tracking_hash     text   NOT NULL UNIQUE,
+        user_id           text   REFERENCES users (user_id),
+        status            text   NOT NULL CHECK (status IN ('awaiting-payment', 'placed', 'shipped', 'ready-for-pickup',
+                                                             'delivered', 'collected', 'cancelled')),
+        price_ore         bigint NOT NULL CHECK (price_ore >= 0),
+        delivery_method   text   NOT NULL CHECK (delivery_method IN ('post', 'pickup')),
+        address           text,
+        centre            text,
+        created_at        bigint NOT NULL,
+        updated_at        bigint NOT NULL,
+        expected_earliest text   NOT NULL,
+        expected_latest   text   NOT NULL,
+        payment_reference text,
+        serial            text   UNIQUE REFERENCES tokens (serial),
+        CHECK ((delivery_method = 'post') = (address IS NOT NULL) AND (delivery_method = 'pickup') = (centre IS NOT NULL)),
+        CHECK ((serial IS NULL) = (status IN ('awaiting-payment', 'placed', 'cancelled')))
+      );
+      CREATE INDEX orders_by_user ON orders (user_id, status) WHERE user_id IS NOT NULL;
+      CREATE INDEX orders_by_status ON orders (status, created_at);
+      CREATE INDEX orders_by_time ON orders (created_at);
+    `,
+  },
 ];
 
 /**

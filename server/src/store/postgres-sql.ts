@@ -6,7 +6,7 @@ import type pg from 'pg';
 import type { MovingFactor, ProfileName } from '@kodeviser/shared';
 import type { AuditQuery, TokenStatus } from '../domain/types.js';
 import type { AuditEntry, TokenRecord } from './types.js';
-import { CREDENTIAL_COLUMNS, PROOF_COLUMNS, USER_COLUMNS, USER_HISTORY_SQL } from './rows.js';
+import { CREDENTIAL_COLUMNS, ORDER_COLUMNS, PROOF_COLUMNS, USER_COLUMNS, USER_HISTORY_SQL } from './rows.js';
 
 export interface TokenRow {
   serial: string;
@@ -102,6 +102,26 @@ export const sql = {
     ORDER BY serial FOR UPDATE`,
   ),
   lockCredential: stmt('lock_credential', 'SELECT id FROM credentials WHERE id = $1 FOR UPDATE'),
+  lockOrder: stmt('lock_order', 'SELECT id FROM orders WHERE id = $1 FOR UPDATE'),
+  order: stmt('order', `SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1`),
+  orderBySerial: stmt('order_by_serial', `SELECT ${ORDER_COLUMNS} FROM orders WHERE serial = $1`),
+  orderByTracking: stmt('order_by_tracking', `SELECT ${ORDER_COLUMNS} FROM orders WHERE tracking_hash = $1`),
+  userOrders: stmt('user_orders', "SELECT count(*)::integer AS n FROM orders WHERE user_id = $1 AND status <> 'cancelled'"),
+  orders: stmt('orders', `SELECT ${ORDER_COLUMNS} FROM orders ORDER BY created_at DESC, id DESC LIMIT $1`),
+  ordersByStatus: stmt(
+    'orders_by_status',
+    `SELECT ${ORDER_COLUMNS} FROM orders WHERE status = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+  ),
+  createOrder: stmt(
+    'create_order',
+    `INSERT INTO orders (${ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+  ),
+  // A step, only from the status the decision saw: $1 id, $2 from, $3 to, $4 at, $5 payment reference, $6 serial.
+  updateOrder: stmt(
+    'update_order',
+    `UPDATE orders SET status = $3, updated_at = $4, payment_reference = COALESCE($5, payment_reference),
+      serial = COALESCE($6, serial) WHERE id = $1 AND status = $2`,
+  ),
   credentialById: stmt('credential_by_id', `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1`),
   credentialByHash: stmt('credential_by_hash', `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE token_hash = $1`),
   credentials: stmt('credentials', `SELECT ${CREDENTIAL_COLUMNS} FROM credentials ORDER BY created_at, id`),
@@ -195,6 +215,13 @@ export const sql = {
   eraseDevices: stmt(
     'erase_devices',
     `UPDATE tokens SET status = 'revoked' WHERE serial IN (SELECT serial FROM assignments WHERE user_id = $1)`,
+  ),
+  // The user's orders deleted, and the devices they sent revoked: one statement, so that an order
+  // fulfilled meanwhile (its row locked) is deleted with the serial it was sent with.
+  eraseOrders: stmt(
+    'erase_orders',
+    `WITH gone AS (DELETE FROM orders WHERE user_id = $1 RETURNING serial)
+    UPDATE tokens SET status = 'revoked' WHERE serial IN (SELECT serial FROM gone WHERE serial IS NOT NULL)`,
   ),
   eraseProofs: stmt('erase_proofs', 'DELETE FROM proofs WHERE user_id = $1'),
   eraseAssignments: stmt('erase_assignments', 'DELETE FROM assignments WHERE user_id = $1'),

@@ -38,6 +38,7 @@ import pg from 'pg';
 import { KodeviserError, normalizeMovingFactor, type MovingFactor } from '@kodeviser/shared';
 import type { CredentialRecord } from '../domain/credentials.js';
 import type { ProofRecord } from '../domain/identity.js';
+import type { OrderRecord } from '../domain/orders.js';
 import type { Decision, Snapshot, Write } from '../domain/decide.js';
 import { DEFAULT_STORE_TIMEOUTS } from '../config.js';
 import { DuplicateSerialError, ServiceError, StoreUnavailableError } from '../domain/errors.js';
@@ -50,6 +51,10 @@ import {
   secretOf,
   userHistoryOf,
   userOf,
+  MAX_ORDER_LIMIT,
+  orderOf,
+  orderValues,
+  type OrderRow,
   type UserHistoryRow,
   type CredentialRow,
   type ProofRow,
@@ -290,8 +295,16 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       case 'link-identity':
         query = sql.linkIdentity(w.userId, w.identityHash);
         break;
+      case 'create-order':
+        query = sql.createOrder(...orderValues(w.order));
+        break;
+      case 'update-order':
+        query = sql.updateOrder(w.id, w.from, w.to, w.at, w.paymentReference ?? null, w.serial ?? null);
+        break;
       case 'erase-user':
-        for (const q of [sql.eraseDevices, sql.eraseProofs, sql.eraseAssignments]) await client.query(q(w.userId));
+        for (const q of [sql.eraseDevices, sql.eraseOrders, sql.eraseProofs, sql.eraseAssignments]) {
+          await client.query(q(w.userId));
+        }
         query = sql.eraseUser(w.userId);
         break;
       case 'create-secret':
@@ -306,13 +319,23 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
 
   type Others = Omit<Snapshot, 'token' | 'tokenOwner' | 'tokenEnded' | 'userToken'>;
   type Rows = { token: TokenRow | undefined; userToken: TokenRow | undefined; others: Others };
-  const NOTHING_ELSE: Others = Object.freeze({ user: null, credential: null, identityUser: null, secret: null, proof: null });
+  const NOTHING_ELSE: Others = Object.freeze({
+    user: null,
+    credential: null,
+    identityUser: null,
+    secret: null,
+    proof: null,
+    order: null,
+    userOrders: 0,
+    orderOfSerial: null,
+  });
   const onlyTokens = (k: AttemptKey): boolean =>
     k.userId === undefined &&
     k.credentialId === undefined &&
     k.identityHash === undefined &&
     k.secretName === undefined &&
-    k.proofIdHash === undefined;
+    k.proofIdHash === undefined &&
+    k.orderId === undefined;
   const snapshotOf = ({ token, userToken, others }: Rows): Snapshot => {
     const record = token ? toRecord(token) : null;
     return {
@@ -325,11 +348,14 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       identityUser: others.identityUser,
       secret: others.secret,
       proof: others.proof,
+      order: others.order,
+      userOrders: others.userOrders,
+      orderOfSerial: others.orderOfSerial,
     };
   };
   /** The rows of `key`, read with `q` (the pool, in parallel; or a transaction's connection, in turn), without locks. */
   async function readKey(q: pg.Pool | pg.PoolClient, key: AttemptKey): Promise<Rows> {
-    const { serial, userId, credentialId, identityHash, secretName, proofIdHash } = key;
+    const { serial, userId, credentialId, identityHash, secretName, proofIdHash, orderId } = key;
     const row = <R>(query: pg.QueryConfig) => q.query<R & pg.QueryResultRow>(query).then((r) => r.rows[0]);
     const reads = [
       () => (serial === undefined ? undefined : row<TokenRow>(sql.tokenBySerial(serial))),
@@ -339,12 +365,15 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       () => (identityHash === undefined ? null : row<UserRow>(sql.userByIdentity(identityHash)).then(userOf)),
       () => (secretName === undefined ? null : row<SecretRow>(sql.secret(secretName)).then(secretOf)),
       () => (proofIdHash === undefined ? null : row<ProofRow>(sql.proof(proofIdHash)).then(proofOf)),
+      () => (orderId === undefined ? null : row<OrderRow>(sql.order(orderId)).then(orderOf)),
+      () => (orderId === undefined || userId === undefined ? 0 : row<{ n: number }>(sql.userOrders(userId)).then((r) => r?.n ?? 0)),
+      () => (orderId === undefined || serial === undefined ? null : row<OrderRow>(sql.orderBySerial(serial)).then(orderOf)),
     ] as const;
     // A connection runs one query at a time: in a transaction they are sent in turn.
     const values: unknown[] = [];
     if (q instanceof pg.Pool) values.push(...(await Promise.all(reads.map((read) => read()))));
     else for (const read of reads) values.push(await read());
-    const [token, userToken, user, credential, identityUser, secret, proof] = values as [
+    const [token, userToken, user, credential, identityUser, secret, proof, order, userOrders, orderOfSerial] = values as [
       TokenRow | undefined,
       TokenRow | undefined,
       UserRecord | null,
@@ -352,16 +381,21 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       UserRecord | null,
       SealedSeed | null,
       ProofRecord | null,
+      OrderRecord | null,
+      number,
+      OrderRecord | null,
     ];
-    return { token, userToken, others: { user, credential, identityUser, secret, proof } };
+    return { token, userToken, others: { user, credential, identityUser, secret, proof, order, userOrders, orderOfSerial } };
   }
   /**
    * The rows of `key`, locked until the transaction ends: the credential's row; an advisory lock
    * for each name the key holds (the user, the identity, the secret, the proof: rows that may not
-   * exist yet, or whose spending must be decided one at a time), taken in one order; then the tokens.
+   * exist yet, or whose spending must be decided one at a time — under the user's, its orders are
+   * counted one attempt at a time), taken in one order; then the order's row; then the tokens (the
+   * order a serial was sent with is decided on under its token's lock).
    */
   async function lockKey(client: pg.PoolClient, key: AttemptKey): Promise<Rows> {
-    const { serial, userId, credentialId, identityHash, secretName, proofIdHash } = key;
+    const { serial, userId, credentialId, identityHash, secretName, proofIdHash, orderId } = key;
     if (onlyTokens(key)) {
       // An attempt on a token alone (every validation): its row, locked, in one statement.
       const token = serial === undefined ? undefined : (await client.query<TokenRow>(sql.tokenForUpdate(serial))).rows[0];
@@ -375,6 +409,8 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
       proofIdHash === undefined ? null : `proof:${proofIdHash}`,
     ];
     for (const name of names.filter((n) => n !== null).sort()) await client.query(sql.lockName(name));
+    // After the names: an erasure holds its user's name while it deletes the user's orders.
+    if (orderId !== undefined) await client.query(sql.lockOrder(orderId));
     if (serial !== undefined || userId !== undefined) await client.query(sql.lockTokens(serial ?? null, userId ?? null));
     return readKey(client, key);
   }
@@ -493,6 +529,15 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
 
     listCredentials: () =>
       run(async () => (await pool.query<CredentialRow>(sql.credentials())).rows.map((r) => credentialOf(r) as CredentialRecord)),
+
+    getOrder: (id) => run(async () => orderOf((await pool.query<OrderRow>(sql.order(id))).rows[0])),
+    getOrderByTracking: (hash) => run(async () => orderOf((await pool.query<OrderRow>(sql.orderByTracking(hash))).rows[0])),
+    listOrders: ({ status, limit }) =>
+      run(async () => {
+        const n = Math.min(Math.max(1, Math.floor(limit)), MAX_ORDER_LIMIT);
+        const { rows } = await pool.query<OrderRow>(status === undefined ? sql.orders(n) : sql.ordersByStatus(status, n));
+        return rows.map((r) => orderOf(r) as OrderRecord);
+      }),
 
     queryAudit: (query) =>
       run(async () => {

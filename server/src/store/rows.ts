@@ -4,6 +4,7 @@
  */
 import type { CredentialRecord, CredentialRole } from '../domain/credentials.js';
 import type { ProofRecord } from '../domain/identity.js';
+import type { OrderRecord, OrderStatus, PostalAddress } from '../domain/orders.js';
 import type { ProfileName } from '@kodeviser/shared';
 import type { TokenStatus } from '../domain/types.js';
 import type { SealedSeed, UserHistory, UserRecord } from './types.js';
@@ -105,6 +106,69 @@ export const proofOf = (r: ProofRow | undefined): ProofRecord | null =>
         expiresAt: r.expires_at,
         usedAt: r.used_at,
       };
+
+export const ORDER_COLUMNS = `id, tracking_hash, user_id, status, price_ore, delivery_method, address, centre, created_at,
+  updated_at, expected_earliest, expected_latest, payment_reference, serial`;
+
+export interface OrderRow {
+  id: string;
+  tracking_hash: string;
+  user_id: string | null;
+  status: OrderStatus;
+  price_ore: number;
+  delivery_method: 'post' | 'pickup';
+  /** The postal address as JSON text (post); null for pickup. */
+  address: string | null;
+  /** The pickup centre; null for post. */
+  centre: string | null;
+  created_at: number;
+  updated_at: number;
+  expected_earliest: string;
+  expected_latest: string;
+  payment_reference: string | null;
+  serial: string | null;
+}
+
+/** An order's values in ORDER_COLUMNS' order, for an INSERT. */
+export const orderValues = (o: OrderRecord): unknown[] => [
+  o.id,
+  o.trackingHash,
+  o.userId,
+  o.status,
+  o.priceOre,
+  o.delivery.method,
+  o.delivery.method === 'post' ? JSON.stringify(o.delivery.address) : null,
+  o.delivery.method === 'pickup' ? o.delivery.centre : null,
+  o.createdAt,
+  o.updatedAt,
+  o.expectedBy.earliest,
+  o.expectedBy.latest,
+  o.paymentReference,
+  o.serial,
+];
+
+export const orderOf = (r: OrderRow | undefined): OrderRecord | null =>
+  r === undefined
+    ? null
+    : {
+        id: r.id,
+        trackingHash: r.tracking_hash,
+        userId: r.user_id,
+        status: r.status,
+        priceOre: r.price_ore,
+        delivery:
+          r.delivery_method === 'post'
+            ? { method: 'post', address: JSON.parse(r.address ?? '{}') as PostalAddress }
+            : { method: 'pickup', centre: r.centre ?? '' },
+        createdAt: r.created_at,
+        updatedAt: r.updated_at,
+        expectedBy: { earliest: r.expected_earliest, latest: r.expected_latest },
+        paymentReference: r.payment_reference,
+        serial: r.serial,
+      };
+
+/** Orders listed at most per request. */
+export const MAX_ORDER_LIMIT = 1000;
 
 /** A user and its devices, from one row per assignment (the user's columns repeated; none for a user without any). */
 export const USER_HISTORY_SQL = (

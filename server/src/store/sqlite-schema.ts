@@ -355,6 +355,37 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;`);
     },
   },
+  {
+    version: 12,
+    name: 'orders of code displays',
+    // domain/orders.ts. The address is JSON text (post) or the centre's name (pickup); a device
+    // is sent with one order at most (serial UNIQUE) and an order has one once it has left the
+    // factory. A rowid table: an order's row (its address) is too big for a WITHOUT ROWID one.
+    sql: `
+      CREATE TABLE orders (
+        id                TEXT    PRIMARY KEY,
+        tracking_hash     TEXT    NOT NULL UNIQUE,
+        user_id           TEXT    REFERENCES users (user_id),
+        status            TEXT    NOT NULL CHECK (status IN ('awaiting-payment', 'placed', 'shipped', 'ready-for-pickup',
+                                                              'delivered', 'collected', 'cancelled')),
+        price_ore         INTEGER NOT NULL CHECK (price_ore >= 0),
+        delivery_method   TEXT    NOT NULL CHECK (delivery_method IN ('post', 'pickup')),
+        address           TEXT,
+        centre            TEXT,
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL,
+        expected_earliest TEXT    NOT NULL,
+        expected_latest   TEXT    NOT NULL,
+        payment_reference TEXT,
+        serial            TEXT    UNIQUE REFERENCES tokens (serial),
+        CHECK ((delivery_method = 'post') = (address IS NOT NULL) AND (delivery_method = 'pickup') = (centre IS NOT NULL)),
+        CHECK ((serial IS NULL) = (status IN ('awaiting-payment', 'placed', 'cancelled')))
+      );
+      CREATE INDEX orders_by_user ON orders (user_id, status) WHERE user_id IS NOT NULL;
+      CREATE INDEX orders_by_status ON orders (status, created_at);
+      CREATE INDEX orders_by_time ON orders (created_at);
+    `,
+  },
 ];
 
 /** Applies the migrations `db` has not seen; returns the versions applied. */

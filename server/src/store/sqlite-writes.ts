@@ -12,7 +12,7 @@
 import type Database from 'better-sqlite3';
 import type { Write } from '../domain/decide.js';
 import { unapplied } from './apply.js';
-import { CREDENTIAL_COLUMNS, credentialValues, PROOF_COLUMNS, proofValues } from './rows.js';
+import { CREDENTIAL_COLUMNS, credentialValues, ORDER_COLUMNS, orderValues, PROOF_COLUMNS, proofValues } from './rows.js';
 import type { ChainHead, SqliteAuditLog } from './sqlite-audit.js';
 import { serialKey } from './sqlite-rows.js';
 import type { AuditEntry } from './types.js';
@@ -62,10 +62,18 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
     guesses: db.prepare('UPDATE users SET guess_window_start = ?, guess_count = ? WHERE user_id = ?'),
     useProof: db.prepare('UPDATE proofs SET used_at = ? WHERE id_hash = ? AND used_at IS NULL'),
     linkIdentity: db.prepare('UPDATE users SET identity_hash = ? WHERE user_id = ? AND identity_hash IS NULL'),
+    createOrder: db.prepare(`INSERT INTO orders (${ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    // A step, only from the status the decision saw.
+    updateOrder: db.prepare(`UPDATE orders SET status = ?, updated_at = ?, payment_reference = COALESCE(?, payment_reference),
+      serial = COALESCE(?, serial) WHERE id = ? AND status = ?`),
     // Erasure: every device the user ever had revoked (a token serves one user in its life, and
-    // the record of whose it was goes), its proofs, assignments and row deleted.
+    // the record of whose it was goes), and those its orders sent; its proofs, orders (their
+    // addresses), assignments and row deleted.
     eraseDevices: db.prepare(`UPDATE tokens SET status = 'revoked'
       WHERE serial_key IN (SELECT CAST(serial AS INTEGER) FROM assignments WHERE user_id = ?)`),
+    eraseSent: db.prepare(`UPDATE tokens SET status = 'revoked'
+      WHERE serial_key IN (SELECT CAST(serial AS INTEGER) FROM orders WHERE user_id = ? AND serial IS NOT NULL)`),
+    eraseOrders: db.prepare('DELETE FROM orders WHERE user_id = ?'),
     eraseProofs: db.prepare('DELETE FROM proofs WHERE user_id = ?'),
     eraseAssignments: db.prepare('DELETE FROM assignments WHERE user_id = ?'),
     eraseUser: db.prepare('DELETE FROM users WHERE user_id = ?'),
@@ -127,8 +135,14 @@ export function createSqliteWriter(db: Database.Database, log: SqliteAuditLog): 
           return changed(w, sql.useProof.run(w.at, w.idHash));
         case 'link-identity':
           return changed(w, sql.linkIdentity.run(w.identityHash, w.userId));
+        case 'create-order':
+          return changed(w, sql.createOrder.run(...orderValues(w.order)));
+        case 'update-order':
+          return changed(w, sql.updateOrder.run(w.to, w.at, w.paymentReference ?? null, w.serial ?? null, w.id, w.from));
         case 'erase-user':
           sql.eraseDevices.run(w.userId);
+          sql.eraseSent.run(w.userId);
+          sql.eraseOrders.run(w.userId);
           sql.eraseProofs.run(w.userId);
           sql.eraseAssignments.run(w.userId);
           return changed(w, sql.eraseUser.run(w.userId));

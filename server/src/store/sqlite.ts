@@ -62,7 +62,11 @@ import {
   userHistoryOf,
   type UserHistoryRow,
   userOf,
+  MAX_ORDER_LIMIT,
+  ORDER_COLUMNS,
+  orderOf,
   type CredentialRow,
+  type OrderRow,
   type ProofRow,
   type SecretRow,
   type UserRow,
@@ -76,6 +80,7 @@ import { migrate } from './sqlite-schema.js';
 import { fdatasyncOffPool } from './sync-thread.js';
 import { createSqliteWriter } from './sqlite-writes.js';
 import type { AttemptKey, NewTokenRecord, Origin, TokenStore } from './types.js';
+import type { OrderRecord } from '../domain/orders.js';
 import type { StoreLog } from './open.js';
 
 export interface SqliteStoreOptions {
@@ -229,6 +234,12 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     secret: db.prepare('SELECT ciphertext, nonce, key_version FROM secrets WHERE name = ?'),
     credentialById: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = ?`),
     proof: db.prepare(`SELECT ${PROOF_COLUMNS} FROM proofs WHERE id_hash = ?`),
+    order: db.prepare(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = ?`),
+    orderBySerial: db.prepare(`SELECT ${ORDER_COLUMNS} FROM orders WHERE serial = ?`),
+    orderByTracking: db.prepare(`SELECT ${ORDER_COLUMNS} FROM orders WHERE tracking_hash = ?`),
+    userOrders: db.prepare("SELECT count(*) FROM orders WHERE user_id = ? AND status <> 'cancelled'").pluck(),
+    orders: db.prepare(`SELECT ${ORDER_COLUMNS} FROM orders ORDER BY created_at DESC, id DESC LIMIT ?`),
+    ordersByStatus: db.prepare(`SELECT ${ORDER_COLUMNS} FROM orders WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ?`),
     userHistory: db.prepare(USER_HISTORY_SQL('?')),
     credentialByHash: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE token_hash = ?`),
     credentials: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials ORDER BY created_at, id`),
@@ -345,17 +356,27 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
 
   type Others = Omit<Snapshot, 'token' | 'tokenOwner' | 'tokenEnded' | 'userToken'>;
   type Rows = { token: TokenRow | undefined; userToken: TokenRow | undefined; others: Others };
-  const NOTHING_ELSE: Others = Object.freeze({ user: null, credential: null, identityUser: null, secret: null, proof: null });
+  const NOTHING_ELSE: Others = Object.freeze({
+    user: null,
+    credential: null,
+    identityUser: null,
+    secret: null,
+    proof: null,
+    order: null,
+    userOrders: 0,
+    orderOfSerial: null,
+  });
   /** The rows of `key`, the tokens as raw rows (whose chain heads the common accept needs). */
   function readKey(key: AttemptKey): Rows {
-    const { serial, userId, credentialId, identityHash, secretName, proofIdHash } = key;
+    const { serial, userId, credentialId, identityHash, secretName, proofIdHash, orderId } = key;
     const token = serial === undefined ? undefined : (sql.tokenBySerial.get(serialKey(serial)) as TokenRow | undefined);
     if (
       userId === undefined &&
       credentialId === undefined &&
       identityHash === undefined &&
       secretName === undefined &&
-      proofIdHash === undefined
+      proofIdHash === undefined &&
+      orderId === undefined
     ) {
       return { token, userToken: undefined, others: NOTHING_ELSE };
     }
@@ -371,6 +392,9 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       identityUser: identityHash === undefined ? null : userOf(sql.userByIdentity.get(identityHash) as UserRow | undefined),
       secret: secretName === undefined ? null : secretOf(sql.secret.get(secretName) as SecretRow | undefined),
       proof: proofIdHash === undefined ? null : proofOf(sql.proof.get(proofIdHash) as ProofRow | undefined),
+      order: orderId === undefined ? null : orderOf(sql.order.get(orderId) as OrderRow | undefined),
+      userOrders: orderId === undefined || userId === undefined ? 0 : (sql.userOrders.get(userId) as number),
+      orderOfSerial: orderId === undefined || serial === undefined ? null : orderOf(sql.orderBySerial.get(serial) as OrderRow | undefined),
     };
     return { token, userToken, others };
   }
@@ -394,6 +418,9 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
       identityUser: others.identityUser,
       secret: others.secret,
       proof: others.proof,
+      order: others.order,
+      userOrders: others.userOrders,
+      orderOfSerial: others.orderOfSerial,
     };
   };
 
@@ -460,6 +487,15 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     getCredential: ({ tokenHash }) => read(() => credentialOf(sql.credentialByHash.get(tokenHash) as CredentialRow | undefined)),
 
     listCredentials: () => read(() => (sql.credentials.all() as CredentialRow[]).map((r) => credentialOf(r) as CredentialRecord)),
+
+    getOrder: (id) => read(() => orderOf(sql.order.get(id) as OrderRow | undefined)),
+    getOrderByTracking: (hash) => read(() => orderOf(sql.orderByTracking.get(hash) as OrderRow | undefined)),
+    listOrders: ({ status, limit }) =>
+      read(() => {
+        const n = Math.min(Math.max(1, Math.floor(limit)), MAX_ORDER_LIMIT);
+        const rows = (status === undefined ? sql.orders.all(n) : sql.ordersByStatus.all(status, n)) as OrderRow[];
+        return rows.map((r) => orderOf(r) as OrderRecord);
+      }),
 
     queryAudit: (query) => read(() => log.query(query)),
 

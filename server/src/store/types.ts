@@ -15,6 +15,7 @@ import type { MovingFactor, ProfileName } from '@kodeviser/shared';
 import type { CredentialRecord } from '../domain/credentials.js';
 import type { GuessBudget } from '../domain/guessing.js';
 import type { Decision, Snapshot } from '../domain/decide.js';
+import type { OrderRecord, OrderStatus } from '../domain/orders.js';
 import type { AuditEvent, AuditQuery, AuditType, TokenStatus } from '../domain/types.js';
 import type { ChainRow } from './audit-chain.js';
 
@@ -132,6 +133,11 @@ export interface AttemptKey {
   secretName?: string;
   /** A proof of identity by the SHA-256 of its id (domain/identity.ts). */
   proofIdHash?: string;
+  /**
+   * An order by its id (domain/orders.ts); with it, the user's count of orders and the order the
+   * serial was sent with are read too.
+   */
+  orderId?: string;
 }
 
 /** A signed checkpoint of the audit log as stored (audit-checkpoint.ts makes and reads the JWS). */
@@ -191,6 +197,12 @@ export interface TokenStore {
   getCredential(by: { tokenHash: string }): Promise<CredentialRecord | null>;
   /** Every credential, oldest first. */
   listCredentials(): Promise<CredentialRecord[]>;
+  /** An order by its id (domain/orders.ts); null when there is none. */
+  getOrder(id: string): Promise<OrderRecord | null>;
+  /** An order by the SHA-256 of its tracking token; null when there is none. */
+  getOrderByTracking(trackingHash: string): Promise<OrderRecord | null>;
+  /** Orders, of `status` if given, newest first, at most `limit` (1 to 1000). */
+  listOrders(query: { status?: OrderStatus; limit: number }): Promise<OrderRecord[]>;
   queryAudit(query: AuditQuery): Promise<AuditEvent[]>;
   readonly auditArchive: AuditArchive;
   ping(): Promise<boolean>;
