@@ -1,5 +1,5 @@
 /**
- * `npm run bench [crypto] [emulator] [server]`: the benchmarks, never timed tests. Each suite
+ * `npm run bench [crypto] [emulator] [server] [lab]`: the benchmarks, never timed tests. Each suite
  * measures its baseline (node:crypto, otpauth/otplib, a Fastify hello-world) in the same run and
  * prints ratios, because these machines are noisy and absolute figures do not travel.
  */
@@ -7,6 +7,7 @@ const suites: Record<string, () => Promise<{ main: (args: string[]) => Promise<v
   crypto: () => import('./crypto.js'),
   emulator: () => import('./emulator.js'),
   server: () => import('./server.js'),
+  lab: () => import('./lab.js'),
 };
 
 const args = process.argv.slice(2);

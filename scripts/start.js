@@ -34,6 +34,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const serverMain = join(root, 'server', 'dist', 'main.js');
 const kodeviserBin = join(root, 'emulator', 'bin', 'kodeviser.js');
 const emulatorCli = join(root, 'emulator', 'dist', 'cli', 'main.js');
+const labDir = join(root, 'emulator', 'dist', 'lab');
 
 export const DEMO_DEVICE_FILE = 'demo-device.json';
 export const SECOND_DEVICE_FILE = 'demo-device-2.json';
@@ -256,6 +257,7 @@ ${demoState}
   activating another token with a proof of ${DEMO_USER}'s identity retires ${DEMO_USER}'s (the next npm start activates the
   demo token again).
   API docs, and the same requests from the browser (Authorize with the operator's token): ${url}/docs
+  The device lab, ${DEMO_USER}'s token in your browser (press it, speed time up, watch the battery): ${url}/lab/
   Stop the server: Ctrl-C
 `;
 }
@@ -263,9 +265,17 @@ ${demoState}
 async function run() {
   if (!existsSync(serverMain)) fail(`the server is not built (${shown(serverMain)} is missing): run npm run build`);
   const { start, StartError } = await import(pathToFileURL(serverMain).href);
+  // The device lab (built with the rest by npm ci / npm run build), offering the demo device.
+  const argv = process.argv.slice(2);
+  const dataDirFlag = argv.indexOf('--data-dir');
+  const dataDirGuess = resolve(dataDirFlag >= 0 ? (argv[dataDirFlag + 1] ?? '.') : process.env.KODEVISER_DATA_DIR || './data');
+  if (process.env.KODEVISER_LAB_DIR === undefined && existsSync(join(labDir, 'index.html'))) {
+    process.env.KODEVISER_LAB_DIR = labDir;
+    process.env.KODEVISER_LAB_DEVICE ??= join(dataDirGuess, DEMO_DEVICE_FILE);
+  }
   let started;
   try {
-    started = await start({ argv: process.argv.slice(2) });
+    started = await start({ argv });
   } catch (e) {
     fail(e instanceof StartError ? e.message : (e.stack ?? String(e)));
   }

@@ -11,7 +11,6 @@
  * snapshot writes down as data and a restore schedules again in the same order; the firmware's
  * RAM and what it waits for are data too, so a snapshot keeps them as they are.
  */
-import { randomBytes } from 'node:crypto';
 import { bytesToBase64, KodeviserError, isProfileName, makeSerial, parseSerial, profileInfo, type ProfileName } from '@kodeviser/shared';
 import {
   createRuntime,
@@ -40,6 +39,9 @@ import { Prng } from './prng.js';
 import { Rtc, type RtcState } from './rtc.js';
 import { Scheduler, type ScheduledEvent } from './scheduler.js';
 import { appendBounded, type HwTrace, type TraceKind, type TraceRecord } from './trace.js';
+
+/** n bytes of the platform's CSPRNG (Web Crypto: Node 20 and the browser alike, for the lab). */
+const randomBytes = (n: number): Uint8Array => globalThis.crypto.getRandomValues(new Uint8Array(n));
 
 export interface ManufactureOptions {
   profile: ProfileName;
@@ -201,11 +203,11 @@ export class Machine {
     if (!Number.isFinite(opts.manufacturedAt) || opts.manufacturedAt < 0) {
       throw new KodeviserError('ERR_ARGUMENT', 'manufacturedAt must be a non-negative unix time in ms');
     }
-    const seed = opts.seed ?? randomBytes(4).readUInt32BE(0);
+    const seed = opts.seed ?? randomBytes(4).reduce((n, b) => n * 256 + b, 0);
     if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff)
       throw new KodeviserError('ERR_ARGUMENT', 'seed must be a 32-bit unsigned integer');
     const prng = new Prng(seed);
-    const key = opts.key ?? new Uint8Array(randomBytes(profileInfo(opts.profile).keyBytes));
+    const key = opts.key ?? randomBytes(profileInfo(opts.profile).keyBytes);
     const serial = opts.serial === undefined ? makeSerial(String(prng.int(0, 999_999_999)).padStart(9, '0')) : parseSerial(opts.serial);
     const driftPpm = opts.driftPpm ?? Math.round(prng.range(-20, 20) * 1000) / 1000;
     const trueUs = Math.round(opts.manufacturedAt) * 1000;

@@ -27,6 +27,7 @@ import { credentialRoutes } from './routes/credentials.js';
 import { operationsRoutes } from './routes/operations.js';
 import { accountRoutes } from './routes/accounts.js';
 import { receiptRoutes } from './routes/receipts.js';
+import { labRoutes } from './routes/lab.js';
 import { memoryState, redisState, withFallback, type SharedState } from './security/shared-state.js';
 import { proofRoutes } from './routes/proofs.js';
 import { orderRoutes } from './routes/orders.js';
@@ -193,6 +194,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(accountRoutes, { service, auth });
   await app.register(orderRoutes, { service, auth, rateLimit: config.rateLimit });
   await app.register(receiptRoutes, { service, auth });
+  if (config.lab !== undefined) await app.register(labRoutes, config.lab);
   await app.ready();
   return app;
 }

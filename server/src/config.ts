@@ -139,6 +139,8 @@ export interface ServerConfig {
   readonly auditRepeatWindowMs?: number;
   /** The receipts' `iss` (security/receipts.ts); absent: "kodeviser". */
   readonly issuer?: string;
+  /** The device lab to serve at /lab/ (routes/lab.ts), and the device it offers; absent: no lab. */
+  readonly lab?: { readonly dir: string; readonly device: string | null };
   /** Verification policy settings that differ from DEFAULT_POLICY (domain/policy.ts). */
   readonly policy?: Partial<PolicyOptions>;
   /** Order settings (prices, free count, delivery windows) that differ from DEFAULT_ORDER_POLICY (domain/orders.ts). */
@@ -231,6 +233,8 @@ ${wrap(`keys: ${Object.keys(DEFAULT_POLICY).join(', ')}`, 28, 100)}
   KODEVISER_KEEP_ALIVE_TIMEOUT_MS an idle keep-alive connection is closed after this (default ${DEFAULT_HTTP_TIMEOUTS.keepAliveMs})
   KODEVISER_CONNECTION_TIMEOUT_MS a connection silent both ways this long is closed (default ${DEFAULT_HTTP_TIMEOUTS.connectionMs}; 0 = never)
   KODEVISER_ISSUER          the receipts' iss, e.g. this server's public URL (default kodeviser)
+  KODEVISER_LAB_DIR         serve the device lab (emulator/dist/lab, npm run build) at /lab/ (default: none)
+  KODEVISER_LAB_DEVICE      a device file the lab loads when it has none (/lab/device.json)
   LOG_LEVEL                 ${LOG_LEVELS.join(', ')} (default info)
   KODEVISER_QUIET           1 (or --quiet): print nothing but the log, for containers; a generated
                             admin token is then only written to its file (mode 0600), never shown,
@@ -526,6 +530,17 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   if (issuer !== undefined && !/^[\x21-\x7e]{1,256}$/.test(issuer)) {
     throw configError('KODEVISER_ISSUER must be 1 to 256 printable characters without spaces (a URL, say)');
   }
+  let lab: { dir: string; device: string | null } | undefined;
+  if (env.KODEVISER_LAB_DIR) {
+    const dir = resolve(cwd, env.KODEVISER_LAB_DIR);
+    if (!existsSync(join(dir, 'index.html'))) {
+      throw configError(`KODEVISER_LAB_DIR ${dir} has no index.html (build the lab: npm run build)`);
+    }
+    const device = env.KODEVISER_LAB_DEVICE ? resolve(cwd, env.KODEVISER_LAB_DEVICE) : null;
+    lab = { dir, device };
+  } else if (env.KODEVISER_LAB_DEVICE) {
+    throw configError('KODEVISER_LAB_DEVICE needs KODEVISER_LAB_DIR (the lab that loads it)');
+  }
   const redisUrl = env.REDIS_URL || undefined;
   if (redisUrl !== undefined && !/^rediss?:\/\/./.test(redisUrl)) {
     throw configError('REDIS_URL must be a redis:// or rediss:// URL');
@@ -603,6 +618,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
       hashing,
       auditRepeatWindowMs,
       ...(issuer !== undefined ? { issuer } : {}),
+      ...(lab !== undefined ? { lab } : {}),
       logLevel: logLevelText as LogLevel,
       quiet,
       timeouts,

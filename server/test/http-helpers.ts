@@ -46,6 +46,8 @@ export interface TestAppOptions {
   service?: (real: TokenService) => TokenService;
   /** the store to run on instead of a fresh SQLite file (the app closes it) */
   store?: TokenStore;
+  /** KODEVISER_LAB_DIR and _DEVICE: the device lab served at /lab/ */
+  lab?: ServerConfig['lab'];
   /** KODEVISER_AUDIT_REPEAT_WINDOW_MS (default: the service's, 60 s) */
   auditRepeatWindowMs?: number;
   /** KODEVISER_ORDER_POLICY (default: domain/orders.ts DEFAULT_ORDER_POLICY) */
@@ -71,6 +73,7 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
     ...(opts.policy !== undefined ? { policy: opts.policy } : {}),
     ...(opts.auditRepeatWindowMs !== undefined ? { auditRepeatWindowMs: opts.auditRepeatWindowMs } : {}),
     ...(opts.orderPolicy !== undefined ? { orderPolicy: opts.orderPolicy } : {}),
+    ...(opts.lab !== undefined ? { lab: opts.lab } : {}),
   };
   const lines: string[] = [];
   const sink = new Writable({
