@@ -205,3 +205,19 @@ function integer(o: Record<string, unknown>, name: string, min: number, max: num
   if (!Number.isSafeInteger(v) || v < min || v > max) throw bad(prefix + name, `must be an integer in ${min}..${max}`);
   return v;
 }
+
+/**
+ * The same device with its whole history `deltaMs` earlier (negative): manufacture, the last
+ * simulated instant and the RTC's reading then all move together. True time is only a label on
+ * the emulator's axis; the token sees time through its RTC alone, and its drift, battery and
+ * counters depend on elapsed time, not on the label. This is what lets `press --at` reach a time
+ * before the file's (say, RFC 6238's 2009 test time for a token made today).
+ */
+export function shiftHistory(file: DeviceFile, deltaMs: number): DeviceFile {
+  return {
+    ...file,
+    manufacturedAt: new Date(Date.parse(file.manufacturedAt) + deltaMs).toISOString(),
+    trueTimeUs: file.trueTimeUs + deltaMs * 1000,
+    deviceTimeUs: file.deviceTimeUs + deltaMs * 1000,
+  };
+}

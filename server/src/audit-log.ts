@@ -12,8 +12,8 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { isKodeviserError, KodeviserError, movingFactorFromJson, movingFactorToJson } from '@kodeviser/shared';
-import { followChains, fromHex, sameHash, toHex, type ChainBreak, type ChainRow, type LaneHead } from './store/audit-chain.js';
+import { bytesToHex, hexToBytes, isKodeviserError, KodeviserError, movingFactorFromJson, movingFactorToJson } from '@kodeviser/shared';
+import { followChains, sameHash, type ChainBreak, type ChainRow, type LaneHead } from './store/audit-chain.js';
 import type { AuditArchive, StoredCheckpoint } from './store/types.js';
 import {
   CHECKPOINT_TYPE,
@@ -163,7 +163,7 @@ const rowLine = (r: ChainRow): string =>
   JSON.stringify({
     ...r,
     moving_factor: r.moving_factor === null ? null : movingFactorToJson(r.moving_factor),
-    hash: r.hash === null ? null : toHex(r.hash),
+    hash: r.hash === null ? null : bytesToHex(r.hash),
   });
 
 /**
@@ -301,7 +301,7 @@ export async function verifyArchive(file: string, key: CheckpointKey): Promise<A
     try {
       const r = JSON.parse(line) as Omit<ChainRow, 'moving_factor' | 'hash'> & { moving_factor: unknown; hash: string | null };
       const movingFactor = r.moving_factor === null ? null : movingFactorFromJson(r.moving_factor, `line ${i + 2}: moving_factor`);
-      followChains([{ ...r, moving_factor: movingFactor, hash: r.hash === null ? null : fromHex(r.hash) }], heads, breaks);
+      followChains([{ ...r, moving_factor: movingFactor, hash: r.hash === null ? null : hexToBytes(r.hash) }], heads, breaks);
     } catch (e) {
       problems.push(isKodeviserError(e) ? e.message : `line ${i + 2} is not JSON`);
     }

@@ -4,7 +4,7 @@
  * write goes through writeFileAtomic so a device is never left half-written.
  */
 import { Machine } from '../machine.js';
-import { parseDeviceFile, type DeviceFile } from '../device-file.js';
+import { parseDeviceFile, shiftHistory, type DeviceFile } from '../device-file.js';
 import { runtimeError } from './errors.js';
 import { readJson, writeFileAtomic } from './files.js';
 
@@ -25,21 +25,7 @@ export function loadDevice(path: string): Machine {
   return Machine.fromDeviceFile(loadDeviceFile(path));
 }
 
-/**
- * The same device with its whole history `deltaMs` earlier (negative): manufacture, the last
- * simulated instant and the RTC's reading then all move together. True time is only a label on
- * the emulator's axis; the token sees time through its RTC alone, and its drift, battery and
- * counters depend on elapsed time, not on the label. This is what lets `press --at` reach a time
- * before the file's (say, RFC 6238's 2009 test time for a token made today).
- */
-export function shiftHistory(file: DeviceFile, deltaMs: number): DeviceFile {
-  return {
-    ...file,
-    manufacturedAt: new Date(Date.parse(file.manufacturedAt) + deltaMs).toISOString(),
-    trueTimeUs: file.trueTimeUs + deltaMs * 1000,
-    deviceTimeUs: file.deviceTimeUs + deltaMs * 1000,
-  };
-}
+export { shiftHistory };
 
 export function saveDevice(path: string, machine: Machine): void {
   writeFileAtomic(path, deviceJson(machine));

@@ -36,27 +36,7 @@ export function stateDiff(before: StateLike, after: StateLike): string[] {
   return out;
 }
 
-/** hexdump -C style, 16 bytes a line; runs of identical lines collapse to `*`. */
-export function hexDump(bytes: Uint8Array): string {
-  const lines: string[] = [];
-  let previous = '';
-  let starred = false;
-  for (let off = 0; off < bytes.length; off += 16) {
-    const row = bytes.subarray(off, off + 16);
-    const hex = Array.from(row, (b) => b.toString(16).padStart(2, '0')).join(' ');
-    if (hex === previous && off + 16 < bytes.length) {
-      if (!starred) lines.push('*');
-      starred = true;
-      continue;
-    }
-    previous = hex;
-    starred = false;
-    const ascii = Array.from(row, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
-    lines.push(`${off.toString(16).padStart(8, '0')}  ${hex.padEnd(47)}  |${ascii}|`);
-  }
-  lines.push(bytes.length.toString(16).padStart(8, '0'));
-  return lines.join('\n');
-}
+export { hexDump } from '../hex-dump.js';
 
 const SECRET_KEYS = new Set(['key', 'secret', 'data']);
 

@@ -12,13 +12,14 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatSerial, makeSerial, profileInfo, type ProfileName } from '@kodeviser/shared';
+import { formatSerial, profileInfo, type ProfileName } from '@kodeviser/shared';
 import { writePskc } from '@kodeviser/shared/pskc';
 import { Machine } from '../machine.js';
 import { helpText, parseCommand, parseIntArg, parseProfileArg, type CommandSpec } from './args.js';
 import { deviceJson } from './device.js';
 import { runtimeError, usageError } from './errors.js';
 import { writeFileAtomic } from './files.js';
+import { randomSerial, seedRecord } from './manufacture.js';
 import type { CliIo } from './io.js';
 
 const spec = {
@@ -107,7 +108,7 @@ export async function fulfil(argv: readonly string[], io: CliIo): Promise<number
   for (;;) {
     const { orders } = (await api('GET', '/v1/orders?status=placed')) as { orders: PlacedOrder[] };
     for (const order of orders) {
-      const serial = makeSerial(String(randomInt(0, 1_000_000_000)).padStart(9, '0'));
+      const serial = randomSerial();
       const key = new Uint8Array(randomBytes(info.keyBytes));
       const machine = Machine.manufacture({
         profile,
@@ -119,17 +120,7 @@ export async function fulfil(argv: readonly string[], io: CliIo): Promise<number
         key,
         driftPpm: randomInt(-20_000, 20_001) / 1000,
       });
-      const pskc = writePskc([
-        {
-          id: serial,
-          serial,
-          profile,
-          secret: key,
-          digits: 6,
-          manufacturer: 'kodeviser',
-          ...(info.mode === 'hotp' ? { counter: 0 } : { timeInterval: 30, time: 0 }),
-        },
-      ]);
+      const pskc = writePskc([seedRecord({ serial, secret: key, profile, digits: 6, step: 30, counter: 0 })]);
       await api('POST', '/v1/tokens', { type: 'application/pskc+xml', text: pskc });
       const file = join(dir, `${serial}.json`);
       writeFileAtomic(file, deviceJson(machine));

@@ -118,15 +118,7 @@ export async function manufacture(argv: readonly string[], io: CliIo): Promise<n
   }
 
   if (v.pskc !== undefined) {
-    const keys: PskcKeyInput[] = made.map(({ serial, key: secret }) => ({
-      id: serial,
-      serial,
-      profile,
-      secret,
-      digits,
-      manufacturer: 'kodeviser',
-      ...(info.mode === 'hotp' ? { counter } : { timeInterval: step, time: 0 }),
-    }));
+    const keys = made.map(({ serial, key: secret }) => seedRecord({ serial, secret, profile, digits, step, counter }));
     writeFileAtomic(io.path(v.pskc), writePskc(keys, pskcKey === undefined ? {} : { preSharedKey: pskcKey }));
   }
   const first = made[0] as (typeof made)[number];
@@ -144,7 +136,28 @@ export async function manufacture(argv: readonly string[], io: CliIo): Promise<n
   return 0;
 }
 
-function randomSerial(): string {
+/** A device's seed as its PSKC record: Key Id and DeviceInfo/SerialNo both the serial. */
+export function seedRecord(d: {
+  serial: string;
+  secret: Uint8Array;
+  profile: ProfileName;
+  digits: number;
+  step: number;
+  counter: number;
+}): PskcKeyInput {
+  return {
+    id: d.serial,
+    serial: d.serial,
+    profile: d.profile,
+    secret: d.secret,
+    digits: d.digits,
+    manufacturer: 'kodeviser',
+    ...(profileInfo(d.profile).mode === 'hotp' ? { counter: d.counter } : { timeInterval: d.step, time: 0 }),
+  };
+}
+
+/** Nine random digits and their Luhn check digit. */
+export function randomSerial(): string {
   return makeSerial(String(randomInt(0, 1_000_000_000)).padStart(9, '0'));
 }
 

@@ -4,6 +4,7 @@
  * "Go to time" input, read by the same rule as `kodeviser press --at`.
  * Pure: no DOM, no Node.
  */
+import { hexDump as hexDumpOf } from '../hex-dump.js';
 import type { TraceRecord } from '../trace.js';
 
 /** µs since the epoch → `2026-01-01T12:00:00.000Z` (ISO 8601 UTC, millisecond resolution). */
@@ -51,26 +52,8 @@ export function outOfOperatingRange(c: number): boolean {
   return c < OPERATING_RANGE_C.min || c > OPERATING_RANGE_C.max;
 }
 
-/** hexdump -C style, 16 bytes a line, runs of identical lines collapsed to `*`. */
-export function hexDump(bytes: Uint8Array): string {
-  const lines: string[] = [];
-  let previous = '';
-  let starred = false;
-  for (let off = 0; off < bytes.length; off += 16) {
-    const row = bytes.subarray(off, off + 16);
-    const hex = Array.from(row, (b) => b.toString(16).padStart(2, '0')).join(' ');
-    if (hex === previous && off + 16 < bytes.length) {
-      if (!starred) lines.push('*');
-      starred = true;
-      continue;
-    }
-    previous = hex;
-    starred = false;
-    const ascii = Array.from(row, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
-    lines.push(`${off.toString(16).padStart(4, '0')}  ${hex.padEnd(47)}  |${ascii}|`);
-  }
-  return lines.join('\n');
-}
+/** The NVM as hexdump -C would show it, with 4-digit offsets (it is small) and no closing length. */
+export const hexDump = (bytes: Uint8Array): string => hexDumpOf(bytes, { offsetDigits: 4, total: false });
 
 const SECRET_KEYS = new Set(['key', 'secret', 'data']);
 

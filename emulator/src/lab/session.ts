@@ -21,7 +21,7 @@
  */
 import { isKodeviserError } from '@kodeviser/shared';
 import { Crystal, YEAR_US } from '../crystal.js';
-import { parseDeviceFile, type DeviceFile } from '../device-file.js';
+import { parseDeviceFile, shiftHistory, type DeviceFile } from '../device-file.js';
 import { Machine, type MachineState } from '../machine.js';
 import type { TraceRecord } from '../trace.js';
 import { VcdRecorder } from '../vcd.js';
@@ -57,19 +57,8 @@ export class LabError extends Error {
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-/**
- * The same device with its whole history `deltaMs` earlier (negative): what `kodeviser press
- * --at` does with a time before the file's (emulator/src/cli/device.ts, shiftHistory; the CLI
- * is Node-only, so the three lines are repeated here and a test holds them to the CLI's result).
- */
-export function shiftHistory(file: DeviceFile, deltaMs: number): DeviceFile {
-  return {
-    ...file,
-    manufacturedAt: new Date(Date.parse(file.manufacturedAt) + deltaMs).toISOString(),
-    trueTimeUs: file.trueTimeUs + deltaMs * 1000,
-    deviceTimeUs: file.deviceTimeUs + deltaMs * 1000,
-  };
-}
+/** What `kodeviser press --at` does with a time before the file's (device-file.ts). */
+export { shiftHistory };
 
 function sameSegments(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

@@ -25,7 +25,7 @@ import {
 } from './decide.js';
 import type { PolicyOptions } from './policy.js';
 import { secretDigest } from '../security/secret-digest.js';
-import type { SeedVault } from '../security/seed-vault.js';
+import { storedSecret, type SeedVault } from '../security/seed-vault.js';
 import type { Otp } from '@kodeviser/shared';
 import type { Origin, TokenRecord, TokenStore } from '../store/types.js';
 import type { VerifyOutcome } from './types.js';
@@ -234,15 +234,7 @@ export const IDENTITY_KEY = 'identity-key';
 export function identityKeyOf(store: TokenStore, vault: SeedVault): () => Promise<Uint8Array> {
   let key: Promise<Uint8Array> | null = null;
   return () =>
-    (key ??= (async () => {
-      const made = vault.seal(IDENTITY_KEY, randomBytes(32));
-      const sealed = await store.attempt({ secretName: IDENTITY_KEY }, ({ secret }) =>
-        secret !== null
-          ? { result: secret, writes: [] }
-          : { result: made, writes: [{ kind: 'create-secret', name: IDENTITY_KEY, sealed: made }] },
-      );
-      return vault.open(IDENTITY_KEY, sealed);
-    })().catch((e: unknown) => {
+    (key ??= storedSecret(store, vault, IDENTITY_KEY).catch((e: unknown) => {
       key = null;
       throw e;
     }));

@@ -351,19 +351,7 @@ export function orderPolicyOf(p: Partial<OrderPolicy> = {}): OrderPolicy {
 }
 
 /** What admin and operators see of an order (GET /v1/orders/:id): everything but its tracking hash. */
-export interface OrderView {
-  orderId: string;
-  status: OrderStatus;
-  priceOre: number;
-  currency: 'DKK';
-  userId: string | null;
-  delivery: Delivery;
-  createdAt: number;
-  updatedAt: number;
-  expectedBy: { earliest: string; latest: string };
-  paymentReference: string | null;
-  serial: string | null;
-}
+export type OrderView = Omit<OrderRecord, 'id' | 'trackingHash'> & { orderId: string; currency: 'DKK' };
 
 /** What the tracking token shows whoever ordered: the status and the expected dates, never the address or the user. */
 export interface OrderTracking {

@@ -11,10 +11,11 @@
  * The key is derived from the master key (HKDF-SHA256, RFC 5869), so there is nothing more to keep
  * safe; the public key, which is all a verifier needs, can be handed to an auditor (`audit key`).
  */
-import { createPrivateKey, createPublicKey, hkdfSync, type KeyObject } from 'node:crypto';
+import { createPublicKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, CompactSign, compactVerify, exportJWK, type JWK } from 'jose';
-import { KodeviserError } from '@kodeviser/shared';
-import { fromHex, toHex, type LaneHead } from '../store/audit-chain.js';
+import { bytesToHex, hexToBytes, KodeviserError } from '@kodeviser/shared';
+import type { LaneHead } from '../store/audit-chain.js';
+import { ed25519FromSeed } from './ed25519.js';
 
 export interface CheckpointPayload {
   /** 'kodeviser-audit-checkpoint' */
@@ -41,16 +42,13 @@ export interface CheckpointKey {
   kid: string;
 }
 
-// An Ed25519 private key's PKCS #8 encoding is this prefix and the 32-byte seed (RFC 8410 §7).
-const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-
 /** The checkpoint key of `masterKey`. */
 export async function checkpointKey(masterKey: Uint8Array): Promise<CheckpointKey> {
   if (masterKey.length !== 32) throw new RangeError(`masterKey must be 32 bytes, got ${masterKey.length}`);
-  const seed = Buffer.from(hkdfSync('sha256', masterKey, new Uint8Array(0), 'kodeviser audit checkpoint v1', 32));
-  const privateKey = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
-  const publicKey = createPublicKey(privateKey);
-  return { privateKey, publicKey, kid: await calculateJwkThumbprint(await exportJWK(publicKey)) };
+  const { privateKey, publicKey, kid } = await ed25519FromSeed(
+    new Uint8Array(hkdfSync('sha256', masterKey, new Uint8Array(0), 'kodeviser audit checkpoint v1', 32)),
+  );
+  return { privateKey, publicKey, kid };
 }
 
 /** The public key as a JWK (with its kid), for a verifier without the master key. */
@@ -111,11 +109,11 @@ export async function openCheckpoint(jws: string, key: CheckpointKey): Promise<C
 /** Lane heads as a checkpoint writes them. */
 export function lanesOf(heads: ReadonlyMap<number, LaneHead>): CheckpointPayload['lanes'] {
   const lanes: CheckpointPayload['lanes'] = {};
-  for (const [lane, h] of [...heads].sort((a, b) => a[0] - b[0])) lanes[String(lane)] = { id: h.id, hash: toHex(h.hash) };
+  for (const [lane, h] of [...heads].sort((a, b) => a[0] - b[0])) lanes[String(lane)] = { id: h.id, hash: bytesToHex(h.hash) };
   return lanes;
 }
 
 /** And back. */
 export function headsOf(lanes: CheckpointPayload['lanes']): Map<number, LaneHead> {
-  return new Map(Object.entries(lanes).map(([lane, h]) => [Number(lane), { id: h.id, hash: fromHex(h.hash) }]));
+  return new Map(Object.entries(lanes).map(([lane, h]) => [Number(lane), { id: h.id, hash: hexToBytes(h.hash) }]));
 }

@@ -10,15 +10,14 @@
  * cache (RECEIPT_KEYS_TTL_MS) runs out; until then it signs with the previous key, which stays
  * published.
  */
-import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
-import type { SeedVault } from './seed-vault.js';
+import type { KeyObject } from 'node:crypto';
+import type { JWK } from 'jose';
+import { ed25519FromSeed } from './ed25519.js';
+import { storedSecret, type SeedVault } from './seed-vault.js';
 import type { TokenStore } from '../store/types.js';
 
 export const RECEIPT_KEYS_TTL_MS = 30_000;
 const NAME = (generation: number): string => `receipt-key:${generation}`;
-// An Ed25519 private key's PKCS #8 encoding is this prefix and the 32-byte seed (RFC 8410 §7).
-const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 export interface ReceiptKey {
   generation: number;
@@ -38,9 +37,7 @@ export interface ReceiptKeys {
 }
 
 async function keyOf(generation: number, seed: Uint8Array): Promise<ReceiptKey> {
-  const privateKey = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
-  const jwk = await exportJWK(createPublicKey(privateKey));
-  const kid = await calculateJwkThumbprint(jwk);
+  const { privateKey, jwk, kid } = await ed25519FromSeed(seed);
   return { generation, kid, privateKey, jwk: { ...jwk, kid, alg: 'EdDSA', use: 'sig' } };
 }
 
@@ -53,13 +50,7 @@ export function receiptKeys(store: TokenStore, vault: SeedVault, now: () => numb
     return sealed === null ? null : keyOf(n, vault.open(NAME(n), sealed));
   };
   /** Generation `n`, made unless another instance made it first. */
-  const make = async (n: number): Promise<ReceiptKey> => {
-    const made = vault.seal(NAME(n), new Uint8Array(randomBytes(32)));
-    const sealed = await store.attempt({ secretName: NAME(n) }, ({ secret }) =>
-      secret !== null ? { result: secret, writes: [] } : { result: made, writes: [{ kind: 'create-secret', name: NAME(n), sealed: made }] },
-    );
-    return keyOf(n, vault.open(NAME(n), sealed));
-  };
+  const make = async (n: number): Promise<ReceiptKey> => keyOf(n, await storedSecret(store, vault, NAME(n)));
   /** Every generation, oldest first, read from 1 until one is missing (rotations are rare). */
   const readAll = async (): Promise<ReceiptKey[]> => {
     const keys: ReceiptKey[] = [];

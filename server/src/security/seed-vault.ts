@@ -19,7 +19,7 @@
 import { createCipheriv, randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { createGcm, GCM_NONCE_BYTES, KodeviserError, requireBytes } from '@kodeviser/shared';
 import { ServiceError } from '../domain/errors.js';
-import type { SealedSeed } from '../store/types.js';
+import type { SealedSeed, TokenStore } from '../store/types.js';
 
 const AAD_PREFIX = 'kodeviser-seed:v1:';
 const encoder = new TextEncoder();
@@ -94,4 +94,17 @@ export function createSeedVault(opts: SeedVaultOptions): SeedVault {
       return seed;
     },
   });
+}
+
+/**
+ * The secret stored as `name` (sealed under the master key), opened; made of 32 random bytes and
+ * stored first if there is none yet. An attempt, so of two servers making it at once, one stores
+ * its own and the other gets that one.
+ */
+export async function storedSecret(store: TokenStore, vault: SeedVault, name: string): Promise<Uint8Array> {
+  const made = vault.seal(name, new Uint8Array(cryptoRandomBytes(32)));
+  const sealed = await store.attempt({ secretName: name }, ({ secret }) =>
+    secret !== null ? { result: secret, writes: [] } : { result: made, writes: [{ kind: 'create-secret', name, sealed: made }] },
+  );
+  return vault.open(name, sealed);
 }

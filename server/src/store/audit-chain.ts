@@ -17,25 +17,20 @@
  * The id is hashed too, so rows cannot be renumbered; within a lane ids only grow.
  */
 import { createHash } from 'node:crypto';
-import type { MovingFactor } from '@kodeviser/shared';
+import type { AuditRow } from './audit-rows.js';
 
 /** The head of a lane before its first row. */
 export const GENESIS: Uint8Array = new Uint8Array(32);
 
-/** What a row's hash covers, as the database stores it (the user as its pseudonym). */
-export interface ChainContent {
-  id: number;
-  lane: number;
-  at: number;
+/**
+ * What a row's hash covers: the row as the database stores it (audit-rows.ts; the user as its
+ * pseudonym), in its lane. The moving factor is hashed as its decimal digits, whichever its
+ * representation (a number, a bigint above 2^53 − 1).
+ */
+export interface ChainContent extends Omit<AuditRow, 'type'> {
+  /** as stored: a row is verified whatever it says */
   type: string;
-  serial: string | null;
-  user_id: string | null;
-  ip: string | null;
-  actor: string | null;
-  reason: string | null;
-  /** Hashed as its decimal digits, whichever its representation: a number, a bigint (above 2^53 − 1) or the text of one. */
-  moving_factor: MovingFactor | null;
-  repeats: number;
+  lane: number;
 }
 
 /** A stored row with its chain: what verify and archive read. */
@@ -75,8 +70,6 @@ export function chainHash(prev: Uint8Array, r: ChainContent): Uint8Array {
   return new Uint8Array(h.buffer, h.byteOffset, h.byteLength);
 }
 
-export const toHex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-export const fromHex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 export const sameHash = (a: Uint8Array | null, b: Uint8Array | null): boolean =>
   a !== null && b !== null && a.length === b.length && Buffer.compare(a, b) === 0;
 

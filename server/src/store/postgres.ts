@@ -51,6 +51,8 @@ import {
   secretOf,
   userHistoryOf,
   userOf,
+  NOTHING_ELSE,
+  type OtherRows,
   MAX_ORDER_LIMIT,
   orderOf,
   orderValues,
@@ -317,18 +319,8 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
     if ((await client.query(query)).rowCount !== 1) throw unapplied(w);
   }
 
-  type Others = Omit<Snapshot, 'token' | 'tokenOwner' | 'tokenEnded' | 'userToken'>;
+  type Others = OtherRows;
   type Rows = { token: TokenRow | undefined; userToken: TokenRow | undefined; others: Others };
-  const NOTHING_ELSE: Others = Object.freeze({
-    user: null,
-    credential: null,
-    identityUser: null,
-    secret: null,
-    proof: null,
-    order: null,
-    userOrders: 0,
-    orderOfSerial: null,
-  });
   const onlyTokens = (k: AttemptKey): boolean =>
     k.userId === undefined &&
     k.credentialId === undefined &&

@@ -8,6 +8,13 @@ import type { OrderRecord, OrderStatus, PostalAddress } from '../domain/orders.j
 import type { ProfileName } from '@kodeviser/shared';
 import type { TokenStatus } from '../domain/types.js';
 import type { SealedSeed, UserHistory, UserRecord } from './types.js';
+import { EMPTY_SNAPSHOT, type Snapshot } from '../domain/decide.js';
+
+/** A snapshot's rows beside its tokens, which each adapter reads its own way. */
+export type OtherRows = Omit<Snapshot, 'token' | 'tokenOwner' | 'tokenEnded' | 'userToken'>;
+/** Those of a key that names only tokens (every validation): none. */
+export const NOTHING_ELSE: OtherRows = (({ token: _t, tokenOwner: _o, tokenEnded: _e, userToken: _u, ...others }: Snapshot) =>
+  Object.freeze(others))(EMPTY_SNAPSHOT);
 
 export const CREDENTIAL_COLUMNS = 'id, role, name, token_hash, created_at, expires_at, revoked_at, serial_from, serial_to';
 

@@ -62,6 +62,8 @@ import {
   userHistoryOf,
   type UserHistoryRow,
   userOf,
+  NOTHING_ELSE,
+  type OtherRows,
   MAX_ORDER_LIMIT,
   ORDER_COLUMNS,
   orderOf,
@@ -354,18 +356,8 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
     return why === null;
   };
 
-  type Others = Omit<Snapshot, 'token' | 'tokenOwner' | 'tokenEnded' | 'userToken'>;
+  type Others = OtherRows;
   type Rows = { token: TokenRow | undefined; userToken: TokenRow | undefined; others: Others };
-  const NOTHING_ELSE: Others = Object.freeze({
-    user: null,
-    credential: null,
-    identityUser: null,
-    secret: null,
-    proof: null,
-    order: null,
-    userOrders: 0,
-    orderOfSerial: null,
-  });
   /** The rows of `key`, the tokens as raw rows (whose chain heads the common accept needs). */
   function readKey(key: AttemptKey): Rows {
     const { serial, userId, credentialId, identityHash, secretName, proofIdHash, orderId } = key;
