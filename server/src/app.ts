@@ -6,7 +6,8 @@
  *     (1 MiB, POST /v1/tokens only); text/plain is removed, so any other type is a 415;
  *  3. metrics hooks, the per-IP rate limit, OpenAPI (/docs, /docs/json);
  *  4. the routes, which translate HTTP to TokenService calls and outcomes back to HTTP — the
- *     policy (windows, blocks, locks) and the storage are the service's, not this layer's.
+ *     policy (windows, blocks, locks) and the storage are the service's, not this layer's;
+ *  5. the service's pages (pages/index.ts: forms, cookies, CSRF, CSP in a scope of their own).
  * Closing the app closes the service and its store (after in-flight requests finish).
  */
 import Fastify from 'fastify';
@@ -22,12 +23,13 @@ import { HttpError, clientErrorHandler, errorBodySchema, installErrorHandlers, s
 import { lazyChildLoggerFactory } from './plugins/logger.js';
 import { installMetrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
-import { installRateLimits, redisClient } from './plugins/rate-limit.js';
+import { installRateLimits, ordersLimit, redisClient } from './plugins/rate-limit.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { operationsRoutes } from './routes/operations.js';
 import { accountRoutes } from './routes/accounts.js';
 import { receiptRoutes } from './routes/receipts.js';
 import { labRoutes } from './routes/lab.js';
+import { pageRoutes } from './pages/index.js';
 import { memoryState, redisState, withFallback, type SharedState } from './security/shared-state.js';
 import { proofRoutes } from './routes/proofs.js';
 import { orderRoutes } from './routes/orders.js';
@@ -192,9 +194,23 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(credentialRoutes, { credentials, auth });
   await app.register(proofRoutes, { service, auth, metrics, perUserLimit });
   await app.register(accountRoutes, { service, auth });
-  await app.register(orderRoutes, { service, auth, rateLimit: config.rateLimit });
+  // One count of orders per address, whether they come through the API or the order page.
+  const orders = ordersLimit(app, config.rateLimit);
+  await app.register(orderRoutes, { service, auth, ordersLimit: orders });
   await app.register(receiptRoutes, { service, auth });
   if (config.lab !== undefined) await app.register(labRoutes, config.lab);
+  await app.register(pageRoutes, {
+    service,
+    credentials,
+    clock: opts.clock,
+    masterKey: config.masterKey,
+    perUserLimit,
+    ordersLimit: orders,
+    shared: shared.state,
+    lab: config.lab !== undefined,
+    ...(config.pages?.formValidityMs !== undefined ? { formValidityMs: config.pages.formValidityMs } : {}),
+    ...(config.pages?.simulatedPassport === true ? { simulatedPassport: true } : {}),
+  });
   await app.ready();
   return app;
 }

@@ -139,6 +139,12 @@ export interface ServerConfig {
   readonly auditRepeatWindowMs?: number;
   /** The receipts' `iss` (security/receipts.ts); absent: "kodeviser". */
   readonly issuer?: string;
+  /**
+   * The service's pages (pages/index.ts): how long a form may be sent after it was shown
+   * (KODEVISER_FORM_VALIDITY_MS, default an hour), and whether /activate offers a simulated
+   * passport check for test identities (KODEVISER_SIMULATED_PASSPORT=1; never by default).
+   */
+  readonly pages?: { readonly formValidityMs?: number; readonly simulatedPassport?: boolean };
   /** The device lab to serve at /lab/ (routes/lab.ts), and the device it offers; absent: no lab. */
   readonly lab?: { readonly dir: string; readonly device: string | null };
   /** Verification policy settings that differ from DEFAULT_POLICY (domain/policy.ts). */
@@ -235,6 +241,9 @@ ${wrap(`keys: ${Object.keys(DEFAULT_POLICY).join(', ')}`, 28, 100)}
   KODEVISER_ISSUER          the receipts' iss, e.g. this server's public URL (default kodeviser)
   KODEVISER_LAB_DIR         serve the device lab (emulator/dist/lab, npm run build) at /lab/ (default: none)
   KODEVISER_LAB_DEVICE      a device file the lab loads when it has none (/lab/device.json)
+  KODEVISER_FORM_VALIDITY_MS  how long a page's form may be sent after it was shown (default 3600000)
+  KODEVISER_SIMULATED_PASSPORT  1: /activate offers a simulated passport check for test
+                            identities (a test server only; default 0)
   LOG_LEVEL                 ${LOG_LEVELS.join(', ')} (default info)
   KODEVISER_QUIET           1 (or --quiet): print nothing but the log, for containers; a generated
                             admin token is then only written to its file (mode 0600), never shown,
@@ -541,6 +550,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   } else if (env.KODEVISER_LAB_DEVICE) {
     throw configError('KODEVISER_LAB_DEVICE needs KODEVISER_LAB_DIR (the lab that loads it)');
   }
+  const formValidityMs = parseInteger('KODEVISER_FORM_VALIDITY_MS', env.KODEVISER_FORM_VALIDITY_MS || '3600000', 1000, 86_400_000);
+  const simulatedPassport = parseSwitch('KODEVISER_SIMULATED_PASSPORT', env.KODEVISER_SIMULATED_PASSPORT ?? '');
   const redisUrl = env.REDIS_URL || undefined;
   if (redisUrl !== undefined && !/^rediss?:\/\/./.test(redisUrl)) {
     throw configError('REDIS_URL must be a redis:// or rediss:// URL');
@@ -619,6 +630,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
       auditRepeatWindowMs,
       ...(issuer !== undefined ? { issuer } : {}),
       ...(lab !== undefined ? { lab } : {}),
+      pages: { formValidityMs, simulatedPassport },
       logLevel: logLevelText as LogLevel,
       quiet,
       timeouts,

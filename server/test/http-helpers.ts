@@ -52,6 +52,8 @@ export interface TestAppOptions {
   auditRepeatWindowMs?: number;
   /** KODEVISER_ORDER_POLICY (default: domain/orders.ts DEFAULT_ORDER_POLICY) */
   orderPolicy?: ServerConfig['orderPolicy'];
+  /** KODEVISER_FORM_VALIDITY_MS and KODEVISER_SIMULATED_PASSPORT (pages/index.ts) */
+  pages?: ServerConfig['pages'];
 }
 
 export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<TestApp> {
@@ -74,6 +76,7 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
     ...(opts.auditRepeatWindowMs !== undefined ? { auditRepeatWindowMs: opts.auditRepeatWindowMs } : {}),
     ...(opts.orderPolicy !== undefined ? { orderPolicy: opts.orderPolicy } : {}),
     ...(opts.lab !== undefined ? { lab: opts.lab } : {}),
+    ...(opts.pages !== undefined ? { pages: opts.pages } : {}),
   };
   const lines: string[] = [];
   const sink = new Writable({

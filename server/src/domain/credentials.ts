@@ -111,7 +111,16 @@ export interface CredentialService {
   revoke(id: string, actor: string, ctx: RequestContext): Promise<CredentialInfo>;
   /** The credential a bearer token is, while usable; null for any other string. */
   principalOf(token: string): Promise<Principal | null>;
+  /**
+   * The credential with id `id`, while usable; null when there is none or it is revoked or has
+   * expired. For a session that holds a credential's id, not its token (the console's cookie), so
+   * that revoking the credential ends the session at once.
+   */
+  principalOfId(id: string): Promise<Principal | null>;
 }
+
+const principalOfRecord = (c: CredentialRecord): Principal =>
+  c.serials === null ? { role: c.role, actor: c.id } : { role: c.role, actor: c.id, serials: c.serials };
 
 export function createCredentialService({ store, clock }: { store: TokenStore; clock: Clock }): CredentialService {
   const origin = (ctx: RequestContext, actor: string): Origin => ({ at: clock.now(), ip: ctx.ip, userId: null, actor });
@@ -159,7 +168,13 @@ export function createCredentialService({ store, clock }: { store: TokenStore; c
       if (!TOKEN_PATTERN.test(token)) return null;
       const c = await store.getCredential({ tokenHash: secretDigest(token) });
       if (c === null || !isUsable(c, clock.now())) return null;
-      return c.serials === null ? { role: c.role, actor: c.id } : { role: c.role, actor: c.id, serials: c.serials };
+      return principalOfRecord(c);
+    },
+
+    async principalOfId(id) {
+      const { credential: c } = await store.snapshot({ credentialId: id });
+      if (c === null || !isUsable(c, clock.now())) return null;
+      return principalOfRecord(c);
     },
   };
 }

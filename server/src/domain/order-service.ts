@@ -31,7 +31,7 @@ import {
 } from './orders.js';
 import type { Clock, RequestContext, TokenService } from './types.js';
 
-export type OrderService = Pick<TokenService, 'placeOrder' | 'orderStep' | 'getOrder' | 'trackOrder' | 'listOrders'>;
+export type OrderService = Pick<TokenService, 'placeOrder' | 'quoteOrder' | 'orderStep' | 'getOrder' | 'trackOrder' | 'listOrders'>;
 
 export interface OrderServiceOptions {
   store: TokenStore;
@@ -103,29 +103,46 @@ export function createOrderService({ store, clock, attempt, ...opts }: OrderServ
     return proof === null ? { ...more, proofIdHash } : { ...more, proofIdHash, userId: proof.userId };
   }
 
+  /**
+   * An order being placed, checked: the key of its attempt and its decision (decidePlaceOrder),
+   * which placeOrder runs in the store's unit and quoteOrder on a snapshot, so both price it by
+   * the one rule.
+   */
+  async function placing(req: Parameters<OrderService['placeOrder']>[0], ctx: RequestContext) {
+    requireContext(ctx);
+    const delivery = parseDelivery(req?.delivery);
+    const proofId = req?.proofId;
+    const proofIdHash = proofId === undefined ? undefined : secretDigest(requireString(proofId, 'proofId'));
+    const isHoliday = await holidays();
+    const id = newOrderId();
+    const trackingToken = newTrackingToken();
+    const o = { at: clock.now(), ip: ctx.ip, userId: null, actor: ctx.actor ?? null };
+    const key = proofIdHash === undefined ? { orderId: id } : await proofKey(proofIdHash, { orderId: id });
+    const decide = (s: Snapshot) =>
+      decidePlaceOrder(
+        s,
+        { id, trackingHash: secretDigest(trackingToken), delivery, withProof: proofIdHash !== undefined },
+        o,
+        policy,
+        isHoliday,
+      );
+    return { key, decide, trackingToken };
+  }
+
   return {
     async placeOrder(req, ctx) {
-      requireContext(ctx);
-      const delivery = parseDelivery(req?.delivery);
-      const proofId = req?.proofId;
-      const proofIdHash = proofId === undefined ? undefined : secretDigest(requireString(proofId, 'proofId'));
-      const isHoliday = await holidays();
-      const id = newOrderId();
-      const trackingToken = newTrackingToken();
-      const o = { at: clock.now(), ip: ctx.ip, userId: null, actor: ctx.actor ?? null };
-      const key = proofIdHash === undefined ? { orderId: id } : await proofKey(proofIdHash, { orderId: id });
-      const order = await attempt(key, (s) =>
-        decidePlaceOrder(
-          s,
-          { id, trackingHash: secretDigest(trackingToken), delivery, withProof: proofIdHash !== undefined },
-          o,
-          policy,
-          isHoliday,
-        ),
-      );
+      const { key, decide, trackingToken } = await placing(req, ctx);
+      const order = await attempt(key, decide);
       if ('refused' in order) return { refused: 'proof' };
       const { orderId, status, priceOre, currency, userId, expectedBy } = orderView(order);
       return { orderId, trackingToken, status, priceOre, currency, userId, expectedBy };
+    },
+
+    async quoteOrder(req, ctx) {
+      const { key, decide } = await placing(req, ctx);
+      // The decision's writes (the order, its audit row, or a refusal's) are dropped: a quote is a look.
+      const { result } = decide(await store.snapshot(key));
+      return 'refused' in result ? { refused: 'proof' } : { priceOre: result.priceOre, expectedBy: result.expectedBy };
     },
 
     async orderStep(orderId, step, actor, ctx) {

@@ -296,13 +296,43 @@ const LIMITS = { name: 100, street: 200, postcode: 10, city: 100, centre: 64 } a
 const COUNTRY = /^[A-Z]{2}$/;
 const POSTCODE = /^[A-Za-z0-9][A-Za-z0-9 -]*$/;
 
-function text(value: unknown, field: keyof typeof LIMITS, where: string): string {
-  const s = typeof value === 'string' ? value.trim() : '';
-  if (s.length === 0 || s.length > LIMITS[field] || CONTROL.test(s)) {
-    // Never the value itself: an address is personal data, and an error message may be logged.
-    throw new KodeviserError('ERR_ARGUMENT', `${where}.${field} must be 1 to ${LIMITS[field]} characters, without control characters`);
+/** The fields of a delivery (an address's, or a pickup's centre). */
+export type DeliveryField = 'name' | 'street' | 'postcode' | 'city' | 'country' | 'centre';
+
+const trimmed = (value: unknown): string => (typeof value === 'string' ? value.trim() : '');
+const textProblem = (value: unknown, field: keyof typeof LIMITS): boolean => {
+  const s = trimmed(value);
+  return s.length === 0 || s.length > LIMITS[field] || CONTROL.test(s);
+};
+
+// Never the value itself in a message: an address is personal data, and an error message may be logged.
+const PROBLEM_MESSAGES: Readonly<Record<DeliveryField, string>> = {
+  name: `name must be 1 to ${LIMITS.name} characters, without control characters`,
+  street: `street must be 1 to ${LIMITS.street} characters, without control characters`,
+  postcode: 'postcode must be letters, digits, spaces and hyphens (in Denmark four digits)',
+  city: `city must be 1 to ${LIMITS.city} characters, without control characters`,
+  country: 'country must be an ISO 3166-1 alpha-2 code in upper case, e.g. DK',
+  centre: `centre must be 1 to ${LIMITS.centre} characters, without control characters`,
+};
+
+/**
+ * The fields of `d` that parseDelivery refuses, in the order it checks them (it names the first);
+ * `method` when it is neither post nor pickup. A form shows each next to its field.
+ */
+export function deliveryProblems(d: unknown): { method: boolean; fields: DeliveryField[] } {
+  const delivery = (typeof d === 'object' && d !== null ? d : {}) as Record<string, unknown>;
+  if (delivery.method === 'pickup') return { method: false, fields: textProblem(delivery.centre, 'centre') ? ['centre'] : [] };
+  if (delivery.method !== 'post') return { method: true, fields: [] };
+  const a = (typeof delivery.address === 'object' && delivery.address !== null ? delivery.address : {}) as Record<string, unknown>;
+  const country = typeof a.country === 'string' ? a.country : '';
+  const postcode = trimmed(a.postcode);
+  const fields: DeliveryField[] = [];
+  if (!COUNTRY.test(country)) fields.push('country');
+  if (textProblem(a.postcode, 'postcode') || !POSTCODE.test(postcode) || (country === 'DK' && !/^[0-9]{4}$/.test(postcode))) {
+    fields.push('postcode');
   }
-  return s;
+  for (const f of ['name', 'street', 'city'] as const) if (textProblem(a[f], f)) fields.push(f);
+  return { method: false, fields };
 }
 
 /**
@@ -311,26 +341,24 @@ function text(value: unknown, field: keyof typeof LIMITS, where: string): string
  * Danish postcode four digits), or pickup at a centre (a short name).
  */
 export function parseDelivery(d: unknown): Delivery {
-  const delivery = (typeof d === 'object' && d !== null ? d : {}) as Record<string, unknown>;
-  if (delivery.method === 'pickup') return { method: 'pickup', centre: text(delivery.centre, 'centre', 'delivery') };
-  if (delivery.method !== 'post') throw new KodeviserError('ERR_ARGUMENT', 'delivery.method must be post or pickup');
-  const a = (typeof delivery.address === 'object' && delivery.address !== null ? delivery.address : {}) as Record<string, unknown>;
-  const where = 'delivery.address';
-  const country = typeof a.country === 'string' ? a.country : '';
-  if (!COUNTRY.test(country))
-    throw new KodeviserError('ERR_ARGUMENT', `${where}.country must be an ISO 3166-1 alpha-2 code in upper case, e.g. DK`);
-  const postcode = text(a.postcode, 'postcode', where);
-  if (!POSTCODE.test(postcode) || (country === 'DK' && !/^[0-9]{4}$/.test(postcode))) {
-    throw new KodeviserError('ERR_ARGUMENT', `${where}.postcode must be letters, digits, spaces and hyphens (in Denmark four digits)`);
+  const { method, fields } = deliveryProblems(d);
+  if (method) throw new KodeviserError('ERR_ARGUMENT', 'delivery.method must be post or pickup');
+  const [first] = fields;
+  const delivery = d as Record<string, unknown>;
+  if (first !== undefined) {
+    const where = delivery.method === 'pickup' ? 'delivery' : 'delivery.address';
+    throw new KodeviserError('ERR_ARGUMENT', `${where}.${PROBLEM_MESSAGES[first]}`);
   }
+  if (delivery.method === 'pickup') return { method: 'pickup', centre: trimmed(delivery.centre) };
+  const a = delivery.address as Record<string, unknown>;
   return {
     method: 'post',
     address: {
-      name: text(a.name, 'name', where),
-      street: text(a.street, 'street', where),
-      postcode,
-      city: text(a.city, 'city', where),
-      country,
+      name: trimmed(a.name),
+      street: trimmed(a.street),
+      postcode: trimmed(a.postcode),
+      city: trimmed(a.city),
+      country: a.country as string,
     },
   };
 }

@@ -498,7 +498,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       const serial = parseSerial(req.serial);
       const otp = requireString(req.otp, 'otp');
       requireContext(ctx);
-      const o = origin(ctx, null);
+      const o = origin(ctx, null, ctx.actor);
       return decidePrepared(
         await proofKey(proofIdHash, { serial }),
         newPasswordHash(password, ({ token, proof }) => isBlocked(token, o.at) && proof !== null),

@@ -285,6 +285,15 @@ export interface TokenService {
    * proof that cannot tell whose the order is, is one refusal whether unknown or expired.
    */
   placeOrder(req: { proofId?: string; delivery: Delivery }, ctx: RequestContext): Promise<PlacedOrder | { refused: 'proof' }>;
+  /**
+   * What placeOrder would decide now — the price and the expected dates, or the proof's refusal —
+   * by the same rule, writing nothing (no order, no audit row): what the order page shows before
+   * the person confirms. placeOrder decides again, so an order placed in between may change it.
+   */
+  quoteOrder(
+    req: { proofId?: string; delivery: Delivery },
+    ctx: RequestContext,
+  ): Promise<Pick<PlacedOrder, 'priceOre' | 'expectedBy'> | { refused: 'proof' }>;
   /** A step of an order's life by `actor` (admin or operator), or why it cannot be taken. */
   orderStep(orderId: string, step: OrderStepRequest, actor: string, ctx: RequestContext): Promise<OrderView | OrderRefusal>;
   /** An order as staff see it; null when there is none. */

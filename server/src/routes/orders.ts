@@ -22,15 +22,13 @@ import {
 import type { TokenService } from '../domain/types.js';
 import type { BearerAuth } from '../plugins/auth.js';
 import { HttpError } from '../plugins/errors.js';
-import type { RateLimitConfig } from '../config.js';
-import { ordersLimit } from '../plugins/rate-limit.js';
 import { bearerSecurity, errorResponses, proofIdSchema, serialSchema } from './schemas.js';
 
 export interface OrderRoutesOptions {
   service: TokenService;
   auth: BearerAuth;
-  /** KODEVISER_RATE_LIMIT_ORDERS (ordersPerIp), off with the per-IP limit */
-  rateLimit: RateLimitConfig;
+  /** the orders-per-address limit (plugins/rate-limit.ts ordersLimit), shared with the order page; null: off */
+  ordersLimit: onRequestHookHandler | null;
 }
 
 const orderIdSchema = {
@@ -170,11 +168,10 @@ function refusalError(id: string, kind: OrderStepRequest['kind'], r: OrderRefusa
   }
 }
 
-export async function orderRoutes(app: FastifyInstance, { service, auth, rateLimit }: OrderRoutesOptions): Promise<void> {
+export async function orderRoutes(app: FastifyInstance, { service, auth, ordersLimit: limit }: OrderRoutesOptions): Promise<void> {
   const ctx = (request: FastifyRequest) =>
     request.principal === null ? { ip: request.ip } : { ip: request.ip, actor: request.principal.actor };
   const actor = (request: FastifyRequest): string => request.principal?.actor ?? 'unknown';
-  const limit = ordersLimit(app, rateLimit);
   const staff = auth.require('admin', 'operator');
 
   app.post<{ Body: { proofId?: string; delivery: Delivery } }>(
