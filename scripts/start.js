@@ -227,6 +227,11 @@ Demo token ${printedSerial(demo.serial)} (${demo.profile}) is ready in ${shown(d
 "${DEMO_USER}", password ${DEMO_PASSWORD} (a test identity: national ID ${DEMO_IDENTITY.nationalId}, passport DK ${DEMO_IDENTITY.document.number}).
 ${demoState}
 
+  In your browser: press ${DEMO_USER}'s token in the device lab, ${url}/lab/, and log in with its code at
+       ${url}/login   (user ID ${DEMO_USER}, password ${DEMO_PASSWORD})
+     Order a device at ${url}/order, activate one at ${url}/activate; the service centre's console,
+     ${url}/operator, signs in with the operator's token (${tokenFile}).
+
   1. Log in as ${DEMO_USER}: press the token, then send its code in place of CODE.
        npx kodeviser press ${shown(demo.file)}
        ${post('/v1/authenticate', login(DEMO_USER, DEMO_PASSWORD, 'CODE'))}

@@ -7,17 +7,15 @@
  * plainly that it skipped.
  */
 import t, { type Test } from 'tap';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 import { makeSerial } from '@kodeviser/shared';
-import { main as kodeviser } from '../../emulator/src/cli/main.js';
-import type { CliIo } from '../../emulator/src/cli/io.js';
 import { buildLab, LAB_OUT } from '../../scripts/build-lab.js';
 import { freshSettings, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { cli as kodeviserAt, haveChromium, launchChromium, watch } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
 const [HOTP_SERIAL, TOTP_SERIAL, ROUND_SERIAL, OFFERED_SERIAL] = ['100000000', '100000001', '100000002', '100000003'].map(makeSerial) as [
   string,
@@ -26,26 +24,9 @@ const [HOTP_SERIAL, TOTP_SERIAL, ROUND_SERIAL, OFFERED_SERIAL] = ['100000000', '
   string,
 ];
 
-/** `kodeviser …` in-process: its stdout, or a thrown error with its stderr. */
-async function cli(args: string[]): Promise<string> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    stdout: (s) => void (out += s),
-    stderr: (s) => void (err += s),
-    async *lines() {},
-    interactive: false,
-    nowMs: () => T0,
-    path: (p) => resolve(p),
-  };
-  const code = await kodeviser(args, io);
-  if (code !== 0) throw new Error(`kodeviser ${args.join(' ')}: ${err}`);
-  return out;
-}
+const cli = (args: string[]): Promise<string> => kodeviserAt(args, T0);
 
-if (!existsSync(CHROMIUM)) {
-  t.plan(0, `skipped: ${CHROMIUM} not found (apt-get install chromium): the browser suite needs Debian's chromium`);
-} else {
+if (haveChromium(t)) {
   const dir = mkdtempSync(join(tmpdir(), 'kodeviser-lab-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   let server: ServerProcess;
@@ -59,7 +40,7 @@ if (!existsSync(CHROMIUM)) {
       ...settings,
       env: { KODEVISER_LAB_DIR: LAB_OUT, KODEVISER_LAB_DEVICE: join(dir, 'offered.json') },
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
   });
   t.teardown(async () => {
     await browser?.close();
@@ -69,17 +50,9 @@ if (!existsSync(CHROMIUM)) {
   /** A page on the lab whose console errors, page errors and CSP violations are collected. */
   async function lab(t: Test): Promise<Page> {
     const context = await browser.newContext({ acceptDownloads: true });
-    const page = await context.newPage();
     const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    // Run by the browser, not here (hence a string): a CSP violation becomes a console error.
-    await page.addInitScript({
-      content:
-        "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));",
-    });
+    await watch(context, problems);
+    const page = await context.newPage();
     await page.goto(`${server.url}/lab/`);
     // Checked before the test ends (a teardown is too late to assert in).
     pageProblems.set(t, [...(pageProblems.get(t) ?? []), problems]);

@@ -3,7 +3,8 @@
  *  - the status is 2xx or 4xx, never 5xx (nor anything else);
  *  - a 4xx body is JSON: `{error, message}` (two strings, nothing else), or one of the verdicts
  *    the API documents as 4xx bodies — `{result:"reject"}` (401, end-user login/activation) and
- *    `{result:"blocked", …retryAfterSeconds}` (429);
+ *    `{result:"blocked", …retryAfterSeconds}` (429); outside the API's paths, where the service's
+ *    pages answer, it may instead be a page (checkPage: HTML, no stack trace, no JSON);
  * and after a route's run the server still answers /healthz and accepts a valid code.
  * Cases per route: KODEVISER_FUZZ_RUNS (default 10,000, the issue's floor);
  * KODEVISER_FUZZ_SEED repeats a run.
@@ -21,8 +22,38 @@ export interface FuzzReply {
   body: string;
 }
 
-/** null when the reply keeps the property, else what is wrong with it. */
-export function checkReply(method: string, res: FuzzReply): string | null {
+/** The API's paths: JSON errors there, always. Elsewhere the server's pages answer with HTML. */
+const API_PATH = /^\/(?:v1\/|healthz|readyz|metrics|\.well-known\/)/;
+
+/**
+ * null when a page route's reply keeps the pages' property, else what is wrong with it: never a
+ * 5xx; a redirect with its Location, or a page (text/html) whatever went wrong — never JSON,
+ * never a stack trace.
+ */
+export function checkPage(method: string, res: FuzzReply): string | null {
+  const status = res.statusCode;
+  if (status >= 500 || status < 200) return `status ${status}: ${res.body.slice(0, 300)}`;
+  if (status === 303 || status === 302) return typeof res.headers.location === 'string' ? null : `${status} without a Location`;
+  if (method === 'HEAD') return null;
+  const type = String(res.headers['content-type'] ?? '');
+  if (!type.startsWith('text/html')) return `${status} with content-type "${type}": ${res.body.slice(0, 200)}`;
+  if (/\bat [\w.<>]+ \(|node_modules|\.ts:\d+|"statusCode"/.test(res.body))
+    return `${status}: a stack trace or an error object in the page`;
+  return null;
+}
+
+/**
+ * null when the reply keeps the property, else what is wrong with it: on the API's paths a JSON
+ * error (checkJson); elsewhere that, or a page as checkPage holds it (the pages answer there, and
+ * their 404 is the API's). `path` null: raw bytes, whose path the server may read otherwise.
+ */
+export function checkReply(method: string, res: FuzzReply, path: string | null = ''): string | null {
+  const html = String(res.headers['content-type'] ?? '').startsWith('text/html');
+  if (html && (path === null || !API_PATH.test(path))) return checkPage(method, res);
+  return checkJson(method, res);
+}
+
+function checkJson(method: string, res: FuzzReply): string | null {
   const { statusCode: status } = res;
   if (!((status >= 200 && status < 300) || (status >= 400 && status < 500))) return `status ${status}: ${res.body.slice(0, 300)}`;
   if (status < 400 || method === 'HEAD') return null;
@@ -64,6 +95,7 @@ export async function fuzzRoute(
   send: Send,
   arb: fc.Arbitrary<FuzzRequest>,
   runs = RUNS,
+  check: (method: string, res: FuzzReply, path: string) => string | null = checkReply,
 ): Promise<Map<number, number>> {
   const statuses = new Map<number, number>();
   let failure: string | null = null;
@@ -74,7 +106,7 @@ export async function fuzzRoute(
         const res = await send(req);
         fc.pre(res !== null);
         statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
-        const problem = checkReply(req.method, res);
+        const problem = check(req.method, res, req.url);
         if (problem !== null) throw new Error(`${problem}\n  for ${describe(req)}`);
       }),
       { numRuns: runs, ...(SEED !== undefined ? { seed: SEED } : {}) },
@@ -84,7 +116,7 @@ export async function fuzzRoute(
     const cause = (e as Error).cause;
     failure = `${(e as Error).message}${cause instanceof Error ? `\n${cause.message}` : ''}`;
   }
-  t.equal(failure, null, `${name}: ${runs} cases, never a 5xx, every 4xx a JSON error`);
+  t.equal(failure, null, `${name}: ${runs} cases, never a 5xx, every reply as the property says`);
   const counts = [...statuses]
     .sort(([a], [b]) => a - b)
     .map(([s, n]) => `${s}×${n}`)
