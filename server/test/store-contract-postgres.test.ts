@@ -73,6 +73,7 @@ if (await requirePostgres(t)) {
       { version: 8, name: 'users: wrong codes in the current window (the guessing budget an accept does not reset)' },
       { version: 9, name: 'audit: hash chains per lane (tamper-evident), repeats counted, checkpoints, pruning of archived rows' },
       { version: 10, name: 'orders of code displays' },
+      { version: 11, name: "the OpenID provider's entries" },
     ]);
     await (stores[0] as TokenStore).insertTokens([row(1)], { at: 0, ip: null });
     t.equal((await (stores[2] as TokenStore).getToken(serial(1)))?.serial, serial(1), 'all three work on the same tables');
@@ -94,7 +95,7 @@ if (await requirePostgres(t)) {
     );
     t.same(
       await migratePostgres(client, [{ version: 100, name: 'extra', sql: 'CREATE TABLE extra (x int)' }, ...PG_MIGRATIONS]),
-      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100],
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 100],
     );
     t.same(await migratePostgres(client), []);
   });
@@ -111,7 +112,7 @@ if (await requirePostgres(t)) {
       INSERT INTO audit (at, type, serial, user_id) VALUES (1, 'accept', NULL, 'alice'), (2, 'reject', NULL, 'bob'),
         (3, 'reject', NULL, 'nobody'), (4, 'import', NULL, NULL);
     `);
-    t.same(await migratePostgres(client), [6, 7, 8, 9, 10]);
+    t.same(await migratePostgres(client), [6, 7, 8, 9, 10, 11]);
     const rows = (await client.query('SELECT user_id FROM audit ORDER BY id')).rows.map((r) => r.user_id);
     const pseudonyms = (await client.query('SELECT pseudonym FROM users ORDER BY user_id')).rows.map((r) => r.pseudonym);
     t.match(pseudonyms, [/^u [0-9a-f]{32}$/, /^u [0-9a-f]{32}$/]);
@@ -164,6 +165,35 @@ if (await requirePostgres(t)) {
       [{ drift: 4 }],
       'the whole-step column is still written, for the previous server',
     );
+  });
+
+  t.test("migration 11 adds the OpenID provider's entries to a database of version 10, its rows untouched", async (t) => {
+    const { url } = await tempSchema(t);
+    const client = await peekClient(t, url);
+    t.same(
+      await migratePostgres(
+        client,
+        PG_MIGRATIONS.filter((m) => m.version <= 10),
+      ),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
+    await client.query(`INSERT INTO users (user_id, password_hash, updated_at, created_at) VALUES ('alice', 'h', 0, 0)`);
+    await t.rejects(client.query('SELECT 1 FROM oidc_entries'), /does not exist/, 'not there before');
+    t.same(await migratePostgres(client), [11]);
+    const store = await openPostgresStore(url, { poolSize: 2 });
+    t.teardown(() => store.close());
+    t.match((await store.snapshot({ userId: 'alice' })).user, { userId: 'alice', passwordHash: 'h' }, 'the rows from before are there');
+    await store.oidc.upsert('Session', 's1', { uid: 'u1' }, null);
+    t.same(await store.oidc.findBy('Session', 'uid', 'u1', 0), { payload: { uid: 'u1' }, expiresAt: null, consumedAt: null });
+    t.same(
+      (
+        await client.query(
+          `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'oidc_entries' ORDER BY indexname`,
+        )
+      ).rows.map((r) => r.indexname),
+      ['oidc_entries_by_expiry', 'oidc_entries_by_grant', 'oidc_entries_by_uid', 'oidc_entries_by_user_code', 'oidc_entries_pkey'],
+    );
+    t.same(await migratePostgres(client), [], 'applied once');
   });
 
   t.test('synchronous_commit = off is refused: commits would not be durable', async (t) => {

@@ -811,6 +811,308 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
       t.same(unseen, [], 'every acknowledged accept was already committed');
     });
 
+    tap.test("the OpenID provider's entries (store.oidc)", async (tap) => {
+      /** Far after any clock the tests run by: an entry that expires then is replaced as a live one. */
+      const LATER = Date.UTC(2100, 0, 1);
+      const payloadOf = (e: { payload: Record<string, unknown> } | null) => e?.payload ?? null;
+
+      tap.test('upsert and find: the payload whole, replaced, until it expires', async (t) => {
+        const { oidc } = await open(t);
+        const payload = {
+          accountId: 'alice',
+          grantId: 'g1',
+          scope: 'openid email',
+          claims: { id_token: { email: null, name: { essential: true } } },
+          iat: 1_767_225_600,
+          exp: 1_767_229_200,
+          kind: 'AccessToken',
+          resources: ['https://api.example', 'urn:x'],
+          extra: { 'ø ÿ 😀': [1.5, -2, true, false, null, { deep: 'é\n"\\' }] },
+        };
+        await oidc.upsert('AccessToken', 'at-1', payload, T0 + 3600_000);
+        t.same(await oidc.find('AccessToken', 'at-1', T0), { payload, expiresAt: T0 + 3600_000, consumedAt: null });
+        t.strictSame(payloadOf(await oidc.find('AccessToken', 'at-1', T0)), payload, 'deep-equal, every value its type');
+        t.equal(await oidc.find('AccessToken', 'at-2', T0), null, 'no such id');
+        t.equal(await oidc.find('RefreshToken', 'at-1', T0), null, 'nor under another model');
+
+        t.equal(await oidc.find('AccessToken', 'at-1', T0 + 3600_000), null, 'expired at exactly expiresAt');
+        t.equal(await oidc.find('AccessToken', 'at-1', T0 + 3600_001), null, 'and after');
+        t.ok(await oidc.find('AccessToken', 'at-1', T0 + 3599_999), 'found a millisecond before');
+
+        await oidc.upsert('AccessToken', 'at-1', { accountId: 'bob' }, T0 + 10);
+        t.same(
+          await oidc.find('AccessToken', 'at-1', T0),
+          { payload: { accountId: 'bob' }, expiresAt: T0 + 10, consumedAt: null },
+          'replaced whole',
+        );
+        t.equal(await oidc.find('AccessToken', 'at-1', T0 + 10), null, 'with its new expiry');
+        await oidc.upsert('AccessToken', 'at-1', { accountId: 'bob' }, T0 + 5_000);
+        t.ok(await oidc.find('AccessToken', 'at-1', T0 + 10), 'an expired entry upserted again lives again');
+
+        await oidc.upsert('Client', 'client-1', { client_id: 'client-1', redirect_uris: ['https://rp.example/cb'] }, null);
+        t.same(
+          await oidc.find('Client', 'client-1', Number.MAX_SAFE_INTEGER),
+          {
+            payload: { client_id: 'client-1', redirect_uris: ['https://rp.example/cb'] },
+            expiresAt: null,
+            consumedAt: null,
+          },
+          'null expiry: never expires',
+        );
+        const found = await oidc.find('Client', 'client-1', T0);
+        (found?.payload.redirect_uris as string[]).push('mutated');
+        t.same(
+          payloadOf(await oidc.find('Client', 'client-1', T0)),
+          { client_id: 'client-1', redirect_uris: ['https://rp.example/cb'] },
+          'each read a fresh object',
+        );
+      });
+
+      tap.test('consume marks it; an upsert clears the mark; destroy removes it', async (t) => {
+        const { oidc } = await open(t);
+        await oidc.upsert('AuthorizationCode', 'code-1', { grantId: 'g1' }, T0 + 60_000);
+        await oidc.upsert('AuthorizationCode', 'code-2', { grantId: 'g1' }, T0 + 60_000);
+        await oidc.consume('AuthorizationCode', 'code-1', T0 + 5);
+        t.same(await oidc.find('AuthorizationCode', 'code-1', T0 + 6), {
+          payload: { grantId: 'g1' },
+          expiresAt: T0 + 60_000,
+          consumedAt: T0 + 5,
+        });
+        t.equal((await oidc.find('AuthorizationCode', 'code-2', T0 + 6))?.consumedAt, null, 'another entry untouched');
+        await oidc.consume('AuthorizationCode', 'none', T0 + 5);
+        await oidc.consume('AccessToken', 'code-2', T0 + 5);
+        t.equal(await oidc.find('AuthorizationCode', 'none', T0), null, 'consuming what is not there makes nothing');
+        t.equal((await oidc.find('AuthorizationCode', 'code-2', T0))?.consumedAt, null, "nor marks another model's");
+        await oidc.upsert('AuthorizationCode', 'code-1', { grantId: 'g1', again: true }, T0 + 60_000);
+        t.equal((await oidc.find('AuthorizationCode', 'code-1', T0))?.consumedAt, null, 'an upsert clears consumedAt');
+
+        await oidc.destroy('AuthorizationCode', 'code-1');
+        t.equal(await oidc.find('AuthorizationCode', 'code-1', T0), null, 'destroyed');
+        t.ok(await oidc.find('AuthorizationCode', 'code-2', T0), 'the other stays');
+        await oidc.destroy('AuthorizationCode', 'code-1');
+        await oidc.destroy('Session', 'code-2');
+        t.ok(await oidc.find('AuthorizationCode', 'code-2', T0), 'destroying what is not there, or under another model, removes nothing');
+      });
+
+      tap.test('findBy uid and userCode, within the model, until it expires', async (t) => {
+        const store = await open(t);
+        const { oidc } = store;
+        await oidc.upsert('Session', 'sess-1', { uid: 'uid-1', accountId: 'alice' }, T0 + 1000);
+        await oidc.upsert('Session', 'sess-2', { uid: 'uid-2', accountId: 'bob' }, T0 + 1000);
+        await oidc.upsert('Interaction', 'int-1', { uid: 'uid-3', userCode: 'ABCD-EFGH' }, T0 + 1000);
+        await oidc.upsert('DeviceCode', 'dc-1', { userCode: 'WXYZ-1234', grantId: 'g1' }, T0 + 1000);
+        t.same(await oidc.findBy('Session', 'uid', 'uid-1', T0), {
+          payload: { uid: 'uid-1', accountId: 'alice' },
+          expiresAt: T0 + 1000,
+          consumedAt: null,
+        });
+        t.same(payloadOf(await oidc.findBy('Session', 'uid', 'uid-2', T0)), { uid: 'uid-2', accountId: 'bob' });
+        t.equal(await oidc.findBy('Session', 'uid', 'uid-3', T0), null, "not another model's uid");
+        t.equal(await oidc.findBy('Session', 'uid', 'uid-9', T0), null, 'no such uid');
+        t.same(payloadOf(await oidc.findBy('DeviceCode', 'userCode', 'WXYZ-1234', T0)), { userCode: 'WXYZ-1234', grantId: 'g1' });
+        t.equal(await oidc.findBy('DeviceCode', 'userCode', 'ABCD-EFGH', T0), null, "not another model's user code");
+        t.equal(await oidc.findBy('DeviceCode', 'uid', 'WXYZ-1234', T0), null, 'a user code is no uid');
+        t.equal(await oidc.findBy('Session', 'uid', 'uid-1', T0 + 1000), null, 'expired at exactly expiresAt');
+        t.ok(await oidc.findBy('Session', 'uid', 'uid-1', T0 + 999));
+
+        await oidc.upsert('Session', 'sess-1', { uid: 'uid-1b', accountId: 'alice' }, T0 + 1000);
+        t.equal(await oidc.findBy('Session', 'uid', 'uid-1', T0), null, 'a replaced payload: its old uid no longer finds it');
+        t.same(payloadOf(await oidc.findBy('Session', 'uid', 'uid-1b', T0)), { uid: 'uid-1b', accountId: 'alice' }, 'its new one does');
+        await oidc.upsert('Session', 'sess-3', { uid: 42 }, T0 + 1000);
+        t.equal(await oidc.findBy('Session', 'uid', '42', T0), null, 'a uid that is no string is not indexed');
+        t.same(
+          await store.raw(`SELECT id, uid, user_code, grant_id FROM oidc_entries WHERE id IN ('sess-3', 'dc-1') ORDER BY id`),
+          [
+            { id: 'dc-1', uid: null, user_code: 'WXYZ-1234', grant_id: 'g1' },
+            { id: 'sess-3', uid: null, user_code: null, grant_id: null },
+          ],
+          'the indexed columns',
+        );
+        await oidc.destroy('Session', 'sess-2');
+        t.equal(await oidc.findBy('Session', 'uid', 'uid-2', T0), null, 'destroyed');
+      });
+
+      tap.test('revokeByGrantId destroys the grant and every entry of it, of any model, and nothing else', async (t) => {
+        const { oidc } = await open(t);
+        const ofGrant = [
+          ['Grant', 'g1'],
+          ['AuthorizationCode', 'code-1'],
+          ['AccessToken', 'at-1'],
+          ['RefreshToken', 'rt-1'],
+        ] as const;
+        for (const [model, id] of ofGrant) {
+          await oidc.upsert(model, id, model === 'Grant' ? { jti: 'g1', grantId: 'g1' } : { grantId: 'g1' }, T0 + 1000);
+        }
+        await oidc.upsert('AccessToken', 'at-2', { grantId: 'g2' }, T0 + 1000);
+        await oidc.upsert('AccessToken', 'at-3', { grantId: 7 }, T0 + 1000);
+        await oidc.upsert('Session', 'sess-1', { uid: 'u', authorizations: { client: { grantId: 'g1' } } }, T0 + 1000);
+        await oidc.revokeByGrantId('g1');
+        for (const [model, id] of ofGrant) {
+          t.equal(await oidc.find(model, id, T0), null, `${model} ${id} revoked`);
+        }
+        t.ok(await oidc.find('AccessToken', 'at-2', T0), "another grant's entry stays");
+        t.ok(await oidc.find('AccessToken', 'at-3', T0), 'an entry whose grantId is no string stays');
+        t.ok(await oidc.find('Session', 'sess-1', T0), 'a payload naming the grant deeper down stays');
+        await oidc.revokeByGrantId('7');
+        t.ok(await oidc.find('AccessToken', 'at-3', T0));
+        await oidc.revokeByGrantId('none');
+        t.ok(await oidc.find('AccessToken', 'at-2', T0), 'revoking an unknown grant removes nothing');
+      });
+
+      tap.test('list: the live entries of one model, oldest first', async (t) => {
+        const { oidc } = await open(t);
+        t.same(await oidc.list('Client', T0), [], 'none yet');
+        await oidc.upsert('Client', 'c-zed', { client_id: 'c-zed' }, null);
+        await oidc.upsert('Client', 'c-alpha', { client_id: 'c-alpha' }, LATER);
+        await oidc.upsert('Client', 'c-gone', { client_id: 'c-gone' }, T0 + 10);
+        await oidc.upsert('Client', 'c-mid', { client_id: 'c-mid' }, null);
+        await oidc.upsert('Session', 's-1', { uid: 'x' }, null);
+        await oidc.upsert('Client', 'c-zed', { client_id: 'c-zed', client_name: 'renamed' }, null);
+        t.same(
+          await oidc.list('Client', T0),
+          [
+            { id: 'c-zed', payload: { client_id: 'c-zed', client_name: 'renamed' }, expiresAt: null, consumedAt: null },
+            { id: 'c-alpha', payload: { client_id: 'c-alpha' }, expiresAt: LATER, consumedAt: null },
+            { id: 'c-gone', payload: { client_id: 'c-gone' }, expiresAt: T0 + 10, consumedAt: null },
+            { id: 'c-mid', payload: { client_id: 'c-mid' }, expiresAt: null, consumedAt: null },
+          ],
+          'in the order they were created (a replace keeps its place), of this model only',
+        );
+        t.same(
+          (await oidc.list('Client', T0 + 10)).map((e) => e.id),
+          ['c-zed', 'c-alpha', 'c-mid'],
+          'an expired one left out',
+        );
+        await oidc.destroy('Client', 'c-alpha');
+        t.same(
+          (await oidc.list('Client', T0)).map((e) => e.id),
+          ['c-zed', 'c-gone', 'c-mid'],
+        );
+        t.same(await oidc.list('Nothing', T0), []);
+      });
+
+      tap.test('sweep deletes what expired at or before now, in chunks, and says how many', async (t) => {
+        const s = await open(t);
+        const { oidc } = s;
+        await oidc.upsert('AccessToken', 'a', {}, T0 + 10);
+        await oidc.upsert('Session', 'b', { uid: 'b' }, T0 + 20);
+        await oidc.upsert('Interaction', 'c', {}, T0 + 30);
+        await oidc.upsert('Client', 'd', {}, null);
+        t.equal(await oidc.sweep(T0 + 9), 0, 'nothing expired yet');
+        t.equal(await oidc.sweep(T0 + 20), 2, 'expired before and at now');
+        t.equal(await oidc.find('AccessToken', 'a', T0), null, 'gone, even for a reader before its expiry');
+        t.equal(await oidc.findBy('Session', 'uid', 'b', T0), null);
+        t.ok(await oidc.find('Interaction', 'c', T0 + 29), 'the rest stays');
+        t.ok(await oidc.find('Client', 'd', T0 + 10_000_000));
+        t.equal(await oidc.sweep(T0 + 20), 0, 'swept once');
+        // More than one chunk (5000): written by SQL both databases read alike.
+        await s.raw(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5001)
+          INSERT INTO oidc_entries (model, id, payload, expires_at, created_at) SELECT 'AccessToken', 'bulk-' || i, '{}', 5, 0 FROM n`);
+        t.equal(await oidc.sweep(T0 + 30), 5002, 'every chunk counted');
+        t.same(
+          await oidc.list('Client', T0),
+          [{ id: 'd', payload: {}, expiresAt: null, consumedAt: null }],
+          'a never-expiring entry is never swept',
+        );
+        t.same(await s.raw('SELECT count(*) AS n FROM oidc_entries').then((r) => Number(r[0]?.n)), 1);
+      });
+
+      tap.test('ids, models and indexed values kept as given: any string, none refused, none confused', async (t) => {
+        const { oidc } = await open(t);
+        const ids = [
+          'plain',
+          '',
+          ' ',
+          'a\0b',
+          '\0',
+          '\ud800',
+          '\udbff',
+          '\udc00x',
+          'x\ud83d',
+          '\uffff',
+          '\uffffplain',
+          '\uffff0061',
+          'a',
+          'Ølé 😀 ñ 中文',
+          'it\'s "quoted" \\ % _',
+          'x'.repeat(400),
+        ];
+        for (const [i, id] of ids.entries()) await oidc.upsert('Odd\0Model', id, { i, uid: id, userCode: id, grantId: id }, null);
+        t.same(
+          (await oidc.list('Odd\0Model', T0)).map((e) => e.id),
+          ids,
+          'listed back exactly, each once',
+        );
+        t.same(await oidc.list('Odd', T0), [], 'a model is matched whole');
+        for (const [i, id] of ids.entries()) {
+          if ((await oidc.find('Odd\0Model', id, T0))?.payload.i !== i) t.fail(`find ${JSON.stringify(id)}`);
+          if ((await oidc.findBy('Odd\0Model', 'uid', id, T0))?.payload.i !== i) t.fail(`findBy uid ${JSON.stringify(id)}`);
+          if ((await oidc.findBy('Odd\0Model', 'userCode', id, T0))?.payload.i !== i) t.fail(`findBy userCode ${JSON.stringify(id)}`);
+        }
+        t.pass('each found by its id, uid and user code, and by no other');
+        t.equal(await oidc.find('Odd\0Model', '\ud801', T0), null, 'another lone surrogate finds nothing');
+        t.equal(await oidc.find('Odd\0Model', 'a\0', T0), null);
+        await oidc.consume('Odd\0Model', '\0', T0 + 1);
+        t.equal((await oidc.find('Odd\0Model', '\0', T0))?.consumedAt, T0 + 1);
+        t.equal((await oidc.find('Odd\0Model', '', T0))?.consumedAt, null);
+        await oidc.revokeByGrantId('\ud800');
+        await oidc.destroy('Odd\0Model', 'a\0b');
+        t.same(
+          (await oidc.list('Odd\0Model', T0)).map((e) => e.id),
+          ids.filter((id) => id !== '\ud800' && id !== 'a\0b'),
+          'revoked and destroyed by their own keys only',
+        );
+        const payload = { text: 'nul \0, lone \ud800 and \udfff, pair 😀', [`key\0${'\udc00'}`]: ['\uffff'] };
+        await oidc.upsert('Session', 'odd-payload', payload, null);
+        t.strictSame(payloadOf(await oidc.find('Session', 'odd-payload', T0)), payload, 'any string in a payload comes back as it was');
+      });
+
+      tap.test('two instances over one database: each sees what the other wrote', async (t) => {
+        const store = await open(t);
+        const other = await store.another();
+        await store.oidc.upsert('Session', 'sess-1', { uid: 'uid-1', accountId: 'alice' }, T0 + 1000);
+        await other.oidc.upsert('AuthorizationCode', 'code-1', { grantId: 'g1', accountId: 'alice' }, T0 + 1000);
+        await other.oidc.upsert('Client', 'client-1', { client_id: 'client-1' }, null);
+        t.same(payloadOf(await other.oidc.find('Session', 'sess-1', T0)), { uid: 'uid-1', accountId: 'alice' });
+        t.same(payloadOf(await other.oidc.findBy('Session', 'uid', 'uid-1', T0)), { uid: 'uid-1', accountId: 'alice' });
+        t.same(payloadOf(await store.oidc.find('AuthorizationCode', 'code-1', T0)), { grantId: 'g1', accountId: 'alice' });
+        await store.oidc.consume('AuthorizationCode', 'code-1', T0 + 3);
+        t.equal((await other.oidc.find('AuthorizationCode', 'code-1', T0 + 4))?.consumedAt, T0 + 3, 'consumed on one, seen on the other');
+        t.same(
+          (await store.oidc.list('Client', T0)).map((e) => e.id),
+          ['client-1'],
+        );
+        await other.oidc.revokeByGrantId('g1');
+        t.equal(await store.oidc.find('AuthorizationCode', 'code-1', T0), null, 'revoked on one, gone on the other');
+        await store.oidc.destroy('Client', 'client-1');
+        t.equal(await other.oidc.find('Client', 'client-1', T0), null);
+        t.equal(await other.oidc.sweep(T0 + 1000), 1, "one sweeps the other's entries");
+        t.equal(await store.oidc.find('Session', 'sess-1', T0), null);
+
+        // Replaced on both at once: one of the payloads, whole.
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            (i % 2 ? other : store).oidc.upsert('Session', 'raced', { n: i, uid: `u${i}`, half: i % 2 }, T0 + 1000),
+          ),
+        );
+        const raced = await store.oidc.find('Session', 'raced', T0);
+        const n = raced?.payload.n as number;
+        t.same(raced?.payload, { n, uid: `u${n}`, half: n % 2 }, `one whole payload (${n})`);
+        t.same(payloadOf(await store.oidc.findBy('Session', 'uid', `u${n}`, T0)), raced?.payload, 'its uid indexed with it');
+        t.same(await other.oidc.list('Session', T0), [{ id: 'raced', ...raced }], 'one entry');
+      });
+
+      tap.test('a payload JSON cannot hold fails that upsert alone', async (t) => {
+        const { oidc } = await open(t);
+        const circular: Record<string, unknown> = { a: 1 };
+        circular.self = circular;
+        await t.rejects(oidc.upsert('Session', 'bad', circular, null), TypeError);
+        await oidc.upsert('Session', 'good', { a: 1 }, null);
+        t.equal(await oidc.find('Session', 'bad', T0), null);
+        t.ok(await oidc.find('Session', 'good', T0));
+      });
+    });
+
     tap.test('close commits what is under way, then refuses', async (t) => {
       const store = await open(t);
       await store.insertTokens([row(1)], at());
@@ -826,6 +1128,10 @@ export function storeContract(tap: Test, name: string, open: OpenContractStore):
         () => applyWrites(store, []),
         () => store.queryAudit({}),
         () => store.ping(),
+        () => store.oidc.upsert('Session', 'x', {}, null),
+        () => store.oidc.find('Session', 'x', T0),
+        () => store.oidc.list('Client', T0),
+        () => store.oidc.sweep(T0),
       ]) {
         await t.rejects(call() as Promise<unknown>, { code: 'ERR_STORE_CLOSED' });
       }

@@ -320,7 +320,7 @@ t.test('migration 4 keys tokens by the serial as a number: rows, references, cha
     'last_moving_factor, drift, drift_ms, drift_ppm, drift_ppm_var, failures, blocked_until, pending_moving_factor, pending_at, ' +
     'imported_at, last_used_at, last_audit_id';
   const before = v3.prepare(`SELECT ${columns} FROM tokens ORDER BY serial`).all();
-  t.same(migrate(v3), [4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  t.same(migrate(v3), [4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
   t.same(v3.prepare(`SELECT ${columns} FROM tokens ORDER BY serial`).all(), before, 'every column of every row as it was');
   t.same(
     v3.prepare('SELECT serial_key FROM tokens ORDER BY serial').pluck().all(),
@@ -365,7 +365,7 @@ t.test('migration 8 pseudonymises the audit rows of users, once; erasure then le
     INSERT INTO audit (at, type, serial, user_id) VALUES (1, 'accept', NULL, 'alice'), (2, 'reject', NULL, 'bob'),
       (3, 'reject', NULL, 'nobody'), (4, 'import', NULL, NULL);
   `);
-  t.same(migrate(v7), [8, 9, 10, 11, 12]);
+  t.same(migrate(v7), [8, 9, 10, 11, 12, 13]);
   const rows = v7.prepare('SELECT user_id FROM audit ORDER BY id').pluck().all() as Array<string | null>;
   const pseudonyms = v7.prepare('SELECT pseudonym FROM users ORDER BY user_id').pluck().all() as string[];
   t.match(pseudonyms, [/^u [0-9a-f]{32}$/, /^u [0-9a-f]{32}$/]);
@@ -398,6 +398,33 @@ t.test('migration 8 pseudonymises the audit rows of users, once; erasure then le
   const chain = await verifyLog(store.auditArchive, await checkpointKey(new Uint8Array(32)));
   t.same(chain.breaks, [], 'the whole log verifies, old rows and new');
   t.same([chain.rows, chain.heads.size], [5, 2], 'the four rows from before in one lane, the later one in another');
+});
+
+t.test("migration 13 adds the OpenID provider's entries to a file of version 12, its rows untouched", async (t) => {
+  const path = tempDbPath(t);
+  const v12 = new Database(path);
+  migrate(
+    v12,
+    MIGRATIONS.filter((m) => m.version <= 12),
+  );
+  v12.exec(`INSERT INTO users (user_id, password_hash, updated_at, created_at, pseudonym) VALUES ('alice', 'h', 0, 0, 'u 1')`);
+  t.throws(() => v12.prepare('SELECT 1 FROM oidc_entries'), /no such table/, 'not there before');
+  v12.close();
+
+  const { store } = open(t, path);
+  t.match((await store.snapshot({ userId: 'alice' })).user, { userId: 'alice', passwordHash: 'h' }, 'the rows from before are there');
+  await store.oidc.upsert('Session', 's1', { uid: 'u1' }, null);
+  t.same(await store.oidc.findBy('Session', 'uid', 'u1', 0), { payload: { uid: 'u1' }, expiresAt: null, consumedAt: null });
+  const peek = new Database(path, { readonly: true });
+  t.teardown(() => peek.close());
+  t.same(peek.prepare('SELECT max(version) FROM schema_migrations').pluck().get(), 13);
+  t.same(peek.prepare(`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'oidc_entries' ORDER BY name`).pluck().all(), [
+    'oidc_entries_by_expiry',
+    'oidc_entries_by_grant',
+    'oidc_entries_by_uid',
+    'oidc_entries_by_user_code',
+    'sqlite_autoindex_oidc_entries_1',
+  ]);
 });
 
 t.test('a migration that rebuilds tables refuses to commit broken references, and restores the foreign-key switch', (t) => {

@@ -292,6 +292,33 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX orders_by_time ON orders (created_at);
     `,
   },
+  {
+    version: 11,
+    name: "the OpenID provider's entries",
+    // As SQLite's version 13 (sqlite-schema.ts). The payload is JSON text, not jsonb: jsonb
+    // refuses what JSON.stringify may write (\u0000, a lone surrogate's escape) and reorders
+    // keys; nothing queries inside it (the fields that are looked up have columns). seq orders
+    // the entries created in one millisecond, as SQLite's rowid does.
+    sql: `
+      CREATE TABLE oidc_entries (
+        model       text   NOT NULL,
+        id          text   NOT NULL,
+        payload     text   NOT NULL,
+        grant_id    text,
+        uid         text,
+        user_code   text,
+        expires_at  bigint,
+        consumed_at bigint,
+        created_at  bigint NOT NULL,
+        seq         bigint GENERATED ALWAYS AS IDENTITY,
+        PRIMARY KEY (model, id)
+      );
+      CREATE INDEX oidc_entries_by_grant ON oidc_entries (grant_id) WHERE grant_id IS NOT NULL;
+      CREATE INDEX oidc_entries_by_uid ON oidc_entries (model, uid) WHERE uid IS NOT NULL;
+      CREATE INDEX oidc_entries_by_user_code ON oidc_entries (model, user_code) WHERE user_code IS NOT NULL;
+      CREATE INDEX oidc_entries_by_expiry ON oidc_entries (expires_at) WHERE expires_at IS NOT NULL;
+    `,
+  },
 ];
 
 /**

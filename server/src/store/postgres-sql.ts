@@ -62,7 +62,7 @@ export function toRecord(r: TokenRow): TokenRecord {
 }
 
 /** A named (prepared) statement: `pg` prepares it on each connection the first time it runs there. */
-const stmt =
+export const stmt =
   (name: string, text: string) =>
   (...values: unknown[]): pg.QueryConfig => ({ name: `kodeviser_${name}`, text, values });
 

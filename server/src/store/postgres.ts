@@ -64,6 +64,7 @@ import {
   type UserRow,
 } from './rows.js';
 import { isPseudonym, MAX_AUDIT_LIMIT, toEvent, type AuditRow } from './audit-rows.js';
+import { createPostgresOidc } from './postgres-oidc.js';
 import { migratePostgres } from './postgres-schema.js';
 import { auditArrays, auditQuery, sql, toRecord, type TokenRow } from './postgres-sql.js';
 import type { ChainRow } from './audit-chain.js';
@@ -548,6 +549,8 @@ export async function openPostgresStore(connectionString: string, opts: Postgres
         }
         return rows.map((r) => toEvent(r, users));
       }),
+
+    oidc: createPostgresOidc(pool, run),
 
     /**
      * Ready when a write could be made now: a connection (within the pool's connection timeout),

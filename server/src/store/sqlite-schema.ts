@@ -386,6 +386,33 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX orders_by_time ON orders (created_at);
     `,
   },
+  {
+    version: 13,
+    name: "the OpenID provider's entries",
+    // store/oidc-rows.ts: each instance of one of oidc-provider's models by its id, its payload
+    // JSON text, until it expires (ms; NULL: never). grant_id, uid and user_code are the payload's
+    // fields of those names, for revoking a grant and finding by uid or user code. A rowid table
+    // (a session's payload is too big for a WITHOUT ROWID one), whose rowid orders the entries
+    // created in one millisecond.
+    sql: `
+      CREATE TABLE oidc_entries (
+        model       TEXT    NOT NULL,
+        id          TEXT    NOT NULL,
+        payload     TEXT    NOT NULL,
+        grant_id    TEXT,
+        uid         TEXT,
+        user_code   TEXT,
+        expires_at  INTEGER,
+        consumed_at INTEGER,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (model, id)
+      );
+      CREATE INDEX oidc_entries_by_grant ON oidc_entries (grant_id) WHERE grant_id IS NOT NULL;
+      CREATE INDEX oidc_entries_by_uid ON oidc_entries (model, uid) WHERE uid IS NOT NULL;
+      CREATE INDEX oidc_entries_by_user_code ON oidc_entries (model, user_code) WHERE user_code IS NOT NULL;
+      CREATE INDEX oidc_entries_by_expiry ON oidc_entries (expires_at) WHERE expires_at IS NOT NULL;
+    `,
+  },
 ];
 
 /** Applies the migrations `db` has not seen; returns the versions applied. */

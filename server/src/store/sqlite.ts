@@ -41,7 +41,8 @@
  *
  * The parts: sqlite-schema.ts (schema and migrations), sqlite-rows.ts (a token row's columns),
  * sqlite-reads.ts (read batching), group-commit.ts, sqlite-writes.ts (writes as SQL),
- * sqlite-audit.ts (the audit log and its chains), sqlite-checkpointer.ts.
+ * sqlite-audit.ts (the audit log and its chains), sqlite-checkpointer.ts, sqlite-oidc.ts (the OpenID
+ * provider's entries).
  */
 import { accessSync, closeSync, constants, fchmodSync, openSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -76,6 +77,7 @@ import {
 import { createGroupCommit, type GroupCommit } from './group-commit.js';
 import { createSqliteAuditLog } from './sqlite-audit.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
+import { createSqliteOidc } from './sqlite-oidc.js';
 import { createReadBatcher } from './sqlite-reads.js';
 import { BY_ACTIVE_USER, BY_SERIAL, col, driftParams, endedOf, serialKey, toRecord, type TokenRow } from './sqlite-rows.js';
 import { migrate } from './sqlite-schema.js';
@@ -513,6 +515,8 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): To
         return deleted;
       },
     },
+
+    oidc: createSqliteOidc(db, { read, write }),
 
     /**
      * Ready when a write could be made now. A store whose log could not be synced takes no more

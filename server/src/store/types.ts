@@ -173,6 +173,37 @@ export interface AuditArchive {
   prune(cp: Omit<StoredCheckpoint, 'id'>, entry: AuditEntry): Promise<number>;
 }
 
+/**
+ * What an OpenID provider (oidc-provider's adapter, server/src/oidc) keeps: each instance of one of
+ * its models (Session, Interaction, AuthorizationCode, AccessToken, Grant, Client …) by id, its
+ * payload as JSON, until it expires. Shared by every instance over the same database.
+ */
+export interface OidcEntry {
+  payload: Record<string, unknown>;
+  /** unix ms it expires at; null: never (a client) */
+  expiresAt: number | null;
+  /** unix ms it was consumed (an authorization code used once), or null */
+  consumedAt: number | null;
+}
+
+export interface OidcStore {
+  /** Creates or replaces `model`'s `id`; payload.grantId, payload.uid and payload.userCode (strings, when present) are kept indexed. consumedAt is cleared. */
+  upsert(model: string, id: string, payload: Record<string, unknown>, expiresAt: number | null): Promise<void>;
+  /** The entry, unless there is none or it expired at or before `now`. */
+  find(model: string, id: string, now: number): Promise<OidcEntry | null>;
+  /** The entry of `model` whose payload `field` is `value` (uid: an interaction's session; userCode: device flow), as find. */
+  findBy(model: string, field: 'uid' | 'userCode', value: string, now: number): Promise<OidcEntry | null>;
+  /** Marks it consumed at `at` (nothing when there is none). */
+  consume(model: string, id: string, at: number): Promise<void>;
+  destroy(model: string, id: string): Promise<void>;
+  /** Destroys every entry (of any model) whose payload.grantId is `grantId`. */
+  revokeByGrantId(grantId: string): Promise<void>;
+  /** The entries of `model` that have not expired at `now`, oldest first (for listing clients). */
+  list(model: string, now: number): Promise<Array<{ id: string } & OidcEntry>>;
+  /** Deletes every entry that expired at or before `now`; returns how many. */
+  sweep(now: number): Promise<number>;
+}
+
 export interface TokenStore {
   /** All or nothing; throws DuplicateSerialError naming the first serial that exists. Writes one 'import' event each. */
   insertTokens(tokens: readonly NewTokenRecord[], origin: Origin): Promise<void>;
@@ -205,6 +236,7 @@ export interface TokenStore {
   listOrders(query: { status?: OrderStatus; limit: number }): Promise<OrderRecord[]>;
   queryAudit(query: AuditQuery): Promise<AuditEvent[]>;
   readonly auditArchive: AuditArchive;
+  readonly oidc: OidcStore;
   ping(): Promise<boolean>;
   /** Commits what is queued, then closes. Later calls reject with ERR_STORE_CLOSED. */
   close(): Promise<void>;
