@@ -231,6 +231,8 @@ ${demoState}
        ${url}/login   (user ID ${DEMO_USER}, password ${DEMO_PASSWORD})
      Order a device at ${url}/order, activate one at ${url}/activate; the service centre's console,
      ${url}/operator, signs in with the operator's token (${tokenFile}).
+     Your app logs in through OpenID Connect: ${url}/oidc/.well-known/openid-configuration
+     (register it with POST /v1/oidc/clients; README, "Log in to your app with a code display").
 
   1. Log in as ${DEMO_USER}: press the token, then send its code in place of CODE.
        npx kodeviser press ${shown(demo.file)}

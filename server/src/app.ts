@@ -30,6 +30,10 @@ import { accountRoutes } from './routes/accounts.js';
 import { receiptRoutes } from './routes/receipts.js';
 import { labRoutes } from './routes/lab.js';
 import { pageRoutes } from './pages/index.js';
+import { oidcHost } from './oidc/host.js';
+import { oidcInteractions } from './oidc/interaction.js';
+import { oidcRoutes } from './routes/oidc.js';
+import { applyFixtures, type Fixtures } from './fixtures.js';
 import { memoryState, redisState, withFallback, type SharedState } from './security/shared-state.js';
 import { proofRoutes } from './routes/proofs.js';
 import { orderRoutes } from './routes/orders.js';
@@ -37,8 +41,18 @@ import { IMPORT_BODY_LIMIT, PSKC_CONTENT_TYPE, tokenRoutes } from './routes/toke
 import { userRoutes } from './routes/users.js';
 import { validateRoutes } from './routes/validate.js';
 
+/** How often expired OpenID provider entries are deleted, by default. */
+export const DEFAULT_OIDC_SWEEP_MS = 10 * 60 * 1000;
+
 /** Every JSON body but a token import: the largest legitimate one (activate) is well under 1 KiB. */
 export const JSON_BODY_LIMIT = 16 * 1024;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Applies test fixtures (fixtures.ts) through this app's service, once it listens; what was made. */
+    applyFixtures(f: Fixtures): Promise<string[]>;
+  }
+}
 
 export interface BuildOptions {
   config: ServerConfig;
@@ -199,6 +213,26 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(orderRoutes, { service, auth, ordersLimit: orders });
   await app.register(receiptRoutes, { service, auth });
   if (config.lab !== undefined) await app.register(labRoutes, config.lab);
+  const oidc = oidcHost(app, {
+    ...(config.issuer !== undefined ? { issuer: config.issuer } : {}),
+    listenHost: config.host,
+    store: opts.store,
+    clock: opts.clock,
+    masterKey: config.masterKey,
+    service,
+    proxy: config.trustProxy !== undefined,
+  });
+  await app.register(oidcRoutes, { host: oidc, auth, store: opts.store.oidc, clock: opts.clock });
+  app.decorate('applyFixtures', (f: Fixtures) => applyFixtures(f, { service, credentials, oidc, store: opts.store, clock: opts.clock }));
+  // What the provider keeps (sessions, codes, tokens, grants) is found no more once expired, and
+  // deleted by this sweep; on several instances each sweeps, none waiting for another (the store's).
+  const sweep = setInterval(() => {
+    opts.store.oidc
+      .sweep(opts.clock.now())
+      .catch((e: unknown) => app.log.warn({ err: { message: (e as Error).message } }, 'sweeping expired OpenID entries failed'));
+  }, config.oidcSweepMs ?? DEFAULT_OIDC_SWEEP_MS);
+  sweep.unref();
+  app.addHook('onClose', async () => clearInterval(sweep));
   await app.register(pageRoutes, {
     service,
     credentials,
@@ -207,6 +241,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     perUserLimit,
     ordersLimit: orders,
     shared: shared.state,
+    oidc: oidcInteractions(oidc, opts.store.oidc, opts.clock),
     lab: config.lab !== undefined,
     ...(config.pages?.formValidityMs !== undefined ? { formValidityMs: config.pages.formValidityMs } : {}),
     ...(config.pages?.simulatedPassport === true ? { simulatedPassport: true } : {}),

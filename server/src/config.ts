@@ -145,6 +145,10 @@ export interface ServerConfig {
    * passport check for test identities (KODEVISER_SIMULATED_PASSPORT=1; never by default).
    */
   readonly pages?: { readonly formValidityMs?: number; readonly simulatedPassport?: boolean };
+  /** KODEVISER_FIXTURES: a fixtures file (fixtures.ts) applied at every start, once listening. */
+  readonly fixtures?: string;
+  /** How often expired OpenID provider entries are swept, ms (app.ts DEFAULT_OIDC_SWEEP_MS). */
+  readonly oidcSweepMs?: number;
   /** The device lab to serve at /lab/ (routes/lab.ts), and the device it offers; absent: no lab. */
   readonly lab?: { readonly dir: string; readonly device: string | null };
   /** Verification policy settings that differ from DEFAULT_POLICY (domain/policy.ts). */
@@ -241,6 +245,8 @@ ${wrap(`keys: ${Object.keys(DEFAULT_POLICY).join(', ')}`, 28, 100)}
   KODEVISER_ISSUER          the receipts' iss, e.g. this server's public URL (default kodeviser)
   KODEVISER_LAB_DIR         serve the device lab (emulator/dist/lab, npm run build) at /lab/ (default: none)
   KODEVISER_LAB_DEVICE      a device file the lab loads when it has none (/lab/device.json)
+  KODEVISER_FIXTURES        a JSON file of users (identity, device, password), operators (their
+                            tokens) and OpenID clients to have, made at each start if missing
   KODEVISER_FORM_VALIDITY_MS  how long a page's form may be sent after it was shown (default 3600000)
   KODEVISER_SIMULATED_PASSPORT  1: /activate offers a simulated passport check for test
                             identities (a test server only; default 0)
@@ -550,6 +556,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   } else if (env.KODEVISER_LAB_DEVICE) {
     throw configError('KODEVISER_LAB_DEVICE needs KODEVISER_LAB_DIR (the lab that loads it)');
   }
+  const fixtures = env.KODEVISER_FIXTURES ? resolve(cwd, env.KODEVISER_FIXTURES) : undefined;
+  if (fixtures !== undefined && !existsSync(fixtures)) throw configError(`KODEVISER_FIXTURES ${fixtures} does not exist`);
   const formValidityMs = parseInteger('KODEVISER_FORM_VALIDITY_MS', env.KODEVISER_FORM_VALIDITY_MS || '3600000', 1000, 86_400_000);
   const simulatedPassport = parseSwitch('KODEVISER_SIMULATED_PASSPORT', env.KODEVISER_SIMULATED_PASSPORT ?? '');
   const redisUrl = env.REDIS_URL || undefined;
@@ -631,6 +639,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
       ...(issuer !== undefined ? { issuer } : {}),
       ...(lab !== undefined ? { lab } : {}),
       pages: { formValidityMs, simulatedPassport },
+      ...(fixtures !== undefined ? { fixtures } : {}),
       logLevel: logLevelText as LogLevel,
       quiet,
       timeouts,

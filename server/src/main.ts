@@ -14,6 +14,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { readFixtures } from './fixtures.js';
 import { build } from './app.js';
 import { AUDIT_USAGE, auditCommand } from './audit-command.js';
 import { BACKUP_USAGE, backupCommand } from './backup.js';
@@ -78,6 +79,15 @@ export async function start(opts: StartOptions = {}): Promise<Started> {
   } catch (e) {
     await app.close();
     throw new StartError(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
+  }
+  if (config.fixtures !== undefined) {
+    try {
+      const made = await app.applyFixtures(readFixtures(config.fixtures));
+      logger.info({ made }, made.length > 0 ? 'fixtures applied' : 'fixtures: everything there already');
+    } catch (e) {
+      await app.close();
+      throw new StartError((e as Error).message);
+    }
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;

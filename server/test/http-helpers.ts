@@ -54,6 +54,8 @@ export interface TestAppOptions {
   orderPolicy?: ServerConfig['orderPolicy'];
   /** KODEVISER_FORM_VALIDITY_MS and KODEVISER_SIMULATED_PASSPORT (pages/index.ts) */
   pages?: ServerConfig['pages'];
+  /** how often expired OpenID entries are swept (default: the app's, 10 minutes) */
+  oidcSweepMs?: number;
 }
 
 export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<TestApp> {
@@ -77,6 +79,7 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
     ...(opts.orderPolicy !== undefined ? { orderPolicy: opts.orderPolicy } : {}),
     ...(opts.lab !== undefined ? { lab: opts.lab } : {}),
     ...(opts.pages !== undefined ? { pages: opts.pages } : {}),
+    ...(opts.oidcSweepMs !== undefined ? { oidcSweepMs: opts.oidcSweepMs } : {}),
   };
   const lines: string[] = [];
   const sink = new Writable({

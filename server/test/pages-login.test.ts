@@ -276,3 +276,14 @@ t.test('a page refused by one of the app-wide hooks, before its cookies were rea
   t.match(pskc.body, 'The form could not be read.');
   t.equal(pskc.headers['content-security-policy'], (await app.inject('/login')).headers['content-security-policy'], 'under the same CSP');
 });
+
+t.test("a relying party's login that has expired, or was never begun, says so and goes no further", async (t) => {
+  const { app } = await testApp(t);
+  const b = formSession(app);
+  const page = await b.get('/login?interaction=no-such-interaction');
+  t.equal(page.status, 400);
+  t.equal(page.text('problem'), 'This login has expired or was already used. Go back to the application and start again from there.');
+  const posted = await b.post('/login', { userId: 'someone', interaction: 'no-such-interaction' }, { follow: false });
+  t.equal(posted.status, 400, 'a form naming an interaction this browser is not in');
+  t.equal(b.cookie('kv_login', '/login'), undefined, 'no login begun');
+});

@@ -3,15 +3,11 @@
  * browser), and skipped plainly where it is missing. What every browser test checks: no console
  * error, no uncaught page error and no CSP violation on any page of a context (a CSP violation is
  * made a console error by a script the browser runs before the page's own, injected over the
- * DevTools protocol, so the page's CSP does not stop it), and text contrast. And the `kodeviser`
- * CLI run in this process, at a chosen instant.
+ * DevTools protocol, so the page's CSP does not stop it), and text contrast.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
 import type { Test } from 'tap';
-import { main as kodeviser } from '../../emulator/src/cli/main.js';
-import type { CliIo } from '../../emulator/src/cli/io.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -23,22 +19,6 @@ export function haveChromium(t: Test): boolean {
 }
 
 export const launchChromium = (): Promise<Browser> => chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-
-/** `kodeviser …` in-process at `nowMs`: its stdout, or a thrown error with its stderr. */
-export async function cli(args: string[], nowMs: number): Promise<string> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    stdout: (s) => void (out += s),
-    stderr: (s) => void (err += s),
-    async *lines() {},
-    interactive: false,
-    nowMs: () => nowMs,
-    path: (p) => resolve(p),
-  };
-  if ((await kodeviser(args, io)) !== 0) throw new Error(`kodeviser ${args.join(' ')}: ${err}`);
-  return out;
-}
 
 const REPORT_CSP_VIOLATIONS =
   "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));";

@@ -7,15 +7,15 @@
  * Every page is checked for console errors, page errors, CSP violations and text contrast.
  */
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { formatSerial, makeSerial } from '@kodeviser/shared';
 import { buildLab, LAB_OUT } from '../../scripts/build-lab.js';
 import { admin, testApp, type TestApp } from '../../server/test/http-helpers.js';
-import { cli, haveChromium, launchChromium, lowContrast, watch } from './helpers.js';
+import { deviceOnServer } from '../helpers/kodeviser-cli.js';
+import { haveChromium, launchChromium, lowContrast, watch } from './helpers.js';
 
 const SERIAL = makeSerial('500000001');
 // A code is shown for about 32 s, and a press while it is shown turns the display off: the next
@@ -40,34 +40,7 @@ if (haveChromium(t)) {
     const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
 
     // The factory: a device made a day ago, its seed imported from the PSKC file it wrote.
-    const deviceFile = join(dir, 'device.json');
-    const pskcFile = join(dir, 'device.pskc.xml');
-    const pskcKey = randomBytes(16).toString('hex');
-    await cli(
-      [
-        'manufacture',
-        '--profile',
-        'totp-sha1',
-        '--serial',
-        SERIAL,
-        '--at',
-        new Date(clock.now() - 86_400_000).toISOString(),
-        '--out',
-        deviceFile,
-        '--pskc',
-        pskcFile,
-        '--pskc-key',
-        pskcKey,
-      ],
-      clock.now(),
-    );
-    const imported = await app.inject({
-      method: 'POST',
-      url: '/v1/tokens',
-      headers: { ...admin, 'content-type': 'application/pskc+xml', 'x-pskc-key': pskcKey },
-      payload: readFileSync(pskcFile, 'utf8'),
-    });
-    t.equal(imported.statusCode, 201, 'the device is known to the server');
+    const deviceFile = await deviceOnServer(app, admin.authorization, { dir, serial: SERIAL, nowMs: clock.now(), name: 'device' });
     const credential = await app.inject({
       method: 'POST',
       url: '/v1/credentials',

@@ -14,7 +14,8 @@ import type { Browser, Page } from 'playwright-core';
 import { makeSerial } from '@kodeviser/shared';
 import { buildLab, LAB_OUT } from '../../scripts/build-lab.js';
 import { freshSettings, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
-import { cli as kodeviserAt, haveChromium, launchChromium, watch } from './helpers.js';
+import { cli as kodeviserAt } from '../helpers/kodeviser-cli.js';
+import { haveChromium, launchChromium, watch } from './helpers.js';
 
 const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
 const [HOTP_SERIAL, TOTP_SERIAL, ROUND_SERIAL, OFFERED_SERIAL] = ['100000000', '100000001', '100000002', '100000003'].map(makeSerial) as [

@@ -32,6 +32,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'simulate the whole battery life and report when the token dies',
     load: async () => (await import('./lifetime.js')).lifetime,
   },
+  login: {
+    summary: 'log in through an OpenID Connect authorization URL without a browser: prints the redirect to the app',
+    load: async () => (await import('./login.js')).login,
+  },
   fulfil: {
     summary: 'the factory: make a device for each placed order of a server, import its seed, mark it fulfilled',
     load: async () => (await import('./fulfil.js')).fulfil,

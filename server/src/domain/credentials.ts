@@ -105,6 +105,8 @@ export interface CredentialService {
     req: { role: CredentialRole; name: string; expiresAt?: number; serials?: SerialRange },
     actor: string,
     ctx: RequestContext,
+    /** the token to use (fixtures: a test suite knows it beforehand); default: 256 random bits */
+    token?: string,
   ): Promise<CredentialInfo & { token: string }>;
   list(): Promise<CredentialInfo[]>;
   /** Throws ServiceError ERR_UNKNOWN_CREDENTIAL. */
@@ -125,7 +127,10 @@ const principalOfRecord = (c: CredentialRecord): Principal =>
 export function createCredentialService({ store, clock }: { store: TokenStore; clock: Clock }): CredentialService {
   const origin = (ctx: RequestContext, actor: string): Origin => ({ at: clock.now(), ip: ctx.ip, userId: null, actor });
   return {
-    async create(req, actor, ctx) {
+    async create(req, actor, ctx, given) {
+      if (given !== undefined && !TOKEN_PATTERN.test(given)) {
+        throw new KodeviserError('ERR_ARGUMENT', 'a given token must be kvc_ and 43 base64url characters');
+      }
       if (!CREDENTIAL_ROLES.includes(req.role)) {
         throw new KodeviserError('ERR_ARGUMENT', `role must be one of ${CREDENTIAL_ROLES.join(', ')}`);
       }
@@ -139,7 +144,7 @@ export function createCredentialService({ store, clock }: { store: TokenStore; c
       }
       const serials = req.serials === undefined ? null : serialRange(req.serials);
       if (serials !== null && req.role !== 'service') throw new KodeviserError('ERR_ARGUMENT', 'serials scope a service credential only');
-      const token = CREDENTIAL_TOKEN_PREFIX + randomBytes(32).toString('base64url');
+      const token = given ?? CREDENTIAL_TOKEN_PREFIX + randomBytes(32).toString('base64url');
       const record: CredentialRecord = {
         id: `cred-${randomBytes(8).toString('hex')}`,
         role: req.role,

@@ -28,7 +28,9 @@ import type { CredentialService } from '../domain/credentials.js';
 import type { Clock, TokenService } from '../domain/types.js';
 import { describeError } from '../plugins/errors.js';
 import type { SharedState } from '../security/shared-state.js';
+import type { OidcInteractions } from '../oidc/interaction.js';
 import { cookieKey } from './cookies.js';
+import { cspHeader, PAGES_CSP } from './csp.js';
 import { COMMON, duration, format, langOf } from './i18n.js';
 import { activatePages } from './activate.js';
 import { loginPages } from './login.js';
@@ -43,23 +45,6 @@ const ASSETS = new URL('../../assets/', import.meta.url);
 export const DEFAULT_FORM_VALIDITY_MS = 60 * 60 * 1000;
 const FORM_BODY_LIMIT = 16 * 1024;
 
-export const PAGES_CSP = {
-  useDefaults: false,
-  directives: {
-    defaultSrc: ["'none'"],
-    styleSrc: ["'self'"],
-    imgSrc: ["'self'"],
-    formAction: ["'self'"],
-    frameAncestors: ["'none'"],
-    baseUri: ["'none'"],
-  },
-};
-
-/** PAGES_CSP as the header's text (what helmet sends). */
-const PAGES_CSP_HEADER = Object.entries(PAGES_CSP.directives)
-  .map(([name, values]) => `${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${values.join(' ')}`)
-  .join(';');
-
 export interface PageOptions {
   service: TokenService;
   credentials: CredentialService;
@@ -69,6 +54,8 @@ export interface PageOptions {
   perUserLimit: preHandlerHookHandler | null;
   /** the orders-per-address limit of POST /v1/orders, which the order page counts on too; null: off */
   ordersLimit: onRequestHookHandler | null;
+  /** the OpenID provider's interactions, which /login completes; null: no provider */
+  oidc: OidcInteractions | null;
   /** the state the instances share (Redis when configured): ended console sessions */
   shared: SharedState;
   /** how long a form may be sent after it was shown, ms (default DEFAULT_FORM_VALIDITY_MS) */
@@ -116,7 +103,7 @@ export async function pageRoutes(app: FastifyInstance, opts: PageOptions): Promi
     // request without Host): no cookies were read, and the page is made without them.
     request.cookies ??= {};
     // …nor @fastify/helmet's: the page gets the pages' policy all the same.
-    if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', PAGES_CSP_HEADER);
+    if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', cspHeader());
     const { status: described, body, headers } = describeError(err);
     const t = COMMON[langOf(request, reply)];
     const csrf = err.code === 'FST_CSRF_INVALID_TOKEN' || err.code === 'FST_CSRF_MISSING_SECRET';
@@ -162,6 +149,7 @@ export async function pageRoutes(app: FastifyInstance, opts: PageOptions): Promi
     perUserLimit: opts.perUserLimit,
     ordersLimit: opts.ordersLimit,
     shared: opts.shared,
+    oidc: opts.oidc,
     simulatedPassport: opts.simulatedPassport === true,
     lab: opts.lab === true,
   };

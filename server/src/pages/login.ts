@@ -17,6 +17,7 @@ import { clearSigned, readSigned, setSigned, type SignedCookie } from './cookies
 import { compact, fieldProblem, formSchema, OTP, PASSWORD, USER_ID, valueOf } from './fields.js';
 import { COMMON, duration, format, langOf, type Lang, type Texts } from './i18n.js';
 import type { PageModuleOptions } from './index.js';
+import { cspHeader } from './csp.js';
 import { render, renderForm, type FormState } from './render.js';
 
 export const LOGIN_TEXTS: Texts<
@@ -38,6 +39,7 @@ export const LOGIN_TEXTS: Texts<
   | 'notYou'
   | 'failed'
   | 'expired'
+  | 'rpExpired'
   | 'badAction'
   | 'textTooLong'
   | 'loggedIn'
@@ -70,6 +72,7 @@ export const LOGIN_TEXTS: Texts<
     notYou: 'Not you? Start again',
     failed: 'That did not work. Check the code and the password, and try again with a new code.',
     expired: 'Your login took too long. Please start again.',
+    rpExpired: 'This login has expired or was already used. Go back to the application and start again from there.',
     badAction: 'The action asked for is not one of LOG_ON, APPROVE, CONFIRM, ACCEPT or SIGN.',
     textTooLong: 'The text to approve is longer than {max} characters.',
     loggedIn: 'You are logged in as {user}.',
@@ -102,6 +105,7 @@ export const LOGIN_TEXTS: Texts<
     notYou: 'Ikke dig? Start forfra',
     failed: 'Det lykkedes ikke. Tjek koden og adgangskoden, og prøv igen med en ny kode.',
     expired: 'Dit login tog for lang tid. Start venligst forfra.',
+    rpExpired: 'Dette login er udløbet eller allerede brugt. Gå tilbage til tjenesten, og start forfra derfra.',
     badAction: 'Den ønskede handling er ikke en af LOG_ON, APPROVE, CONFIRM, ACCEPT eller SIGN.',
     textTooLong: 'Teksten, der skal godkendes, er længere end {max} tegn.',
     loggedIn: 'Du er logget på som {user}.',
@@ -124,6 +128,9 @@ export interface LoginInteraction {
   a: Action;
   /** the reference text, when there is one */
   r?: string;
+  /** for a relying party: the OpenID provider's interaction, and where its redirect goes */
+  o?: string;
+  ro?: string | null;
 }
 
 export const LOGIN_COOKIE: SignedCookie = { name: 'kv_login', path: '/login', sameSite: 'lax', ttlMs: 10 * 60 * 1000 };
@@ -140,18 +147,25 @@ function askedFor(source: unknown, lang: Lang): { action: Action; text?: string 
   return text.length > 0 ? { action, text } : { action };
 }
 
-export async function loginPages(app: FastifyInstance, { service, clock, perUserLimit }: PageModuleOptions): Promise<void> {
+export async function loginPages(app: FastifyInstance, { service, clock, perUserLimit, oidc }: PageModuleOptions): Promise<void> {
   const userStep = (
     request: FastifyRequest,
     reply: FastifyReply,
-    state: FormState & { userId?: string; action?: string; text?: string },
+    state: FormState & { userId?: string; action?: string; text?: string; interaction?: string },
   ) => {
     const lang = langOf(request, reply);
     return renderForm(
       request,
       reply,
       'login',
-      { t: LOGIN_TEXTS[lang], step: 'user', userId: state.userId ?? '', action: state.action ?? '', text: state.text ?? '' },
+      {
+        t: LOGIN_TEXTS[lang],
+        step: 'user',
+        userId: state.userId ?? '',
+        action: state.action ?? '',
+        text: state.text ?? '',
+        interaction: state.interaction ?? '',
+      },
       state,
     );
   };
@@ -159,6 +173,8 @@ export async function loginPages(app: FastifyInstance, { service, clock, perUser
   const codeStep = (request: FastifyRequest, reply: FastifyReply, interaction: LoginInteraction, state: FormState = {}) => {
     const lang = langOf(request, reply);
     const t = LOGIN_TEXTS[lang];
+    // The form ends, for a relying party, in redirects to it: form-action must allow its origin.
+    if (interaction.ro) reply.header('content-security-policy', cspHeader([interaction.ro]));
     return renderForm(
       request,
       reply,
@@ -178,19 +194,32 @@ export async function loginPages(app: FastifyInstance, { service, clock, perUser
   const interactionOf = (request: FastifyRequest): LoginInteraction | null =>
     readSigned<LoginInteraction>(request, LOGIN_COOKIE, clock.now());
 
-  app.get<{ Querystring: { user?: string; action?: string; text?: string; lang?: string } }>(
+  app.get<{ Querystring: { user?: string; action?: string; text?: string; lang?: string; interaction?: string } }>(
     '/login',
     {
       schema: {
         hide: true,
         querystring: {
           type: 'object',
-          properties: { user: { type: 'string' }, action: { type: 'string' }, text: { type: 'string' }, lang: { type: 'string' } },
+          properties: {
+            user: { type: 'string' },
+            action: { type: 'string' },
+            text: { type: 'string' },
+            lang: { type: 'string' },
+            interaction: { type: 'string' },
+          },
         },
       },
     },
     async (request, reply) => {
       const lang = langOf(request, reply);
+      if (request.query.interaction !== undefined) {
+        const rp = oidc === null ? null : await oidc.asked(request, reply);
+        if (rp === null || rp.uid !== request.query.interaction) {
+          return userStep(request, reply, { problem: { status: 400, message: LOGIN_TEXTS[lang].rpExpired } });
+        }
+        return userStep(request, reply, { userId: rp.userHint.slice(0, USER_ID.max), interaction: rp.uid });
+      }
       const asked = askedFor(request.query, lang);
       const user = (request.query.user ?? '').slice(0, USER_ID.max);
       if ('problem' in asked) return userStep(request, reply, { userId: user, problem: { status: 400, message: asked.problem } });
@@ -201,7 +230,7 @@ export async function loginPages(app: FastifyInstance, { service, clock, perUser
   app.post<{ Body: Record<string, string> }>(
     '/login',
     {
-      schema: { hide: true, body: formSchema('userId', 'action', 'text') },
+      schema: { hide: true, body: formSchema('userId', 'action', 'text', 'interaction') },
       preValidation: app.csrfProtection,
       config: {
         pageHome: '/login',
@@ -213,6 +242,23 @@ export async function loginPages(app: FastifyInstance, { service, clock, perUser
       const lang = langOf(request, reply);
       const t = LOGIN_TEXTS[lang];
       const userId = valueOf(request.body, 'userId').trim();
+      const uid = valueOf(request.body, 'interaction');
+      if (uid !== '') {
+        // For a relying party, what is approved is what its request asked, never the form's.
+        const rp = oidc === null ? null : await oidc.asked(request, reply);
+        if (rp === null || rp.uid !== uid) return userStep(request, reply, { problem: { status: 400, message: t.rpExpired } });
+        const problem = fieldProblem(userId, USER_ID, t.userIdName, lang);
+        if (problem !== null)
+          return userStep(request, reply, { userId: userId.slice(0, USER_ID.max), interaction: uid, errors: { userId: problem } });
+        const text = rp.referenceText === undefined ? {} : { r: rp.referenceText };
+        setSigned(
+          reply,
+          LOGIN_COOKIE,
+          { u: userId, a: rp.action, ...text, o: rp.uid, ro: rp.redirectOrigin } satisfies LoginInteraction,
+          clock.now(),
+        );
+        return reply.redirect('/login/code', 303);
+      }
       const asked = askedFor(request.body, lang);
       if ('problem' in asked) return userStep(request, reply, { userId, problem: { status: 400, message: asked.problem } });
       const problem = fieldProblem(userId, USER_ID, t.userIdName, lang);
@@ -288,6 +334,12 @@ export async function loginPages(app: FastifyInstance, { service, clock, perUser
       );
       if (outcome.result === 'accept') {
         clearSigned(reply, LOGIN_COOKIE);
+        if (interaction.o !== undefined) {
+          const rp = oidc === null ? null : await oidc.asked(request, reply);
+          const next = rp === null || rp.uid !== interaction.o ? null : await oidc!.finish(request, reply, interaction.u, rp);
+          if (next === null) return userStep(request, reply, { problem: { status: 400, message: t.rpExpired } });
+          return reply.redirect(next, 303);
+        }
         return render(request, reply, 'login-done', {
           t,
           approving: interaction.a !== 'LOG_ON' || interaction.r !== undefined,

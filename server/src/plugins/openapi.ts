@@ -32,6 +32,10 @@ export async function installOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'validation', description: 'code validation for trusted services' },
         { name: 'operations', description: 'health, readiness, metrics, audit' },
         { name: 'orders', description: 'orders of code displays: placed, paid, fulfilled, delivered or collected' },
+        {
+          name: 'oidc',
+          description: "the OpenID provider's relying parties (the provider itself: /oidc/.well-known/openid-configuration)",
+        },
       ],
     },
   });

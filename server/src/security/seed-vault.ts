@@ -97,12 +97,20 @@ export function createSeedVault(opts: SeedVaultOptions): SeedVault {
 }
 
 /**
- * The secret stored as `name` (sealed under the master key), opened; made of 32 random bytes and
- * stored first if there is none yet. An attempt, so of two servers making it at once, one stores
- * its own and the other gets that one.
+ * The secret stored as `name` (sealed under the master key), opened; made by `make` (default: 32
+ * random bytes) and stored first if there is none yet. An attempt, so of two servers making it at
+ * once, one stores its own and the other gets that one.
  */
-export async function storedSecret(store: TokenStore, vault: SeedVault, name: string): Promise<Uint8Array> {
-  const made = vault.seal(name, new Uint8Array(cryptoRandomBytes(32)));
+export async function storedSecret(
+  store: TokenStore,
+  vault: SeedVault,
+  name: string,
+  make: () => Uint8Array | Promise<Uint8Array> = () => new Uint8Array(cryptoRandomBytes(32)),
+): Promise<Uint8Array> {
+  // Looked for first, so that a secret costly to make (a signing key pair) is made only once.
+  const kept = (await store.snapshot({ secretName: name })).secret;
+  if (kept !== null) return vault.open(name, kept);
+  const made = vault.seal(name, await make());
   const sealed = await store.attempt({ secretName: name }, ({ secret }) =>
     secret !== null ? { result: secret, writes: [] } : { result: made, writes: [{ kind: 'create-secret', name, sealed: made }] },
   );

@@ -1,0 +1,93 @@
+/**
+ * The OpenID provider of a running server, made at its first use: by then the server listens, so
+ * its issuer (KODEVISER_ISSUER, else this server's URL + /oidc, with the port actually bound) is
+ * known. A relying party's client is stored through the same sealing as the provider's adapter.
+ */
+import { KodeviserError } from '@kodeviser/shared';
+import type { FastifyInstance } from 'fastify';
+import type Provider from 'oidc-provider';
+import type { ClientMetadata } from 'oidc-provider';
+import type { Clock, TokenService } from '../domain/types.js';
+import { createSeedVault } from '../security/seed-vault.js';
+import type { TokenStore } from '../store/types.js';
+import { sealClient } from './adapter.js';
+import { createOidcProvider } from './provider.js';
+
+/** A relying party as it is registered. */
+export interface NewClient {
+  client_id: string;
+  client_secret: string;
+  name: string;
+  redirect_uris: string[];
+}
+
+export interface OidcHost {
+  provider(): Promise<Provider>;
+  /**
+   * Registers a confidential client of the code flow, its metadata checked by the provider (what
+   * it would refuse at the first login is refused now: a KodeviserError saying why) and its secret
+   * stored sealed.
+   */
+  addClient(c: NewClient): Promise<void>;
+}
+
+export interface OidcHostOptions {
+  /** KODEVISER_ISSUER, when set */
+  issuer?: string;
+  /** the host the server listens on (config.host) */
+  listenHost: string;
+  store: TokenStore;
+  clock: Clock;
+  masterKey: Uint8Array;
+  service: TokenService;
+  proxy: boolean;
+}
+
+/** This server's URL, as main.ts prints it: the configured host and the port bound. */
+function serverUrl(app: FastifyInstance, host: string): string {
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+export function oidcHost(app: FastifyInstance, o: OidcHostOptions): OidcHost {
+  let made: Promise<Provider> | null = null;
+  const vault = createSeedVault({ masterKey: o.masterKey });
+  return {
+    provider() {
+      made ??= createOidcProvider({
+        issuer: o.issuer ?? `${serverUrl(app, o.listenHost)}/oidc`,
+        store: o.store,
+        clock: o.clock,
+        masterKey: o.masterKey,
+        service: o.service,
+        proxy: o.proxy,
+      }).catch((e: unknown) => {
+        made = null;
+        throw e;
+      });
+      return made;
+    },
+    async addClient(c) {
+      const metadata: ClientMetadata & { client_id: string } = {
+        client_id: c.client_id,
+        client_secret: c.client_secret,
+        client_name: c.name,
+        redirect_uris: c.redirect_uris,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      };
+      const provider = await this.provider();
+      try {
+        await provider.Client.validate(metadata);
+      } catch (e) {
+        throw new KodeviserError(
+          'ERR_ARGUMENT',
+          (e as { error_description?: string }).error_description ?? 'the client metadata is not valid',
+        );
+      }
+      await o.store.oidc.upsert('Client', metadata.client_id, sealClient(metadata, vault), null);
+    },
+  };
+}

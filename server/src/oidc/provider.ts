@@ -1,0 +1,120 @@
+/**
+ * The OpenID provider (oidc-provider, OpenID Certified), for relying parties that log people in
+ * with a code display: the authorization code flow with PKCE (S256) required, discovery, JWKS,
+ * userinfo and RP-initiated logout, its interaction being the service's /login page.
+ *
+ * - ID tokens are signed RS256 (what OpenID Connect requires by default) or EdDSA when a client
+ *   asks, with the provider's own keys (keys.ts); `sub` is opaque and stable per user: an HMAC of
+ *   the user ID and its creation under a key of its own, never the ID typed.
+ * - Approvals come as relying parties send them to a broker (domain/approval.ts, `idp_params`),
+ *   are checked before anyone is asked to log in, always need a fresh login (a session is never
+ *   reused to approve), and are recorded with the grant the login makes, so the ID token carries
+ *   `action`, `reference_text` and `transaction_text_sha256` (as the receipts name it), beside
+ *   `amr: ["code_token","password"]` and the substantial-assurance `acr`.
+ * - Everything it keeps goes through storeAdapter into the project's store.
+ */
+import { createHmac } from 'node:crypto';
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { parseIdpParams, type ApprovalAsked } from '../domain/approval.js';
+import type { Clock, TokenService } from '../domain/types.js';
+import { textSha256 } from '../security/receipts.js';
+import { createSeedVault, storedSecret } from '../security/seed-vault.js';
+import type { TokenStore } from '../store/types.js';
+import { storeAdapter } from './adapter.js';
+import { oidcCookieKey, oidcSigningKeys } from './keys.js';
+
+/** NSIS "substantial" (what a code display gives, as the national login names it). */
+export const ACR_SUBSTANTIAL = 'https://data.gov.dk/concept/core/nsis/Substantial';
+export const AMR = ['code_token', 'password'];
+/** The model under which a grant's approval is kept (by grant id), for its tokens' claims. */
+export const APPROVAL_MODEL = 'Approval';
+const SUBJECT_KEY = 'oidc-subject-key';
+const APPROVAL_CLAIMS = ['action', 'reference_text', 'transaction_text_sha256'];
+
+export interface OidcProviderOptions {
+  /** e.g. http://127.0.0.1:8080/oidc */
+  issuer: string;
+  store: TokenStore;
+  clock: Clock;
+  masterKey: Uint8Array;
+  service: TokenService;
+  /** trust X-Forwarded-Proto and -Host (behind the proxies the server trusts) */
+  proxy: boolean;
+}
+
+/** What the authorization request asks to have approved (checked: extraParams refused it otherwise). */
+export function approvalOf(ctx: KoaContextWithOIDC): ApprovalAsked {
+  const asked = parseIdpParams(ctx.oidc.params?.idp_params);
+  return 'error' in asked ? { action: 'LOG_ON' } : asked;
+}
+
+/** The claims of an approval, as the ID token carries them. */
+export function approvalClaims(a: ApprovalAsked): Record<string, string> {
+  return a.referenceText === undefined
+    ? { action: a.action }
+    : { action: a.action, reference_text: a.referenceText, transaction_text_sha256: textSha256(a.referenceText) };
+}
+
+export async function createOidcProvider(o: OidcProviderOptions): Promise<Provider> {
+  const vault = createSeedVault({ masterKey: o.masterKey });
+  const keys = await oidcSigningKeys(o.store, vault);
+  const subjectKey = await storedSecret(o.store, vault, SUBJECT_KEY);
+  const subjectOf = (userId: string, createdAt: number): string =>
+    createHmac('sha256', subjectKey).update(`${userId}\u0000${createdAt}`).digest('base64url');
+
+  const policy = interactionPolicy.base();
+  policy.get('login')?.checks.add(
+    // Asked for until the login of this very interaction is done (its result is there on resuming).
+    new interactionPolicy.Check('approval_needs_login', 'an approval is always asked for with a new login', (ctx) =>
+      approvalOf(ctx).action !== 'LOG_ON' && ctx.oidc.result?.login === undefined
+        ? interactionPolicy.Check.REQUEST_PROMPT
+        : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+
+  const configuration: Configuration = {
+    adapter: storeAdapter(o.store.oidc, o.clock, vault),
+    jwks: { keys: keys as NonNullable<Configuration['jwks']>['keys'] },
+    cookies: { keys: [oidcCookieKey(o.masterKey)] },
+    pkce: { required: () => true, methods: ['S256'] },
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: { enabled: true },
+      userinfo: { enabled: true },
+      revocation: { enabled: true },
+    },
+    enabledJWA: { idTokenSigningAlgValues: ['RS256', 'EdDSA'], userinfoSigningAlgValues: ['RS256', 'EdDSA'] },
+    responseTypes: ['code'],
+    scopes: ['openid', 'offline_access'],
+    // With the openid scope: how the user logged in (amr, acr, auth_time) and what was approved.
+    claims: { sid: null, openid: ['sub', 'acr', 'amr', 'auth_time', ...APPROVAL_CLAIMS] },
+    // The approval's claims go into the ID token itself: a relying party reads what was approved there.
+    conformIdTokenClaims: false,
+    acrValues: [ACR_SUBSTANTIAL],
+    extraParams: {
+      idp_params(_ctx: KoaContextWithOIDC, value: string | undefined) {
+        const asked = parseIdpParams(value);
+        if ('error' in asked) throw new errors.InvalidRequest(asked.error);
+      },
+    },
+    interactions: { policy, url: (_ctx, interaction) => `/login?interaction=${encodeURIComponent(interaction.uid)}` },
+    async findAccount(_ctx, accountId, token) {
+      const user = await o.service.getUser(accountId);
+      if (user === null) return undefined;
+      const grantId = (token as { grantId?: string } | undefined)?.grantId;
+      const approval = grantId === undefined ? null : await o.store.oidc.find(APPROVAL_MODEL, grantId, o.clock.now());
+      return {
+        accountId,
+        claims: () => ({ sub: subjectOf(user.userId, user.createdAt), ...(approval?.payload ?? {}) }),
+      };
+    },
+    renderError(ctx, out) {
+      ctx.type = 'html';
+      const text = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+      ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Login refused</title><link rel="stylesheet" href="/assets/pages.css"></head><body><main><h1>The login could not start</h1><p data-testid="problem">${text(out.error)}: ${text(out.error_description ?? '')}</p></main></body></html>`;
+    },
+  };
+  const provider = new Provider(o.issuer, configuration);
+  provider.proxy = o.proxy;
+  return provider;
+}

@@ -1,0 +1,136 @@
+/**
+ * A relying party's login through the service's pages in Chromium: openid-client makes the
+ * authorization request (PKCE), the browser follows it to /login (the user ID filled in from
+ * login_hint), the code and password are typed, and the browser lands on the relying party's
+ * redirect URI with a code that openid-client exchanges. In the same browser session a second
+ * login is not asked for (the session holds), but an approval is: its text shown, the code and
+ * the password asked again. Any console error or CSP violation fails the test (the form's
+ * redirect to the relying party included, which browsers hold to form-action).
+ */
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as client from 'openid-client';
+import type { Browser, Page } from 'playwright-core';
+import { makeSerial } from '@kodeviser/shared';
+import { admin, testApp } from '../../server/test/http-helpers.js';
+import { cli, deviceOnServer } from '../helpers/kodeviser-cli.js';
+import { authorizationRequest, exchange, type AuthorizationRequest } from '../helpers/relying-party.js';
+import { haveChromium, launchChromium, watch } from './helpers.js';
+
+const PASSWORD = 'browser-rp-password-1';
+const NEXT_CODE_MS = 40_000;
+
+if (haveChromium(t)) {
+  const dir = mkdtempSync(join(tmpdir(), 'kodeviser-oidc-browser-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  let browser: Browser;
+  // The relying party's callback, a server of its own: the browser lands there and stays.
+  const shop = createServer((_req, res) =>
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Shop</title><p>back at the shop</p>'),
+  );
+  let REDIRECT = '';
+  t.before(async () => {
+    browser = await launchChromium();
+    await new Promise<void>((resolve) => shop.listen(0, '127.0.0.1', resolve));
+    REDIRECT = `http://127.0.0.1:${(shop.address() as AddressInfo).port}/callback`;
+  });
+  t.teardown(async () => {
+    await browser?.close();
+    shop.close();
+  });
+
+  t.test('log in to a relying party through the pages; an approval always asks again', async (t) => {
+    const { app, clock } = await testApp(t);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address();
+    const base = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+    const serial = makeSerial('600000003');
+    const device = await deviceOnServer(app, admin.authorization, { dir, serial, nowMs: clock.now() });
+    const press = async (): Promise<string> => (JSON.parse(await cli(['press', device, '--json'], clock.now())) as { code: string }).code;
+    const operator = (
+      await app.inject({ method: 'POST', url: '/v1/credentials', headers: admin, payload: { role: 'operator', name: 'rp' } })
+    ).json().token as string;
+    const proof = await app.inject({
+      method: 'POST',
+      url: '/v1/proofs',
+      headers: { authorization: `Bearer ${operator}` },
+      payload: {
+        identity: { nationalId: '0303801234', document: { type: 'passport', country: 'DK', number: 'P999' } },
+        userId: 'browser-rp',
+      },
+    });
+    const activated = await app.inject({
+      method: 'POST',
+      url: '/v1/activate',
+      payload: { proofId: proof.json().proofId, serial, otp: await press(), password: PASSWORD },
+    });
+    t.equal(activated.statusCode, 200);
+    const registered = (
+      await app.inject({ method: 'POST', url: '/v1/oidc/clients', headers: admin, payload: { name: 'Shop', redirect_uris: [REDIRECT] } })
+    ).json() as { client_id: string; client_secret: string };
+    const config = await client.discovery(new URL(`${base}/oidc`), registered.client_id, registered.client_secret, undefined, {
+      execute: [client.allowInsecureRequests],
+    });
+
+    const context = await browser.newContext();
+    const problems: string[] = [];
+    await watch(context, problems);
+    // The relying party's callback: the browser lands there; the page says so.
+    await context.route(`${REDIRECT}**`, (route) =>
+      route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>Shop</title><p>back at the shop</p>' }),
+    );
+    const page: Page = await context.newPage();
+
+    const start = async (extra: Record<string, string> = {}) => {
+      const asked = await authorizationRequest(config, REDIRECT, { login_hint: 'browser-rp', ...extra });
+      await page.goto(asked.url.href);
+      return asked;
+    };
+    const landed = async (asked: AuthorizationRequest) => {
+      await page.waitForURL(`${REDIRECT}**`);
+      return (await exchange(config, new URL(page.url()), asked)).claims()!;
+    };
+    const codeAndPassword = async (button: string) => {
+      clock.advance(NEXT_CODE_MS);
+      await page.getByLabel('One-time code').fill(await press());
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByRole('button', { name: button }).click();
+    };
+
+    // 1. The first login: the pages, the user ID filled in from login_hint.
+    const first = await start();
+    await page.waitForURL(/\/login\?interaction=/);
+    t.equal(await page.getByLabel('User ID').inputValue(), 'browser-rp', 'login_hint fills in the user ID');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await codeAndPassword('Log in');
+    const claims = await landed(first);
+    t.same(claims.amr, ['code_token', 'password']);
+    t.equal(claims.action, 'LOG_ON');
+
+    // 2. Another login in the same browser session: the session holds, nothing is asked.
+    const again = await start();
+    const reused = await landed(again);
+    t.equal(reused.sub, claims.sub, 'the same user, from the session');
+
+    // 3. An approval: never from the session; the text is shown, code and password asked again.
+    const text = 'Betal 499,00 kr. til Shop A/S';
+    const approval = await start({
+      idp_params: JSON.stringify({ mitid: { reference_text: Buffer.from(text).toString('base64'), action_text: 'APPROVE' } }),
+    });
+    await page.waitForURL(/\/login\?interaction=/);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    t.equal(await page.getByTestId('reference-text').textContent(), text, 'the text to approve, before the code');
+    await codeAndPassword('Approve');
+    const approved = await landed(approval);
+    t.equal(approved.action, 'APPROVE');
+    t.equal(approved.reference_text, text);
+    t.equal(approved.sub, claims.sub);
+
+    t.same(problems, [], 'no console error, page error or CSP violation');
+    await context.close();
+  });
+}

@@ -1,0 +1,153 @@
+/**
+ * kodeviser as the OpenID provider of a relying party written by others: openid-client (OpenID
+ * Certified) runs discovery, the authorization code flow with PKCE through `kodeviser login` (the
+ * login pages followed without a browser, the device file pressed), and verifies the ID token —
+ * `sub` opaque, `amr`, `acr`, and an approval's claims matching the text sent. And what must be
+ * refused is: a wrong or replayed code, a tampered state, a reused authorization code, a
+ * redirect URI not registered, a request without PKCE, a reference text over 130 characters.
+ */
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as client from 'openid-client';
+import { makeSerial } from '@kodeviser/shared';
+import { admin, testApp } from '../../server/test/http-helpers.js';
+import { cli, deviceOnServer } from '../helpers/kodeviser-cli.js';
+import { authorizationRequest, exchange } from '../helpers/relying-party.js';
+
+const REDIRECT = 'http://127.0.0.1:9/callback';
+const PASSWORD = 'oidc-password-1';
+
+t.test('the code flow with PKCE, for a login and for an approval', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kodeviser-oidc-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { app, clock } = await testApp(t);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  const base = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+
+  // A user with a device, activated through an operator's proof.
+  const serial = makeSerial('600000001');
+  const device = await deviceOnServer(app, admin.authorization, { dir, serial, nowMs: clock.now() });
+  const operator = (
+    await app.inject({ method: 'POST', url: '/v1/credentials', headers: admin, payload: { role: 'operator', name: 'oidc' } })
+  ).json().token;
+  const proof = await app.inject({
+    method: 'POST',
+    url: '/v1/proofs',
+    headers: { authorization: `Bearer ${operator}` },
+    payload: { identity: { nationalId: '0101801234', document: { type: 'passport', country: 'DK', number: 'P777' } }, userId: 'rp-user' },
+  });
+  const code = JSON.parse(await cli(['press', device, '--json'], clock.now())).code as string;
+  const activated = await app.inject({
+    method: 'POST',
+    url: '/v1/activate',
+    payload: { proofId: proof.json().proofId, serial, otp: code, password: PASSWORD },
+  });
+  t.equal(activated.statusCode, 200, 'rp-user is active');
+
+  const registered = await app.inject({
+    method: 'POST',
+    url: '/v1/oidc/clients',
+    headers: admin,
+    payload: { name: 'Test shop', redirect_uris: [REDIRECT] },
+  });
+  t.equal(registered.statusCode, 201);
+  const { client_id: clientId, client_secret: clientSecret } = registered.json() as { client_id: string; client_secret: string };
+
+  const config = await client.discovery(new URL(`${base}/oidc`), clientId, clientSecret, undefined, {
+    execute: [client.allowInsecureRequests],
+  });
+  t.equal(config.serverMetadata().issuer, `${base}/oidc`, 'the issuer is the server URL + /oidc, with the port bound');
+  t.same(config.serverMetadata().code_challenge_methods_supported, ['S256']);
+
+  const authorization = (extra: Record<string, string | null> = {}) =>
+    authorizationRequest(config, REDIRECT, { login_hint: 'rp-user', ...extra });
+  /** `kodeviser login` through the pages, as CI runs it: the redirect it prints. */
+  const login = async (url: URL, password = PASSWORD): Promise<URL> =>
+    new URL(
+      (
+        await cli(['login', '--authorize-url', url.href, '--user', 'rp-user', '--device', device, '--password', password], clock.now(), {
+          fetch: globalThis.fetch,
+          env: {},
+        })
+      ).trim(),
+    );
+  /** One login: the request, the login, the code exchanged. */
+  const flow = async (extra: Record<string, string> = {}, advanceMs = 40_000) => {
+    clock.advance(advanceMs);
+    const asked = await authorization(extra);
+    const redirect = await login(asked.url);
+    return { redirect, verifier: asked.verifier, state: asked.state, tokens: await exchange(config, redirect, asked) };
+  };
+
+  const first = await flow();
+  const claims = first.tokens.claims()!;
+  t.equal(claims.iss, `${base}/oidc`);
+  t.equal(claims.aud, clientId);
+  t.match(claims.sub, /^[A-Za-z0-9_-]{43}$/, 'sub is opaque');
+  t.not(claims.sub, 'rp-user', 'never the user ID typed');
+  t.same(claims.amr, ['code_token', 'password']);
+  t.equal(claims.acr, 'https://data.gov.dk/concept/core/nsis/Substantial');
+  t.equal(claims.action, 'LOG_ON');
+
+  const text = 'Overfør 1.250,00 kr. til Ærø Færger';
+  const approval = await flow({
+    idp_params: JSON.stringify({ mitid: { reference_text: Buffer.from(text, 'utf8').toString('base64'), action_text: 'APPROVE' } }),
+  });
+  const approved = approval.tokens.claims()!;
+  t.equal(approved.sub, claims.sub, 'sub is stable');
+  t.equal(approved.action, 'APPROVE');
+  t.equal(approved.reference_text, text);
+  t.equal(approved.transaction_text_sha256, createHash('sha256').update(text, 'utf8').digest('base64url'));
+
+  // The authorization code is spent.
+  await t.rejects(
+    client.authorizationCodeGrant(config, approval.redirect, { pkceCodeVerifier: approval.verifier, expectedState: approval.state }),
+    'a reused authorization code is refused',
+  );
+
+  // The same 30-second step again: the code the device shows now was spent by the approval.
+  const replayed = await authorization();
+  await t.rejects(login(replayed.url), /That did not work/, 'a replayed code is refused on the page');
+  clock.advance(40_000);
+  await t.rejects(login((await authorization()).url, 'not-the-password'), /That did not work/, 'a wrong password too, in the same words');
+
+  clock.advance(40_000);
+  const fresh = await authorization();
+  const redirect = await login(fresh.url);
+  const tampered = new URL(redirect);
+  tampered.searchParams.set('state', client.randomState());
+  await t.rejects(
+    client.authorizationCodeGrant(config, tampered, { pkceCodeVerifier: fresh.verifier, expectedState: fresh.state }),
+    'a tampered state is refused',
+  );
+  await t.rejects(
+    client.authorizationCodeGrant(config, redirect, { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: fresh.state }),
+    'a code verifier that is not the one challenged is refused',
+  );
+
+  await t.rejects(
+    login((await authorization({ redirect_uri: 'http://127.0.0.1:9/elsewhere' })).url),
+    /redirect_uri did not match/,
+    'a redirect URI not registered: refused before any login, and not redirected to',
+  );
+  await t.rejects(
+    login((await authorization({ code_challenge: null, code_challenge_method: null })).url),
+    /refused: invalid_request \(Authorization Server policy requires PKCE to be used for this request\)/,
+    'a request without PKCE',
+  );
+  const long = Buffer.from('x'.repeat(131), 'utf8').toString('base64');
+  await t.rejects(
+    login((await authorization({ idp_params: JSON.stringify({ mitid: { reference_text: long, action_text: 'APPROVE' } }) })).url),
+    /refused: invalid_request \(mitid.reference_text must be 1 to 130 characters once decoded\)/,
+    'a reference text over 130 characters',
+  );
+  await t.rejects(
+    login((await authorization({ idp_params: JSON.stringify({ mitid: { action_text: 'TRANSFER' } }) })).url),
+    /refused: invalid_request \(mitid.action_text must be one of/,
+    'an action that is none of the five',
+  );
+});
