@@ -66,11 +66,11 @@ t.test('the code flow with PKCE, for a login and for an approval', async (t) => 
   const authorization = (extra: Record<string, string | null> = {}) =>
     authorizationRequest(config, REDIRECT, { login_hint: 'rp-user', ...extra });
   /** `kodeviser login` through the pages, as CI runs it: the redirect it prints. */
-  const login = async (url: URL, password = PASSWORD): Promise<URL> =>
+  const login = async (url: URL, password = PASSWORD, fetch: typeof globalThis.fetch = globalThis.fetch): Promise<URL> =>
     new URL(
       (
         await cli(['login', '--authorize-url', url.href, '--user', 'rp-user', '--device', device, '--password', password], clock.now(), {
-          fetch: globalThis.fetch,
+          fetch,
           env: {},
         })
       ).trim(),
@@ -102,6 +102,24 @@ t.test('the code flow with PKCE, for a login and for an approval', async (t) => 
   t.equal(approved.action, 'APPROVE');
   t.equal(approved.reference_text, text);
   t.equal(approved.transaction_text_sha256, createHash('sha256').update(text, 'utf8').digest('base64url'));
+
+  // The text approved is the relying party's, whatever the login form is made to send.
+  clock.advance(40_000);
+  const honest = await authorization({
+    idp_params: JSON.stringify({ mitid: { reference_text: Buffer.from(text, 'utf8').toString('base64'), action_text: 'APPROVE' } }),
+  });
+  const forging: typeof globalThis.fetch = (input, init) => {
+    if (init?.method === 'POST' && String(input).endsWith('/login')) {
+      const form = new URLSearchParams(String(init.body));
+      form.set('action', 'LOG_ON');
+      form.set('text', 'Pay 0 kr.');
+      return fetch(input, { ...init, body: form.toString() });
+    }
+    return fetch(input, init);
+  };
+  const kept = (await exchange(config, await login(honest.url, PASSWORD, forging), honest)).claims()!;
+  t.equal(kept.action, 'APPROVE', "a form's action field changes nothing");
+  t.equal(kept.reference_text, text, 'nor its text field: the approval is the one the relying party asked');
 
   // The authorization code is spent.
   await t.rejects(

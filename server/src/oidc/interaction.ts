@@ -19,6 +19,8 @@ export interface LoginAsked {
   referenceText?: string;
   /** login_hint: the user ID to fill in */
   userHint: string;
+  /** the relying party's client id (a receipt's audience) */
+  clientId: string;
   /** where the relying party's redirect goes (its origin), for the page's form-action */
   redirectOrigin: string | null;
 }
@@ -62,6 +64,7 @@ export function oidcInteractions(host: OidcHost, store: OidcStore, clock: Clock)
         uid,
         ...a,
         userHint: typeof params.login_hint === 'string' ? params.login_hint : '',
+        clientId: String(params.client_id),
         redirectOrigin: originOf(params.redirect_uri),
       };
     },

@@ -320,6 +320,14 @@ export async function loginPages(app: FastifyInstance, { service, clock, perUser
         ...nonNull('password', password.length === 0 ? fieldProblem(password, PASSWORD, t.passwordName, lang) : null),
       };
       if (Object.keys(errors).length > 0) return codeStep(request, reply, interaction, { errors });
+      // For a relying party, the approval is what its request asks, read again from the provider
+      // (the receipt's audience its client id); a login it no longer waits for is not decided.
+      const rp = interaction.o === undefined || oidc === null ? null : await oidc.asked(request, reply);
+      if (interaction.o !== undefined && (rp === null || rp.uid !== interaction.o)) {
+        clearSigned(reply, LOGIN_COOKIE);
+        return userStep(request, reply, { problem: { status: 400, message: t.rpExpired } });
+      }
+      const approval = rp ?? { action: interaction.a, ...(interaction.r !== undefined ? { referenceText: interaction.r } : {}) };
       const outcome = await service.authenticate(
         {
           userId: interaction.u,
@@ -327,16 +335,16 @@ export async function loginPages(app: FastifyInstance, { service, clock, perUser
           // A password the API's schema would refuse (too short or long) is a wrong one: the same
           // refusal, after the code is checked, as any other wrong password.
           password: password.slice(0, PASSWORD.max),
-          action: interaction.a,
-          ...(interaction.r !== undefined ? { referenceText: interaction.r } : {}),
+          action: approval.action,
+          ...(approval.referenceText !== undefined ? { referenceText: approval.referenceText } : {}),
+          ...(rp !== null ? { audience: rp.clientId } : {}),
         },
         { ip: request.ip },
       );
       if (outcome.result === 'accept') {
         clearSigned(reply, LOGIN_COOKIE);
-        if (interaction.o !== undefined) {
-          const rp = oidc === null ? null : await oidc.asked(request, reply);
-          const next = rp === null || rp.uid !== interaction.o ? null : await oidc!.finish(request, reply, interaction.u, rp);
+        if (rp !== null && oidc !== null) {
+          const next = await oidc.finish(request, reply, interaction.u, rp);
           if (next === null) return userStep(request, reply, { problem: { status: 400, message: t.rpExpired } });
           return reply.redirect(next, 303);
         }
