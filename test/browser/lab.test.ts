@@ -194,7 +194,8 @@ if (haveChromium(t)) {
     const page = await lab(t);
     await page.evaluate('localStorage.clear()');
     await page.reload();
-    await page.getByTestId('lcd').waitFor();
+    // The page fetches the offered device after it loads: its serial shows once it has come.
+    await page.getByTestId('serial').filter({ hasText: /\d/ }).waitFor();
     const body = (await page.textContent('body')) ?? '';
     t.ok(
       body.includes(OFFERED_SERIAL) ||
