@@ -9,11 +9,11 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeSerial } from '@kodeviser/shared';
 import { archiveLog, checkpointLog, verified, verifyArchive, verifyLog } from '../src/audit-log.js';
-import { NO_DRIFT } from '../src/domain/policy.js';
 import { checkpointKey, type CheckpointKey } from '../src/security/audit-checkpoint.js';
 import type { AuditEntry, NewTokenRecord, TokenStore } from '../src/store/types.js';
 import { tempDir } from './helpers/db.js';
 import { applyWrites, audited, consumed } from './helpers/writes.js';
+import { row } from './store-contract.js';
 
 export interface AuditContractStore {
   store: TokenStore;
@@ -27,16 +27,7 @@ export interface AuditContractStore {
 
 const T0 = Date.UTC(2026, 0, 1);
 const serial = (n: number) => makeSerial(String(300_000_000 + n));
-const token = (n: number): NewTokenRecord => ({
-  serial: serial(n),
-  profile: 'hotp-sha1',
-  digits: 6,
-  step: 30,
-  t0: 0,
-  seed: { ciphertext: Uint8Array.of(n & 0xff, 1, 2, 3), nonce: new Uint8Array(12).fill(n & 0xff), keyVersion: 1 },
-  lastMovingFactor: -1,
-  drift: NO_DRIFT,
-});
+const token = (n: number): NewTokenRecord => row(n, { serial: serial(n) });
 const MASTER = new Uint8Array(32).fill(7);
 
 /** Audit rows of every shape: unchained, a user unknown, text in several scripts, nulls. */

@@ -13,6 +13,7 @@ import { openStore } from '../src/store/open.js';
 import type { TokenStore } from '../src/store/types.js';
 import { checkMigratedDrift, v1TokenRow } from './helpers/migrated-drift.js';
 import { PG_URL, postgresUnreachable, requirePostgres, skipMessage, tempSchema, withSearchPath } from './helpers/postgres.js';
+import { postgresUnderTest } from './helpers/stores.js';
 import { storeContract, row, serial, type ContractStore } from './store-contract.js';
 
 t.test('an unreachable PostgreSQL is a plainly named skip, within about 2 s', async (t) => {
@@ -33,25 +34,8 @@ t.test('an unreachable PostgreSQL is a plainly named skip, within about 2 s', as
 
 if (await requirePostgres(t)) {
   storeContract(t, 'PostgreSQL', async (t) => {
-    const { url } = await tempSchema(t);
-    const stores: TokenStore[] = [];
-    const openOne = async (): Promise<TokenStore> => {
-      const s = await openPostgresStore(url, { poolSize: 4 });
-      stores.push(s);
-      return s;
-    };
-    const store = await openOne();
-    const raw = new pg.Client({ connectionString: url });
-    await raw.connect();
-    t.teardown(async () => {
-      for (const s of stores) await s.close();
-      await raw.end();
-    });
-    const contractStore: ContractStore = {
-      ...store,
-      raw: async (sql: string) => (await raw.query(sql)).rows as Record<string, unknown>[],
-      another: openOne,
-    };
+    const { store, another, raw } = await postgresUnderTest(t);
+    const contractStore: ContractStore = { ...store, raw, another };
     return contractStore;
   });
 

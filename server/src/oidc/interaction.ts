@@ -21,6 +21,8 @@ export interface LoginAsked {
   userHint: string;
   /** the relying party's client id (a receipt's audience) */
   clientId: string;
+  /** the scope it asked for */
+  scope: string;
   /** where the relying party's redirect goes (its origin), for the page's form-action */
   redirectOrigin: string | null;
 }
@@ -65,25 +67,28 @@ export function oidcInteractions(host: OidcHost, store: OidcStore, clock: Clock)
         ...a,
         userHint: typeof params.login_hint === 'string' ? params.login_hint : '',
         clientId: String(params.client_id),
+        scope: typeof params.scope === 'string' ? params.scope : 'openid',
         redirectOrigin: originOf(params.redirect_uri),
       };
     },
     async finish(request, reply, userId, asked) {
-      const found = await details(request, reply);
-      if (found === null || found.details.uid !== asked.uid) return null;
-      const { provider, details: d } = found;
-      const grant = new provider.Grant({ accountId: userId, clientId: String(d.params.client_id) });
-      grant.addOIDCScope(typeof d.params.scope === 'string' ? d.params.scope : 'openid');
+      // `asked` was read from this request's interaction; the provider finds it again by its
+      // cookie when it takes the result, and refuses if it has gone meanwhile.
+      const provider = await host.provider();
+      const grant = new provider.Grant({ accountId: userId, clientId: asked.clientId });
+      grant.addOIDCScope(asked.scope);
       const grantId = await grant.save();
-      const approval =
-        asked.referenceText === undefined ? { action: asked.action } : { action: asked.action, referenceText: asked.referenceText };
-      await store.upsert(APPROVAL_MODEL, grantId, approvalClaims(approval), clock.now() + APPROVAL_TTL_MS);
-      return provider.interactionResult(
-        request.raw,
-        reply.raw,
-        { login: { accountId: userId, amr: AMR, acr: ACR_SUBSTANTIAL }, consent: { grantId } },
-        { mergeWithLastSubmission: false },
-      );
+      await store.upsert(APPROVAL_MODEL, grantId, approvalClaims(asked), clock.now() + APPROVAL_TTL_MS);
+      try {
+        return await provider.interactionResult(
+          request.raw,
+          reply.raw,
+          { login: { accountId: userId, amr: AMR, acr: ACR_SUBSTANTIAL }, consent: { grantId } },
+          { mergeWithLastSubmission: false },
+        );
+      } catch {
+        return null;
+      }
     },
   };
 }

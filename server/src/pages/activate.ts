@@ -11,12 +11,11 @@
  * app's passport check would). A proof made here is kept for the activation form in a signed
  * cookie (Strict, path /activate, as long as the proof holds), never shown: a proof id is a secret.
  */
-import { isKodeviserError } from '@kodeviser/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import { parseDocument, parseNationalId, type ProofRefusal } from '../domain/identity.js';
 import { busyGate } from '../routes/users.js';
 import { clearSigned, readSigned, setSigned, type SignedCookie } from './cookies.js';
-import { compact, fieldProblem, formSchema, OTP, PASSWORD, PROOF_ID, serialOf, USER_ID, valueOf } from './fields.js';
+import { compact, fieldProblem, formSchema, nonNull, OTP, PASSWORD, PROOF_ID, refusedBy, serialOf, USER_ID, valueOf } from './fields.js';
 import { COMMON, duration, format, langOf, type Lang, type Texts } from './i18n.js';
 import type { PageModuleOptions } from './index.js';
 import { render, renderForm, type PageProblem } from './render.js';
@@ -225,20 +224,6 @@ export function proofIdOf(value: string, lang: Lang): { proofId: string } | { pr
 type ActivateField = 'proofId' | 'serial' | 'otp' | 'password' | 'password2';
 type SelfField = 'userId' | 'otp' | 'password';
 type PassportField = 'nationalId' | 'passportNumber' | 'userId';
-
-const nonNull = <K extends string>(key: K, value: string | null): Partial<Record<K, string>> =>
-  value === null ? {} : ({ [key]: value } as Record<K, string>);
-
-/** What `parse` (the domain's own check of a value) says of `value`: null when it reads it. */
-function refusal(parse: () => unknown, problem: string): string | null {
-  try {
-    parse();
-    return null;
-  } catch (e) {
-    if (isKodeviserError(e)) return problem;
-    throw e;
-  }
-}
 
 export async function activatePages(
   app: FastifyInstance,
@@ -449,10 +434,13 @@ export async function activatePages(
       const required = (value: string, name: string) => (value === '' ? format(COMMON[lang].required, { field: name }) : null);
       // The identity's numbers are judged by the domain's own parsers (what prove will read).
       const errors: Partial<Record<PassportField, string>> = {
-        ...nonNull('nationalId', required(nationalId, t.nationalIdName) ?? refusal(() => parseNationalId(nationalId), t.nationalIdFormat)),
+        ...nonNull(
+          'nationalId',
+          required(nationalId, t.nationalIdName) ?? refusedBy(() => parseNationalId(nationalId), t.nationalIdFormat),
+        ),
         ...nonNull(
           'passportNumber',
-          required(document.number, t.passportNumberName) ?? refusal(() => parseDocument(document), t.passportNumberFormat),
+          required(document.number, t.passportNumberName) ?? refusedBy(() => parseDocument(document), t.passportNumberFormat),
         ),
         ...nonNull('userId', userId === '' ? null : fieldProblem(userId, USER_ID, t.wishedUserIdName, lang)),
       };

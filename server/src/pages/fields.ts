@@ -56,17 +56,26 @@ export function fieldProblem(value: string, rule: FieldRule, name: string, lang:
   return null;
 }
 
+/** `problem` when `parse` (the domain's own check of a value) refuses it, else null. */
+export function refusedBy(parse: () => unknown, problem: string): string | null {
+  try {
+    parse();
+    return null;
+  } catch (e) {
+    if (isKodeviserError(e)) return problem;
+    throw e;
+  }
+}
+
+/** `{[key]: value}`, or nothing when there is no value: a form's errors, field by field. */
+export const nonNull = <K extends string>(key: K, value: string | null): Partial<Record<K, string>> =>
+  value === null ? {} : ({ [key]: value } as Record<K, string>);
+
 /** A serial as typed (spaces allowed) → its ten digits, or the problem with it. */
 export function serialOf(value: string, lang: Lang, name: string): { serial: string } | { problem: string } {
   const typed = compact(value);
-  const problem = fieldProblem(typed, SERIAL, name, lang);
-  if (problem !== null) return { problem };
-  try {
-    return { serial: parseSerial(typed) };
-  } catch (e) {
-    if (isKodeviserError(e)) return { problem: COMMON[lang].serialCheck };
-    throw e;
-  }
+  const problem = fieldProblem(typed, SERIAL, name, lang) ?? refusedBy(() => parseSerial(typed), COMMON[lang].serialCheck);
+  return problem === null ? { serial: parseSerial(typed) } : { problem };
 }
 
 const capitalised = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);

@@ -105,14 +105,15 @@ export async function pageRoutes(app: FastifyInstance, opts: PageOptions): Promi
     // …nor @fastify/helmet's: the page gets the pages' policy all the same.
     if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', cspHeader());
     const { status: described, body, headers } = describeError(err);
-    const t = COMMON[langOf(request, reply)];
+    const lang = langOf(request, reply);
+    const t = COMMON[lang];
     const csrf = err.code === 'FST_CSRF_INVALID_TOKEN' || err.code === 'FST_CSRF_MISSING_SECRET';
     const status = csrf ? 403 : described;
     const retry = Number(headers?.['retry-after'] ?? 60);
     const message = csrf
       ? t.formExpired
       : body.error === 'rate-limited'
-        ? format(t.tooMany, { wait: duration(retry, langOf(request, reply)) })
+        ? format(t.tooMany, { wait: duration(retry, lang) })
         : body.error === 'busy'
           ? t.busy
           : body.error === 'unavailable'

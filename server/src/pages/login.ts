@@ -14,7 +14,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandl
 import { ACTIONS, MAX_REFERENCE_TEXT, type Action } from '../domain/types.js';
 import { busyGate } from '../routes/users.js';
 import { clearSigned, readSigned, setSigned, type SignedCookie } from './cookies.js';
-import { compact, fieldProblem, formSchema, OTP, PASSWORD, USER_ID, valueOf } from './fields.js';
+import { compact, fieldProblem, formSchema, nonNull, OTP, PASSWORD, USER_ID, valueOf } from './fields.js';
 import { COMMON, duration, format, langOf, type Lang, type Texts } from './i18n.js';
 import type { PageModuleOptions } from './index.js';
 import { cspHeader } from './csp.js';
@@ -367,6 +367,3 @@ export async function loginPages(app: FastifyInstance, { service, clock, perUser
     },
   );
 }
-
-const nonNull = <K extends string>(key: K, value: string | null): Partial<Record<K, string>> =>
-  value === null ? {} : ({ [key]: value } as Record<K, string>);

@@ -13,7 +13,7 @@
  * Redis when configured, holds it ended until it would have expired).
  */
 import { randomBytes } from 'node:crypto';
-import { formatSerial, isKodeviserError } from '@kodeviser/shared';
+import { formatSerial } from '@kodeviser/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../domain/credentials.js';
 import { isServiceError, type ServiceErrorCode } from '../domain/errors.js';
@@ -22,7 +22,19 @@ import { ID_CHECK_DOCUMENTS, ORDER_ID, type IdCheck, type OrderRefusal, type Ord
 import type { UserView } from '../domain/types.js';
 import { busyGate } from '../routes/users.js';
 import { clearSigned, readSigned, setSigned, type SignedCookie } from './cookies.js';
-import { compact, fieldProblem, formSchema, OTP, PASSWORD, PROOF_ID, serialOf, USER_ID, valueOf, type FieldRule } from './fields.js';
+import {
+  compact,
+  fieldProblem,
+  formSchema,
+  OTP,
+  PASSWORD,
+  PROOF_ID,
+  refusedBy,
+  serialOf,
+  USER_ID,
+  valueOf,
+  type FieldRule,
+} from './fields.js';
 import { COMMON, duration, format, langOf, type Lang, type Texts } from './i18n.js';
 import type { PageModuleOptions } from './index.js';
 import { render, renderForm, type FormState, type PageProblem } from './render.js';
@@ -400,20 +412,6 @@ interface ConsoleState {
   problem?: PageProblem;
 }
 
-/**
- * Whether the service's rule for a document (identity.ts parseDocument) refuses `document`; each
- * field is checked alone, the others made valid, so that its message goes next to it.
- */
-function documentRefused(document: { type: DocumentType; country: string; number: string }): boolean {
-  try {
-    parseDocument(document);
-    return false;
-  } catch (e) {
-    if (isKodeviserError(e)) return true;
-    throw e;
-  }
-}
-
 function dateTime(at: number, lang: Lang): string {
   return new Intl.DateTimeFormat(lang === 'da' ? 'da-DK' : 'en-GB', {
     dateStyle: 'medium',
@@ -645,24 +643,18 @@ export async function operatorPages(app: FastifyInstance, { service, credentials
     const number = (values.documentNumber ?? '').trim();
     const userId = (values.proofUserId ?? '').trim();
     const type = isDocument(documentType) ? documentType : 'passport';
-    const nationalIdProblem = () => {
-      try {
-        parseNationalId(nationalId);
-        return null;
-      } catch (e) {
-        if (isKodeviserError(e)) return t.nationalIdFormat;
-        throw e;
-      }
-    };
+    // The service's rules (identity.ts), each field checked alone, the others made valid, so that
+    // its message goes next to it.
     const errors = problems({
-      nationalId: fieldProblem(nationalId, { max: 11 }, t.nationalIdName, lang) ?? nationalIdProblem(),
+      nationalId:
+        fieldProblem(nationalId, { max: 11 }, t.nationalIdName, lang) ?? refusedBy(() => parseNationalId(nationalId), t.nationalIdFormat),
       documentType: isDocument(documentType) ? null : COMMON[lang].badForm,
       country:
         fieldProblem(country, { max: 2 }, t.countryName, lang) ??
-        (documentRefused({ type, country, number: 'A' }) ? t.countryFormat : null),
+        refusedBy(() => parseDocument({ type, country, number: 'A' }), t.countryFormat),
       documentNumber:
         fieldProblem(number, { max: DOCUMENT_NUMBER_MAX }, t.documentNumberName, lang) ??
-        (documentRefused({ type, country: 'DK', number }) ? t.documentNumberFormat : null),
+        refusedBy(() => parseDocument({ type, country: 'DK', number }), t.documentNumberFormat),
       proofUserId: userId === '' ? null : fieldProblem(userId, USER_ID, t.proofUserIdName, lang),
     });
     if (errors !== null) return withErrors(request, reply, operator, 'proof', values, errors);
