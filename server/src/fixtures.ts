@@ -35,7 +35,7 @@ export interface FixtureUser {
 export interface Fixtures {
   users: FixtureUser[];
   operators: Array<{ name: string; token: string }>;
-  clients: Array<{ client_id: string; client_secret: string; name: string; redirect_uris: string[] }>;
+  clients: Array<{ client_id: string; client_secret: string; name: string; redirect_uris: string[]; post_logout_redirect_uris?: string[] }>;
 }
 
 const bad = (where: string, what: string): KodeviserError => new KodeviserError('ERR_ARGUMENT', `fixtures: ${where} ${what}`);
@@ -105,6 +105,13 @@ export function parseFixtures(text: string): Fixtures {
         client_secret: secret,
         name: str(cl.name, `${at}.name`),
         redirect_uris: list(cl.redirect_uris, `${at}.redirect_uris`).map((r, j) => str(r, `${at}.redirect_uris[${j}]`)),
+        ...(cl.post_logout_redirect_uris === undefined
+          ? {}
+          : {
+              post_logout_redirect_uris: list(cl.post_logout_redirect_uris, `${at}.post_logout_redirect_uris`).map((r, j) =>
+                str(r, `${at}.post_logout_redirect_uris[${j}]`),
+              ),
+            }),
       };
     }),
   };

@@ -23,6 +23,26 @@ t.test('clients: made, listed, removed; the secret shown once and sealed in the 
   t.same(list.json(), { clients: [{ client_id: client.client_id, name: 'Test shop', redirect_uris: body.redirect_uris }] });
   t.notMatch(list.body, client.client_secret, 'never the secret again');
 
+  const withLogout = await post(app, '/v1/oidc/clients', { ...body, post_logout_redirect_uris: ['https://shop.example/bye'] }, admin);
+  t.equal(withLogout.statusCode, 201);
+  t.same(withLogout.json().post_logout_redirect_uris, ['https://shop.example/bye'], 'where a logout may go back to');
+  const both = (await app.inject({ url: '/v1/oidc/clients', headers: admin })).json() as { clients: Array<Record<string, unknown>> };
+  t.same(
+    both.clients.map((c) => c.post_logout_redirect_uris),
+    [undefined, ['https://shop.example/bye']],
+    'listed with it',
+  );
+  await app.inject({ method: 'DELETE', url: `/v1/oidc/clients/${withLogout.json().client_id}`, headers: admin });
+  for (const [what, post_logout_redirect_uris] of [
+    ['a logout URI with a fragment', ['https://shop.example/bye#x']],
+    ['a logout URI not http', ['javascript:alert(1)']],
+    ['not a list', 'https://shop.example/bye'],
+  ] as const) {
+    const res = await post(app, '/v1/oidc/clients', { ...body, post_logout_redirect_uris }, admin);
+    t.equal(res.statusCode, 400, what);
+    t.match(res.json(), { error: String, message: String });
+  }
+
   for (const [what, redirect_uris] of [
     ['none', []],
     ['a fragment', ['https://shop.example/cb#x']],

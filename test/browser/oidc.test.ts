@@ -4,8 +4,10 @@
  * login_hint), the code and password are typed, and the browser lands on the relying party's
  * redirect URI with a code that openid-client exchanges. In the same browser session a second
  * login is not asked for (the session holds), but an approval is: its text shown, the code and
- * the password asked again. Any console error or CSP violation fails the test (the form's
- * redirect to the relying party included, which browsers hold to form-action).
+ * the password asked again. The relying party's logout asks the user, ends the session and goes
+ * back to the relying party with its state; the next login asks for the code again. Any console
+ * error or CSP violation fails the test (the forms' redirects to the relying party included, which
+ * browsers hold to form-action).
  */
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,10 +35,12 @@ if (haveChromium(t)) {
     res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Shop</title><p>back at the shop</p>'),
   );
   let REDIRECT = '';
+  let LOGGED_OUT = '';
   t.before(async () => {
     browser = await launchChromium();
     await new Promise<void>((resolve) => shop.listen(0, '127.0.0.1', resolve));
     REDIRECT = `http://127.0.0.1:${(shop.address() as AddressInfo).port}/callback`;
+    LOGGED_OUT = `http://127.0.0.1:${(shop.address() as AddressInfo).port}/logged-out`;
   });
   t.teardown(async () => {
     await browser?.close();
@@ -70,7 +74,12 @@ if (haveChromium(t)) {
     });
     t.equal(activated.statusCode, 200);
     const registered = (
-      await app.inject({ method: 'POST', url: '/v1/oidc/clients', headers: admin, payload: { name: 'Shop', redirect_uris: [REDIRECT] } })
+      await app.inject({
+        method: 'POST',
+        url: '/v1/oidc/clients',
+        headers: admin,
+        payload: { name: 'Shop', redirect_uris: [REDIRECT], post_logout_redirect_uris: [LOGGED_OUT] },
+      })
     ).json() as { client_id: string; client_secret: string };
     const config = await client.discovery(new URL(`${base}/oidc`), registered.client_id, registered.client_secret, undefined, {
       execute: [client.allowInsecureRequests],
@@ -90,9 +99,12 @@ if (haveChromium(t)) {
       await page.goto(asked.url.href);
       return asked;
     };
+    let idToken = '';
     const landed = async (asked: AuthorizationRequest) => {
       await page.waitForURL(`${REDIRECT}**`);
-      return (await exchange(config, new URL(page.url()), asked)).claims()!;
+      const tokens = await exchange(config, new URL(page.url()), asked);
+      idToken = tokens.id_token!;
+      return tokens.claims()!;
     };
     const codeAndPassword = async (button: string) => {
       clock.advance(NEXT_CODE_MS);
@@ -129,6 +141,25 @@ if (haveChromium(t)) {
     t.equal(approved.action, 'APPROVE');
     t.equal(approved.reference_text, text);
     t.equal(approved.sub, claims.sub);
+
+    // 4. The relying party logs the user out: asked, then back at the shop with its state.
+    const logout = client.buildEndSessionUrl(config, {
+      id_token_hint: idToken,
+      post_logout_redirect_uri: LOGGED_OUT,
+      state: 'bye-1',
+    });
+    await page.goto(logout.href);
+    t.match(await page.getByTestId('logout-question').textContent(), /Shop asked for it/, 'the question names the relying party');
+    await page.getByRole('button', { name: 'Yes, log me out' }).click();
+    await page.waitForURL(`${LOGGED_OUT}**`);
+    t.equal(new URL(page.url()).searchParams.get('state'), 'bye-1', 'back at the relying party with its state');
+
+    // 5. The session is gone: the next login asks for the code and password again.
+    const afterLogout = await start();
+    await page.waitForURL(/\/login\?interaction=/);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await codeAndPassword('Log in');
+    t.equal((await landed(afterLogout)).sub, claims.sub, 'logged in again, with a new code');
 
     t.same(problems, [], 'no console error, page error or CSP violation');
     await context.close();

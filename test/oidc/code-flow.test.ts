@@ -5,6 +5,7 @@
  * `sub` opaque, `amr`, `acr`, and an approval's claims matching the text sent. And what must be
  * refused is: a wrong or replayed code, a tampered state, a reused authorization code, a
  * redirect URI not registered, a request without PKCE, a reference text over 130 characters.
+ * Then the relying party's logout (RP-initiated), back to a registered URI only.
  */
 import t from 'tap';
 import { createHash } from 'node:crypto';
@@ -18,6 +19,7 @@ import { cli, deviceOnServer } from '../helpers/kodeviser-cli.js';
 import { authorizationRequest, exchange } from '../helpers/relying-party.js';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
+const LOGGED_OUT = 'http://127.0.0.1:9/logged-out';
 const PASSWORD = 'oidc-password-1';
 
 t.test('the code flow with PKCE, for a login and for an approval', async (t) => {
@@ -52,7 +54,7 @@ t.test('the code flow with PKCE, for a login and for an approval', async (t) => 
     method: 'POST',
     url: '/v1/oidc/clients',
     headers: admin,
-    payload: { name: 'Test shop', redirect_uris: [REDIRECT] },
+    payload: { name: 'Test shop', redirect_uris: [REDIRECT], post_logout_redirect_uris: [LOGGED_OUT] },
   });
   t.equal(registered.statusCode, 201);
   const { client_id: clientId, client_secret: clientSecret } = registered.json() as { client_id: string; client_secret: string };
@@ -168,4 +170,47 @@ t.test('the code flow with PKCE, for a login and for an approval', async (t) => 
     /refused: invalid_request \(mitid.action_text must be one of/,
     'an action that is none of the five',
   );
+
+  // RP-initiated logout, as a relying party sends it. `kodeviser login` kept no session, so there
+  // is nothing to ask: the provider's page posts its form itself (the one script it writes, allowed
+  // by its hash), and the post goes back to the relying party with its state.
+  const end = client.buildEndSessionUrl(config, {
+    id_token_hint: first.tokens.id_token!,
+    post_logout_redirect_uri: LOGGED_OUT,
+    state: 'bye-1',
+  });
+  const asked = await fetch(end, { redirect: 'manual' });
+  t.equal(asked.status, 200);
+  const csp = asked.headers.get('content-security-policy') ?? '';
+  t.match(csp, /(^|;)default-src 'none'(;|$)/, "the pages' policy");
+  t.match(csp, /(^|;)script-src 'self' 'sha256-[A-Za-z0-9+/]+=*'(;|$)/, 'script: the form post, by its hash, and nothing inline else');
+  t.match(csp, /(^|;)form-action 'self' http:\/\/127\.0\.0\.1:9(;|$)/, "the form may end at the relying party's origin");
+  const form = await asked.text();
+  const action = /<form method="post" action="([^"]+)"/.exec(form)?.[1];
+  const fields = new URLSearchParams(
+    [...form.matchAll(/<input type="hidden" name="(\w+)" value="([^"]*)"/g)].map((m): [string, string] => [m[1]!, m[2]!]),
+  );
+  t.ok(action !== undefined && fields.has('xsrf'), 'a form with its xsrf token');
+  const cookies = asked.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+  const ended = await fetch(new URL(action!, base), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookies },
+    body: fields.toString(),
+  });
+  t.equal(ended.status, 303);
+  t.equal(ended.headers.get('location'), `${LOGGED_OUT}?state=bye-1`, 'back at the relying party, with its state');
+
+  const elsewhere = await fetch(
+    client.buildEndSessionUrl(config, { id_token_hint: first.tokens.id_token!, post_logout_redirect_uri: 'http://127.0.0.1:9/elsewhere' }),
+    { redirect: 'manual', headers: { accept: 'text/html' } },
+  );
+  t.equal(elsewhere.status, 400, 'a logout redirect URI not registered: refused, not redirected to');
+  const refusal = await elsewhere.text();
+  t.match(refusal, /data-testid="problem">invalid_request: post_logout_redirect_uri not registered</);
+  t.notMatch(refusal, /googleapis|<style|<script/, 'the page loads nothing from elsewhere and has no inline style or script');
+  t.notMatch(elsewhere.headers.get('content-security-policy') ?? '', /elsewhere/, 'form-action not widened for it');
 });

@@ -39,7 +39,15 @@ t.test('fixtures: made at the first start, found at the next; a login with them'
         },
       ],
       operators: [{ name: 'Fixture counter', token: operatorToken }],
-      clients: [{ client_id: 'fixture-app', client_secret: clientSecret, name: 'Fixture app', redirect_uris: [redirect] }],
+      clients: [
+        {
+          client_id: 'fixture-app',
+          client_secret: clientSecret,
+          name: 'Fixture app',
+          redirect_uris: [redirect],
+          post_logout_redirect_uris: [`${redirect}/bye`],
+        },
+      ],
     }),
   );
   const env = {
@@ -90,6 +98,8 @@ t.test('fixtures: made at the first start, found at the next; a login with them'
   });
   const tokens = await exchange(config, new URL(out.trim()), asked);
   t.same(tokens.claims()?.amr, ['code_token', 'password'], "the fixture user logs in to the fixture client, with the device's code now");
+  const bye = client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${redirect}/bye` });
+  t.equal((await fetch(bye, { redirect: 'manual' })).status, 200, 'and may log out back to its post-logout URI');
 });
 
 t.test('a bad fixtures file stops the start, saying what is wrong', async (t) => {
@@ -131,6 +141,21 @@ t.test('a bad fixtures file stops the start, saying what is wrong', async (t) =>
       'a short client secret',
       { clients: [{ client_id: 'a', client_secret: 'x', name: 'x', redirect_uris: ['http://a.example/cb'] }] },
       /client_secret must be at least 32 characters/,
+    ],
+    [
+      'a post-logout URI that is not a string',
+      {
+        clients: [
+          {
+            client_id: 'a',
+            client_secret: 'x'.repeat(32),
+            name: 'x',
+            redirect_uris: ['http://a.example/cb'],
+            post_logout_redirect_uris: [1],
+          },
+        ],
+      },
+      /clients\[0\]\.post_logout_redirect_uris\[0\] must be a non-empty string/,
     ],
   ];
   for (const [what, fixtures, message] of cases) {

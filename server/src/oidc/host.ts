@@ -19,6 +19,8 @@ export interface NewClient {
   client_secret: string;
   name: string;
   redirect_uris: string[];
+  /** where a logout may send the user back to (RP-initiated logout); none: the provider's page */
+  post_logout_redirect_uris?: string[] | undefined;
 }
 
 export interface OidcHost {
@@ -74,6 +76,7 @@ export function oidcHost(app: FastifyInstance, o: OidcHostOptions): OidcHost {
         client_secret: c.client_secret,
         client_name: c.name,
         redirect_uris: c.redirect_uris,
+        ...(c.post_logout_redirect_uris?.length ? { post_logout_redirect_uris: c.post_logout_redirect_uris } : {}),
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',

@@ -22,6 +22,7 @@ import { createSeedVault, storedSecret } from '../security/seed-vault.js';
 import type { TokenStore } from '../store/types.js';
 import { storeAdapter } from './adapter.js';
 import { oidcCookieKey, oidcSigningKeys } from './keys.js';
+import { logoutSource, postLogoutSuccessSource, providerCsp, renderError } from './pages.js';
 
 /** NSIS "substantial" (what a code display gives, as the national login names it). */
 export const ACR_SUBSTANTIAL = 'https://data.gov.dk/concept/core/nsis/Substantial';
@@ -79,7 +80,7 @@ export async function createOidcProvider(o: OidcProviderOptions): Promise<Provid
     pkce: { required: () => true, methods: ['S256'] },
     features: {
       devInteractions: { enabled: false },
-      rpInitiatedLogout: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
       userinfo: { enabled: true },
       revocation: { enabled: true },
     },
@@ -108,13 +109,10 @@ export async function createOidcProvider(o: OidcProviderOptions): Promise<Provid
         claims: () => ({ sub: subjectOf(user.userId, user.createdAt), ...(approval?.payload ?? {}) }),
       };
     },
-    renderError(ctx, out) {
-      ctx.type = 'html';
-      const text = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-      ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Login refused</title><link rel="stylesheet" href="/assets/pages.css"></head><body><main><h1>The login could not start</h1><p data-testid="problem">${text(out.error)}: ${text(out.error_description ?? '')}</p></main></body></html>`;
-    },
+    renderError,
   };
   const provider = new Provider(o.issuer, configuration);
   provider.proxy = o.proxy;
+  provider.use(providerCsp);
   return provider;
 }

@@ -16,9 +16,17 @@ export const PAGES_CSP = {
   },
 };
 
-/** PAGES_CSP as the header's text (what helmet sends), form-action widened by `formAction`. */
-export function cspHeader(formAction: readonly string[] = []): string {
-  return Object.entries({ ...PAGES_CSP.directives, formAction: [...PAGES_CSP.directives.formAction, ...formAction] })
+/**
+ * PAGES_CSP as the header's text (what helmet sends), form-action widened by `formAction`, and
+ * with a script-src of `scriptSrc` when given (the OpenID provider's form_post, pages.ts there).
+ */
+export function cspHeader(formAction: readonly string[] = [], scriptSrc: readonly string[] = []): string {
+  const directives: Record<string, readonly string[]> = {
+    ...PAGES_CSP.directives,
+    ...(scriptSrc.length > 0 ? { scriptSrc } : {}),
+    formAction: [...PAGES_CSP.directives.formAction, ...formAction],
+  };
+  return Object.entries(directives)
     .map(([name, values]) => `${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${values.join(' ')}`)
     .join(';');
 }

@@ -3,7 +3,8 @@
  * reads no body there), made at the first request, once the server's address is known: its issuer
  * is KODEVISER_ISSUER, else this server's URL + /oidc (with PORT=0, the port bound). And its
  * clients, made by an admin: POST /v1/oidc/clients {name, redirect_uris} → {client_id,
- * client_secret} (the secret shown once, kept sealed), GET to list them (never a secret), DELETE.
+ * client_secret} (the secret shown once, kept sealed; post_logout_redirect_uris optional), GET to
+ * list them (never a secret), DELETE.
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -40,13 +41,29 @@ const clientSchema = {
   type: 'object',
   required: ['client_id', 'name', 'redirect_uris'],
   additionalProperties: false,
-  properties: { client_id: clientIdSchema, name: { type: 'string' }, redirect_uris: { type: 'array', items: { type: 'string' } } },
+  properties: {
+    client_id: clientIdSchema,
+    name: { type: 'string' },
+    redirect_uris: { type: 'array', items: { type: 'string' } },
+    post_logout_redirect_uris: { type: 'array', items: { type: 'string' } },
+  },
 } as const;
 
 /** A stored client as an admin sees it: never its secret. */
-function viewOf(payload: Record<string, unknown>): { client_id: string; name: string; redirect_uris: string[] } {
-  const p = payload as { client_id: string; client_name: string; redirect_uris: string[] };
-  return { client_id: p.client_id, name: p.client_name, redirect_uris: p.redirect_uris };
+function viewOf(payload: Record<string, unknown>): ClientView {
+  const p = payload as { client_id: string; client_name: string; redirect_uris: string[]; post_logout_redirect_uris?: string[] };
+  return {
+    client_id: p.client_id,
+    name: p.client_name,
+    redirect_uris: p.redirect_uris,
+    ...(p.post_logout_redirect_uris ? { post_logout_redirect_uris: p.post_logout_redirect_uris } : {}),
+  };
+}
+interface ClientView {
+  client_id: string;
+  name: string;
+  redirect_uris: string[];
+  post_logout_redirect_uris?: string[];
 }
 
 export async function oidcRoutes(app: FastifyInstance, { host, auth, store, clock }: OidcRoutesOptions): Promise<void> {
@@ -75,13 +92,13 @@ export async function oidcRoutes(app: FastifyInstance, { host, auth, store, cloc
   const admin = { onRequest: auth.require('admin') };
   const base = { tags: ['oidc'], security: bearerSecurity };
 
-  app.post<{ Body: { name: string; redirect_uris: string[] } }>(
+  app.post<{ Body: { name: string; redirect_uris: string[]; post_logout_redirect_uris?: string[] } }>(
     '/v1/oidc/clients',
     {
       ...admin,
       schema: {
         ...base,
-        summary: 'Register a relying party: its name and redirect URIs; its secret is shown once (admin)',
+        summary: 'Register a relying party: its name, redirect URIs and logout redirect URIs; its secret is shown once (admin)',
         body: {
           type: 'object',
           required: ['name', 'redirect_uris'],
@@ -89,6 +106,12 @@ export async function oidcRoutes(app: FastifyInstance, { host, auth, store, cloc
           properties: {
             name: { type: 'string', minLength: 1, maxLength: 100 },
             redirect_uris: { type: 'array', minItems: 1, maxItems: 20, uniqueItems: true, items: redirectUriSchema },
+            post_logout_redirect_uris: {
+              type: 'array',
+              maxItems: 20,
+              uniqueItems: true,
+              items: { ...redirectUriSchema, description: 'where an RP-initiated logout may send the user back to' },
+            },
           },
         },
         response: {
@@ -110,9 +133,11 @@ export async function oidcRoutes(app: FastifyInstance, { host, auth, store, cloc
         if (isKodeviserError(e)) throw new HttpError(400, 'bad-client', e.message);
         throw e;
       }
-      return reply
-        .code(201)
-        .send({ client_id: clientId, client_secret: clientSecret, name: request.body.name, redirect_uris: request.body.redirect_uris });
+      const { name, redirect_uris, post_logout_redirect_uris } = request.body;
+      return reply.code(201).send({
+        ...viewOf({ client_id: clientId, client_name: name, redirect_uris, post_logout_redirect_uris }),
+        client_secret: clientSecret,
+      });
     },
   );
 

@@ -1,0 +1,108 @@
+/**
+ * The few pages the OpenID provider renders itself — the logout question, the page after a
+ * logout without a way back, and a request refused before any login — in the service pages' look
+ * (their stylesheet) and language (the kv_lang cookie they set, or `ui_locales`), and under their
+ * kind of Content-Security-Policy (providerCsp). oidc-provider's defaults load a web font from
+ * Google and carry inline styles: a local stand-in must work offline and under a strict policy.
+ */
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { cspHeader } from '../pages/csp.js';
+import { LANG_COOKIE, type Lang, type Texts } from '../pages/i18n.js';
+
+const TEXTS: Texts<'logoutTitle' | 'logoutFrom' | 'logoutFromApp' | 'yes' | 'no' | 'doneTitle' | 'done' | 'doneWith' | 'refused'> = {
+  en: {
+    logoutTitle: 'Log out',
+    logoutFrom: 'Do you want to log out of the code display login at {host}?',
+    logoutFromApp: 'Do you want to log out of the code display login at {host}? {app} asked for it.',
+    yes: 'Yes, log me out',
+    no: 'No, stay logged in',
+    doneTitle: 'Logged out',
+    done: 'You are logged out.',
+    doneWith: 'You are logged out of {app}.',
+    refused: 'The login could not start',
+  },
+  da: {
+    logoutTitle: 'Log ud',
+    logoutFrom: 'Vil du logge ud af kodeviser-login på {host}?',
+    logoutFromApp: 'Vil du logge ud af kodeviser-login på {host}? {app} har bedt om det.',
+    yes: 'Ja, log mig ud',
+    no: 'Nej, forbliv logget ind',
+    doneTitle: 'Logget ud',
+    done: 'Du er logget ud.',
+    doneWith: 'Du er logget ud af {app}.',
+    refused: 'Login kunne ikke starte',
+  },
+};
+
+const html = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const fill = (text: string, values: Record<string, string>): string => text.replace(/\{(\w+)\}/g, (_, k: string) => values[k] ?? '');
+
+/** The language of the pages the user saw: their cookie, else the request's ui_locales, else English. */
+function langOf(ctx: KoaContextWithOIDC): Lang {
+  const cookie = ctx.cookies.get(LANG_COOKIE, { signed: false });
+  if (cookie === 'da' || cookie === 'en') return cookie;
+  const asked = ctx.oidc?.params?.ui_locales;
+  return typeof asked === 'string' && asked.split(' ')[0]?.startsWith('da') ? 'da' : 'en';
+}
+
+function page(ctx: KoaContextWithOIDC, lang: Lang, title: string, body: string): void {
+  ctx.type = 'html';
+  ctx.body = `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${html(title)}</title><link rel="stylesheet" href="/assets/pages.css"><link rel="icon" href="/assets/favicon.svg" type="image/svg+xml"></head><body><main id="main"><h1>${html(title)}</h1>${body}</main></body></html>`;
+}
+
+/** The question before a logout: `form` is the provider's (its xsrf token), both buttons submit it. */
+export async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
+  const lang = langOf(ctx);
+  const t = TEXTS[lang];
+  const app = ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId;
+  const question = app === undefined ? fill(t.logoutFrom, { host: ctx.host }) : fill(t.logoutFromApp, { host: ctx.host, app });
+  page(
+    ctx,
+    lang,
+    t.logoutTitle,
+    `<p data-testid="logout-question">${html(question)}</p>${form}<p><button autofocus type="submit" form="op.logoutForm" name="logout" value="yes">${html(t.yes)}</button> <button type="submit" form="op.logoutForm" class="secondary">${html(t.no)}</button></p>`,
+  );
+}
+
+/** After a logout with no post_logout_redirect_uri to go back to. */
+export async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
+  const lang = langOf(ctx);
+  const t = TEXTS[lang];
+  const app = ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId;
+  const text = app === undefined ? t.done : fill(t.doneWith, { app });
+  page(ctx, lang, t.doneTitle, `<p class="success" role="status" data-testid="logged-out">${html(text)}</p>`);
+}
+
+/** A request refused before anyone logged in (a bad client, redirect URI, PKCE, idp_params…). */
+export async function renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string | undefined }): Promise<void> {
+  const lang = langOf(ctx);
+  page(ctx, lang, TEXTS[lang].refused, `<p data-testid="problem">${html(out.error)}: ${html(out.error_description ?? '')}</p>`);
+}
+
+/**
+ * Every response of the provider gets the pages' policy, with `script-src 'self'` for the one
+ * script it writes: the auto-submitting form of response_mode=form_post (and of a logout with no
+ * session to ask about), whose hash oidc-provider adds to script-src itself. A form that ends in a
+ * redirect to the relying party (the logout question, a form_post) is held to form-action there
+ * too: once the provider has checked the URI against the client, its origin is allowed.
+ */
+export async function providerCsp(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
+  ctx.set('content-security-policy', cspHeader([], ["'self'"]));
+  await next();
+  const client = ctx.oidc?.client;
+  const params = ctx.oidc?.params;
+  if (client === undefined || params === undefined) return;
+  const back = [
+    typeof params.post_logout_redirect_uri === 'string' && client.postLogoutRedirectUriAllowed(params.post_logout_redirect_uri)
+      ? params.post_logout_redirect_uri
+      : null,
+    typeof params.redirect_uri === 'string' && client.redirectUriAllowed(params.redirect_uri) ? params.redirect_uri : null,
+  ].flatMap((uri) => (uri === null || !URL.canParse(uri) ? [] : [new URL(uri).origin]));
+  if (back.length > 0) {
+    const csp = ctx.response.get('content-security-policy');
+    ctx.set(
+      'content-security-policy',
+      csp.replace(/(^|;)form-action ([^;]*)/, (_, start: string, list: string) => `${start}form-action ${list} ${back.join(' ')}`),
+    );
+  }
+}
