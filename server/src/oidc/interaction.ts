@@ -8,6 +8,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseIdpParams } from '../domain/approval.js';
 import type { Action, Clock } from '../domain/types.js';
+import { langOfLocales, type Lang } from '../pages/i18n.js';
 import type { OidcStore } from '../store/types.js';
 import type { OidcHost } from './host.js';
 import { ACR_SUBSTANTIAL, AMR, APPROVAL_MODEL, approvalClaims } from './provider.js';
@@ -25,6 +26,8 @@ export interface LoginAsked {
   scope: string;
   /** where the relying party's redirect goes (its origin), for the page's form-action */
   redirectOrigin: string | null;
+  /** the first of ui_locales the pages have */
+  lang: Lang | null;
 }
 
 export interface OidcInteractions {
@@ -69,6 +72,7 @@ export function oidcInteractions(host: OidcHost, store: OidcStore, clock: Clock)
         clientId: String(params.client_id),
         scope: typeof params.scope === 'string' ? params.scope : 'openid',
         redirectOrigin: originOf(params.redirect_uri),
+        lang: langOfLocales(params.ui_locales),
       };
     },
     async finish(request, reply, userId, asked) {

@@ -7,7 +7,7 @@
  */
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { cspHeader } from '../pages/csp.js';
-import { LANG_COOKIE, type Lang, type Texts } from '../pages/i18n.js';
+import { LANG_COOKIE, langOfLocales, type Lang, type Texts } from '../pages/i18n.js';
 
 const TEXTS: Texts<'logoutTitle' | 'logoutFrom' | 'logoutFromApp' | 'yes' | 'no' | 'doneTitle' | 'done' | 'doneWith' | 'refused'> = {
   en: {
@@ -41,8 +41,7 @@ const fill = (text: string, values: Record<string, string>): string => text.repl
 function langOf(ctx: KoaContextWithOIDC): Lang {
   const cookie = ctx.cookies.get(LANG_COOKIE, { signed: false });
   if (cookie === 'da' || cookie === 'en') return cookie;
-  const asked = ctx.oidc?.params?.ui_locales;
-  return typeof asked === 'string' && asked.split(' ')[0]?.startsWith('da') ? 'da' : 'en';
+  return langOfLocales(ctx.oidc?.params?.ui_locales) ?? 'en';
 }
 
 function page(ctx: KoaContextWithOIDC, lang: Lang, title: string, body: string): void {

@@ -22,6 +22,7 @@ import { createSeedVault, storedSecret } from '../security/seed-vault.js';
 import type { TokenStore } from '../store/types.js';
 import { storeAdapter } from './adapter.js';
 import { oidcCookieKey, oidcSigningKeys } from './keys.js';
+import { LANGUAGES } from '../pages/i18n.js';
 import { logoutSource, postLogoutSuccessSource, providerCsp, renderError } from './pages.js';
 
 /** NSIS "substantial" (what a code display gives, as the national login names it). */
@@ -92,6 +93,8 @@ export async function createOidcProvider(o: OidcProviderOptions): Promise<Provid
     // The approval's claims go into the ID token itself: a relying party reads what was approved there.
     conformIdTokenClaims: false,
     acrValues: [ACR_SUBSTANTIAL],
+    // The pages' languages: ui_locales picks one for a user who has not chosen (pages/i18n.ts).
+    discovery: { ui_locales_supported: [...LANGUAGES] },
     extraParams: {
       idp_params(_ctx: KoaContextWithOIDC, value: string | undefined) {
         const asked = parseIdpParams(value);

@@ -30,6 +30,29 @@ export function langOf(request: FastifyRequest, reply: FastifyReply): Lang {
   return isLang(kept) ? kept : 'en';
 }
 
+/**
+ * The first language of a list of BCP 47 tags (OpenID Connect's ui_locales, space-separated, most
+ * preferred first) that the pages have, by its primary subtag; null when none is.
+ */
+export function langOfLocales(locales: unknown): Lang | null {
+  if (typeof locales !== 'string') return null;
+  for (const tag of locales.split(' ')) {
+    const primary = tag.split('-')[0]?.toLowerCase();
+    if (isLang(primary)) return primary;
+  }
+  return null;
+}
+
+/**
+ * A relying party's preferred language (ui_locales), taken when the user has not chosen one here
+ * (no ?lang=, no cookie), and remembered like a choice, so every step of the login speaks it.
+ */
+export function preferLang(request: FastifyRequest, reply: FastifyReply, preferred: Lang | null): void {
+  if (preferred === null || isLang((request.query as { lang?: unknown } | undefined)?.lang) || isLang(request.cookies[LANG_COOKIE])) return;
+  reply.setCookie(LANG_COOKIE, preferred, { path: '/', maxAge: YEAR_S, httpOnly: true, sameSite: 'lax', secure: 'auto' });
+  request.cookies[LANG_COOKIE] = preferred;
+}
+
 /** `template` with each {name} replaced by params[name]. */
 export function format(template: string, params: Readonly<Record<string, string | number>>): string {
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));

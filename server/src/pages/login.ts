@@ -15,7 +15,7 @@ import { ACTIONS, MAX_REFERENCE_TEXT, type Action } from '../domain/types.js';
 import { busyGate } from '../routes/users.js';
 import { clearSigned, readSigned, setSigned, type SignedCookie } from './cookies.js';
 import { compact, fieldProblem, formSchema, nonNull, OTP, PASSWORD, USER_ID, valueOf } from './fields.js';
-import { COMMON, duration, format, langOf, type Lang, type Texts } from './i18n.js';
+import { COMMON, duration, format, langOf, preferLang, type Lang, type Texts } from './i18n.js';
 import type { PageModuleOptions } from './index.js';
 import { cspHeader } from './csp.js';
 import { render, renderForm, type FormState } from './render.js';
@@ -212,14 +212,15 @@ export async function loginPages(app: FastifyInstance, { service, clock, perUser
       },
     },
     async (request, reply) => {
-      const lang = langOf(request, reply);
       if (request.query.interaction !== undefined) {
         const rp = oidc === null ? null : await oidc.asked(request, reply);
         if (rp === null || rp.uid !== request.query.interaction) {
-          return userStep(request, reply, { problem: { status: 400, message: LOGIN_TEXTS[lang].rpExpired } });
+          return userStep(request, reply, { problem: { status: 400, message: LOGIN_TEXTS[langOf(request, reply)].rpExpired } });
         }
+        preferLang(request, reply, rp.lang);
         return userStep(request, reply, { userId: rp.userHint.slice(0, USER_ID.max), interaction: rp.uid });
       }
+      const lang = langOf(request, reply);
       const asked = askedFor(request.query, lang);
       const user = (request.query.user ?? '').slice(0, USER_ID.max);
       if ('problem' in asked) return userStep(request, reply, { userId: user, problem: { status: 400, message: asked.problem } });
