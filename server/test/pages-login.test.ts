@@ -58,6 +58,31 @@ t.test('the login page: labelled, with a CSP that allows no script, and in Danis
   t.match((await b.get('/')).body, 'Bestil en kodeviser');
 });
 
+t.test('a page that is not there: a page saying so for a browser, JSON for the API and for other clients', async (t) => {
+  const { app } = await testApp(t);
+  const b = formSession(app);
+  const html = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
+  for (const path of ['/logn', '/login/x', '/order/track/x/y', '/nothing?lang=da']) {
+    const res = await b.get(path, html);
+    t.equal(res.status, 404, path);
+    t.match(res.headers['content-type'], /^text\/html/, `${path}: a page`);
+    t.match(String(res.headers['content-security-policy']), /default-src 'none'/, `${path}: under the pages' policy`);
+    t.match(res.body, /<a href="\/">/, `${path}: the way to the front page`);
+  }
+  t.match((await b.get('/nothing', html)).body, 'Siden findes ikke', "in the pages' language (remembered from ?lang=da)");
+  for (const [path, headers] of [
+    ['/v1/nothing', html],
+    ['/logn', { accept: 'application/json' }],
+    ['/logn', {}],
+  ] as const) {
+    const res = await app.inject({ url: path, headers });
+    t.equal(res.statusCode, 404);
+    t.match(res.json(), { error: 'not-found', message: String }, `${path} ${JSON.stringify(headers)}: JSON`);
+  }
+  const posted = await app.inject({ method: 'POST', url: '/logn', headers: html, payload: {} });
+  t.match(posted.json(), { error: 'not-found' }, 'a POST: JSON as before');
+});
+
 t.test('a login through the pages is the API login: accepted with a receipt, audited', async (t) => {
   const { app } = await testApp(t);
   const d = await activeUser(app, 'alice');

@@ -84,6 +84,8 @@ export const COMMON: Texts<
   | 'navOperator'
   | 'navLab'
   | 'problem'
+  | 'notFoundTitle'
+  | 'notFound'
   | 'formExpired'
   | 'badForm'
   | 'tooLarge'
@@ -115,6 +117,8 @@ export const COMMON: Texts<
     navOperator: 'Service centre',
     navLab: 'Device lab',
     problem: 'There is a problem',
+    notFoundTitle: 'Page not found',
+    notFound: 'There is no page at this address. Check it, or start again from the front page.',
     formExpired: 'The form had expired. Please fill it in again.',
     badForm: 'The form could not be read. Please fill it in again.',
     tooLarge: 'What was sent is too large.',
@@ -146,6 +150,8 @@ export const COMMON: Texts<
     navOperator: 'Borgerservice',
     navLab: 'Enhedslaboratorium',
     problem: 'Der er et problem',
+    notFoundTitle: 'Siden findes ikke',
+    notFound: 'Der er ingen side på denne adresse. Tjek den, eller begynd forfra på forsiden.',
     formExpired: 'Formularen var udløbet. Udfyld den igen.',
     badForm: 'Formularen kunne ikke læses. Udfyld den igen.',
     tooLarge: 'Det sendte er for stort.',

@@ -158,4 +158,14 @@ export async function pageRoutes(app: FastifyInstance, opts: PageOptions): Promi
   await app.register(orderPages, modules);
   await app.register(activatePages, modules);
   await app.register(operatorPages, modules);
+
+  // A path no route has, asked for by a browser (/logn, /order/x): a page saying so, in the pages'
+  // language, with the way to the front page. The API's paths, and a client that does not ask
+  // for HTML, get the JSON 404 as before.
+  app.get('/*', { schema: { hide: true } }, async (request, reply) => {
+    const path = request.url.split('?', 1)[0] ?? '/';
+    if (path.startsWith('/v1/') || !(request.headers.accept ?? '').includes('text/html')) return reply.callNotFound();
+    const t = COMMON[langOf(request, reply)];
+    return render(request, reply, 'message', { title: t.notFoundTitle, message: t.notFound }, 404);
+  });
 }
