@@ -13,6 +13,9 @@
  *     "clients": [{ "client_id": "my-app", "client_secret": "…", "name": "My app", "redirect_uris": ["http://localhost:3000/cb"] }]
  *   }
  *
+ * A client may add post_logout_redirect_uris, and token_endpoint_auth_method: client_secret_basic
+ * (the default), client_secret_post, or none for a public client (then no client_secret).
+ *
  * The activation spends one code, as any does: a time-based device's of the 30-second step
  * before now (so the code it shows now is free), an event-based device's first (counter 0: make
  * its device file with `kodeviser manufacture --counter 1`).
@@ -22,7 +25,7 @@ import { createOtp, KodeviserError, parseSerial, PROFILES, type ProfileName } fr
 import type { CredentialService } from './domain/credentials.js';
 import type { IdentityEvidence } from './domain/identity.js';
 import type { Clock, TokenService } from './domain/types.js';
-import type { OidcHost } from './oidc/host.js';
+import { CLIENT_AUTH_METHODS, type ClientAuthMethod, type NewClient, type OidcHost } from './oidc/host.js';
 import type { TokenStore } from './store/types.js';
 
 export interface FixtureUser {
@@ -35,7 +38,7 @@ export interface FixtureUser {
 export interface Fixtures {
   users: FixtureUser[];
   operators: Array<{ name: string; token: string }>;
-  clients: Array<{ client_id: string; client_secret: string; name: string; redirect_uris: string[]; post_logout_redirect_uris?: string[] }>;
+  clients: NewClient[];
 }
 
 const bad = (where: string, what: string): KodeviserError => new KodeviserError('ERR_ARGUMENT', `fixtures: ${where} ${what}`);
@@ -98,11 +101,21 @@ export function parseFixtures(text: string): Fixtures {
       const cl = obj(c, at);
       const id = str(cl.client_id, `${at}.client_id`);
       if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw bad(`${at}.client_id`, 'must be 1 to 64 letters, digits, _ . or -');
-      const secret = str(cl.client_secret, `${at}.client_secret`);
-      if (secret.length < 32) throw bad(`${at}.client_secret`, 'must be at least 32 characters');
+      const method = cl.token_endpoint_auth_method ?? 'client_secret_basic';
+      if (!(CLIENT_AUTH_METHODS as readonly unknown[]).includes(method)) {
+        throw bad(`${at}.token_endpoint_auth_method`, `must be one of ${CLIENT_AUTH_METHODS.join(', ')}`);
+      }
+      let secret: string | undefined;
+      if (method === 'none') {
+        if (cl.client_secret !== undefined) throw bad(`${at}.client_secret`, 'must be left out: a public client (none) has no secret');
+      } else {
+        secret = str(cl.client_secret, `${at}.client_secret`);
+        if (secret.length < 32) throw bad(`${at}.client_secret`, 'must be at least 32 characters');
+      }
       return {
         client_id: id,
         client_secret: secret,
+        token_endpoint_auth_method: method as ClientAuthMethod,
         name: str(cl.name, `${at}.name`),
         redirect_uris: list(cl.redirect_uris, `${at}.redirect_uris`).map((r, j) => str(r, `${at}.redirect_uris[${j}]`)),
         ...(cl.post_logout_redirect_uris === undefined

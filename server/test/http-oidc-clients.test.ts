@@ -20,7 +20,16 @@ t.test('clients: made, listed, removed; the secret shown once and sealed in the 
   t.same(client.redirect_uris, body.redirect_uris);
 
   const list = await app.inject({ url: '/v1/oidc/clients', headers: admin });
-  t.same(list.json(), { clients: [{ client_id: client.client_id, name: 'Test shop', redirect_uris: body.redirect_uris }] });
+  t.same(list.json(), {
+    clients: [
+      {
+        client_id: client.client_id,
+        name: 'Test shop',
+        redirect_uris: body.redirect_uris,
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
+  });
   t.notMatch(list.body, client.client_secret, 'never the secret again');
 
   const withLogout = await post(app, '/v1/oidc/clients', { ...body, post_logout_redirect_uris: ['https://shop.example/bye'] }, admin);
@@ -42,6 +51,13 @@ t.test('clients: made, listed, removed; the secret shown once and sealed in the 
     t.equal(res.statusCode, 400, what);
     t.match(res.json(), { error: String, message: String });
   }
+  for (const method of ['private_key_jwt', 'client_secret_jwt', '']) {
+    const res = await post(app, '/v1/oidc/clients', { ...body, token_endpoint_auth_method: method }, admin);
+    t.equal(res.statusCode, 400, `token_endpoint_auth_method ${JSON.stringify(method)}: not offered`);
+  }
+  const ownSecret = await post(app, '/v1/oidc/clients', { ...body, client_secret: 'x'.repeat(43) }, admin);
+  t.equal(ownSecret.statusCode, 400, 'a secret is made here, never given');
+  t.match(ownSecret.json(), { error: String, message: String });
 
   for (const [what, redirect_uris] of [
     ['none', []],

@@ -19,7 +19,7 @@ import * as client from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
 import { makeSerial } from '@kodeviser/shared';
 import { admin, testApp } from '../../server/test/http-helpers.js';
-import { cli, deviceOnServer } from '../helpers/kodeviser-cli.js';
+import { activeUserOnServer } from '../helpers/kodeviser-cli.js';
 import { authorizationRequest, exchange, type AuthorizationRequest } from '../helpers/relying-party.js';
 import { haveChromium, launchChromium, watch } from './helpers.js';
 
@@ -52,27 +52,14 @@ if (haveChromium(t)) {
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.server.address();
     const base = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
-    const serial = makeSerial('600000003');
-    const device = await deviceOnServer(app, admin.authorization, { dir, serial, nowMs: clock.now() });
-    const press = async (): Promise<string> => (JSON.parse(await cli(['press', device, '--json'], clock.now())) as { code: string }).code;
-    const operator = (
-      await app.inject({ method: 'POST', url: '/v1/credentials', headers: admin, payload: { role: 'operator', name: 'rp' } })
-    ).json().token as string;
-    const proof = await app.inject({
-      method: 'POST',
-      url: '/v1/proofs',
-      headers: { authorization: `Bearer ${operator}` },
-      payload: {
-        identity: { nationalId: '0303801234', document: { type: 'passport', country: 'DK', number: 'P999' } },
-        userId: 'browser-rp',
-      },
+    const { press } = await activeUserOnServer(app, admin.authorization, {
+      dir,
+      serial: makeSerial('600000003'),
+      clock,
+      userId: 'browser-rp',
+      password: PASSWORD,
+      nationalId: '0303801234',
     });
-    const activated = await app.inject({
-      method: 'POST',
-      url: '/v1/activate',
-      payload: { proofId: proof.json().proofId, serial, otp: await press(), password: PASSWORD },
-    });
-    t.equal(activated.statusCode, 200);
     const registered = (
       await app.inject({
         method: 'POST',

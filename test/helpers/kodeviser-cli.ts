@@ -62,3 +62,36 @@ export async function deviceOnServer(
   if (res.statusCode !== 201) throw new Error(`import of ${o.serial}: ${res.statusCode} ${res.body}`);
   return file;
 }
+
+/**
+ * A user with a device on `app`, as a service centre makes one: the device manufactured and
+ * imported, an operator's proof of a test identity, the activation with the device's code. The
+ * device file, and its press (its code now, by the CLI).
+ */
+export async function activeUserOnServer(
+  app: FastifyInstance,
+  authorization: string,
+  o: { dir: string; serial: string; clock: { now(): number }; userId: string; password: string; nationalId: string },
+): Promise<{ device: string; press(): Promise<string> }> {
+  const device = await deviceOnServer(app, authorization, { dir: o.dir, serial: o.serial, nowMs: o.clock.now() });
+  const press = async (): Promise<string> => (JSON.parse(await cli(['press', device, '--json'], o.clock.now())) as { code: string }).code;
+  const operator = (
+    await app.inject({ method: 'POST', url: '/v1/credentials', headers: { authorization }, payload: { role: 'operator', name: o.userId } })
+  ).json().token as string;
+  const proof = await app.inject({
+    method: 'POST',
+    url: '/v1/proofs',
+    headers: { authorization: `Bearer ${operator}` },
+    payload: {
+      identity: { nationalId: o.nationalId, document: { type: 'passport', country: 'DK', number: `P${o.nationalId}` } },
+      userId: o.userId,
+    },
+  });
+  const activated = await app.inject({
+    method: 'POST',
+    url: '/v1/activate',
+    payload: { proofId: proof.json().proofId, serial: o.serial, otp: await press(), password: o.password },
+  });
+  if (activated.statusCode !== 200) throw new Error(`activation of ${o.userId}: ${activated.statusCode} ${activated.body}`);
+  return { device, press };
+}

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import * as client from 'openid-client';
 import { makeSerial } from '@kodeviser/shared';
 import { admin, testApp } from '../../server/test/http-helpers.js';
-import { cli, deviceOnServer } from '../helpers/kodeviser-cli.js';
+import { activeUserOnServer, cli } from '../helpers/kodeviser-cli.js';
 import { authorizationRequest, exchange } from '../helpers/relying-party.js';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
@@ -31,24 +31,14 @@ t.test('the code flow with PKCE, for a login and for an approval', async (t) => 
   const base = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
 
   // A user with a device, activated through an operator's proof.
-  const serial = makeSerial('600000001');
-  const device = await deviceOnServer(app, admin.authorization, { dir, serial, nowMs: clock.now() });
-  const operator = (
-    await app.inject({ method: 'POST', url: '/v1/credentials', headers: admin, payload: { role: 'operator', name: 'oidc' } })
-  ).json().token;
-  const proof = await app.inject({
-    method: 'POST',
-    url: '/v1/proofs',
-    headers: { authorization: `Bearer ${operator}` },
-    payload: { identity: { nationalId: '0101801234', document: { type: 'passport', country: 'DK', number: 'P777' } }, userId: 'rp-user' },
+  const { device } = await activeUserOnServer(app, admin.authorization, {
+    dir,
+    serial: makeSerial('600000001'),
+    clock,
+    userId: 'rp-user',
+    password: PASSWORD,
+    nationalId: '0101801234',
   });
-  const code = JSON.parse(await cli(['press', device, '--json'], clock.now())).code as string;
-  const activated = await app.inject({
-    method: 'POST',
-    url: '/v1/activate',
-    payload: { proofId: proof.json().proofId, serial, otp: code, password: PASSWORD },
-  });
-  t.equal(activated.statusCode, 200, 'rp-user is active');
 
   const registered = await app.inject({
     method: 'POST',

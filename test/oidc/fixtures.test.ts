@@ -157,6 +157,26 @@ t.test('a bad fixtures file stops the start, saying what is wrong', async (t) =>
       },
       /clients\[0\]\.post_logout_redirect_uris\[0\] must be a non-empty string/,
     ],
+    [
+      'a public client with a secret',
+      {
+        clients: [
+          {
+            client_id: 'a',
+            client_secret: 'x'.repeat(32),
+            name: 'x',
+            redirect_uris: ['http://a.example/cb'],
+            token_endpoint_auth_method: 'none',
+          },
+        ],
+      },
+      /clients\[0\]\.client_secret must be left out: a public client \(none\) has no secret/,
+    ],
+    [
+      'an authentication method not offered',
+      { clients: [{ client_id: 'a', name: 'x', redirect_uris: ['http://a.example/cb'], token_endpoint_auth_method: 'private_key_jwt' }] },
+      /clients\[0\]\.token_endpoint_auth_method must be one of client_secret_basic, client_secret_post, none/,
+    ],
   ];
   for (const [what, fixtures, message] of cases) {
     const error = await start({ argv: ['--port', '0'], env: env(fixtures), logger: silent, print: () => undefined }).then(

@@ -14,9 +14,19 @@ import { sealClient } from './adapter.js';
 import { createOidcProvider } from './provider.js';
 
 /** A relying party as it is registered. */
+/**
+ * How a client authenticates at the token endpoint: with its secret in the Authorization header
+ * (the default) or in the form, or not at all — a public client (a single-page or native app),
+ * which has no secret and is held to PKCE like every client here.
+ */
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
 export interface NewClient {
   client_id: string;
-  client_secret: string;
+  /** none for a public client (token_endpoint_auth_method none) */
+  client_secret?: string | undefined;
+  token_endpoint_auth_method?: ClientAuthMethod | undefined;
   name: string;
   redirect_uris: string[];
   /** where a logout may send the user back to (RP-initiated logout); none: the provider's page */
@@ -73,13 +83,13 @@ export function oidcHost(app: FastifyInstance, o: OidcHostOptions): OidcHost {
     async addClient(c) {
       const metadata: ClientMetadata & { client_id: string } = {
         client_id: c.client_id,
-        client_secret: c.client_secret,
+        ...(c.client_secret === undefined ? {} : { client_secret: c.client_secret }),
         client_name: c.name,
         redirect_uris: c.redirect_uris,
         ...(c.post_logout_redirect_uris?.length ? { post_logout_redirect_uris: c.post_logout_redirect_uris } : {}),
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
-        token_endpoint_auth_method: 'client_secret_basic',
+        token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_basic',
       };
       const provider = await this.provider();
       try {

@@ -3,13 +3,14 @@
  * reads no body there), made at the first request, once the server's address is known: its issuer
  * is KODEVISER_ISSUER, else this server's URL + /oidc (with PORT=0, the port bound). And its
  * clients, made by an admin: POST /v1/oidc/clients {name, redirect_uris} → {client_id,
- * client_secret} (the secret shown once, kept sealed; post_logout_redirect_uris optional), GET to
- * list them (never a secret), DELETE.
+ * client_secret} (the secret shown once, kept sealed; post_logout_redirect_uris optional;
+ * token_endpoint_auth_method none for a public client, which has no secret), GET to list them
+ * (never a secret), DELETE.
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isKodeviserError } from '@kodeviser/shared';
-import type { OidcHost } from '../oidc/host.js';
+import { CLIENT_AUTH_METHODS, type ClientAuthMethod, type OidcHost } from '../oidc/host.js';
 import type { BearerAuth } from '../plugins/auth.js';
 import { HttpError } from '../plugins/errors.js';
 import type { OidcStore } from '../store/types.js';
@@ -46,24 +47,27 @@ const clientSchema = {
     name: { type: 'string' },
     redirect_uris: { type: 'array', items: { type: 'string' } },
     post_logout_redirect_uris: { type: 'array', items: { type: 'string' } },
+    token_endpoint_auth_method: { type: 'string', enum: CLIENT_AUTH_METHODS },
   },
 } as const;
 
 /** A stored client as an admin sees it: never its secret. */
 function viewOf(payload: Record<string, unknown>): ClientView {
-  const p = payload as { client_id: string; client_name: string; redirect_uris: string[]; post_logout_redirect_uris?: string[] };
+  const p = payload as Omit<ClientView, 'name'> & { client_name: string };
   return {
     client_id: p.client_id,
     name: p.client_name,
     redirect_uris: p.redirect_uris,
     ...(p.post_logout_redirect_uris ? { post_logout_redirect_uris: p.post_logout_redirect_uris } : {}),
+    token_endpoint_auth_method: p.token_endpoint_auth_method ?? 'client_secret_basic',
   };
 }
 interface ClientView {
   client_id: string;
   name: string;
   redirect_uris: string[];
-  post_logout_redirect_uris?: string[];
+  post_logout_redirect_uris?: string[] | undefined;
+  token_endpoint_auth_method: ClientAuthMethod;
 }
 
 export async function oidcRoutes(app: FastifyInstance, { host, auth, store, clock }: OidcRoutesOptions): Promise<void> {
@@ -92,13 +96,16 @@ export async function oidcRoutes(app: FastifyInstance, { host, auth, store, cloc
   const admin = { onRequest: auth.require('admin') };
   const base = { tags: ['oidc'], security: bearerSecurity };
 
-  app.post<{ Body: { name: string; redirect_uris: string[]; post_logout_redirect_uris?: string[] } }>(
+  app.post<{
+    Body: { name: string; redirect_uris: string[]; post_logout_redirect_uris?: string[]; token_endpoint_auth_method?: ClientAuthMethod };
+  }>(
     '/v1/oidc/clients',
     {
       ...admin,
       schema: {
         ...base,
-        summary: 'Register a relying party: its name, redirect URIs and logout redirect URIs; its secret is shown once (admin)',
+        summary:
+          'Register a relying party: its name, redirect URIs, logout redirect URIs and how it authenticates; its secret is shown once (admin)',
         body: {
           type: 'object',
           required: ['name', 'redirect_uris'],
@@ -112,13 +119,21 @@ export async function oidcRoutes(app: FastifyInstance, { host, auth, store, cloc
               uniqueItems: true,
               items: { ...redirectUriSchema, description: 'where an RP-initiated logout may send the user back to' },
             },
+            token_endpoint_auth_method: {
+              type: 'string',
+              enum: CLIENT_AUTH_METHODS,
+              default: 'client_secret_basic',
+              description: 'its secret in the Authorization header (default) or in the form; none: a public client, no secret (PKCE only)',
+            },
           },
         },
         response: {
           201: {
             ...clientSchema,
-            required: [...clientSchema.required, 'client_secret'],
-            properties: { ...clientSchema.properties, client_secret: { type: 'string', description: 'shown once: store it now' } },
+            properties: {
+              ...clientSchema.properties,
+              client_secret: { type: 'string', description: 'shown once: store it now (a public client has none)' },
+            },
           },
           ...errorResponses(401),
         },
@@ -126,17 +141,18 @@ export async function oidcRoutes(app: FastifyInstance, { host, auth, store, cloc
     },
     async (request, reply) => {
       const clientId = `kvo_${randomBytes(16).toString('base64url')}`;
-      const clientSecret = randomBytes(32).toString('base64url');
+      const method = request.body.token_endpoint_auth_method ?? 'client_secret_basic';
+      const clientSecret = method === 'none' ? undefined : randomBytes(32).toString('base64url');
       try {
-        await host.addClient({ client_id: clientId, client_secret: clientSecret, ...request.body });
+        await host.addClient({ ...request.body, client_id: clientId, client_secret: clientSecret, token_endpoint_auth_method: method });
       } catch (e) {
         if (isKodeviserError(e)) throw new HttpError(400, 'bad-client', e.message);
         throw e;
       }
       const { name, redirect_uris, post_logout_redirect_uris } = request.body;
       return reply.code(201).send({
-        ...viewOf({ client_id: clientId, client_name: name, redirect_uris, post_logout_redirect_uris }),
-        client_secret: clientSecret,
+        ...viewOf({ client_id: clientId, client_name: name, redirect_uris, post_logout_redirect_uris, token_endpoint_auth_method: method }),
+        ...(clientSecret === undefined ? {} : { client_secret: clientSecret }),
       });
     },
   );
