@@ -5,6 +5,8 @@
  * stack trace.
  */
 import t from 'tap';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -81,6 +83,27 @@ t.test('a page that is not there: a page saying so for a browser, JSON for the A
   }
   const posted = await app.inject({ method: 'POST', url: '/logn', headers: html, payload: {} });
   t.match(posted.json(), { error: 'not-found' }, 'a POST: JSON as before');
+});
+
+t.test("a page's language link stays on this site, whatever path was asked for", async (t) => {
+  const { app } = await testApp(t);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as AddressInfo;
+  // Raw request lines, as a crafted link sends them (fetch and inject would tidy the path first).
+  const switchOf = (path: string) =>
+    new Promise<string | undefined>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path, headers: { accept: 'text/html' } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d: string) => (body += d));
+        res.on('end', () => resolve(/class="lang" href="([^"]*)"/.exec(body)?.[1]));
+      });
+      req.on('error', reject).end();
+    });
+  for (const path of ['//evil.example/login', '/\\evil.example/x', '///evil.example', '/\\/evil.example', '//evil.example/?lang=en']) {
+    const href = await switchOf(path);
+    t.match(href, /^\/[^/\\]/, `${path}: ${href}`);
+  }
+  t.equal(await switchOf('/login?user=alice'), '/login?user=alice&amp;lang=da', 'an ordinary page keeps its path and query');
 });
 
 t.test('a login through the pages is the API login: accepted with a receipt, audited', async (t) => {

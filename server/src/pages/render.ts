@@ -25,12 +25,16 @@ export interface PageProblem {
   message: string;
 }
 
-/** The link that shows this page in the other language. */
+/**
+ * The link that shows this page in the other language: this path, always one slash first — a path
+ * asked for as //elsewhere.example/x (or /\elsewhere…, which browsers read alike) would otherwise
+ * make the link a protocol-relative one, off this site.
+ */
 function switchHref(request: FastifyRequest, to: Lang): string {
   const [path = '/', query = ''] = (request.method === 'GET' ? request.url : (request.routeOptions.config.pageHome ?? '/')).split('?', 2);
   const params = new URLSearchParams(query);
   params.set('lang', to);
-  return `${path}?${params.toString()}`;
+  return `/${path.replace(/^[/\\]+/, '')}?${params.toString()}`;
 }
 
 /** Sends `view` with `data` as an HTML page with `status`. */
