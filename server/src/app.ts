@@ -21,6 +21,7 @@ import type { TokenStore } from './store/types.js';
 import { bearerAuth } from './plugins/auth.js';
 import { HttpError, clientErrorHandler, errorBodySchema, installErrorHandlers, sendError } from './plugins/errors.js';
 import { lazyChildLoggerFactory } from './plugins/logger.js';
+import { auditCheckpoints } from './plugins/audit-checkpoints.js';
 import { installMetrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { installRateLimits, ordersLimit, redisClient } from './plugins/rate-limit.js';
@@ -40,6 +41,9 @@ import { orderRoutes } from './routes/orders.js';
 import { IMPORT_BODY_LIMIT, PSKC_CONTENT_TYPE, tokenRoutes } from './routes/tokens.js';
 import { userRoutes } from './routes/users.js';
 import { validateRoutes } from './routes/validate.js';
+
+/** How often the server checkpoints its audit log, by default (KODEVISER_AUDIT_CHECKPOINT_MS). */
+export const DEFAULT_AUDIT_CHECKPOINT_MS = 60 * 60 * 1000;
 
 /** How often expired OpenID provider entries are deleted, by default. */
 export const DEFAULT_OIDC_SWEEP_MS = 10 * 60 * 1000;
@@ -226,6 +230,12 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   app.decorate('applyFixtures', (f: Fixtures) => applyFixtures(f, { service, credentials, oidc, store: opts.store, clock: opts.clock }));
   // What the provider keeps (sessions, codes, tokens, grants) is found no more once expired, and
   // deleted by this sweep; on several instances each sweeps, none waiting for another (the store's).
+  await app.register(auditCheckpoints, {
+    archive: opts.store.auditArchive,
+    masterKey: config.masterKey,
+    clock: opts.clock,
+    everyMs: config.auditCheckpointMs ?? DEFAULT_AUDIT_CHECKPOINT_MS,
+  });
   const sweep = setInterval(() => {
     opts.store.oidc
       .sweep(opts.clock.now())

@@ -4,7 +4,8 @@
  *
  * - verify: every lane's chain from the newest archive checkpoint (or from the start) to the rows
  *   committed now, and every later checkpoint's heads against the rows it covers;
- * - checkpoint: verify, then sign where the lanes stand and store it;
+ * - checkpoint: verify, then sign where the lanes stand and store it (checkpointNew: only the rows
+ *   since the newest checkpoint, as the server does on its own);
  * - archive: verify, write the rows up to a time to a file (JSON lines, ending in the checkpoint
  *   that pins them), make it durable, then record the checkpoint and prune those rows. The file
  *   verifies on its own (verifyArchive), from the checkpoint it starts at to the one it ends with.
@@ -139,6 +140,60 @@ export async function checkpointLog(
   const jws = await signCheckpoint(payload, key);
   await archive.addCheckpoint({ at: now, upToId: report.upTo, prunedToId: null, jws });
   return { report, checkpoint: jws };
+}
+
+export interface NewCheckpoint {
+  /** Rows walked: those after the newest checkpoint (every row, when there was none). */
+  rows: number;
+  breaks: ChainBreak[];
+  /** Checkpoints whose signature failed (then nothing is signed: someone wrote to the checkpoints). */
+  badCheckpoints: Array<{ id: number; problem: string }>;
+  /** What was signed and stored; null: nothing new, or the log does not verify. */
+  checkpoint: string | null;
+}
+
+/**
+ * A checkpoint of what came since the newest checkpoint: the rows after it walked from the heads
+ * it signed, and, when they chain, signed and stored — what the server does on its own every
+ * KODEVISER_AUDIT_CHECKPOINT_MS. The rows before the newest checkpoint are not walked again: its
+ * signature protects them, and `audit verify` walks them all. Every checkpoint's signature is
+ * checked, and a bad one stops it, as does a break; with no checkpoint yet, it is checkpointLog.
+ */
+export async function checkpointNew(archive: AuditArchive, key: CheckpointKey, now: number): Promise<NewCheckpoint> {
+  const badCheckpoints: NewCheckpoint['badCheckpoints'] = [];
+  let newest: CheckpointPayload | null = null;
+  for (const checkpoint of await archive.checkpoints()) {
+    try {
+      const payload = await openCheckpoint(checkpoint.jws, key);
+      if (payload.upTo !== checkpoint.upToId || payload.prunedTo !== checkpoint.prunedToId) {
+        throw new CheckpointError('its row says other ids than its signed payload');
+      }
+      if (newest === null || payload.upTo > newest.upTo) newest = payload;
+    } catch (e) {
+      badCheckpoints.push({ id: checkpoint.id, problem: (e as Error).message });
+    }
+  }
+  if (badCheckpoints.length > 0) return { rows: 0, breaks: [], badCheckpoints, checkpoint: null };
+  if (newest === null) {
+    const { report, checkpoint } = await checkpointLog(archive, key, now);
+    return { rows: report.rows, breaks: report.breaks, badCheckpoints: report.badCheckpoints, checkpoint };
+  }
+  const heads = headsOf(newest.lanes);
+  const upTo = await archive.boundary();
+  const breaks: ChainBreak[] = [];
+  let rows = 0;
+  for (let from = newest.upTo; ;) {
+    const batch = await archive.rows(from, upTo, BATCH);
+    if (batch.length === 0) break;
+    followChains(batch, heads, breaks);
+    rows += batch.length;
+    from = batch[batch.length - 1]!.id;
+  }
+  if (rows === 0 || breaks.length > 0) return { rows, breaks, badCheckpoints, checkpoint: null };
+  const payload: CheckpointPayload = { typ: CHECKPOINT_TYPE, v: 1, at: now, upTo, lanes: lanesOf(heads), prunedTo: null, archive: null };
+  const jws = await signCheckpoint(payload, key);
+  await archive.addCheckpoint({ at: now, upToId: upTo, prunedToId: null, jws });
+  return { rows, breaks, badCheckpoints, checkpoint: jws };
 }
 
 export interface ArchiveResult {

@@ -137,6 +137,8 @@ export interface ServerConfig {
    * (security/audit-repeats.ts); 0: every refusal is a row. Absent: the service's default (60 s).
    */
   readonly auditRepeatWindowMs?: number;
+  /** How often the server checkpoints its audit log (plugins/audit-checkpoints.ts), ms; 0: never. Absent: hourly. */
+  readonly auditCheckpointMs?: number;
   /** The receipts' `iss` (security/receipts.ts); absent: "kodeviser". */
   readonly issuer?: string;
   /**
@@ -219,6 +221,8 @@ Environment (flags win over it):
   KODEVISER_AUDIT_REPEAT_WINDOW_MS repeats of a refusal without credentials (an unknown user ID or proof)
                             from one address within this are one audit row that counts them, not a
                             row each (default 60000; 0 = a row each)
+  KODEVISER_AUDIT_CHECKPOINT_MS how often the server signs a checkpoint of its audit log (the rows since
+                            the last one; default 3600000, an hour; 0 = never: \`npm run audit -- checkpoint\` only)
   KODEVISER_RATE_LIMIT_BEARER failed bearer tokens per minute per client IP, every route, before it is
                             refused for the rest of the minute (default 20; 0 = off; off too with RATE_LIMIT_IP=0)
   REDIS_URL                 redis://host:port[/db][?keyPrefix=…]: rate-limit counters shared by all
@@ -541,6 +545,12 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     0,
     3_600_000,
   );
+  const auditCheckpointMs = parseInteger(
+    'KODEVISER_AUDIT_CHECKPOINT_MS',
+    env.KODEVISER_AUDIT_CHECKPOINT_MS || '3600000',
+    0,
+    7 * 86_400_000,
+  );
   const issuer = env.KODEVISER_ISSUER || undefined;
   if (issuer !== undefined && !/^[\x21-\x7e]{1,256}$/.test(issuer)) {
     throw configError('KODEVISER_ISSUER must be 1 to 256 printable characters without spaces (a URL, say)');
@@ -636,6 +646,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
       },
       hashing,
       auditRepeatWindowMs,
+      auditCheckpointMs,
       ...(issuer !== undefined ? { issuer } : {}),
       ...(lab !== undefined ? { lab } : {}),
       pages: { formValidityMs, simulatedPassport },

@@ -8,7 +8,7 @@ import type { Test } from 'tap';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeSerial } from '@kodeviser/shared';
-import { archiveLog, checkpointLog, verified, verifyArchive, verifyLog } from '../src/audit-log.js';
+import { archiveLog, checkpointLog, checkpointNew, verified, verifyArchive, verifyLog } from '../src/audit-log.js';
 import { checkpointKey, type CheckpointKey } from '../src/security/audit-checkpoint.js';
 import type { AuditEntry, NewTokenRecord, TokenStore } from '../src/store/types.js';
 import { tempDir } from './helpers/db.js';
@@ -117,6 +117,49 @@ export function auditLogContract(t: Test, name: string, open: (t: Test) => Promi
     t.equal(r3.breaks.length, 0, 'the rewritten chain holds');
     t.equal(r3.badCheckpoints.length, 1, 'the checkpoint does not');
     t.match(r3.badCheckpoints[0]!.problem, /do not reach its heads/);
+  });
+
+  t.test(`${name}: the server's checkpoints walk only the rows since the newest one, and sign only rows that chain`, async (t) => {
+    const { store, another, tamper, raw } = await open(t);
+    await fill(store, 0, 20, T0);
+    const first = await checkpointNew(store.auditArchive, key, T0 + 100);
+    t.ok(first.checkpoint, 'no checkpoint yet: the whole log walked, then signed');
+    t.equal(first.rows, 20);
+    t.equal((await checkpointNew(store.auditArchive, key, T0 + 200)).checkpoint, null, 'nothing new: nothing signed');
+    t.equal((await store.auditArchive.checkpoints()).length, 1);
+
+    await fill(store, 100, 7, T0 + 1000);
+    await fill(await another(), 200, 5, T0 + 2000);
+    const next = await checkpointNew(store.auditArchive, key, T0 + 3000);
+    t.equal(next.rows, 12, 'only the rows since the newest checkpoint');
+    t.ok(next.checkpoint);
+    const all = await verifyLog(store.auditArchive, key);
+    t.ok(verified(all), 'the full walk agrees with each checkpoint');
+    t.equal(all.unprotected, 0, 'every row under a checkpoint');
+    t.equal(all.newest?.jws, next.checkpoint, 'the newest one is it');
+
+    // A row after the newest checkpoint changed: a break, and nothing signed over it.
+    await fill(store, 300, 6, T0 + 4000);
+    const [{ id: changed }] = (await raw('SELECT MIN(id) AS id FROM audit WHERE at >= ' + (T0 + 4000))) as [{ id: number }];
+    await tamper(`UPDATE audit SET reason = 'nothing happened' WHERE id = ${changed}`);
+    const refused = await checkpointNew(store.auditArchive, key, T0 + 5000);
+    t.equal(refused.checkpoint, null, 'a break: no checkpoint');
+    t.same(
+      refused.breaks.map((b) => b.id),
+      [changed],
+      'the row named',
+    );
+    t.equal((await store.auditArchive.checkpoints()).length, 2);
+
+    // A checkpoint signed with another key (someone with the database): nothing signed until looked at.
+    const other = await checkpointKey(new Uint8Array(32).fill(9));
+    const { store: s2 } = await open(t);
+    await fill(s2, 0, 3, T0);
+    await checkpointLog(s2.auditArchive, other, T0 + 300);
+    await fill(s2, 10, 3, T0 + 400);
+    const forged = await checkpointNew(s2.auditArchive, key, T0 + 500);
+    t.equal(forged.checkpoint, null);
+    t.match(forged.badCheckpoints, [{ problem: /signature does not verify/ }]);
   });
 
   t.test(`${name}: rows removed from the end, below a checkpoint, are found; a forged checkpoint is`, async (t) => {

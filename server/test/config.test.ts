@@ -31,6 +31,7 @@ t.test('defaults: a fresh data dir gets a master key and an admin token, 0600, s
   t.equal(config.pskcKey, null);
   t.same(config.rateLimit, { perIp: 3000, perUser: 30, bearerFailures: 20, loginsPerIp: 30, ordersPerIp: 30, windowMs: 60_000 });
   t.equal(config.auditRepeatWindowMs, 60_000);
+  t.equal(config.auditCheckpointMs, 3_600_000, 'a checkpoint by the server every hour');
   t.equal(config.logLevel, 'info');
   t.equal(first.generated.masterKeyFile, join(cwd, 'data', MASTER_KEY_FILE));
   t.equal(first.generated.adminTokenFile, join(cwd, 'data', ADMIN_TOKEN_FILE));
@@ -60,6 +61,7 @@ t.test('environment and flags (flags win)', async (t) => {
     KODEVISER_RATE_LIMIT_USER: '5',
     KODEVISER_RATE_LIMIT_BEARER: '7',
     KODEVISER_AUDIT_REPEAT_WINDOW_MS: '0',
+    KODEVISER_AUDIT_CHECKPOINT_MS: '0',
     LOG_LEVEL: 'warn',
   };
   const { config, generated } = loadConfig({ env, argv: ['--port', '9001', '--log-level', 'debug'], cwd });
@@ -73,6 +75,7 @@ t.test('environment and flags (flags win)', async (t) => {
   t.equal(Buffer.from(config.pskcKey!).toString('hex'), '12345678901234567890123456789012');
   t.same(config.rateLimit, { perIp: 0, perUser: 5, bearerFailures: 7, loginsPerIp: 30, ordersPerIp: 30, windowMs: 60_000 });
   t.equal(config.auditRepeatWindowMs, 0, 'every refusal a row');
+  t.equal(config.auditCheckpointMs, 0, 'no checkpoints by the server');
   t.equal(config.logLevel, 'debug');
   t.same(generated, { masterKeyFile: null, adminTokenFile: null }, 'nothing is generated when the environment has both');
 
@@ -136,6 +139,12 @@ t.test('bad values stop the start with a message naming the variable', async (t)
       { KODEVISER_AUDIT_REPEAT_WINDOW_MS: '1m' },
       [],
       /^KODEVISER_AUDIT_REPEAT_WINDOW_MS must be an integer from 0 to/,
+    ],
+    [
+      'audit checkpoint period',
+      { KODEVISER_AUDIT_CHECKPOINT_MS: '1h' },
+      [],
+      /^KODEVISER_AUDIT_CHECKPOINT_MS must be an integer from 0 to 604800000, got "1h"/,
     ],
     ['unknown flag', {}, ['--prot', '80'], /Unknown option '--prot'/],
     ['positional argument', {}, ['serve'], /Unexpected argument 'serve'/],

@@ -56,6 +56,8 @@ export interface TestAppOptions {
   pages?: ServerConfig['pages'];
   /** how often expired OpenID entries are swept (default: the app's, 10 minutes) */
   oidcSweepMs?: number;
+  /** KODEVISER_AUDIT_CHECKPOINT_MS (default: the app's, an hour) */
+  auditCheckpointMs?: number;
 }
 
 export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<TestApp> {
@@ -80,6 +82,7 @@ export async function testApp(t: TapLike, opts: TestAppOptions = {}): Promise<Te
     ...(opts.lab !== undefined ? { lab: opts.lab } : {}),
     ...(opts.pages !== undefined ? { pages: opts.pages } : {}),
     ...(opts.oidcSweepMs !== undefined ? { oidcSweepMs: opts.oidcSweepMs } : {}),
+    ...(opts.auditCheckpointMs !== undefined ? { auditCheckpointMs: opts.auditCheckpointMs } : {}),
   };
   const lines: string[] = [];
   const sink = new Writable({
