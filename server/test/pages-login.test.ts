@@ -81,6 +81,15 @@ t.test('a page that is not there: a page saying so for a browser, JSON for the A
     t.equal(res.statusCode, 404);
     t.match(res.json(), { error: 'not-found', message: String }, `${path} ${JSON.stringify(headers)}: JSON`);
   }
+  for (const headers of [{ 'content-type': 'application/pskc+xml' }, { ...html, 'content-type': 'text/plain' }]) {
+    const refused = await app.inject({ method: 'GET', url: '/v1/activate', headers, payload: '{}' });
+    t.match(
+      refused.headers['content-type'],
+      /^application\/json/,
+      `a GET with a body the API cannot read (${headers['content-type']}): JSON`,
+    );
+    t.match(refused.json(), { error: String, message: String });
+  }
   const posted = await app.inject({ method: 'POST', url: '/logn', headers: html, payload: {} });
   t.match(posted.json(), { error: 'not-found' }, 'a POST: JSON as before');
 });

@@ -26,7 +26,7 @@ import { Eta } from 'eta';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify';
 import type { CredentialService } from '../domain/credentials.js';
 import type { Clock, TokenService } from '../domain/types.js';
-import { describeError } from '../plugins/errors.js';
+import { describeError, sendError } from '../plugins/errors.js';
 import type { SharedState } from '../security/shared-state.js';
 import type { OidcInteractions } from '../oidc/interaction.js';
 import { cookieKey } from './cookies.js';
@@ -69,6 +69,12 @@ export interface PageOptions {
 /** What each page module is given. */
 export type PageModuleOptions = Required<Omit<PageOptions, 'masterKey' | 'formValidityMs'>>;
 
+const NOT_FOUND_ROUTE = '/*';
+
+/** A request the not-found page is for: a browser's (it asks for HTML), outside the API. */
+const wantsPage = (request: FastifyRequest): boolean =>
+  !request.url.startsWith('/v1/') && (request.headers.accept ?? '').includes('text/html');
+
 export async function pageRoutes(app: FastifyInstance, opts: PageOptions): Promise<void> {
   // Read once: two small files, served with a day's caching.
   const assets = {
@@ -99,6 +105,9 @@ export async function pageRoutes(app: FastifyInstance, opts: PageOptions): Promi
   });
 
   app.setErrorHandler(async (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    // The not-found route below sees every GET no other route has, the API's too: refused before
+    // it ran (a body it cannot read, say), those are answered as the API answers.
+    if (request.routeOptions.url === NOT_FOUND_ROUTE && !wantsPage(request)) return sendError(err, request, reply);
     // Refused by a hook of the app's before @fastify/cookie's ran (a PSKC body sent to a page, a
     // request without Host): no cookies were read, and the page is made without them.
     request.cookies ??= {};
@@ -162,9 +171,8 @@ export async function pageRoutes(app: FastifyInstance, opts: PageOptions): Promi
   // A path no route has, asked for by a browser (/logn, /order/x): a page saying so, in the pages'
   // language, with the way to the front page. The API's paths, and a client that does not ask
   // for HTML, get the JSON 404 as before.
-  app.get('/*', { schema: { hide: true } }, async (request, reply) => {
-    const path = request.url.split('?', 1)[0] ?? '/';
-    if (path.startsWith('/v1/') || !(request.headers.accept ?? '').includes('text/html')) return reply.callNotFound();
+  app.get(NOT_FOUND_ROUTE, { schema: { hide: true } }, async (request, reply) => {
+    if (!wantsPage(request)) return reply.callNotFound();
     const t = COMMON[langOf(request, reply)];
     return render(request, reply, 'message', { title: t.notFoundTitle, message: t.notFound }, 404);
   });
