@@ -1,6 +1,6 @@
 // The audit log's chains, checkpoints and archive (audit-log-contract.ts) on the SQLite store.
 import t from 'tap';
-import { sqliteUnderTest } from './helpers/stores.js';
+import { sqliteUnderTest, tamperSqlite } from './helpers/stores.js';
 import { auditLogContract } from './audit-log-contract.js';
 
 auditLogContract(t, 'SQLite', async (t) => {
@@ -9,16 +9,6 @@ auditLogContract(t, 'SQLite', async (t) => {
     store,
     another,
     raw,
-    tamper: async (sql) => {
-      const triggers = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'`).all() as Array<{
-        name: string;
-        sql: string;
-      }>;
-      db.transaction(() => {
-        for (const tr of triggers) db.exec(`DROP TRIGGER ${tr.name}`);
-        db.exec(sql);
-        for (const tr of triggers) db.exec(tr.sql);
-      })();
-    },
+    tamper: async (sql) => tamperSqlite(db, sql),
   };
 });

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { verified, verifyLog } from '../src/audit-log.js';
 import { checkpointKey } from '../src/security/audit-checkpoint.js';
-import { sqliteUnderTest } from './helpers/stores.js';
+import { sqliteUnderTest, tamperSqlite } from './helpers/stores.js';
 import { testApp } from './http-helpers.js';
 
 const PERIOD_MS = 30;
@@ -51,15 +51,7 @@ t.test('the server signs the rows since its newest checkpoint, and never a broke
   // Someone with the database changes a row the newest checkpoint does not cover yet.
   await write(store, clock.now(), 'bad-otp');
   const { id } = db.prepare('SELECT MAX(id) AS id FROM audit').get() as { id: number };
-  const triggers = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'`).all() as Array<{
-    name: string;
-    sql: string;
-  }>;
-  db.transaction(() => {
-    for (const tr of triggers) db.exec(`DROP TRIGGER ${tr.name}`);
-    db.exec(`UPDATE audit SET reason = 'nothing happened' WHERE id = ${id}`);
-    for (const tr of triggers) db.exec(tr.sql);
-  })();
+  tamperSqlite(db, `UPDATE audit SET reason = 'nothing happened' WHERE id = ${id}`);
   clock.advance(PERIOD_MS);
   t.ok(await until(async () => log().includes('the audit log does not verify')), 'an error in the log');
   const line = JSON.parse(

@@ -49,6 +49,22 @@ export function sqliteUnderTest(t: TapLike, opts: { foreignKeys?: boolean } = {}
   };
 }
 
+/**
+ * Runs `sql` on a SQLite database with the audit log's append-only triggers lifted, and puts them
+ * back: what someone who can write the file could do.
+ */
+export function tamperSqlite(db: Database.Database, sql: string): void {
+  const triggers = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'`).all() as Array<{
+    name: string;
+    sql: string;
+  }>;
+  db.transaction(() => {
+    for (const tr of triggers) db.exec(`DROP TRIGGER ${tr.name}`);
+    db.exec(sql);
+    for (const tr of triggers) db.exec(tr.sql);
+  })();
+}
+
 /** A PostgreSQL schema of its own (dropped at the end). */
 export async function postgresUnderTest(t: TapLike): Promise<StoreUnderTest & { client: pg.Client }> {
   const { url } = await tempSchema(t);
