@@ -5,8 +5,9 @@
  * the proofing back-end of the app. One national ID is one user, whatever document shows it.
  *
  * Neither number is stored: only keyed hashes (HMAC-SHA-256) under an identity key of its own,
- * kept sealed under the master key, so that the database alone cannot be searched for a person
- * and a master-key rotation re-seals the key and keeps every link. A proof is ≥ 128 random bits
+ * kept sealed under the master key, so that the database alone cannot be searched for a person;
+ * the hashes do not depend on the master key, so re-sealing the identity key under a new one
+ * would keep every link (there is no rotation command yet). A proof is ≥ 128 random bits
  * (stored as its SHA-256), bound to its user, valid for 15 minutes, spent by what it allows.
  */
 import { createHmac, randomBytes } from 'node:crypto';
