@@ -137,11 +137,14 @@ if (haveChromium(t)) {
     });
     await page.goto(logout.href);
     t.match(await page.getByTestId('logout-question').textContent(), /Shop asked for it/, 'the question names the relying party');
-    await page.getByRole('button', { name: 'Yes, log me out' }).click();
+    await page.getByRole('link', { name: 'Dansk' }).click();
+    t.match(await page.getByTestId('logout-question').textContent(), /Shop har bedt om det/, 'asked in Danish by the switch');
+    await page.getByRole('button', { name: 'Ja, log mig ud' }).click();
     await page.waitForURL(`${LOGGED_OUT}**`);
     t.equal(new URL(page.url()).searchParams.get('state'), 'bye-1', 'back at the relying party with its state');
 
-    // 5. The session is gone: the next login asks for the code and password again.
+    // 5. The session is gone: the next login asks for the code and password again (in English again).
+    await context.clearCookies({ name: 'kv_lang' });
     const afterLogout = await start();
     await page.waitForURL(/\/login\?interaction=/);
     await page.getByRole('button', { name: 'Continue' }).click();

@@ -202,5 +202,11 @@ t.test('the code flow with PKCE, for a login and for an approval', async (t) => 
   const refusal = await elsewhere.text();
   t.match(refusal, /data-testid="problem">invalid_request: post_logout_redirect_uri not registered</);
   t.notMatch(refusal, /googleapis|<style|<script/, 'the page loads nothing from elsewhere and has no inline style or script');
+  t.match(refusal, /<a class="skip" href="#main">/, "in the pages' layout: the skip link, the header");
+  t.match(refusal, /class="lang" href="\/oidc\/session\/end\?[^"]*lang=da"/, 'and a switch to Danish, on this page');
+  t.equal(elsewhere.headers.get('referrer-policy'), 'no-referrer', 'an id_token_hint in the URL goes nowhere else');
+  const danish = await fetch(`${elsewhere.url}&lang=da`, { redirect: 'manual', headers: { accept: 'text/html' } });
+  t.match(await danish.text(), /<html lang="da">[^]*Login kunne ikke starte/, 'the switch shows it in Danish');
+  t.match(danish.headers.getSetCookie().join(), /kv_lang=da/, 'and is remembered as on the pages');
   t.notMatch(elsewhere.headers.get('content-security-policy') ?? '', /elsewhere/, 'form-action not widened for it');
 });

@@ -7,7 +7,10 @@
  */
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { cspHeader } from '../pages/csp.js';
-import { LANG_COOKIE, langOfLocales, type Lang, type Texts } from '../pages/i18n.js';
+import { Eta } from 'eta';
+import { COMMON, LANG_COOKIE, langOfLocales, type Lang, type Texts } from '../pages/i18n.js';
+import { switchHref } from '../pages/render.js';
+import { VIEWS_DIR } from '../pages/views.js';
 
 const TEXTS: Texts<'logoutTitle' | 'logoutFrom' | 'logoutFromApp' | 'yes' | 'no' | 'doneTitle' | 'done' | 'doneWith' | 'refused'> = {
   en: {
@@ -37,16 +40,38 @@ const TEXTS: Texts<'logoutTitle' | 'logoutFrom' | 'logoutFromApp' | 'yes' | 'no'
 const html = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const fill = (text: string, values: Record<string, string>): string => text.replace(/\{(\w+)\}/g, (_, k: string) => values[k] ?? '');
 
-/** The language of the pages the user saw: their cookie, else the request's ui_locales, else English. */
+/**
+ * The language of the pages the user saw: ?lang= (the switch on these pages; then remembered as
+ * the pages remember it), their cookie, else the request's ui_locales, else English.
+ */
 function langOf(ctx: KoaContextWithOIDC): Lang {
+  const asked = ctx.query.lang;
+  if (asked === 'da' || asked === 'en') {
+    ctx.cookies.set(LANG_COOKIE, asked, { path: '/', maxAge: YEAR_MS, httpOnly: true, sameSite: 'lax', signed: false, overwrite: true });
+    return asked;
+  }
   const cookie = ctx.cookies.get(LANG_COOKIE, { signed: false });
   if (cookie === 'da' || cookie === 'en') return cookie;
   return langOfLocales(ctx.oidc?.params?.ui_locales) ?? 'en';
 }
+const YEAR_MS = 365 * 24 * 3600 * 1000;
 
-function page(ctx: KoaContextWithOIDC, lang: Lang, title: string, body: string): void {
+const eta = new Eta({ views: VIEWS_DIR, autoEscape: true, autoTrim: false, cache: true });
+
+/** A page in the layout of the service's pages (header, language switch), `content` already HTML. */
+function page(ctx: KoaContextWithOIDC, lang: Lang, title: string, content: string): void {
+  const other: Lang = lang === 'en' ? 'da' : 'en';
   ctx.type = 'html';
-  ctx.body = `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${html(title)}</title><link rel="stylesheet" href="/assets/pages.css"><link rel="icon" href="/assets/favicon.svg" type="image/svg+xml"></head><body><main id="main"><h1>${html(title)}</h1>${body}</main></body></html>`;
+  ctx.body = eta.render('oidc', {
+    title,
+    content,
+    lang,
+    common: COMMON[lang],
+    lab: false,
+    // A form's page (a refusal after a post) switches on the front page: a post cannot be repeated by a link.
+    switchHref: switchHref(ctx.method === 'GET' ? ((ctx.req as { originalUrl?: string }).originalUrl ?? ctx.originalUrl) : '/', other),
+    switchLang: other,
+  });
 }
 
 /** The question before a logout: `form` is the provider's (its xsrf token), both buttons submit it. */
@@ -87,6 +112,8 @@ export async function renderError(ctx: KoaContextWithOIDC, out: { error: string;
  */
 export async function providerCsp(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
   ctx.set('content-security-policy', cspHeader([], ["'self'"]));
+  // As the pages: an id_token_hint in a logout URL is not sent on to anyone.
+  ctx.set('referrer-policy', 'no-referrer');
   await next();
   const client = ctx.oidc?.client;
   const params = ctx.oidc?.params;

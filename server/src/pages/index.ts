@@ -37,8 +37,8 @@ import { loginPages } from './login.js';
 import { operatorPages } from './operator.js';
 import { orderPages } from './order.js';
 import { render } from './render.js';
+import { VIEWS_DIR } from './views.js';
 
-export const VIEWS_DIR = new URL('../../views/', import.meta.url).pathname;
 const ASSETS = new URL('../../assets/', import.meta.url);
 
 /** How long a page's form may be sent after it was shown, by default (its CSRF token's validity). */

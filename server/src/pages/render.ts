@@ -26,12 +26,12 @@ export interface PageProblem {
 }
 
 /**
- * The link that shows this page in the other language: this path, always one slash first — a path
+ * The link that shows the page at `url` in the other language: its path, always one slash first — a path
  * asked for as //elsewhere.example/x (or /\elsewhere…, which browsers read alike) would otherwise
  * make the link a protocol-relative one, off this site.
  */
-function switchHref(request: FastifyRequest, to: Lang): string {
-  const [path = '/', query = ''] = (request.method === 'GET' ? request.url : (request.routeOptions.config.pageHome ?? '/')).split('?', 2);
+export function switchHref(url: string, to: Lang): string {
+  const [path = '/', query = ''] = url.split('?', 2);
   const params = new URLSearchParams(query);
   params.set('lang', to);
   return `/${path.replace(/^[/\\]+/, '')}?${params.toString()}`;
@@ -46,7 +46,7 @@ export async function render(request: FastifyRequest, reply: FastifyReply, view:
     lang,
     common: COMMON[lang],
     csrf: reply.generateCsrf(),
-    switchHref: switchHref(request, other),
+    switchHref: switchHref(request.method === 'GET' ? request.url : (request.routeOptions.config.pageHome ?? '/'), other),
     switchLang: other,
   });
 }
