@@ -13,7 +13,7 @@
  *     "clients": [{ "client_id": "my-app", "client_secret": "…", "name": "My app", "redirect_uris": ["http://localhost:3000/cb"] }]
  *   }
  *
- * A client may add post_logout_redirect_uris, and token_endpoint_auth_method: client_secret_basic
+ * A client may add post_logout_redirect_uris, backchannel_logout_uri, and token_endpoint_auth_method: client_secret_basic
  * (the default), client_secret_post, or none for a public client (then no client_secret).
  *
  * The activation spends one code, as any does: a time-based device's of the 30-second step
@@ -116,6 +116,9 @@ export function parseFixtures(text: string): Fixtures {
         client_id: id,
         client_secret: secret,
         token_endpoint_auth_method: method as ClientAuthMethod,
+        ...(cl.backchannel_logout_uri === undefined
+          ? {}
+          : { backchannel_logout_uri: str(cl.backchannel_logout_uri, `${at}.backchannel_logout_uri`) }),
         name: str(cl.name, `${at}.name`),
         redirect_uris: list(cl.redirect_uris, `${at}.redirect_uris`).map((r, j) => str(r, `${at}.redirect_uris[${j}]`)),
         ...(cl.post_logout_redirect_uris === undefined

@@ -51,6 +51,13 @@ t.test('clients: made, listed, removed; the secret shown once and sealed in the 
     t.equal(res.statusCode, 400, what);
     t.match(res.json(), { error: String, message: String });
   }
+  const backchannel = await post(app, '/v1/oidc/clients', { ...body, backchannel_logout_uri: 'https://shop.example/logout' }, admin);
+  t.equal(backchannel.json().backchannel_logout_uri, 'https://shop.example/logout', 'where logouts are posted');
+  await app.inject({ method: 'DELETE', url: `/v1/oidc/clients/${backchannel.json().client_id}`, headers: admin });
+  for (const uri of ['https://shop.example/logout#x', 'ftp://shop.example/logout', '']) {
+    const res = await post(app, '/v1/oidc/clients', { ...body, backchannel_logout_uri: uri }, admin);
+    t.equal(res.statusCode, 400, `backchannel_logout_uri ${JSON.stringify(uri)}: refused`);
+  }
   for (const method of ['private_key_jwt', 'client_secret_jwt', '']) {
     const res = await post(app, '/v1/oidc/clients', { ...body, token_endpoint_auth_method: method }, admin);
     t.equal(res.statusCode, 400, `token_endpoint_auth_method ${JSON.stringify(method)}: not offered`);

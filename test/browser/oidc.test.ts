@@ -15,6 +15,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
 import { makeSerial } from '@kodeviser/shared';
@@ -30,17 +31,30 @@ if (haveChromium(t)) {
   const dir = mkdtempSync(join(tmpdir(), 'kodeviser-oidc-browser-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   let browser: Browser;
-  // The relying party's callback, a server of its own: the browser lands there and stays.
-  const shop = createServer((_req, res) =>
-    res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Shop</title><p>back at the shop</p>'),
-  );
+  // The relying party, a server of its own: the browser lands there and stays; the provider posts
+  // its back-channel logout tokens there.
+  const logoutTokens: string[] = [];
+  const shop = createServer((req, res) => {
+    if (req.method === 'POST' && req.url === '/backchannel') {
+      let body = '';
+      req.setEncoding('utf8').on('data', (d: string) => (body += d));
+      req.on('end', () => {
+        logoutTokens.push(new URLSearchParams(body).get('logout_token') ?? '');
+        res.writeHead(200).end();
+      });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Shop</title><p>back at the shop</p>');
+  });
   let REDIRECT = '';
   let LOGGED_OUT = '';
+  let BACKCHANNEL = '';
   t.before(async () => {
     browser = await launchChromium();
     await new Promise<void>((resolve) => shop.listen(0, '127.0.0.1', resolve));
     REDIRECT = `http://127.0.0.1:${(shop.address() as AddressInfo).port}/callback`;
     LOGGED_OUT = `http://127.0.0.1:${(shop.address() as AddressInfo).port}/logged-out`;
+    BACKCHANNEL = `http://127.0.0.1:${(shop.address() as AddressInfo).port}/backchannel`;
   });
   t.teardown(async () => {
     await browser?.close();
@@ -65,7 +79,7 @@ if (haveChromium(t)) {
         method: 'POST',
         url: '/v1/oidc/clients',
         headers: admin,
-        payload: { name: 'Shop', redirect_uris: [REDIRECT], post_logout_redirect_uris: [LOGGED_OUT] },
+        payload: { name: 'Shop', redirect_uris: [REDIRECT], post_logout_redirect_uris: [LOGGED_OUT], backchannel_logout_uri: BACKCHANNEL },
       })
     ).json() as { client_id: string; client_secret: string };
     const config = await client.discovery(new URL(`${base}/oidc`), registered.client_id, registered.client_secret, undefined, {
@@ -142,6 +156,18 @@ if (haveChromium(t)) {
     await page.getByRole('button', { name: 'Ja, log mig ud' }).click();
     await page.waitForURL(`${LOGGED_OUT}**`);
     t.equal(new URL(page.url()).searchParams.get('state'), 'bye-1', 'back at the relying party with its state');
+    // …and told it on the back channel: a logout token, signed by the provider, naming the same opaque subject.
+    t.equal(logoutTokens.length, 1, 'one logout token posted to the back channel');
+    const { payload: logoutToken } = await jwtVerify(logoutTokens[0]!, createRemoteJWKSet(new URL(`${base}/oidc/jwks`)), {
+      issuer: `${base}/oidc`,
+      audience: registered.client_id,
+      typ: 'logout+jwt',
+    });
+    t.equal(logoutToken.sub, claims.sub, 'the subject of the ID tokens, never the user ID');
+    t.ok(
+      (logoutToken.events as Record<string, unknown>)['http://schemas.openid.net/event/backchannel-logout'],
+      'a back-channel logout event',
+    );
 
     // 5. The session is gone: the next login asks for the code and password again (in English again).
     await context.clearCookies({ name: 'kv_lang' });

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as client from 'openid-client';
 import { makeSerial } from '@kodeviser/shared';
+import { openSqliteStore } from '../../server/src/store/sqlite.js';
 import { admin, testApp } from '../../server/test/http-helpers.js';
 import { activeUserOnServer, cli } from '../helpers/kodeviser-cli.js';
 import { authorizationRequest, exchange } from '../helpers/relying-party.js';
@@ -25,7 +26,8 @@ const PASSWORD = 'oidc-password-1';
 t.test('the code flow with PKCE, for a login and for an approval', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kodeviser-oidc-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const { app, clock } = await testApp(t);
+  const store = openSqliteStore(join(dir, 'kodeviser.db'));
+  const { app, clock } = await testApp(t, { store });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const base = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
@@ -84,6 +86,13 @@ t.test('the code flow with PKCE, for a login and for an approval', async (t) => 
   t.same(claims.amr, ['code_token', 'password']);
   t.equal(claims.acr, 'https://data.gov.dk/concept/core/nsis/Substantial');
   t.equal(claims.action, 'LOG_ON');
+  // What the provider keeps names the user by the opaque subject only; the one way back is the
+  // subject's own entry.
+  for (const model of ['Grant', 'Session', 'AccessToken', 'AuthorizationCode']) {
+    const entries = await store.oidc.list(model, clock.now());
+    t.notMatch(JSON.stringify(entries), 'rp-user', `${model}: never the user ID`);
+  }
+  t.match(await store.oidc.find('Subject', claims.sub, clock.now()), { payload: { userId: 'rp-user' } });
 
   const text = 'Overfør 1.250,00 kr. til Ærø Færger';
   const approval = await flow({

@@ -46,6 +46,7 @@ t.test('fixtures: made at the first start, found at the next; a login with them'
           name: 'Fixture app',
           redirect_uris: [redirect],
           post_logout_redirect_uris: [`${redirect}/bye`],
+          backchannel_logout_uri: `${redirect}/back-channel`,
         },
       ],
     }),

@@ -12,6 +12,7 @@ import { createSeedVault } from '../security/seed-vault.js';
 import type { TokenStore } from '../store/types.js';
 import { sealClient } from './adapter.js';
 import { createOidcProvider } from './provider.js';
+import { subjects, type Subjects } from './subject.js';
 
 /** A relying party as it is registered. */
 /**
@@ -31,12 +32,16 @@ export interface NewClient {
   redirect_uris: string[];
   /** where a logout may send the user back to (RP-initiated logout); none: the provider's page */
   post_logout_redirect_uris?: string[] | undefined;
+  /** where the provider posts a logout token when the user logs out (back-channel logout) */
+  backchannel_logout_uri?: string | undefined;
 }
 
 export interface OidcHost {
   provider(): Promise<Provider>;
+  /** Who each user is to the provider (subject.ts). */
+  subjects(): Promise<Subjects>;
   /**
-   * Registers a confidential client of the code flow, its metadata checked by the provider (what
+   * Registers a client of the code flow, its metadata checked by the provider (what
    * it would refuse at the first login is refused now: a KodeviserError saying why) and its secret
    * stored sealed.
    */
@@ -64,20 +69,31 @@ function serverUrl(app: FastifyInstance, host: string): string {
 
 export function oidcHost(app: FastifyInstance, o: OidcHostOptions): OidcHost {
   let made: Promise<Provider> | null = null;
+  let madeSubjects: Promise<Subjects> | null = null;
   const vault = createSeedVault({ masterKey: o.masterKey });
+  const subjectsOnce = (): Promise<Subjects> =>
+    (madeSubjects ??= subjects(o.store, vault, o.service, o.clock).catch((e: unknown) => {
+      madeSubjects = null;
+      throw e;
+    }));
   return {
+    subjects: subjectsOnce,
     provider() {
-      made ??= createOidcProvider({
-        issuer: o.issuer ?? `${serverUrl(app, o.listenHost)}/oidc`,
-        store: o.store,
-        clock: o.clock,
-        masterKey: o.masterKey,
-        service: o.service,
-        proxy: o.proxy,
-      }).catch((e: unknown) => {
-        made = null;
-        throw e;
-      });
+      made ??= subjectsOnce()
+        .then((s) =>
+          createOidcProvider({
+            issuer: o.issuer ?? `${serverUrl(app, o.listenHost)}/oidc`,
+            store: o.store,
+            clock: o.clock,
+            masterKey: o.masterKey,
+            subjects: s,
+            proxy: o.proxy,
+          }),
+        )
+        .catch((e: unknown) => {
+          made = null;
+          throw e;
+        });
       return made;
     },
     async addClient(c) {
@@ -87,6 +103,7 @@ export function oidcHost(app: FastifyInstance, o: OidcHostOptions): OidcHost {
         client_name: c.name,
         redirect_uris: c.redirect_uris,
         ...(c.post_logout_redirect_uris?.length ? { post_logout_redirect_uris: c.post_logout_redirect_uris } : {}),
+        ...(c.backchannel_logout_uri === undefined ? {} : { backchannel_logout_uri: c.backchannel_logout_uri }),
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_basic',

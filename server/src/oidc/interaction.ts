@@ -79,7 +79,10 @@ export function oidcInteractions(host: OidcHost, store: OidcStore, clock: Clock)
       // `asked` was read from this request's interaction; the provider finds it again by its
       // cookie when it takes the result, and refuses if it has gone meanwhile.
       const provider = await host.provider();
-      const grant = new provider.Grant({ accountId: userId, clientId: asked.clientId });
+      // The provider knows the user by the opaque subject only (subject.ts).
+      const accountId = await (await host.subjects()).subjectOf(userId);
+      if (accountId === null) return null;
+      const grant = new provider.Grant({ accountId, clientId: asked.clientId });
       grant.addOIDCScope(asked.scope);
       const grantId = await grant.save();
       await store.upsert(APPROVAL_MODEL, grantId, approvalClaims(asked), clock.now() + APPROVAL_TTL_MS);
@@ -87,7 +90,7 @@ export function oidcInteractions(host: OidcHost, store: OidcStore, clock: Clock)
         return await provider.interactionResult(
           request.raw,
           reply.raw,
-          { login: { accountId: userId, amr: AMR, acr: ACR_SUBSTANTIAL }, consent: { grantId } },
+          { login: { accountId, amr: AMR, acr: ACR_SUBSTANTIAL }, consent: { grantId } },
           { mergeWithLastSubmission: false },
         );
       } catch {

@@ -4,8 +4,8 @@
  * userinfo and RP-initiated logout, its interaction being the service's /login page.
  *
  * - ID tokens are signed RS256 (what OpenID Connect requires by default) or EdDSA when a client
- *   asks, with the provider's own keys (keys.ts); `sub` is opaque and stable per user: an HMAC of
- *   the user ID and its creation under a key of its own, never the ID typed.
+ *   asks, with the provider's own keys (keys.ts); `sub` is opaque and stable per user (subject.ts),
+ *   and is the provider's accountId too, so a back-channel logout token names nobody either.
  * - Approvals come as relying parties send them to a broker (domain/approval.ts, `idp_params`),
  *   are checked before anyone is asked to log in, always need a fresh login (a session is never
  *   reused to approve), and are recorded with the grant the login makes, so the ID token carries
@@ -13,14 +13,14 @@
  *   `amr: ["code_token","password"]` and the substantial-assurance `acr`.
  * - Everything it keeps goes through storeAdapter into the project's store.
  */
-import { createHmac } from 'node:crypto';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { parseIdpParams, type ApprovalAsked } from '../domain/approval.js';
-import type { Clock, TokenService } from '../domain/types.js';
+import type { Clock } from '../domain/types.js';
 import { textSha256 } from '../security/receipts.js';
-import { createSeedVault, storedSecret } from '../security/seed-vault.js';
+import { createSeedVault } from '../security/seed-vault.js';
 import type { TokenStore } from '../store/types.js';
 import { storeAdapter } from './adapter.js';
+import type { Subjects } from './subject.js';
 import { oidcCookieKey, oidcSigningKeys } from './keys.js';
 import { LANGUAGES } from '../pages/i18n.js';
 import { logoutSource, postLogoutSuccessSource, providerCsp, renderError } from './pages.js';
@@ -30,7 +30,6 @@ export const ACR_SUBSTANTIAL = 'https://data.gov.dk/concept/core/nsis/Substantia
 export const AMR = ['code_token', 'password'];
 /** The model under which a grant's approval is kept (by grant id), for its tokens' claims. */
 export const APPROVAL_MODEL = 'Approval';
-const SUBJECT_KEY = 'oidc-subject-key';
 const APPROVAL_CLAIMS = ['action', 'reference_text', 'transaction_text_sha256'];
 
 export interface OidcProviderOptions {
@@ -39,7 +38,8 @@ export interface OidcProviderOptions {
   store: TokenStore;
   clock: Clock;
   masterKey: Uint8Array;
-  service: TokenService;
+  /** who each user is to the provider: its accountIds (subject.ts) */
+  subjects: Subjects;
   /** trust X-Forwarded-Proto and -Host (behind the proxies the server trusts) */
   proxy: boolean;
 }
@@ -60,9 +60,6 @@ export function approvalClaims(a: ApprovalAsked): Record<string, string> {
 export async function createOidcProvider(o: OidcProviderOptions): Promise<Provider> {
   const vault = createSeedVault({ masterKey: o.masterKey });
   const keys = await oidcSigningKeys(o.store, vault);
-  const subjectKey = await storedSecret(o.store, vault, SUBJECT_KEY);
-  const subjectOf = (userId: string, createdAt: number): string =>
-    createHmac('sha256', subjectKey).update(`${userId}\u0000${createdAt}`).digest('base64url');
 
   const policy = interactionPolicy.base();
   policy.get('login')?.checks.add(
@@ -82,6 +79,8 @@ export async function createOidcProvider(o: OidcProviderOptions): Promise<Provid
     features: {
       devInteractions: { enabled: false },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+      // A logout tells every relying party of the session that registered a backchannel_logout_uri.
+      backchannelLogout: { enabled: true },
       userinfo: { enabled: true },
       revocation: { enabled: true },
     },
@@ -103,13 +102,13 @@ export async function createOidcProvider(o: OidcProviderOptions): Promise<Provid
     },
     interactions: { policy, url: (_ctx, interaction) => `/login?interaction=${encodeURIComponent(interaction.uid)}` },
     async findAccount(_ctx, accountId, token) {
-      const user = await o.service.getUser(accountId);
-      if (user === null) return undefined;
+      // The accountId is the user's opaque subject (subject.ts).
+      if ((await o.subjects.userOf(accountId)) === null) return undefined;
       const grantId = (token as { grantId?: string } | undefined)?.grantId;
       const approval = grantId === undefined ? null : await o.store.oidc.find(APPROVAL_MODEL, grantId, o.clock.now());
       return {
         accountId,
-        claims: () => ({ sub: subjectOf(user.userId, user.createdAt), ...(approval?.payload ?? {}) }),
+        claims: () => ({ sub: accountId, ...(approval?.payload ?? {}) }),
       };
     },
     renderError,

@@ -47,6 +47,7 @@ const clientSchema = {
     name: { type: 'string' },
     redirect_uris: { type: 'array', items: { type: 'string' } },
     post_logout_redirect_uris: { type: 'array', items: { type: 'string' } },
+    backchannel_logout_uri: { type: 'string' },
     token_endpoint_auth_method: { type: 'string', enum: CLIENT_AUTH_METHODS },
   },
 } as const;
@@ -59,6 +60,7 @@ function viewOf(payload: Record<string, unknown>): ClientView {
     name: p.client_name,
     redirect_uris: p.redirect_uris,
     ...(p.post_logout_redirect_uris ? { post_logout_redirect_uris: p.post_logout_redirect_uris } : {}),
+    ...(p.backchannel_logout_uri ? { backchannel_logout_uri: p.backchannel_logout_uri } : {}),
     token_endpoint_auth_method: p.token_endpoint_auth_method ?? 'client_secret_basic',
   };
 }
@@ -67,6 +69,7 @@ interface ClientView {
   name: string;
   redirect_uris: string[];
   post_logout_redirect_uris?: string[] | undefined;
+  backchannel_logout_uri?: string | undefined;
   token_endpoint_auth_method: ClientAuthMethod;
 }
 
@@ -97,7 +100,13 @@ export async function oidcRoutes(app: FastifyInstance, { host, auth, store, cloc
   const base = { tags: ['oidc'], security: bearerSecurity };
 
   app.post<{
-    Body: { name: string; redirect_uris: string[]; post_logout_redirect_uris?: string[]; token_endpoint_auth_method?: ClientAuthMethod };
+    Body: {
+      name: string;
+      redirect_uris: string[];
+      post_logout_redirect_uris?: string[];
+      backchannel_logout_uri?: string;
+      token_endpoint_auth_method?: ClientAuthMethod;
+    };
   }>(
     '/v1/oidc/clients',
     {
@@ -118,6 +127,10 @@ export async function oidcRoutes(app: FastifyInstance, { host, auth, store, cloc
               maxItems: 20,
               uniqueItems: true,
               items: { ...redirectUriSchema, description: 'where an RP-initiated logout may send the user back to' },
+            },
+            backchannel_logout_uri: {
+              ...redirectUriSchema,
+              description: 'where the provider posts a logout token (OpenID Connect Back-Channel Logout) when the user logs out',
             },
             token_endpoint_auth_method: {
               type: 'string',
@@ -149,9 +162,16 @@ export async function oidcRoutes(app: FastifyInstance, { host, auth, store, cloc
         if (isKodeviserError(e)) throw new HttpError(400, 'bad-client', e.message);
         throw e;
       }
-      const { name, redirect_uris, post_logout_redirect_uris } = request.body;
+      const { name, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri } = request.body;
       return reply.code(201).send({
-        ...viewOf({ client_id: clientId, client_name: name, redirect_uris, post_logout_redirect_uris, token_endpoint_auth_method: method }),
+        ...viewOf({
+          client_id: clientId,
+          client_name: name,
+          redirect_uris,
+          post_logout_redirect_uris,
+          backchannel_logout_uri,
+          token_endpoint_auth_method: method,
+        }),
         ...(clientSecret === undefined ? {} : { client_secret: clientSecret }),
       });
     },

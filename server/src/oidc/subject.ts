@@ -1,0 +1,48 @@
+/**
+ * Who a user is to the OpenID provider: an opaque subject, HMAC-SHA-256 of the user ID and the
+ * user's creation under a key of its own (sealed in the database, the same on every instance), so
+ * stable per user and never the ID typed. It is the provider's accountId too, so what the provider
+ * keeps (sessions, grants) and what it sends by itself (a back-channel logout token's `sub`) name
+ * the user only by it.
+ *
+ * The way back, from subject to user, is an entry kept as long as a grant (refreshed at each
+ * login); a user erased and a new one made with the same ID is another subject, and an entry whose
+ * user's creation differs finds nobody.
+ */
+import { createHmac } from 'node:crypto';
+import type { Clock, TokenService, UserView } from '../domain/types.js';
+import { storedSecret, type SeedVault } from '../security/seed-vault.js';
+import type { TokenStore } from '../store/types.js';
+
+const SUBJECT_KEY = 'oidc-subject-key';
+/** The model of the subject → user entries. */
+export const SUBJECT_MODEL = 'Subject';
+/** As long as oidc-provider keeps a grant by default (14 days). */
+const SUBJECT_TTL_MS = 14 * 24 * 3600 * 1000;
+
+export interface Subjects {
+  /** The user's subject (recorded, for userOf); null when there is no such user. */
+  subjectOf(userId: string): Promise<string | null>;
+  /** The user a subject names, if there still is one. */
+  userOf(subject: string): Promise<UserView | null>;
+}
+
+export async function subjects(store: TokenStore, vault: SeedVault, service: TokenService, clock: Clock): Promise<Subjects> {
+  const key = await storedSecret(store, vault, SUBJECT_KEY);
+  return {
+    async subjectOf(userId) {
+      const user = await service.getUser(userId);
+      if (user === null) return null;
+      const subject = createHmac('sha256', key).update(`${user.userId}\u0000${user.createdAt}`).digest('base64url');
+      await store.oidc.upsert(SUBJECT_MODEL, subject, { userId: user.userId, createdAt: user.createdAt }, clock.now() + SUBJECT_TTL_MS);
+      return subject;
+    },
+    async userOf(subject) {
+      const entry = await store.oidc.find(SUBJECT_MODEL, subject, clock.now());
+      if (entry === null) return null;
+      const { userId, createdAt } = entry.payload as { userId: string; createdAt: number };
+      const user = await service.getUser(userId);
+      return user !== null && user.createdAt === createdAt ? user : null;
+    },
+  };
+}
