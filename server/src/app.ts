@@ -211,12 +211,6 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(operationsRoutes, { service, auth, metrics });
   await app.register(credentialRoutes, { credentials, auth });
   await app.register(proofRoutes, { service, auth, metrics, perUserLimit });
-  await app.register(accountRoutes, { service, auth });
-  // One count of orders per address, whether they come through the API or the order page.
-  const orders = ordersLimit(app, config.rateLimit);
-  await app.register(orderRoutes, { service, auth, ordersLimit: orders });
-  await app.register(receiptRoutes, { service, auth });
-  if (config.lab !== undefined) await app.register(labRoutes, config.lab);
   const oidc = oidcHost(app, {
     ...(config.issuer !== undefined ? { issuer: config.issuer } : {}),
     listenHost: config.host,
@@ -226,16 +220,23 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     service,
     proxy: config.trustProxy !== undefined,
   });
+  // An erasure also forgets the user's OpenID subject: the provider's sessions and grants name nobody.
+  await app.register(accountRoutes, { service, auth, forget: (user) => oidc.forget(user) });
+  // One count of orders per address, whether they come through the API or the order page.
+  const orders = ordersLimit(app, config.rateLimit);
+  await app.register(orderRoutes, { service, auth, ordersLimit: orders });
+  await app.register(receiptRoutes, { service, auth });
+  if (config.lab !== undefined) await app.register(labRoutes, config.lab);
   await app.register(oidcRoutes, { host: oidc, auth, store: opts.store.oidc, clock: opts.clock });
   app.decorate('applyFixtures', (f: Fixtures) => applyFixtures(f, { service, credentials, oidc, store: opts.store, clock: opts.clock }));
-  // What the provider keeps (sessions, codes, tokens, grants) is found no more once expired, and
-  // deleted by this sweep; on several instances each sweeps, none waiting for another (the store's).
   await app.register(auditCheckpoints, {
     archive: opts.store.auditArchive,
     masterKey: config.masterKey,
     clock: opts.clock,
     everyMs: config.auditCheckpointMs ?? DEFAULT_AUDIT_CHECKPOINT_MS,
   });
+  // What the provider keeps (sessions, codes, tokens, grants) is found no more once expired, and
+  // deleted by this sweep; on several instances each sweeps, none waiting for another (the store's).
   const sweep = setInterval(() => {
     opts.store.oidc
       .sweep(opts.clock.now())

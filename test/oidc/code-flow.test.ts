@@ -218,4 +218,15 @@ t.test('the code flow with PKCE, for a login and for an approval', async (t) => 
   t.match(await danish.text(), /<html lang="da">[^]*Login kunne ikke starte/, 'the switch shows it in Danish');
   t.match(danish.headers.getSetCookie().join(), /kv_lang=da/, 'and is remembered as on the pages');
   t.notMatch(elsewhere.headers.get('content-security-policy') ?? '', /elsewhere/, 'form-action not widened for it');
+
+  // The user erased: the provider's subject names nobody from then on, and no entry names the user.
+  const live = await authorization();
+  clock.advance(40_000);
+  const beforeErasure = await exchange(config, await login(live.url), live);
+  t.ok(await client.fetchUserInfo(config, beforeErasure.access_token, claims.sub), 'userinfo, before');
+  t.equal((await app.inject({ method: 'DELETE', url: '/v1/users/rp-user', headers: admin })).statusCode, 204);
+  await t.rejects(client.fetchUserInfo(config, beforeErasure.access_token, claims.sub), 'userinfo, after: nobody');
+  for (const model of ['Subject', 'Grant', 'Session', 'AccessToken', 'AuthorizationCode']) {
+    t.notMatch(JSON.stringify(await store.oidc.list(model, clock.now())), 'rp-user', `${model}: the user ID is nowhere`);
+  }
 });

@@ -7,12 +7,12 @@ import { KodeviserError } from '@kodeviser/shared';
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { ClientMetadata } from 'oidc-provider';
-import type { Clock, TokenService } from '../domain/types.js';
+import type { Clock, TokenService, UserView } from '../domain/types.js';
 import { createSeedVault } from '../security/seed-vault.js';
 import type { TokenStore } from '../store/types.js';
 import { sealClient } from './adapter.js';
 import { createOidcProvider } from './provider.js';
-import { subjects, type Subjects } from './subject.js';
+import { SUBJECT_KEY, subjects, type Subjects } from './subject.js';
 
 /** A relying party as it is registered. */
 /**
@@ -40,6 +40,8 @@ export interface OidcHost {
   provider(): Promise<Provider>;
   /** Who each user is to the provider (subject.ts). */
   subjects(): Promise<Subjects>;
+  /** Forgets `user`'s subject (the user is being erased); nothing when the provider never named anyone. */
+  forget(user: UserView): Promise<void>;
   /**
    * Registers a client of the code flow, its metadata checked by the provider (what
    * it would refuse at the first login is refused now: a KodeviserError saying why) and its secret
@@ -78,6 +80,11 @@ export function oidcHost(app: FastifyInstance, o: OidcHostOptions): OidcHost {
     }));
   return {
     subjects: subjectsOnce,
+    async forget(user) {
+      // Without a subject key the provider never named anyone; none is made for an erasure.
+      if ((await o.store.snapshot({ secretName: SUBJECT_KEY })).secret === null) return;
+      await (await subjectsOnce()).forget(user);
+    },
     provider() {
       made ??= subjectsOnce()
         .then((s) =>

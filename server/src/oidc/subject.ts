@@ -6,15 +6,16 @@
  * the user only by it.
  *
  * The way back, from subject to user, is an entry kept as long as a grant (refreshed at each
- * login); a user erased and a new one made with the same ID is another subject, and an entry whose
- * user's creation differs finds nobody.
+ * login) and deleted when the user is erased, so the provider's sessions, grants and tokens name
+ * nobody from then on; a new user with the same ID is another subject.
  */
 import { createHmac } from 'node:crypto';
 import type { Clock, TokenService, UserView } from '../domain/types.js';
 import { storedSecret, type SeedVault } from '../security/seed-vault.js';
 import type { TokenStore } from '../store/types.js';
 
-const SUBJECT_KEY = 'oidc-subject-key';
+/** The secret the subjects are made under (made at the provider's first use). */
+export const SUBJECT_KEY = 'oidc-subject-key';
 /** The model of the subject → user entries. */
 export const SUBJECT_MODEL = 'Subject';
 /** As long as oidc-provider keeps a grant by default (14 days). */
@@ -25,15 +26,19 @@ export interface Subjects {
   subjectOf(userId: string): Promise<string | null>;
   /** The user a subject names, if there still is one. */
   userOf(subject: string): Promise<UserView | null>;
+  /** Forgets the way back from `user`'s subject (the user is being erased): it names nobody from now on. */
+  forget(user: UserView): Promise<void>;
 }
 
 export async function subjects(store: TokenStore, vault: SeedVault, service: TokenService, clock: Clock): Promise<Subjects> {
   const key = await storedSecret(store, vault, SUBJECT_KEY);
+  const subjectFor = (user: UserView): string =>
+    createHmac('sha256', key).update(`${user.userId}\u0000${user.createdAt}`).digest('base64url');
   return {
     async subjectOf(userId) {
       const user = await service.getUser(userId);
       if (user === null) return null;
-      const subject = createHmac('sha256', key).update(`${user.userId}\u0000${user.createdAt}`).digest('base64url');
+      const subject = subjectFor(user);
       await store.oidc.upsert(SUBJECT_MODEL, subject, { userId: user.userId, createdAt: user.createdAt }, clock.now() + SUBJECT_TTL_MS);
       return subject;
     },
@@ -44,5 +49,6 @@ export async function subjects(store: TokenStore, vault: SeedVault, service: Tok
       const user = await service.getUser(userId);
       return user !== null && user.createdAt === createdAt ? user : null;
     },
+    forget: (user) => store.oidc.destroy(SUBJECT_MODEL, subjectFor(user)),
   };
 }

@@ -4,7 +4,7 @@
  * ended, the last use. Never a hash, an identity number or a key. And a user's erasure (admin).
  */
 import type { FastifyInstance } from 'fastify';
-import type { TokenService } from '../domain/types.js';
+import type { TokenService, UserView } from '../domain/types.js';
 import type { BearerAuth } from '../plugins/auth.js';
 import { HttpError } from '../plugins/errors.js';
 import { bearerSecurity, errorResponses, profileSchema, userIdSchema } from './schemas.js';
@@ -12,6 +12,8 @@ import { bearerSecurity, errorResponses, profileSchema, userIdSchema } from './s
 export interface AccountRoutesOptions {
   service: TokenService;
   auth: BearerAuth;
+  /** What else an erasure forgets (the OpenID provider's way from its subject to the user). */
+  forget?: (user: UserView) => Promise<void>;
 }
 
 const userViewSchema = {
@@ -54,7 +56,7 @@ const userViewSchema = {
 
 const userParams = { type: 'object', required: ['userId'], additionalProperties: false, properties: { userId: userIdSchema } } as const;
 
-export async function accountRoutes(app: FastifyInstance, { service, auth }: AccountRoutesOptions): Promise<void> {
+export async function accountRoutes(app: FastifyInstance, { service, auth, forget }: AccountRoutesOptions): Promise<void> {
   app.get<{ Params: { userId: string } }>(
     '/v1/users/:userId',
     {
@@ -91,9 +93,12 @@ export async function accountRoutes(app: FastifyInstance, { service, auth }: Acc
     },
     async (request, reply) => {
       const actor = request.principal?.actor ?? 'admin';
+      // Read first: once erased, the user's creation (part of its OpenID subject) is gone.
+      const user = forget === undefined ? null : await service.getUser(request.params.userId);
       if (!(await service.eraseUser(request.params.userId, actor, { ip: request.ip }))) {
         throw new HttpError(404, 'unknown-user', 'no such user');
       }
+      if (user !== null && forget !== undefined) await forget(user);
       return reply.code(204).send();
     },
   );
