@@ -54,7 +54,7 @@ export const JSON_BODY_LIMIT = 16 * 1024;
 declare module 'fastify' {
   interface FastifyInstance {
     /** Applies test fixtures (fixtures.ts) through this app's service, once it listens; what was made. */
-    applyFixtures(f: Fixtures): Promise<string[]>;
+    applyFixtures(f: Fixtures, sleep?: (ms: number) => Promise<void>): Promise<string[]>;
   }
 }
 
@@ -228,7 +228,9 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(receiptRoutes, { service, auth });
   if (config.lab !== undefined) await app.register(labRoutes, config.lab);
   await app.register(oidcRoutes, { host: oidc, auth, store: opts.store.oidc, clock: opts.clock });
-  app.decorate('applyFixtures', (f: Fixtures) => applyFixtures(f, { service, credentials, oidc, store: opts.store, clock: opts.clock }));
+  app.decorate('applyFixtures', (f: Fixtures, sleep?: (ms: number) => Promise<void>) =>
+    applyFixtures(f, { service, credentials, oidc, store: opts.store, clock: opts.clock, ...(sleep ? { sleep } : {}) }),
+  );
   await app.register(auditCheckpoints, {
     archive: opts.store.auditArchive,
     masterKey: config.masterKey,

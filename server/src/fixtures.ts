@@ -17,10 +17,12 @@
  * (the default), client_secret_post, or none for a public client (then no client_secret).
  *
  * The activation spends one code, as any does: a time-based device's of the 30-second step
- * before now (so the code it shows now is free), an event-based device's first (counter 0: make
- * its device file with `kodeviser manufacture --counter 1`).
+ * before now (so the code it shows now is free; past the middle of a step it waits for the next
+ * one, at most 15 s), an event-based device's first (counter 0: make its device file with
+ * `kodeviser manufacture --counter 1`).
  */
 import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createOtp, KodeviserError, parseSerial, PROFILES, type ProfileName } from '@kodeviser/shared';
 import type { CredentialService } from './domain/credentials.js';
 import type { IdentityEvidence } from './domain/identity.js';
@@ -152,6 +154,8 @@ export interface FixtureDeps {
   oidc: OidcHost;
   store: TokenStore;
   clock: Clock;
+  /** Waits `ms` (default: a timer); a test with a fake clock advances it instead. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 const CTX = { ip: '127.0.0.1', actor: 'fixtures' } as const;
@@ -168,6 +172,14 @@ export async function applyFixtures(f: Fixtures, d: FixtureDeps): Promise<string
     if ('refused' in proof)
       throw new KodeviserError('ERR_ARGUMENT', `fixtures: user ${u.userId}: the identity cannot be proven (${proof.refused})`);
     const otp = createOtp({ profile, key });
+    if (otp.mode === 'totp') {
+      // The code of the step before now teaches the server that the device is ½ to 1½ steps
+      // behind (the accept measures its clock at the step's middle). Past the middle of a step
+      // that is over a step, and the device, on time, can fall outside the window at its next
+      // code; so past the middle, the activation waits for the next step to begin.
+      const intoMs = (d.clock.now() - otp.t0 * 1000) % (otp.step * 1000);
+      if (intoMs >= (otp.step * 1000) / 2) await (d.sleep ?? delay)(otp.step * 1000 - intoMs + 50);
+    }
     const code = otp.mode === 'totp' ? otp.generate(otp.stepAt(d.clock.now() / 1000) - 1) : otp.generate(0);
     const outcome = await d.service.activate({ proofId: proof.proofId, serial, otp: code, password: u.password }, CTX);
     if (outcome.result !== 'accept') {

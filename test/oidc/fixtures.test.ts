@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import * as client from 'openid-client';
-import { makeSerial } from '@kodeviser/shared';
+import { createOtp, makeSerial } from '@kodeviser/shared';
 import { start, StartError } from '../../server/src/main.js';
+import { testApp } from '../../server/test/http-helpers.js';
 import { cli } from '../helpers/kodeviser-cli.js';
 import { authorizationRequest, exchange } from '../helpers/relying-party.js';
 
@@ -188,4 +189,42 @@ t.test('a bad fixtures file stops the start, saying what is wrong', async (t) =>
     t.match((error as Error).message, message, what);
     t.notMatch((error as Error).message, /\n/, 'one line');
   }
+});
+
+t.test("a fixture's activation past the middle of a step waits for the next: the device, on time, logs in at once", async (t) => {
+  const { app, clock } = await testApp(t);
+  const keyHex = randomBytes(20).toString('hex');
+  const serial = makeSerial('700000002');
+  const otp = createOtp({ profile: 'totp-sha1', key: Buffer.from(keyHex, 'hex') });
+  if (otp.mode !== 'totp') throw new Error('a totp profile');
+  // 25 s into a step: the code of the step before would say the device is 40 s behind.
+  clock.advance(30_000 - (clock.now() % 30_000) + 25_000);
+  let waited = 0;
+  await app.applyFixtures(
+    {
+      users: [
+        {
+          userId: 'late-user',
+          password: 'late-password-1',
+          identity: { nationalId: '0606801234', document: { type: 'passport', country: 'DK', number: 'PL1' } },
+          device: { serial, profile: 'totp-sha1', keyHex },
+        },
+      ],
+      operators: [],
+      clients: [],
+    },
+    async (ms) => {
+      waited += ms;
+      clock.advance(ms);
+    },
+  );
+  t.ok(waited > 0 && waited <= 15_000, `waited ${waited} ms for the next step`);
+  // Early in the step after the activation's, the code the device shows then: accepted.
+  clock.advance(30_000 - (clock.now() % 30_000) + 1_000);
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/authenticate',
+    payload: { userId: 'late-user', otp: otp.generate(otp.stepAt(clock.now() / 1000)), password: 'late-password-1' },
+  });
+  t.equal(res.json().result, 'accept', 'the code the device shows is accepted');
 });
