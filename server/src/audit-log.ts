@@ -60,10 +60,13 @@ const sameHeads = (a: ReadonlyMap<number, LaneHead>, b: ReadonlyMap<number, Lane
   return null;
 };
 
-/** Walks the log as the report says; never throws for what it finds, only for a store that fails. */
-export async function verifyLog(archive: AuditArchive, key: CheckpointKey): Promise<VerifyReport> {
-  const badCheckpoints: VerifyReport['badCheckpoints'] = [];
+/** Every stored checkpoint, opened: those whose signature and ids hold, and what is wrong with the others. */
+async function openCheckpoints(
+  archive: AuditArchive,
+  key: CheckpointKey,
+): Promise<{ good: Array<{ checkpoint: StoredCheckpoint; payload: CheckpointPayload }>; bad: Array<{ id: number; problem: string }> }> {
   const good: Array<{ checkpoint: StoredCheckpoint; payload: CheckpointPayload }> = [];
+  const bad: Array<{ id: number; problem: string }> = [];
   for (const checkpoint of await archive.checkpoints()) {
     try {
       const payload = await openCheckpoint(checkpoint.jws, key);
@@ -72,9 +75,15 @@ export async function verifyLog(archive: AuditArchive, key: CheckpointKey): Prom
       }
       good.push({ checkpoint, payload });
     } catch (e) {
-      badCheckpoints.push({ id: checkpoint.id, problem: (e as Error).message });
+      bad.push({ id: checkpoint.id, problem: (e as Error).message });
     }
   }
+  return { good, bad };
+}
+
+/** Walks the log as the report says; never throws for what it finds, only for a store that fails. */
+export async function verifyLog(archive: AuditArchive, key: CheckpointKey): Promise<VerifyReport> {
+  const { good, bad: badCheckpoints } = await openCheckpoints(archive, key);
   // A row pruned under a checkpoint that does not verify is simply missing: the chain breaks there.
   const archived = good.filter((g) => g.payload.prunedTo !== null);
   const start = archived.reduce<(typeof archived)[number] | null>(
@@ -160,19 +169,8 @@ export interface NewCheckpoint {
  * checked, and a bad one stops it, as does a break; with no checkpoint yet, it is checkpointLog.
  */
 export async function checkpointNew(archive: AuditArchive, key: CheckpointKey, now: number): Promise<NewCheckpoint> {
-  const badCheckpoints: NewCheckpoint['badCheckpoints'] = [];
-  let newest: CheckpointPayload | null = null;
-  for (const checkpoint of await archive.checkpoints()) {
-    try {
-      const payload = await openCheckpoint(checkpoint.jws, key);
-      if (payload.upTo !== checkpoint.upToId || payload.prunedTo !== checkpoint.prunedToId) {
-        throw new CheckpointError('its row says other ids than its signed payload');
-      }
-      if (newest === null || payload.upTo > newest.upTo) newest = payload;
-    } catch (e) {
-      badCheckpoints.push({ id: checkpoint.id, problem: (e as Error).message });
-    }
-  }
+  const { good, bad: badCheckpoints } = await openCheckpoints(archive, key);
+  const newest = good.reduce<CheckpointPayload | null>((n, g) => (n === null || g.payload.upTo > n.upTo ? g.payload : n), null);
   if (badCheckpoints.length > 0) return { rows: 0, breaks: [], badCheckpoints, checkpoint: null };
   if (newest === null) {
     const { report, checkpoint } = await checkpointLog(archive, key, now);

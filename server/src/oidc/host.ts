@@ -14,7 +14,6 @@ import { sealClient } from './adapter.js';
 import { createOidcProvider } from './provider.js';
 import { SUBJECT_KEY, subjects, type Subjects } from './subject.js';
 
-/** A relying party as it is registered. */
 /**
  * How a client authenticates at the token endpoint: with its secret in the Authorization header
  * (the default) or in the form, or not at all — a public client (a single-page or native app),
@@ -23,6 +22,7 @@ import { SUBJECT_KEY, subjects, type Subjects } from './subject.js';
 export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 
+/** A relying party as it is registered. */
 export interface NewClient {
   client_id: string;
   /** none for a public client (token_endpoint_auth_method none) */

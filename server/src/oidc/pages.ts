@@ -8,7 +8,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { cspHeader } from '../pages/csp.js';
 import { Eta } from 'eta';
-import { COMMON, LANG_COOKIE, langOfLocales, type Lang, type Texts } from '../pages/i18n.js';
+import { COMMON, format, isLang, LANG_COOKIE, LANG_COOKIE_OPTIONS, langOfLocales, type Lang, type Texts } from '../pages/i18n.js';
 import { switchHref } from '../pages/render.js';
 import { VIEWS_DIR } from '../pages/views.js';
 
@@ -38,7 +38,6 @@ const TEXTS: Texts<'logoutTitle' | 'logoutFrom' | 'logoutFromApp' | 'yes' | 'no'
 };
 
 const html = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const fill = (text: string, values: Record<string, string>): string => text.replace(/\{(\w+)\}/g, (_, k: string) => values[k] ?? '');
 
 /**
  * The language of the pages the user saw: ?lang= (the switch on these pages; then remembered as
@@ -46,15 +45,15 @@ const fill = (text: string, values: Record<string, string>): string => text.repl
  */
 function langOf(ctx: KoaContextWithOIDC): Lang {
   const asked = ctx.query.lang;
-  if (asked === 'da' || asked === 'en') {
-    ctx.cookies.set(LANG_COOKIE, asked, { path: '/', maxAge: YEAR_MS, httpOnly: true, sameSite: 'lax', signed: false, overwrite: true });
+  if (isLang(asked)) {
+    const { maxAgeS, ...options } = LANG_COOKIE_OPTIONS;
+    ctx.cookies.set(LANG_COOKIE, asked, { ...options, maxAge: maxAgeS * 1000, secure: ctx.secure, signed: false, overwrite: true });
     return asked;
   }
   const cookie = ctx.cookies.get(LANG_COOKIE, { signed: false });
-  if (cookie === 'da' || cookie === 'en') return cookie;
+  if (isLang(cookie)) return cookie;
   return langOfLocales(ctx.oidc?.params?.ui_locales) ?? 'en';
 }
-const YEAR_MS = 365 * 24 * 3600 * 1000;
 
 const eta = new Eta({ views: VIEWS_DIR, autoEscape: true, autoTrim: false, cache: true });
 
@@ -79,7 +78,7 @@ export async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promi
   const lang = langOf(ctx);
   const t = TEXTS[lang];
   const app = ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId;
-  const question = app === undefined ? fill(t.logoutFrom, { host: ctx.host }) : fill(t.logoutFromApp, { host: ctx.host, app });
+  const question = app === undefined ? format(t.logoutFrom, { host: ctx.host }) : format(t.logoutFromApp, { host: ctx.host, app });
   page(
     ctx,
     lang,
@@ -93,7 +92,7 @@ export async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<
   const lang = langOf(ctx);
   const t = TEXTS[lang];
   const app = ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId;
-  const text = app === undefined ? t.done : fill(t.doneWith, { app });
+  const text = app === undefined ? t.done : format(t.doneWith, { app });
   page(ctx, lang, t.doneTitle, `<p class="success" role="status" data-testid="logged-out">${html(text)}</p>`);
 }
 

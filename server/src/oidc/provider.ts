@@ -16,14 +16,14 @@
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { parseIdpParams, type ApprovalAsked } from '../domain/approval.js';
 import type { Clock } from '../domain/types.js';
+import { LANGUAGES } from '../pages/i18n.js';
 import { textSha256 } from '../security/receipts.js';
 import { createSeedVault } from '../security/seed-vault.js';
 import type { TokenStore } from '../store/types.js';
 import { storeAdapter } from './adapter.js';
-import type { Subjects } from './subject.js';
 import { oidcCookieKey, oidcSigningKeys } from './keys.js';
-import { LANGUAGES } from '../pages/i18n.js';
 import { logoutSource, postLogoutSuccessSource, providerCsp, renderError } from './pages.js';
+import type { Subjects } from './subject.js';
 
 /** NSIS "substantial" (what a code display gives, as the national login names it). */
 export const ACR_SUBSTANTIAL = 'https://data.gov.dk/concept/core/nsis/Substantial';

@@ -13,17 +13,22 @@ export type Lang = (typeof LANGUAGES)[number];
 export type Texts<K extends string> = Readonly<Record<Lang, Readonly<Record<K, string>>>>;
 
 export const LANG_COOKIE = 'kv_lang';
-const YEAR_S = 365 * 24 * 3600;
+/** How the language cookie is kept (the OpenID provider's pages set it too): a year, this site, no script. */
+export const LANG_COOKIE_OPTIONS = { path: '/', maxAgeS: 365 * 24 * 3600, httpOnly: true, sameSite: 'lax' } as const;
 
-const isLang = (v: unknown): v is Lang => typeof v === 'string' && (LANGUAGES as readonly string[]).includes(v);
+export const isLang = (v: unknown): v is Lang => typeof v === 'string' && (LANGUAGES as readonly string[]).includes(v);
+
+/** Remembers `lang` for the next pages (Secure behind TLS). */
+function rememberLang(reply: FastifyReply, lang: Lang): void {
+  const { maxAgeS, ...options } = LANG_COOKIE_OPTIONS;
+  reply.setCookie(LANG_COOKIE, lang, { ...options, maxAge: maxAgeS, secure: 'auto' });
+}
 
 /** The request's language: ?lang= (then remembered), else the cookie, else English. */
 export function langOf(request: FastifyRequest, reply: FastifyReply): Lang {
   const asked = (request.query as { lang?: unknown } | undefined)?.lang;
   if (isLang(asked)) {
-    if (request.cookies[LANG_COOKIE] !== asked) {
-      reply.setCookie(LANG_COOKIE, asked, { path: '/', maxAge: YEAR_S, httpOnly: true, sameSite: 'lax', secure: 'auto' });
-    }
+    if (request.cookies[LANG_COOKIE] !== asked) rememberLang(reply, asked);
     return asked;
   }
   const kept = request.cookies[LANG_COOKIE];
@@ -49,7 +54,7 @@ export function langOfLocales(locales: unknown): Lang | null {
  */
 export function preferLang(request: FastifyRequest, reply: FastifyReply, preferred: Lang | null): void {
   if (preferred === null || isLang((request.query as { lang?: unknown } | undefined)?.lang) || isLang(request.cookies[LANG_COOKIE])) return;
-  reply.setCookie(LANG_COOKIE, preferred, { path: '/', maxAge: YEAR_S, httpOnly: true, sameSite: 'lax', secure: 'auto' });
+  rememberLang(reply, preferred);
   request.cookies[LANG_COOKIE] = preferred;
 }
 
